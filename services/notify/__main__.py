@@ -1,0 +1,4 @@
+from services.notify.app import SPEC
+from shared.service import run
+
+run(SPEC)

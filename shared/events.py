@@ -1,0 +1,449 @@
+"""The event catalog: the contract between the services.
+
+Every event is a CloudEvents 1.0 envelope (id, source, type, time, subject, data, plus the
+extension attributes `schemaversion` and `correlationid`) whose `data` is one of the models
+below. Each model names its stream and producing service once, here. The wire format (one
+stream entry, field `__data__`, the envelope as plain JSON) is described in docs/events.md.
+
+Changing a published model: adding an optional field is compatible; removing or retyping a
+field, or adding a required one, needs a new `version` (tests/contract enforce this).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+
+# --- streams and who produces / consumes them -------------------------------------------
+
+BOOKING_STREAM = "booking.events"
+LOANS_STREAM = "loans.events"
+CATERING_STREAM = "catering.events"
+NOTIFY_STREAM = "notify.events"
+
+PRODUCERS: dict[str, str] = {
+    BOOKING_STREAM: "booking",
+    LOANS_STREAM: "loans",
+    CATERING_STREAM: "catering",
+    NOTIFY_STREAM: "notify",
+}
+# The consumer groups of each stream, named after the consuming service. Producers create
+# these groups too (at the stream's start), so retention never trims what a group that has
+# not started yet still needs.
+CONSUMERS: dict[str, tuple[str, ...]] = {
+    BOOKING_STREAM: ("notify", "catering"),
+    LOANS_STREAM: ("notify",),
+    CATERING_STREAM: ("notify",),
+    NOTIFY_STREAM: (),
+}
+WIRE_FIELD = "__data__"
+REPLAY_GROUP_FIELD = "replay_group"
+
+
+def dlq_stream(stream: str) -> str:
+    return f"{stream}.dlq"
+
+
+# --- envelope ---------------------------------------------------------------------------
+
+
+class Envelope(BaseModel):
+    """CloudEvents 1.0 attributes, JSON event format."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(min_length=1, max_length=100)
+    source: str = Field(min_length=1)
+    type: str = Field(min_length=1)
+    subject: str | None = None
+    time: AwareDatetime
+    datacontenttype: Literal["application/json"] = "application/json"
+    schemaversion: int = Field(ge=1)
+    correlationid: str = Field(min_length=1, max_length=100)
+    data: dict[str, Any]
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+class EventData(BaseModel):
+    """Base of every event's data. Consumers ignore fields they do not know (forward
+    compatibility); producers fill every required field."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_type: ClassVar[str]
+    stream: ClassVar[str]
+    version: ClassVar[int] = 1
+    subject_field: ClassVar[str | None] = None
+
+
+CATALOG: dict[str, type[EventData]] = {}
+
+
+def event(stream: str, subject: str | None = None, version: int = 1):
+    """Register an event model in the catalog."""
+
+    def register(cls: type[EventData]) -> type[EventData]:
+        cls.event_type = cls.__name__
+        cls.stream = stream
+        cls.version = version
+        cls.subject_field = subject
+        if cls.__name__ in CATALOG:
+            raise RuntimeError(f"duplicate event type {cls.__name__}")
+        CATALOG[cls.__name__] = cls
+        return cls
+
+    return register
+
+
+def new_event(
+    data: EventData,
+    *,
+    correlation_id: str | None = None,
+    subject: str | None = None,
+    event_id: str | None = None,
+    time: datetime | None = None,
+) -> Envelope:
+    """Wrap one event's data in its envelope."""
+    cls = type(data)
+    if subject is None and cls.subject_field:
+        subject = str(getattr(data, cls.subject_field))
+    eid = event_id or str(uuid.uuid4())
+    return Envelope(
+        id=eid,
+        source=f"/knutepunkt/{PRODUCERS[cls.stream]}",
+        type=cls.event_type,
+        subject=subject,
+        time=time or datetime.now(UTC),
+        schemaversion=cls.version,
+        correlationid=correlation_id or eid,
+        data=data.model_dump(mode="json"),
+    )
+
+
+class PoisonEvent(Exception):
+    """An entry that can never be handled: not JSON, unknown type, wrong schema, too big."""
+
+
+def decode_entry(fields: dict[bytes | str, bytes | str], max_bytes: int) -> Envelope:
+    raw = fields.get(WIRE_FIELD.encode()) or fields.get(WIRE_FIELD)
+    if raw is None:
+        raise PoisonEvent(f"entry has no {WIRE_FIELD} field")
+    if len(raw) > max_bytes:
+        raise PoisonEvent(f"entry of {len(raw)} bytes is over the limit of {max_bytes}")
+    try:
+        envelope = Envelope.model_validate_json(raw)
+    except ValidationError as exc:
+        raise PoisonEvent(f"not a valid envelope: {_short(exc)}") from exc
+    if envelope.type not in CATALOG:
+        raise PoisonEvent(f"unknown event type {envelope.type!r}")
+    return envelope
+
+
+def parse_data(envelope: Envelope) -> EventData:
+    cls = CATALOG[envelope.type]
+    if envelope.schemaversion > cls.version:
+        raise PoisonEvent(
+            f"{envelope.type} schema version {envelope.schemaversion} is newer than "
+            f"this consumer's {cls.version}"
+        )
+    try:
+        return cls.model_validate(envelope.data)
+    except ValidationError as exc:
+        raise PoisonEvent(f"{envelope.type} data invalid: {_short(exc)}") from exc
+
+
+def encode_entry(envelope: Envelope) -> dict[str, str]:
+    return {WIRE_FIELD: envelope.to_json()}
+
+
+def _short(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
+    )
+
+
+def schemas() -> dict[str, Any]:
+    """JSON schema of every event's data, by type (the contract snapshot and AsyncAPI)."""
+    return {
+        name: {
+            "stream": cls.stream,
+            "version": cls.version,
+            "schema": cls.model_json_schema(),
+        }
+        for name, cls in sorted(CATALOG.items())
+    }
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2)
+
+
+# --- shared value types -----------------------------------------------------------------
+
+Language = Literal["nb", "en"]
+
+
+class Contact(BaseModel):
+    """Who to tell. Personal data: never logged."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    name: str
+    email: str | None = None
+    phone: str | None = None  # E.164
+    language: Language = "nb"
+
+
+class CateringLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    item_id: str
+    quantity: int = Field(ge=1)
+
+
+class CateringRequest(BaseModel):
+    """Food from Café Jasmin for a booking: carried by BookingConfirmed to catering."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    lines: list[CateringLine] = Field(min_length=1)
+    people: int = Field(ge=1)
+    serve_at: AwareDatetime
+    note: str | None = None
+
+
+# --- booking.events ---------------------------------------------------------------------
+
+BookerType = Literal["organisation", "person", "staff"]
+
+
+class _BookingFacts(EventData):
+    booking_id: str
+    hub: str
+    resource_id: str
+    resource_name: str
+    start: AwareDatetime
+    end: AwareDatetime
+    booker_type: BookerType
+    booker: Contact
+    organisation_name: str | None = None
+    title: str | None = None
+    series_id: str | None = None
+
+
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingRequested(_BookingFacts):
+    """A booking waits for staff approval."""
+
+    attendees: int | None = None
+    catering: CateringRequest | None = None
+
+
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingConfirmed(_BookingFacts):
+    """Confirmed at once (instant policy) or approved by staff."""
+
+    attendees: int | None = None
+    catering: CateringRequest | None = None
+    auto_approved: bool = True
+    participants: list[Contact] = Field(default_factory=list)
+
+
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingRejected(_BookingFacts):
+    reason: str
+
+
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingCancelled(_BookingFacts):
+    cancelled_by: Literal["owner", "staff"]
+    reason: str | None = None
+    had_catering: bool = False
+
+
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingReminder(_BookingFacts):
+    participants: list[Contact] = Field(default_factory=list)
+
+
+# --- loans.events -----------------------------------------------------------------------
+
+ItemKind = Literal["pc", "planter_box", "book", "other"]
+
+
+class _LoanFacts(EventData):
+    loan_id: str
+    hub: str
+    item_id: str
+    item_label: str
+    item_kind: ItemKind
+    borrower_id: str
+    borrower: Contact
+
+
+@event(LOANS_STREAM, subject="loan_id")
+class LoanStarted(_LoanFacts):
+    started_at: AwareDatetime
+    due_at: AwareDatetime
+    backfilled: bool = False
+
+
+@event(LOANS_STREAM, subject="loan_id")
+class LoanReturned(_LoanFacts):
+    returned_at: AwareDatetime
+    condition: str
+    days_overdue: int = 0
+
+
+@event(LOANS_STREAM, subject="loan_id")
+class LoanRenewed(_LoanFacts):
+    due_at: AwareDatetime
+    renewals: int
+
+
+class DueLoan(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    loan_id: str
+    item_label: str
+    item_kind: ItemKind
+    due_at: AwareDatetime
+    days_overdue: int = 0
+
+
+@event(LOANS_STREAM, subject="borrower_id")
+class LoanDueSoon(EventData):
+    """One reminder per borrower, covering every loan of theirs due soon."""
+
+    hub: str
+    borrower_id: str
+    borrower: Contact
+    loans: list[DueLoan] = Field(min_length=1)
+
+
+@event(LOANS_STREAM, subject="borrower_id")
+class LoanOverdue(EventData):
+    """One notice per borrower and escalation level, covering their overdue loans."""
+
+    hub: str
+    borrower_id: str
+    borrower: Contact
+    level: int = Field(ge=1)
+    days_overdue: int = Field(ge=0)
+    loans: list[DueLoan] = Field(min_length=1)
+    blocked: bool = False
+
+
+@event(LOANS_STREAM, subject="reservation_id")
+class ReservationReady(EventData):
+    hub: str
+    reservation_id: str
+    item_id: str
+    item_label: str
+    item_kind: ItemKind
+    borrower_id: str
+    borrower: Contact
+    hold_until: AwareDatetime
+
+
+@event(LOANS_STREAM, subject="item_id")
+class ItemOutOfService(EventData):
+    hub: str
+    item_id: str
+    item_label: str
+    item_kind: ItemKind
+    reason: str
+    reservations_affected: int = 0
+
+
+# --- catering.events --------------------------------------------------------------------
+
+OrderKind = Literal["takeaway", "catering"]
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    item_id: str
+    name: str
+    quantity: int = Field(ge=1)
+    unit_price_ore: int = Field(ge=0)
+    allergens: list[str] = Field(default_factory=list)
+
+
+class _OrderFacts(EventData):
+    order_id: str
+    hub: str
+    kind: OrderKind
+    pickup_at: AwareDatetime
+    customer: Contact
+    booking_id: str | None = None
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderPlaced(_OrderFacts):
+    status: Literal["placed", "pending_acceptance"]
+    short_notice: bool
+    people: int | None = None
+    lines: list[OrderLine] = Field(min_length=1)
+    total_ore: int = Field(ge=0)
+    note: str | None = None
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderAccepted(_OrderFacts):
+    pass
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderRejected(_OrderFacts):
+    reason: str
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderReady(_OrderFacts):
+    pass
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderCancelled(_OrderFacts):
+    cancelled_by: Literal["customer", "cafe", "booking"]
+    reason: str | None = None
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderPickedUp(_OrderFacts):
+    pass
+
+
+# --- notify.events ----------------------------------------------------------------------
+
+Channel = Literal["email", "sms"]
+
+
+class _DeliveryFacts(EventData):
+    delivery_id: str
+    source_event_id: str
+    source_event_type: str
+    channel: Channel
+    recipient_kind: Literal["person", "staff"]
+    recipient_role: str | None = None
+    attempts: int = Field(ge=0)
+
+
+@event(NOTIFY_STREAM, subject="delivery_id")
+class NotificationSent(_DeliveryFacts):
+    provider_ref: str | None = None
+
+
+@event(NOTIFY_STREAM, subject="delivery_id")
+class NotificationFailed(_DeliveryFacts):
+    reason: str
+    permanent: bool

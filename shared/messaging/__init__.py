@@ -1,0 +1,1 @@
+"""The event backbone: outbox, relay, consumers, retries, dead letters, retention."""

@@ -1,0 +1,215 @@
+"""The transactional outbox and its relay.
+
+`emit` writes an event in the caller's transaction, beside the state change it describes.
+The relay publishes committed rows to their streams in order, woken right after a commit
+and polling slowly as a fallback, and marks them published. Redis down: rows wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from shared.db import Database, try_advisory_xact_lock, utcnow
+from shared.events import WIRE_FIELD, Envelope, EventData, new_event
+from shared.messaging.redis import StreamNames, ensure_consumer_groups
+from shared.messaging.retention import trim_stream
+from shared.messaging.tables import MessagingTables
+from shared.observability import Metrics, correlation_id
+
+log = logging.getLogger("knutepunkt.outbox")
+_PENDING_KEY = "knutepunkt.outbox_rows"
+
+
+async def emit(
+    session: AsyncSession,
+    tables: MessagingTables,
+    data: EventData,
+    *,
+    correlation: str | None = None,
+    subject: str | None = None,
+) -> Envelope:
+    """Write one event to the outbox in the session's transaction."""
+    envelope = new_event(data, correlation_id=correlation or correlation_id.get(), subject=subject)
+    await emit_envelopes(session, tables, [envelope])
+    return envelope
+
+
+async def emit_envelopes(
+    session: AsyncSession, tables: MessagingTables, envelopes: list[Envelope]
+) -> None:
+    if not envelopes:
+        return
+    now = utcnow()
+    # Core executemany: the ORM's unit of work costs a round trip per row on SQLite.
+    await session.execute(
+        insert(tables.outbox),
+        [
+            {
+                "event_id": e.id,
+                "stream": _stream_of(e),
+                "type": e.type,
+                "payload": e.to_json(),
+                "created_at": now,
+            }
+            for e in envelopes
+        ],
+    )
+    session.info[_PENDING_KEY] = True
+
+
+def _stream_of(envelope: Envelope) -> str:
+    from shared.events import CATALOG
+
+    return CATALOG[envelope.type].stream
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        db: Database,
+        tables: MessagingTables,
+        redis: Redis,
+        names: StreamNames,
+        metrics: Metrics,
+        streams: tuple[str, ...],
+        batch: int = 500,
+        poll_seconds: float = 1.0,
+        keep_seconds: int = 86_400,
+        retention_seconds: int = 7 * 86_400,
+    ) -> None:
+        self.service = service
+        self.db = db
+        self.tables = tables
+        self.redis = redis
+        self.names = names
+        self.metrics = metrics
+        self.streams = streams
+        self.batch = batch
+        self.poll_seconds = poll_seconds
+        self.keep = timedelta(seconds=keep_seconds)
+        self.retention_seconds = retention_seconds
+        self._wake = asyncio.Event()
+        self._groups_ready = False
+        self._last_housekeeping = 0.0
+        db.after_commit(self._on_commit)
+
+    def _on_commit(self, session: Session) -> None:
+        if session.info.pop(_PENDING_KEY, False):
+            self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                if not self._groups_ready:
+                    for stream in self.streams:
+                        await ensure_consumer_groups(self.redis, self.names, stream)
+                    self._groups_ready = True
+                published = await self.publish_once()
+                await self._housekeeping()
+                backoff = 0.1
+            except (RedisError, OSError, SQLAlchemyError) as exc:
+                log.warning("outbox relay paused: %s", type(exc).__name__)
+                self._groups_ready = False
+                await self._wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if published < self.batch:
+                await self._wait(self.poll_seconds)
+
+    async def _wait(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+        self._wake.clear()
+
+    async def publish_once(self) -> int:
+        """Publish one batch; returns how many rows went out."""
+        outbox = self.tables.outbox
+        query = (
+            select(outbox.c.id, outbox.c.stream, outbox.c.payload)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(self.batch)
+        )
+        if self.db.dialect == "postgresql":
+            # One relay at a time per service keeps the stream in commit order; the lock
+            # is held across the publish, which PostgreSQL's row locking tolerates.
+            async with self.db.transaction() as session:
+                if not await try_advisory_xact_lock(session, f"outbox-relay:{self.service}"):
+                    return 0
+                rows = (await session.execute(query)).all()
+                if rows:
+                    await self._xadd(rows)
+                    await self._mark(session, [r.id for r in rows])
+                return len(rows)
+        # SQLite: do not hold the write lock over a Redis round trip.
+        async with self.db.read() as session:
+            rows = (await session.execute(query)).all()
+        if not rows:
+            return 0
+        await self._xadd(rows)
+        async with self.db.transaction() as session:
+            await self._mark(session, [r.id for r in rows])
+        return len(rows)
+
+    async def _xadd(self, rows: list) -> None:  # type: ignore[type-arg]
+        pipe = self.redis.pipeline(transaction=False)
+        for row in rows:
+            pipe.xadd(self.names(row.stream), {WIRE_FIELD: row.payload})
+        await pipe.execute()
+        for row in rows:
+            self.metrics.events_published.labels(row.stream).inc()
+
+    async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
+        outbox = self.tables.outbox
+        await session.execute(
+            update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
+        )
+
+    async def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._last_housekeeping < 30:
+            return
+        self._last_housekeeping = now
+        outbox = self.tables.outbox
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(outbox).where(outbox.c.published_at < utcnow() - self.keep)
+            )
+        for stream in self.streams:
+            await trim_stream(self.redis, self.names(stream), self.retention_seconds)
+
+    async def backlog(self) -> tuple[int, float]:
+        """(rows not yet published, age in seconds of the oldest)."""
+        outbox = self.tables.outbox
+        async with self.db.read() as session:
+            count, oldest = (
+                await session.execute(
+                    select(func.count(), func.min(outbox.c.created_at)).where(
+                        outbox.c.published_at.is_(None)
+                    )
+                )
+            ).one()
+        age = 0.0
+        if oldest is not None:
+            from shared.db import UTCDateTime
+
+            value = UTCDateTime().process_result_value(oldest, self.db.engine.dialect)
+            age = max(0.0, (utcnow() - value).total_seconds()) if value else 0.0
+        return int(count), age

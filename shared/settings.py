@@ -1,0 +1,102 @@
+"""Configuration from the environment (12-factor), read with pydantic-settings.
+
+The names are part of the contract in DESIGN.md: ops and tests set them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICES: tuple[str, ...] = ("booking", "loans", "catering", "notify")
+DEFAULT_PORTS: dict[str, int] = {"booking": 8001, "loans": 8002, "catering": 8003, "notify": 8004}
+VAR_DIR = Path("var")
+
+
+def parse_staff_tokens(spec: str) -> dict[str, frozenset[str]]:
+    """`t1:desk,t2:cafe+booking,t3:admin` -> {token: roles}. Several roles join with '+'."""
+    tokens: dict[str, frozenset[str]] = {}
+    for raw in spec.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        token, sep, roles = item.partition(":")
+        if not sep or not token or not roles:
+            raise ValueError(f"STAFF_TOKENS entry {item[:4]}… must look like token:role")
+        tokens[token] = frozenset(r.strip() for r in roles.split("+") if r.strip())
+    return tokens
+
+
+class Settings(BaseSettings):
+    """Settings shared by every service; per-service names are resolved by `service`."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    service: str = "booking"
+    database_url: str = ""
+    port: int = 0
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    host: str = "127.0.0.1"
+    # A prefix for every stream and key, so that tests (and several hubs on one Redis) never
+    # see each other's events.
+    stream_prefix: str = ""
+    smtp_url: str = "smtp://127.0.0.1:1025"
+    sms_gateway_url: str = "http://127.0.0.1:8026"
+    sms_provider: str = "generic"
+    staff_tokens: str = ""
+    staff_directory: Path | None = None
+    log_level: str = "INFO"
+    log_format: str = "auto"  # auto | json | text
+
+    # The backbone (DESIGN.md "promises").
+    claim_idle_ms: int = Field(default=30_000, ge=10)
+    max_deliveries: int = Field(default=5, ge=1)
+    retry_backoff_ms: int = Field(default=500, ge=1)
+    retry_backoff_max_ms: int = Field(default=60_000, ge=1)
+    consumer_batch: int = Field(default=100, ge=1, le=1000)
+    consumer_block_ms: int = Field(default=1_000, ge=1)
+    relay_batch: int = Field(default=500, ge=1, le=5000)
+    outbox_poll_seconds: float = Field(default=1.0, gt=0)
+    outbox_keep_seconds: int = Field(default=86_400, ge=0)
+    stream_retention_seconds: int = Field(default=7 * 86_400, ge=1)
+    max_event_bytes: int = Field(default=64 * 1024, ge=1024)
+    migrate_on_start: bool = True
+
+    @field_validator("staff_tokens")
+    @classmethod
+    def _tokens_parse(cls, value: str) -> str:
+        parse_staff_tokens(value)
+        return value
+
+    @cached_property
+    def tokens(self) -> dict[str, frozenset[str]]:
+        return parse_staff_tokens(self.staff_tokens)
+
+    def sqlite_default(self) -> str:
+        return f"sqlite+aiosqlite:///{VAR_DIR / (self.service + '.db')}"
+
+
+def load_settings(service: str, **overrides: object) -> Settings:
+    """Settings for one service: the shared names, plus `<SERVICE>_DATABASE_URL` and
+    `<SERVICE>_PORT`, with explicit overrides (tests)."""
+    values: dict[str, object] = {"service": service}
+    url = os.environ.get(f"{service.upper()}_DATABASE_URL")
+    if url:
+        values["database_url"] = url
+    port = os.environ.get(f"{service.upper()}_PORT")
+    if port:
+        try:
+            values["port"] = int(port)
+        except ValueError as exc:
+            raise ValueError(f"{service.upper()}_PORT must be a port number") from exc
+    values.update(overrides)
+    settings = Settings(**values)  # type: ignore[arg-type]
+    if not settings.database_url:
+        settings.database_url = settings.sqlite_default()
+    if not settings.port:
+        settings.port = DEFAULT_PORTS.get(service, 8000)
+    return settings

@@ -44,9 +44,11 @@ def oslo(*args: int) -> datetime:
     return datetime(*args, tzinfo=OSLO)
 
 
-def offsets(intervals: list[tuple[datetime, datetime]]) -> list[tuple[timedelta, timedelta]]:
+def offsets(
+    intervals: list[tuple[datetime, datetime]],
+) -> list[tuple[timedelta | None, timedelta | None]]:
     """The Oslo UTC offsets in force at each interval's ends."""
-    return [(local(s).utcoffset(), local(e).utcoffset()) for s, e in intervals]  # type: ignore[misc]
+    return [(local(s).utcoffset(), local(e).utcoffset()) for s, e in intervals]
 
 
 # --------------------------------------------------------------------------- instants

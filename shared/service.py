@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import uvicorn
@@ -26,7 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import migrations
-from shared.db import Database
+from shared.db import Database, utcnow
 from shared.events import CONSUMERS
 from shared.messaging.consumer import Consumer, ConsumerConfig, Handler
 from shared.messaging.outbox import OutboxRelay
@@ -61,7 +62,12 @@ class Runtime:
     metrics: Metrics
     relay: OutboxRelay
     consumer: Consumer | None = None
+    # Injected in tests that move time (reminders, overdue scans); aware UTC.
+    clock: Callable[[], datetime] = utcnow
     state: dict[str, Any] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock()
 
     @property
     def tables(self) -> MessagingTables:
@@ -86,12 +92,18 @@ class ServiceSpec:
     title: str = ""
 
 
-def create_app(spec: ServiceSpec, settings: Settings | None = None) -> FastAPI:
+def create_app(
+    spec: ServiceSpec,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
     settings = settings or load_settings(spec.name)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = _build_runtime(spec, settings)
+        if clock is not None:
+            runtime.clock = clock
         app.state.runtime = runtime
         tasks: list[asyncio.Task[None]] = []
         await _migrate_with_retry(runtime)

@@ -1,0 +1,1 @@
+"""Helpers shared by the test suites: waiting with a deadline, servers, service processes."""

@@ -1,0 +1,45 @@
+"""A fresh database per test: a SQLite file, or a new PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+POSTGRES_ENV = "TEST_POSTGRES_URL"
+POSTGRES_SKIP_REASON = f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped (CI sets it)"
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def sqlite_url(tmp: Path, name: str = "test") -> str:
+    return f"sqlite+aiosqlite:///{tmp / (name + '.db')}"
+
+
+def _plain(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def create_postgres_database(admin_url: str) -> tuple[str, str]:
+    """Returns (SQLAlchemy URL of a new empty database, its name)."""
+    name = f"kp_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(_plain(admin_url))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
+    return url.render_as_string(hide_password=False), name
+
+
+async def drop_postgres_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(_plain(admin_url))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()

@@ -71,10 +71,6 @@ class Delivery:
 Handler = Callable[[Delivery], Awaitable[None]]
 
 
-class HandlerFailed(Exception):
-    pass
-
-
 @dataclass
 class _Retry:
     stream: str
@@ -250,27 +246,39 @@ class Consumer:
             todo.append((entry_id, envelope, data))
         if not todo:
             return 0
-        try:
-            await self._apply(stream, todo)
-        except _InfrastructureDown:
-            raise
-        except Exception:
-            # One bad event must not hold back the others: redo them one by one.
-            for item in todo:
-                try:
-                    await self._apply(stream, [item])
-                except _InfrastructureDown:
-                    raise
-                except Exception as exc:
-                    await self._failed(stream, item[0], exc)
-        return len(todo)
+        handled = len(todo)
+        # Apply the batch in one transaction. A handler that raises is taken out (to be
+        # retried later) and the rest applied again, so one bad event holds back nothing
+        # and no handler runs twice for one delivery.
+        while todo:
+            try:
+                await self._apply(stream, todo)
+                break
+            except _InfrastructureDown:
+                raise
+            except _HandlerError as err:
+                culprit = todo.pop(err.index)
+                await self._failed(stream, culprit[0], err.cause)
+            except Exception:
+                # Not attributable to one handler (e.g. at commit): one by one.
+                for item in todo:
+                    try:
+                        await self._apply(stream, [item])
+                    except _InfrastructureDown:
+                        raise
+                    except _HandlerError as err:
+                        await self._failed(stream, item[0], err.cause)
+                    except Exception as exc:
+                        await self._failed(stream, item[0], exc)
+                break
+        return handled
 
     async def _apply(self, stream: str, todo: list[tuple[bytes, Envelope, EventData]]) -> None:
         base = self.names.base(stream)
         try:
             async with self.db.transaction() as session:
                 fresh = await self._claim_inbox(session, base, [e for _, e, _ in todo])
-                for _, envelope, data in todo:
+                for index, (_, envelope, data) in enumerate(todo):
                     if envelope.id not in fresh:
                         continue
                     fresh.discard(envelope.id)  # the same event twice in one batch
@@ -279,6 +287,12 @@ class Consumer:
                         await self.handlers[envelope.type](
                             Delivery(session, envelope, data, self.tables)
                         )
+                    except DBAPIError as exc:
+                        if exc.connection_invalidated or _looks_like_outage(exc):
+                            raise _InfrastructureDown() from exc
+                        raise _HandlerError(index, exc) from exc
+                    except Exception as exc:
+                        raise _HandlerError(index, exc) from exc
                     finally:
                         correlation_id.reset(token)
         except DBAPIError as exc:
@@ -414,6 +428,13 @@ class Consumer:
         for entry_id, info in zip(ids, await pipe.execute(), strict=True):
             out[entry_id] = int(info[0]["times_delivered"]) if info else 1
         return out
+
+
+class _HandlerError(Exception):
+    def __init__(self, index: int, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.index = index
+        self.cause = cause
 
 
 class _InfrastructureDown(Exception):

@@ -31,12 +31,18 @@ class DeadLetter:
     deliveries: int
     at: str
     payload: str | None  # the original `__data__`, when there was one
-    fields: dict[str, str]  # the original entry's own fields
+    fields: dict[str, str]  # the original entry's own fields, readable
+    raw: dict[bytes, bytes]  # the same, byte for byte, for replay
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
 def _decode(dlq: str, entry_id: bytes | str, raw: dict[bytes, bytes]) -> DeadLetter:
-    fields = {as_str(k): as_str(v) for k, v in raw.items()}
+    fields = {_text(k): _text(v) for k, v in raw.items()}
     original = {k: v for k, v in fields.items() if k not in _META}
+    original_raw = {k: v for k, v in raw.items() if _text(k) not in _META}
     return DeadLetter(
         dlq=dlq,
         id=as_str(entry_id),
@@ -48,6 +54,7 @@ def _decode(dlq: str, entry_id: bytes | str, raw: dict[bytes, bytes]) -> DeadLet
         at=fields.get("dlq_at", ""),
         payload=original.get(WIRE_FIELD),
         fields=original,
+        raw=original_raw,
     )
 
 
@@ -70,7 +77,7 @@ async def get_dead_letter(redis: Redis, dlq: str, entry_id: str) -> DeadLetter |
 async def replay(redis: Redis, names: StreamNames, letter: DeadLetter) -> str:
     """Put the original entry back on its stream for its group only, and remove the dead
     letter in the same MULTI: both happen or neither. Other groups skip the replay."""
-    fields = dict(letter.fields)
+    fields: dict[bytes | str, bytes | str] = dict(letter.raw)
     fields[REPLAY_GROUP_FIELD] = letter.group
     pipe = redis.pipeline(transaction=True)
     pipe.xadd(names(letter.stream), fields)

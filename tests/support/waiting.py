@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 async def wait_for(
     condition: Callable[[], T | Awaitable[T]],
-    timeout: float = 10.0,  # noqa: ASYNC109
+    timeout: float = 10.0,
     interval: float = 0.02,
     message: str = "condition",
 ) -> T:

@@ -341,6 +341,8 @@ class LoanOverdue(EventData):
     blocked: bool = False
 
 
+    # The staff role to tell as well (set at the last escalation step, e.g. "desk").
+    escalate_to_role: str | None = None
 @event(LOANS_STREAM, subject="reservation_id")
 class ReservationReady(EventData):
     hub: str
@@ -363,6 +365,8 @@ class ItemOutOfService(EventData):
     reservations_affected: int = 0
 
 
+    # The borrowers whose offer of this item was withdrawn (they are back in the queue).
+    affected_borrowers: list[Contact] = Field(default_factory=list)
 # --- catering.events --------------------------------------------------------------------
 
 OrderKind = Literal["takeaway", "catering"]

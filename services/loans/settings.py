@@ -1,0 +1,41 @@
+"""The loans service's own settings, read from the environment (beside shared.settings)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class LoansSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    # How often the reminder/overdue scanner runs (a test sets it to a fraction of a second).
+    overdue_scan_seconds: float = Field(default=60.0, gt=0)
+    # LoanDueSoon goes out this long before the due time.
+    due_soon_hours: float = Field(default=24.0, ge=0)
+    # Days after the due time at which LoanOverdue levels 1, 2, ... go out; passing the
+    # last one blocks the borrower and tells the desk.
+    overdue_steps_days: str = "0,3,7"
+    scan_batch: int = Field(default=500, ge=1, le=10_000)
+    escalation_role: str = "desk"
+
+    @field_validator("overdue_steps_days")
+    @classmethod
+    def _steps_ascend(cls, value: str) -> str:
+        try:
+            steps = [int(p) for p in value.split(",") if p.strip()]
+        except ValueError as exc:
+            raise ValueError("OVERDUE_STEPS_DAYS must be comma-separated whole days") from exc
+        if not steps or steps != sorted(set(steps)) or steps[0] < 0:
+            raise ValueError("OVERDUE_STEPS_DAYS must be ascending, distinct and not negative")
+        return value
+
+    @property
+    def steps(self) -> tuple[int, ...]:
+        return tuple(int(p) for p in self.overdue_steps_days.split(",") if p.strip())
+
+    @property
+    def due_soon(self) -> timedelta:
+        return timedelta(hours=self.due_soon_hours)

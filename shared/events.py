@@ -266,6 +266,8 @@ class BookingCancelled(_BookingFacts):
     cancelled_by: Literal["owner", "staff"]
     reason: str | None = None
     had_catering: bool = False
+    # Added by booking: the people listed on the booking, told of the cancellation too.
+    participants: list[Contact] = Field(default_factory=list)
 
 
 @event(BOOKING_STREAM, subject="booking_id")

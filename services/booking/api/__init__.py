@@ -1,0 +1,13 @@
+"""The booking service's HTTP API, one router per subject."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.booking.api import activities, bookings, resources
+
+
+def build_api(app: FastAPI) -> None:
+    app.include_router(resources.router)
+    app.include_router(bookings.router)
+    app.include_router(activities.router)

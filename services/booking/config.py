@@ -1,0 +1,19 @@
+"""The booking service's own settings (environment variables prefixed BOOKING_)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HUB = "stromso"
+
+
+class BookingSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BOOKING_", extra="ignore")
+
+    # BookingReminder goes out this long before the start.
+    reminder_before_minutes: int = Field(default=24 * 60, ge=1)
+    reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
+    transaction_attempts: int = Field(default=4, ge=1)
+    seed_demo: bool = True

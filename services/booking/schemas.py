@@ -1,0 +1,275 @@
+"""Request and response bodies of the booking API (they are the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.events import CateringRequest
+
+BookerTypeIn = Literal["organisation", "person", "staff"]
+Status = Literal["pending", "confirmed", "rejected", "cancelled"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ContactIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=32, description="any format; stored E.164")
+    language: Literal["nb", "en"] = "nb"
+
+
+class OrganisationIn(_In):
+    number: str = Field(min_length=9, max_length=15, description="organisasjonsnummer (MOD11)")
+    name: str = Field(min_length=1, max_length=200)
+    listed: bool = Field(default=False, description="show in GET /organisations")
+    description: str | None = Field(default=None, max_length=2000)
+    website: str | None = Field(default=None, max_length=500)
+    public_email: str | None = Field(default=None, max_length=320)
+    public_phone: str | None = Field(default=None, max_length=32)
+
+
+class _BookingDetails(_In):
+    resource_id: str = Field(min_length=1, max_length=64)
+    booker_type: BookerTypeIn
+    booker: ContactIn
+    organisation: OrganisationIn | None = Field(
+        default=None, description="required when booker_type is organisation"
+    )
+    title: str | None = Field(default=None, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    public: bool = Field(default=False, description="show in GET /activities")
+    signup_capacity: int | None = Field(
+        default=None, ge=1, le=10_000, description="public activities: sign-up places"
+    )
+    attendees: int | None = Field(default=None, ge=1, le=10_000)
+    participants: list[ContactIn] = Field(
+        default_factory=list, max_length=100, description="people who get the reminders"
+    )
+
+
+class BookingIn(_BookingDetails):
+    start: AwareDatetime
+    end: AwareDatetime
+    catering: CateringRequest | None = None
+
+
+class SeriesIn(_BookingDetails):
+    start_time: time = Field(description="Oslo wall time, e.g. 18:00")
+    end_time: time
+    first_date: date | None = Field(default=None, description="weekly series: first date")
+    interval_weeks: int = Field(default=1, ge=1, le=52)
+    count: int | None = Field(default=None, ge=1, le=60)
+    until: date | None = None
+    dates: list[date] | None = Field(
+        default=None, max_length=60, description="explicit dates instead of a weekly rule"
+    )
+    mode: Literal["all_or_nothing", "skip_conflicts"] = "all_or_nothing"
+
+
+class CancelIn(_In):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class RejectIn(_In):
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class BookingOut(BaseModel):
+    id: str
+    resource_id: str
+    resource_name: str
+    status: Status
+    start: datetime
+    end: datetime
+    booker_type: str
+    booker: ContactIn
+    organisation_number: str | None
+    title: str | None
+    description: str | None
+    public: bool
+    signup_capacity: int | None
+    attendees: int | None
+    catering: CateringRequest | None
+    participants: list[ContactIn]
+    series_id: str | None
+    free_of_charge: bool
+    price_nok: int
+    reason: str | None
+    cancelled_by: str | None
+    created_at: datetime
+
+
+class BookingCreated(BookingOut):
+    manage_token: str = Field(description="send back as header X-Manage-Token to read/cancel")
+
+
+class Conflict(BaseModel):
+    booking_id: str
+    start: datetime
+    end: datetime
+    blocked_until: datetime
+
+
+class OccurrenceReport(BaseModel):
+    date: date
+    start: datetime
+    end: datetime
+    status: Literal["ok", "booked", "conflict", "closed", "refused", "quota"]
+    reason: str | None = None
+    booking_id: str | None = None
+
+
+class SeriesCreated(BaseModel):
+    series_id: str
+    manage_token: str
+    mode: str
+    booked: list[OccurrenceReport]
+    skipped: list[OccurrenceReport]
+
+
+class ResourceIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["meeting_room", "arena", "other"] = "meeting_room"
+    description: str | None = Field(default=None, max_length=4000)
+    capacity: int = Field(ge=1, le=10_000)
+    hours: dict[str, str] | None = Field(
+        default=None,
+        description='own opening hours, e.g. {"mon-fri": "16:00-22:00"}; null = the hub\'s',
+    )
+    approval_required: bool = False
+    free_for: list[BookerTypeIn] = Field(default_factory=lambda: ["organisation", "staff"])
+    min_notice_minutes: int = Field(default=120, ge=0, le=60 * 24 * 60)
+    min_length_minutes: int = Field(default=30, ge=5, le=7 * 24 * 60)
+    max_length_minutes: int = Field(default=240, ge=5, le=7 * 24 * 60)
+    max_days_ahead: int = Field(default=180, ge=1, le=730)
+    buffer_minutes: int = Field(default=0, ge=0, le=24 * 60)
+    cancel_deadline_hours: int = Field(default=24, ge=0, le=24 * 60)
+    weekly_free_hours: float | None = Field(default=None, ge=0, le=168)
+    price_per_hour_nok: int = Field(default=0, ge=0, le=1_000_000)
+    active: bool = True
+
+
+class ResourcePatch(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=4000)
+    capacity: int | None = Field(default=None, ge=1, le=10_000)
+    hours: dict[str, str] | None = None
+    approval_required: bool | None = None
+    free_for: list[BookerTypeIn] | None = None
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=60 * 24 * 60)
+    min_length_minutes: int | None = Field(default=None, ge=5, le=7 * 24 * 60)
+    max_length_minutes: int | None = Field(default=None, ge=5, le=7 * 24 * 60)
+    max_days_ahead: int | None = Field(default=None, ge=1, le=730)
+    buffer_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    cancel_deadline_hours: int | None = Field(default=None, ge=0, le=24 * 60)
+    weekly_free_hours: float | None = Field(default=None, ge=0, le=168)
+    price_per_hour_nok: int | None = Field(default=None, ge=0, le=1_000_000)
+    active: bool | None = None
+
+
+class ResourceOut(BaseModel):
+    id: str
+    hub: str
+    name: str
+    kind: str
+    description: str | None
+    capacity: int
+    hours: dict[str, str]
+    uses_hub_hours: bool
+    approval_required: bool
+    free_for: list[str]
+    min_notice_minutes: int
+    min_length_minutes: int
+    max_length_minutes: int
+    max_days_ahead: int
+    buffer_minutes: int
+    cancel_deadline_hours: int
+    weekly_free_hours: float | None
+    price_per_hour_nok: int
+    active: bool
+
+
+class SlotOut(BaseModel):
+    start: datetime
+    end: datetime
+
+
+class AvailabilityOut(BaseModel):
+    resource_id: str
+    date: date
+    open: bool
+    closed_reason: str | None
+    opening_hours: list[SlotOut]
+    busy: list[SlotOut]
+    free_slots: list[SlotOut]
+    slot_minutes: int
+    bookable_from: datetime = Field(description="earliest start allowed now (min notice)")
+    max_length_minutes: int
+    approval_required: bool
+
+
+class ClosureIn(_In):
+    resource_id: str | None = Field(default=None, description="null closes the whole hub")
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+
+class ClosureOut(BaseModel):
+    id: str
+    hub: str
+    resource_id: str | None
+    start: datetime
+    end: datetime
+    reason: str
+    affected_bookings: list[str] = Field(
+        default_factory=list, description="active bookings inside the closure, kept for staff"
+    )
+
+
+class ActivityOut(BaseModel):
+    id: str
+    title: str
+    description: str | None
+    resource_id: str
+    resource_name: str
+    start: datetime
+    end: datetime
+    organiser: str | None
+    signup: bool
+    capacity: int | None
+    registered: int
+    waitlisted: int
+    places_left: int | None
+
+
+class RegistrationIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    phone: str | None = Field(default=None, max_length=32)
+
+
+class RegistrationOut(BaseModel):
+    id: str
+    activity_id: str
+    status: Literal["registered", "waitlisted", "cancelled"]
+    waitlist_position: int | None
+
+
+class RegistrationCreated(RegistrationOut):
+    manage_token: str
+
+
+class OrganisationOut(BaseModel):
+    org_number: str
+    name: str
+    description: str | None
+    website: str | None
+    email: str | None
+    phone: str | None

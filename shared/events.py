@@ -411,6 +411,9 @@ class OrderAccepted(_OrderFacts):
 @event(CATERING_STREAM, subject="order_id")
 class OrderRejected(_OrderFacts):
     reason: str
+    # "system": a booking's catering request refused on arrival (unknown item, outside café
+    # hours, day full); the café should be told as well as the booker. None/"cafe": staff.
+    rejected_by: Literal["cafe", "system"] | None = None
 
 
 @event(CATERING_STREAM, subject="order_id")

@@ -1,0 +1,13 @@
+"""The catering service's HTTP API (OpenAPI at /docs)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.catering.api import cafe_day, menu, orders
+
+
+def build_api(app: FastAPI) -> None:
+    app.include_router(menu.router)
+    app.include_router(orders.router)
+    app.include_router(cafe_day.router)

@@ -1,0 +1,39 @@
+"""The café's own settings, from CATERING_* environment variables (12-factor)."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.catering.domain import CafeRules
+
+DEFAULT_HUB = "stromso"
+
+
+class CateringSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CATERING_", extra="ignore")
+
+    lead_working_days: int = Field(default=2, ge=0, le=20)
+    # "Order by 12:00 two working days before" (Oslo time).
+    cutoff: str = "12:00"
+    takeaway_min_lead_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    max_days_ahead: int = Field(default=180, ge=1, le=730)
+    # Portions per pick-up day when staff have not set that day's capacity.
+    daily_capacity: int = Field(default=120, ge=0, le=100_000)
+
+    @field_validator("cutoff")
+    @classmethod
+    def _hh_mm(cls, value: str) -> str:
+        time.fromisoformat(value)
+        return value
+
+    def rules(self) -> CafeRules:
+        return CafeRules(
+            lead_working_days=self.lead_working_days,
+            cutoff=time.fromisoformat(self.cutoff),
+            takeaway_min_lead=timedelta(minutes=self.takeaway_min_lead_minutes),
+            max_days_ahead=self.max_days_ahead,
+            daily_capacity=self.daily_capacity,
+        )

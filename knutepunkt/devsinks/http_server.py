@@ -73,7 +73,7 @@ class HttpServer:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def start(self, timeout: float = 10.0) -> None:
+    async def start(self, ready_within: float = 10.0) -> None:
         if self.running:
             return
         sock = bind_socket(self.host, self._port)
@@ -90,7 +90,7 @@ class HttpServer:
         server = _EmbeddedUvicorn(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http:{self._port}")
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + ready_within
         while not server.started:
             if task.done():
                 sock.close()
@@ -99,7 +99,9 @@ class HttpServer:
             if loop.time() > deadline:
                 server.should_exit = True
                 await task
-                raise TimeoutError(f"HTTP server on port {self._port} did not start in {timeout}s")
+                raise TimeoutError(
+                    f"HTTP server on port {self._port} did not start in {ready_within}s"
+                )
             await asyncio.sleep(_POLL_INTERVAL)
         self._server, self._task = server, task
 

@@ -14,27 +14,19 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, overload
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
-from fastapi import FastAPI, HTTPException, Response
-from pydantic import BaseModel, Field
 
 from knutepunkt.devsinks.http_server import HttpServer
+from knutepunkt.devsinks.mail_api import mail_api
 from knutepunkt.devsinks.mail_message import ReceivedMail, parse_mail
+from knutepunkt.devsinks.mail_modes import REPLIES, FailAt, MailMode
 from knutepunkt.devsinks.waiting import wait_for_count, wait_for_match
 
 logger = logging.getLogger("knutepunkt.devsinks.mail")
 
-MailMode = Literal["ok", "tempfail", "permfail"]
-FailAt = Literal["rcpt", "data"]
-
-_REPLIES: dict[MailMode, str] = {
-    "ok": "250 OK",
-    "tempfail": "451 4.3.0 Temporary failure, try again later",
-    "permfail": "550 5.7.1 Delivery not authorised, message refused",
-}
 # Set on each transaction's envelope at MAIL FROM, so that all of its RCPTs and its DATA
 # get the same answer even if the mode changes mid-transaction.
 _OUTCOME_ATTR = "knutepunkt_outcome"
@@ -53,17 +45,19 @@ class _PortZeroController(Controller):
         super()._trigger_server()
 
 
+def _quiet_aiosmtpd_log() -> None:
+    # aiosmtpd logs every SMTP command line at INFO ("RCPT TO:<address>"): personal data.
+    # Leave it alone only if someone configured that logger on purpose.
+    aiosmtpd_log = logging.getLogger("mail.log")
+    if aiosmtpd_log.level == logging.NOTSET:
+        aiosmtpd_log.setLevel(logging.ERROR)
+
+
 def _accept_any_login(
     server: SMTP, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
 ) -> AuthResult:
     # A dev sink: any credentials in SMTP_URL are fine, and none are required.
     return AuthResult(success=True)
-
-
-class _ModeRequest(BaseModel):
-    mode: MailMode
-    attempts: int | None = Field(default=None, ge=1)
-    at: FailAt = "rcpt"
 
 
 class MailCatcher:
@@ -117,6 +111,7 @@ class MailCatcher:
         """Start SMTP (again), on the same port as before; received messages are kept."""
         if self._controller is not None:
             return
+        _quiet_aiosmtpd_log()
         # A controller owns an event loop in its own thread and cannot be restarted.
         controller = _PortZeroController(
             self,
@@ -178,15 +173,23 @@ class MailCatcher:
             return self._attempts
 
     @overload
-    async def wait_for(self, condition: int, timeout: float = ...) -> list[ReceivedMail]: ...
+    async def wait_for(
+        self,
+        condition: int,
+        timeout: float = ...,
+    ) -> list[ReceivedMail]: ...
 
     @overload
     async def wait_for(
-        self, condition: Callable[[ReceivedMail], bool], timeout: float = ...
+        self,
+        condition: Callable[[ReceivedMail], bool],
+        timeout: float = ...,
     ) -> ReceivedMail: ...
 
     async def wait_for(
-        self, condition: int | Callable[[ReceivedMail], bool], timeout: float = 5.0
+        self,
+        condition: int | Callable[[ReceivedMail], bool],
+        timeout: float = 5.0,
     ) -> list[ReceivedMail] | ReceivedMail:
         """A count waits for that many messages and returns them all; a predicate waits
         for the first message it accepts and returns that one. TimeoutError after timeout."""
@@ -200,7 +203,7 @@ class MailCatcher:
         """Answer the next delivery attempts with 250 ("ok"), 451 ("tempfail") or 550
         ("permfail"), at RCPT or at DATA. With `attempts`, only that many delivery
         attempts get the mode, then the catcher is back to "ok"."""
-        if mode not in _REPLIES:
+        if mode not in REPLIES:
             raise ValueError(f"unknown mode {mode!r}")
         with self._lock:
             self._mode = mode
@@ -254,7 +257,7 @@ class MailCatcher:
     ) -> str:
         mode, at = getattr(envelope, _OUTCOME_ATTR, ("ok", "rcpt"))
         if mode != "ok" and at == "rcpt":
-            return _REPLIES[mode]
+            return REPLIES[mode]
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
@@ -262,7 +265,7 @@ class MailCatcher:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         mode, at = getattr(envelope, _OUTCOME_ATTR, ("ok", "rcpt"))
         if mode != "ok" and at == "data":
-            return _REPLIES[mode]
+            return REPLIES[mode]
         raw = envelope.original_content or b""
         self._keep(raw, envelope.mail_from or "", tuple(envelope.rcpt_tos))
         return "250 Message accepted for delivery"
@@ -289,46 +292,3 @@ class MailCatcher:
             len(raw),
             len(message.attachments),
         )
-
-
-def mail_api(catcher: MailCatcher) -> FastAPI:
-    app = FastAPI(title="Knutepunkt mail catcher", docs_url="/docs", redoc_url=None)
-
-    @app.get("/health")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/messages")
-    async def list_messages() -> list[dict[str, Any]]:
-        return [message.summary() for message in catcher.messages]
-
-    @app.get("/messages/{message_id}")
-    async def get_message(message_id: int) -> dict[str, Any]:
-        try:
-            return catcher.get(message_id).detail()
-        except KeyError:
-            raise HTTPException(404, f"no message {message_id}") from None
-
-    @app.get("/messages/{message_id}/raw")
-    async def get_raw(message_id: int) -> Response:
-        try:
-            raw = catcher.get(message_id).raw
-        except KeyError:
-            raise HTTPException(404, f"no message {message_id}") from None
-        return Response(raw, media_type="message/rfc822")
-
-    @app.delete("/messages", status_code=204)
-    async def delete_messages() -> Response:
-        catcher.clear()
-        return Response(status_code=204)
-
-    @app.get("/control/state")
-    async def get_state() -> dict[str, Any]:
-        return catcher.state()
-
-    @app.post("/control/mode")
-    async def set_mode(request: _ModeRequest) -> dict[str, Any]:
-        catcher.set_mode(request.mode, attempts=request.attempts, at=request.at)
-        return catcher.state()
-
-    return app

@@ -166,9 +166,7 @@ def _credentials_ok(username: str, password: str, auth: SinkAuth | None) -> bool
     )
 
 
-def parse_linkmobility(
-    body: bytes, authorization: str | None, auth: SinkAuth | None
-) -> SmsRequest:
+def parse_linkmobility(body: bytes, authorization: str | None, auth: SinkAuth | None) -> SmsRequest:
     credentials = _basic_credentials(authorization)
     if credentials is None or not _credentials_ok(*credentials, auth):
         raise _link_refusal(401, 1001)("missing or wrong Basic credentials")

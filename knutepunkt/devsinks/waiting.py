@@ -1,4 +1,7 @@
-"""Waiting for something a sink received: poll the condition until a deadline."""
+"""Waiting for something a sink received: poll the condition until a deadline.
+
+On timeout the error says what did arrive, which is what a failing test needs to show.
+"""
 
 from __future__ import annotations
 
@@ -12,29 +15,29 @@ POLL_INTERVAL = 0.01
 
 
 async def wait_for_count(
-    snapshot: Callable[[], Sequence[T]], count: int, timeout: float, what: str
+    snapshot: Callable[[], Sequence[T]], count: int, within: float, what: str
 ) -> list[T]:
     """Return the received items once there are at least `count` of them."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         items = list(snapshot())
         if len(items) >= count:
             return items
         if loop.time() >= deadline:
-            raise TimeoutError(f"expected {count} {what} within {timeout}s, got {len(items)}")
+            raise TimeoutError(f"expected {count} {what} within {within}s, got {len(items)}")
         await asyncio.sleep(POLL_INTERVAL)
 
 
 async def wait_for_match(
     snapshot: Callable[[], Sequence[T]],
     predicate: Callable[[T], bool],
-    timeout: float,
+    within: float,
     what: str,
 ) -> T:
     """Return the first received item the predicate accepts."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while True:
         items = list(snapshot())
         for item in items:
@@ -42,6 +45,6 @@ async def wait_for_match(
                 return item
         if loop.time() >= deadline:
             raise TimeoutError(
-                f"no matching {what} within {timeout}s ({len(items)} received, none matched)"
+                f"no matching {what} within {within}s ({len(items)} received, none matched)"
             )
         await asyncio.sleep(POLL_INTERVAL)

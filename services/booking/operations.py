@@ -19,7 +19,7 @@ from services.booking import domain, facts, store
 from services.booking.contacts import normalise_phone
 from services.booking.models import Booking, Organisation, Resource, Series, messaging
 from services.booking.schemas import BookingIn, ContactIn, OrganisationIn, SeriesIn
-from shared.calendar import Calendar
+from shared.calendar import Calendar, local_date, require_aware
 from shared.messaging.outbox import emit
 from shared.service import ApiError, Runtime
 
@@ -253,7 +253,7 @@ async def create_booking(
 ) -> tuple[Booking, Resource]:
     booker = booker_of(req, is_staff=is_staff)
     catering = _check_catering(req)
-    slot = domain.Slot(req.start, req.end)
+    slot = domain.Slot(require_aware(req.start), require_aware(req.end))  # stored as UTC
     await store.lock_resource(session, req.resource_id)
     resource = await load_resource(session, req.resource_id)
     policy = store.policy_of(resource)
@@ -321,8 +321,6 @@ def _series_dates(req: SeriesIn) -> list[Any]:
 
 
 def _report(slot: domain.Slot, status: str, reason: str | None = None) -> dict[str, Any]:
-    from shared.calendar import local_date
-
     return {
         "date": local_date(slot.start),
         "start": slot.start,

@@ -1,0 +1,212 @@
+"""Approval, rejection and cancellation: statuses, history and exactly the expected events."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from services.booking.models import BookingHistory
+from tests.booking.conftest import (
+    BOOKING_STAFF,
+    DESK_STAFF,
+    Clock,
+    booking_events,
+    events_of,
+    org_booking,
+    person_booking,
+)
+from tests.support.apps import RunningService
+from tests.support.waiting import wait_for
+
+GYM = ("2027-03-05T17:00:00+01:00", "2027-03-05T19:00:00+01:00")
+ROOM = ("2027-03-02T10:00:00+01:00", "2027-03-02T12:00:00+01:00")
+
+
+async def _settled(redis: Redis, prefix: str, booking_id: str, count: int) -> list[str]:
+    async def enough() -> list[str] | None:
+        types = await events_of(redis, prefix, booking_id)
+        return types if len(types) >= count else None
+
+    return await wait_for(enough, timeout=10, message=f"{count} events of {booking_id}")
+
+
+async def test_approval_then_owner_cancel_emits_each_event_once(
+    service: RunningService, redis: Redis, prefix: str
+) -> None:
+    created = await service.client.post("/bookings", json=org_booking("gymsalen", *GYM))
+    assert created.status_code == 201, created.text
+    booking = created.json()
+    assert booking["status"] == "pending"
+    assert booking["free_of_charge"] is True
+    token = booking["manage_token"]
+
+    approved = await service.client.post(
+        f"/bookings/{booking['id']}/approve", headers=BOOKING_STAFF
+    )
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "confirmed"
+    again = await service.client.post(f"/bookings/{booking['id']}/approve", headers=BOOKING_STAFF)
+    assert again.status_code == 409
+
+    cancelled = await service.client.post(
+        f"/bookings/{booking['id']}/cancel",
+        headers={"X-Manage-Token": token},
+        json={"reason": "Avlyst"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["cancelled_by"] == "owner"
+
+    types = await _settled(redis, prefix, booking["id"], 3)
+    assert types == ["BookingRequested", "BookingConfirmed", "BookingCancelled"]
+    events = {e.type: e for e in await booking_events(redis, prefix) if e.subject == booking["id"]}
+    assert events["BookingConfirmed"].data["auto_approved"] is False
+    assert events["BookingRequested"].data["booker"]["phone"] == "+4700000000"
+    assert events["BookingRequested"].data["organisation_name"] == "Strømsø Sjakklubb"
+    assert events["BookingCancelled"].data["cancelled_by"] == "owner"
+    assert events["BookingCancelled"].data["reason"] == "Avlyst"
+
+    async with service.runtime.db.read() as session:
+        history = list(
+            await session.scalars(
+                select(BookingHistory.status)
+                .where(BookingHistory.booking_id == booking["id"])
+                .order_by(BookingHistory.id)
+            )
+        )
+    assert history == ["pending", "confirmed", "cancelled"]
+    # Nothing is deleted: the cancelled booking can still be read.
+    kept = await service.client.get(f"/bookings/{booking['id']}", headers={"X-Manage-Token": token})
+    assert kept.json()["status"] == "cancelled"
+
+
+async def test_rejection_frees_the_slot_and_emits_rejected(
+    service: RunningService, redis: Redis, prefix: str
+) -> None:
+    first = (await service.client.post("/bookings", json=org_booking("gymsalen", *GYM))).json()
+    blocked = await service.client.post("/bookings", json=person_booking("gymsalen", *GYM))
+    assert blocked.status_code == 409  # a pending booking holds the slot
+    no_reason = await service.client.post(
+        f"/bookings/{first['id']}/reject", headers=BOOKING_STAFF, json={}
+    )
+    assert no_reason.status_code == 422
+    rejected = await service.client.post(
+        f"/bookings/{first['id']}/reject", headers=BOOKING_STAFF, json={"reason": "Opptatt av kurs"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    assert rejected.json()["status"] == "rejected"
+    cancel = await service.client.post(
+        f"/bookings/{first['id']}/cancel", headers={"X-Manage-Token": first["manage_token"]}
+    )
+    assert cancel.status_code == 409
+    second = await service.client.post("/bookings", json=person_booking("gymsalen", *GYM))
+    assert second.status_code == 201
+    assert second.json()["free_of_charge"] is False
+    assert second.json()["price_nok"] == 800
+
+    types = await _settled(redis, prefix, first["id"], 2)
+    assert types == ["BookingRequested", "BookingRejected"]
+    rejected_event = next(
+        e for e in await booking_events(redis, prefix) if e.type == "BookingRejected"
+    )
+    assert rejected_event.data["reason"] == "Opptatt av kurs"
+
+
+async def test_instant_booking_carries_catering_and_participants(
+    service: RunningService, redis: Redis, prefix: str
+) -> None:
+    body = org_booking(
+        "moterom-1",
+        *ROOM,
+        title="Styremøte",
+        attendees=10,
+        participants=[{"name": "Per", "phone": "+47 000 00 001"}],
+        catering={
+            "lines": [
+                {"item_id": "kaffe-te", "quantity": 10},
+                {"item_id": "lunsj-baguette", "quantity": 10},
+            ],
+            "people": 10,
+            "serve_at": "2027-03-02T11:00:00+01:00",
+        },
+    )
+    created = await service.client.post("/bookings", json=body)
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "confirmed"
+    types = await _settled(redis, prefix, created.json()["id"], 1)
+    assert types == ["BookingConfirmed"]
+    event = (await booking_events(redis, prefix))[-1]
+    assert event.data["auto_approved"] is True
+    assert event.data["catering"]["lines"][0] == {"item_id": "kaffe-te", "quantity": 10}
+    assert event.data["participants"][0]["phone"] == "+4700000001"
+    assert event.data["start"].startswith("2027-03-02T09:00:00")
+
+
+async def test_cancellation_deadline_binds_the_owner_not_staff(
+    service: RunningService, redis: Redis, prefix: str, clock: Clock
+) -> None:
+    created = (await service.client.post("/bookings", json=org_booking("moterom-1", *ROOM))).json()
+    clock.advance(timedelta(hours=14))  # 23 h before the start; the deadline is 24 h
+    late = await service.client.post(
+        f"/bookings/{created['id']}/cancel", headers={"X-Manage-Token": created["manage_token"]}
+    )
+    assert late.status_code == 422
+    assert "deadline" in late.json()["detail"]
+    by_staff = await service.client.post(
+        f"/bookings/{created['id']}/cancel", headers=BOOKING_STAFF, json={"reason": "Vannlekkasje"}
+    )
+    assert by_staff.status_code == 200
+    assert by_staff.json()["cancelled_by"] == "staff"
+    types = await _settled(redis, prefix, created["id"], 2)
+    assert types == ["BookingConfirmed", "BookingCancelled"]
+
+
+async def test_access_rules(service: RunningService) -> None:
+    created = (await service.client.post("/bookings", json=org_booking("moterom-1", *ROOM))).json()
+    url = f"/bookings/{created['id']}"
+    assert (await service.client.get(url)).status_code == 401
+    assert (await service.client.get(url, headers={"X-Manage-Token": "wrong"})).status_code == 403
+    own = await service.client.get(url, headers={"X-Manage-Token": created["manage_token"]})
+    assert own.status_code == 200
+    assert "manage_token" not in own.json()
+    assert (await service.client.get(url, headers=BOOKING_STAFF)).status_code == 200
+    assert (await service.client.get(url, headers=DESK_STAFF)).status_code == 401
+    assert (
+        await service.client.get(url, headers={"Authorization": "Bearer ta"})
+    ).status_code == 200
+
+    assert (await service.client.get("/bookings")).status_code == 401
+    assert (await service.client.get("/bookings", headers=DESK_STAFF)).status_code == 403
+    listed = await service.client.get(
+        "/bookings",
+        headers=BOOKING_STAFF,
+        params={"resource_id": "moterom-1", "status": "confirmed"},
+    )
+    assert [b["id"] for b in listed.json()] == [created["id"]]
+    naive = await service.client.get(
+        "/bookings", headers=BOOKING_STAFF, params={"from": "2027-03-01T00:00:00"}
+    )
+    assert naive.status_code == 422
+
+    for action in ("approve", "reject"):
+        denied = await service.client.post(
+            f"{url}/{action}", headers=DESK_STAFF, json={"reason": "x"}
+        )
+        assert denied.status_code == 403
+        assert (
+            await service.client.post(f"{url}/{action}", json={"reason": "x"})
+        ).status_code == 401
+    other_token = (
+        await service.client.post("/bookings", json=org_booking("moterom-2", *ROOM))
+    ).json()["manage_token"]
+    stolen = await service.client.post(f"{url}/cancel", headers={"X-Manage-Token": other_token})
+    assert stolen.status_code == 403
+
+    as_staff = person_booking("moterom-2", "2027-03-03T10:00:00+01:00", "2027-03-03T11:00:00+01:00")
+    as_staff["booker_type"] = "staff"
+    assert (await service.client.post("/bookings", json=as_staff)).status_code == 403
+    ok = await service.client.post("/bookings", json=as_staff, headers=DESK_STAFF)
+    assert ok.status_code == 201, ok.text
+    assert ok.json()["free_of_charge"] is True

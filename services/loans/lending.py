@@ -163,6 +163,10 @@ async def check_out(
         and reservation.offered_item_id is not None
     ):
         item = await _item_for_update(session, reservation.offered_item_id)
+        if item.available_from is not None and item.available_from > now:
+            raise Refusal(
+                409, f"item {item.label} is being prepared until {item.available_from.isoformat()}"
+            )
     else:
         item = await free_item(session, hub, kind, now, borrower.id)
         if item is None:

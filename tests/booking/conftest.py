@@ -94,3 +94,19 @@ async def booking_events(redis: Redis, prefix: str) -> list[Envelope]:
 
 async def events_of(redis: Redis, prefix: str, booking_id: str) -> list[str]:
     return [e.type for e in await booking_events(redis, prefix) if e.subject == booking_id]
+
+
+@pytest.fixture
+async def sqlite_service(
+    sqlite_database_url: str, redis_url: str, prefix: str, clock: Clock
+) -> AsyncIterator[RunningService]:
+    """For rules that do not depend on the database (calendar, notice, limits)."""
+    async with running_service(
+        SPEC,
+        database_url=sqlite_database_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        clock=clock,
+        staff_tokens=STAFF_TOKENS,
+    ) as svc:
+        yield svc

@@ -1,0 +1,80 @@
+"""BookingReminder: once per booking, also with two replicas sharing the database."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from redis.asyncio import Redis
+
+from services.booking.app import SPEC
+from services.booking.reminders import send_due_reminders
+from tests.booking.conftest import STAFF_TOKENS, Clock, booking_events, org_booking
+from tests.support.apps import RunningService, running_service
+from tests.support.waiting import wait_for
+
+
+async def test_one_reminder_per_booking_with_two_replicas(
+    service: RunningService,
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    redis: Redis,
+    clock: Clock,
+) -> None:
+    ids = []
+    for day in ("02", "03", "04"):
+        body = org_booking(
+            "moterom-1",
+            f"2027-03-{day}T10:00:00+01:00",
+            f"2027-03-{day}T11:00:00+01:00",
+            participants=[{"name": "Medlem", "email": "m@example.org"}],
+        )
+        ids.append((await service.client.post("/bookings", json=body)).json()["id"])
+    cancelled = (
+        await service.client.post(
+            "/bookings",
+            json=org_booking("moterom-2", "2027-03-02T10:00:00+01:00", "2027-03-02T11:00:00+01:00"),
+        )
+    ).json()
+    await service.client.post(
+        f"/bookings/{cancelled['id']}/cancel", headers={"X-Manage-Token": cancelled["manage_token"]}
+    )
+    async with running_service(
+        SPEC,
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        clock=clock,
+        staff_tokens=STAFF_TOKENS,
+    ) as replica:
+        # 24 h before: the 2 March booking is due (starts in 25 h - 1 h later).
+        clock.advance(timedelta(hours=1, minutes=30))
+        sent = await asyncio.gather(
+            send_due_reminders(service.runtime),
+            send_due_reminders(replica.runtime),
+            send_due_reminders(service.runtime),
+            send_due_reminders(replica.runtime),
+        )
+        assert sum(sent) == 1
+        clock.advance(timedelta(days=1))
+        sent = await asyncio.gather(
+            send_due_reminders(service.runtime), send_due_reminders(replica.runtime)
+        )
+        assert sum(sent) == 1
+        assert await send_due_reminders(replica.runtime) == 0
+
+    async def reminders() -> list[str] | None:
+        found = [
+            e.subject or ""
+            for e in await booking_events(redis, prefix)
+            if e.type == "BookingReminder"
+        ]
+        return found if len(found) >= 2 else None
+
+    found = await wait_for(reminders, timeout=10)
+    assert found == ids[:2]
+    event = next(e for e in await booking_events(redis, prefix) if e.type == "BookingReminder")
+    assert event.data["participants"] == [
+        {"name": "Medlem", "email": "m@example.org", "phone": None, "language": "nb"}
+    ]

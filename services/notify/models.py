@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+from datetime import datetime
 
+from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from shared.db import UTCDateTime
 from shared.messaging.tables import add_messaging_tables
 
 
@@ -13,3 +17,71 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 messaging = add_messaging_tables(metadata)
+
+# queued -> sending -> sent -> delivered; or failed; or suppressed (opted out)
+STATUSES = ("queued", "sending", "sent", "delivered", "failed", "suppressed")
+
+
+class DeliveryRow(Base):
+    """One message to one address on one channel, for one event: sent at most once."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "recipient", "channel", name="uq_delivery_once"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_recipient", "recipient"),
+        Index("ix_deliveries_provider_ref", "provider_ref"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(100), index=True)
+    event_type: Mapped[str] = mapped_column(String(100))
+    correlation_id: Mapped[str] = mapped_column(String(100))
+    routes_version: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(254))  # E.164 phone or email address
+    recipient_kind: Mapped[str] = mapped_column(String(10))  # person | staff
+    recipient_role: Mapped[str | None] = mapped_column(String(20))
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str] = mapped_column(String(5))
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    subject: Mapped[str | None] = mapped_column(String(500))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str | None] = mapped_column(Text)
+    ics: Mapped[bytes | None] = mapped_column(LargeBinary)
+    ics_method: Mapped[str | None] = mapped_column(String(10))
+    preferences_url: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(12))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claim_id: Mapped[str | None] = mapped_column(String(36))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    provider_ref: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PreferenceRow(Base):
+    """What one address (email or phone) wants: channels and reminders."""
+
+    __tablename__ = "preferences"
+
+    recipient: Mapped[str] = mapped_column(String(254), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    sms: Mapped[bool] = mapped_column(Boolean, default=True)
+    reminders: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class KeyRow(Base):
+    """Secrets the service makes for itself (the preference-link key), shared by replicas."""
+
+    __tablename__ = "notify_keys"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -1,0 +1,177 @@
+"""Templates: Jinja2 texts per language (templates/<language>.yaml), an HTML part made
+from the plain text, SMS cut to two segments. Dates and times in Europe/Oslo."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+
+from services.notify.domain import Channel, fit_sms
+from shared.calendar import OSLO
+from shared.events import EventData
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+LANGUAGES = ("nb", "en")
+DEFAULT_LANGUAGE = "nb"
+HUB_NAMES = {"stromso": "Knutepunkt Strømsø"}
+
+_WEEKDAYS = {
+    "nb": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+}
+_MONTHS = {
+    "nb": (
+        "januar", "februar", "mars", "april", "mai", "juni",
+        "juli", "august", "september", "oktober", "november", "desember",
+    ),
+    "en": (
+        "January", "February", "March", "April", "May", "June",
+        "July", "August", "September", "October", "November", "December",
+    ),
+}  # fmt: skip
+_KINDS = {
+    "nb": {"pc": "PC", "planter_box": "pallekarm", "book": "bok", "other": "gjenstand"},
+    "en": {"pc": "PC", "planter_box": "planter box", "book": "book", "other": "item"},
+}
+_PREFERENCES_LABEL = {"nb": "Innstillinger for varsler", "en": "Notification settings"}
+
+
+def _oslo(value: datetime) -> datetime:
+    return value.astimezone(OSLO)
+
+
+def _filters(language: str) -> dict[str, Any]:
+    weekdays, months = _WEEKDAYS[language], _MONTHS[language]
+
+    def dato(value: datetime) -> str:
+        t = _oslo(value)
+        if language == "nb":
+            return f"{weekdays[t.weekday()]} {t.day}. {months[t.month - 1]} {t.year}"
+        return f"{weekdays[t.weekday()]} {t.day} {months[t.month - 1]} {t.year}"
+
+    def dato_kort(value: datetime) -> str:
+        t = _oslo(value)
+        if language == "nb":
+            return f"{weekdays[t.weekday()][:3]}. {t.day}.{t.month}."
+        return f"{weekdays[t.weekday()][:3]} {t.day} {months[t.month - 1][:3]}"
+
+    def tid(value: datetime) -> str:
+        return _oslo(value).strftime("%H:%M")
+
+    def dato_tid(value: datetime) -> str:
+        return (
+            f"{dato(value)} kl. {tid(value)}"
+            if language == "nb"
+            else f"{dato(value)}, {tid(value)}"
+        )
+
+    def kroner(ore: int) -> str:
+        whole, cents = divmod(int(ore), 100)
+        if language == "nb":
+            return f"{whole:,}".replace(",", " ") + f",{cents:02d} kr"
+        return f"NOK {whole:,}.{cents:02d}"
+
+    return {
+        "dato": dato,
+        "dato_kort": dato_kort,
+        "tid": tid,
+        "dato_tid": dato_tid,
+        "kroner": kroner,
+    }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str | None
+    text: str
+    html: str | None
+
+
+class Renderer:
+    def __init__(self, folder: Path = TEMPLATES) -> None:
+        self._templates: dict[str, dict[str, dict[str, Template]]] = {}
+        self._layouts: dict[str, Template] = {}
+        for language in LANGUAGES:
+            env = Environment(
+                loader=FileSystemLoader(folder),
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=False,
+                autoescape=select_autoescape(["html", "html.j2"], default=False),
+            )
+            env.filters.update(_filters(language))
+            raw = yaml.safe_load((folder / f"{language}.yaml").read_text(encoding="utf-8"))
+            self._templates[language] = {
+                key: {part: env.from_string(source) for part, source in parts.items()}
+                for key, parts in raw.items()
+            }
+            self._layouts[language] = env.get_template("layout.html.j2")
+
+    def names(self, language: str = DEFAULT_LANGUAGE) -> set[str]:
+        return set(self._templates[language])
+
+    def has(self, template: str, channel: Channel, language: str) -> bool:
+        parts = self._templates.get(language, {}).get(template, {})
+        return ("sms" in parts) if channel == "sms" else {"subject", "text"} <= set(parts)
+
+    def render(
+        self,
+        template: str,
+        channel: Channel,
+        data: EventData,
+        *,
+        language: str,
+        name: str,
+        preferences_url: str | None = None,
+    ) -> Rendered:
+        language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        parts = self._templates[language][template]
+        context = _context(data, language, name)
+        if channel == "sms":
+            return Rendered(None, fit_sms(parts["sms"].render(context)), None)
+        subject = " ".join(parts["subject"].render(context).split())
+        text = _tidy(parts["text"].render(context))
+        paragraphs = [p.splitlines() for p in text.split("\n\n") if p.strip()]
+        label = _PREFERENCES_LABEL[language]
+        html = self._layouts[language].render(
+            language=language,
+            subject=subject,
+            paragraphs=paragraphs,
+            hub_name=context["hub_name"],
+            preferences_url=preferences_url,
+            preferences_label=label,
+        )
+        if preferences_url:
+            text += f"\n\n--\n{label}: {preferences_url}"
+        return Rendered(subject, text, html)
+
+
+def _tidy(text: str) -> str:
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    out: list[str] = []
+    for line in lines:
+        if line == "" and out and out[-1] == "":
+            continue
+        out.append(line)
+    return "\n".join(out)
+
+
+def _context(data: EventData, language: str, name: str) -> dict[str, Any]:
+    context = data.model_dump()
+    hub = context.get("hub") or ""
+    context["name"] = name
+    context["language"] = language
+    context["hub_name"] = HUB_NAMES.get(hub, hub.title() or "Knutepunkt")
+    booker = context.get("booker")
+    if booker is not None:
+        context["booker_label"] = context.get("organisation_name") or booker["name"]
+    kind = context.get("item_kind")
+    if kind is not None:
+        context["kind_label"] = _KINDS[language].get(kind, kind)
+    return context

@@ -1,0 +1,116 @@
+"""The notify service in-process against the real dev sinks (aiosmtpd, HTTP SMS stub)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from knutepunkt.devsinks.mail import MailCatcher
+from knutepunkt.devsinks.sms import SmsSink
+from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
+from services.notify.app import make_spec
+from shared.events import CATALOG, NOTIFY_STREAM, EventData, encode_entry, new_event
+from tests.support.apps import RunningService, running_service
+
+STAFF = "tb:booking,td:desk,tc:cafe,ta:admin"
+AUTH = {"Authorization": "Bearer td"}
+# Tuesday 5 May 2026, 12:00 in Oslo: inside everyone's hours.
+NOON = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
+
+
+class MovingClock:
+    """Real time passing, from a chosen start; `jump` moves it on."""
+
+    def __init__(self, start: datetime) -> None:
+        self.offset = start - datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def jump(self, by: timedelta) -> None:
+        self.offset += by
+
+    def set(self, at: datetime) -> None:
+        self.offset = at - datetime.now(UTC)
+
+
+@dataclass
+class Hub:
+    service: RunningService
+    mail: MailCatcher
+    sms: SmsSink
+    redis: Redis
+    prefix: str
+    clock: MovingClock
+
+    @property
+    def client(self):  # type: ignore[no-untyped-def]
+        return self.service.client
+
+    async def publish(self, data: EventData, **kwargs: Any) -> str:
+        envelope = new_event(data, **kwargs)
+        await self.redis.xadd(self.prefix + CATALOG[envelope.type].stream, encode_entry(envelope))
+        return envelope.id
+
+    async def republish(self, data: EventData, event_id: str) -> None:
+        envelope = new_event(data, event_id=event_id)
+        await self.redis.xadd(self.prefix + CATALOG[envelope.type].stream, encode_entry(envelope))
+
+    async def notifications(self, **params: str) -> list[dict[str, Any]]:
+        response = await self.client.get("/notifications", params=params, headers=AUTH)
+        assert response.status_code == 200, response.text
+        return response.json()  # type: ignore[no-any-return]
+
+    async def outcomes(self) -> list[dict[str, Any]]:
+        entries = await self.redis.xrange(self.prefix + NOTIFY_STREAM)
+        return [json.loads(fields[b"__data__"]) for _id, fields in entries]
+
+    async def settled(self, event_id: str, count: int) -> list[dict[str, Any]]:
+        """The event's deliveries once there are `count` and none is still on its way."""
+        rows = await self.notifications(event_id=event_id)
+        if len(rows) == count and all(r["status"] not in ("queued", "sending") for r in rows):
+            return rows
+        return []
+
+
+Factory = Callable[..., contextlib.AbstractAsyncContextManager[Hub]]
+
+
+@pytest.fixture
+def hub(database_url: str, redis_url: str, prefix: str, redis: Redis) -> Factory:
+    @contextlib.asynccontextmanager
+    async def start(
+        start: datetime = NOON, sms_provider: str = "generic", **config: Any
+    ) -> AsyncIterator[Hub]:
+        config.setdefault("notify_retry_base_seconds", 0.05)
+        config.setdefault("notify_retry_max_seconds", 0.2)
+        config.setdefault("notify_poll_seconds", 0.1)
+        config.setdefault("notify_sms_per_second", 0)
+        config.setdefault("sms_username", "knutepunkt")
+        config.setdefault("sms_password", "test-password")
+        clock = MovingClock(start)
+        async with (
+            running_mail_catcher(http=False) as mail,
+            running_sms_sink() as sms,
+            running_service(
+                make_spec(**config),
+                database_url=database_url,
+                redis_url=redis_url,
+                prefix=prefix,
+                clock=clock,
+                staff_tokens=STAFF,
+                smtp_url=mail.url,
+                sms_gateway_url=sms.url,
+                sms_provider=sms_provider,
+            ) as service,
+        ):
+            yield Hub(service, mail, sms, redis, prefix, clock)
+
+    return start

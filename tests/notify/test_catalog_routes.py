@@ -1,0 +1,107 @@
+"""Every catalog event has a route (or is silent) and renders in both languages."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from services.notify.config import DEFAULT_ROUTES, DEFAULT_STAFF
+from services.notify.domain import is_gsm7, parse_hours, sms_segments
+from services.notify.fanout import FanoutRules, plan
+from services.notify.rendering import LANGUAGES, Renderer
+from services.notify.routing import load_routes
+from services.notify.staff import load_staff
+from shared.events import CATALOG, new_event
+from tests.notify.samples import WHEN, sample
+
+
+@pytest.fixture(scope="module")
+def rules() -> FanoutRules:
+    renderer = Renderer()
+    routes = load_routes(DEFAULT_ROUTES)
+    routes.check(renderer.names())
+    return FanoutRules(
+        routes=routes,
+        staff=load_staff(DEFAULT_STAFF),
+        renderer=renderer,
+        quiet_hours=parse_hours("21:00-08:00"),
+        public_url="https://hub.example.org/notify",
+        preference_key=b"k",
+    )
+
+
+@pytest.mark.parametrize("event_type", sorted(CATALOG))
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_event_routes_and_renders(rules: FanoutRules, event_type: str, language: str) -> None:
+    routes = rules.routes.for_event(event_type)  # KeyError: neither routed nor silent
+    data = sample(event_type, language)
+    # Every route's template must render, whatever its condition says about the sample.
+    unconditional = rules.routes.model_copy(
+        update={
+            "routes": {
+                event_type: tuple(r.model_copy(update={"when": None}) for r in routes) or "silent"
+            }
+        }
+    )
+    every_route = dataclasses.replace(rules, routes=unconditional)
+    planned = plan(new_event(data), data, every_route, {}, WHEN)
+    expected = {(route.to, channel) for route in routes for channel in route.channels}
+    reached = {(p.route.to, p.channel) for p in planned}
+    assert reached == expected
+    if not routes:
+        assert planned == []
+        return
+    assert planned, f"{event_type} is routed but reaches nobody with the sample"
+    for delivery in planned:
+        assert delivery.status == "queued"
+        assert "{{" not in delivery.text and "{%" not in delivery.text
+        if delivery.channel == "sms":
+            assert sms_segments(delivery.text) <= 2, delivery.text
+            assert is_gsm7(delivery.text), delivery.text
+            assert not delivery.text.endswith("..."), "sample SMS should fit uncut"
+        else:
+            assert delivery.subject and "\n" not in delivery.subject
+            assert delivery.html and "<p>" in delivery.html
+            assert delivery.text.startswith(("Hei ", "Hello "))
+        if delivery.target.kind == "person":
+            greeting = {"nb": "Hei", "en": "Hello"}[language]
+            if delivery.channel == "email":
+                assert delivery.text.startswith(greeting)
+
+
+def test_norwegian_dates_and_money(rules: FanoutRules) -> None:
+    data = sample("OrderPlaced", total_ore=125_000, pickup_at=WHEN)
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    email = next(p for p in planned if p.channel == "email" and p.target.kind == "staff")
+    assert "tirsdag 5. mai 2026 kl. 10:00" in email.text
+    assert "1 250,00 kr" in email.text
+    english = sample("OrderPlaced", "en", total_ore=125_000)
+    planned = plan(new_event(english), english, rules, {}, WHEN)
+    customer = next(p for p in planned if p.target.kind == "person")
+    assert "Tuesday 5 May 2026" in customer.text and "NOK 1,250.00" in customer.text
+
+
+def test_confirmation_carries_an_invitation(rules: FanoutRules) -> None:
+    data = sample("BookingConfirmed")
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    email = next(p for p in planned if p.channel == "email" and p.target.kind == "person")
+    assert email.ics is not None
+    assert b"BEGIN:VEVENT" in email.ics and b"METHOD:PUBLISH" in email.ics
+    assert b"DTSTART:20260505T080000Z" in email.ics
+
+
+def test_long_text_is_cut_to_two_segments(rules: FanoutRules) -> None:
+    data = sample("BookingRejected", reason="Fordi " * 200)
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    sms = next(p for p in planned if p.channel == "sms")
+    assert sms_segments(sms.text) == 2 and sms.text.endswith("...")
+
+
+def test_a_route_to_nowhere_fails_the_check() -> None:
+    routes = load_routes(DEFAULT_ROUTES)
+    broken = routes.model_copy(
+        update={"routes": {k: v for k, v in routes.routes.items() if k != "OrderPlaced"}}
+    )
+    with pytest.raises(ValueError, match="OrderPlaced"):
+        broken.check(Renderer().names())

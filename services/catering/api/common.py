@@ -55,8 +55,10 @@ def check_access(order: Order, staff: Staff | None, token: str | None) -> None:
         raise ApiError(403, "the manage token does not match this order")
 
 
-def require_someone(staff: Staff | None, token: str | None) -> None:
+def require_someone(staff: Staff | None, token: str | None, other_staff: Staff | None) -> None:
     if staff is None and not token:
+        if other_staff is not None:
+            raise ApiError(403, f"this needs the {CAFE} role or the order's X-Manage-Token")
         raise ApiError(401, "send the order's X-Manage-Token header, or a café staff bearer token")
 
 

@@ -93,8 +93,9 @@ async def get_order(
     order_id: uuid.UUID,
     x_manage_token: ManageToken = None,
     staff: Staff | None = Depends(optional_staff(CAFE)),
+    any_staff: Staff | None = Depends(optional_staff()),
 ) -> OrderOut:
-    require_someone(staff, x_manage_token)
+    require_someone(staff, x_manage_token, any_staff)
     async with runtime_of(request).db.read() as session:
         order = await ordering.load(session, str(order_id))
         if order is None:
@@ -110,10 +111,11 @@ async def cancel_order(
     body: Annotated[CancelIn | None, Body()] = None,
     x_manage_token: ManageToken = None,
     staff: Staff | None = Depends(optional_staff(CAFE)),
+    any_staff: Staff | None = Depends(optional_staff()),
 ) -> OrderOut:
     """The customer (with the manage token) until the cut-off, or the café at any time
     before pick-up."""
-    require_someone(staff, x_manage_token)
+    require_someone(staff, x_manage_token, any_staff)
     runtime = runtime_of(request)
     async with refusals_as_http(), runtime.db.transaction() as session:
         order = await ordering.load(session, str(order_id), lock=True)

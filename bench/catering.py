@@ -1,0 +1,125 @@
+"""Catering: how fast orders are taken when many fight for one day's capacity, against the
+same orders spread over many days and a read-only baseline (GET /menu), in one run.
+
+The one-day case queues every writer on that day's counter row (SELECT … FOR UPDATE on
+PostgreSQL, BEGIN IMMEDIATE on SQLite); the ratio shows what that lock costs.
+
+    python bench/catering.py [--orders 300] [--concurrency 25] [--postgres-url URL]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from datetime import time as wall
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import httpx
+from redis.asyncio import Redis
+
+from services.catering.app import SPEC
+from shared.calendar import CAFE_HOURS, Calendar, at_local
+from shared.service import create_app
+from shared.settings import load_settings
+from tests.support.databases import create_postgres_database, drop_postgres_database
+
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+NOW = at_local(date(2026, 6, 1), wall(9, 0))
+
+
+def order(day: date) -> dict[str, object]:
+    return {
+        "kind": "takeaway",
+        "pickup_at": at_local(day, wall(11, 0)).isoformat(),
+        "lines": [{"item_id": "kake", "quantity": 1}],
+        "customer": {"name": "Bench", "email": "bench@example.org"},
+    }
+
+
+async def timed(client: httpx.AsyncClient, calls: list, concurrency: int) -> float:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(make) -> None:  # type: ignore[no-untyped-def]
+        async with gate:
+            response = await make()
+            if response.status_code >= 400:
+                raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(c) for c in calls))
+    return len(calls) / (time.perf_counter() - started)
+
+
+async def run(database_url: str, label: str, orders: int, concurrency: int) -> None:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    os.environ["CATERING_DAILY_CAPACITY"] = "100000"
+    settings = load_settings(
+        "catering", database_url=database_url, redis_url=REDIS_URL, stream_prefix=prefix
+    )
+    app = create_app(SPEC, settings, clock=lambda: NOW)
+    days = [
+        d
+        for d in (NOW.date() + timedelta(days=i) for i in range(2, 120))
+        if Calendar(CAFE_HOURS).is_open_day(d)
+    ]
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
+                await c.get("/menu")
+                menu = await timed(c, [lambda: c.get("/menu")] * orders, concurrency)
+                spread = await timed(
+                    c,
+                    [
+                        lambda d=days[i % len(days)]: c.post("/orders", json=order(d))
+                        for i in range(orders)
+                    ],
+                    concurrency,
+                )
+                one_day = await timed(
+                    c, [lambda: c.post("/orders", json=order(days[-1]))] * orders, concurrency
+                )
+    finally:
+        redis = Redis.from_url(REDIS_URL)
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+    print(f"{label}: GET /menu {menu:8.0f} req/s (baseline)")
+    print(
+        f"{label}: orders over {len(days)} days {spread:8.0f} orders/s"
+        f"  = {spread / menu:.2f} × baseline"
+    )
+    print(
+        f"{label}: orders on one day {one_day:8.0f} orders/s"
+        f"  = {one_day / spread:.2f} × spread, {one_day / menu:.2f} × baseline"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=25)
+    parser.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+        await run(url, "sqlite", args.orders, args.concurrency)
+    if args.postgres_url:
+        url, name = await create_postgres_database(args.postgres_url)
+        try:
+            await run(url, "postgres", args.orders, args.concurrency)
+        finally:
+            await drop_postgres_database(args.postgres_url, name)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

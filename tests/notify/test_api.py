@@ -1,0 +1,143 @@
+"""The HTTP API: access, clear 4xx, claims that never hand a delivery to two senders,
+and a bounded schemathesis run (no 5xx)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from sqlalchemy import insert
+
+from services.notify.context import notify_context
+from services.notify.models import DeliveryRow
+from services.notify.sender import claim
+from tests.notify.conftest import AUTH, Factory
+from tests.notify.samples import sample
+from tests.support.databases import sqlite_url
+from tests.support.processes import service_process
+from tests.support.servers import free_port
+from tests.support.waiting import wait_for
+
+EXAMPLES = 20
+
+
+async def test_staff_only_with_clear_errors(hub: Factory) -> None:
+    async with hub() as h:
+        assert (await h.client.get("/notifications")).status_code == 401
+        wrong = await h.client.get("/notifications", headers={"Authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        for token in ("tb", "td", "tc", "ta"):
+            ok = await h.client.get("/notifications", headers={"Authorization": f"Bearer {token}"})
+            assert ok.status_code == 200
+        missing = await h.client.get(f"/notifications/{uuid.uuid4()}", headers=AUTH)
+        assert missing.status_code == 404
+        bad = await h.client.get("/notifications?status=lost", headers=AUTH)
+        assert bad.status_code == 422 and "status" in bad.json()["detail"]
+        assert (await h.client.get("/preferences/+4700000020")).status_code == 401
+        nonsense = await h.client.get("/preferences/not-a-number", headers=AUTH)
+        assert nonsense.status_code == 422
+        report = await h.client.post("/sms/delivery-reports", json={"status": "delivered"})
+        assert report.status_code == 422
+        unknown = await h.client.post(
+            "/sms/delivery-reports", json={"reference": "x", "status": "delivered"}
+        )
+        assert unknown.status_code == 404
+
+
+async def test_filters_detail_and_retry_only_when_failed(hub: Factory) -> None:
+    async with hub() as h:
+        event_id = await h.publish(sample("OrderPlaced"))
+        rows = await wait_for(lambda: h.settled(event_id, 3), timeout=15)
+        cafe = await h.notifications(recipient="kafe@example.org")
+        assert [r["channel"] for r in cafe] == ["email"]
+        by_phone = await h.notifications(recipient="+47 000 00 003")
+        assert [r["channel"] for r in by_phone] == ["sms"]
+        assert len(await h.notifications(event_id=event_id, status="sent")) == 3
+        assert await h.notifications(status="failed") == []
+        detail = await h.client.get(f"/notifications/{rows[0]['id']}", headers=AUTH)
+        assert detail.status_code == 200 and detail.json()["body_text"]
+        retry = await h.client.post(f"/notifications/{rows[0]['id']}/retry", headers=AUTH)
+        assert retry.status_code == 409 and "sent" in retry.json()["detail"]
+
+
+async def test_two_senders_never_claim_the_same_delivery(hub: Factory) -> None:
+    async with hub() as h:
+        runtime = h.service.runtime
+        ctx = notify_context(runtime)
+        # Due only in a week: the running sender leaves them alone.
+        later = datetime.now(UTC) + timedelta(days=400)
+        now = runtime.now()
+        rows = [
+            {
+                "id": str(uuid.uuid4()),
+                "event_id": f"e{i}",
+                "event_type": "OrderReady",
+                "correlation_id": "c",
+                "routes_version": 1,
+                "template": "order_ready",
+                "channel": "sms",
+                "recipient": "+4700000099",
+                "recipient_kind": "person",
+                "recipient_name": "Test",
+                "language": "nb",
+                "urgent": True,
+                "body_text": "x",
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": later,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for i in range(60)
+        ]
+        async with runtime.db.transaction() as session:
+            await session.execute(insert(DeliveryRow), rows)
+        ctx.config.notify_batch = 25
+        at = later + timedelta(seconds=1)
+        claims = await asyncio.gather(*(claim(runtime, ctx, at) for _ in range(4)))
+        ids = [row.id for batch in claims for row in batch]
+        assert len(ids) == len(set(ids)) == 60
+        assert all(row.attempts == 1 and row.status == "queued" for b in claims for row in b)
+
+
+def test_openapi_fuzz_against_a_real_process_has_no_server_errors(
+    redis_url: str, tmp_path: Path
+) -> None:
+    env = {
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": f"fuzz-{uuid.uuid4().hex[:8]}:",
+        "NOTIFY_DATABASE_URL": sqlite_url(tmp_path),
+        "STAFF_TOKENS": "td:desk",
+        "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",
+        "SMS_GATEWAY_URL": f"http://127.0.0.1:{free_port()}",
+    }
+    with service_process("notify", env, tmp_path) as proc:
+        schema = schemathesis.openapi.from_url(f"{proc.url}/openapi.json")
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) >= 7
+        server_errors: list[str] = []
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def run(case: schemathesis.Case) -> None:
+                # Half the cases as staff, so the rules behind the token are reached too.
+                headers = AUTH if len(repr(case.body)) % 2 else {}
+                response = case.call(base_url=proc.url, headers=headers, timeout=10)
+                if response.status_code >= 500:
+                    server_errors.append(
+                        f"{case.method} {case.formatted_path} -> {response.status_code}"
+                    )
+
+            run()
+        assert server_errors == [], server_errors
+        assert proc.alive

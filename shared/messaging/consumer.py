@@ -69,6 +69,14 @@ class Delivery:
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
+BatchHandler = Callable[[list[Delivery]], Awaitable[None]]
+
+
+def batch_handler(fn: BatchHandler) -> Handler:
+    """Mark a handler that takes every fresh delivery of its type in a batch at once (one
+    multi-row statement instead of one per event). It may be called with a single one."""
+    fn.takes_batch = True  # type: ignore[attr-defined]
+    return fn  # type: ignore[return-value]
 
 
 @dataclass
@@ -278,23 +286,23 @@ class Consumer:
         try:
             async with self.db.transaction() as session:
                 fresh = await self._claim_inbox(session, base, [e for _, e, _ in todo])
+                runs: list[tuple[int, list[Delivery]]] = []
                 for index, (_, envelope, data) in enumerate(todo):
                     if envelope.id not in fresh:
                         continue
                     fresh.discard(envelope.id)  # the same event twice in one batch
-                    token = correlation_id.set(envelope.correlationid)
-                    try:
-                        await self.handlers[envelope.type](
-                            Delivery(session, envelope, data, self.tables)
-                        )
-                    except DBAPIError as exc:
-                        if exc.connection_invalidated or _looks_like_outage(exc):
-                            raise _InfrastructureDown() from exc
-                        raise _HandlerError(index, exc) from exc
-                    except Exception as exc:
-                        raise _HandlerError(index, exc) from exc
-                    finally:
-                        correlation_id.reset(token)
+                    delivery = Delivery(session, envelope, data, self.tables)
+                    handler = self.handlers[envelope.type]
+                    if (
+                        getattr(handler, "takes_batch", False)
+                        and runs
+                        and runs[-1][1][0].envelope.type == envelope.type
+                    ):
+                        runs[-1][1].append(delivery)
+                    else:
+                        runs.append((index, [delivery]))
+                for index, deliveries in runs:
+                    await self._call(index, deliveries)
         except DBAPIError as exc:
             if exc.connection_invalidated or _looks_like_outage(exc):
                 raise _InfrastructureDown() from exc
@@ -302,6 +310,28 @@ class Consumer:
         for entry_id, _envelope, _data in todo:
             self._ack(stream, entry_id)
             self.metrics.events_consumed.labels(base, "handled").inc()
+
+    async def _call(self, index: int, deliveries: list[Delivery]) -> None:
+        first = deliveries[0]
+        handler = self.handlers[first.envelope.type]
+        token = correlation_id.set(first.envelope.correlationid)
+        try:
+            if getattr(handler, "takes_batch", False):
+                await handler(deliveries)  # type: ignore[arg-type]
+            else:
+                await handler(first)
+        except DBAPIError as exc:
+            if exc.connection_invalidated or _looks_like_outage(exc):
+                raise _InfrastructureDown() from exc
+            if len(deliveries) > 1:
+                raise  # which one? the caller retries them one by one
+            raise _HandlerError(index, exc) from exc
+        except Exception as exc:
+            if len(deliveries) > 1:
+                raise
+            raise _HandlerError(index, exc) from exc
+        finally:
+            correlation_id.reset(token)
 
     async def _claim_inbox(
         self, session: AsyncSession, stream: str, envelopes: list[Envelope]

@@ -16,7 +16,13 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 from shared.db import Database, UTCDateTime, utcnow
 from shared.events import BookingConfirmed, Contact, EventData, new_event
-from shared.messaging.consumer import Consumer, ConsumerConfig, Delivery, Handler
+from shared.messaging.consumer import (
+    Consumer,
+    ConsumerConfig,
+    Delivery,
+    Handler,
+    batch_handler,
+)
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.redis import StreamNames, connect
 from shared.messaging.tables import add_messaging_tables
@@ -87,6 +93,29 @@ def recording_handler(failures: Failures | None = None) -> Handler:
         )
 
     return on_confirmed
+
+
+def recording_batch_handler(failures: Failures | None = None) -> Handler:
+    """The same effect, written with one multi-row insert per batch."""
+
+    @batch_handler
+    async def on_confirmed_batch(deliveries: list[Delivery]) -> None:
+        rows = []
+        for delivery in deliveries:
+            data = delivery.data
+            assert isinstance(data, BookingConfirmed)
+            if failures:
+                failures.check(data.booking_id)
+            rows.append(
+                {
+                    "event_id": delivery.envelope.id,
+                    "booking_id": data.booking_id,
+                    "applied_at": utcnow(),
+                }
+            )
+        await deliveries[0].session.execute(effects.insert(), rows)
+
+    return on_confirmed_batch
 
 
 def make_consumer(

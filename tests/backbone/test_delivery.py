@@ -32,6 +32,7 @@ from tests.backbone.harness import (
     make_db,
     make_relay,
     messaging,
+    recording_batch_handler,
     recording_handler,
     run_until,
 )
@@ -289,4 +290,26 @@ async def test_inbox_records_what_was_applied(
     async with db.read() as s:
         inbox = (await s.execute(select(messaging.inbox))).all()
     assert [(r.event_id, r.type) for r in inbox] == [(event_id, "BookingConfirmed")]
+    await db.dispose()
+
+
+async def test_batch_handler_applies_each_once_and_isolates_a_failure(
+    database_url: str, redis_url: str, prefix: str, redis: Redis
+) -> None:
+    db = await make_db(database_url)
+    stream = prefix + BOOKING_STREAM
+    failures = Failures()
+    failures.times["42"] = 1
+    duplicate = str(uuid.uuid4())
+    pipe = redis.pipeline()
+    for n in range(300):
+        pipe.xadd(stream, envelope(booking(n)))
+    pipe.xadd(stream, envelope(booking(1000), duplicate))
+    pipe.xadd(stream, envelope(booking(1000), duplicate))
+    await pipe.execute()
+    consumer = make_consumer(db, redis_url, prefix, handler=recording_batch_handler(failures))
+    await run_until(consumer, lambda: _group_done(redis, stream, "notify"))
+    rows = await effect_rows(db)
+    assert sorted(int(b) for _, b in rows) == [*range(300), 1000]
+    assert failures.calls["42"] >= 2  # failed in its batch, applied on a retry
     await db.dispose()

@@ -1,0 +1,248 @@
+"""Notify benchmark: fan-out throughput and booking-to-SMS latency.
+
+    python bench/notify.py [--events 10000] [--bookings 500]
+
+1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
+   sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
+   baseline measured in the same run: a raw aiosmtplib loop over one connection plus a
+   raw httpx loop, sending as many messages straight to the same sinks.
+2. The latency from `POST /bookings` returning to the SMS arriving at the stub, p50/p99
+   (booking and notify in-process on one Redis).
+
+BENCH_DATABASE_URL picks notify's database (default: a SQLite file in a temp dir); Redis
+from REDIS_URL (default the local one), under a unique prefix that is deleted afterwards.
+No speed is asserted: the figures and ratios are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import aiosmtplib
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
+from services.booking.app import SPEC as BOOKING
+from services.notify.app import make_spec
+from services.notify.models import DeliveryRow
+from shared.calendar import OSLO
+from shared.events import BOOKING_STREAM, Contact, encode_entry, new_event
+from tests.notify.samples import sample
+from tests.support.apps import running_service
+
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Tuesday 12:00 in Oslo for notify's clock: no quiet hours in the way.
+NOON = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
+NOTIFY_CONFIG = {
+    "notify_sms_per_second": 0,
+    "notify_email_per_second": 0,
+    "notify_batch": 500,
+    "notify_sms_concurrency": 8,
+    "notify_poll_seconds": 0.2,
+}
+
+
+def moving_clock(start: datetime):  # type: ignore[no-untyped-def]
+    offset = start - datetime.now(UTC)
+    return lambda: datetime.now(UTC) + offset
+
+
+async def baseline(mail_url: str, sms_url: str, count: int) -> float:
+    """count emails over one SMTP connection and count SMS over one httpx client,
+    concurrently; returns messages per second."""
+    host, port = mail_url.removeprefix("smtp://").split(":")
+
+    async def emails() -> None:
+        smtp = aiosmtplib.SMTP(hostname=host, port=int(port), start_tls=False)
+        await smtp.connect()
+        for i in range(count):
+            message = EmailMessage()
+            message["From"] = "bench@example.org"
+            message["To"] = f"raw{i}@example.org"
+            message["Subject"] = "Bookingen ble ikke godkjent"
+            message.set_content("Hei!\n\nVi kunne dessverre ikke godkjenne bookingen.\n" * 3)
+            await smtp.send_message(message)
+        await smtp.quit()
+
+    async def texts() -> None:
+        async with httpx.AsyncClient() as client:
+            for i in range(count):
+                response = await client.post(
+                    f"{sms_url}/sms",
+                    json={"to": f"+4790{i:06d}", "message": "Bookingen ble ikke godkjent.",
+                          "reference": str(i)},
+                )  # fmt: skip
+                response.raise_for_status()
+
+    started = time.perf_counter()
+    await asyncio.gather(emails(), texts())
+    return 2 * count / (time.perf_counter() - started)
+
+
+async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, float]:
+    """Returns (deliveries per second end to end, seconds)."""
+    redis = Redis.from_url(REDIS_URL)
+    async with (
+        running_mail_catcher(http=False) as mail,
+        running_sms_sink() as sms,
+        running_service(
+            make_spec(**NOTIFY_CONFIG),
+            database_url=database_url,
+            redis_url=REDIS_URL,
+            prefix=prefix,
+            clock=moving_clock(NOON),
+            smtp_url=mail.url,
+            sms_gateway_url=sms.url,
+            consumer_batch=500,
+        ) as notify,
+    ):
+        base = await baseline(mail.url, sms.url, events)
+        mail.clear()
+        sms.clear()
+        envelopes = [
+            new_event(
+                sample(
+                    "BookingRejected",
+                    booker=Contact(
+                        name=f"Bruker {i}", email=f"b{i}@example.org", phone=f"+4791{i:06d}"
+                    ),
+                )
+            )
+            for i in range(events)
+        ]
+        runtime = notify.runtime
+        started = time.perf_counter()
+        for chunk in range(0, events, 1000):
+            pipe = redis.pipeline(transaction=False)
+            for envelope in envelopes[chunk : chunk + 1000]:
+                pipe.xadd(prefix + BOOKING_STREAM, encode_entry(envelope))
+            await pipe.execute()
+        target = 2 * events
+        while True:
+            async with runtime.db.read() as session:
+                sent = (
+                    await session.execute(select(func.count()).where(DeliveryRow.status == "sent"))
+                ).scalar_one()
+            if sent >= target:
+                break
+            await asyncio.sleep(0.1)
+        seconds = time.perf_counter() - started
+        assert len(mail.messages) == events and len(sms.messages) == events, "lost messages"
+    await redis.aclose()
+    rate = target / seconds
+    print(f"fan-out: {events} events -> {target} deliveries in {seconds:.1f} s: {rate:.0f}/s")
+    print(f"baseline (raw aiosmtplib + raw httpx loops, same sinks): {base:.0f} messages/s")
+    print(f"ratio notify / baseline: {rate / base:.2f}")
+    return rate, seconds
+
+
+def _slots(count: int) -> list[tuple[str, datetime, datetime]]:
+    """Free 30-minute slots in the two meeting rooms, Mon-Fri 10-14, from next week."""
+    day = datetime.now(OSLO).date() + timedelta(days=7 - datetime.now(OSLO).weekday())
+    out: list[tuple[str, datetime, datetime]] = []
+    while len(out) < count * 2:
+        if day.weekday() < 5:
+            for room in ("moterom-1", "moterom-2"):
+                for half in range(8):
+                    start = datetime(day.year, day.month, day.day, 10, tzinfo=OSLO) + timedelta(
+                        minutes=30 * half
+                    )
+                    out.append((room, start, start + timedelta(minutes=30)))
+        day += timedelta(days=1)
+    return out
+
+
+async def latency(tmp: Path, prefix: str, bookings: int) -> None:
+    async with (
+        running_mail_catcher(http=False) as mail,
+        running_sms_sink() as sms,
+        running_service(
+            BOOKING,
+            database_url=f"sqlite+aiosqlite:///{tmp / 'booking.db'}",
+            redis_url=REDIS_URL,
+            prefix=prefix,
+            outbox_poll_seconds=1.0,
+        ) as booking,
+        running_service(
+            make_spec(**NOTIFY_CONFIG),
+            database_url=f"sqlite+aiosqlite:///{tmp / 'notify-latency.db'}",
+            redis_url=REDIS_URL,
+            prefix=prefix,
+            clock=moving_clock(NOON),
+            smtp_url=mail.url,
+            sms_gateway_url=sms.url,
+            consumer_block_ms=1000,
+        ),
+    ):
+        returned: dict[str, float] = {}
+        made = 0
+        for room, start, end in _slots(bookings):
+            if made == bookings:
+                break
+            phone = f"+4792{made:06d}"
+            body = {
+                "resource_id": room,
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "booker_type": "organisation",
+                "booker": {"name": "Kari Nordmann", "email": f"k{made}@example.org",
+                           "phone": phone},
+                "organisation": {"number": "974760673", "name": "Strømsø Sjakklubb"},
+            }  # fmt: skip
+            response = await booking.client.post("/bookings", json=body)
+            if response.status_code != 201:
+                continue  # a holiday or a closed slot: take the next one
+            returned[phone] = time.time()
+            made += 1
+            # Pace like people do, not like a load test: one booking every 20 ms.
+            await asyncio.sleep(0.02)
+        await sms.wait_for(len(returned), timeout=120)
+        latencies = sorted(
+            (m.received_at.timestamp() - returned[m.to]) * 1000
+            for m in sms.messages
+            if m.to in returned
+        )
+    p50 = statistics.median(latencies)
+    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+    print(
+        f"POST /bookings returned -> SMS at the stub, {len(latencies)} bookings: "
+        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--bookings", type=int, default=500)
+    args = parser.parse_args()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    with tempfile.TemporaryDirectory() as folder:
+        tmp = Path(folder)
+        database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp / 'n.db'}"
+        try:
+            await fan_out(database_url, prefix, args.events)
+            await latency(tmp, prefix + "lat:", args.bookings)
+        finally:
+            redis = Redis.from_url(REDIS_URL)
+            keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
+            if keys:
+                await redis.delete(*keys)
+            await redis.aclose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

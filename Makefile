@@ -42,6 +42,6 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check .
 
 docs: $(INSTALLED)
-	$(BIN)/python -m shared.docs
+	$(BIN)/python -m knutepunkt.docs
 
 -include deploy/compose.mk

@@ -20,13 +20,14 @@ VAR_DIR = Path("var")
 def parse_staff_tokens(spec: str) -> dict[str, frozenset[str]]:
     """`t1:desk,t2:cafe+booking,t3:admin` -> {token: roles}. Several roles join with '+'."""
     tokens: dict[str, frozenset[str]] = {}
-    for raw in spec.split(","):
+    for number, raw in enumerate(spec.split(","), start=1):
         item = raw.strip()
         if not item:
             continue
         token, sep, roles = item.partition(":")
         if not sep or not token or not roles:
-            raise ValueError(f"STAFF_TOKENS entry {item[:4]}… must look like token:role")
+            # Never echo the entry: it is a secret.
+            raise ValueError(f"STAFF_TOKENS entry number {number} must look like token:role")
         tokens[token] = frozenset(r.strip() for r in roles.split("+") if r.strip())
     return tokens
 
@@ -34,7 +35,9 @@ def parse_staff_tokens(spec: str) -> dict[str, frozenset[str]]:
 class Settings(BaseSettings):
     """Settings shared by every service; per-service names are resolved by `service`."""
 
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_file=None, extra="ignore", case_sensitive=False, hide_input_in_errors=True
+    )
 
     service: str = "booking"
     database_url: str = ""

@@ -37,11 +37,6 @@ def test_bad_staff_tokens_are_a_clear_error(spec: str, monkeypatch: pytest.Monke
     assert "STAFF_TOKENS" in message and "token:role" in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="pydantic echoes the whole input (input_value=...) in the error; shared/settings.py "
-    "needs hide_input_in_errors=True in its model_config",
-)
 def test_a_bad_staff_tokens_error_does_not_echo_the_secrets(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -29,7 +29,7 @@ def book_out(b: ShelfBook) -> BookOut:
 @router.get("/books", response_model=Shelf)
 async def shelf(
     request: Request,
-    hub: str = Query(default=HUB_DEFAULT, max_length=50),
+    hub: str = Query(default=HUB_DEFAULT, max_length=50, pattern=r"^[a-z0-9_-]+$"),
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> Shelf:
     runtime = runtime_of(request)

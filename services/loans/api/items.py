@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.loans.api.common import desk_only, runtime_of, transaction
-from services.loans.api.schemas import HUB_DEFAULT, ItemIn, ItemOut, ItemPatch, Kind
+from services.loans.api.schemas import HUB_DEFAULT, ItemIn, ItemOut, ItemPatch, Kind, id_path
 from services.loans.domain import UNLENDABLE
 from services.loans.lending import take_out_of_service
 from services.loans.models import Item, Loan, Reservation
@@ -52,7 +52,7 @@ def item_out(item: Item, busy: set[str], now: datetime) -> ItemOut:
 @router.get("/items", response_model=list[ItemOut])
 async def list_items(
     request: Request,
-    hub: str = Query(default=HUB_DEFAULT, max_length=50),
+    hub: str = Query(default=HUB_DEFAULT, max_length=50, pattern=r"^[a-z0-9_-]+$"),
     kind: Kind | None = None,
     available: bool | None = Query(default=None, description="only items free to lend now"),
     include_retired: bool = False,
@@ -72,7 +72,7 @@ async def list_items(
 
 
 @router.get("/items/{item_id}", response_model=ItemOut)
-async def get_item(request: Request, item_id: str) -> ItemOut:
+async def get_item(request: Request, item_id: str = id_path()) -> ItemOut:
     runtime = runtime_of(request)
     async with runtime.db.read() as session:
         item = await session.get(Item, item_id)
@@ -104,7 +104,7 @@ async def add_item(request: Request, body: ItemIn) -> ItemOut:
 
 
 @router.patch("/items/{item_id}", response_model=ItemOut, dependencies=[Depends(desk_only)])
-async def edit_item(request: Request, item_id: str, body: ItemPatch) -> ItemOut:
+async def edit_item(request: Request, body: ItemPatch, item_id: str = id_path()) -> ItemOut:
     runtime = runtime_of(request)
     now = runtime.now()
     async with transaction(runtime) as session:

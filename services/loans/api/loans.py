@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.loans.api.common import Caller, caller, desk_only, runtime_of, transaction
-from services.loans.api.schemas import LoanIn, LoanOut, LoanStatus, ReturnIn, TokenOut
+from services.loans.api.schemas import LoanIn, LoanOut, LoanStatus, ReturnIn, TokenOut, id_path
 from services.loans.lending import (
     BorrowerDetails,
     CheckOutRequest,
@@ -87,7 +87,9 @@ async def create_loan(request: Request, body: LoanIn) -> LoanOut:
 
 
 @router.post("/loans/{loan_id}/return", response_model=LoanOut, dependencies=[Depends(desk_only)])
-async def return_item(request: Request, loan_id: str, body: ReturnIn | None = None) -> LoanOut:
+async def return_item(
+    request: Request, loan_id: str = id_path(), body: ReturnIn | None = None
+) -> LoanOut:
     runtime = runtime_of(request)
     now = runtime.now()
     body = body or ReturnIn()
@@ -106,7 +108,9 @@ async def _owned(session: AsyncSession, who: Caller, loan_id: str) -> None:
 
 
 @router.post("/loans/{loan_id}/renew", response_model=LoanOut)
-async def renew_loan(request: Request, loan_id: str, who: Caller = Depends(caller)) -> LoanOut:
+async def renew_loan(
+    request: Request, loan_id: str = id_path(), who: Caller = Depends(caller)
+) -> LoanOut:
     """Desk staff, or the borrower with their X-Manage-Token. Refused when someone waits."""
     runtime = runtime_of(request)
     now = runtime.now()
@@ -153,7 +157,9 @@ async def list_loans(
 
 
 @router.get("/loans/{loan_id}", response_model=LoanOut)
-async def get_loan(request: Request, loan_id: str, who: Caller = Depends(caller)) -> LoanOut:
+async def get_loan(
+    request: Request, loan_id: str = id_path(), who: Caller = Depends(caller)
+) -> LoanOut:
     runtime = runtime_of(request)
     now = runtime.now()
     async with runtime.db.read() as session:
@@ -177,7 +183,7 @@ async def get_loan(request: Request, loan_id: str, who: Caller = Depends(caller)
     dependencies=[Depends(desk_only)],
     tags=["borrowers"],
 )
-async def reissue_token(request: Request, borrower_id: str) -> TokenOut:
+async def reissue_token(request: Request, borrower_id: str = id_path()) -> TokenOut:
     """A new manage token for a borrower who lost theirs (the old one stops working)."""
     runtime = runtime_of(request)
     async with transaction(runtime) as session:

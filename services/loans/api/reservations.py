@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from sqlalchemy import select
 
 from services.loans.api.common import Caller, caller, runtime_of, transaction
@@ -90,7 +90,9 @@ async def list_reservations(
 
 @router.delete("/reservations/{reservation_id}", status_code=204)
 async def cancel_reservation(
-    request: Request, reservation_id: int, who: Caller = Depends(caller)
+    request: Request,
+    reservation_id: int = Path(ge=1, le=2**31 - 1),
+    who: Caller = Depends(caller),
 ) -> Response:
     """Desk staff, or the borrower with their X-Manage-Token. An item offered to them goes
     to the next in line."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Kind = Literal["pc", "planter_box", "book", "other"]
 LendKind = Literal["pc", "planter_box", "other"]
@@ -17,6 +18,19 @@ Hub = Field(default=HUB_DEFAULT, min_length=1, max_length=50, pattern=r"^[a-z0-9
 
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL cannot store NUL in text; refuse it here rather than fail later.
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+def id_path() -> Any:
+    """A path id (a fresh FastAPI parameter each time: one instance binds to one name)."""
+    return Path(max_length=36, pattern=r"^[0-9A-Za-z-]+$", description="an id (UUID)")
 
 
 class BorrowerIn(_In):

@@ -1,0 +1,74 @@
+"""Who may do what, and the book swap shelf."""
+
+from __future__ import annotations
+
+from tests.loans.support import ADMIN, CAFE, DESK, OPEN_TUESDAY, Clock, borrower, loans_service
+
+
+async def test_access_rules(database_url: str, redis_url: str, prefix: str) -> None:
+    clock = Clock(OPEN_TUESDAY)
+    async with loans_service(database_url, redis_url, prefix, clock) as svc:
+        c = svc.client
+        body = {"kind": "pc", "borrower": borrower(1)}
+        assert (await c.post("/loans", json=body)).status_code == 401
+        assert (await c.post("/loans", json=body, headers=CAFE)).status_code == 403
+        assert (await c.post("/items", json={"kind": "pc", "label": "X"})).status_code == 401
+        assert (await c.post("/books/in", json={"title": "T"}, headers=CAFE)).status_code == 403
+        r = await c.post("/loans", json=body, headers=ADMIN)  # admin passes everywhere
+        assert r.status_code == 201
+        mine = {"X-Manage-Token": r.json()["manage_token"]}
+        r2 = await c.post("/loans", json={"kind": "pc", "borrower": borrower(2)}, headers=DESK)
+        theirs = {"X-Manage-Token": r2.json()["manage_token"]}
+        # The public sees the items, not the loans.
+        assert (await c.get("/items")).status_code == 200
+        assert (await c.get("/loans")).status_code == 401
+        assert (await c.get("/loans", headers={"X-Manage-Token": "wrong"})).status_code == 401
+        # A borrower sees only their own loans, and may not return them.
+        own = (await c.get("/loans", headers=mine)).json()
+        assert [ln["id"] for ln in own] == [r.json()["id"]]
+        assert (await c.get(f"/loans/{r2.json()['id']}", headers=mine)).status_code == 404
+        assert (await c.post(f"/loans/{r2.json()['id']}/renew", headers=mine)).status_code == 404
+        assert (await c.post(f"/loans/{r.json()['id']}/return", headers=mine)).status_code == 401
+        assert len((await c.get("/loans", headers=DESK)).json()) == 2
+        # Reservations: their own, by token; nobody else may cancel them.
+        res = await c.post("/reservations", json={"kind": "pc"}, headers=theirs)
+        assert res.status_code == 201, res.text
+        assert (
+            await c.delete(f"/reservations/{res.json()['id']}", headers=mine)
+        ).status_code == 404
+        assert (await c.delete(f"/reservations/{res.json()['id']}")).status_code == 401
+        assert (
+            await c.delete(f"/reservations/{res.json()['id']}", headers=theirs)
+        ).status_code == 204
+        # A lost token is replaced by the desk; the old one stops working.
+        b1 = r.json()["borrower_id"]
+        assert (await c.post(f"/borrowers/{b1}/token")).status_code == 401
+        new = await c.post(f"/borrowers/{b1}/token", headers=DESK)
+        assert new.status_code == 200
+        assert (await c.get("/loans", headers=mine)).status_code == 401
+        fresh = {"X-Manage-Token": new.json()["manage_token"]}
+        assert len((await c.get("/loans", headers=fresh)).json()) == 1
+
+
+async def test_book_swap_keeps_the_stock(database_url: str, redis_url: str, prefix: str) -> None:
+    clock = Clock(OPEN_TUESDAY)
+    async with loans_service(database_url, redis_url, prefix, clock) as svc:
+        c = svc.client
+        for title in ("Sult", "Kristin Lavransdatter", "Sult"):
+            r = await c.post("/books/in", json={"title": title, "author": "?"}, headers=DESK)
+            assert r.status_code == 201, r.text
+        shelf = (await c.get("/books")).json()
+        assert shelf["on_shelf"] == 3
+        r = await c.post("/books/out", json={"title": "sult"}, headers=DESK)
+        assert r.status_code == 200 and r.json()["taken_at"] is not None
+        kristin = next(b for b in shelf["books"] if b["title"].startswith("Kristin"))
+        assert (
+            await c.post("/books/out", json={"book_id": kristin["id"]}, headers=DESK)
+        ).is_success
+        r = await c.post("/books/out", json={"book_id": kristin["id"]}, headers=DESK)
+        assert r.status_code == 409
+        assert (await c.post("/books/out", json={}, headers=DESK)).status_code == 422
+        assert (await c.get("/books")).json()["on_shelf"] == 1
+        # Books are swapped, not lent.
+        r = await c.post("/loans", json={"kind": "book", "borrower": borrower()}, headers=DESK)
+        assert r.status_code == 422

@@ -66,5 +66,6 @@ async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
 
 async def reminder_loop(runtime: Runtime) -> None:
     while True:
-        await send_due_reminders(runtime)
+        # Wait first: a replica that just started need not race the running ones.
         await asyncio.sleep(runtime.state["config"].reminder_poll_seconds)
+        await send_due_reminders(runtime)

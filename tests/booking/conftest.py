@@ -41,7 +41,7 @@ def clock() -> Clock:
 
 @pytest.fixture(autouse=True)
 def _quiet_reminder_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests drive reminders themselves (send_due_reminders); the loop only runs at start.
+    # Tests drive reminders themselves (send_due_reminders); the loop waits a poll first.
     monkeypatch.setenv("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
 

@@ -1,0 +1,220 @@
+"""Loans benchmarks: `python bench/loans.py` (from the repository root).
+
+1. The overdue scan with 1,000 versus 1,000,000 loans of which the same 100 are due: the scan
+   reads only loans with a notice pending (a partial index), so the ratio should stay near 1.
+2. Check-outs per second through HTTP, against a trivial endpoint served the same way (the
+   app in-process behind httpx, lifespan running), as a ratio.
+
+Uses SQLite files in a temporary directory and the Redis at REDIS_URL (default the local
+one) under a prefix of its own, removed afterwards.
+No asserts on speed: it prints figures and ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import delete, insert, update
+
+from services.loans.app import SPEC
+from services.loans.models import Borrower, Item, Loan, NoticeSent, messaging
+from services.loans.scanner import scan_notices
+from services.loans.settings import LoansSettings
+from shared import migrations
+from shared.calendar import OSLO
+from shared.db import Database
+from shared.service import create_app
+from shared.settings import load_settings
+
+DUE = 100
+NOW = datetime(2026, 5, 12, 10, 30, tzinfo=OSLO).astimezone(UTC)
+CHUNK = 20_000
+
+
+async def _fill(db: Database, total: int) -> list[str]:
+    """`total` loans: DUE active and due, up to 1,000 active and not due, the rest returned."""
+    not_due = min(1_000, total - DUE)
+    returned = total - DUE - not_due
+    async with db.transaction() as session:
+        await session.execute(
+            insert(Borrower),
+            [
+                {"id": f"b{n}", "name": f"B {n}", "phone": f"+47400{n:05d}", "created_at": NOW}
+                for n in range(DUE)
+            ],
+        )
+        await session.execute(
+            insert(Item),
+            [
+                {
+                    "id": f"i{n}",
+                    "hub": "stromso",
+                    "kind": "pc",
+                    "label": f"I{n}",
+                    "condition": "ok",
+                    "created_at": NOW,
+                }
+                for n in range(DUE + not_due + 1)
+            ],
+        )
+    due_ids = [f"due{n}" for n in range(DUE)]
+
+    def row(
+        loan_id: str, item: str, borrower: str, due_at: datetime, back: bool, nxt: datetime | None
+    ) -> dict[str, object]:
+        return {
+            "id": loan_id,
+            "hub": "stromso",
+            "item_id": item,
+            "borrower_id": borrower,
+            "started_at": due_at - timedelta(days=1),
+            "due_at": due_at,
+            "returned_at": due_at if back else None,
+            "renewals": 0,
+            "condition_out": "ok",
+            "backfilled": False,
+            "next_notice_at": nxt,
+        }
+
+    rows = [
+        row(lid, f"i{n}", f"b{n}", NOW - timedelta(hours=1), False, NOW - timedelta(hours=1))
+        for n, lid in enumerate(due_ids)
+    ]
+    rows += [
+        row(
+            f"act{n}",
+            f"i{DUE + n}",
+            f"b{n % DUE}",
+            NOW + timedelta(days=5),
+            False,
+            NOW + timedelta(days=4),
+        )
+        for n in range(not_due)
+    ]
+    await _insert(db, rows)
+    old = f"i{DUE + not_due}"
+    for start in range(0, returned, CHUNK):
+        await _insert(
+            db,
+            [
+                row(f"r{n}", old, f"b{n % DUE}", NOW - timedelta(days=30 + n % 300), True, None)
+                for n in range(start, min(returned, start + CHUNK))
+            ],
+        )
+    return due_ids
+
+
+async def _insert(db: Database, rows: list[dict[str, object]]) -> None:
+    async with db.transaction() as session:
+        await session.execute(insert(Loan), rows)
+
+
+async def _reset(db: Database, due_ids: list[str]) -> None:
+    async with db.transaction() as session:
+        await session.execute(delete(NoticeSent))
+        await session.execute(delete(messaging.outbox))
+        await session.execute(
+            update(Loan).where(Loan.id.in_(due_ids)).values(next_notice_at=NOW - timedelta(hours=1))
+        )
+
+
+async def scan_time(url: str, total: int, repeats: int = 7) -> float:
+    db = Database(url)
+    await migrations.upgrade("loans", db)
+    due_ids = await _fill(db, total)
+    settings = LoansSettings()
+    times = []
+    for _ in range(repeats):
+        await _reset(db, due_ids)
+        started = time.perf_counter()
+        result = await scan_notices(db, settings, NOW)
+        times.append(time.perf_counter() - started)
+        assert result.loans == DUE, result  # the scan did its work (not a speed assert)
+    await db.dispose()
+    return statistics.median(times)
+
+
+async def http_rates(url: str, redis_url: str, n: int = 300) -> tuple[float, float]:
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    settings = load_settings(
+        "loans",
+        database_url=url,
+        redis_url=redis_url,
+        stream_prefix=prefix,
+        staff_tokens="bench:desk",
+    )
+    app = create_app(SPEC, settings, clock=lambda: NOW)
+    headers = {"Authorization": "Bearer bench"}
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
+                for i in range(n):
+                    r = await c.post(
+                        "/items", json={"kind": "other", "label": f"Ting {i}"}, headers=headers
+                    )
+                    r.raise_for_status()
+                started = time.perf_counter()
+                for _ in range(n):
+                    r = await c.get("/health/live")
+                    r.raise_for_status()
+                trivial = n / (time.perf_counter() - started)
+                started = time.perf_counter()
+                for i in range(n):
+                    body = {
+                        "kind": "other",
+                        "days": 7,
+                        "borrower": {"name": f"L {i}", "phone": f"+47410{i:05d}"},
+                    }
+                    r = await c.post("/loans", json=body, headers=headers)
+                    if r.status_code != 201:
+                        raise RuntimeError(r.text)
+                checkouts = n / (time.perf_counter() - started)
+    finally:
+        redis = Redis.from_url(redis_url)
+        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
+    return trivial, checkouts
+
+
+async def main() -> None:
+    redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+    with tempfile.TemporaryDirectory() as tmp:
+
+        def url(name: str) -> str:
+            return f"sqlite+aiosqlite:///{tmp}/{name}.db"
+
+        print(f"overdue scan, {DUE} loans due (median of 7 scans)")
+        small = await scan_time(url("small"), 1_000)
+        print(f"  1,000 loans:      {small * 1000:8.2f} ms")
+        started = time.perf_counter()
+        large = await scan_time(url("large"), 1_000_000)
+        print(
+            f"  1,000,000 loans:  {large * 1000:8.2f} ms"
+            f"   (filling took {time.perf_counter() - started:.0f} s)"
+        )
+        print(f"  ratio 1M / 1k:    {large / small:8.2f}  (near 1: cost follows what is due)")
+
+        trivial, checkouts = await http_rates(url("http"), redis_url)
+        print("HTTP, in-process (httpx ASGI transport, lifespan running), sequential")
+        print(f"  GET /health/live: {trivial:8.0f} req/s")
+        print(f"  POST /loans:      {checkouts:8.0f} check-outs/s")
+        print(f"  ratio:            {checkouts / trivial:8.3f}  (check-outs / trivial)")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -111,9 +111,9 @@ def create_app(
             await spec.setup(runtime)
         if spec.seed:
             await spec.seed(runtime)
-        tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        tasks.append(asyncio.create_task(_supervised(_relay, runtime), name="outbox-relay"))
         if runtime.consumer:
-            tasks.append(asyncio.create_task(runtime.consumer.run(), name="consumer"))
+            tasks.append(asyncio.create_task(_supervised(_consume, runtime), name="consumer"))
         for task in spec.tasks:
             tasks.append(asyncio.create_task(_supervised(task, runtime), name=task.__name__))
         log.info("%s ready on port %s", spec.name, settings.port)
@@ -197,6 +197,15 @@ async def _migrate_with_retry(runtime: Runtime) -> None:
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
     await migrations.upgrade(runtime.spec.name, runtime.db)
+
+
+async def _relay(runtime: Runtime) -> None:
+    await runtime.relay.run()
+
+
+async def _consume(runtime: Runtime) -> None:
+    assert runtime.consumer
+    await runtime.consumer.run()
 
 
 async def _supervised(task: Task, runtime: Runtime) -> None:

@@ -433,7 +433,8 @@ class Consumer:
                 start_id="0-0",
                 count=self.config.batch,
             )
-            claimed = [(i, f) for i, f in claimed if f and i not in self._retries]
+            # Our own failures idle this long are due anyway: the claim has counted a delivery.
+            claimed = [(i, f) for i, f in claimed if f]
             if not claimed:
                 continue
             log.info("reclaimed %d idle entries of %s", len(claimed), base)

@@ -1,0 +1,242 @@
+"""Booking benchmark: `python bench/booking.py [--postgres URL] [--redis URL]`.
+
+1. Confirmed bookings per second over real HTTP (uvicorn, 32 concurrent clients) with p50 and
+   p99 latency, against a trivial endpoint (/health/live) served the same way in the same run.
+2. Time per booking with 1,000 versus 100,000 existing bookings of the same resource (the
+   overlap search is an index range, so the ratio should stay near 1).
+
+Prints figures and ratios; asserts nothing about speed. SQLite by default (a temp file);
+--postgres takes an admin URL and uses a fresh database it drops afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from redis.asyncio import Redis
+from sqlalchemy import insert
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
+
+from services.booking.app import SPEC
+from services.booking.models import Booking
+from shared.auth import hash_token
+from shared.service import create_app
+from shared.settings import load_settings
+from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.servers import free_port
+from tests.support.waiting import wait_for
+
+STAFF = {"Authorization": "Bearer bench"}
+CLIENTS = 32
+NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
+SLOT = timedelta(minutes=10)
+RESOURCE = {
+    "name": "Benkerom",
+    "capacity": 10,
+    "hours": {"mon-sun": "00:00-24:00"},
+    "min_notice_minutes": 0,
+    "min_length_minutes": 5,
+    "max_length_minutes": 60,
+    "max_days_ahead": 730,
+    "free_for": ["organisation", "person", "staff"],
+}
+
+
+def body(resource_id: str, index: int, base: datetime) -> dict[str, Any]:
+    start = base + index * SLOT
+    return {
+        "resource_id": resource_id,
+        "start": start.isoformat(),
+        "end": (start + SLOT).isoformat(),
+        "booker_type": "person",
+        "booker": {"name": "Benk", "email": "benk@example.org"},
+    }
+
+
+@contextlib.asynccontextmanager
+async def served(database_url: str, redis_url: str, prefix: str) -> AsyncIterator[tuple[str, Any]]:
+    settings = load_settings(
+        "booking",
+        database_url=database_url,
+        redis_url=redis_url,
+        stream_prefix=prefix,
+        staff_tokens="bench:booking",
+        log_level="WARNING",
+    )
+    app = create_app(SPEC, settings, clock=lambda: NOW)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    )
+    task = asyncio.create_task(server.serve())
+    await wait_for(lambda: server.started, timeout=30, message="bench server started")
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def run_clients(
+    n: int, request: Callable[[httpx.AsyncClient, int], Awaitable[int]], base_url: str
+) -> tuple[float, list[float], dict[int, int]]:
+    counter = itertools.count()
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
+
+        async def worker() -> None:
+            while (i := next(counter)) < n:
+                started = time.perf_counter()
+                status = await request(client, i)
+                latencies.append(time.perf_counter() - started)
+                statuses[status] = statuses.get(status, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        elapsed = time.perf_counter() - started
+    return n / elapsed, latencies, statuses
+
+
+def pct(values: list[float], q: float) -> float:
+    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
+
+
+async def prefill(app: Any, resource_id: str, count: int, base: datetime) -> None:
+    """Existing bookings written straight to the table (the setup, not the measurement)."""
+    runtime = app.state.runtime
+    digest = hash_token("prefill")
+    for chunk in range(0, count, 5000):
+        rows = []
+        for i in range(chunk, min(count, chunk + 5000)):
+            start = base + i * SLOT
+            rows.append(
+                {
+                    "id": str(uuid.uuid4()),
+                    "hub": "stromso",
+                    "resource_id": resource_id,
+                    "series_id": None,
+                    "status": "confirmed",
+                    "start_at": start,
+                    "end_at": start + SLOT,
+                    "blocked_until": start + SLOT,
+                    "booker_type": "person",
+                    "booker_name": "Benk",
+                    "booker_email": None,
+                    "booker_phone": None,
+                    "booker_language": "nb",
+                    "org_number": None,
+                    "title": None,
+                    "description": None,
+                    "public": False,
+                    "signup_capacity": None,
+                    "attendees": None,
+                    "catering": None,
+                    "participants": [],
+                    "free_of_charge": True,
+                    "price_nok": 0,
+                    "manage_token_hash": digest,
+                    "reason": None,
+                    "cancelled_by": None,
+                    "reminder_sent_at": None,
+                    "created_at": NOW,
+                    "updated_at": NOW,
+                }
+            )
+        async with runtime.db.transaction() as session:
+            await session.execute(insert(Booking), rows)
+
+
+async def time_per_booking(base_url: str, resource_id: str, base: datetime, n: int) -> float:
+    async with httpx.AsyncClient(base_url=base_url, timeout=60) as client:
+        started = time.perf_counter()
+        for i in range(n):
+            r = await client.post("/bookings", json=body(resource_id, i, base))
+            if r.status_code != 201:
+                raise RuntimeError(f"booking failed: {r.status_code} {r.text[:200]}")
+        return (time.perf_counter() - started) / n * 1000
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--bookings", type=int, default=1000)
+    args = parser.parse_args()
+    prefix = f"bench-{uuid.uuid4().hex[:8]}:"
+    tmp = tempfile.TemporaryDirectory()
+    pg_name = None
+    if args.postgres:
+        url, pg_name = await create_postgres_database(args.postgres)
+    else:
+        url = f"sqlite+aiosqlite:///{tmp.name}/bench.db"
+    print(f"database: {'PostgreSQL' if pg_name else 'SQLite (WAL)'}; {CLIENTS} clients")
+    try:
+        async with served(url, args.redis, prefix) as (base_url, app):
+            async with httpx.AsyncClient(base_url=base_url) as client:
+                made = [
+                    (await client.post("/resources", json=RESOURCE, headers=STAFF)).json()["id"]
+                    for _ in range(2)
+                ]
+            throughput_room, scale_room = made
+
+            async def trivial(client: httpx.AsyncClient, i: int) -> int:
+                return (await client.get("/health/live")).status_code
+
+            async def book(client: httpx.AsyncClient, i: int) -> int:
+                r = await client.post("/bookings", json=body(throughput_room, i, NOW + SLOT))
+                return r.status_code
+
+            await run_clients(200, trivial, base_url)  # warm up
+            base_rps, base_lat, _ = await run_clients(3000, trivial, base_url)
+            rps, lat, statuses = await run_clients(args.bookings, book, base_url)
+            print(
+                f"trivial endpoint: {base_rps:8.0f} req/s  p50 {pct(base_lat, 50):6.1f} ms  "
+                f"p99 {pct(base_lat, 99):6.1f} ms"
+            )
+            print(
+                f"POST /bookings:   {rps:8.0f} bookings/s  p50 {pct(lat, 50):6.1f} ms  "
+                f"p99 {pct(lat, 99):6.1f} ms  statuses {statuses}"
+            )
+            print(f"ratio bookings/s : trivial req/s = {rps / base_rps:.3f}")
+
+            # Existing bookings in the past weeks of the same resource; new ones after them.
+            far = NOW + timedelta(days=400)
+            await prefill(app, scale_room, 1000, far - 1000 * SLOT)
+            small = await time_per_booking(base_url, scale_room, far, 300)
+            await prefill(app, scale_room, 99_000, far - 100_000 * SLOT)
+            large = await time_per_booking(base_url, scale_room, far + 300 * SLOT, 300)
+            print(f"time per booking with   1,000 existing: {small:6.2f} ms")
+            print(f"time per booking with 100,000 existing: {large:6.2f} ms")
+            print(f"ratio 100k : 1k = {large / small:.2f}")
+    finally:
+        client = Redis.from_url(args.redis)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        if pg_name:
+            await drop_postgres_database(args.postgres, pg_name)
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

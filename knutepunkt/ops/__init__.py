@@ -1,0 +1,19 @@
+"""The ops commands: see and steer a running hub (status, events, dead letters, demo, docs).
+
+Everything here works against any hub, embedded or compose: Redis and the services are
+found through the environment (REDIS_URL, STREAM_PREFIX, BOOKING_URL…, STAFF_TOKENS)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    from knutepunkt.ops import commands
+    from knutepunkt.ops.demo import command as demo
+
+    app.command()(commands.status)
+    app.add_typer(commands.events_app, name="events")
+    app.add_typer(commands.dlq_app, name="dlq")
+    demo.register(app)
+    app.command()(commands.docs)

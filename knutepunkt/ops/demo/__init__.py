@@ -1,0 +1,1 @@
+"""`knutepunkt demo`: a day at Knutepunkt Strømsø played against a running hub."""

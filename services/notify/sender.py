@@ -108,8 +108,11 @@ async def sender_loop(runtime: Runtime) -> None:
         while True:
             handled = await send_due(runtime, ctx, channels)
             if handled < ctx.config.notify_batch:
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                # that lands as the event is set, and the loop would never stop.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(ctx.wake.wait(), ctx.config.notify_poll_seconds)
+                    async with asyncio.timeout(ctx.config.notify_poll_seconds):
+                        await ctx.wake.wait()
                 ctx.wake.clear()
     finally:
         await channels.aclose()

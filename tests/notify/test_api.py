@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from sqlalchemy import insert
 from services.notify.context import notify_context
 from services.notify.models import DeliveryRow
 from services.notify.sender import claim
+from shared.db import Database
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
 from tests.support.databases import sqlite_url
@@ -98,7 +100,15 @@ async def test_two_senders_never_claim_the_same_delivery(hub: Factory) -> None:
             await session.execute(insert(DeliveryRow), rows)
         ctx.config.notify_batch = 25
         at = later + timedelta(seconds=1)
-        claims = await asyncio.gather(*(claim(runtime, ctx, at) for _ in range(4)))
+        # Two replicas, each with its own engine, claiming twice at the same moment.
+        replicas = [Database(runtime.settings.database_url) for _ in range(2)]
+        try:
+            claims = await asyncio.gather(
+                *(claim(replace(runtime, db=db), ctx, at) for db in replicas for _ in range(2))
+            )
+        finally:
+            for db in replicas:
+                await db.dispose()
         ids = [row.id for batch in claims for row in batch]
         assert len(ids) == len(set(ids)) == 60
         assert all(row.attempts == 1 and row.status == "queued" for b in claims for row in b)

@@ -341,10 +341,10 @@ class LoanOverdue(EventData):
     days_overdue: int = Field(ge=0)
     loans: list[DueLoan] = Field(min_length=1)
     blocked: bool = False
-
-
     # The staff role to tell as well (set at the last escalation step, e.g. "desk").
     escalate_to_role: str | None = None
+
+
 @event(LOANS_STREAM, subject="reservation_id")
 class ReservationReady(EventData):
     hub: str
@@ -365,10 +365,10 @@ class ItemOutOfService(EventData):
     item_kind: ItemKind
     reason: str
     reservations_affected: int = 0
-
-
     # The borrowers whose offer of this item was withdrawn (they are back in the queue).
     affected_borrowers: list[Contact] = Field(default_factory=list)
+
+
 # --- catering.events --------------------------------------------------------------------
 
 OrderKind = Literal["takeaway", "catering"]

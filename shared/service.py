@@ -23,7 +23,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.asyncio import Redis
 from sqlalchemy import MetaData
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import migrations
@@ -31,7 +31,7 @@ from shared.db import Database, utcnow
 from shared.events import CONSUMERS
 from shared.messaging.consumer import Consumer, ConsumerConfig, Handler
 from shared.messaging.outbox import OutboxRelay
-from shared.messaging.redis import StreamNames, as_str, connect
+from shared.messaging.redis import StreamNames, as_str, connect, reset_connections
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, configure_logging, correlation_id
 from shared.settings import Settings, load_settings
@@ -184,19 +184,31 @@ def _build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
 
 
 async def _migrate_with_retry(runtime: Runtime) -> None:
+    if runtime.settings.migrate_on_start:
+        await _upgrade_when_reachable(runtime.spec.name, runtime.db)
+
+
+async def _upgrade_when_reachable(service: str, db: Database, attempts: int = 60) -> None:
     """The database may come up after us (compose has no start order we can rely on)."""
-    if not runtime.settings.migrate_on_start:
-        return
     delay = 0.2
-    for attempt in range(60):
+    for attempt in range(attempts):
         try:
-            await migrations.upgrade(runtime.spec.name, runtime.db)
+            await migrations.upgrade(service, db)
             return
         except (SQLAlchemyError, OSError) as exc:
+            if not _unreachable(exc):
+                raise  # a broken migration is not a database that is still starting
             log.warning("database not ready (attempt %d): %s", attempt + 1, type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
-    await migrations.upgrade(runtime.spec.name, runtime.db)
+    await migrations.upgrade(service, db)
+
+
+def _unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, OSError | OperationalError | InterfaceError):
+        return True
+    text = str(exc).lower()
+    return any(w in text for w in ("connect", "starting up", "shutting down", "timeout"))
 
 
 async def _relay(runtime: Runtime) -> None:
@@ -264,6 +276,7 @@ def _add_observability(app: FastAPI) -> None:
             await asyncio.wait_for(runtime.redis.ping(), 2)
         except Exception as exc:
             checks["redis"] = f"down: {type(exc).__name__}"
+            await reset_connections(runtime.redis)
         ok = all(v == "ok" for v in checks.values())
         body = {
             "status": "ready" if ok else "not ready",
@@ -334,7 +347,7 @@ def run(spec: ServiceSpec) -> None:
         db = Database(settings.database_url)
 
         async def _go() -> None:
-            await migrations.upgrade(spec.name, db)
+            await _upgrade_when_reachable(spec.name, db)
             await db.dispose()
 
         asyncio.run(_go())

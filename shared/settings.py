@@ -61,7 +61,7 @@ class Settings(BaseSettings):
     retry_backoff_ms: int = Field(default=500, ge=1)
     retry_backoff_max_ms: int = Field(default=60_000, ge=1)
     consumer_batch: int = Field(default=100, ge=1, le=1000)
-    consumer_block_ms: int = Field(default=1_000, ge=1)
+    consumer_block_ms: int = Field(default=1_000, ge=1, le=2_000)
     relay_batch: int = Field(default=500, ge=1, le=5000)
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_keep_seconds: int = Field(default=86_400, ge=0)

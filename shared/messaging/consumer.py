@@ -39,7 +39,7 @@ from shared.events import (
     parse_data,
 )
 from shared.messaging.outbox import emit
-from shared.messaging.redis import StreamNames, as_str, ensure_group
+from shared.messaging.redis import StreamNames, as_str, ensure_group, reset_connections
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
 
@@ -156,6 +156,7 @@ class Consumer:
             except (RedisError, OSError) as exc:
                 log.warning("consumer waiting for redis: %s", type(exc).__name__)
                 self._groups_ready = False
+                await reset_connections(self.redis)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import Database, try_advisory_xact_lock, utcnow
 from shared.events import WIRE_FIELD, Envelope, EventData, new_event
-from shared.messaging.redis import StreamNames, ensure_consumer_groups
+from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
@@ -127,6 +127,8 @@ class OutboxRelay:
             except (RedisError, OSError, SQLAlchemyError) as exc:
                 log.warning("outbox relay paused: %s", type(exc).__name__)
                 self._groups_ready = False
+                if not isinstance(exc, SQLAlchemyError):
+                    await reset_connections(self.redis)
                 await self._wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

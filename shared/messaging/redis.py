@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
@@ -9,14 +11,23 @@ from shared.events import CONSUMERS
 
 
 def connect(url: str) -> Redis:
-    # Short connect timeout: when Redis is down, requests and health checks must not hang.
-    # The read timeout stays above the longest BLOCK a consumer asks for.
+    # Short timeouts: when Redis is down, or came back at another address (a restarted
+    # container), requests and health checks must not hang on a dead connection. The read
+    # timeout stays above the longest BLOCK a consumer asks for (2 s).
     return Redis.from_url(
         url,
         socket_connect_timeout=2,
-        socket_timeout=15,
-        health_check_interval=15,
+        socket_timeout=5,
+        socket_keepalive=True,
+        health_check_interval=10,
     )
+
+
+async def reset_connections(redis: Redis) -> None:
+    """Drop every pooled connection after an error, so the next command dials afresh
+    instead of waiting on a socket whose peer is gone."""
+    with contextlib.suppress(Exception):
+        await redis.connection_pool.disconnect()
 
 
 class StreamNames:

@@ -136,8 +136,11 @@ class OutboxRelay:
                 await self._wait(self.poll_seconds)
 
     async def _wait(self, seconds: float) -> None:
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
+        # arrives as the event is set, and the relay would outlive its service.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
         self._wake.clear()
 
     async def publish_once(self) -> int:

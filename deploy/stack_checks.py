@@ -48,6 +48,9 @@ def check_containers(stack: Stack) -> None:
         uid = stack.podman("exec", stack.container_name(service), "id", "-u").strip()
         if uid == "0":
             raise StepFailed(f"{service} runs as root inside its container")
+    # The ops CLI that docs/deploy.md tells ops to run in a container.
+    if not stack.podman.ok("exec", stack.container_name("booking"), "knutepunkt", "--help"):
+        raise StepFailed("`knutepunkt --help` fails inside the booking container")
 
 
 def check_redis_persistence(stack: Stack) -> None:

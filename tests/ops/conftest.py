@@ -4,7 +4,6 @@ module, and the ops commands run in-process against it."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,15 @@ from typer.testing import CliRunner, Result
 from knutepunkt import ops
 from shared.events import CONSUMERS
 from shared.settings import SERVICES
-from tests.foundation.hub_process import PROC, Hub, Proc, Summary, children_of, free_port_range
+from tests.foundation.hub_process import (
+    PROC,
+    Hub,
+    Proc,
+    Summary,
+    children_of,
+    free_port_range,
+    hub_env,
+)
 
 
 @dataclass
@@ -50,23 +57,16 @@ class RunningHub:
         }
 
 
-def _hub_env() -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("REDIS_URL", "STAFF_TOKENS", "STREAM_PREFIX")
-        and not k.endswith(("_DATABASE_URL", "_PORT", "_URL"))
-    }
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     if not PROC.is_dir():
         pytest.skip("tracks the hub's processes through /proc (Linux)")
     var_dir: Path = tmp_path_factory.mktemp("ops") / "var"
-    process = Hub(var_dir=var_dir, port_base=free_port_range(7), env=_hub_env()).start()
+    process = Hub(
+        var_dir=var_dir,
+        port_base=free_port_range(7),
+        env=hub_env(drop_suffixes=("_DATABASE_URL", "_PORT", "_URL")),
+    ).start()
     tracked: set[Proc] = set()
     client: redis.Redis | None = None
     try:

@@ -1,24 +1,24 @@
-"""Fixtures for every suite: a key prefix on the real Redis, a database on each backend."""
+"""Fixtures for every suite: a key prefix on the real Redis, a database on each backend
+(each also without an event loop, for the schemathesis fuzz tests)."""
 
 from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import redis as sync_redis
 from redis.asyncio import Redis
 
-from tests.support.databases import (
-    POSTGRES_SKIP_REASON,
-    create_postgres_database,
-    drop_postgres_database,
-    postgres_admin_url,
-    sqlite_url,
-)
+from tests.support.databases import postgres_database, postgres_database_sync, sqlite_url
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def _new_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}:"
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def redis_url() -> str:
 @pytest.fixture
 async def prefix(redis_url: str) -> AsyncIterator[str]:
     """A stream/key prefix of this test's own; its keys are deleted afterwards."""
-    value = f"test-{uuid.uuid4().hex[:10]}:"
+    value = _new_prefix()
     yield value
     client = Redis.from_url(redis_url)
     try:
@@ -38,6 +38,18 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+def sync_prefix() -> Iterator[str]:
+    """As `prefix`, for tests that run no event loop of their own."""
+    value = _new_prefix()
+    yield value
+    client = sync_redis.Redis.from_url(REDIS_URL)
+    keys = list(client.scan_iter(match=f"{value}*", count=1000))
+    if keys:
+        client.delete(*keys)
+    client.close()
 
 
 @pytest.fixture
@@ -54,14 +66,18 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    url, name = await create_postgres_database(admin)
-    try:
+    async with postgres_database() as url:
         yield url
-    finally:
-        await drop_postgres_database(admin, name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sync_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """As `database_url`, for tests that run no event loop of their own."""
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path)
+        return
+    with postgres_database_sync() as url:
+        yield url
 
 
 @pytest.fixture
@@ -71,11 +87,5 @@ def sqlite_database_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 async def postgres_database_url() -> AsyncIterator[str]:
-    admin = postgres_admin_url()
-    if not admin:
-        pytest.skip(POSTGRES_SKIP_REASON)
-    url, name = await create_postgres_database(admin)
-    try:
+    async with postgres_database() as url:
         yield url
-    finally:
-        await drop_postgres_database(admin, name)

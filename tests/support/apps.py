@@ -48,3 +48,28 @@ async def running_service(
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield RunningService(app, client)
+
+
+# The four staff roles of the hub, one token each (tb booking, td desk, tc café, ta admin).
+STAFF_TOKENS = "tb:booking,td:desk,tc:cafe,ta:admin"
+
+
+def staffed_service(
+    spec: ServiceSpec,
+    *,
+    database_url: str,
+    redis_url: str,
+    prefix: str,
+    clock: Callable[[], datetime] | None = None,
+    **overrides: object,
+) -> contextlib.AbstractAsyncContextManager[RunningService]:
+    """`running_service` with the hub's staff tokens."""
+    return running_service(
+        spec,
+        database_url=database_url,
+        redis_url=redis_url,
+        prefix=prefix,
+        clock=clock,
+        staff_tokens=STAFF_TOKENS,
+        **overrides,
+    )

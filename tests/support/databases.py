@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import uuid
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
 
 POSTGRES_ENV = "TEST_POSTGRES_URL"
@@ -43,3 +47,32 @@ async def drop_postgres_database(admin_url: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+def postgres_admin_url_or_skip() -> str:
+    admin = postgres_admin_url()
+    if not admin:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    return admin
+
+
+@contextlib.asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A new PostgreSQL database for the block, dropped afterwards (skips without one)."""
+    admin = postgres_admin_url_or_skip()
+    url, name = await create_postgres_database(admin)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(admin, name)
+
+
+@contextlib.contextmanager
+def postgres_database_sync() -> Iterator[str]:
+    """As `postgres_database`, for tests that run no event loop of their own."""
+    admin = postgres_admin_url_or_skip()
+    url, name = asyncio.run(create_postgres_database(admin))
+    try:
+        yield url
+    finally:
+        asyncio.run(drop_postgres_database(admin, name))

@@ -11,10 +11,10 @@ import pytest
 from redis.asyncio import Redis
 
 from services.booking.app import SPEC
-from shared.events import BOOKING_STREAM, Envelope, decode_entry
-from tests.support.apps import RunningService, running_service
+from shared.events import BOOKING_STREAM, Envelope
+from tests.support.apps import RunningService, staffed_service
+from tests.support.streams import stream_events
 
-STAFF_TOKENS = "tb:booking,td:desk,tc:cafe,ta:admin"
 BOOKING_STAFF = {"Authorization": "Bearer tb"}
 DESK_STAFF = {"Authorization": "Bearer td"}
 ORG_NUMBER = "974760673"
@@ -49,13 +49,8 @@ def _quiet_reminder_loop(monkeypatch: pytest.MonkeyPatch) -> None:
 async def service(
     database_url: str, redis_url: str, prefix: str, clock: Clock
 ) -> AsyncIterator[RunningService]:
-    async with running_service(
-        SPEC,
-        database_url=database_url,
-        redis_url=redis_url,
-        prefix=prefix,
-        clock=clock,
-        staff_tokens=STAFF_TOKENS,
+    async with staffed_service(
+        SPEC, database_url=database_url, redis_url=redis_url, prefix=prefix, clock=clock
     ) as svc:
         yield svc
 
@@ -88,8 +83,7 @@ def person_booking(resource_id: str, start: str, end: str, **extra: Any) -> dict
 
 
 async def booking_events(redis: Redis, prefix: str) -> list[Envelope]:
-    entries = await redis.xrange(prefix + BOOKING_STREAM)
-    return [decode_entry(fields, 1 << 20) for _, fields in entries]
+    return await stream_events(redis, prefix + BOOKING_STREAM)
 
 
 async def events_of(redis: Redis, prefix: str, booking_id: str) -> list[str]:
@@ -101,12 +95,7 @@ async def sqlite_service(
     sqlite_database_url: str, redis_url: str, prefix: str, clock: Clock
 ) -> AsyncIterator[RunningService]:
     """For rules that do not depend on the database (calendar, notice, limits)."""
-    async with running_service(
-        SPEC,
-        database_url=sqlite_database_url,
-        redis_url=redis_url,
-        prefix=prefix,
-        clock=clock,
-        staff_tokens=STAFF_TOKENS,
+    async with staffed_service(
+        SPEC, database_url=sqlite_database_url, redis_url=redis_url, prefix=prefix, clock=clock
     ) as svc:
         yield svc

@@ -25,13 +25,12 @@ from services.booking.models import Booking
 from shared.calendar import at_local
 from tests.booking.conftest import (
     BOOKING_STAFF,
-    STAFF_TOKENS,
     START_OF_TESTS,
     Clock,
     org_booking,
     person_booking,
 )
-from tests.support.apps import RunningService, running_service
+from tests.support.apps import RunningService, staffed_service
 from tests.support.databases import (
     POSTGRES_SKIP_REASON,
     create_postgres_database,
@@ -139,13 +138,8 @@ def test_no_operation_sequence_leaves_overlapping_active_bookings(
         url, pg_name = loop.run_until_complete(create_postgres_database(admin))
     else:
         url = sqlite_url(tmp_path)
-    context = running_service(
-        SPEC,
-        database_url=url,
-        redis_url=redis_url,
-        prefix=prefix,
-        clock=Clock(START_OF_TESTS),
-        staff_tokens=STAFF_TOKENS,
+    context = staffed_service(
+        SPEC, database_url=url, redis_url=redis_url, prefix=prefix, clock=Clock(START_OF_TESTS)
     )
     svc = loop.run_until_complete(context.__aenter__())
     driver = Driver(svc)

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from services.booking.app import SPEC
 from services.booking.reminders import send_due_reminders
-from tests.booking.conftest import STAFF_TOKENS, Clock, booking_events, org_booking
-from tests.support.apps import RunningService, running_service
+from tests.booking.conftest import Clock, booking_events, org_booking
+from tests.support.apps import RunningService, staffed_service
 from tests.support.waiting import wait_for
 
 
@@ -40,13 +40,8 @@ async def test_one_reminder_per_booking_with_two_replicas(
     await service.client.post(
         f"/bookings/{cancelled['id']}/cancel", headers={"X-Manage-Token": cancelled["manage_token"]}
     )
-    async with running_service(
-        SPEC,
-        database_url=database_url,
-        redis_url=redis_url,
-        prefix=prefix,
-        clock=clock,
-        staff_tokens=STAFF_TOKENS,
+    async with staffed_service(
+        SPEC, database_url=database_url, redis_url=redis_url, prefix=prefix, clock=clock
     ) as replica:
         # 24 h before: the 2 March booking is due (starts in 25 h - 1 h later).
         clock.advance(timedelta(hours=1, minutes=30))

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import json
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -12,10 +10,9 @@ from redis.asyncio import Redis
 
 from services.catering.app import SPEC
 from shared.calendar import at_local
-from shared.events import WIRE_FIELD
-from tests.support.apps import RunningService, running_service
+from tests.support.apps import RunningService, staffed_service
+from tests.support.streams import stream_entries
 
-STAFF_TOKENS = "tb:booking,td:desk,tc:cafe,ta:admin"
 CAFE = {"Authorization": "Bearer tc"}
 DESK = {"Authorization": "Bearer td"}
 
@@ -38,19 +35,12 @@ def oslo(d: str, t: str = "10:00") -> datetime:
     return at_local(date.fromisoformat(d), time.fromisoformat(t))
 
 
-@contextlib.asynccontextmanager
-async def cafe_service(
+def cafe_service(
     database_url: str, redis_url: str, prefix: str, clock: Clock
-) -> AsyncIterator[RunningService]:
-    async with running_service(
-        SPEC,
-        database_url=database_url,
-        redis_url=redis_url,
-        prefix=prefix,
-        staff_tokens=STAFF_TOKENS,
-        clock=clock,
-    ) as service:
-        yield service
+) -> AbstractAsyncContextManager[RunningService]:
+    return staffed_service(
+        SPEC, database_url=database_url, redis_url=redis_url, prefix=prefix, clock=clock
+    )
 
 
 def customer() -> dict[str, Any]:
@@ -78,8 +68,7 @@ def catering(pickup_at: datetime, people: int, **lines: int) -> dict[str, Any]:
 
 async def events(redis: Redis, prefix: str, stream: str = "catering.events") -> list[dict]:
     """Every envelope on the stream, oldest first."""
-    entries = await redis.xrange(prefix + stream)
-    return [json.loads(fields[WIRE_FIELD.encode()]) for _id, fields in entries]
+    return await stream_entries(redis, prefix + stream)
 
 
 async def event_types(redis: Redis, prefix: str) -> list[str]:

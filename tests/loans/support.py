@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,12 +12,11 @@ from sqlalchemy import select
 from services.loans.app import SPEC
 from services.loans.models import messaging
 from shared.calendar import OSLO
-from tests.support.apps import RunningService, running_service
+from tests.support.apps import RunningService, staffed_service
 
 DESK = {"Authorization": "Bearer td"}
 ADMIN = {"Authorization": "Bearer ta"}
 CAFE = {"Authorization": "Bearer tc"}
-TOKENS = "tb:booking,td:desk,tc:cafe,ta:admin"
 
 
 def oslo(*args: int) -> datetime:
@@ -45,19 +43,12 @@ class Clock:
 OPEN_TUESDAY = oslo(2026, 5, 12, 10, 30)
 
 
-@contextlib.asynccontextmanager
-async def loans_service(
+def loans_service(
     database_url: str, redis_url: str, prefix: str, clock: Clock
-) -> AsyncIterator[RunningService]:
-    async with running_service(
-        SPEC,
-        database_url=database_url,
-        redis_url=redis_url,
-        prefix=prefix,
-        clock=clock,
-        staff_tokens=TOKENS,
-    ) as service:
-        yield service
+) -> AbstractAsyncContextManager[RunningService]:
+    return staffed_service(
+        SPEC, database_url=database_url, redis_url=redis_url, prefix=prefix, clock=clock
+    )
 
 
 def borrower(n: int = 1, **extra: Any) -> dict[str, Any]:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 from redis.asyncio import Redis
 
-from tests.loans.support import DESK, TOKENS, borrower
+from tests.loans.support import DESK, borrower
+from tests.support.apps import STAFF_TOKENS
 from tests.support.processes import service_process
+from tests.support.streams import stream_entries
 from tests.support.waiting import wait_for
 
 
@@ -21,7 +22,7 @@ async def test_backfilled_overdue_loan_gets_loan_overdue(
         "REDIS_URL": redis_url,
         "STREAM_PREFIX": prefix,
         "LOANS_DATABASE_URL": database_url,
-        "STAFF_TOKENS": TOKENS,
+        "STAFF_TOKENS": STAFF_TOKENS,
         "OVERDUE_SCAN_SECONDS": "0.3",
         "OUTBOX_POLL_SECONDS": "0.2",
     }
@@ -43,13 +44,8 @@ async def test_backfilled_overdue_loan_gets_loan_overdue(
             assert loan["backfilled"] is True and loan["status"] == "overdue"
 
         async def overdue() -> list[dict[str, object]]:
-            entries = await redis.xrange(prefix + "loans.events")
-            found = []
-            for _id, fields in entries:
-                envelope = json.loads(fields[b"__data__"])
-                if envelope["type"] == "LoanOverdue":
-                    found.append(envelope["data"])
-            return found
+            entries = await stream_entries(redis, prefix + "loans.events")
+            return [e["data"] for e in entries if e["type"] == "LoanOverdue"]
 
         notices = await wait_for(overdue, timeout=20, message="LoanOverdue on the stream")
         assert notices[0]["loans"][0]["loan_id"] == loan["id"]

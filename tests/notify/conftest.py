@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,9 +16,9 @@ from knutepunkt.devsinks.sms import SmsSink
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.notify.app import make_spec
 from shared.events import CATALOG, NOTIFY_STREAM, EventData, encode_entry, new_event
-from tests.support.apps import RunningService, running_service
+from tests.support.apps import RunningService, staffed_service
+from tests.support.streams import stream_entries
 
-STAFF = "tb:booking,td:desk,tc:cafe,ta:admin"
 AUTH = {"Authorization": "Bearer td"}
 # Tuesday 5 May 2026, 12:00 in Oslo: inside everyone's hours.
 NOON = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
@@ -69,8 +68,7 @@ class Hub:
         return response.json()  # type: ignore[no-any-return]
 
     async def outcomes(self) -> list[dict[str, Any]]:
-        entries = await self.redis.xrange(self.prefix + NOTIFY_STREAM)
-        return [json.loads(fields[b"__data__"]) for _id, fields in entries]
+        return await stream_entries(self.redis, self.prefix + NOTIFY_STREAM)
 
     async def settled(self, event_id: str, count: int) -> list[dict[str, Any]]:
         """The event's deliveries once there are `count` and none is still on its way."""
@@ -99,13 +97,12 @@ def hub(database_url: str, redis_url: str, prefix: str, redis: Redis) -> Factory
         async with (
             running_mail_catcher(http=False) as mail,
             running_sms_sink() as sms,
-            running_service(
+            staffed_service(
                 make_spec(**config),
                 database_url=database_url,
                 redis_url=redis_url,
                 prefix=prefix,
                 clock=clock,
-                staff_tokens=STAFF,
                 smtp_url=mail.url,
                 sms_gateway_url=sms.url,
                 sms_provider=sms_provider,

@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy import insert, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -310,7 +310,7 @@ class Consumer:
             raise
         for entry_id, _envelope, _data in todo:
             self._ack(stream, entry_id)
-            self.metrics.events_consumed.labels(base, "handled").inc()
+        self.metrics.events_consumed.labels(base, "handled").inc(len(todo))
 
     async def _call(self, index: int, deliveries: list[Delivery]) -> None:
         first = deliveries[0]
@@ -344,10 +344,23 @@ class Consumer:
             {"event_id": e.id, "stream": stream, "type": e.type, "processed_at": now}
             for e in {e.id: e for e in envelopes}.values()
         ]
-        dialect = session.bind.dialect.name  # type: ignore[union-attr]
-        make = pg_insert if dialect == "postgresql" else sqlite_insert
-        stmt = make(inbox).values(rows).on_conflict_do_nothing().returning(inbox.c.event_id)
-        return set((await session.execute(stmt)).scalars())
+        if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+            # Concurrent transactions may race for an id: the database decides, and
+            # RETURNING says which rows were ours.
+            stmt = pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+            return set((await session.execute(stmt, rows)).scalars())
+        # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so a lookup then
+        # a plain executemany is race-free, and cheaper than INSERT … RETURNING.
+        ids = [row["event_id"] for row in rows]
+        seen = set(
+            (
+                await session.execute(select(inbox.c.event_id).where(inbox.c.event_id.in_(ids)))
+            ).scalars()
+        )
+        fresh = [row for row in rows if row["event_id"] not in seen]
+        if fresh:
+            await session.execute(insert(inbox), fresh)
+        return {row["event_id"] for row in fresh}
 
     async def _failed(self, stream: str, entry_id: bytes, exc: Exception) -> None:
         base = self.names.base(stream)

@@ -208,3 +208,14 @@ async def test_addresses_and_subjects_stay_out_of_the_logs(
     assert "mail received id=1 recipients=2" in caplog.text
     for personal in (BOARD, TREASURER, "noreply@example.org", "Bookingen din er bekreftet"):
         assert personal not in caplog.text
+
+
+async def test_a_message_is_parsed_when_read_not_when_received() -> None:
+    # Parsing in the SMTP thread before answering DATA cost most of the catcher's time.
+    async with running_mail_catcher(http=False) as mail:
+        await send(mail, confirmation())
+        [received] = await mail.wait_for(1)
+        assert "_parsed" not in vars(received)
+        assert received.subject == "Bookingen din er bekreftet"
+        assert "_parsed" in vars(received)
+        assert received.message is received.message

@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import date, datetime, time
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from shared.events import CateringRequest
+from shared.requests import RequestModel
 
 BookerTypeIn = Literal["organisation", "person", "staff"]
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _In(RequestModel):
+    pass
 
 
 class ContactIn(_In):

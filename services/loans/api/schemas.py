@@ -6,7 +6,9 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from fastapi import Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, Field
+
+from shared.requests import RequestModel
 
 Kind = Literal["pc", "planter_box", "book", "other"]
 LendKind = Literal["pc", "planter_box", "other"]
@@ -16,16 +18,8 @@ HUB_DEFAULT = "stromso"
 Hub = Field(default=HUB_DEFAULT, min_length=1, max_length=50, pattern=r"^[a-z0-9_-]+$")
 
 
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL cannot store NUL in text; refuse it here rather than fail later.
-        if isinstance(value, str) and "\x00" in value:
-            raise ValueError("text must not contain NUL characters")
-        return value
+class _In(RequestModel):
+    pass
 
 
 def id_path() -> Any:

@@ -35,6 +35,7 @@ from shared.messaging.redis import StreamNames, as_str, connect, reset_connectio
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, configure_logging, correlation_id
 from shared.settings import Settings, load_settings
+from shared.tasks import cancelling, stop_tasks
 
 log = logging.getLogger("knutepunkt.service")
 VERSION = "0.1.0"
@@ -122,9 +123,7 @@ def create_app(
         finally:
             if runtime.consumer:
                 runtime.consumer.stop()
-            for t in tasks:
-                t.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await stop_tasks(tasks)
             if runtime.consumer:
                 with contextlib.suppress(Exception):
                     await runtime.consumer.flush_acks()
@@ -230,6 +229,8 @@ async def _supervised(task: Task, runtime: Runtime) -> None:
         except asyncio.CancelledError:
             raise
         except Exception:
+            if cancelling():
+                raise asyncio.CancelledError() from None
             log.exception("background task %s failed; restarting", task.__name__)
         if time.monotonic() - started > 60:
             delay = 0.5

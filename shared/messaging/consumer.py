@@ -42,6 +42,7 @@ from shared.messaging.outbox import emit
 from shared.messaging.redis import StreamNames, as_str, ensure_group, reset_connections
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
+from shared.tasks import cancelling
 
 log = logging.getLogger("knutepunkt.consumer")
 
@@ -154,6 +155,8 @@ class Consumer:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
             except (RedisError, OSError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError() from exc
                 log.warning("consumer waiting for redis: %s", type(exc).__name__)
                 self._groups_ready = False
                 await reset_connections(self.redis)
@@ -363,6 +366,9 @@ class Consumer:
         return {row["event_id"] for row in fresh}
 
     async def _failed(self, stream: str, entry_id: bytes, exc: Exception) -> None:
+        if cancelling():
+            # Interrupted, not failed: the entry stays pending and is not counted.
+            raise asyncio.CancelledError() from exc
         base = self.names.base(stream)
         error = f"{type(exc).__name__}: {exc}"[:2000]
         deliveries = await self._deliveries(stream, entry_id)

@@ -26,6 +26,7 @@ from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_co
 from shared.messaging.retention import trim_stream
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
+from shared.tasks import cancelling
 
 log = logging.getLogger("knutepunkt.outbox")
 _PENDING_KEY = "knutepunkt.outbox_rows"
@@ -135,6 +136,8 @@ class OutboxRelay:
                 await self._housekeeping()
                 backoff = 0.1
             except (RedisError, OSError, SQLAlchemyError) as exc:
+                if cancelling():
+                    raise asyncio.CancelledError() from exc
                 log.warning("outbox relay paused: %s", type(exc).__name__)
                 self._groups_ready = False
                 if not isinstance(exc, SQLAlchemyError):

@@ -11,10 +11,9 @@ import asyncio
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -23,7 +22,7 @@ from knutepunkt.devsinks.http_server import HttpServer
 from knutepunkt.devsinks.mail_api import mail_api
 from knutepunkt.devsinks.mail_message import ReceivedMail, parse_mail
 from knutepunkt.devsinks.mail_modes import REPLIES, FailAt, MailMode
-from knutepunkt.devsinks.waiting import wait_for_count, wait_for_match
+from knutepunkt.devsinks.waiting import Received
 
 logger = logging.getLogger("knutepunkt.devsinks.mail")
 
@@ -60,8 +59,10 @@ def _accept_any_login(
     return AuthResult(success=True)
 
 
-class MailCatcher:
+class MailCatcher(Received[ReceivedMail]):
     """SMTP on host:port (0 = free port) plus an optional HTTP read API on http_port."""
+
+    nouns = ("emails", "email")
 
     def __init__(
         self,
@@ -171,31 +172,6 @@ class MailCatcher:
         """Delivery attempts seen (MAIL FROM commands), failed ones included."""
         with self._lock:
             return self._attempts
-
-    @overload
-    async def wait_for(
-        self,
-        condition: int,
-        timeout: float = ...,
-    ) -> list[ReceivedMail]: ...
-
-    @overload
-    async def wait_for(
-        self,
-        condition: Callable[[ReceivedMail], bool],
-        timeout: float = ...,
-    ) -> ReceivedMail: ...
-
-    async def wait_for(
-        self,
-        condition: int | Callable[[ReceivedMail], bool],
-        timeout: float = 5.0,
-    ) -> list[ReceivedMail] | ReceivedMail:
-        """A count waits for that many messages and returns them all; a predicate waits
-        for the first message it accepts and returns that one. TimeoutError after timeout."""
-        if isinstance(condition, int):
-            return await wait_for_count(lambda: self.messages, condition, timeout, "emails")
-        return await wait_for_match(lambda: self.messages, condition, timeout, "email")
 
     # -- failure injection -----------------------------------------------------------------
 

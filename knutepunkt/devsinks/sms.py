@@ -13,10 +13,10 @@ import itertools
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import httpx
 
@@ -25,14 +25,16 @@ from knutepunkt.devsinks.http_server import HttpServer
 from knutepunkt.devsinks.sms_api import sms_api
 from knutepunkt.devsinks.sms_providers import Provider, SinkAuth, SmsRequest
 from knutepunkt.devsinks.sms_records import REPORT_STATUSES, Fault, ReceivedSms, ReportStatus
-from knutepunkt.devsinks.waiting import wait_for_count, wait_for_match
+from knutepunkt.devsinks.waiting import Received
 
 logger = logging.getLogger("knutepunkt.devsinks.sms")
 
 _AUTO_REPORT_ATTEMPTS = 3
 
 
-class SmsSink:
+class SmsSink(Received[ReceivedSms]):
+    nouns = ("SMS", "SMS")
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -124,31 +126,6 @@ class SmsSink:
     def attempts(self) -> int:
         """Send requests seen, whether accepted, refused or answered with a fault."""
         return self._attempts
-
-    @overload
-    async def wait_for(
-        self,
-        condition: int,
-        timeout: float = ...,
-    ) -> list[ReceivedSms]: ...
-
-    @overload
-    async def wait_for(
-        self,
-        condition: Callable[[ReceivedSms], bool],
-        timeout: float = ...,
-    ) -> ReceivedSms: ...
-
-    async def wait_for(
-        self,
-        condition: int | Callable[[ReceivedSms], bool],
-        timeout: float = 5.0,
-    ) -> list[ReceivedSms] | ReceivedSms:
-        """A count waits for that many SMS and returns them all; a predicate waits for the
-        first SMS it accepts and returns that one. TimeoutError after timeout."""
-        if isinstance(condition, int):
-            return await wait_for_count(lambda: self._messages, condition, timeout, "SMS")
-        return await wait_for_match(lambda: self._messages, condition, timeout, "SMS")
 
     # -- failure injection -----------------------------------------------------------------
 

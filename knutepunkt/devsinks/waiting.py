@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar, overload
 
 T = TypeVar("T")
 
@@ -48,3 +48,29 @@ async def wait_for_match(
                 f"no matching {what} within {within}s ({len(items)} received, none matched)"
             )
         await asyncio.sleep(POLL_INTERVAL)
+
+
+class Received(Generic[T]):
+    """`wait_for` for a sink that keeps what it received in `messages`."""
+
+    # (plural, singular) for the timeout message, e.g. ("emails", "email").
+    nouns: tuple[str, str] = ("messages", "message")
+
+    @property
+    def messages(self) -> list[T]:
+        raise NotImplementedError
+
+    @overload
+    async def wait_for(self, condition: int, timeout: float = ...) -> list[T]: ...
+
+    @overload
+    async def wait_for(self, condition: Callable[[T], bool], timeout: float = ...) -> T: ...
+
+    async def wait_for(
+        self, condition: int | Callable[[T], bool], timeout: float = 5.0
+    ) -> list[T] | T:
+        """A count waits for that many and returns them all; a predicate waits for the
+        first one it accepts and returns that one. TimeoutError after timeout."""
+        if isinstance(condition, int):
+            return await wait_for_count(lambda: self.messages, condition, timeout, self.nouns[0])
+        return await wait_for_match(lambda: self.messages, condition, timeout, self.nouns[1])

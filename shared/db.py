@@ -162,7 +162,3 @@ async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
     """PostgreSQL: wait for a transaction-scoped advisory lock. SQLite: no-op (see above)."""
     if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

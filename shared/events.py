@@ -11,7 +11,6 @@ field, or adding a required one, needs a new `version` (tests/contract enforce t
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal
@@ -167,22 +166,6 @@ def _short(exc: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors()[:5]
     )
-
-
-def schemas() -> dict[str, Any]:
-    """JSON schema of every event's data, by type (the contract snapshot and AsyncAPI)."""
-    return {
-        name: {
-            "stream": cls.stream,
-            "version": cls.version,
-            "schema": cls.model_json_schema(),
-        }
-        for name, cls in sorted(CATALOG.items())
-    }
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2)
 
 
 # --- shared value types -----------------------------------------------------------------

@@ -27,12 +27,17 @@ def scrub(text: str) -> str:
 
 
 class _ScrubFilter(logging.Filter):
+    def __init__(self, service: str | None = None) -> None:
+        super().__init__()
+        self.service = service
+
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = scrub(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
         record.correlation_id = correlation_id.get()
+        record.service = self.service
         return True
 
 
@@ -69,14 +74,12 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", service: str | Non
     handler = logging.StreamHandler(sys.stderr)
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
-    handler.addFilter(_ScrubFilter())
+    handler.addFilter(_ScrubFilter(service))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", "aiosqlite", "asyncio"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    if service:
-        logging.getLogger().name = service
 
 
 class Metrics:

@@ -27,8 +27,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared import migrations
-from shared.db import Database, utcnow
-from shared.events import CONSUMERS
+from shared.calendar import utcnow
+from shared.db import Database
 from shared.messaging.consumer import Consumer, ConsumerConfig, Handler
 from shared.messaging.outbox import OutboxRelay
 from shared.messaging.redis import StreamNames, as_str, connect, reset_connections
@@ -364,7 +364,3 @@ def run(spec: ServiceSpec) -> None:
         access_log=False,
         timeout_graceful_shutdown=5,
     )
-
-
-def consumer_groups_of(service: str) -> list[str]:
-    return [stream for stream, groups in CONSUMERS.items() if service in groups]

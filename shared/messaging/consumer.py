@@ -27,7 +27,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database, utcnow
+from shared.calendar import utcnow
+from shared.db import Database
 from shared.events import (
     CATALOG,
     REPLAY_GROUP_FIELD,
@@ -83,7 +84,6 @@ def batch_handler(fn: BatchHandler) -> Handler:
 @dataclass
 class _Retry:
     stream: str
-    error: str
     due: float
 
 
@@ -215,13 +215,10 @@ class Consumer:
         self._held_backoff = 0.1
         return handled
 
-    def _queue_acks(self, pipe: object) -> int:
-        count = 0
+    def _queue_acks(self, pipe: object) -> None:
         for stream, ids in self._acks.items():
             if ids:
                 pipe.xack(stream, self.group, *ids)  # type: ignore[attr-defined]
-                count += len(ids)
-        return count
 
     async def flush_acks(self) -> None:
         if any(self._acks.values()):
@@ -239,8 +236,7 @@ class Consumer:
         base = self.names.base(stream)
         todo: list[tuple[bytes, Envelope, EventData]] = []
         for entry_id, fields in entries:
-            if entry_id in self._retries:
-                del self._retries[entry_id]
+            self._retries.pop(entry_id, None)
             target = fields.get(REPLAY_GROUP_FIELD.encode())
             if target is not None and as_str(target) != self.group:
                 self._ack(stream, entry_id)  # a replay meant for another group
@@ -278,10 +274,9 @@ class Consumer:
                         await self._apply(stream, [item])
                     except _InfrastructureDown:
                         raise
-                    except _HandlerError as err:
-                        await self._failed(stream, item[0], err.cause)
                     except Exception as exc:
-                        await self._failed(stream, item[0], exc)
+                        cause = exc.cause if isinstance(exc, _HandlerError) else exc
+                        await self._failed(stream, item[0], cause)
                 break
         return handled
 
@@ -308,8 +303,7 @@ class Consumer:
                 for index, deliveries in runs:
                     await self._call(index, deliveries)
         except DBAPIError as exc:
-            if exc.connection_invalidated or _looks_like_outage(exc):
-                raise _InfrastructureDown() from exc
+            _raise_if_outage(exc)
             raise
         for entry_id, _envelope, _data in todo:
             self._ack(stream, entry_id)
@@ -324,15 +318,11 @@ class Consumer:
                 await handler(deliveries)  # type: ignore[arg-type]
             else:
                 await handler(first)
-        except DBAPIError as exc:
-            if exc.connection_invalidated or _looks_like_outage(exc):
-                raise _InfrastructureDown() from exc
+        except Exception as exc:
+            if isinstance(exc, DBAPIError):
+                _raise_if_outage(exc)
             if len(deliveries) > 1:
                 raise  # which one? the caller retries them one by one
-            raise _HandlerError(index, exc) from exc
-        except Exception as exc:
-            if len(deliveries) > 1:
-                raise
             raise _HandlerError(index, exc) from exc
         finally:
             correlation_id.reset(token)
@@ -391,7 +381,7 @@ class Consumer:
             self.config.retry_backoff_ms * 2 ** max(0, deliveries - 1),
         )
         delay = delay_ms / 1000 * random.uniform(0.8, 1.2)
-        self._retries[entry_id] = _Retry(stream, error, time.monotonic() + delay)
+        self._retries[entry_id] = _Retry(stream, time.monotonic() + delay)
 
     async def _deliveries(self, stream: str, entry_id: bytes) -> int:
         info = await self.redis.xpending_range(stream, self.group, entry_id, entry_id, 1)
@@ -490,6 +480,11 @@ class _HandlerError(Exception):
 
 class _InfrastructureDown(Exception):
     """The database is unreachable: nothing is the event's fault, so nothing counts."""
+
+
+def _raise_if_outage(exc: DBAPIError) -> None:
+    if exc.connection_invalidated or _looks_like_outage(exc):
+        raise _InfrastructureDown() from exc
 
 
 def _looks_like_outage(exc: SQLAlchemyError) -> bool:

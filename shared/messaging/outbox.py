@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from datetime import timedelta
 
 from redis.asyncio import Redis
@@ -20,8 +21,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from shared.db import Database, try_advisory_xact_lock, utcnow
-from shared.events import WIRE_FIELD, Envelope, EventData, new_event
+from shared.calendar import utcnow
+from shared.db import Database, try_advisory_xact_lock
+from shared.events import CATALOG, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
 from shared.messaging.tables import MessagingTables
@@ -79,8 +81,6 @@ async def emit_envelopes(
 
 
 def _stream_of(envelope: Envelope) -> str:
-    from shared.events import CATALOG
-
     return CATALOG[envelope.type].stream
 
 
@@ -120,9 +120,6 @@ class OutboxRelay:
     def _on_commit(self, session: Session) -> None:
         if session.info.pop(_PENDING_KEY, False):
             self._wake.set()
-
-    def wake(self) -> None:
-        self._wake.set()
 
     async def run(self) -> None:
         backoff = 0.1
@@ -196,8 +193,8 @@ class OutboxRelay:
                 keys=[self.names(row.stream) for row in chunk],
                 args=[WIRE_FIELD, *(row.payload for row in chunk)],
             )
-        for row in rows:
-            self.metrics.events_published.labels(row.stream).inc()
+        for stream, count in Counter(row.stream for row in rows).items():
+            self.metrics.events_published.labels(stream).inc(count)
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
         outbox = self.tables.outbox
@@ -229,10 +226,6 @@ class OutboxRelay:
                     )
                 )
             ).one()
-        age = 0.0
-        if oldest is not None:
-            from shared.db import UTCDateTime
-
-            value = UTCDateTime().process_result_value(oldest, self.db.engine.dialect)
-            age = max(0.0, (utcnow() - value).total_seconds()) if value else 0.0
+        # min() keeps the column's type: `oldest` is aware UTC on both databases.
+        age = max(0.0, (utcnow() - oldest).total_seconds()) if oldest is not None else 0.0
         return int(count), age

@@ -14,7 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
-from shared.db import Database, UTCDateTime, utcnow
+from shared.calendar import utcnow
+from shared.db import Database, UTCDateTime
 from shared.events import BookingConfirmed, Contact, EventData, new_event
 from shared.messaging.consumer import (
     Consumer,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import signal
 import socket
@@ -83,10 +82,3 @@ def redis_server(persistent: bool = True) -> Iterator[RedisServer]:
         yield server
     finally:
         server.close()
-
-
-def env_without(*names: str) -> dict[str, str]:
-    env = dict(os.environ)
-    for name in names:
-        env.pop(name, None)
-    return env

@@ -29,8 +29,8 @@ from redis.asyncio import Redis
 
 from shared.events import BOOKING_STREAM, Envelope, encode_entry, new_event
 from tests.backbone.harness import (
+    applied_at_least,
     booking,
-    effect_count,
     make_consumer,
     make_db,
     make_relay,
@@ -75,7 +75,7 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
         out.put("ready")
         task = asyncio.create_task(consumer.run())
         await finished.wait()
-        await wait_for(lambda: _all_applied(db, total), timeout=60)
+        await wait_for(lambda: applied_at_least(db, total), timeout=60)
         done = time.perf_counter()
         consumer.stop()
         task.cancel()
@@ -128,10 +128,6 @@ def run_backbone(db_url: str, total: int, per_tx: int) -> tuple[float, list[floa
     proc.join(30)
     asyncio.run(_cleanup(prefix))
     return total / (done - start), latencies
-
-
-async def _all_applied(db, total: int) -> bool:  # type: ignore[no-untyped-def]
-    return await effect_count(db) >= total
 
 
 def _backlog_empty(relay):  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 from shared.calendar import utcnow
@@ -160,6 +161,17 @@ def make_relay(db: Database, redis_url: str, prefix: str, **kw: object) -> Outbo
 async def effect_rows(db: Database) -> list[tuple[str, str]]:
     async with db.read() as s:
         return [(r.event_id, r.booking_id) for r in await s.execute(select(effects))]
+
+
+async def group_done(redis: Redis, stream: str, group: str) -> bool:
+    """The group has read everything on the stream and acknowledged it."""
+    info = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}
+    g = info.get(group)
+    return bool(g) and int(g["lag"] or 0) == 0 and int(g["pending"]) == 0
+
+
+async def applied_at_least(db: Database, n: int) -> bool:
+    return await effect_count(db) >= n
 
 
 async def effect_count(db: Database) -> int:

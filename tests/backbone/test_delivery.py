@@ -28,6 +28,7 @@ from tests.backbone.harness import (
     effect_count,
     effect_rows,
     envelope,
+    group_done,
     make_consumer,
     make_db,
     make_relay,
@@ -100,16 +101,10 @@ async def test_duplicate_delivery_has_one_effect(
     # Deliver the first one once more, in a later batch.
     await redis.xadd(stream, envelope(booking(1), event_id))
     consumer = make_consumer(db, redis_url, prefix)
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"), timeout=10)
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"), timeout=10)
     rows = await effect_rows(db)
     assert sorted(b for _, b in rows) == ["1", "2"]
     await db.dispose()
-
-
-async def _group_done(redis: Redis, stream: str, group: str) -> bool:
-    info = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}
-    g = info.get(group)
-    return bool(g) and int(g["lag"] or 0) == 0 and int(g["pending"]) == 0
 
 
 async def test_transient_failure_is_retried_then_applied_once(
@@ -124,7 +119,7 @@ async def test_transient_failure_is_retried_then_applied_once(
     consumer = make_consumer(
         db, redis_url, prefix, handler=recording_handler(failures), max_deliveries=5
     )
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"))
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"))
     rows = await effect_rows(db)
     assert sorted(int(b) for _, b in rows) == list(range(1, 11))
     assert failures.calls["5"] == 3  # failed twice, then applied
@@ -144,7 +139,7 @@ async def test_permanent_failure_goes_to_dead_letters_and_others_proceed(
     consumer = make_consumer(
         db, redis_url, prefix, handler=recording_handler(failures), max_deliveries=4
     )
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"))
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"))
     rows = await effect_rows(db)
     assert sorted(int(b) for _, b in rows) == [n for n in range(1, 21) if n != 3]
     assert failures.calls["3"] == 4  # MAX_DELIVERIES attempts, no more
@@ -161,7 +156,7 @@ async def test_permanent_failure_goes_to_dead_letters_and_others_proceed(
     new_id = await dlq.replay(redis, StreamNames(prefix), letter)
     assert new_id
     consumer = make_consumer(db, redis_url, prefix, handler=recording_handler(failures))
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"))
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"))
     rows = await effect_rows(db)
     assert sorted(int(b) for _, b in rows) == list(range(1, 21))
     assert await redis.xlen(dlq_stream(stream)) == 0
@@ -182,7 +177,7 @@ async def test_replay_reaches_only_the_failed_group(
     db = await make_db(sqlite_database_url)
     other = make_consumer(db, redis_url, prefix, name="other")
     other.group = "catering"
-    await run_until(other, lambda: _group_done(redis, stream, "catering"))
+    await run_until(other, lambda: group_done(redis, stream, "catering"))
     assert await effect_count(db) == 0
     await db.dispose()
 
@@ -215,7 +210,7 @@ async def test_poison_entries_go_to_dead_letters(
         pipe.xadd(stream, rest)
     await pipe.execute()
     consumer = make_consumer(db, redis_url, prefix)
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"), timeout=60)
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"), timeout=60)
     assert await effect_count(db) == expected
     letters = await dlq.list_dead_letters(redis, StreamNames(prefix), [BOOKING_STREAM])
     assert len(letters) == 6
@@ -286,7 +281,7 @@ async def test_inbox_records_what_was_applied(
     event_id = str(uuid.uuid4())
     await redis.xadd(stream, envelope(booking(1), event_id))
     consumer = make_consumer(db, redis_url, prefix)
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"))
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"))
     async with db.read() as s:
         inbox = (await s.execute(select(messaging.inbox))).all()
     assert [(r.event_id, r.type) for r in inbox] == [(event_id, "BookingConfirmed")]
@@ -308,7 +303,7 @@ async def test_batch_handler_applies_each_once_and_isolates_a_failure(
     pipe.xadd(stream, envelope(booking(1000), duplicate))
     await pipe.execute()
     consumer = make_consumer(db, redis_url, prefix, handler=recording_batch_handler(failures))
-    await run_until(consumer, lambda: _group_done(redis, stream, "notify"))
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"))
     rows = await effect_rows(db)
     assert sorted(int(b) for _, b in rows) == [*range(300), 1000]
     assert failures.calls["42"] >= 2  # failed in its batch, applied on a retry

@@ -18,10 +18,11 @@ from shared.events import BOOKING_STREAM, WIRE_FIELD
 from shared.messaging.outbox import emit
 from shared.service import Runtime, ServiceSpec
 from tests.backbone.harness import (
+    applied_at_least,
     booking,
-    effect_count,
     effect_rows,
     envelope,
+    group_done,
     make_consumer,
     make_db,
     make_relay,
@@ -77,7 +78,7 @@ async def test_redis_down_requests_succeed_and_events_arrive_once_in_order(
             try:
                 for n in range(1, 51):
                     assert (await producer.client.post(f"/bookings/{n}")).status_code == 201
-                await wait_for(lambda: _count_at_least(consumer_db, 50), timeout=20)
+                await wait_for(lambda: applied_at_least(consumer_db, 50), timeout=20)
 
                 server.stop()
                 ready = await producer.client.get("/health/ready")
@@ -90,7 +91,7 @@ async def test_redis_down_requests_succeed_and_events_arrive_once_in_order(
                 assert backlog == 50  # waiting in the outbox, not lost
 
                 server.start()
-                await wait_for(lambda: _count_at_least(consumer_db, 100), timeout=30)
+                await wait_for(lambda: applied_at_least(consumer_db, 100), timeout=30)
                 assert (await producer.client.get("/health/ready")).status_code == 200
             finally:
                 consumer.stop()
@@ -99,10 +100,6 @@ async def test_redis_down_requests_succeed_and_events_arrive_once_in_order(
     rows = await effect_rows(consumer_db)
     assert [int(b) for _, b in rows] == list(range(1, 101))  # each once, in order
     await consumer_db.dispose()
-
-
-async def _count_at_least(db, n: int) -> bool:  # type: ignore[no-untyped-def]
-    return await effect_count(db) >= n
 
 
 def _consumer_process(db_url: str, redis_url: str, prefix: str, name: str, log: Path):
@@ -138,19 +135,16 @@ async def test_consumer_killed_mid_run_applies_every_event_exactly_once(
         for n in range(total):
             pipe.xadd(stream, envelope(booking(n)))
         await pipe.execute()
-        await wait_for(lambda: _count_at_least(db, 800), timeout=60, message="first consumer")
+        await wait_for(lambda: applied_at_least(db, 800), timeout=60, message="first consumer")
         first.send_signal(signal.SIGKILL)  # mid-run: a batch in flight, entries pending
         first.wait(10)
         pending_after_kill = (await redis.xpending(stream, "notify"))["pending"]
         second = _consumer_process(database_url, redis_url, prefix, "heir", tmp_path / "b.log")
-        await wait_for(lambda: _count_at_least(db, total), timeout=120, message="all applied")
+        await wait_for(lambda: applied_at_least(db, total), timeout=120, message="all applied")
 
-        async def settled() -> bool:
-            groups = {g["name"]: g for g in await redis.xinfo_groups(stream)}
-            g = groups[b"notify"]
-            return int(g["pending"]) == 0 and int(g["lag"] or 0) == 0
-
-        await wait_for(settled, timeout=30, message="group settled")
+        await wait_for(
+            lambda: group_done(redis, stream, "notify"), timeout=30, message="group settled"
+        )
     finally:
         for proc in (first, second):
             if proc and proc.poll() is None:

@@ -258,19 +258,8 @@ async def create_booking(
     resource = await load_resource(session, req.resource_id)
     policy = store.policy_of(resource)
     calendar = await store.calendar_for(session, resource, slot.start, slot.end)
-    try:
-        domain.check_request(
-            policy=policy,
-            calendar=calendar,
-            capacity=resource.capacity,
-            start=slot.start,
-            end=slot.end,
-            attendees=req.attendees,
-            now=now,
-            staff_booking=booker.type == "staff",
-        )
-    except domain.BookingRefused as exc:
-        raise ApiError(422, str(exc)) from exc
+    if (refused := _refusal(policy, calendar, resource, slot, req, booker, now)) is not None:
+        raise ApiError(422, refused)
     ledger = await _quota_ledger(session, resource, policy, booker, [slot])
     if ledger is not None and (refusal := ledger.refusal(slot.start, slot.end)):
         raise ApiError(422, refusal)
@@ -320,6 +309,32 @@ def _series_dates(req: SeriesIn) -> list[Any]:
     )
 
 
+def _refusal(
+    policy: domain.Policy,
+    calendar: Calendar,
+    resource: Resource,
+    slot: domain.Slot,
+    req: BookingIn | SeriesIn,
+    booker: Booker,
+    now: datetime,
+) -> str | None:
+    """Why the resource's rules refuse this slot, or None."""
+    try:
+        domain.check_request(
+            policy=policy,
+            calendar=calendar,
+            capacity=resource.capacity,
+            start=slot.start,
+            end=slot.end,
+            attendees=req.attendees,
+            now=now,
+            staff_booking=booker.type == "staff",
+        )
+    except domain.BookingRefused as exc:
+        return str(exc)
+    return None
+
+
 def _report(slot: domain.Slot, status: str, reason: str | None = None) -> dict[str, Any]:
     return {
         "date": local_date(slot.start),
@@ -348,19 +363,8 @@ def _judge(
     closed = calendar.closed_reason(slot.start, slot.end)
     if closed is not None:
         return _report(slot, "closed", closed)
-    try:
-        domain.check_request(
-            policy=policy,
-            calendar=calendar,
-            capacity=resource.capacity,
-            start=slot.start,
-            end=slot.end,
-            attendees=req.attendees,
-            now=now,
-            staff_booking=booker.type == "staff",
-        )
-    except domain.BookingRefused as exc:
-        return _report(slot, "refused", str(exc))
+    if (refused := _refusal(policy, calendar, resource, slot, req, booker, now)) is not None:
+        return _report(slot, "refused", refused)
     block_end = domain.blocked_until(slot.end, policy)
     other = domain.first_conflict(slot.start, block_end, busy)
     if other is not None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import phonenumbers
-
 from shared.calendar import Calendar, at_local, local, local_date
+from shared.contacts import e164
 
 KINDS = ("pc", "planter_box", "book", "other")
 CONDITIONS = ("ok", "worn", "damaged", "out_of_service")
@@ -45,13 +44,10 @@ class Policy:
 
 def normalise_phone(raw: str, region: str = "NO") -> str:
     """E.164; Norwegian numbers by default (8 digits without +47)."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise Refusal(422, "phone: not a phone number") from None
-    if not phonenumbers.is_possible_number(number):
-        raise Refusal(422, "phone: not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    number = e164(raw, region)
+    if number is None:
+        raise Refusal(422, "phone: not a phone number")
+    return number
 
 
 # --- due dates ---------------------------------------------------------------------------

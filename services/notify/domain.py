@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal
 
-import phonenumbers
-
 from shared.calendar import OSLO, at_local, require_aware
+from shared.contacts import e164
 
 Channel = Literal["email", "sms"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms")
@@ -26,18 +25,8 @@ _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def normalise_phone(raw: str | None, region: str = "NO") -> str | None:
-    """E.164, or None when it cannot be a phone number. Possible, not "valid": numbers
-    the numbering plan does not (yet) know are still someone's phone, and the demo's
-    placeholder numbers must pass to the local sink."""
-    if not raw:
-        return None
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None
-    if not phonenumbers.is_possible_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    """E.164, or None when it cannot be a phone number."""
+    return e164(raw, region)
 
 
 def normalise_email(raw: str | None) -> str | None:

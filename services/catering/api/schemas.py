@@ -6,7 +6,6 @@ import re
 from datetime import UTC, date, datetime
 from typing import Annotated, Literal
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -20,6 +19,7 @@ from pydantic import (
 )
 
 from services.catering.domain import ALLERGENS, Allergen, DietTag, Kind, Unit
+from shared.contacts import e164
 
 
 def _printable(value: str) -> str:
@@ -30,16 +30,10 @@ def _printable(value: str) -> str:
 
 
 def _phone(value: str) -> str:
-    try:
-        number = phonenumbers.parse(value, "NO")
-    except phonenumbers.NumberParseException as exc:
-        raise ValueError("not a phone number") from exc
-    # "Possible" (right length for the country), not "valid": the demo's placeholder
-    # numbers (+47 000 00 000) must pass, and operators add number ranges faster than
-    # libraries learn them.
-    if not phonenumbers.is_possible_number(number):
+    number = e164(value)
+    if number is None:
         raise ValueError("not a possible phone number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return number
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

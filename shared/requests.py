@@ -6,8 +6,8 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, field_validator
 
 
-class RequestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoNulText(BaseModel):
+    """Text fields refuse NUL; for bodies that must tolerate unknown fields (a gateway's)."""
 
     @field_validator("*", mode="after")
     @classmethod
@@ -16,3 +16,7 @@ class RequestModel(BaseModel):
         if isinstance(value, str) and "\x00" in value:
             raise ValueError("text must not contain NUL characters")
         return value
+
+
+class RequestModel(NoNulText):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)

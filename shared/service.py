@@ -261,6 +261,18 @@ def _add_observability(app: FastAPI) -> None:
             )
         return response
 
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[..., Any]) -> Response:
+        # PostgreSQL cannot store or even compare text holding NUL; a path or query
+        # parameter with one is the client's error, never a 500 from the database.
+        query = request.scope.get("query_string", b"")
+        if "\x00" in request.scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query:
+            return JSONResponse(
+                {"detail": "NUL characters are not allowed in the path or query"}, 422
+            )
+        response: Response = await call_next(request)
+        return response
+
     @app.get("/health/live", tags=["health"])
     async def live() -> dict[str, str]:
         return {"status": "ok"}

@@ -18,6 +18,7 @@ from services.notify.models import STATUSES, DeliveryRow, PreferenceRow
 from services.notify.outcomes import failed_event
 from shared.auth import optional_staff, require_staff
 from shared.messaging.outbox import emit
+from shared.requests import NoNulText
 from shared.service import ApiError, Runtime
 
 Status = Literal["queued", "sending", "sent", "delivered", "failed", "suppressed"]
@@ -81,7 +82,7 @@ class PreferencesOut(Preferences):
     updated_at: datetime | None
 
 
-class DeliveryReport(BaseModel):
+class DeliveryReport(NoNulText):
     """A gateway's delivery report. The generic shape (and the local sink's) is
     {id, reference, status}; LINK Mobility's {messageId|id, refId, resultCode} and Sveve's
     {id, ref, status} are read too."""

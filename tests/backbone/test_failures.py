@@ -10,7 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import httpx
 from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 
@@ -153,7 +152,7 @@ async def test_consumer_killed_mid_run_applies_every_event_exactly_once(
     rows = await effect_rows(db)
     assert len(rows) == total, f"{len(rows)} effects for {total} events"
     assert len({event_id for event_id, _ in rows}) == total
-    assert pending_after_kill >= 0
+    assert pending_after_kill > 0  # it died holding entries: the heir had to reclaim them
     await db.dispose()
 
 
@@ -198,4 +197,3 @@ async def test_ready_endpoint_reports_database_and_redis(
         assert body["database"] == "ok" and body["redis"] == "ok"
         metrics = await producer.client.get("/metrics")
         assert "outbox_backlog" in metrics.text
-        assert isinstance(producer.client, httpx.AsyncClient)

@@ -32,9 +32,10 @@ from rich.text import Text
 
 from knutepunkt.supervisor import ChildExited, LineHandler, StopRequested, Supervisor
 from shared.observability import scrub
+from shared.roles import Role
 from shared.settings import DEFAULT_PORTS, SERVICES, parse_staff_tokens
 
-STAFF_ROLES = ("desk", "cafe", "booking", "admin")
+STAFF_ROLES = tuple(role.value for role in Role)
 # SMTP, mail catcher HTTP, SMS sink: the services' own defaults (shared.settings).
 DEFAULT_SINK_PORTS = (1025, 8025, 8026)
 READY_TIMEOUT = 90.0

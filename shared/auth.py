@@ -7,11 +7,14 @@ import hmac
 import secrets
 from collections.abc import Callable
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from shared.errors import NotAllowed, NotAuthenticated
+from shared.roles import Role
+
 _bearer = HTTPBearer(auto_error=False)
-ADMIN = "admin"
+ADMIN = Role.ADMIN
 
 
 def new_token() -> str:
@@ -51,11 +54,18 @@ def require_staff(*roles: str) -> Callable[..., Staff]:
     ) -> Staff:
         staff = staff_roles(request, credentials)
         if staff is None:
-            raise HTTPException(
-                401, "a staff bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            raise NotAuthenticated(
+                "a staff bearer token is required",
+                nb="krever innlogging som ansatt (bearer-token)",
+                code="staff_token_required",
             )
         if roles and ADMIN not in staff.roles and not staff.roles & set(roles):
-            raise HTTPException(403, f"this needs one of the roles: {', '.join(roles)}")
+            raise NotAllowed(
+                f"this needs one of the roles: {', '.join(roles)}",
+                nb=f"dette krever en av rollene: {', '.join(roles)}",
+                code="role_required",
+                roles=list(roles),
+            )
         return staff
 
     return dependency

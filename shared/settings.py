@@ -12,6 +12,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.roles import parse_role
+
 SERVICES: tuple[str, ...] = ("booking", "loans", "catering", "notify")
 DEFAULT_PORTS: dict[str, int] = {"booking": 8001, "loans": 8002, "catering": 8003, "notify": 8004}
 VAR_DIR = Path("var")
@@ -28,7 +30,8 @@ def parse_staff_tokens(spec: str) -> dict[str, frozenset[str]]:
         if not sep or not token or not roles:
             # Never echo the entry: it is a secret.
             raise ValueError(f"STAFF_TOKENS entry number {number} must look like token:role")
-        tokens[token] = frozenset(r.strip() for r in roles.split("+") if r.strip())
+        # An unknown role would be a token that can do nothing: refuse to start instead.
+        tokens[token] = frozenset(parse_role(r.strip()) for r in roles.split("+") if r.strip())
     return tokens
 
 

@@ -17,6 +17,7 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -39,11 +40,11 @@ from shared.events import (
     dlq_stream,
     parse_data,
 )
-from shared.messaging.outbox import emit
 from shared.messaging.redis import StreamNames, as_str, ensure_group, reset_connections
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
 from shared.tasks import cancelling
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("knutepunkt.consumer")
 
@@ -53,21 +54,20 @@ Entry = tuple[bytes, Fields]
 
 @dataclass
 class Delivery:
-    """What a handler gets: its transaction, the event, and a way to emit its own events."""
+    """What a handler gets: the event, and a unit of work bound to the consumer's inbox
+    transaction (its store, its clock, `record` for the handler's own events)."""
 
-    session: AsyncSession
+    uow: UnitOfWork[Any]
     envelope: Envelope
     data: EventData
-    tables: MessagingTables
+
+    # Transitional, until every handler works on its unit of work's store.
+    @property
+    def session(self) -> AsyncSession:
+        return self.uow._session
 
     async def emit(self, data: EventData, *, subject: str | None = None) -> Envelope:
-        return await emit(
-            self.session,
-            self.tables,
-            data,
-            correlation=self.envelope.correlationid,
-            subject=subject,
-        )
+        return self.uow.record(data, subject=subject)
 
 
 Handler = Callable[[Delivery], Awaitable[None]]
@@ -111,6 +111,9 @@ class Consumer:
     names: StreamNames
     handlers: dict[str, Handler]
     metrics: Metrics
+    # Binds each delivery's unit of work to the inbox transaction; without one (backbone
+    # tests) handlers get a unit of work with no store, on the real clock.
+    units: UnitsOfWork[Any] | None = None
     config: ConsumerConfig = field(default_factory=ConsumerConfig)
     name: str = ""
 
@@ -290,7 +293,7 @@ class Consumer:
                     if envelope.id not in fresh:
                         continue
                     fresh.discard(envelope.id)  # the same event twice in one batch
-                    delivery = Delivery(session, envelope, data, self.tables)
+                    delivery = Delivery(self._bind(session, envelope), envelope, data)
                     handler = self.handlers[envelope.type]
                     if (
                         getattr(handler, "takes_batch", False)
@@ -309,6 +312,11 @@ class Consumer:
             self._ack(stream, entry_id)
         self.metrics.events_consumed.labels(base, "handled").inc(len(todo))
 
+    def _bind(self, session: AsyncSession, envelope: Envelope) -> UnitOfWork[Any]:
+        if self.units is not None:
+            return self.units.bound(session, correlation=envelope.correlationid)
+        return UnitOfWork(session, None, self.tables, utcnow, correlation=envelope.correlationid)
+
     async def _call(self, index: int, deliveries: list[Delivery]) -> None:
         first = deliveries[0]
         handler = self.handlers[first.envelope.type]
@@ -318,6 +326,8 @@ class Consumer:
                 await handler(deliveries)  # type: ignore[arg-type]
             else:
                 await handler(first)
+            for delivery in deliveries:
+                await delivery.uow.flush()
         except Exception as exc:
             if isinstance(exc, DBAPIError):
                 _raise_if_outage(exc)

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,6 +12,7 @@ from redis.asyncio import Redis
 from services.booking.app import SPEC
 from shared.events import BOOKING_STREAM, Envelope
 from tests.support.apps import RunningService, staffed_service
+from tests.support.clock import TestClock
 from tests.support.streams import stream_events
 
 BOOKING_STAFF = {"Authorization": "Bearer tb"}
@@ -23,16 +23,7 @@ OTHER_ORG_NUMBER = "974760681"
 START_OF_TESTS = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 
 
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
+Clock = TestClock
 
 @pytest.fixture
 def clock() -> Clock:

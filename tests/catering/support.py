@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import Any
 
 from redis.asyncio import Redis
@@ -11,25 +11,14 @@ from redis.asyncio import Redis
 from services.catering.app import SPEC
 from shared.calendar import at_local
 from tests.support.apps import RunningService, staffed_service
+from tests.support.clock import TestClock
 from tests.support.streams import stream_entries
 
 CAFE = {"Authorization": "Bearer tc"}
 DESK = {"Authorization": "Bearer td"}
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set_local(self, d: date, t: time) -> None:
-        self.now = at_local(d, t)
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
+Clock = TestClock
 
 def oslo(d: str, t: str = "10:00") -> datetime:
     return at_local(date.fromisoformat(d), time.fromisoformat(t))

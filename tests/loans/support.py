@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractAsyncContextManager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -13,6 +13,7 @@ from services.loans.app import SPEC
 from services.loans.models import messaging
 from shared.calendar import OSLO
 from tests.support.apps import RunningService, staffed_service
+from tests.support.clock import TestClock
 
 DESK = {"Authorization": "Bearer td"}
 ADMIN = {"Authorization": "Bearer ta"}
@@ -23,21 +24,7 @@ def oslo(*args: int) -> datetime:
     return datetime(*args, tzinfo=OSLO).astimezone(UTC)  # type: ignore[misc]
 
 
-class Clock:
-    """A settable clock for the service (aware UTC)."""
-
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def set(self, t: datetime) -> None:
-        self.now = t
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
+Clock = TestClock
 
 # A Tuesday, the desk open (10-14), no holiday near.
 OPEN_TUESDAY = oslo(2026, 5, 12, 10, 30)

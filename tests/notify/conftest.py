@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,6 +17,7 @@ from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.notify.app import make_spec
 from shared.events import CATALOG, NOTIFY_STREAM, EventData, encode_entry, new_event
 from tests.support.apps import RunningService, staffed_service
+from tests.support.clock import TestClock
 from tests.support.streams import stream_entries
 
 AUTH = {"Authorization": "Bearer td"}
@@ -24,20 +25,8 @@ AUTH = {"Authorization": "Bearer td"}
 NOON = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
 
 
-class MovingClock:
-    """Real time passing, from a chosen start; `jump` moves it on."""
-
-    def __init__(self, start: datetime) -> None:
-        self.offset = start - datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def jump(self, by: timedelta) -> None:
-        self.offset += by
-
-    def set(self, at: datetime) -> None:
-        self.offset = at - datetime.now(UTC)
+def MovingClock(start: datetime) -> TestClock:
+    return TestClock(start, moving=True)
 
 
 @dataclass
@@ -47,7 +36,7 @@ class Hub:
     sms: SmsSink
     redis: Redis
     prefix: str
-    clock: MovingClock
+    clock: TestClock
 
     @property
     def client(self):  # type: ignore[no-untyped-def]

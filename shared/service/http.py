@@ -1,0 +1,106 @@
+"""The HTTP edge every service shares: correlation ids and request metrics, the NUL guard,
+health (live, ready) and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.messaging.redis import as_str, reset_connections
+from shared.observability import correlation_id
+from shared.service.problems import problem
+from shared.service.runtime import VERSION, Runtime
+
+
+def add_observability(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def correlate(request: Request, call_next: Callable[..., Any]) -> Response:
+        cid = request.headers.get("x-correlation-id") or str(uuid.uuid4())
+        token = correlation_id.set(cid[:100])
+        started = time.perf_counter()
+        try:
+            response: Response = await call_next(request)
+        finally:
+            correlation_id.reset(token)
+        response.headers["x-correlation-id"] = cid[:100]
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        if runtime:
+            route = request.scope.get("route")
+            path = getattr(route, "path", "unmatched")
+            runtime.metrics.http_requests.labels(
+                request.method, path, str(response.status_code)
+            ).inc()
+            runtime.metrics.http_latency.labels(request.method, path).observe(
+                time.perf_counter() - started
+            )
+        return response
+
+    @app.middleware("http")
+    async def refuse_nul(request: Request, call_next: Callable[..., Any]) -> Response:
+        # PostgreSQL cannot store or even compare text holding NUL; a path or query
+        # parameter with one is the client's error, never a 500 from the database.
+        query = request.scope.get("query_string", b"")
+        if "\x00" in request.scope.get("path", "") or b"%00" in query.lower() or b"\x00" in query:
+            return problem(422, "nul_text", "NUL characters are not allowed in the path or query")
+        response: Response = await call_next(request)
+        return response
+
+    @app.get("/health/live", tags=["health"])
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/health/ready", tags=["health"])
+    async def ready(request: Request) -> JSONResponse:
+        runtime: Runtime = request.app.state.runtime
+        checks = {"database": "ok", "redis": "ok"}
+        try:
+            await asyncio.wait_for(runtime.db.ping(), 2)
+        except Exception as exc:
+            checks["database"] = f"down: {type(exc).__name__}"
+        try:
+            await asyncio.wait_for(runtime.redis.ping(), 2)
+        except Exception as exc:
+            checks["redis"] = f"down: {type(exc).__name__}"
+            await reset_connections(runtime.redis)
+        ok = all(v == "ok" for v in checks.values())
+        body = {
+            "status": "ready" if ok else "not ready",
+            "service": runtime.spec.name,
+            "version": VERSION,
+            **checks,
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["health"])
+    async def metrics(request: Request) -> Response:
+        runtime: Runtime = request.app.state.runtime
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(refresh_gauges(runtime), 2)
+        return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+async def refresh_gauges(runtime: Runtime) -> None:
+    backlog, age = await runtime.relay.backlog()
+    runtime.metrics.outbox_backlog.set(backlog)
+    runtime.metrics.outbox_lag_seconds.set(age)
+    if runtime.consumer:
+        for stream in runtime.consumer.streams:
+            for group in await runtime.redis.xinfo_groups(runtime.names(stream)):
+                if as_str(group["name"]) != runtime.spec.name:
+                    continue
+                runtime.metrics.consumer_lag.labels(stream, runtime.spec.name).set(
+                    int(group.get("lag") or 0)
+                )
+                runtime.metrics.consumer_pending.labels(stream, runtime.spec.name).set(
+                    int(group.get("pending") or 0)
+                )
+
+

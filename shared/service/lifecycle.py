@@ -1,0 +1,125 @@
+"""A service's life: migrate (waiting for its database), seed, then run the HTTP API, the
+outbox relay, its consumer and its timers on one event loop, supervised; stop them in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+
+from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+
+from shared import migrations
+from shared.db import Database
+from shared.db_errors import is_outage
+from shared.service.http import add_observability
+from shared.service.problems import add_problem_handlers
+from shared.service.runtime import VERSION, Runtime, ServiceSpec, Task, build_runtime
+from shared.settings import Settings, load_settings
+from shared.tasks import cancelling, stop_tasks
+
+log = logging.getLogger("knutepunkt.service")
+
+
+def create_app(
+    spec: ServiceSpec,
+    settings: Settings | None = None,
+    clock: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    settings = settings or load_settings(spec.name)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = build_runtime(spec, settings)
+        if clock is not None:
+            runtime.clock = clock
+        app.state.runtime = runtime
+        tasks: list[asyncio.Task[None]] = []
+        await _migrate_with_retry(runtime)
+        if spec.setup:
+            await spec.setup(runtime)
+        if spec.seed:
+            await spec.seed(runtime)
+        tasks.append(asyncio.create_task(_supervised(_relay, runtime), name="outbox-relay"))
+        if runtime.consumer:
+            tasks.append(asyncio.create_task(_supervised(_consume, runtime), name="consumer"))
+        for task in spec.tasks:
+            tasks.append(asyncio.create_task(_supervised(task, runtime), name=task.__name__))
+        log.info("%s ready on port %s", spec.name, settings.port)
+        try:
+            yield
+        finally:
+            if runtime.consumer:
+                runtime.consumer.stop()
+            await stop_tasks(tasks)
+            if runtime.consumer:
+                with contextlib.suppress(Exception):
+                    await runtime.consumer.flush_acks()
+            await runtime.redis.aclose()
+            await runtime.db.dispose()
+
+    app = FastAPI(
+        title=spec.title or f"Knutepunkt {spec.name}",
+        version=VERSION,
+        lifespan=lifespan,
+    )
+    add_observability(app)
+    add_problem_handlers(app)
+    spec.build_api(app)
+    return app
+
+
+async def _migrate_with_retry(runtime: Runtime) -> None:
+    if runtime.settings.migrate_on_start:
+        await upgrade_when_reachable(runtime.spec.name, runtime.db)
+
+
+async def upgrade_when_reachable(service: str, db: Database, attempts: int = 60) -> None:
+    """The database may come up after us (compose has no start order we can rely on)."""
+    delay = 0.2
+    for attempt in range(attempts):
+        try:
+            await migrations.upgrade(service, db)
+            return
+        except (SQLAlchemyError, OSError) as exc:
+            if not is_outage(exc):
+                raise  # a broken migration is not a database that is still starting
+            log.warning("database not ready (attempt %d): %s", attempt + 1, type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    await migrations.upgrade(service, db)
+
+
+async def _relay(runtime: Runtime) -> None:
+    await runtime.relay.run()
+
+
+async def _consume(runtime: Runtime) -> None:
+    assert runtime.consumer
+    await runtime.consumer.run()
+
+
+async def _supervised(task: Task, runtime: Runtime) -> None:
+    delay = 0.5
+    while True:
+        started = time.monotonic()
+        try:
+            await task(runtime)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            if cancelling():
+                raise asyncio.CancelledError() from None
+            log.exception("background task %s failed; restarting", task.__name__)
+        if time.monotonic() - started > 60:
+            delay = 0.5
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 30.0)
+
+

@@ -1,0 +1,198 @@
+"""The unit of work: one transaction, the service's store on it, and the events it records.
+
+Use cases and event handlers are written `async def use_case(uow, command) -> result`: they
+read and write through `uow.store`, say what happened with `uow.record(event)`, and ask
+`uow.now()` for the time. They never see a session, never begin or commit, and never
+write the outbox themselves: the unit of work writes the recorded events to the outbox in
+the same transaction as the state change, at commit.
+
+`UnitsOfWork.run` owns the transaction's life: BEGIN IMMEDIATE on SQLite (shared.db), a
+bounded retry when PostgreSQL picks the transaction as a deadlock or serialization victim
+(the work is run again from the start, so it must not have effects outside the
+transaction), then one `Busy` refusal; a database that does not answer becomes
+`Unavailable`. A consumed event's handler gets a unit of work bound to the consumer's inbox
+transaction instead (`UnitsOfWork.bound`): its events go out with the inbox record, or not
+at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import Database
+from shared.db_errors import is_outage, is_retryable, storage_fault
+from shared.errors import Busy, Conflict, Refusal, Unavailable
+from shared.events import Envelope, EventData, new_event
+from shared.messaging.outbox import emit_envelopes
+from shared.messaging.tables import MessagingTables
+from shared.observability import correlation_id
+
+log = logging.getLogger("knutepunkt.uow")
+
+S = TypeVar("S")
+T = TypeVar("T")
+StoreFactory = Callable[[AsyncSession], S]
+# A service's reading of its own constraint names: the refusal a violation means, or None.
+IntegrityReading = Callable[[IntegrityError], Refusal | None]
+
+_STORAGE_TEXT = {
+    "disk_full": ("the database's disk is full", "databasens disk er full"),
+    "read_only": ("the database file is read-only", "databasefilen er skrivebeskyttet"),
+    "disk_error": ("the database's disk cannot be written", "databasens disk kan ikke skrives"),
+}
+
+
+class UnitOfWork(Generic[S]):
+    """One transaction seen from a use case: the store, the clock, and recorded events."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        store: S,
+        tables: MessagingTables,
+        clock: Callable[[], datetime],
+        *,
+        correlation: str | None = None,
+    ) -> None:
+        self._session = session
+        self.store = store
+        self._tables = tables
+        self._clock = clock
+        self._correlation = correlation
+        self._events: list[Envelope] = []
+
+    def now(self) -> datetime:
+        """The service's clock (aware UTC): real time, or a test's or the demo's."""
+        return self._clock()
+
+    @property
+    def dialect(self) -> str:
+        bind = self._session.bind
+        return bind.dialect.name
+
+    def record(self, data: EventData, *, subject: str | None = None) -> Envelope:
+        """An event this unit of work's change caused; written to the outbox at commit."""
+        envelope = new_event(
+            data,
+            correlation_id=self._correlation or correlation_id.get(),
+            subject=subject,
+        )
+        self._events.append(envelope)
+        return envelope
+
+    @property
+    def recorded(self) -> tuple[Envelope, ...]:
+        return tuple(self._events)
+
+    async def flush(self) -> None:
+        """Write what was recorded so far to the outbox (in this transaction) and the
+        store's pending changes to the database."""
+        events, self._events = self._events, []
+        await emit_envelopes(self._session, self._tables, events)
+        await self._session.flush()
+
+
+class UnitsOfWork(Generic[S]):
+    """Makes a service's units of work: one per request (`run`), or bound to a consumed
+    event's inbox transaction (`bound`)."""
+
+    def __init__(
+        self,
+        db: Database,
+        tables: MessagingTables,
+        store: StoreFactory[S],
+        clock: Callable[[], datetime],
+        *,
+        attempts: int = 4,
+        integrity: IntegrityReading | None = None,
+    ) -> None:
+        self.db = db
+        self.tables = tables
+        self.store = store
+        self.clock = clock
+        self.attempts = attempts
+        self.integrity = integrity
+
+    def bound(self, session: AsyncSession, *, correlation: str | None = None) -> UnitOfWork[S]:
+        return UnitOfWork(
+            session, self.store(session), self.tables, self.clock, correlation=correlation
+        )
+
+    async def run(
+        self,
+        work: Callable[[UnitOfWork[S]], Awaitable[T]],
+        *,
+        read_only: bool = False,
+    ) -> T:
+        """Run `work` in one transaction and commit it with its events; a refusal raised by
+        the work rolls everything back and propagates unchanged."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                return await self._once(work, read_only)
+            except IntegrityError as exc:
+                raise self._conflict(exc) from exc
+            except DBAPIError as exc:
+                if is_retryable(exc):
+                    if attempt < self.attempts:
+                        log.info("transaction picked as a victim (attempt %d); again", attempt)
+                        continue
+                    raise Busy(
+                        "the database is busy, try again",
+                        nb="databasen er opptatt, prøv igjen",
+                        code="database_busy",
+                    ) from exc
+                _raise_unavailable(exc)
+                raise
+            except (OSError, ConnectionError, TimeoutError) as exc:
+                _raise_unavailable(exc)
+                raise
+        raise AssertionError("unreachable")
+
+    async def _once(self, work: Callable[[UnitOfWork[S]], Awaitable[T]], read_only: bool) -> T:
+        async with self.db.sessions() as session:
+            if read_only:
+                # On SQLite a read must not take the write lock (BEGIN IMMEDIATE).
+                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+            async with session.begin():
+                uow = self.bound(session)
+                result = await work(uow)
+                await uow.flush()
+            return result
+
+    def _conflict(self, exc: IntegrityError) -> Refusal:
+        refusal = self.integrity(exc) if self.integrity else None
+        return refusal or Conflict(
+            "the change conflicts with a concurrent change; try again",
+            nb="endringen kolliderer med en samtidig endring; prøv igjen",
+            code="concurrent_change",
+        )
+
+
+def unavailable(exc: BaseException) -> Unavailable | None:
+    """The refusal for a database that cannot be reached or written, or None for a bug."""
+    fault = storage_fault(exc)
+    if fault:
+        en, nb = _STORAGE_TEXT[fault]
+        log.error("database cannot be written: %s", fault)
+        return Unavailable(en, nb=nb, code=f"database_{fault}", retry_after=30)
+    if is_outage(exc):
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return Unavailable(
+            "the database is not answering, try again shortly",
+            nb="databasen svarer ikke, prøv igjen om litt",
+            code="database_unavailable",
+            retry_after=5,
+        )
+    return None
+
+
+def _raise_unavailable(exc: BaseException) -> None:
+    refusal = unavailable(exc)
+    if refusal is not None:
+        raise refusal from exc

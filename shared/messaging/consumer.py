@@ -17,9 +17,9 @@ import random
 import socket
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError

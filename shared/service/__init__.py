@@ -18,11 +18,11 @@ __all__ = ["VERSION", "Runtime", "ServiceSpec", "Task", "create_app", "run", "ru
 
 # Transitional: the services' old refusal with an HTTP status, rendered as problem details.
 # Removed once every service raises shared.errors refusals (the shape test checks it).
-from typing import Any as _Any  # noqa: E402
+from typing import Any as _Any
 
-from shared.errors import Busy as _Busy  # noqa: E402
-from shared.errors import Kind as _Kind  # noqa: E402
-from shared.errors import Refusal as _Refusal  # noqa: E402
+from shared.errors import Busy as _Busy
+from shared.errors import Kind as _Kind
+from shared.errors import Refusal as _Refusal
 
 _KINDS = {
     401: _Kind.NOT_AUTHENTICATED,

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event, text
+from sqlalchemy import JSON, DateTime, event, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -50,6 +51,19 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+# Every service's declarative base maps these Python types the same way.
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {
+    datetime: UTCDateTime,
+    dict[str, Any]: JSON,
+    list[Any]: JSON,
+}
+
+
+def insert_for(dialect: str) -> Callable[..., Any]:
+    """The dialect's INSERT construct, which knows ON CONFLICT (both databases have it)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def is_sqlite(url: str) -> bool:

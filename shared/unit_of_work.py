@@ -155,15 +155,15 @@ class UnitsOfWork(Generic[S]):
         raise AssertionError("unreachable")
 
     async def _once(self, work: Callable[[UnitOfWork[S]], Awaitable[T]], read_only: bool) -> T:
-        async with self.db.sessions() as session:
+        async with self.db.sessions() as session, session.begin():
             if read_only:
-                # On SQLite a read must not take the write lock (BEGIN IMMEDIATE).
+                # On SQLite a read must not take the write lock (BEGIN IMMEDIATE); the
+                # connection, and with it the BEGIN, comes with the first use.
                 await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
-            async with session.begin():
-                uow = self.bound(session)
-                result = await work(uow)
-                await uow.flush()
-            return result
+            uow = self.bound(session)
+            result = await work(uow)
+            await uow.flush()
+        return result
 
     def _conflict(self, exc: IntegrityError) -> Refusal:
         refusal = self.integrity(exc) if self.integrity else None

@@ -82,8 +82,6 @@ class CafeRules:
     daily_capacity: int = 120
 
 
-Language = Literal["nb", "en"]
-
 STATUS_NB: dict[Status, str] = {
     Status.PENDING_ACCEPTANCE: "venter på svar fra kafeen",
     Status.PLACED: "mottatt",
@@ -276,7 +274,7 @@ def catering_order_by(calendar: Calendar, day: date, rules: CafeRules) -> dateti
     return at_local(working_day_before(calendar, day, rules.lead_working_days), rules.cutoff)
 
 
-def describe_deadline(order_by: datetime, language: Language = "en") -> str:
+def describe_deadline(order_by: datetime, language: str = "en") -> str:
     wall = local(order_by)
     if language == "nb":
         return wall.strftime("%d.%m.%Y kl. %H.%M")
@@ -284,7 +282,7 @@ def describe_deadline(order_by: datetime, language: Language = "en") -> str:
 
 
 def placed_message(
-    short_notice: bool, order_by: datetime, cancel_cutoff_at: datetime, language: Language
+    short_notice: bool, order_by: datetime, cancel_cutoff_at: datetime, language: str
 ) -> str:
     """What the customer is told when the order is taken, in the customer's language."""
     if short_notice:
@@ -407,7 +405,6 @@ STAMP: dict[Status, str] = {
     Status.REJECTED: "rejected_at",
     Status.READY: "ready_at",
     Status.PICKED_UP: "picked_up_at",
-    Status.CANCELLED: "cancelled_at",
 }
 
 
@@ -524,6 +521,7 @@ class PrepOrder(Protocol):
 
 
 OrderT = TypeVar("OrderT", bound=PrepOrder)
+Entry = TypeVar("Entry")  # what prep_of was given: the rows themselves
 
 
 @dataclass(frozen=True)
@@ -535,11 +533,11 @@ class PrepCount:
 
 
 @dataclass(frozen=True)
-class Prep(Generic[OrderT]):
+class Prep(Generic[Entry]):
     items: list[PrepCount]  # by item id
     people: int
-    pickups: list[OrderT]  # what the café has said yes to, in the given (pick-up) order
-    awaiting_decision: list[OrderT]
+    pickups: list[Entry]  # what the café has said yes to, in the given (pick-up) order
+    awaiting_decision: list[Entry]
 
 
 def prep_of(orders: Sequence[OrderT]) -> Prep[OrderT]:

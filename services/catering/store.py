@@ -27,7 +27,7 @@ class Store:
 
     @property
     def dialect(self) -> str:
-        return self.session.bind.dialect.name
+        return self.session.get_bind().dialect.name
 
     async def flush(self) -> None:
         await self.session.flush()

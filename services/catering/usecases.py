@@ -23,7 +23,6 @@ from services.catering.domain import (
     DayAvailability,
     DayLoad,
     Kind,
-    Language,
     OrderRefused,
     Prep,
     StaffAction,
@@ -38,6 +37,7 @@ from shared.errors import NotFound
 from shared.events import (
     Contact,
     EventData,
+    Language,
     OrderAccepted,
     OrderCancelled,
     OrderLine,

@@ -20,10 +20,10 @@ from services.catering.api.schemas import (
     Status,
 )
 from services.catering.api.views import order_out
-from services.catering.domain import Language, StaffAction
+from services.catering.domain import StaffAction
 from services.catering.settings import catering_settings
 from shared.auth import Staff, optional_staff, require_staff
-from shared.events import Contact
+from shared.events import Contact, Language
 from shared.hubs import DEFAULT_HUB
 from shared.roles import Role
 from shared.service import runtime_of

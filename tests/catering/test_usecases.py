@@ -53,28 +53,27 @@ async def units(database_url: str, clock: TestClock) -> AsyncIterator[UnitsOfWor
         yield units
 
 
-def takeaway(at: str, **lines: int) -> usecases.PlaceOrder:
+def command(
+    kind: str, at: str, people: int | None, reply: str, lines: dict[str, int]
+) -> usecases.PlaceOrder:
     d, t = at.split()
     return usecases.PlaceOrder(
         hub=DEFAULT_HUB,
-        kind="takeaway",
-        pickup_at=oslo(d, t),
-        lines=[(k.replace("_", "-"), v) for k, v in lines.items()],
-        customer=KARI,
-    )
-
-
-def catering(at: str, people: int, reply: str = "en", **lines: int) -> usecases.PlaceOrder:
-    d, t = at.split()
-    return usecases.PlaceOrder(
-        hub=DEFAULT_HUB,
-        kind="catering",
+        kind=kind,  # type: ignore[arg-type]
         pickup_at=oslo(d, t),
         lines=[(k.replace("_", "-"), v) for k, v in lines.items()],
         customer=KARI,
         people=people,
         reply_language=reply,  # type: ignore[arg-type]
     )
+
+
+def takeaway(at: str, **lines: int) -> usecases.PlaceOrder:
+    return command("takeaway", at, None, "en", lines)
+
+
+def catering(at: str, people: int, reply: str = "en", **lines: int) -> usecases.PlaceOrder:
+    return command("catering", at, people, reply, lines)
 
 
 async def place(units: UnitsOfWork[Any], cmd: usecases.PlaceOrder) -> usecases.PlacedOrder:

@@ -5,18 +5,14 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.catering import api
-from services.catering.config import CateringSettings
 from services.catering.handlers import handlers
-from services.catering.menu_seed import seed_menu
 from services.catering.models import messaging, metadata
+from services.catering.seed import seed
+from services.catering.settings import CateringSettings
+from services.catering.store import Store, refusal_of
 from shared.events import CATERING_STREAM
-from shared.service import Runtime, ServiceSpec, create_app
+from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
-
-
-async def setup(runtime: Runtime) -> None:
-    runtime.state["catering"] = CateringSettings()
-
 
 SPEC = ServiceSpec(
     name="catering",
@@ -24,9 +20,11 @@ SPEC = ServiceSpec(
     tables=messaging,
     produces=(CATERING_STREAM,),
     build_api=api.build_api,
+    store=Store,
+    integrity=refusal_of,
+    service_settings=CateringSettings,
     handlers=handlers,
-    seed=seed_menu,
-    setup=setup,
+    seed=seed,
     title="Knutepunkt catering (Café Jasmin)",
 )
 

@@ -17,14 +17,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from shared.db import UTCDateTime
+from shared.db import TYPE_ANNOTATION_MAP, UTCDateTime
 from shared.messaging.tables import add_messaging_tables
 
 _Id = BigInteger().with_variant(Integer(), "sqlite")
 
 
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 metadata = Base.metadata

@@ -6,21 +6,11 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
-from sqlalchemy import select
 
-from services.catering import ordering
-from services.catering.api.common import (
-    CAFE,
-    MANAGE_TOKEN_DOC,
-    check_access,
-    order_out,
-    refusals_as_http,
-    require_someone,
-    rules_of,
-    runtime_of,
-)
+from services.catering import usecases
 from services.catering.api.schemas import (
     CancelIn,
+    CustomerIn,
     Day,
     HubKey,
     OrderCreated,
@@ -29,17 +19,34 @@ from services.catering.api.schemas import (
     ReasonIn,
     Status,
 )
-from services.catering.domain import describe_deadline
-from services.catering.models import Order, messaging
-from shared.auth import Staff, hash_token, new_token, optional_staff, require_staff
-from shared.events import Contact
-from shared.messaging.outbox import emit
-from shared.service import ApiError
+from services.catering.api.views import order_out
+from services.catering.domain import StaffAction
+from services.catering.settings import catering_settings
+from shared.auth import Staff, optional_staff, require_staff
+from shared.events import Contact, Language
+from shared.hubs import DEFAULT_HUB
+from shared.roles import Role
+from shared.service import runtime_of
+from shared.service.problems import language_of
 
 router = APIRouter(tags=["orders"])
+MANAGE_TOKEN_DOC = "the manage token returned when the order was placed"
 ManageToken = Annotated[
     str | None, Header(alias="X-Manage-Token", description=MANAGE_TOKEN_DOC, max_length=200)
 ]
+
+
+def _reply_language(request: Request, customer: CustomerIn) -> Language:
+    """The customer's language when the order names it, else the request's."""
+    if "language" in customer.model_fields_set:
+        return customer.language
+    return "nb" if language_of(request) == "nb" else "en"
+
+
+def _caller(staff: Staff | None, token: str | None, any_staff: Staff | None) -> usecases.Caller:
+    return usecases.Caller(
+        cafe_staff=staff is not None, other_staff=any_staff is not None, token=token
+    )
 
 
 @router.post(
@@ -57,9 +64,7 @@ async def place_order(request: Request, body: OrderIn) -> OrderCreated:
     """Place a take-away or catering order. Catering inside the lead time is taken as a
     short-notice request (status `pending_acceptance`) that the café accepts or rejects."""
     runtime = runtime_of(request)
-    now = runtime.now()
-    token = new_token()
-    draft = ordering.Draft(
+    cmd = usecases.PlaceOrder(
         hub=body.hub,
         kind=body.kind,
         pickup_at=body.pickup_at,
@@ -67,24 +72,15 @@ async def place_order(request: Request, body: OrderIn) -> OrderCreated:
         customer=Contact(**body.customer.model_dump()),
         people=body.people,
         note=body.note,
-        manage_token_hash=hash_token(token),
+        reply_language=_reply_language(request, body.customer),
     )
-    async with refusals_as_http(), runtime.db.transaction() as session:
-        order = await ordering.place(session, draft, now, rules_of(runtime))
-        await emit(session, messaging, ordering.placed_event(order))
-        view = order_out(order)
-    if order.short_notice:
-        message = (
-            "Short notice: the order came after the cut-off "
-            f"({describe_deadline(order.order_by)}, Oslo time). The café will accept or "
-            "reject it, and you will be told."
-        )
-    else:
-        message = (
-            f"Order received. You can cancel until {describe_deadline(order.cancel_cutoff_at)} "
-            "(Oslo time)."
-        )
-    return OrderCreated(**view.model_dump(), manage_token=token, message=message)
+    rules = catering_settings(runtime).rules()
+    placed = await runtime.uow.run(lambda uow: usecases.place_order(uow, cmd, rules=rules))
+    return OrderCreated(
+        **order_out(placed.order).model_dump(),
+        manage_token=placed.manage_token,
+        message=placed.message,
+    )
 
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
@@ -92,16 +88,12 @@ async def get_order(
     request: Request,
     order_id: uuid.UUID,
     x_manage_token: ManageToken = None,
-    staff: Staff | None = Depends(optional_staff(CAFE)),
+    staff: Staff | None = Depends(optional_staff(Role.CAFE)),
     any_staff: Staff | None = Depends(optional_staff()),
 ) -> OrderOut:
-    require_someone(staff, x_manage_token, any_staff)
-    async with runtime_of(request).db.read() as session:
-        order = await ordering.load(session, str(order_id))
-        if order is None:
-            raise ApiError(404, "no such order")
-        check_access(order, staff, x_manage_token)
-        return order_out(order)
+    cmd = usecases.SeeOrder(str(order_id), _caller(staff, x_manage_token, any_staff))
+    order = await runtime_of(request).uow.run(lambda uow: usecases.get_order(uow, cmd))
+    return order_out(order)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderOut)
@@ -110,42 +102,29 @@ async def cancel_order(
     order_id: uuid.UUID,
     body: Annotated[CancelIn | None, Body()] = None,
     x_manage_token: ManageToken = None,
-    staff: Staff | None = Depends(optional_staff(CAFE)),
+    staff: Staff | None = Depends(optional_staff(Role.CAFE)),
     any_staff: Staff | None = Depends(optional_staff()),
 ) -> OrderOut:
     """The customer (with the manage token) until the cut-off, or the café at any time
     before pick-up."""
-    require_someone(staff, x_manage_token, any_staff)
-    runtime = runtime_of(request)
-    async with refusals_as_http(), runtime.db.transaction() as session:
-        order = await ordering.load(session, str(order_id), lock=True)
-        if order is None:
-            raise ApiError(404, "no such order")
-        check_access(order, staff, x_manage_token)
-        by = "cafe" if staff is not None else "customer"
-        await ordering.cancel(session, order, by, runtime.now(), body.reason if body else None)
-        await emit(session, messaging, ordering.status_event(order))
-        return order_out(order)
+    cmd = usecases.CancelOrder(
+        str(order_id), _caller(staff, x_manage_token, any_staff), body.reason if body else None
+    )
+    order = await runtime_of(request).uow.run(lambda uow: usecases.cancel_order(uow, cmd))
+    return order_out(order)
 
 
 async def _advance(
-    request: Request, order_id: uuid.UUID, action: str, reason: str | None = None
+    request: Request, order_id: uuid.UUID, action: StaffAction, reason: str | None = None
 ) -> OrderOut:
-    runtime = runtime_of(request)
-    async with refusals_as_http(), runtime.db.transaction() as session:
-        order = await ordering.load(session, str(order_id), lock=True)
-        if order is None:
-            raise ApiError(404, "no such order")
-        await ordering.advance(session, order, action, runtime.now())
-        if reason is not None:
-            order.reason = reason
-        await emit(session, messaging, ordering.status_event(order, rejected_by="cafe"))
-        return order_out(order)
+    cmd = usecases.AdvanceOrder(str(order_id), action, reason)
+    order = await runtime_of(request).uow.run(lambda uow: usecases.advance_order(uow, cmd))
+    return order_out(order)
 
 
 @router.post("/orders/{order_id}/accept", response_model=OrderOut)
 async def accept_order(
-    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(CAFE))
+    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> OrderOut:
     return await _advance(request, order_id, "accept")
 
@@ -155,21 +134,21 @@ async def reject_order(
     request: Request,
     order_id: uuid.UUID,
     body: ReasonIn,
-    _staff: Staff = Depends(require_staff(CAFE)),
+    _staff: Staff = Depends(require_staff(Role.CAFE)),
 ) -> OrderOut:
     return await _advance(request, order_id, "reject", body.reason)
 
 
 @router.post("/orders/{order_id}/ready", response_model=OrderOut)
 async def order_ready(
-    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(CAFE))
+    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> OrderOut:
     return await _advance(request, order_id, "ready")
 
 
 @router.post("/orders/{order_id}/picked-up", response_model=OrderOut)
 async def order_picked_up(
-    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(CAFE))
+    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> OrderOut:
     return await _advance(request, order_id, "picked_up")
 
@@ -179,13 +158,9 @@ async def list_orders(
     request: Request,
     date_: Annotated[Day | None, Query(alias="date", description="pick-up date (Oslo)")] = None,
     status: Annotated[Status | None, Query()] = None,
-    hub: Annotated[HubKey, Query()] = "stromso",
-    _staff: Staff = Depends(require_staff(CAFE)),
+    hub: Annotated[HubKey, Query()] = DEFAULT_HUB,
+    _staff: Staff = Depends(require_staff(Role.CAFE)),
 ) -> list[OrderOut]:
-    query = select(Order).where(Order.hub == hub).order_by(Order.pickup_at, Order.id).limit(1000)
-    if date_ is not None:
-        query = query.where(Order.pickup_day == date_)
-    if status is not None:
-        query = query.where(Order.status == status)
-    async with runtime_of(request).db.read() as session:
-        return [order_out(o) for o in (await session.execute(query)).scalars()]
+    query = usecases.OrdersQuery(hub, date_, status)
+    orders = await runtime_of(request).uow.run(lambda uow: usecases.list_orders(uow, query))
+    return [order_out(o) for o in orders]

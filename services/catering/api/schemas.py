@@ -20,6 +20,7 @@ from pydantic import (
 
 from services.catering.domain import ALLERGENS, Allergen, DietTag, Kind, Unit
 from shared.contacts import e164
+from shared.hubs import DEFAULT_HUB
 
 
 def _printable(value: str) -> str:
@@ -112,7 +113,7 @@ class MenuItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     id: ItemId
-    hub: HubKey = "stromso"
+    hub: HubKey = DEFAULT_HUB
     name_nb: Name
     name_en: Name | None = None
     description_nb: ShortText | None = None
@@ -175,7 +176,7 @@ class LineIn(BaseModel):
 class OrderIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hub: HubKey = "stromso"
+    hub: HubKey = DEFAULT_HUB
     kind: Kind
     pickup_at: Instant = Field(description="with a UTC offset; inside café hours")
     lines: list[LineIn] = Field(min_length=1, max_length=50)
@@ -314,7 +315,7 @@ class AvailabilityDay(BaseModel):
 class ClosureIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hub: HubKey = "stromso"
+    hub: HubKey = DEFAULT_HUB
     first_date: Day
     last_date: Day
     reason: Name

@@ -1,4 +1,5 @@
-"""The café's own settings, from CATERING_* environment variables (12-factor)."""
+"""The café's own settings, from CATERING_* environment variables (12-factor); a running
+service has them as `runtime.config` (`catering_settings(runtime)` for the typed view)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.catering.domain import CafeRules
-
-DEFAULT_HUB = "stromso"
+from shared.service import Runtime
 
 
 class CateringSettings(BaseSettings):
@@ -37,3 +37,9 @@ class CateringSettings(BaseSettings):
             max_days_ahead=self.max_days_ahead,
             daily_capacity=self.daily_capacity,
         )
+
+
+def catering_settings(runtime: Runtime) -> CateringSettings:
+    config = runtime.config
+    assert isinstance(config, CateringSettings), "the catering spec makes CateringSettings"
+    return config

@@ -1,14 +1,19 @@
 """The demo menu of Café Jasmin at Knutepunkt Strømsø. Booking's demo and tests use these
-ids ("kaffe-te", "lunsj-baguette", "fruktfat", "kake"): keep them stable."""
+ids ("kaffe-te", "lunsj-baguette", "fruktfat", "kake"): keep them stable.
+
+Replicas started together on a fresh database seed at the same moment, so the seed is one
+INSERT … ON CONFLICT DO NOTHING per table: a row another replica wrote first is left alone
+(as are staff edits), and nobody hits a unique violation in the startup hook.
+"""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
-from services.catering.config import DEFAULT_HUB
 from services.catering.models import MenuItem
+from shared.db import Database, insert_for
+from shared.hubs import DEFAULT_HUB
 from shared.service import Runtime
 
 BOTH = ["catering", "takeaway"]
@@ -93,25 +98,24 @@ DEMO_MENU: list[dict[str, Any]] = [
 ]
 
 
-async def seed_menu(runtime: Runtime) -> None:
-    """Idempotent: adds the demo items a hub does not have yet, never overwrites staff edits."""
-    now = runtime.now()
-    async with runtime.db.transaction() as session:
-        have = set(
-            (await session.execute(select(MenuItem.id).where(MenuItem.hub == DEFAULT_HUB)))
-            .scalars()
-            .all()
+async def seed(runtime: Runtime) -> None:
+    await seed_menu(runtime.db, runtime.now())
+
+
+async def seed_menu(db: Database, now: datetime) -> None:
+    """Adds the demo items a hub does not have yet; never overwrites staff edits."""
+    rows = [
+        {
+            **item,
+            "hub": DEFAULT_HUB,
+            "available": True,
+            "description_nb": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for item in DEMO_MENU
+    ]
+    async with db.transaction() as session:
+        await session.execute(
+            insert_for(db.dialect)(MenuItem).values(rows).on_conflict_do_nothing()
         )
-        for item in DEMO_MENU:
-            if item["id"] in have:
-                continue
-            session.add(
-                MenuItem(
-                    hub=DEFAULT_HUB,
-                    available=True,
-                    description_nb=None,
-                    created_at=now,
-                    updated_at=now,
-                    **item,
-                )
-            )

@@ -1,0 +1,191 @@
+"""Every query and write of the catering service, on one session (the unit of work's).
+
+The day's capacity counter lives here: writers of one day queue on its counter row (SELECT
+… FOR UPDATE on PostgreSQL; on SQLite every write transaction already begins IMMEDIATE,
+which serialises them). The CHECK (used <= capacity) on the row is the guarantee should
+anything slip past. Whether an order fits is the domain's call (`DayLoad.fits`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catering.domain import DayLoad, MenuFacts
+from services.catering.models import BookingCancellation, CafeClosure, DayCapacity, MenuItem, Order
+from shared.db import insert_for
+from shared.errors import Conflict, Refusal
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    # ----------------------------------------------------------------------- the menu
+
+    async def menu(self, hub: str, *, include_unavailable: bool) -> list[MenuItem]:
+        query = select(MenuItem).where(MenuItem.hub == hub).order_by(MenuItem.category, MenuItem.id)
+        if not include_unavailable:
+            query = query.where(MenuItem.available.is_(True))
+        return list((await self.session.execute(query)).scalars())
+
+    async def menu_item(self, hub: str, item_id: str) -> MenuItem | None:
+        return await self.session.get(MenuItem, (hub, item_id))
+
+    async def add_menu_item(self, item: MenuItem) -> None:
+        self.session.add(item)
+        await self.session.flush()
+
+    async def menu_facts(self, hub: str, ids: Iterable[str]) -> dict[str, MenuFacts]:
+        rows = (
+            await self.session.execute(
+                select(MenuItem).where(MenuItem.hub == hub, MenuItem.id.in_(list(set(ids))))
+            )
+        ).scalars()
+        return {
+            m.id: MenuFacts(
+                m.id, m.name_nb, m.price_ore, tuple(m.allergens), m.available, tuple(m.kinds)
+            )
+            for m in rows
+        }
+
+    # ----------------------------------------------------------------------- closures
+
+    async def closures(self, hub: str, after: datetime) -> list[CafeClosure]:
+        """The hub's café closures that end after `after`, by start."""
+        rows = await self.session.execute(
+            select(CafeClosure)
+            .where(CafeClosure.hub == hub, CafeClosure.end_at > after)
+            .order_by(CafeClosure.start_at)
+        )
+        return list(rows.scalars())
+
+    async def add_closure(self, closure: CafeClosure) -> None:
+        self.session.add(closure)
+        await self.session.flush()
+
+    # ----------------------------------------------------------------------- orders
+
+    async def order(self, order_id: str, *, lock: bool = False) -> Order | None:
+        query = select(Order).where(Order.id == order_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def order_of_booking(self, booking_id: str, *, lock: bool = False) -> Order | None:
+        query = select(Order).where(Order.booking_id == booking_id)
+        if lock:
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def booking_has_order(self, booking_id: str) -> bool:
+        found = await self.session.execute(select(Order.id).where(Order.booking_id == booking_id))
+        return found.first() is not None
+
+    async def orders(
+        self,
+        hub: str,
+        *,
+        day: date | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+    ) -> list[Order]:
+        """By pick-up time."""
+        query = select(Order).where(Order.hub == hub).order_by(Order.pickup_at, Order.id)
+        if day is not None:
+            query = query.where(Order.pickup_day == day)
+        if status is not None:
+            query = query.where(Order.status == status)
+        if limit is not None:
+            query = query.limit(limit)
+        return list((await self.session.execute(query)).scalars())
+
+    async def add_order(self, order: Order) -> None:
+        self.session.add(order)
+        await self.session.flush()
+
+    # ----------------------------------------------------------------------- bookings
+
+    async def booking_cancelled(self, booking_id: str) -> bool:
+        return await self.session.get(BookingCancellation, booking_id) is not None
+
+    async def remember_booking_cancelled(self, booking_id: str, at: datetime) -> None:
+        await self.session.execute(
+            insert_for(self.dialect)(BookingCancellation)
+            .values(booking_id=booking_id, cancelled_at=at)
+            .on_conflict_do_nothing()
+        )
+
+    # ----------------------------------------------------------------------- capacity
+
+    async def locked_load(self, hub: str, day: date, default_capacity: int) -> DayLoad:
+        """The day's counter, locked until the end of the transaction (made at the default
+        capacity when staff have not set the day)."""
+        await self.session.execute(
+            insert_for(self.dialect)(DayCapacity)
+            .values(hub=hub, day=day, capacity=default_capacity, used=0)
+            .on_conflict_do_nothing()
+        )
+        row = (
+            await self.session.execute(
+                select(DayCapacity.capacity, DayCapacity.used)
+                .where(DayCapacity.hub == hub, DayCapacity.day == day)
+                .with_for_update()
+            )
+        ).one()
+        return DayLoad(row.capacity, row.used)
+
+    async def loads(self, hub: str, first: date, last: date) -> dict[date, DayLoad]:
+        """The days staff have set or orders have used; other days are at the default."""
+        rows = await self.session.execute(
+            select(DayCapacity.day, DayCapacity.capacity, DayCapacity.used).where(
+                DayCapacity.hub == hub, DayCapacity.day >= first, DayCapacity.day <= last
+            )
+        )
+        return {r.day: DayLoad(r.capacity, r.used) for r in rows}
+
+    async def use_portions(self, hub: str, day: date, portions: int) -> None:
+        """Negative gives portions back."""
+        if portions:
+            await self.session.execute(
+                update(DayCapacity)
+                .where(DayCapacity.hub == hub, DayCapacity.day == day)
+                .values(used=DayCapacity.used + portions)
+            )
+
+    async def set_day_capacity(self, hub: str, day: date, capacity: int) -> None:
+        await self.session.execute(
+            update(DayCapacity)
+            .where(DayCapacity.hub == hub, DayCapacity.day == day)
+            .values(capacity=capacity)
+        )
+
+
+def refusal_of(exc: IntegrityError) -> Refusal | None:
+    """What a violated catering constraint means (PostgreSQL names the constraint, SQLite
+    the constraint or the columns); None for anything else."""
+    text = str(exc.orig)
+    if "menu_items_pkey" in text or "menu_items.hub, menu_items.id" in text:
+        return Conflict(
+            "a menu item with that id already exists",
+            code="menu_item_exists",
+            nb="en rett med den id-en finnes allerede på menyen",
+        )
+    if "ck_day_capacity_not_oversold" in text:
+        return Conflict(
+            "the day's capacity changed meanwhile; try again",
+            code="capacity_changed",
+            nb="kapasiteten for dagen ble endret i mellomtiden; prøv igjen",
+        )
+    return None

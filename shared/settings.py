@@ -1,6 +1,6 @@
 """Configuration from the environment (12-factor), read with pydantic-settings.
 
-The names are part of the contract in DESIGN.md: ops and tests set them.
+The names are a contract: ops, compose.yaml and the tests set them (README, docs/ops.md).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | text
 
-    # The backbone (DESIGN.md "promises").
+    # The backbone's promises (docs/architecture.md, "The backbone").
     claim_idle_ms: int = Field(default=30_000, ge=10)
     max_deliveries: int = Field(default=5, ge=1)
     retry_backoff_ms: int = Field(default=500, ge=1)

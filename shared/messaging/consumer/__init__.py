@@ -9,8 +9,8 @@ Entries left pending by a dead consumer are taken over after `claim_idle_ms` (XA
 
 One concern per module: `loop` (the read loop, held batches, reconnecting), `batch` (a read
 batch applied in one transaction), `inbox` (the duplicate check), `failures` (retry with
-backoff, dead letters), `reclaim` (retries due, and what dead consumers left), `acks` and
-`delivery` (what handlers get).
+backoff, dead letters), `reclaim` (retries due, and what dead consumers left), `acks`,
+`member` (the group and consumer the parts read as) and `delivery` (what handlers get).
 """
 
 from shared.messaging.consumer.batch import DatabaseDown

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from redis.asyncio.client import Pipeline
 
+from shared.messaging.consumer.member import Member
+
 
 class Acks:
-    def __init__(self, group: str) -> None:
-        self.group = group
+    def __init__(self, member: Member) -> None:
+        self.member = member
         self._ids: dict[str, list[bytes]] = {}
 
     def add(self, stream: str, entry_id: bytes) -> None:
@@ -19,7 +21,7 @@ class Acks:
     def queue(self, pipe: Pipeline) -> None:
         for stream, ids in self._ids.items():
             if ids:
-                pipe.xack(stream, self.group, *ids)
+                pipe.xack(stream, self.member.group, *ids)
 
     def clear(self) -> None:
         self._ids.clear()

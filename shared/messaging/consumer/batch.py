@@ -9,6 +9,7 @@ handler runs twice for one delivery. A database that does not answer is nobody's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError
@@ -23,7 +24,8 @@ from shared.messaging.consumer import inbox
 from shared.messaging.consumer.acks import Acks
 from shared.messaging.consumer.delivery import Delivery, Handler, batch_of
 from shared.messaging.consumer.failures import Failures
-from shared.messaging.redis import Entry, StreamNames, as_str
+from shared.messaging.consumer.member import Member
+from shared.messaging.redis import Entry, as_str
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -49,39 +51,25 @@ def raise_if_outage(exc: DBAPIError) -> None:
         raise DatabaseDown() from exc
 
 
+@dataclass
 class Batches:
-    def __init__(
-        self,
-        *,
-        group: str,
-        db: Database,
-        tables: MessagingTables,
-        units: UnitsOfWork[Any] | None,
-        handlers: dict[str, Handler],
-        names: StreamNames,
-        metrics: Metrics,
-        acks: Acks,
-        failures: Failures,
-        max_event_bytes: int,
-    ) -> None:
-        self.group = group
-        self.db = db
-        self.tables = tables
-        self.units = units
-        self.handlers = handlers
-        self.names = names
-        self.metrics = metrics
-        self.acks = acks
-        self.failures = failures
-        self.max_event_bytes = max_event_bytes
+    member: Member
+    db: Database
+    tables: MessagingTables
+    units: UnitsOfWork[Any] | None
+    handlers: dict[str, Handler]
+    metrics: Metrics
+    acks: Acks
+    failures: Failures
+    max_event_bytes: int
 
     async def handle(self, stream: str, entries: list[Entry]) -> int:
-        base = self.names.base(stream)
+        base = self.member.names.base(stream)
         todo: list[Todo] = []
         for entry_id, fields in entries:
             self.failures.forget(entry_id)
             target = fields.get(_REPLAY_GROUP)
-            if target is not None and as_str(target) != self.group:
+            if target is not None and as_str(target) != self.member.group:
                 self.acks.add(stream, entry_id)  # a replay meant for another group
                 continue
             try:
@@ -121,7 +109,7 @@ class Batches:
         return handled
 
     async def _apply(self, stream: str, todo: list[Todo]) -> None:
-        base = self.names.base(stream)
+        base = self.member.names.base(stream)
         try:
             async with self.db.transaction() as session:
                 fresh = await inbox.claim(

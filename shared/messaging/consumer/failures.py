@@ -11,14 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
-
-from redis.asyncio import Redis
+from dataclasses import dataclass, field
 
 from shared.backoff import delay, jittered
 from shared.events import dlq_stream
 from shared.messaging import dead_letters
-from shared.messaging.redis import Fields, StreamNames, as_entries, as_str
+from shared.messaging.consumer.member import Member
+from shared.messaging.redis import Fields, as_entries, as_str
 from shared.observability import Metrics
 from shared.tasks import cancelling
 
@@ -31,30 +30,16 @@ class Retry:
     due: float  # time.monotonic()
 
 
+@dataclass
 class Failures:
     """Our own failed entries waiting for their retry, and the dead letters."""
 
-    def __init__(
-        self,
-        *,
-        redis: Redis,
-        group: str,
-        consumer: str,
-        names: StreamNames,
-        metrics: Metrics,
-        max_deliveries: int,
-        backoff_ms: int,
-        backoff_max_ms: int,
-    ) -> None:
-        self.redis = redis
-        self.group = group
-        self.consumer = consumer
-        self.names = names
-        self.metrics = metrics
-        self.max_deliveries = max_deliveries
-        self.backoff_ms = backoff_ms
-        self.backoff_max_ms = backoff_max_ms
-        self._retries: dict[bytes, Retry] = {}
+    member: Member
+    metrics: Metrics
+    max_deliveries: int
+    backoff_ms: int
+    backoff_max_ms: int
+    _retries: dict[bytes, Retry] = field(default_factory=dict, init=False)
 
     # --- the retry schedule
 
@@ -86,7 +71,7 @@ class Failures:
         if cancelling():
             # Interrupted, not failed: the entry stays pending and is not counted.
             raise asyncio.CancelledError() from exc
-        base = self.names.base(stream)
+        base = self.member.names.base(stream)
         error = f"{type(exc).__name__}: {exc}"
         deliveries = await self._deliveries(stream, entry_id)
         log.warning(
@@ -98,7 +83,7 @@ class Failures:
             type(exc).__name__,
         )
         if deliveries >= self.max_deliveries:
-            entries = as_entries(await self.redis.xrange(stream, entry_id, entry_id))
+            entries = as_entries(await self.member.redis.xrange(stream, entry_id, entry_id))
             fields = entries[0][1] if entries else {}
             await self.dead_letter(stream, entry_id, fields, error, deliveries=deliveries)
             return
@@ -107,7 +92,9 @@ class Failures:
         self._retries[entry_id] = Retry(stream, time.monotonic() + jittered(wait_ms / 1000, 0.2))
 
     async def _deliveries(self, stream: str, entry_id: bytes) -> int:
-        info = await self.redis.xpending_range(stream, self.group, entry_id, entry_id, 1)
+        info = await self.member.redis.xpending_range(
+            stream, self.member.group, entry_id, entry_id, 1
+        )
         return int(info[0]["times_delivered"]) if info else 1
 
     # --- given up
@@ -115,20 +102,20 @@ class Failures:
     async def dead_letter(
         self, stream: str, entry_id: bytes, fields: Fields, error: str, *, deliveries: int
     ) -> None:
-        base = self.names.base(stream)
+        base = self.member.names.base(stream)
         letter = dead_letters.record(
             fields,
             stream=base,
             entry_id=entry_id,
-            group=self.group,
-            consumer=self.consumer,
+            group=self.member.group,
+            consumer=self.member.consumer,
             error=error,
             deliveries=deliveries,
         )
         # The dead letter and the ack go together, or neither does.
-        pipe = self.redis.pipeline(transaction=True)
+        pipe = self.member.redis.pipeline(transaction=True)
         pipe.xadd(dlq_stream(stream), letter)
-        pipe.xack(stream, self.group, entry_id)
+        pipe.xack(stream, self.member.group, entry_id)
         await pipe.execute()
         self.forget(entry_id)
         self.metrics.events_dead_lettered.labels(base).inc()

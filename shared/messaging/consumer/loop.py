@@ -28,6 +28,7 @@ from shared.messaging.consumer.acks import Acks
 from shared.messaging.consumer.batch import Batches, DatabaseDown
 from shared.messaging.consumer.delivery import Handler
 from shared.messaging.consumer.failures import Failures
+from shared.messaging.consumer.member import Member
 from shared.messaging.consumer.reclaim import Reclaimer
 from shared.messaging.redis import (
     Entry,
@@ -75,43 +76,36 @@ class Consumer:
     name: str = ""
 
     def __post_init__(self) -> None:
-        self._group = self.service
         self.name = self.name or default_consumer_name(self.service)
         unknown = set(self.handlers) - set(CATALOG)
         if unknown:
             raise ValueError(f"handlers for unknown event types: {sorted(unknown)}")
         self.streams = sorted({CATALOG[t].stream for t in self.handlers})
         config = self.config
-        self._acks = Acks(self.group)
+        self._member = Member(self.redis, self.names, self.service, self.name)
+        self._acks = Acks(self._member)
         self._failures = Failures(
-            redis=self.redis,
-            group=self.group,
-            consumer=self.name,
-            names=self.names,
-            metrics=self.metrics,
+            self._member,
+            self.metrics,
             max_deliveries=config.max_deliveries,
             backoff_ms=config.retry_backoff_ms,
             backoff_max_ms=config.retry_backoff_max_ms,
         )
         self._batches = Batches(
-            group=self.group,
-            db=self.db,
-            tables=self.tables,
-            units=self.units,
-            handlers=self.handlers,
-            names=self.names,
-            metrics=self.metrics,
-            acks=self._acks,
-            failures=self._failures,
+            self._member,
+            self.db,
+            self.tables,
+            self.units,
+            self.handlers,
+            self.metrics,
+            self._acks,
+            self._failures,
             max_event_bytes=config.max_event_bytes,
         )
         self._reclaimer = Reclaimer(
-            redis=self.redis,
-            group=self.group,
-            consumer=self.name,
-            names=self.names,
-            streams=self.streams,
-            failures=self._failures,
+            self._member,
+            self.streams,
+            self._failures,
             claim_idle_ms=config.claim_idle_ms,
             batch=config.batch,
             max_deliveries=config.max_deliveries,
@@ -125,13 +119,11 @@ class Consumer:
     @property
     def group(self) -> str:
         """The consumer group: the service's name (a test may read as another service)."""
-        return self._group
+        return self._member.group
 
     @group.setter
     def group(self, group: str) -> None:
-        self._group = group
-        self._acks.group = self._failures.group = self._reclaimer.group = group
-        self._batches.group = group
+        self._member.group = group
 
     async def run(self) -> None:
         backoff = Backoff(0.1, 5.0)

@@ -11,39 +11,24 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
-
-from redis.asyncio import Redis
+from dataclasses import dataclass, field
 
 from shared.messaging.consumer.failures import Failures
-from shared.messaging.redis import Entry, StreamNames, as_entries
+from shared.messaging.consumer.member import Member
+from shared.messaging.redis import Entry, as_entries
 
 log = logging.getLogger("knutepunkt.consumer")
 
 
+@dataclass
 class Reclaimer:
-    def __init__(
-        self,
-        *,
-        redis: Redis,
-        group: str,
-        consumer: str,
-        names: StreamNames,
-        streams: list[str],
-        failures: Failures,
-        claim_idle_ms: int,
-        batch: int,
-        max_deliveries: int,
-    ) -> None:
-        self.redis = redis
-        self.group = group
-        self.consumer = consumer
-        self.names = names
-        self.streams = streams
-        self.failures = failures
-        self.claim_idle_ms = claim_idle_ms
-        self.batch = batch
-        self.max_deliveries = max_deliveries
-        self._next_idle_scan = 0.0
+    member: Member
+    streams: list[str]
+    failures: Failures
+    claim_idle_ms: int
+    batch: int
+    max_deliveries: int
+    _next_idle_scan: float = field(default=0.0, init=False)
 
     def due(self, now: float) -> bool:
         return now >= self._next_idle_scan or self.failures.any_due(now)
@@ -53,18 +38,20 @@ class Reclaimer:
         # Our own failures whose backoff has passed: claim again (counts a delivery).
         for stream, ids in self.failures.due(time.monotonic()).items():
             claimed = as_entries(
-                await self.redis.xclaim(stream, self.group, self.consumer, 0, list(ids))
+                await self.member.redis.xclaim(
+                    stream, self.member.group, self.member.consumer, 0, list(ids)
+                )
             )
             for entry_id in ids:
                 self.failures.forget(entry_id)
             yield stream, [(i, f) for i, f in claimed if f]
         # Entries a dead (or stuck) consumer left pending.
         for base in self.streams:
-            stream = self.names(base)
-            _next, reply, _deleted = await self.redis.xautoclaim(
+            stream = self.member.names(base)
+            _next, reply, _deleted = await self.member.redis.xautoclaim(
                 stream,
-                self.group,
-                self.consumer,
+                self.member.group,
+                self.member.consumer,
                 min_idle_time=self.claim_idle_ms,
                 start_id="0-0",
                 count=self.batch,
@@ -89,10 +76,10 @@ class Reclaimer:
         self._next_idle_scan = time.monotonic() + self.claim_idle_ms / 2000
 
     async def _counts(self, stream: str, ids: list[bytes]) -> dict[bytes, int]:
-        pipe = self.redis.pipeline(transaction=False)
+        pipe = self.member.redis.pipeline(transaction=False)
         for entry_id in ids:
             pipe.xpending_range(
-                stream, self.group, entry_id, entry_id, 1, consumername=self.consumer
+                stream, self.member.group, entry_id, entry_id, 1, consumername=self.member.consumer
             )
         out: dict[bytes, int] = {}
         for entry_id, info in zip(ids, await pipe.execute(), strict=True):

@@ -18,8 +18,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.calendar import utcnow
 from shared.db import Database
 from shared.db_errors import is_outage
-from shared.events import REPLAY_GROUP_FIELD, Envelope, EventData, PoisonEvent, decode_entry
-from shared.events import parse_data as parse_event_data
+from shared.events import (
+    REPLAY_GROUP_FIELD,
+    Envelope,
+    EventData,
+    PoisonEvent,
+    decode_entry,
+    parse_data,
+)
 from shared.messaging.consumer import inbox
 from shared.messaging.consumer.acks import Acks
 from shared.messaging.consumer.delivery import Delivery, Handler, batch_of
@@ -78,7 +84,7 @@ class Batches:
                     self.acks.add(stream, entry_id)
                     self.metrics.events_consumed.labels(base, "ignored").inc()
                     continue
-                data = parse_event_data(envelope)
+                data = parse_data(envelope)
             except PoisonEvent as exc:
                 await self.failures.dead_letter(stream, entry_id, fields, str(exc), deliveries=1)
                 continue

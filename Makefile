@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make up      start the whole hub on this machine (UP_ARGS='--port-base 9001' ...)"
 	@echo "make test    run the tests (PYTEST_ARGS='-k launcher -x' ...)"
-	@echo "make lint    ruff"
+	@echo "make lint    ruff, then mypy (strict for shared/ and every domain.py)"
 	@echo "make docs    generate the docs"
 
 $(BIN)/python:
@@ -40,6 +40,7 @@ test: $(INSTALLED)
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 docs: $(INSTALLED)
 	$(BIN)/python -m knutepunkt.docs

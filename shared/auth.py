@@ -27,7 +27,9 @@ def hash_token(token: str) -> str:
 
 
 def token_matches(token: str | None, digest: str | None) -> bool:
-    return bool(token and digest) and hmac.compare_digest(hash_token(token), digest)  # type: ignore[arg-type]
+    if not token or not digest:
+        return False
+    return hmac.compare_digest(hash_token(token), digest)
 
 
 class Staff:

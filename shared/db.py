@@ -164,7 +164,7 @@ def advisory_key(name: str) -> int:
 async def try_advisory_xact_lock(session: AsyncSession, name: str) -> bool:
     """PostgreSQL: take a transaction-scoped advisory lock if free. SQLite: the write lock
     of BEGIN IMMEDIATE already serialises writers, so always True."""
-    if session.bind.dialect.name != "postgresql":  # type: ignore[union-attr]
+    if session.get_bind().dialect.name != "postgresql":
         return True
     result = await session.execute(
         text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": advisory_key(name)}
@@ -174,5 +174,5 @@ async def try_advisory_xact_lock(session: AsyncSession, name: str) -> bool:
 
 async def advisory_xact_lock(session: AsyncSession, name: str) -> None:
     """PostgreSQL: wait for a transaction-scoped advisory lock. SQLite: no-op (see above)."""
-    if session.bind.dialect.name == "postgresql":  # type: ignore[union-attr]
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": advisory_key(name)})

@@ -12,8 +12,9 @@ field, or adding a required one, needs a new `version` (tests/contract enforce t
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
@@ -83,12 +84,15 @@ class EventData(BaseModel):
 
 
 CATALOG: dict[str, type[EventData]] = {}
+E = TypeVar("E", bound=EventData)
 
 
-def event(stream: str, subject: str | None = None, version: int = 1):
+def event(
+    stream: str, subject: str | None = None, version: int = 1
+) -> Callable[[type[E]], type[E]]:
     """Register an event model in the catalog."""
 
-    def register(cls: type[EventData]) -> type[EventData]:
+    def register(cls: type[E]) -> type[E]:
         cls.event_type = cls.__name__
         cls.stream = stream
         cls.version = version
@@ -130,7 +134,8 @@ class PoisonEvent(Exception):
     """An entry that can never be handled: not JSON, unknown type, wrong schema, too big."""
 
 
-def decode_entry(fields: dict[bytes | str, bytes | str], max_bytes: int) -> Envelope:
+def decode_entry(fields: Mapping[Any, bytes | str], max_bytes: int) -> Envelope:
+    """An entry's envelope; its fields' keys are bytes or str, as the connection decodes."""
     raw = fields.get(WIRE_FIELD.encode()) or fields.get(WIRE_FIELD)
     if raw is None:
         raise PoisonEvent(f"entry has no {WIRE_FIELD} field")

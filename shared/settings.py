@@ -1,6 +1,6 @@
 """Configuration from the environment (12-factor), read with pydantic-settings.
 
-The names are part of the contract in DESIGN.md: ops and tests set them.
+The names are a contract: ops, compose.yaml and the tests set them (README, docs/ops.md).
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -58,7 +59,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | text
 
-    # The backbone (DESIGN.md "promises").
+    # The backbone's promises (docs/architecture.md, "The backbone").
     claim_idle_ms: int = Field(default=30_000, ge=10)
     max_deliveries: int = Field(default=5, ge=1)
     retry_backoff_ms: int = Field(default=500, ge=1)
@@ -89,7 +90,7 @@ class Settings(BaseSettings):
 def load_settings(service: str, **overrides: object) -> Settings:
     """Settings for one service: the shared names, plus `<SERVICE>_DATABASE_URL` and
     `<SERVICE>_PORT`, with explicit overrides (tests)."""
-    values: dict[str, object] = {"service": service}
+    values: dict[str, Any] = {"service": service}
     url = os.environ.get(f"{service.upper()}_DATABASE_URL")
     if url:
         values["database_url"] = url
@@ -100,7 +101,7 @@ def load_settings(service: str, **overrides: object) -> Settings:
         except ValueError as exc:
             raise ValueError(f"{service.upper()}_PORT must be a port number") from exc
     values.update(overrides)
-    settings = Settings(**values)  # type: ignore[arg-type]
+    settings = Settings(**values)
     if not settings.database_url:
         settings.database_url = settings.sqlite_default()
     if not settings.port:

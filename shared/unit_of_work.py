@@ -73,8 +73,7 @@ class UnitOfWork(Generic[S]):
 
     @property
     def dialect(self) -> str:
-        bind = self._session.bind
-        return bind.dialect.name
+        return self._session.get_bind().dialect.name
 
     def record(self, data: EventData, *, subject: str | None = None) -> Envelope:
         """An event this unit of work's change caused; written to the outbox at commit."""

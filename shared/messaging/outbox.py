@@ -12,7 +12,9 @@ import contextlib
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -183,7 +185,7 @@ class OutboxRelay:
             await self._mark(session, [r.id for r in rows])
         return len(rows)
 
-    async def _xadd(self, rows: list) -> None:  # type: ignore[type-arg]
+    async def _xadd(self, rows: Sequence[Any]) -> None:
         # One script call adds the whole batch: Redis runs it atomically (all entries or
         # none, in order), and redis-py packs and parses one command instead of one per
         # row, which is most of the relay's CPU.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -60,3 +61,14 @@ async def ensure_consumer_groups(redis: Redis, names: StreamNames, stream: str) 
 
 def as_str(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
+
+
+# A stream entry as our connections read it (they never decode: ids and fields are bytes).
+Fields = dict[bytes, bytes]
+Entry = tuple[bytes, Fields]
+
+
+def as_entries(reply: object) -> list[Entry]:
+    """A stream reply (XRANGE, XCLAIM, XAUTOCLAIM's entries) as entries. redis-py types these
+    replies for every decoding mode at once; ours does not decode, so they are bytes."""
+    return cast("list[Entry]", reply or [])

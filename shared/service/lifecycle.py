@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from shared import migrations
+from shared.backoff import Backoff
 from shared.db import Database
 from shared.db_errors import is_outage
 from shared.service.http import add_observability
@@ -81,7 +82,7 @@ async def _migrate_with_retry(runtime: Runtime) -> None:
 
 async def upgrade_when_reachable(service: str, db: Database, attempts: int = 60) -> None:
     """The database may come up after us (compose has no start order we can rely on)."""
-    delay = 0.2
+    backoff = Backoff(0.2, 5.0)
     for attempt in range(attempts):
         try:
             await migrations.upgrade(service, db)
@@ -90,8 +91,7 @@ async def upgrade_when_reachable(service: str, db: Database, attempts: int = 60)
             if not is_outage(exc):
                 raise  # a broken migration is not a database that is still starting
             log.warning("database not ready (attempt %d): %s", attempt + 1, type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
+            await asyncio.sleep(backoff.next())
     await migrations.upgrade(service, db)
 
 
@@ -105,7 +105,7 @@ async def _consume(runtime: Runtime) -> None:
 
 
 async def _supervised(task: Task, runtime: Runtime) -> None:
-    delay = 0.5
+    backoff = Backoff(0.5, 30.0)
     while True:
         started = time.monotonic()
         try:
@@ -118,8 +118,7 @@ async def _supervised(task: Task, runtime: Runtime) -> None:
                 raise asyncio.CancelledError() from None
             log.exception("background task %s failed; restarting", task.__name__)
         if time.monotonic() - started > 60:
-            delay = 0.5
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+            backoff.reset()  # it ran a good while: a new failure, not the same one again
+        await asyncio.sleep(backoff.next())
 
 

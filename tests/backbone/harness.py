@@ -1,7 +1,9 @@
 """A minimal producer and consumer on the real backbone, for the backbone's own tests.
 
 The consumer's handler records one row per application in `effects` (no unique key), so a
-double application shows up as two rows. Failures are injected per booking id.
+double application shows up as two rows, through a small store on the unit of work the
+consumer binds to its inbox transaction, as a service's handlers do. Failures are injected
+per booking id.
 """
 
 from __future__ import annotations
@@ -11,13 +13,16 @@ import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.calendar import utcnow
 from shared.db import Database, UTCDateTime
 from shared.events import BookingConfirmed, Contact, EventData, new_event
+from shared.hubs import DEFAULT_HUB
 from shared.messaging.consumer import (
     Consumer,
     ConsumerConfig,
@@ -29,6 +34,7 @@ from shared.messaging.outbox import OutboxRelay
 from shared.messaging.redis import StreamNames, connect
 from shared.messaging.tables import add_messaging_tables
 from shared.observability import Metrics
+from shared.unit_of_work import UnitsOfWork
 
 metadata = MetaData()
 messaging = add_messaging_tables(metadata)
@@ -44,10 +50,26 @@ effects = Table(
 START = datetime(2030, 3, 4, 10, 0, tzinfo=UTC)
 
 
+class EffectsStore:
+    """The backbone tests' store: one `effects` row per application of an event."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def apply(self, event_id: str, booking_id: str, at: datetime) -> None:
+        await self.apply_many([(event_id, booking_id, at)])
+
+    async def apply_many(self, rows: list[tuple[str, str, datetime]]) -> None:
+        await self.session.execute(
+            effects.insert(),
+            [{"event_id": e, "booking_id": b, "applied_at": at} for e, b, at in rows],
+        )
+
+
 def booking(n: int | str) -> BookingConfirmed:
     return BookingConfirmed(
         booking_id=str(n),
-        hub="stromso",
+        hub=DEFAULT_HUB,
         resource_id="room-1",
         resource_name="Møterom 1",
         start=START + timedelta(hours=int(n) if str(n).isdigit() else 0),
@@ -83,16 +105,12 @@ class Failures:
 
 
 def recording_handler(failures: Failures | None = None) -> Handler:
-    async def on_confirmed(delivery: Delivery) -> None:
+    async def on_confirmed(delivery: Delivery[EffectsStore]) -> None:
         data = delivery.data
         assert isinstance(data, BookingConfirmed)
         if failures:
             failures.check(data.booking_id)
-        await delivery.session.execute(
-            effects.insert().values(
-                event_id=delivery.envelope.id, booking_id=data.booking_id, applied_at=utcnow()
-            )
-        )
+        await delivery.uow.store.apply(delivery.envelope.id, data.booking_id, delivery.uow.now())
 
     return on_confirmed
 
@@ -101,21 +119,15 @@ def recording_batch_handler(failures: Failures | None = None) -> Handler:
     """The same effect, written with one multi-row insert per batch."""
 
     @batch_handler
-    async def on_confirmed_batch(deliveries: list[Delivery]) -> None:
+    async def on_confirmed_batch(deliveries: list[Delivery[EffectsStore]]) -> None:
         rows = []
         for delivery in deliveries:
             data = delivery.data
             assert isinstance(data, BookingConfirmed)
             if failures:
                 failures.check(data.booking_id)
-            rows.append(
-                {
-                    "event_id": delivery.envelope.id,
-                    "booking_id": data.booking_id,
-                    "applied_at": utcnow(),
-                }
-            )
-        await deliveries[0].session.execute(effects.insert(), rows)
+            rows.append((delivery.envelope.id, data.booking_id, delivery.uow.now()))
+        await deliveries[0].uow.store.apply_many(rows)
 
     return on_confirmed_batch
 
@@ -139,12 +151,15 @@ def make_consumer(
         names=StreamNames(prefix),
         handlers={"BookingConfirmed": handler or recording_handler()},
         metrics=Metrics(),
+        units=UnitsOfWork(db, messaging, EffectsStore, utcnow),
         config=ConsumerConfig(**defaults),
         name=name,
     )
 
 
-def make_relay(db: Database, redis_url: str, prefix: str, **kw: object) -> OutboxRelay:
+def make_relay(
+    db: Database, redis_url: str, prefix: str, *, poll_seconds: float = 0.05, **kw: Any
+) -> OutboxRelay:
     return OutboxRelay(
         service="booking",
         db=db,
@@ -153,8 +168,8 @@ def make_relay(db: Database, redis_url: str, prefix: str, **kw: object) -> Outbo
         names=StreamNames(prefix),
         metrics=Metrics(),
         streams=("booking.events",),
-        poll_seconds=float(kw.pop("poll_seconds", 0.05)),  # type: ignore[arg-type]
-        **kw,  # type: ignore[arg-type]
+        poll_seconds=poll_seconds,
+        **kw,
     )
 
 

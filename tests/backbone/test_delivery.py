@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -257,11 +258,11 @@ async def test_faststream_subscriber_reads_the_same_entries(
     from faststream.redis import RedisBroker, StreamSub
 
     stream = prefix + BOOKING_STREAM
-    received: list[dict] = []  # type: ignore[type-arg]
+    received: list[dict[str, Any]] = []
     broker = RedisBroker(redis_url, logger=None)
 
     @broker.subscriber(stream=StreamSub(stream, group="faststream-test", consumer="c", last_id="0"))
-    async def on_event(body: dict) -> None:  # type: ignore[type-arg]
+    async def on_event(body: dict[str, Any]) -> None:
         received.append(body)
 
     sent = new_event(booking(8))

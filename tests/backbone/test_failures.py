@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from redis.asyncio import Redis
 
 from shared.events import BOOKING_STREAM, WIRE_FIELD
-from shared.messaging.outbox import emit
+from shared.messaging.outbox import OutboxRelay, emit
 from shared.service import Runtime, ServiceSpec
 from tests.backbone.harness import (
     applied_at_least,
@@ -169,7 +169,7 @@ async def test_two_relays_on_postgres_publish_each_row_once(
                 for n in range(25):
                     sent.append((await emit(session, messaging, booking(chunk * 25 + n))).id)
 
-    async def relay_loop(relay) -> None:  # type: ignore[no-untyped-def]
+    async def relay_loop(relay: OutboxRelay) -> None:
         for _ in range(200):
             await relay.publish_once()
 

@@ -448,7 +448,7 @@ def test_parse_reads_ranges_lists_and_closed_days() -> None:
 )
 def test_parse_rejects_bad_input_with_a_clear_message(spec: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        OpeningHours.parse(spec)  # type: ignore[arg-type]
+        OpeningHours.parse(spec)  # type: ignore[arg-type]  # wrong types on purpose
 
 
 def test_opening_hours_constructor_validates() -> None:
@@ -458,7 +458,7 @@ def test_opening_hours_constructor_validates() -> None:
         OpeningHours({0: ((time(10, 0, 30), time(14)),)})
     hours = OpeningHours({0: ((time(10), time(14)),), 6: ()})
     with pytest.raises(TypeError):
-        hours.weekly[1] = ()  # type: ignore[index]
+        hours.weekly[1] = ()  # type: ignore[index]  # proving the mapping is read-only
     assert hours == OpeningHours({0: ((time(10), time(14)),)})
     assert hash(hours) == hash(OpeningHours({0: ((time(10), time(14)),)}))
 

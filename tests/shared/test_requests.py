@@ -17,7 +17,7 @@ def test_nul_in_text_is_refused_with_the_reason() -> None:
 def test_unknown_fields_are_refused_and_text_is_stripped() -> None:
     assert Named(name="  Møterom 1 ").name == "Møterom 1"
     with pytest.raises(ValidationError, match="extra"):
-        Named(name="x", surprise=1)  # type: ignore[call-arg]
+        Named(name="x", surprise=1)  # type: ignore[call-arg]  # an unknown field on purpose
 
 
 async def test_nul_in_a_path_or_query_is_a_422_not_a_database_error(

@@ -1,7 +1,7 @@
 """The one refusal vocabulary of every service.
 
 Domain rules and use cases say no by raising one of these; they know nothing of HTTP. The
-HTTP edge (`shared.http.problems`) turns each kind into its status code and an RFC 9457
+HTTP edge (`shared.service.problems`) turns each kind into its status code and an RFC 9457
 problem details body, the same for every service.
 
 A refusal carries a stable reason `code` (clients and pages branch on it, never on the

@@ -23,11 +23,12 @@ async def test_access_rules(database_url: str, redis_url: str, prefix: str) -> N
         assert (await c.get("/items")).status_code == 200
         assert (await c.get("/loans")).status_code == 401
         assert (await c.get("/loans", headers={"X-Manage-Token": "wrong"})).status_code == 401
-        # A borrower sees only their own loans, and may not return them.
+        # A borrower sees only their own loans, and may not return them; another's loan is
+        # 403, as booking and catering answer a token that is not the booking's or order's.
         own = (await c.get("/loans", headers=mine)).json()
         assert [ln["id"] for ln in own] == [r.json()["id"]]
-        assert (await c.get(f"/loans/{r2.json()['id']}", headers=mine)).status_code == 404
-        assert (await c.post(f"/loans/{r2.json()['id']}/renew", headers=mine)).status_code == 404
+        assert (await c.get(f"/loans/{r2.json()['id']}", headers=mine)).status_code == 403
+        assert (await c.post(f"/loans/{r2.json()['id']}/renew", headers=mine)).status_code == 403
         assert (await c.post(f"/loans/{r.json()['id']}/return", headers=mine)).status_code == 401
         assert len((await c.get("/loans", headers=DESK)).json()) == 2
         # Reservations: their own, by token; nobody else may cancel them.

@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
@@ -101,9 +101,12 @@ class Store:
         self.session = session
 
     @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    @property
     def _postgres(self) -> bool:
-        bind = self.session.bind
-        return bind.dialect.name == "postgresql"
+        return self._dialect == "postgresql"
 
     def _for_update(self, query: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
         if self._postgres:
@@ -237,7 +240,7 @@ class Store:
         transaction (their loan count is checked under the lock). Returns (borrower,
         created); an existing borrower takes the desk's newest details."""
         result = await self.session.execute(
-            insert_for(self.session.bind.dialect.name)(Borrower)
+            insert_for(self._dialect)(Borrower)
             .values(
                 id=new_id(),
                 name=name,
@@ -313,11 +316,11 @@ class Store:
         ).scalar_one_or_none()
 
     async def loan_row(self, loan_id: str) -> tuple[Loan, Item, Borrower] | None:
-        row = (await self.session.execute(self._loan_rows().where(Loan.id == loan_id))).first()
+        row: Any = (await self.session.execute(self._loan_rows().where(Loan.id == loan_id))).first()
         return None if row is None else (row[0], row[1], row[2])
 
     @staticmethod
-    def _loan_rows() -> Select[tuple[Loan, Item, Borrower]]:
+    def _loan_rows() -> Select[Loan, Item, Borrower]:
         return (
             select(Loan, Item, Borrower)
             .join(Item, Item.id == Loan.item_id)
@@ -343,7 +346,8 @@ class Store:
             query = query.where(Loan.returned_at.is_(None), Loan.due_at > now)
         elif status == "overdue":
             query = query.where(Loan.returned_at.is_(None), Loan.due_at <= now)
-        return [(loan, item, b) for loan, item, b in (await self.session.execute(query)).all()]
+        rows: Any = (await self.session.execute(query)).all()
+        return [(loan, item, b) for loan, item, b in rows]
 
     # --- reservations -----------------------------------------------------------------
 
@@ -470,14 +474,15 @@ class Store:
         )
         if self._postgres:
             query = query.with_for_update(of=Loan, skip_locked=True)
-        return [(loan, item, b) for loan, item, b in (await self.session.execute(query)).all()]
+        rows: Any = (await self.session.execute(query)).all()
+        return [(loan, item, b) for loan, item, b in rows]
 
     async def claim_notices(self, claims: list[NoticeClaim], now: datetime) -> set[str]:
         """Insert each notice's key; the loans whose key was new (this scan tells them)."""
         if not claims:
             return set()
         rows = await self.session.execute(
-            insert_for(self.session.bind.dialect.name)(NoticeSent)
+            insert_for(self._dialect)(NoticeSent)
             .values(
                 [
                     {
@@ -500,7 +505,7 @@ class Store:
         """Each claimed notice names the event that carried it (one executemany)."""
         if not sent:
             return
-        table = NoticeSent.__table__
+        table = cast(Table, NoticeSent.__table__)
         await self.session.execute(
             update(table)
             .where(

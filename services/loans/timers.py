@@ -22,7 +22,7 @@ from services.loans.settings import LoansSettings, config_of
 from services.loans.store import Store
 from services.loans.usecases import NoticeRules
 from shared.service import Runtime
-from shared.unit_of_work import UnitsOfWork
+from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
 log = logging.getLogger("knutepunkt.loans.timers")
 
@@ -60,7 +60,11 @@ async def scan_reservations(units: UnitsOfWork[Store]) -> int:
     kinds = await units.run(usecases.reservations_to_offer)
     offered = 0
     for cmd in kinds:
-        offered += await units.run(lambda uow, cmd=cmd: usecases.offer_free_items(uow, cmd))
+
+        async def offer(uow: UnitOfWork[Store], cmd: usecases.OfferFree = cmd) -> int:
+            return await usecases.offer_free_items(uow, cmd)
+
+        offered += await units.run(offer)
     return offered
 
 

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 
 from services.loans import usecases
 from services.loans.app import SPEC
@@ -19,6 +19,8 @@ from services.loans.settings import LoansSettings
 from services.loans.store import Store
 from services.loans.timers import notice_rules
 from services.loans.usecases import BorrowerDetails, Caller, CheckOut, NoticeRules
+from shared import migrations
+from shared.db import Database
 from shared.errors import Conflict, NotAllowed, NotAuthenticated, Refusal
 from shared.events import Envelope
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
@@ -318,3 +320,47 @@ async def test_seeding_replicas_at_once_adds_each_row_once(loans: Loans) -> None
     await asyncio.gather(*(SPEC.seed(runtime) for _ in range(4)))  # type: ignore[misc, arg-type]
     assert await loans.scalar(select(func.count()).select_from(Item)) == 10
     assert await loans.scalar(select(func.count()).select_from(LoanPolicy)) == 4
+
+
+async def test_migration_names_the_active_loan_on_existing_items(database_url: str) -> None:
+    """Revision 0003 fills items.current_loan_id from the loans made before it."""
+    db = Database(database_url)
+    try:
+        await migrations.upgrade("loans", db, revision="0002")
+        at = OPEN_TUESDAY
+        async with db.transaction() as session:
+            for item_id in ("i1", "i2"):
+                await session.execute(
+                    text(
+                        "INSERT INTO items (id, hub, kind, label, condition, created_at)"
+                        " VALUES (:id, 'stromso', 'pc', :id, 'ok', :at)"
+                    ),
+                    {"id": item_id, "at": at.replace(tzinfo=None)},
+                )
+            await session.execute(
+                text(
+                    "INSERT INTO borrowers (id, name, phone, language, created_at)"
+                    " VALUES ('b1', 'B', '+4740000001', 'nb', :at)"
+                ),
+                {"at": at.replace(tzinfo=None)},
+            )
+            for loan_id, item_id, returned in (("l1", "i1", None), ("l0", "i2", at)):
+                await session.execute(
+                    text(
+                        "INSERT INTO loans (id, hub, item_id, borrower_id, started_at, due_at,"
+                        " returned_at, renewals, condition_out, backfilled)"
+                        " VALUES (:id, 'stromso', :item, 'b1', :at, :at, :back, 0, 'ok', false)"
+                    ),
+                    {
+                        "id": loan_id,
+                        "item": item_id,
+                        "at": at.replace(tzinfo=None),
+                        "back": returned.replace(tzinfo=None) if returned else None,
+                    },
+                )
+        await migrations.upgrade("loans", db)
+        async with db.read() as session:
+            rows = await session.execute(text("SELECT id, current_loan_id FROM items ORDER BY id"))
+            assert rows.all() == [("i1", "l1"), ("i2", None)]
+    finally:
+        await db.dispose()

@@ -46,7 +46,7 @@ class NoticeRules:
 
     due_soon: timedelta
     steps: tuple[int, ...]
-    escalation_role: str = "desk"
+    escalation_role: str  # the staff role told at the last level
     batch: int = 500
 
 

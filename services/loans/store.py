@@ -34,8 +34,6 @@ from shared.db import insert_for
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
 
-LoanStatus = str  # active | overdue | returned
-
 
 def new_id() -> str:
     return str(uuid.uuid4())
@@ -332,7 +330,7 @@ class Store:
         now: datetime,
         *,
         borrower_ids: Sequence[str],
-        status: LoanStatus | None,
+        status: str | None,  # active | overdue | returned
         limit: int,
         offset: int,
     ) -> list[tuple[Loan, Item, Borrower]]:

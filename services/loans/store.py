@@ -50,7 +50,7 @@ def contact_of(borrower: Borrower) -> Contact:
         name=borrower.name,
         phone=borrower.phone,
         email=borrower.email,
-        language=borrower.language,  # type: ignore[arg-type]  # checked at the API door
+        language=borrower.language,
     )
 
 

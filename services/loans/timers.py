@@ -57,7 +57,7 @@ async def scan_notices(units: UnitsOfWork[Store], rules: NoticeRules) -> ScanRes
 async def scan_reservations(units: UnitsOfWork[Store]) -> int:
     """Offers that lapsed, and reservations whose date has come: offer what is free, one
     transaction per kind."""
-    kinds = await units.run(usecases.reservations_to_offer)
+    kinds = await units.run(usecases.reservations_to_offer, read_only=True)
     offered = 0
     for cmd in kinds:
 

@@ -219,7 +219,7 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
     await store.flush()  # the unique active-loan index speaks here (store.refusal_of)
     uow.record(
         LoanStarted(
-            **_loan_facts(loan, item, borrower),  # type: ignore[arg-type]  # typed facts
+            **_loan_facts(loan, item, borrower),
             started_at=loan.started_at,
             due_at=loan.due_at,
             backfilled=backfill,
@@ -261,7 +261,7 @@ async def return_loan(uow: Uow, cmd: ReturnLoan) -> LoanView:
     await uow.store.flush()
     uow.record(
         LoanReturned(
-            **_loan_facts(loan, item, borrower),  # type: ignore[arg-type]  # typed facts
+            **_loan_facts(loan, item, borrower),
             returned_at=now,
             condition=cmd.condition,
             days_overdue=domain.days_overdue(loan.due_at, now),
@@ -319,7 +319,7 @@ async def renew_loan(uow: Uow, cmd: RenewLoan) -> LoanView:
     await uow.store.flush()
     uow.record(
         LoanRenewed(
-            **_loan_facts(loan, item, borrower),  # type: ignore[arg-type]  # typed facts
+            **_loan_facts(loan, item, borrower),
             due_at=loan.due_at,
             renewals=loan.renewals,
         )
@@ -415,7 +415,7 @@ async def offer_free_items(uow: Uow, cmd: OfferFree) -> int:
                 reservation_id=str(reservation.id),
                 item_id=item.id,
                 item_label=item.label,
-                item_kind=item.kind,  # type: ignore[arg-type]  # a known kind
+                item_kind=item.kind,
                 borrower_id=borrower.id,
                 borrower=contact_of(borrower),
                 hold_until=reservation.hold_until,
@@ -439,7 +439,7 @@ async def take_out_of_service(uow: Uow, item: Item, reason: str) -> None:
             hub=item.hub,
             item_id=item.id,
             item_label=item.label,
-            item_kind=item.kind,  # type: ignore[arg-type]  # a known kind
+            item_kind=item.kind,
             reason=reason,
             reservations_affected=len(released),
             affected_borrowers=[
@@ -743,7 +743,7 @@ def _notice_event(
         DueLoan(
             loan_id=loan.id,
             item_label=item.label,
-            item_kind=item.kind,  # type: ignore[arg-type]  # a known kind
+            item_kind=item.kind,
             due_at=loan.due_at,
             days_overdue=domain.days_overdue(loan.due_at, now),
         )

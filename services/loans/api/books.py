@@ -6,8 +6,9 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.loans import usecases
 from services.loans.api.access import desk_only
-from services.loans.api.schemas import HUB_DEFAULT, BookIn, BookOut, BookTake, Shelf, book_out
-from services.loans.api.schemas import shelf_out as shelf_body
+from services.loans.api.schemas import HUB_DEFAULT, BookIn, BookOut, BookTake, Shelf
+from services.loans.api.views import book_out
+from services.loans.api.views import shelf_out as shelf_body
 from shared.service import runtime_of
 
 router = APIRouter(tags=["books"])
@@ -20,7 +21,9 @@ async def shelf(
     limit: int = Query(default=200, ge=1, le=1000),
 ) -> Shelf:
     cmd = usecases.ShowShelf(hub, limit)
-    found = await runtime_of(request).uow.run(lambda uow: usecases.show_shelf(uow, cmd))
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.show_shelf(uow, cmd), read_only=True
+    )
     return shelf_body(found)
 
 

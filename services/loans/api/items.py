@@ -13,8 +13,8 @@ from services.loans.api.schemas import (
     ItemPatch,
     Kind,
     id_path,
-    item_out,
 )
+from services.loans.api.views import item_out
 from shared.service import runtime_of
 
 router = APIRouter(tags=["items"])
@@ -29,14 +29,18 @@ async def list_items(
     include_retired: bool = False,
 ) -> list[ItemOut]:
     cmd = usecases.ListItems(hub, kind, available, include_retired)
-    views = await runtime_of(request).uow.run(lambda uow: usecases.list_items(uow, cmd))
+    views = await runtime_of(request).uow.run(
+        lambda uow: usecases.list_items(uow, cmd), read_only=True
+    )
     return [item_out(v) for v in views]
 
 
 @router.get("/items/{item_id}", response_model=ItemOut)
 async def get_item(request: Request, item_id: str = id_path()) -> ItemOut:
     cmd = usecases.GetItem(item_id)
-    view = await runtime_of(request).uow.run(lambda uow: usecases.get_item(uow, cmd))
+    view = await runtime_of(request).uow.run(
+        lambda uow: usecases.get_item(uow, cmd), read_only=True
+    )
     return item_out(view)
 
 

@@ -13,8 +13,8 @@ from services.loans.api.schemas import (
     ReturnIn,
     TokenOut,
     id_path,
-    loan_out,
 )
+from services.loans.api.views import loan_out
 from services.loans.settings import config_of
 from services.loans.timers import notice_rules
 from services.loans.usecases import BorrowerDetails, Caller
@@ -78,7 +78,9 @@ async def list_loans(
 ) -> list[LoanOut]:
     """Desk staff see every loan; a borrower (X-Manage-Token) sees their own."""
     cmd = usecases.ListLoans(who, status, borrower, limit, offset)
-    views = await runtime_of(request).uow.run(lambda uow: usecases.list_loans(uow, cmd))
+    views = await runtime_of(request).uow.run(
+        lambda uow: usecases.list_loans(uow, cmd), read_only=True
+    )
     return [loan_out(v) for v in views]
 
 
@@ -88,7 +90,9 @@ async def get_loan(
 ) -> LoanOut:
     """Desk staff, or the borrower with their X-Manage-Token (another's loan: 403)."""
     cmd = usecases.GetLoan(loan_id, who)
-    view = await runtime_of(request).uow.run(lambda uow: usecases.get_loan(uow, cmd))
+    view = await runtime_of(request).uow.run(
+        lambda uow: usecases.get_loan(uow, cmd), read_only=True
+    )
     return loan_out(view)
 
 

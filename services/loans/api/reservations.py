@@ -6,7 +6,8 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from services.loans import usecases
 from services.loans.api.access import caller
-from services.loans.api.schemas import ReservationIn, ReservationOut, reservation_out
+from services.loans.api.schemas import ReservationIn, ReservationOut
+from services.loans.api.views import reservation_out
 from services.loans.usecases import BorrowerDetails, Caller
 from shared.service import runtime_of
 
@@ -31,7 +32,9 @@ async def list_reservations(
     request: Request, who: Caller = Depends(caller), open_only: bool = True
 ) -> list[ReservationOut]:
     cmd = usecases.ListReservations(who, open_only)
-    views = await runtime_of(request).uow.run(lambda uow: usecases.list_reservations(uow, cmd))
+    views = await runtime_of(request).uow.run(
+        lambda uow: usecases.list_reservations(uow, cmd), read_only=True
+    )
     return [reservation_out(v) for v in views]
 
 

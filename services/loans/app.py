@@ -6,17 +6,13 @@ from fastapi import FastAPI
 
 from services.loans import api
 from services.loans.models import messaging, metadata
-from services.loans.scanner import scanner
 from services.loans.seed import seed
 from services.loans.settings import LoansSettings
+from services.loans.store import Store, refusal_of
+from services.loans.timers import scanner
 from shared.events import LOANS_STREAM
-from shared.service import Runtime, ServiceSpec, create_app
+from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
-
-
-async def setup(runtime: Runtime) -> None:
-    runtime.state["loans_settings"] = LoansSettings()
-
 
 SPEC = ServiceSpec(
     name="loans",
@@ -24,9 +20,11 @@ SPEC = ServiceSpec(
     tables=messaging,
     produces=(LOANS_STREAM,),
     build_api=api.build_api,
+    store=Store,
+    integrity=refusal_of,
+    service_settings=LoansSettings,
     tasks=[scanner],
     seed=seed,
-    setup=setup,
     title="Knutepunkt loans: PCs, planter boxes and the book swap",
 )
 

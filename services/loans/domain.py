@@ -1,12 +1,22 @@
-"""The lending rules, pure: no I/O, no clock (every function takes `now` when it needs one)."""
+"""The lending rules, pure: no I/O, no clock (every function takes `now` when it needs one).
+
+Each rule says no with a shared.errors refusal: NotFound, Conflict (the state forbids it:
+taken, blocked, limits reached) or Refused (the request breaks a rule: dates, a closed desk).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Literal, Protocol
 
 from shared.calendar import Calendar, at_local, local, local_date
 from shared.contacts import e164
+from shared.errors import Conflict, NotAllowed, NotAuthenticated, NotFound, Refusal, Refused
+
+__all__ = ["Refusal"]  # the base of every refusal raised here, for callers that catch them
 
 KINDS = ("pc", "planter_box", "book", "other")
 CONDITIONS = ("ok", "worn", "damaged", "out_of_service")
@@ -14,15 +24,6 @@ CONDITIONS = ("ok", "worn", "damaged", "out_of_service")
 UNLENDABLE = frozenset({"damaged", "out_of_service"})
 DUE_SOON = "due_soon"
 OVERDUE = "overdue"
-
-
-class Refusal(Exception):
-    """A rule says no; `status` is the HTTP status the API answers with."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)
@@ -39,15 +40,103 @@ class Policy:
     hold_hours: int = 48
 
 
-# --- borrowers ---------------------------------------------------------------------------
+class ItemState(Protocol):
+    """What the rules read of an item (the stored row satisfies it)."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def condition(self) -> str: ...
+    @property
+    def available_from(self) -> datetime | None: ...
+    @property
+    def retired_at(self) -> datetime | None: ...
+    @property
+    def current_loan_id(self) -> str | None: ...
+
+
+# --- borrowers and access ----------------------------------------------------------------
 
 
 def normalise_phone(raw: str, region: str = "NO") -> str:
     """E.164; Norwegian numbers by default (8 digits without +47)."""
     number = e164(raw, region)
     if number is None:
-        raise Refusal(422, "phone: not a phone number")
+        raise Refused(
+            "phone: not a phone number",
+            code="invalid_phone",
+            nb="telefon: ikke et telefonnummer",
+            field="body.borrower.phone",
+        )
     return number
+
+
+def unknown_borrower() -> NotAuthenticated:
+    return NotAuthenticated(
+        "a desk staff bearer token or a valid X-Manage-Token is required",
+        code="borrower_token_required",
+        nb="krever innlogging som ansatt i skranken eller en gyldig X-Manage-Token",
+    )
+
+
+def check_own_loan(loan_borrower_id: str, borrower_id: str) -> None:
+    """A borrower's token reads and renews their own loans only (as booking and catering
+    answer a token that is not the booking's or order's: 403)."""
+    if loan_borrower_id != borrower_id:
+        raise NotAllowed(
+            "the manage token does not match this loan",
+            code="manage_token_mismatch",
+            nb="tilgangskoden (X-Manage-Token) hører ikke til dette lånet",
+        )
+
+
+def item_not_found(item_id: str, hub: str | None = None) -> NotFound:
+    where = f" at hub {hub}" if hub else ""
+    return NotFound(
+        f"no item {item_id}{where}",
+        code="item_not_found",
+        nb=f"fant ikke utstyret {item_id}" + (f" ved {hub}" if hub else ""),
+    )
+
+
+def loan_not_found(loan_id: str) -> NotFound:
+    return NotFound(f"no loan {loan_id}", code="loan_not_found", nb=f"fant ikke lånet {loan_id}")
+
+
+def borrower_not_found(borrower_id: str) -> NotFound:
+    return NotFound(
+        f"no borrower {borrower_id}",
+        code="borrower_not_found",
+        nb=f"fant ikke låneren {borrower_id}",
+    )
+
+
+def no_policy(hub: str, kind: str) -> Refused:
+    return Refused(
+        f"no loan policy for {kind} at hub {hub}",
+        code="no_policy",
+        nb=f"{hub} har ingen utlånsregler for {kind}",
+    )
+
+
+# --- the desk's hours --------------------------------------------------------------------
+
+
+def require_open(calendar: Calendar, now: datetime, what: str) -> None:
+    """Check-out and return happen at the desk, while it is open."""
+    if calendar.is_open_at(now):
+        return
+    reason = calendar.closed_reason(now, now + timedelta(minutes=1)) or "closed"
+    opens = calendar.next_open_at(now).isoformat()
+    raise Refused(
+        f"{what} only while the desk is open ({reason}); it opens {opens}",
+        code="desk_closed",
+        nb=f"{_WHAT_NB.get(what, what)} bare når skranken er åpen ({reason}); den åpner {opens}",
+        opens_at=opens,
+    )
+
+
+_WHAT_NB = {"check-out": "utlån", "return": "innlevering"}
 
 
 # --- due dates ---------------------------------------------------------------------------
@@ -67,42 +156,396 @@ def season_end_date(season_end: str, start: date) -> date:
     return end if end >= start else date(start.year + 1, month, day)
 
 
+def check_lendable(policy: Policy) -> None:
+    if not policy.lendable:
+        raise Refused(
+            f"{policy.kind} items are not lent (the book swap has no loans)",
+            code="not_lendable",
+            nb=f"{policy.kind} lånes ikke ut (byttehylla har ingen lån)",
+        )
+
+
 def due_date(policy: Policy, start: date, days: int | None, wanted: date | None) -> date:
     """The local due date asked for (or the policy's default), checked against the policy."""
-    if not policy.lendable:
-        raise Refusal(422, f"{policy.kind} items are not lent (the book swap has no loans)")
+    check_lendable(policy)
     if days is not None and wanted is not None:
-        raise Refusal(422, "give either days or due_date, not both")
+        raise Refused(
+            "give either days or due_date, not both",
+            code="days_or_due_date",
+            nb="oppgi enten days eller due_date, ikke begge",
+        )
     if policy.season_end:
         latest = season_end_date(policy.season_end, start)
         if wanted is None and days is None:
             return latest
         target = wanted if wanted is not None else start + timedelta(days=days or 0)
         if target <= start:
-            raise Refusal(422, "the due date must be after the start")
+            raise Refused(
+                "the due date must be after the start",
+                code="due_before_start",
+                nb="forfallsdatoen må være etter start",
+            )
         if target > latest:
-            raise Refusal(422, f"{policy.kind} loans run at most to {latest.isoformat()}")
+            raise Refused(
+                f"{policy.kind} loans run at most to {latest.isoformat()}",
+                code="past_season_end",
+                nb=f"lån av {policy.kind} varer høyst til {latest.isoformat()}",
+            )
         return target
     if wanted is not None:
         days = (wanted - start).days
     if days is None:
         days = policy.default_days
     if days < policy.min_days:
-        raise Refusal(422, f"a {policy.kind} loan lasts at least {policy.min_days} day(s)")
+        raise Refused(
+            f"a {policy.kind} loan lasts at least {policy.min_days} day(s)",
+            code="loan_too_short",
+            nb=f"et lån av {policy.kind} varer minst {policy.min_days} dag(er)",
+        )
     if days > policy.max_days:
-        raise Refusal(422, f"a {policy.kind} loan lasts at most {policy.max_days} day(s)")
+        raise Refused(
+            f"a {policy.kind} loan lasts at most {policy.max_days} day(s)",
+            code="loan_too_long",
+            nb=f"et lån av {policy.kind} varer høyst {policy.max_days} dag(er)",
+        )
     return start + timedelta(days=days)
 
 
 def renewed_due_date(policy: Policy, started: date, due: date, renewals: int) -> date:
     if renewals >= policy.max_renewals:
-        raise Refusal(409, f"no more renewals: {policy.max_renewals} allowed for {policy.kind}")
+        raise Conflict(
+            f"no more renewals: {policy.max_renewals} allowed for {policy.kind}",
+            code="renewals_used_up",
+            nb=f"ingen flere forlengelser: {policy.max_renewals} tillatt for {policy.kind}",
+        )
     if policy.season_end:
-        raise Refusal(409, f"{policy.kind} loans run to the end of the season")
+        raise Conflict(
+            f"{policy.kind} loans run to the end of the season",
+            code="season_loan",
+            nb=f"lån av {policy.kind} varer sesongen ut",
+        )
     new_due = due + timedelta(days=policy.default_days)
     if (new_due - started).days > policy.max_days:
-        raise Refusal(409, f"a {policy.kind} loan lasts at most {policy.max_days} day(s) in all")
+        raise Conflict(
+            f"a {policy.kind} loan lasts at most {policy.max_days} day(s) in all",
+            code="renewal_too_long",
+            nb=f"et lån av {policy.kind} varer høyst {policy.max_days} dag(er) til sammen",
+        )
     return new_due
+
+
+# --- check-out ---------------------------------------------------------------------------
+
+
+def check_backfill(started_at: datetime | None, now: datetime) -> None:
+    """A loan from paper records began in the past."""
+    if started_at is not None and started_at > now:
+        raise Refused(
+            "started_at: a backfilled loan must have started in the past",
+            code="backfill_in_future",
+            nb="started_at: et etterregistrert lån må ha startet før nå",
+            field="body.started_at",
+        )
+
+
+def check_request_shape(condition: str | None, item_id: str | None, kind: str | None) -> None:
+    if condition is not None:
+        check_condition(condition)
+    if (item_id is None) == (kind is None):
+        raise Refused(
+            "give either item_id or kind",
+            code="item_or_kind",
+            nb="oppgi enten item_id eller kind",
+        )
+
+
+def check_condition(condition: str) -> None:
+    if condition not in CONDITIONS:
+        raise Refused(
+            f"condition must be one of {', '.join(CONDITIONS)}",
+            code="invalid_condition",
+            nb=f"tilstand må være en av {', '.join(CONDITIONS)}",
+        )
+
+
+def blocking_loan(
+    overdue: Iterable[tuple[str, datetime]], now: datetime, steps: tuple[int, ...]
+) -> tuple[str, datetime] | None:
+    """Of a borrower's active overdue loans (id, due_at), one past the last escalation step."""
+    for loan_id, due_at in overdue:
+        if blocked_since(due_at, steps) <= now:
+            return loan_id, due_at
+    return None
+
+
+def check_may_borrow(
+    blocker: tuple[str, datetime] | None, on_loan: int, policy: Policy, kind: str
+) -> None:
+    if blocker is not None:
+        loan_id, due_at = blocker
+        raise Conflict(
+            f"the borrower is blocked: loan {loan_id} was due {due_at.isoformat()} "
+            "and is overdue past the last reminder; it must be returned first",
+            code="borrower_blocked",
+            nb=f"låneren er sperret: lånet {loan_id} skulle vært levert {due_at.isoformat()} "
+            "og er forfalt etter siste purring; det må leveres først",
+            loan_id=loan_id,
+        )
+    if on_loan >= policy.max_items_per_borrower:
+        raise Conflict(
+            f"the borrower already has {policy.max_items_per_borrower} {kind} item(s) on "
+            "loan, the most allowed",
+            code="borrower_limit",
+            nb=f"låneren har allerede lånt {policy.max_items_per_borrower} {kind}, "
+            "det meste som er tillatt",
+        )
+
+
+def _being_prepared(item: ItemState) -> Conflict:
+    until = item.available_from.isoformat() if item.available_from else ""
+    return Conflict(
+        f"item {item.label} is being prepared until {until}",
+        code="item_being_prepared",
+        nb=f"{item.label} gjøres klar til {until}",
+        available_from=until,
+    )
+
+
+def item_lent(label: str) -> Conflict:
+    return Conflict(
+        f"item {label} is already lent", code="item_lent", nb=f"{label} er allerede lånt ut"
+    )
+
+
+def check_item_free(
+    item: ItemState, now: datetime, *, held_for_other: bool, backfill: bool
+) -> None:
+    """A given item may be lent: in service, not lent, ready (a backfill from paper records
+    is not held back by the buffer) and not held for someone else's reservation."""
+    if item.retired_at is not None:
+        raise Conflict(
+            f"item {item.label} is retired", code="item_retired", nb=f"{item.label} er utrangert"
+        )
+    if item.condition in UNLENDABLE:
+        raise unlendable(item.label, item.condition)
+    if item.current_loan_id is not None:
+        raise item_lent(item.label)
+    if not backfill and item.available_from is not None and item.available_from > now:
+        raise _being_prepared(item)
+    if held_for_other:
+        raise Conflict(
+            f"item {item.label} is held for a reservation",
+            code="item_held",
+            nb=f"{item.label} holdes av for en reservasjon",
+        )
+
+
+def check_offered_item(item: ItemState, now: datetime) -> None:
+    """The item offered to the borrower's reservation is theirs once it is ready."""
+    if item.current_loan_id is not None:
+        raise item_lent(item.label)
+    if item.available_from is not None and item.available_from > now:
+        raise _being_prepared(item)
+
+
+def none_free(kind: str) -> Conflict:
+    return Conflict(
+        f"no {kind} is free right now; a reservation joins the queue",
+        code="no_item_free",
+        nb=f"ingen {kind} er ledig nå; en reservasjon stiller seg i køen",
+    )
+
+
+def unlendable(label: str, condition: str) -> Conflict:
+    return Conflict(
+        f"item {label} is {condition} and cannot be lent",
+        code="item_unlendable",
+        nb=f"{label} er {_CONDITION_NB.get(condition, condition)} og kan ikke lånes ut",
+    )
+
+
+_CONDITION_NB = {"damaged": "skadet", "out_of_service": "ute av drift", "worn": "slitt"}
+
+
+# --- return and renewal ------------------------------------------------------------------
+
+
+def check_returnable(loan_id: str, returned_at: datetime | None) -> None:
+    if returned_at is not None:
+        raise Conflict(
+            f"loan {loan_id} was already returned",
+            code="loan_returned",
+            nb=f"lånet {loan_id} er allerede levert",
+        )
+
+
+def check_renewable(
+    loan_id: str,
+    returned_at: datetime | None,
+    due_at: datetime,
+    now: datetime,
+    steps: tuple[int, ...],
+    *,
+    someone_waiting: bool,
+    kind: str,
+) -> None:
+    if returned_at is not None:
+        raise Conflict(
+            f"loan {loan_id} was returned", code="loan_returned", nb=f"lånet {loan_id} er levert"
+        )
+    if blocked_since(due_at, steps) <= now:
+        raise Conflict(
+            "the loan is overdue past the last reminder and cannot be renewed",
+            code="overdue_blocked",
+            nb="lånet er forfalt etter siste purring og kan ikke forlenges",
+        )
+    if someone_waiting:
+        raise Conflict(
+            f"someone is waiting for a {kind}: it cannot be renewed",
+            code="someone_waiting",
+            nb=f"noen venter på {kind}: lånet kan ikke forlenges",
+        )
+
+
+# --- items: condition and retirement -----------------------------------------------------
+
+
+def is_lendable(retired_at: datetime | None, condition: str) -> bool:
+    return retired_at is None and condition not in UNLENDABLE
+
+
+def is_available(item: ItemState, now: datetime, *, held: bool) -> bool:
+    """Free to lend now: in service, not lent, ready, and not held for a reservation."""
+    return (
+        is_lendable(item.retired_at, item.condition)
+        and item.current_loan_id is None
+        and not held
+        and (item.available_from is None or item.available_from <= now)
+    )
+
+
+def check_retire(item: ItemState) -> None:
+    if item.current_loan_id is not None:
+        raise Conflict(
+            f"item {item.label} is on loan; return it before retiring",
+            code="item_on_loan",
+            nb=f"{item.label} er utlånt; lever det inn før det utrangeres",
+        )
+
+
+def out_of_service_reason(retired_at: datetime | None, condition: str) -> str:
+    return "retired" if retired_at else f"marked {condition}"
+
+
+def ready_after_return(now: datetime, policy: Policy) -> datetime:
+    """The buffer between loans (a PC is wiped) starts at the return."""
+    return now + timedelta(minutes=policy.buffer_minutes)
+
+
+# --- reservations: the waiting list ------------------------------------------------------
+
+
+class ReservationStatus(StrEnum):
+    WAITING = "waiting"
+    OFFERED = "offered"
+    FULFILLED = "fulfilled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+OPEN = (ReservationStatus.WAITING, ReservationStatus.OFFERED)
+ReservationAction = Literal["offer", "fulfil", "cancel", "withdraw"]
+_RESERVATION_STEPS: dict[str, tuple[frozenset[ReservationStatus], ReservationStatus]] = {
+    "offer": (frozenset({ReservationStatus.WAITING}), ReservationStatus.OFFERED),
+    "fulfil": (frozenset(OPEN), ReservationStatus.FULFILLED),
+    "cancel": (frozenset(OPEN), ReservationStatus.CANCELLED),
+    # The offered item can no longer be lent: back to the queue, keeping the place.
+    "withdraw": (frozenset({ReservationStatus.OFFERED}), ReservationStatus.WAITING),
+}
+
+
+def next_status(reservation_id: int, current: str, action: ReservationAction) -> ReservationStatus:
+    allowed, target = _RESERVATION_STEPS[action]
+    if ReservationStatus(current) not in allowed:
+        raise Conflict(
+            f"reservation {reservation_id} is already {current}",
+            code="reservation_closed",
+            nb=f"reservasjon {reservation_id} er allerede {_STATUS_NB.get(current, current)}",
+            status_now=current,
+        )
+    return target
+
+
+_STATUS_NB = {
+    "fulfilled": "innfridd",
+    "cancelled": "avbestilt",
+    "expired": "utløpt",
+    "offered": "tilbudt",
+    "waiting": "i kø",
+}
+
+
+def check_reservable(policy: Policy) -> None:
+    if not policy.lendable:
+        raise Refused(
+            f"{policy.kind} items are not lent",
+            code="not_lendable",
+            nb=f"{policy.kind} lånes ikke ut",
+        )
+
+
+def staff_must_name_borrower() -> Refused:
+    return Refused(
+        "borrower: staff must say who the reservation is for",
+        code="borrower_required",
+        nb="borrower: ansatte må oppgi hvem reservasjonen gjelder",
+        field="body.borrower",
+    )
+
+
+def check_no_open_reservation(has_open: bool, kind: str) -> None:
+    if has_open:
+        raise Conflict(
+            f"the borrower already has an open reservation of a {kind}",
+            code="reservation_exists",
+            nb=f"låneren har allerede en åpen reservasjon av {kind}",
+        )
+
+
+def reservation_from(wanted_from: datetime | None, now: datetime) -> datetime:
+    """A reservation wanted from the past (or from no date) joins the queue now."""
+    return max(wanted_from or now, now)
+
+
+def hold_until(ready_at: datetime, policy: Policy) -> datetime:
+    """An offer is held from when its item is ready (after the buffer), for the hold time."""
+    return ready_at + timedelta(hours=policy.hold_hours)
+
+
+def reservation_not_found(reservation_id: int) -> NotFound:
+    return NotFound(
+        f"no reservation {reservation_id}",
+        code="reservation_not_found",
+        nb=f"fant ikke reservasjon {reservation_id}",
+    )
+
+
+# --- the book swap -----------------------------------------------------------------------
+
+
+def check_book_request(book_id: str | None, title: str | None) -> None:
+    if (book_id is None) == (title is None):
+        raise Refused(
+            "give either book_id or title",
+            code="book_or_title",
+            nb="oppgi enten book_id eller title",
+        )
+
+
+def not_on_shelf() -> Conflict:
+    return Conflict(
+        "that book is not on the shelf", code="book_not_on_shelf", nb="den boka står ikke i hylla"
+    )
 
 
 # --- reminders and escalation ------------------------------------------------------------
@@ -157,3 +600,21 @@ def days_overdue(due_at: datetime, now: datetime) -> int:
 def blocked_since(due_at: datetime, steps_days: tuple[int, ...]) -> datetime:
     """A borrower is blocked once a loan passes the last escalation step."""
     return plus_local_days(due_at, steps_days[-1] if steps_days else 0)
+
+
+def is_last_level(level: int, steps_days: Sequence[int]) -> bool:
+    """The last overdue level blocks the borrower and tells the desk."""
+    return level >= len(steps_days)
+
+
+NoticeKey = tuple[str, str, int]  # (borrower id, kind, level)
+
+
+def group_notices(claimed: Iterable[tuple[str, str, Notice]]) -> dict[NoticeKey, list[str]]:
+    """One message per borrower and notice, covering all their loans that reached it:
+    (loan id, borrower id, notice) -> {(borrower id, kind, level): [loan ids]}, in a
+    stable order."""
+    groups: dict[NoticeKey, list[str]] = {}
+    for loan_id, borrower_id, notice in claimed:
+        groups.setdefault((borrower_id, notice.kind, notice.level), []).append(loan_id)
+    return dict(sorted(groups.items()))

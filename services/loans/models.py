@@ -16,12 +16,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime
+from shared.db import TYPE_ANNOTATION_MAP, UTCDateTime
 from shared.messaging.tables import add_messaging_tables
 
 
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 metadata = Base.metadata
@@ -61,6 +61,11 @@ class Item(Base):
     available_from: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The active loan of this item, kept on the item's own row so that a concurrent
+    # check-out's pick (FOR UPDATE SKIP LOCKED) sees the winner when PostgreSQL re-checks
+    # the row it locks: a NOT EXISTS on loans is not re-checked, and lost to the unique
+    # index below. The index stays the hard rule; this column is how the pick sees it.
+    current_loan_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
 
 
 class Borrower(Base):

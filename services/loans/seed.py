@@ -6,10 +6,12 @@ Idempotent: it runs at every start and only adds what is missing.
 from __future__ import annotations
 
 from services.loans.models import Item, LoanPolicy
-from services.loans.store import insert_for, new_id
+from services.loans.store import new_id
+from shared.db import insert_for
+from shared.hubs import DEFAULT_HUB
 from shared.service import Runtime
 
-HUB = "stromso"
+HUB = DEFAULT_HUB
 
 POLICIES: list[dict[str, object]] = [
     # A PC for the day, renewable up to three days in all; wiped between borrowers.
@@ -71,21 +73,31 @@ ITEMS: list[tuple[str, str]] = [
 
 
 async def seed(runtime: Runtime) -> None:
+    """Each table in one INSERT ... ON CONFLICT DO NOTHING: replicas starting together on an
+    empty database seed at the same time, and the second one adds nothing (never a unique
+    violation at start)."""
     now = runtime.now()
+    insert = insert_for(runtime.db.dialect)
     async with runtime.db.transaction() as session:
-        insert = insert_for(session)
-        # ON CONFLICT DO NOTHING: replicas starting together seed at the same time.
-        for policy in POLICIES:
-            await session.execute(
-                insert(LoanPolicy)
-                .values(hub=HUB, **{**DEFAULTS, **policy})
-                .on_conflict_do_nothing()
+        await session.execute(
+            insert(LoanPolicy)
+            .values([{"hub": HUB, **DEFAULTS, **policy} for policy in POLICIES])
+            .on_conflict_do_nothing()
+        )
+        await session.execute(
+            insert(Item)
+            .values(
+                [
+                    {
+                        "id": new_id(),
+                        "hub": HUB,
+                        "kind": kind,
+                        "label": label,
+                        "condition": "ok",
+                        "created_at": now,
+                    }
+                    for kind, label in ITEMS
+                ]
             )
-        for kind, label in ITEMS:
-            await session.execute(
-                insert(Item)
-                .values(
-                    id=new_id(), hub=HUB, kind=kind, label=label, condition="ok", created_at=now
-                )
-                .on_conflict_do_nothing()
-            )
+            .on_conflict_do_nothing()
+        )

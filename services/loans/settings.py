@@ -1,4 +1,5 @@
-"""The loans service's own settings, read from the environment (beside shared.settings)."""
+"""The loans service's own settings: environment variables with the `LOANS_` prefix, beside
+the shared ones (shared.settings). Reached as `runtime.config` (`config_of(runtime)`)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ from datetime import timedelta
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.roles import Role
+from shared.service import Runtime
+
 
 class LoansSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_prefix="LOANS_", env_file=None, extra="ignore", case_sensitive=False
+    )
 
     # How often the reminder/overdue scanner runs (a test sets it to a fraction of a second).
     overdue_scan_seconds: float = Field(default=60.0, gt=0)
@@ -19,7 +25,7 @@ class LoansSettings(BaseSettings):
     # last one blocks the borrower and tells the desk.
     overdue_steps_days: str = "0,3,7"
     scan_batch: int = Field(default=500, ge=1, le=10_000)
-    escalation_role: str = "desk"
+    escalation_role: Role = Role.DESK
 
     @field_validator("overdue_steps_days")
     @classmethod
@@ -27,9 +33,11 @@ class LoansSettings(BaseSettings):
         try:
             steps = [int(p) for p in value.split(",") if p.strip()]
         except ValueError as exc:
-            raise ValueError("OVERDUE_STEPS_DAYS must be comma-separated whole days") from exc
+            raise ValueError("LOANS_OVERDUE_STEPS_DAYS must be comma-separated whole days") from exc
         if not steps or steps != sorted(set(steps)) or steps[0] < 0:
-            raise ValueError("OVERDUE_STEPS_DAYS must be ascending, distinct and not negative")
+            raise ValueError(
+                "LOANS_OVERDUE_STEPS_DAYS must be ascending, distinct and not negative"
+            )
         return value
 
     @property
@@ -39,3 +47,10 @@ class LoansSettings(BaseSettings):
     @property
     def due_soon(self) -> timedelta:
         return timedelta(hours=self.due_soon_hours)
+
+
+def config_of(runtime: Runtime) -> LoansSettings:
+    """The loans settings of a running service, typed."""
+    config = runtime.config
+    assert isinstance(config, LoansSettings), "ServiceSpec.service_settings is LoansSettings"
+    return config

@@ -1,32 +1,42 @@
-"""Reading and locking the loans tables inside a caller's transaction."""
+"""Every query and write of the loans service, on the unit of work's one session.
+
+Rows are locked where a rule is checked under the lock: the borrower (their loan count),
+the item (one loan at a time), the reservation (the queue). On PostgreSQL picks use
+FOR UPDATE SKIP LOCKED, so concurrent check-outs take different items instead of queueing
+on one; SQLite's BEGIN IMMEDIATE already makes each write transaction the only one.
+"""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, exists, func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, Table, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
-from services.loans.domain import UNLENDABLE, Policy, Refusal, blocked_since, normalise_phone
-from services.loans.models import Borrower, Item, Loan, LoanPolicy, Reservation
-from services.loans.settings import LoansSettings
+from services.loans.domain import OPEN, UNLENDABLE, Policy, ReservationStatus
+from services.loans.models import (
+    Borrower,
+    Item,
+    Loan,
+    LoanPolicy,
+    NoticeSent,
+    Reservation,
+    ShelfBook,
+)
 from shared.calendar import Calendar
+from shared.db import insert_for
+from shared.errors import Conflict, Refusal
 from shared.events import Contact
-from shared.service import Runtime
 
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def settings_of(runtime: Runtime) -> LoansSettings:
-    settings = runtime.state.get("loans_settings")
-    if settings is None:
-        settings = runtime.state["loans_settings"] = LoansSettings()
-    return settings  # type: ignore[no-any-return]
 
 
 def calendar_of(_hub: str) -> Calendar:
@@ -35,166 +45,510 @@ def calendar_of(_hub: str) -> Calendar:
     return Calendar()
 
 
-def is_postgres(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"  # type: ignore[union-attr]
-
-
-def insert_for(session: AsyncSession):  # type: ignore[no-untyped-def]
-    """The dialect's INSERT, which has ON CONFLICT DO NOTHING on both backends."""
-    return pg_insert if is_postgres(session) else sqlite_insert
-
-
-def for_update(session: AsyncSession, query: Select, *, skip_locked: bool = False) -> Select:  # type: ignore[type-arg]
-    # SQLite's BEGIN IMMEDIATE already makes each write transaction the only one.
-    if is_postgres(session):
-        return query.with_for_update(skip_locked=skip_locked)
-    return query
-
-
-async def policy_for(session: AsyncSession, hub: str, kind: str) -> Policy:
-    row = await session.get(LoanPolicy, (hub, kind))
-    if row is None:
-        raise Refusal(422, f"no loan policy for {kind} at hub {hub}")
-    return Policy(
-        kind=row.kind,
-        lendable=row.lendable,
-        default_days=row.default_days,
-        min_days=row.min_days,
-        max_days=row.max_days,
-        season_end=row.season_end,
-        max_renewals=row.max_renewals,
-        max_items_per_borrower=row.max_items_per_borrower,
-        buffer_minutes=row.buffer_minutes,
-        hold_hours=row.hold_hours,
-    )
-
-
 def contact_of(borrower: Borrower) -> Contact:
     return Contact(
         name=borrower.name,
         phone=borrower.phone,
         email=borrower.email,
-        language=borrower.language,  # type: ignore[arg-type]
+        language=borrower.language,
     )
 
 
-async def borrower_for_update(
-    session: AsyncSession,
-    now: datetime,
-    *,
-    name: str,
-    phone: str,
-    email: str | None,
-    language: str,
-) -> tuple[Borrower, bool]:
-    """The borrower with this phone, created if new, locked for the rest of the transaction
-    (their loan count is checked under the lock). Returns (borrower, created)."""
-    e164 = normalise_phone(phone)
-    insert = insert_for(session)
-    created_id = new_id()
-    result = await session.execute(
-        insert(Borrower)
-        .values(
-            id=created_id,
-            name=name,
-            phone=e164,
-            email=email,
-            language=language,
-            created_at=now,
+@dataclass(frozen=True)
+class NoticeClaim:
+    loan_id: str
+    renewal: int
+    kind: str
+    level: int
+    borrower_id: str
+
+
+_CONSTRAINTS = (
+    # (constraint name, SQLite's wording of it, what it means)
+    ("uq_loans_active_item", "loans.item_id", "the item is already lent"),
+    ("uq_items_hub_label", "items.hub, items.label", "an item with that label exists"),
+    ("uq_reservations_offered_item", "reservations.offered_item_id", "the item is already offered"),
+)
+_CONSTRAINT_CODES = {
+    "uq_loans_active_item": ("item_lent", "utstyret er allerede lånt ut"),
+    "uq_items_hub_label": ("label_taken", "det finnes allerede utstyr med det navnet"),
+    "uq_reservations_offered_item": ("item_offered", "utstyret er allerede tilbudt"),
+}
+
+
+def refusal_of(exc: IntegrityError) -> Refusal:
+    """The loans service's reading of its constraint violations (ServiceSpec.integrity)."""
+    text = str(exc.orig)
+    for name, sqlite_words, meaning in _CONSTRAINTS:
+        if name in text or sqlite_words in text:
+            code, nb = _CONSTRAINT_CODES[name]
+            return Conflict(
+                f"conflict with a concurrent change: {meaning}",
+                code=code,
+                nb=f"kolliderte med en samtidig endring: {nb}",
+            )
+    return Conflict(
+        "conflict with a concurrent change: a uniqueness rule",
+        code="concurrent_change",
+        nb="kolliderte med en samtidig endring: en entydighetsregel",
+    )
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    @property
+    def _postgres(self) -> bool:
+        return self._dialect == "postgresql"
+
+    def _for_update(self, query: Select[Any], *, skip_locked: bool = False) -> Select[Any]:
+        if self._postgres:
+            return query.with_for_update(skip_locked=skip_locked)
+        return query
+
+    async def flush(self) -> None:
+        """Writes what is pending; a unique index speaks here (IntegrityError)."""
+        await self.session.flush()
+
+    def add(self, row: object) -> None:
+        self.session.add(row)
+
+    # --- policies ---------------------------------------------------------------------
+
+    async def policy(self, hub: str, kind: str) -> Policy | None:
+        row = await self.session.get(LoanPolicy, (hub, kind))
+        if row is None:
+            return None
+        return Policy(
+            kind=row.kind,
+            lendable=row.lendable,
+            default_days=row.default_days,
+            min_days=row.min_days,
+            max_days=row.max_days,
+            season_end=row.season_end,
+            max_renewals=row.max_renewals,
+            max_items_per_borrower=row.max_items_per_borrower,
+            buffer_minutes=row.buffer_minutes,
+            hold_hours=row.hold_hours,
         )
-        .on_conflict_do_nothing(index_elements=["phone"])
-        .returning(Borrower.id)
-    )
-    created = result.scalar_one_or_none() is not None
-    borrower = (
-        await session.execute(
-            for_update(session, select(Borrower).where(Borrower.phone == e164)),
-            execution_options={"populate_existing": True},
-        )
-    ).scalar_one()
-    if not created:
-        # The desk has the newest details; keep them.
-        borrower.name = name
-        if email:
-            borrower.email = email
-        borrower.language = language
-    return borrower, created
 
+    # --- items ------------------------------------------------------------------------
 
-def active_loan_exists(item_id_column):  # type: ignore[no-untyped-def]
-    return exists().where(and_(Loan.item_id == item_id_column, Loan.returned_at.is_(None)))
+    async def item(self, item_id: str, *, lock: bool = False) -> Item | None:
+        query = select(Item).where(Item.id == item_id)
+        return (
+            await self.session.execute(self._for_update(query) if lock else query)
+        ).scalar_one_or_none()
 
+    async def items(self, hub: str, kind: str | None, include_retired: bool) -> Sequence[Item]:
+        query = select(Item).where(Item.hub == hub).order_by(Item.kind, Item.label)
+        if kind is not None:
+            query = query.where(Item.kind == kind)
+        if not include_retired:
+            query = query.where(Item.retired_at.is_(None))
+        return (await self.session.execute(query)).scalars().all()
 
-def held_for_other(item_id_column, now: datetime, borrower_id: str | None):  # type: ignore[no-untyped-def]
-    """An open offer to someone else holds the item."""
-    clause = and_(
-        Reservation.offered_item_id == item_id_column,
-        Reservation.status == "offered",
-        Reservation.hold_until > now,
-    )
-    if borrower_id is not None:
-        clause = and_(clause, Reservation.borrower_id != borrower_id)
-    return exists().where(clause)
-
-
-def lendable_items(hub: str, kind: str) -> Select:  # type: ignore[type-arg]
-    return select(Item).where(
-        Item.hub == hub,
-        Item.kind == kind,
-        Item.retired_at.is_(None),
-        Item.condition.not_in(UNLENDABLE),
-        ~active_loan_exists(Item.id),
-    )
-
-
-async def free_item(
-    session: AsyncSession, hub: str, kind: str, now: datetime, borrower_id: str
-) -> Item | None:
-    """A free item of the kind, locked. On PostgreSQL SKIP LOCKED lets concurrent check-outs
-    take different items instead of queueing on the same one."""
-    query = (
-        lendable_items(hub, kind)
-        .where(
-            or_(Item.available_from.is_(None), Item.available_from <= now),
-            ~held_for_other(Item.id, now, borrower_id),
-        )
-        .order_by(Item.label)
-        .limit(1)
-    )
-    return (
-        await session.execute(for_update(session, query, skip_locked=True))
-    ).scalar_one_or_none()
-
-
-async def active_loans_of(session: AsyncSession, borrower_id: str, kind: str | None = None) -> int:
-    query = (
-        select(func.count())
-        .select_from(Loan)
-        .where(Loan.borrower_id == borrower_id, Loan.returned_at.is_(None))
-    )
-    if kind is not None:
-        query = query.join(Item, Item.id == Loan.item_id).where(Item.kind == kind)
-    return int((await session.execute(query)).scalar_one())
-
-
-async def blocking_loan(
-    session: AsyncSession, borrower_id: str, now: datetime, steps: tuple[int, ...]
-) -> Loan | None:
-    """An active loan of the borrower past the last escalation step, if any."""
-    loans = (
-        (
-            await session.execute(
-                select(Loan).where(
-                    Loan.borrower_id == borrower_id,
-                    Loan.returned_at.is_(None),
-                    Loan.due_at <= now,
-                )
+    async def held_item_ids(self, now: datetime) -> set[str]:
+        """Items held for an open offer."""
+        rows = await self.session.execute(
+            select(Reservation.offered_item_id).where(
+                Reservation.status == ReservationStatus.OFFERED, Reservation.hold_until > now
             )
         )
-        .scalars()
-        .all()
-    )
-    for loan in loans:
-        if blocked_since(loan.due_at, steps) <= now:
-            return loan
-    return None
+        return {r for r in rows.scalars() if r}
+
+    @staticmethod
+    def _held_for_other(
+        item_id: Any, now: datetime, borrower_id: str | None
+    ) -> ColumnElement[bool]:
+        """An open offer to someone else holds the item."""
+        clause = and_(
+            Reservation.offered_item_id == item_id,
+            Reservation.status == ReservationStatus.OFFERED,
+            Reservation.hold_until > now,
+        )
+        if borrower_id is not None:
+            clause = and_(clause, Reservation.borrower_id != borrower_id)
+        return exists().where(clause)
+
+    async def held_for_other(self, item_id: str, now: datetime, borrower_id: str) -> bool:
+        return bool(
+            (
+                await self.session.execute(select(self._held_for_other(item_id, now, borrower_id)))
+            ).scalar()
+        )
+
+    @staticmethod
+    def _lendable(hub: str, kind: str) -> Select[Any]:
+        # Every condition on the item's own row: PostgreSQL re-checks these on the newest
+        # version of a row it locks, so a check-out committed meanwhile is seen.
+        return select(Item).where(
+            Item.hub == hub,
+            Item.kind == kind,
+            Item.retired_at.is_(None),
+            Item.condition.not_in(UNLENDABLE),
+            Item.current_loan_id.is_(None),
+        )
+
+    async def free_item(self, hub: str, kind: str, now: datetime, borrower_id: str) -> Item | None:
+        """A free item of the kind, locked; one a concurrent check-out holds is skipped."""
+        query = (
+            self._lendable(hub, kind)
+            .where(
+                or_(Item.available_from.is_(None), Item.available_from <= now),
+                ~self._held_for_other(Item.id, now, borrower_id),
+            )
+            .order_by(Item.label)
+            .limit(1)
+        )
+        return (
+            await self.session.execute(self._for_update(query, skip_locked=True))
+        ).scalar_one_or_none()
+
+    async def offerable_item(self, hub: str, kind: str, now: datetime) -> Item | None:
+        """An item to offer the next in line: one still being prepared (the buffer) may be
+        offered, the hold starts when it is ready; the readiest first."""
+        query = (
+            self._lendable(hub, kind)
+            .where(~self._held_for_other(Item.id, now, None))
+            .order_by(Item.available_from.is_not(None), Item.available_from, Item.label)
+            .limit(1)
+        )
+        return (
+            await self.session.execute(self._for_update(query, skip_locked=True))
+        ).scalar_one_or_none()
+
+    # --- borrowers --------------------------------------------------------------------
+
+    async def borrower_for_update(
+        self,
+        now: datetime,
+        *,
+        name: str,
+        phone: str,
+        email: str | None,
+        language: str,
+    ) -> tuple[Borrower, bool]:
+        """The borrower with this (E.164) phone, created if new, locked for the rest of the
+        transaction (their loan count is checked under the lock). Returns (borrower,
+        created); an existing borrower takes the desk's newest details."""
+        result = await self.session.execute(
+            insert_for(self._dialect)(Borrower)
+            .values(
+                id=new_id(),
+                name=name,
+                phone=phone,
+                email=email,
+                language=language,
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["phone"])
+            .returning(Borrower.id)
+        )
+        created = result.scalar_one_or_none() is not None
+        borrower = (
+            await self.session.execute(
+                self._for_update(select(Borrower).where(Borrower.phone == phone)),
+                execution_options={"populate_existing": True},
+            )
+        ).scalar_one()
+        if not created:
+            borrower.name = name
+            if email:
+                borrower.email = email
+            borrower.language = language
+        return borrower, created
+
+    async def borrower(self, borrower_id: str, *, lock: bool = False) -> Borrower | None:
+        return await self.session.get(Borrower, borrower_id, with_for_update=lock or None)
+
+    async def borrower_by_token(self, token_hash: str) -> Borrower | None:
+        return (
+            await self.session.execute(select(Borrower).where(Borrower.token_hash == token_hash))
+        ).scalar_one_or_none()
+
+    async def borrowers(self, ids: set[str]) -> dict[str, Borrower]:
+        if not ids:
+            return {}
+        rows = await self.session.execute(select(Borrower).where(Borrower.id.in_(ids)))
+        return {b.id: b for b in rows.scalars()}
+
+    async def overdue_loans_of(self, borrower_id: str, now: datetime) -> list[tuple[str, datetime]]:
+        rows = await self.session.execute(
+            select(Loan.id, Loan.due_at).where(
+                Loan.borrower_id == borrower_id, Loan.returned_at.is_(None), Loan.due_at <= now
+            )
+        )
+        return [(loan_id, due_at) for loan_id, due_at in rows.all()]
+
+    async def active_loans_of(self, borrower_id: str, kind: str) -> int:
+        query = (
+            select(func.count())
+            .select_from(Loan)
+            .join(Item, Item.id == Loan.item_id)
+            .where(Loan.borrower_id == borrower_id, Loan.returned_at.is_(None), Item.kind == kind)
+        )
+        return int((await self.session.execute(query)).scalar_one())
+
+    # --- loans ------------------------------------------------------------------------
+
+    async def loan_for_update(self, loan_id: str) -> tuple[Loan, Item, Borrower] | None:
+        loan = (
+            await self.session.execute(self._for_update(select(Loan).where(Loan.id == loan_id)))
+        ).scalar_one_or_none()
+        if loan is None:
+            return None
+        item = await self.item(loan.item_id, lock=True)
+        borrower = await self.session.get(Borrower, loan.borrower_id)
+        assert item is not None and borrower is not None  # foreign keys
+        return loan, item, borrower
+
+    async def loan_owner(self, loan_id: str) -> str | None:
+        return (
+            await self.session.execute(select(Loan.borrower_id).where(Loan.id == loan_id))
+        ).scalar_one_or_none()
+
+    async def loan_row(self, loan_id: str) -> tuple[Loan, Item, Borrower] | None:
+        row: Any = (await self.session.execute(self._loan_rows().where(Loan.id == loan_id))).first()
+        return None if row is None else (row[0], row[1], row[2])
+
+    @staticmethod
+    def _loan_rows() -> Select[Loan, Item, Borrower]:
+        return (
+            select(Loan, Item, Borrower)
+            .join(Item, Item.id == Loan.item_id)
+            .join(Borrower, Borrower.id == Loan.borrower_id)
+        )
+
+    async def loans(
+        self,
+        now: datetime,
+        *,
+        borrower_ids: Sequence[str],
+        status: str | None,  # active | overdue | returned
+        limit: int,
+        offset: int,
+    ) -> list[tuple[Loan, Item, Borrower]]:
+        query = self._loan_rows().order_by(Loan.started_at.desc(), Loan.id).limit(limit)
+        query = query.offset(offset)
+        for borrower_id in borrower_ids:
+            query = query.where(Loan.borrower_id == borrower_id)
+        if status == "returned":
+            query = query.where(Loan.returned_at.is_not(None))
+        elif status == "active":
+            query = query.where(Loan.returned_at.is_(None), Loan.due_at > now)
+        elif status == "overdue":
+            query = query.where(Loan.returned_at.is_(None), Loan.due_at <= now)
+        rows: Any = (await self.session.execute(query)).all()
+        return [(loan, item, b) for loan, item, b in rows]
+
+    # --- reservations -----------------------------------------------------------------
+
+    async def reservation(self, reservation_id: int, *, lock: bool = False) -> Reservation | None:
+        return await self.session.get(Reservation, reservation_id, with_for_update=lock or None)
+
+    async def reservations(self, borrower_id: str | None, open_only: bool) -> Sequence[Reservation]:
+        query = select(Reservation).order_by(Reservation.id).limit(1000)
+        if borrower_id is not None:
+            query = query.where(Reservation.borrower_id == borrower_id)
+        if open_only:
+            query = query.where(Reservation.status.in_(OPEN))
+        return (await self.session.execute(query)).scalars().all()
+
+    async def open_reservation_of(
+        self, hub: str, kind: str, borrower_id: str
+    ) -> Reservation | None:
+        return (
+            await self.session.execute(
+                select(Reservation)
+                .where(
+                    Reservation.hub == hub,
+                    Reservation.kind == kind,
+                    Reservation.borrower_id == borrower_id,
+                    Reservation.status.in_(OPEN),
+                )
+                .order_by(Reservation.id)
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+
+    async def someone_waiting(self, hub: str, kind: str, before: datetime) -> bool:
+        """Another borrower waits for this kind (now, or from a date before `before`)."""
+        row = (
+            await self.session.execute(
+                select(Reservation.id)
+                .where(
+                    Reservation.hub == hub,
+                    Reservation.kind == kind,
+                    or_(
+                        Reservation.status == ReservationStatus.OFFERED,
+                        (Reservation.status == ReservationStatus.WAITING)
+                        & (Reservation.wanted_from <= before),
+                    ),
+                )
+                .limit(1)
+            )
+        ).first()
+        return row is not None
+
+    async def expire_offers(self, hub: str, kind: str, now: datetime) -> int:
+        """Offers not taken up in time lapse (one statement for the kind)."""
+        result = await self.session.execute(
+            update(Reservation)
+            .where(
+                Reservation.hub == hub,
+                Reservation.kind == kind,
+                Reservation.status == ReservationStatus.OFFERED,
+                Reservation.hold_until <= now,
+            )
+            .values(status=ReservationStatus.EXPIRED)
+        )
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]  # an UPDATE's result
+
+    async def next_waiting(self, hub: str, kind: str, now: datetime) -> Reservation | None:
+        """The first in line whose date has come, locked (another offer skips it)."""
+        query = (
+            select(Reservation)
+            .where(
+                Reservation.hub == hub,
+                Reservation.kind == kind,
+                Reservation.status == ReservationStatus.WAITING,
+                Reservation.wanted_from <= now,
+            )
+            .order_by(Reservation.id)
+            .limit(1)
+        )
+        return (
+            await self.session.execute(self._for_update(query, skip_locked=True))
+        ).scalar_one_or_none()
+
+    async def offers_of_item(self, item_id: str) -> Sequence[Reservation]:
+        return (
+            (
+                await self.session.execute(
+                    select(Reservation).where(
+                        Reservation.offered_item_id == item_id,
+                        Reservation.status == ReservationStatus.OFFERED,
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+
+    async def kinds_with_offers_due(self, now: datetime) -> list[tuple[str, str]]:
+        """(hub, kind) with a reservation whose date has come or an offer that lapsed."""
+        rows = await self.session.execute(
+            select(Reservation.hub, Reservation.kind)
+            .where(
+                (
+                    (Reservation.status == ReservationStatus.WAITING)
+                    & (Reservation.wanted_from <= now)
+                )
+                | (
+                    (Reservation.status == ReservationStatus.OFFERED)
+                    & (Reservation.hold_until <= now)
+                )
+            )
+            .distinct()
+        )
+        return [(hub, kind) for hub, kind in rows.all()]
+
+    # --- the scan ---------------------------------------------------------------------
+
+    async def due_for_notice(self, now: datetime, limit: int) -> list[tuple[Loan, Item, Borrower]]:
+        """Loans whose next notice has come, with their item and borrower, in one read;
+        another replica's scan holds its rows and they are skipped rather than awaited."""
+        query = (
+            self._loan_rows()
+            .where(Loan.next_notice_at.is_not(None), Loan.next_notice_at <= now)
+            .order_by(Loan.next_notice_at)
+            .limit(limit)
+        )
+        if self._postgres:
+            query = query.with_for_update(of=Loan, skip_locked=True)
+        rows: Any = (await self.session.execute(query)).all()
+        return [(loan, item, b) for loan, item, b in rows]
+
+    async def claim_notices(self, claims: list[NoticeClaim], now: datetime) -> set[str]:
+        """Insert each notice's key; the loans whose key was new (this scan tells them)."""
+        if not claims:
+            return set()
+        rows = await self.session.execute(
+            insert_for(self._dialect)(NoticeSent)
+            .values(
+                [
+                    {
+                        "loan_id": c.loan_id,
+                        "renewal": c.renewal,
+                        "kind": c.kind,
+                        "level": c.level,
+                        "borrower_id": c.borrower_id,
+                        "sent_at": now,
+                    }
+                    for c in claims
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["loan_id", "renewal", "kind", "level"])
+            .returning(NoticeSent.loan_id)
+        )
+        return {row[0] for row in rows}
+
+    async def note_notice_events(self, sent: list[tuple[NoticeClaim, str]]) -> None:
+        """Each claimed notice names the event that carried it (one executemany)."""
+        if not sent:
+            return
+        table = cast(Table, NoticeSent.__table__)
+        await self.session.execute(
+            update(table)
+            .where(
+                table.c.loan_id == bindparam("b_loan"),
+                table.c.renewal == bindparam("b_renewal"),
+                table.c.kind == bindparam("b_kind"),
+                table.c.level == bindparam("b_level"),
+                table.c.event_id.is_(None),
+            )
+            .values(event_id=bindparam("b_event")),
+            [
+                {
+                    "b_loan": c.loan_id,
+                    "b_renewal": c.renewal,
+                    "b_kind": c.kind,
+                    "b_level": c.level,
+                    "b_event": event_id,
+                }
+                for c, event_id in sent
+            ],
+        )
+
+    # --- the book swap ----------------------------------------------------------------
+
+    async def shelf(self, hub: str, limit: int) -> tuple[int, Sequence[ShelfBook]]:
+        on_shelf = (ShelfBook.hub == hub) & ShelfBook.taken_at.is_(None)
+        count = (await self.session.execute(select(func.count()).where(on_shelf))).scalar_one()
+        rows = (
+            await self.session.execute(
+                select(ShelfBook).where(on_shelf).order_by(ShelfBook.title).limit(limit)
+            )
+        ).scalars()
+        return int(count), rows.all()
+
+    async def book_on_shelf(
+        self, hub: str, book_id: str | None, title: str | None
+    ) -> ShelfBook | None:
+        """A copy on the shelf, by id or by title (any case), the longest there first; locked."""
+        query = select(ShelfBook).where(ShelfBook.hub == hub, ShelfBook.taken_at.is_(None))
+        if book_id is not None:
+            query = query.where(ShelfBook.id == book_id)
+        elif title is not None:
+            query = query.where(func.lower(ShelfBook.title) == title.lower())
+        return (
+            await self.session.execute(
+                self._for_update(query.order_by(ShelfBook.brought_at).limit(1))
+            )
+        ).scalar_one_or_none()

@@ -63,7 +63,7 @@ async def hub(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterator[Hub]
             "STAFF_TOKENS": ",".join(f"{t}:{r}" for r, t in TOKENS.items()),
             "STAFF_DIRECTORY": str(staff_file),
             "NOTIFY_QUIET_HOURS": "04:00-04:01",  # the test may run at night
-            "OVERDUE_SCAN_SECONDS": "1",
+            "LOANS_OVERDUE_SCAN_SECONDS": "1",
             "CONSUMER_BLOCK_MS": "200",
             "OUTBOX_POLL_SECONDS": "0.2",
             "NOTIFY_POLL_SECONDS": "0.2",

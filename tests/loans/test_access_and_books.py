@@ -23,11 +23,12 @@ async def test_access_rules(database_url: str, redis_url: str, prefix: str) -> N
         assert (await c.get("/items")).status_code == 200
         assert (await c.get("/loans")).status_code == 401
         assert (await c.get("/loans", headers={"X-Manage-Token": "wrong"})).status_code == 401
-        # A borrower sees only their own loans, and may not return them.
+        # A borrower sees only their own loans, and may not return them; another's loan is
+        # 403, as booking and catering answer a token that is not the booking's or order's.
         own = (await c.get("/loans", headers=mine)).json()
         assert [ln["id"] for ln in own] == [r.json()["id"]]
-        assert (await c.get(f"/loans/{r2.json()['id']}", headers=mine)).status_code == 404
-        assert (await c.post(f"/loans/{r2.json()['id']}/renew", headers=mine)).status_code == 404
+        assert (await c.get(f"/loans/{r2.json()['id']}", headers=mine)).status_code == 403
+        assert (await c.post(f"/loans/{r2.json()['id']}/renew", headers=mine)).status_code == 403
         assert (await c.post(f"/loans/{r.json()['id']}/return", headers=mine)).status_code == 401
         assert len((await c.get("/loans", headers=DESK)).json()) == 2
         # Reservations: their own, by token; nobody else may cancel them.
@@ -48,6 +49,32 @@ async def test_access_rules(database_url: str, redis_url: str, prefix: str) -> N
         assert (await c.get("/loans", headers=mine)).status_code == 401
         fresh = {"X-Manage-Token": new.json()["manage_token"]}
         assert len((await c.get("/loans", headers=fresh)).json()) == 1
+
+
+async def test_another_borrowers_loan_answers_as_booking_and_catering_do(
+    database_url: str, redis_url: str, prefix: str
+) -> None:
+    """A token that is not the loan's borrower's: 403 "does not match" (as booking and
+    catering answer for a booking or order); no token, or one that is nobody's: 401."""
+    clock = Clock(OPEN_TUESDAY)
+    async with loans_service(database_url, redis_url, prefix, clock) as svc:
+        c = svc.client
+        mine = await c.post("/loans", json={"kind": "pc", "borrower": borrower(1)}, headers=DESK)
+        theirs = await c.post("/loans", json={"kind": "pc", "borrower": borrower(2)}, headers=DESK)
+        token = {"X-Manage-Token": mine.json()["manage_token"]}
+        url = f"/loans/{theirs.json()['id']}"
+        for r in (await c.get(url, headers=token), await c.post(f"{url}/renew", headers=token)):
+            assert r.status_code == 403
+            assert r.headers["content-type"] == "application/problem+json"
+            assert r.json()["detail"] == "the manage token does not match this loan"
+            assert r.json()["code"] == "manage_token_mismatch"
+        for headers in ({}, {"X-Manage-Token": "nobody's"}):
+            r = await c.get(url, headers=headers)
+            assert r.status_code == 401 and r.json()["code"] == "borrower_token_required"
+        r = await c.get(url, headers={**token, "Accept-Language": "nb"})
+        assert r.json()["detail"] == "tilgangskoden (X-Manage-Token) hører ikke til dette lånet"
+        assert (await c.get(f"/loans/{mine.json()['id']}", headers=token)).status_code == 200
+        assert (await c.get("/loans/nope", headers=token)).status_code == 404
 
 
 async def test_book_swap_keeps_the_stock(database_url: str, redis_url: str, prefix: str) -> None:

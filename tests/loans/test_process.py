@@ -23,7 +23,7 @@ async def test_backfilled_overdue_loan_gets_loan_overdue(
         "STREAM_PREFIX": prefix,
         "LOANS_DATABASE_URL": database_url,
         "STAFF_TOKENS": STAFF_TOKENS,
-        "OVERDUE_SCAN_SECONDS": "0.3",
+        "LOANS_OVERDUE_SCAN_SECONDS": "0.3",
         "OUTBOX_POLL_SECONDS": "0.2",
     }
     with service_process("loans", env, tmp_path) as proc:

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import update
 
 from services.loans.models import Loan
-from services.loans.scanner import scan_once
+from services.loans.timers import scan_once
 from tests.loans.support import (
     DESK,
     OPEN_TUESDAY,

@@ -3,7 +3,7 @@ a damaged item's offer goes back to the queue."""
 
 from __future__ import annotations
 
-from services.loans.scanner import scan_once
+from services.loans.timers import scan_once
 from tests.loans.support import DESK, OPEN_TUESDAY, Clock, borrower, emitted, loans_service
 
 

@@ -8,13 +8,14 @@ from typing import Any, Literal
 from fastapi import Path
 from pydantic import AwareDatetime, BaseModel, Field
 
+from shared.hubs import DEFAULT_HUB
 from shared.requests import RequestModel
 
 Kind = Literal["pc", "planter_box", "book", "other"]
 LendKind = Literal["pc", "planter_box", "other"]
 Condition = Literal["ok", "worn", "damaged", "out_of_service"]
 LoanStatus = Literal["active", "overdue", "returned"]
-HUB_DEFAULT = "stromso"
+HUB_DEFAULT = DEFAULT_HUB
 Hub = Field(default=HUB_DEFAULT, min_length=1, max_length=50, pattern=r"^[a-z0-9_-]+$")
 
 

@@ -524,7 +524,7 @@ def _contact(order: Order) -> Contact:
         name=order.customer_name,
         email=order.customer_email,
         phone=order.customer_phone,
-        language=order.customer_language,  # type: ignore[arg-type]  # a str column of nb/en
+        language=order.customer_language,  # a str column of nb/en
     )
 
 
@@ -542,7 +542,7 @@ def _facts(order: Order) -> dict[str, Any]:
 def _placed_event(order: Order) -> OrderPlaced:
     return OrderPlaced(
         **_facts(order),
-        status=order.status,  # type: ignore[arg-type]  # a str column holding a Status
+        status=order.status,  # a str column holding a Status
         short_notice=order.short_notice,
         people=order.people,
         lines=[
@@ -574,7 +574,7 @@ def _status_event(order: Order, rejected_by: Rejecter | None = None) -> EventDat
     if status is Status.CANCELLED:
         return OrderCancelled(
             **facts,
-            cancelled_by=order.cancelled_by,  # type: ignore[arg-type]  # a str column of Canceller
+            cancelled_by=order.cancelled_by,  # a str column of Canceller
             reason=order.reason,
         )
     raise ValueError(f"no status event for {status}")

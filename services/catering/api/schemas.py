@@ -145,7 +145,7 @@ class MenuItemPatch(BaseModel):
 
 
 def allergens_out(codes: list[str]) -> list[AllergenOut]:
-    return [AllergenOut(code=c, name_nb=ALLERGENS[c]) for c in codes]  # type: ignore[arg-type]
+    return [AllergenOut(code=c, name_nb=ALLERGENS[c]) for c in codes]
 
 
 # --------------------------------------------------------------------------- orders

@@ -30,12 +30,12 @@ def item_out(item: MenuItem) -> MenuItemOut:
         name_en=item.name_en,
         description_nb=item.description_nb,
         category=item.category,
-        unit=item.unit,  # type: ignore[arg-type]  # a str column holding a Unit
+        unit=item.unit,  # a str column holding a Unit
         price_ore=item.price_ore,
         price_display=format_nok(item.price_ore),
         allergens=allergens_out(item.allergens),
-        diet=item.diet,  # type: ignore[arg-type]  # a JSON column of DietTag
-        kinds=item.kinds,  # type: ignore[arg-type]  # a JSON column of Kind
+        diet=item.diet,  # a JSON column of DietTag
+        kinds=item.kinds,  # a JSON column of Kind
         available=item.available,
     )
 
@@ -44,8 +44,8 @@ def order_out(order: Order) -> OrderOut:
     return OrderOut(
         id=order.id,
         hub=order.hub,
-        kind=order.kind,  # type: ignore[arg-type]  # a str column holding a Kind
-        status=order.status,  # type: ignore[arg-type]  # a str column holding a Status
+        kind=order.kind,  # a str column holding a Kind
+        status=order.status,  # a str column holding a Status
         short_notice=order.short_notice,
         pickup_at=order.pickup_at,
         pickup_date=order.pickup_day,
@@ -93,8 +93,8 @@ def capacity_out(day: date, load: DayLoad) -> CapacityOut:
 def _day_order(o: Order) -> DayOrder:
     return DayOrder(
         order_id=o.id,
-        kind=o.kind,  # type: ignore[arg-type]  # a str column holding a Kind
-        status=o.status,  # type: ignore[arg-type]  # a str column holding a Status
+        kind=o.kind,  # a str column holding a Kind
+        status=o.status,  # a str column holding a Status
         short_notice=o.short_notice,
         pickup_at=o.pickup_at,
         customer_name=o.customer_name,

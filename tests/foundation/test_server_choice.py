@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -23,6 +24,7 @@ from tests.support.servers import (
     _port_open,
     choose_postgres,
     choose_redis,
+    copy_postgres_install,
     free_port,
     postgres_install,
     redis_answers,
@@ -89,6 +91,23 @@ async def test_no_url_and_nothing_listening_starts_servers_and_leaves_none_behin
     assert not [p for p in started if p.alive]
     assert not [p for p in ports if _port_open(p)]
     assert not [d for d in dirs if d.exists()]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only as root does PostgreSQL run as another user")
+async def test_as_root_a_postgresql_out_of_nobodys_reach_is_copied_within_it(
+    tmp_path: Path,
+) -> None:
+    # A virtualenv under a private home, as a clone in /root/... has.
+    private = tmp_path / "home"
+    private.mkdir(mode=0o700)
+    server = PostgresServer()
+    server.install = copy_postgres_install(postgres_install(), private / "venv")
+    try:
+        server.start()
+        assert server.install.is_relative_to(server.root)
+        await _use(server.url)
+    finally:
+        server.close()
 
 
 def test_given_urls_are_used_and_nothing_is_started() -> None:

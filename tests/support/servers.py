@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis as sync_redis
 from sqlalchemy.engine import make_url
@@ -187,10 +188,22 @@ class PostgresServer:
             return None
         return f"postgresql+asyncpg://postgres@/postgres?host={self.root}&port={self.port}"
 
-    def _run_as(self) -> dict[str, object]:
-        if self.user is None:
-            return {}
-        return {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+    def _popen(self, args: list[str], **options: Any) -> subprocess.Popen[bytes]:
+        """A PostgreSQL program, as the server's user with none of our groups."""
+        user = self.user
+        return subprocess.Popen(
+            args,
+            env=self._env(),
+            user=None if user is None else user.pw_uid,
+            group=None if user is None else user.pw_gid,
+            extra_groups=None if user is None else [],
+            **options,
+        )
+
+    def _run(self, args: list[str]) -> tuple[int, str, str]:
+        with self._popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            out, err = proc.communicate(timeout=120)
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
     def _env(self) -> dict[str, str]:
         # PG* variables of the caller's (PGPORT, PGDATA, …) are not this server's.
@@ -202,22 +215,17 @@ class PostgresServer:
         return str(self.install / "bin" / name)
 
     def _version(self) -> str:
-        found = subprocess.run(
-            [self._bin("postgres"), "--version"],
-            capture_output=True,
-            env=self._env(),
-            timeout=30,
-            check=True,
-            **self._run_as(),  # type: ignore[arg-type]
-        )
-        return found.stdout.decode().strip().removeprefix("postgres (PostgreSQL) ")
+        code, out, err = self._run([self._bin("postgres"), "--version"])
+        if code != 0:
+            raise OSError(f"postgres --version: exit {code}: {err[-300:]}")
+        return out.strip().removeprefix("postgres (PostgreSQL) ")
 
     def _usable_install(self) -> None:
         """As nobody, the binaries must be reachable: a virtualenv under a private home is
         not, and then a copy in our own temp dir is (a second or so, once per run)."""
         try:
             self.version = self._version()
-        except (OSError, subprocess.CalledProcessError):
+        except OSError:
             if self.user is None:
                 raise
             self.install = copy_postgres_install(self.install, self.root / "pg")
@@ -235,15 +243,9 @@ class PostgresServer:
         # The builtin provider gives Unicode case rules (lower('Ø')) without the OS's locales.
         initdb += ["--encoding=UTF8", "--locale-provider=builtin", "--builtin-locale=C.UTF-8"]
         initdb += ["--locale=C", "--no-sync", "--no-instructions"]
-        done = subprocess.run(
-            initdb,
-            capture_output=True,
-            env=self._env(),
-            timeout=120,
-            **self._run_as(),  # type: ignore[arg-type]
-        )
-        if done.returncode != 0:
-            raise Unavailable(f"initdb failed: {done.stderr.decode(errors='replace')[-800:]}")
+        code, _out, err = self._run(initdb)
+        if code != 0:
+            raise Unavailable(f"initdb failed: {err[-800:]}")
         # A socket path longer than the kernel's limit (~107 bytes) would stop the server.
         socket_dir = str(self.root) if len(str(self.root)) < 80 else ""
         for _attempt in range(3):  # a free port may be taken before the server binds it
@@ -260,13 +262,11 @@ class PostgresServer:
         args += ["-h", "127.0.0.1", "-k", socket_dir, "-c", "max_connections=200"]
         for off in ("fsync", "synchronous_commit", "full_page_writes"):
             args += ["-c", f"{off}=off"]
-        self.proc = subprocess.Popen(
+        self.proc = self._popen(
             args,
             stdout=log,
             stderr=subprocess.STDOUT,
-            env=self._env(),
             preexec_fn=_die_with_parent if self.die_with_parent else None,
-            **self._run_as(),  # type: ignore[arg-type]
         )
         log.close()
         deadline = time.monotonic() + 60

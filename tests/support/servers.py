@@ -170,7 +170,7 @@ class PostgresServer:
         self.install = postgres_install()
         self.user = _server_user()
         self.die_with_parent = die_with_parent
-        self.root = Path(tempfile.mkdtemp(prefix="kp-pg-"))
+        self.root = Path(tempfile.mkdtemp(prefix="kp-embedded-pg-"))
         self.data = self.root / "data"
         self.port = 0
         self.version = ""

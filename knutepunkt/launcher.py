@@ -31,6 +31,8 @@ from rich.console import Console
 from rich.text import Text
 
 from knutepunkt.supervisor import ChildExited, LineHandler, StopRequested, Supervisor
+from shared.calendar import OSLO, utcnow
+from shared.clock import AT_FORMS, demo_clock_refusal, parse_at
 from shared.observability import scrub
 from shared.roles import Role
 from shared.settings import DEFAULT_PORTS, SERVICES, parse_staff_tokens
@@ -63,10 +65,17 @@ class Plan:
     redis_url: str | None
     staff_tokens: str
     tokens_generated: bool
+    # The demo clock (--at): what it read at `clock_since`, a real instant (shared/clock.py).
+    clock_at: datetime | None = None
+    clock_since: datetime | None = None
 
 
 def make_plan(
-    port_base: int | None, var_dir: Path, redis_url: str | None, environ: Mapping[str, str]
+    port_base: int | None,
+    var_dir: Path,
+    redis_url: str | None,
+    environ: Mapping[str, str],
+    at: str | None = None,
 ) -> Plan:
     if port_base is None:
         ports = {s: int(environ.get(f"{s.upper()}_PORT") or DEFAULT_PORTS[s]) for s in SERVICES}
@@ -88,6 +97,20 @@ def make_plan(
             raise LaunchError(str(exc)) from exc
     else:
         tokens = ",".join(f"{secrets.token_urlsafe(18)}:{role}" for role in STAFF_ROLES)
+    since = utcnow()
+    clock_at = None
+    if at:
+        try:
+            clock_at = parse_at(at, since)
+        except ValueError as exc:
+            raise LaunchError(f"--at: {exc}") from exc
+        for name in SERVICES:
+            url = environ.get(f"{name.upper()}_DATABASE_URL", "")
+            if demo_clock_refusal(True, url):
+                raise LaunchError(
+                    f"--at needs the embedded mode's SQLite databases, and "
+                    f"{name.upper()}_DATABASE_URL is not SQLite: unset it, or drop --at"
+                )
     return Plan(
         var_dir=var_dir.resolve(),
         ports=ports,
@@ -95,6 +118,8 @@ def make_plan(
         redis_url=redis_url or None,
         staff_tokens=tokens,
         tokens_generated=not environ.get("STAFF_TOKENS"),
+        clock_at=clock_at,
+        clock_since=since if clock_at else None,
     )
 
 
@@ -198,6 +223,13 @@ def print_summary(
     where = f"embedded, pid {pids['redis']}" if "redis" in pids else "given"
     console.print(Text.assemble(("  redis    ", COLOURS["redis"]), f"{redis_url}   ({where})"))
     console.print(Text.assemble(("  data     ", "bold"), str(plan.var_dir)))
+    if plan.clock_at is not None:
+        started = plan.clock_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
+        console.print(
+            Text.assemble(
+                ("  clock    ", "bold"), f"demo clock: started at {started} Europe/Oslo, runs on"
+            )
+        )
     if plan.tokens_generated:
         console.print(Text("Staff tokens (header Authorization: Bearer <token>):", style="bold"))
         for token, roles in parse_staff_tokens(plan.staff_tokens).items():
@@ -294,8 +326,15 @@ def service_env(
             "SMS_PROVIDER": "generic",
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
+            # The mark of the embedded mode: only here may a service run on a demo clock.
+            "KNUTEPUNKT_EMBEDDED": "1",
         }
     )
+    env.pop("DEMO_CLOCK_AT", None)
+    env.pop("DEMO_CLOCK_SINCE", None)
+    if plan.clock_at is not None and plan.clock_since is not None:
+        env["DEMO_CLOCK_AT"] = plan.clock_at.isoformat()
+        env["DEMO_CLOCK_SINCE"] = plan.clock_since.isoformat()
     env.setdefault(
         f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{plan.var_dir / (name + '.db')}"
     )
@@ -393,11 +432,18 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(envvar="REDIS_URL", help="Use this Redis instead of an embedded one."),
         ] = None,
+        at: Annotated[
+            str | None,
+            typer.Option(
+                help=f"Start every service's clock at this time, and run on from there "
+                f"(a demo at any hour): {AT_FORMS}.",
+            ),
+        ] = None,
     ) -> None:
         """Start the whole hub on this machine: Redis, mail and SMS sinks, the four services."""
         console = Console(soft_wrap=True, highlight=False)
         try:
-            plan = make_plan(port_base, var_dir, redis_url, os.environ)
+            plan = make_plan(port_base, var_dir, redis_url, os.environ, at)
         except LaunchError as exc:
             console.print(Text(f"Cannot start the hub: {exc}", style="bold red"))
             raise typer.Exit(2) from exc

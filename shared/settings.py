@@ -6,13 +6,15 @@ The names are a contract: ops, compose.yaml and the tests set them (README, docs
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.clock import demo_clock_refusal
 from shared.roles import parse_role
 
 SERVICES: tuple[str, ...] = ("booking", "loans", "catering", "notify")
@@ -72,6 +74,26 @@ class Settings(BaseSettings):
     stream_retention_seconds: int = Field(default=7 * 86_400, ge=1)
     max_event_bytes: int = Field(default=64 * 1024, ge=1024)
     migrate_on_start: bool = True
+
+    # The embedded mode's demo clock (shared/clock.py); the launcher sets all three.
+    knutepunkt_embedded: bool = False
+    demo_clock_at: datetime | None = None
+    demo_clock_since: datetime | None = None
+
+    @field_validator("demo_clock_at", "demo_clock_since")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a UTC offset (2027-03-15T09:30:00+00:00)")
+        return value
+
+    @model_validator(mode="after")
+    def _demo_clock_only_embedded(self) -> Settings:
+        if self.demo_clock_at is not None:
+            refusal = demo_clock_refusal(self.knutepunkt_embedded, self.database_url)
+            if refusal:
+                raise ValueError(refusal)
+        return self
 
     @field_validator("staff_tokens")
     @classmethod

@@ -25,6 +25,7 @@ class ServiceHealth:
     problem: str | None = None  # why it is not ready
     outbox_backlog: float | None = None
     outbox_lag_seconds: float | None = None
+    clock: str | None = None  # the service's time (a demo clock's in the embedded mode)
 
 
 @dataclass
@@ -83,6 +84,7 @@ async def service_health(client: httpx.AsyncClient, name: str, url: str) -> Serv
     except ValueError:
         body = {}
     found.version = body.get("version")
+    found.clock = body.get("clock")
     found.ready = response.status_code == 200 and body.get("status") == "ready"
     if not found.ready:
         down = [f"{k} {v}" for k, v in body.items() if k in ("database", "redis") and v != "ok"]

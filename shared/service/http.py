@@ -75,6 +75,7 @@ def add_observability(app: FastAPI) -> None:
             "status": "ready" if ok else "not ready",
             "service": runtime.spec.name,
             "version": VERSION,
+            "clock": runtime.now().isoformat(),  # a demo clock's too (knutepunkt demo reads it)
             **checks,
         }
         return JSONResponse(body, status_code=200 if ok else 503)

@@ -18,6 +18,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.calendar import utcnow
+from shared.clock import clock_from_settings
 from shared.db import Database
 from shared.messaging.consumer import Consumer, ConsumerConfig, Handler
 from shared.messaging.outbox import OutboxRelay
@@ -93,6 +94,7 @@ def runtime_of(request: Request) -> Runtime:
 
 
 def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
+    clock = clock_from_settings(settings)  # refuses a demo clock outside the embedded mode
     db = Database(settings.database_url)
     redis = connect(settings.redis_url)
     names = StreamNames(settings.stream_prefix)
@@ -120,7 +122,7 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         attempts=spec.transaction_attempts,
         integrity=spec.integrity,
     )
-    runtime = Runtime(spec, settings, db, redis, names, metrics, relay, uow)
+    runtime = Runtime(spec, settings, db, redis, names, metrics, relay, uow, clock=clock)
     holder.append(runtime)
     if spec.service_settings is not None:
         runtime.config = spec.service_settings()

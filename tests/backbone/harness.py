@@ -35,6 +35,7 @@ from shared.messaging.redis import StreamNames, connect
 from shared.messaging.tables import add_messaging_tables
 from shared.observability import Metrics
 from shared.unit_of_work import UnitsOfWork
+from tests.support.streams import group_caught_up
 
 metadata = MetaData()
 messaging = add_messaging_tables(metadata)
@@ -180,9 +181,7 @@ async def effect_rows(db: Database) -> list[tuple[str, str]]:
 
 async def group_done(redis: Redis, stream: str, group: str) -> bool:
     """The group has read everything on the stream and acknowledged it."""
-    info = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}
-    g = info.get(group)
-    return bool(g) and int(g["lag"] or 0) == 0 and int(g["pending"]) == 0
+    return await group_caught_up(redis, stream, group)
 
 
 async def applied_at_least(db: Database, n: int) -> bool:

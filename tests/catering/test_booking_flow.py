@@ -22,6 +22,7 @@ from shared.events import (
 )
 from tests.catering.support import CAFE, Clock, cafe_service, events, oslo
 from tests.support.apps import RunningService
+from tests.support.streams import group_caught_up
 from tests.support.waiting import wait_for
 
 BOOKINGS = "booking.events"
@@ -71,9 +72,7 @@ async def publish(redis: Redis, prefix: str, envelope: Envelope) -> None:
 
 async def all_handled(redis: Redis, prefix: str) -> bool:
     """The catering group has read and acked everything on the booking stream."""
-    groups = await redis.xinfo_groups(prefix + BOOKINGS)
-    group = next((g for g in groups if g["name"] in (b"catering", "catering")), None)
-    return bool(group) and group["pending"] == 0 and group["lag"] == 0
+    return await group_caught_up(redis, prefix + BOOKINGS, "catering")
 
 
 async def orders_of(cafe: RunningService, booking_id: str) -> list[Order]:

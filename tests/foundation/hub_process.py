@@ -137,12 +137,14 @@ class Hub:
     var_dir: Path
     port_base: int
     env: dict[str, str]
+    args: tuple[str, ...] = ()  # more options for `knutepunkt up`
     proc: subprocess.Popen[str] | None = None
     lines: list[str] = field(default_factory=list)
 
     def start(self) -> Hub:
         argv = [sys.executable, "-c", "from knutepunkt.cli import main; main()", "up"]
         argv += ["--port-base", str(self.port_base), "--var-dir", str(self.var_dir)]
+        argv += self.args
         self.proc = subprocess.Popen(
             argv,
             cwd=ROOT,

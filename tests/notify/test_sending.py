@@ -8,6 +8,7 @@ from email.message import EmailMessage
 from shared.events import Contact
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
+from tests.support.streams import entries_read
 from tests.support.waiting import wait_for
 
 CUSTOMER = Contact(name="Kari Nordmann", email="kari@example.org", phone="+47 000 00 010")
@@ -40,9 +41,9 @@ async def test_an_order_reaches_the_cafe_and_the_customer_once_however_often_it_
 
 
 async def _consumed(h, stream: str, entries: int) -> bool:  # type: ignore[no-untyped-def]
-    groups = await h.redis.xinfo_groups(h.prefix + stream)
-    group = next(g for g in groups if g["name"] in (b"notify", "notify"))
-    return int(group["entries-read"] or 0) >= entries and int(group["pending"]) == 0
+    read = await entries_read(h.redis, h.prefix + stream, "notify")
+    pending = (await h.redis.xpending(h.prefix + stream, "notify"))["pending"]
+    return read >= entries and int(pending) == 0
 
 
 async def test_a_confirmation_email_carries_the_invitation_and_html(hub: Factory) -> None:

@@ -59,6 +59,11 @@ class RunningHub:
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    yield from running_hub(tmp_path_factory)
+
+
+def running_hub(tmp_path_factory: pytest.TempPathFactory, *args: str) -> Iterator[RunningHub]:
+    """`knutepunkt up` (with `args`) on free ports, stopped with all it started."""
     if not PROC.is_dir():
         pytest.skip("tracks the hub's processes through /proc (Linux)")
     var_dir: Path = tmp_path_factory.mktemp("ops") / "var"
@@ -66,6 +71,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
         var_dir=var_dir,
         port_base=free_port_range(7),
         env=hub_env(drop_suffixes=("_DATABASE_URL", "_PORT", "_URL")),
+        args=args,
     ).start()
     tracked: set[Proc] = set()
     client: redis.Redis | None = None

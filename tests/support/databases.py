@@ -1,4 +1,5 @@
-"""A fresh database per test: a SQLite file, or a new PostgreSQL database."""
+"""A fresh database per test: a SQLite file, or a new PostgreSQL database (on a server
+named by a TCP URL, or by a Unix-socket one: `postgresql+asyncpg://user@/db?host=DIR&port=N`)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import asyncpg
 import pytest
 from sqlalchemy.engine import make_url
 
-POSTGRES_ENV = "TEST_POSTGRES_URL"
-POSTGRES_SKIP_REASON = f"{POSTGRES_ENV} is not set: PostgreSQL tests skipped (CI sets it)"
+from tests.support.servers import POSTGRES_ENV
+
+# tests/conftest.py puts the run's reason here when it has no PostgreSQL.
+POSTGRES_SKIP_REASON = f"{POSTGRES_ENV} is not set and no embedded PostgreSQL was started"
 
 
 def postgres_admin_url() -> str | None:

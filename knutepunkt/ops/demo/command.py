@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import asdict
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
@@ -17,20 +18,32 @@ from knutepunkt.ops.connection import target, with_redis
 from knutepunkt.ops.demo import day, report
 from knutepunkt.ops.demo import requests as rq
 from knutepunkt.ops.health import ServiceHealth, service_health
-from knutepunkt.ops.output import HEALTHY, UNHEALTHY, USAGE, console, fail, print_json
+from knutepunkt.ops.output import (
+    HEALTHY,
+    UNHEALTHY,
+    USAGE,
+    console,
+    fail,
+    oslo_time,
+    print_json,
+)
 from knutepunkt.ops.target import Target
 from shared.calendar import Calendar, utcnow
+
+# More apart than two machines' clocks ever are: the hub runs on a demo clock.
+DEMO_CLOCK_DRIFT = timedelta(minutes=2)
 
 
 async def play(
     hub_target: Target, redis: Redis, settle_timeout: float, progress_console: Console
 ) -> dict[str, Any]:
     async with httpx.AsyncClient(timeout=15, trust_env=False) as client:
-        unready = [s.name for s in await _health(hub_target, client) if not s.ready]
+        health = await _health(hub_target, client)
+        unready = [s.name for s in health if not s.ready]
         if unready:
             raise day.Refused(f"not ready: {', '.join(unready)}")
         since = await report.markers(redis, hub_target)
-        now = utcnow()
+        now, demo_clock = hub_clock(health)
         calendar = Calendar()
         state = day.DayState(day=day.first_day(calendar, now), calendar=calendar, now=now)
         hub = day.Hub(hub_target, client)
@@ -62,6 +75,8 @@ async def play(
         counts[e.type] = counts.get(e.type, 0) + 1
     return {
         "day": state.day.isoformat(),
+        "clock": {"hub": now.isoformat(), "demo": demo_clock},
+        "held_back": state.held_back,
         "settled": settled,
         "steps": [asdict(r) for r in results],
         "since": since,
@@ -77,8 +92,26 @@ async def _health(hub_target: Target, client: httpx.AsyncClient) -> list[Service
     return [await service_health(client, n, u) for n, u in hub_target.urls.items()]
 
 
+def hub_clock(health: list[ServiceHealth]) -> tuple[datetime, bool]:
+    """The hub's time, as the services tell it (the desk's first), and whether it is a demo
+    clock (`knutepunkt up --at`); our own clock for a hub that does not tell."""
+    ours = utcnow()
+    for found in sorted(health, key=lambda s: s.name != "loans"):
+        if found.clock:
+            try:
+                theirs = datetime.fromisoformat(found.clock)
+            except ValueError:
+                continue
+            if theirs.tzinfo is not None:
+                return theirs, abs(theirs - ours) > DEMO_CLOCK_DRIFT
+    return ours, False
+
+
 def render(out: Console, summary: dict[str, Any]) -> None:
     out.print(f"\n[bold]A day at Knutepunkt Strømsø: {summary['day']}[/]")
+    clock = summary["clock"]
+    kind = "a demo clock (knutepunkt up --at)" if clock["demo"] else "the real clock"
+    out.print(f"The hub's time: {oslo_time(clock['hub'])} Europe/Oslo, on {kind}")
     steps = Table(title="What happened", title_justify="left")
     for column in ("step", "outcome", "detail"):
         steps.add_column(column)
@@ -87,6 +120,12 @@ def render(out: Console, summary: dict[str, Any]) -> None:
         colour = colours.get(step["status"], "white")
         steps.add_row(step["label"], f"[{colour}]{step['status']}[/]", step["detail"])
     out.print(steps)
+    if summary["held_back"]:
+        out.print(
+            "[yellow]The hour prevented: " + "; ".join(summary["held_back"]) + ". The desk is "
+            "open 10–14 and the café 10–15, Monday to Friday; for the whole day at any hour, "
+            "start the hub with: knutepunkt up --at 2027-03-15T10:30[/]"
+        )
     events = Table(title="Events per stream during the demo", title_justify="left")
     for column in ("stream", "type", "count"):
         events.add_column(column)

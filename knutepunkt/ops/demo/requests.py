@@ -158,6 +158,10 @@ def give_back(loan_id: str) -> Call:
 
 
 def takeaway(day: date) -> Call:
+    return takeaway_at(at_local(day, time(11, 30)))
+
+
+def takeaway_at(pickup_at: datetime) -> Call:
     return Call(
         "catering",
         "POST",
@@ -165,7 +169,7 @@ def takeaway(day: date) -> Call:
         {
             "hub": HUB,
             "kind": "takeaway",
-            "pickup_at": _at(day, "11:30"),
+            "pickup_at": pickup_at.isoformat(),
             "lines": [
                 {"item_id": "linsesuppe", "quantity": 2},
                 {"item_id": "kanelbolle", "quantity": 3},

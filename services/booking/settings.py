@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-HUB = "stromso"
+from shared.service import Runtime
 
 
 class BookingSettings(BaseSettings):
@@ -17,3 +17,8 @@ class BookingSettings(BaseSettings):
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
     seed_demo: bool = True
+
+
+def settings_of(runtime: Runtime) -> BookingSettings:
+    config: BookingSettings = runtime.config
+    return config

@@ -1,5 +1,7 @@
 """Demo data for Knutepunkt Strømsø: the two meeting rooms and Gymsalen. Idempotent: a
-resource that exists (perhaps edited by staff) is left as it is."""
+resource that exists (perhaps edited by staff) is left as it is. Race-free: one INSERT …
+ON CONFLICT DO NOTHING, so replicas started together on a fresh database all seed without
+a unique violation (a check-then-insert crashed the second replica's startup)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 
 from services.booking.models import Resource
 from services.booking.settings import settings_of
-from shared.db import Database
+from shared.db import Database, insert_for
 from shared.hubs import DEFAULT_HUB
 from shared.service import Runtime
 
@@ -69,9 +71,14 @@ async def seed(runtime: Runtime) -> None:
 
 
 async def seed_resources(db: Database, now: datetime) -> None:
+    rows = [
+        {"hub": DEFAULT_HUB, "active": True, "created_at": now, "updated_at": now, **spec}
+        for spec in RESOURCES
+    ]
+    stmt = (
+        insert_for(db.dialect)(Resource)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Resource.id])
+    )
     async with db.transaction() as session:
-        for spec in RESOURCES:
-            if await session.get(Resource, spec["id"]) is None:
-                session.add(
-                    Resource(hub=DEFAULT_HUB, active=True, created_at=now, updated_at=now, **spec)
-                )
+        await session.execute(stmt)

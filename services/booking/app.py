@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from services.booking import api
 from services.booking.models import messaging, metadata
 from services.booking.seed import seed
-from services.booking.settings import BookingSettings, settings_of
+from services.booking.settings import BookingSettings, booking_settings
 from services.booking.store import Store, refusal_of
 from services.booking.timers import reminder_loop
 from shared.events import BOOKING_STREAM
@@ -17,7 +17,7 @@ from shared.settings import Settings
 
 async def setup(runtime: Runtime) -> None:
     # BOOKING_TRANSACTION_ATTEMPTS (docs/booking.md) bounds the unit of work's re-runs.
-    runtime.uow.attempts = settings_of(runtime).transaction_attempts
+    runtime.uow.attempts = booking_settings(runtime).transaction_attempts
 
 
 SPEC = ServiceSpec(

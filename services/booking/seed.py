@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from services.booking.models import Resource
-from services.booking.settings import settings_of
+from services.booking.settings import booking_settings
 from shared.db import Database, insert_for
 from shared.hubs import DEFAULT_HUB
 from shared.service import Runtime
@@ -66,7 +66,7 @@ RESOURCES: list[dict[str, Any]] = [
 
 
 async def seed(runtime: Runtime) -> None:
-    if settings_of(runtime).seed_demo:
+    if booking_settings(runtime).seed_demo:
         await seed_resources(runtime.db, runtime.now())
 
 

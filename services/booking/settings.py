@@ -19,6 +19,8 @@ class BookingSettings(BaseSettings):
     seed_demo: bool = True
 
 
-def settings_of(runtime: Runtime) -> BookingSettings:
-    config: BookingSettings = runtime.config
+def booking_settings(runtime: Runtime) -> BookingSettings:
+    """The typed view of `runtime.config`."""
+    config = runtime.config
+    assert isinstance(config, BookingSettings), "the booking spec makes BookingSettings"
     return config

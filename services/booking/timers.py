@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import partial
 
 from services.booking import usecases
-from services.booking.settings import settings_of
+from services.booking.settings import booking_settings
 from shared.service import Runtime
 
 log = logging.getLogger("knutepunkt.booking.reminders")
@@ -20,7 +20,7 @@ log = logging.getLogger("knutepunkt.booking.reminders")
 
 async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
     """Record BookingReminder for confirmed bookings starting within the lead time."""
-    lead = timedelta(minutes=settings_of(runtime).reminder_before_minutes)
+    lead = timedelta(minutes=booking_settings(runtime).reminder_before_minutes)
     due = usecases.DueReminders(lead=lead, limit=batch)
     ids = await runtime.uow.run(lambda uow: usecases.due_reminders(uow, due), read_only=True)
     sent = 0
@@ -36,5 +36,5 @@ async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
 async def reminder_loop(runtime: Runtime) -> None:
     while True:
         # Wait first: a replica that just started need not race the running ones.
-        await asyncio.sleep(settings_of(runtime).reminder_poll_seconds)
+        await asyncio.sleep(booking_settings(runtime).reminder_poll_seconds)
         await send_due_reminders(runtime)

@@ -800,7 +800,7 @@ def _about(booking: Booking, resource: Resource, org_name: str | None) -> dict[s
             name=booking.booker_name,
             email=booking.booker_email,
             phone=booking.booker_phone,
-            language=booking.booker_language,  # type: ignore[arg-type]  # "nb"/"en", as stored
+            language=booking.booker_language,
         ),
         "organisation_name": org_name,
         "title": booking.title,

@@ -15,6 +15,7 @@ from shared.requests import RequestModel
 
 BookerTypeIn = Literal["organisation", "person", "staff"]
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
+FREE_BY_DEFAULT: tuple[BookerTypeIn, ...] = ("organisation", "staff")
 
 
 class _In(RequestModel):
@@ -190,7 +191,7 @@ class ResourceIn(_In):
         description='own opening hours, e.g. {"mon-fri": "16:00-22:00"}; null = the hub\'s',
     )
     approval_required: bool = False
-    free_for: list[BookerTypeIn] = Field(default_factory=lambda: ["organisation", "staff"])
+    free_for: list[BookerTypeIn] = Field(default_factory=lambda: list(FREE_BY_DEFAULT))
     min_notice_minutes: int = Field(default=120, ge=0, le=60 * 24 * 60)
     min_length_minutes: int = Field(default=30, ge=5, le=7 * 24 * 60)
     max_length_minutes: int = Field(default=240, ge=5, le=7 * 24 * 60)

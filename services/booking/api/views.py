@@ -30,7 +30,7 @@ def booking_out(booked: usecases.Booked) -> dict[str, Any]:
         id=booking.id,
         resource_id=booking.resource_id,
         resource_name=resource.name,
-        status=booking.status,  # type: ignore[arg-type]  # one of domain.STATUSES
+        status=booking.status,
         start=booking.start_at,
         end=booking.end_at,
         booker_type=booking.booker_type,
@@ -38,7 +38,7 @@ def booking_out(booked: usecases.Booked) -> dict[str, Any]:
             name=booking.booker_name,
             email=booking.booker_email,
             phone=booking.booker_phone,
-            language=booking.booker_language,
+            language=booking.booker_language,  # type: ignore[arg-type]  # "nb"/"en", as stored
         ),
         organisation_number=booking.org_number,
         title=booking.title,

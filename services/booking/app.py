@@ -5,17 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.booking import api
-from services.booking.config import BookingSettings
 from services.booking.models import messaging, metadata
-from services.booking.reminders import reminder_loop
 from services.booking.seed import seed
+from services.booking.settings import BookingSettings, booking_settings
+from services.booking.store import Store, refusal_of
+from services.booking.timers import reminder_loop
 from shared.events import BOOKING_STREAM
 from shared.service import Runtime, ServiceSpec, create_app
 from shared.settings import Settings
 
 
 async def setup(runtime: Runtime) -> None:
-    runtime.state["config"] = BookingSettings()
+    # BOOKING_TRANSACTION_ATTEMPTS (docs/booking.md) bounds the unit of work's re-runs.
+    runtime.uow.attempts = booking_settings(runtime).transaction_attempts
 
 
 SPEC = ServiceSpec(
@@ -24,6 +26,9 @@ SPEC = ServiceSpec(
     tables=messaging,
     produces=(BOOKING_STREAM,),
     build_api=api.build_api,
+    store=Store,
+    integrity=refusal_of,
+    service_settings=BookingSettings,
     tasks=[reminder_loop],
     seed=seed,
     setup=setup,

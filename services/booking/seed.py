@@ -1,12 +1,17 @@
 """Demo data for Knutepunkt Strømsø: the two meeting rooms and Gymsalen. Idempotent: a
-resource that exists (perhaps edited by staff) is left as it is."""
+resource that exists (perhaps edited by staff) is left as it is. Race-free: one INSERT …
+ON CONFLICT DO NOTHING, so replicas started together on a fresh database all seed without
+a unique violation (a check-then-insert crashed the second replica's startup)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
-from services.booking.config import HUB
 from services.booking.models import Resource
+from services.booking.settings import booking_settings
+from shared.db import Database, insert_for
+from shared.hubs import DEFAULT_HUB
 from shared.service import Runtime
 
 _MEETING_ROOM: dict[str, Any] = {
@@ -61,10 +66,19 @@ RESOURCES: list[dict[str, Any]] = [
 
 
 async def seed(runtime: Runtime) -> None:
-    if not runtime.state["config"].seed_demo:
-        return
-    now = runtime.now()
-    async with runtime.db.transaction() as session:
-        for spec in RESOURCES:
-            if await session.get(Resource, spec["id"]) is None:
-                session.add(Resource(hub=HUB, active=True, created_at=now, updated_at=now, **spec))
+    if booking_settings(runtime).seed_demo:
+        await seed_resources(runtime.db, runtime.now())
+
+
+async def seed_resources(db: Database, now: datetime) -> None:
+    rows = [
+        {"hub": DEFAULT_HUB, "active": True, "created_at": now, "updated_at": now, **spec}
+        for spec in RESOURCES
+    ]
+    stmt = (
+        insert_for(db.dialect)(Resource)
+        .values(rows)
+        .on_conflict_do_nothing(index_elements=[Resource.id])
+    )
+    async with db.transaction() as session:
+        await session.execute(stmt)

@@ -1,18 +1,36 @@
-"""Reads and small writes the booking operations share: locks, overlaps, quotas, closures."""
+"""Every query and write of the booking service, on one session (the unit of work's).
+
+Rows go in and out as models.py defines them; the rules they feed are domain.py's.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.booking import domain
-from services.booking.models import Booking, BookingHistory, Closure, Resource
-from shared.calendar import HUB_HOURS, Calendar, OpeningHours
+from services.booking.models import (
+    Booking,
+    BookingHistory,
+    Closure,
+    Organisation,
+    Registration,
+    Resource,
+    Series,
+)
+from shared.calendar import Calendar
 from shared.calendar import Closure as CalendarClosure
-from shared.db import advisory_xact_lock
+from shared.db import advisory_xact_lock, insert_for
+from shared.errors import Conflict, Refusal
+
+OVERLAP_SQLSTATE = "23P01"  # exclusion_violation: PostgreSQL's booking_no_overlap
+OVERLAP_CONSTRAINT = "booking_no_overlap"  # also the SQLite triggers' abort message
 
 
 def policy_of(resource: Resource) -> domain.Policy:
@@ -30,83 +48,328 @@ def policy_of(resource: Resource) -> domain.Policy:
     )
 
 
-def hours_of(resource: Resource) -> OpeningHours:
-    return OpeningHours.parse(resource.hours) if resource.hours else HUB_HOURS
+def is_overlap_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    return sqlstate == OVERLAP_SQLSTATE or OVERLAP_CONSTRAINT in str(orig)
 
 
-async def lock_resource(session: AsyncSession, resource_id: str) -> None:
-    """Serialise writers of one resource (PostgreSQL): without it, bursts on one slot
-    deadlock on the exclusion constraint's index. SQLite's BEGIN IMMEDIATE already does."""
-    await advisory_xact_lock(session, f"booking:resource:{resource_id}")
-
-
-async def calendar_for(
-    session: AsyncSession, resource: Resource, start: datetime, end: datetime
-) -> Calendar:
-    """The resource's calendar with the hub's and its own closures around [start, end)."""
-    margin = timedelta(days=2)
-    rows = await session.scalars(
-        select(Closure).where(
-            Closure.hub == resource.hub,
-            or_(Closure.resource_id.is_(None), Closure.resource_id == resource.id),
-            Closure.start_at < end + margin,
-            Closure.end_at > start - margin,
+def refusal_of(exc: IntegrityError) -> Refusal | None:
+    """The database's own guard (exclusion constraint / trigger) caught an overlap the
+    application's check could not see: a 409 all the same."""
+    if is_overlap_violation(exc):
+        return Conflict(
+            "the resource is already booked at that time",
+            code="booking_overlap",
+            nb="ressursen er allerede booket på det tidspunktet",
         )
-    )
-    closures = [CalendarClosure(c.start_at, c.end_at, c.reason) for c in rows]
-    return Calendar(hours_of(resource), closures)
+    return None
 
 
-async def active_overlapping(
-    session: AsyncSession, resource_id: str, start: datetime, block_end: datetime
-) -> list[domain.Busy]:
-    """Active bookings whose blocked range meets [start, block_end).
+# Selects are immutable: each query builds on this one.
+_BOOKING_AND_RESOURCE = select(Booking, Resource).join(Resource, Resource.id == Booking.resource_id)
 
-    The lower bound on start_at (MAX_SPAN) keeps this an index range however many
-    bookings the resource has had."""
-    rows = await session.execute(
-        select(Booking.id, Booking.start_at, Booking.end_at, Booking.blocked_until).where(
-            Booking.resource_id == resource_id,
-            Booking.status.in_(domain.ACTIVE),
-            Booking.start_at < block_end,
-            Booking.start_at > start - domain.MAX_SPAN,
-            Booking.blocked_until > start,
+
+@dataclass(frozen=True)
+class Activity:
+    booking: Booking
+    resource_name: str
+    org_name: str | None
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        return self.session.get_bind().dialect.name
+
+    # ----------------------------------------------------------------------- locks
+
+    async def lock_resource(self, resource_id: str) -> None:
+        """Serialise writers of one resource (PostgreSQL): without it, bursts on one slot
+        deadlock on the exclusion constraint's index. SQLite's BEGIN IMMEDIATE already does."""
+        await advisory_xact_lock(self.session, f"booking:resource:{resource_id}")
+
+    async def lock_activity(self, activity_id: str) -> None:
+        # Sign-ups of one activity are serialised, so the capacity is never overshot.
+        await advisory_xact_lock(self.session, f"booking:activity:{activity_id}")
+
+    # ----------------------------------------------------------------------- resources
+
+    async def resource(self, resource_id: str) -> Resource | None:
+        return await self.session.get(Resource, resource_id)
+
+    async def resources(self, hub: str) -> list[Resource]:
+        rows = await self.session.scalars(
+            select(Resource)
+            .where(Resource.hub == hub, Resource.active.is_(True))
+            .order_by(Resource.name)
         )
-    )
-    return [domain.Busy(r.id, r.start_at, r.end_at, r.blocked_until) for r in rows]
+        return list(rows)
 
+    def add(self, row: Resource | Closure | Series | Registration) -> None:
+        self.session.add(row)
 
-async def free_hours_used(
-    session: AsyncSession,
-    org_number: str,
-    resource_id: str,
-    weeks: Sequence[tuple[datetime, datetime]],
-) -> domain.QuotaLedger:
-    """Free hours the organisation already holds on the resource in the given weeks."""
-    ledger = domain.QuotaLedger(limit_hours=None)
-    for week_start, week_end in sorted(set(weeks)):
-        rows = await session.execute(
-            select(Booking.start_at, Booking.end_at).where(
-                Booking.org_number == org_number,
-                Booking.resource_id == resource_id,
-                Booking.status.in_(domain.ACTIVE),
-                Booking.free_of_charge.is_(True),
-                Booking.start_at >= week_start,
-                Booking.start_at < week_end,
+    async def calendar_for(self, resource: Resource, start: datetime, end: datetime) -> Calendar:
+        """The resource's calendar with the hub's and its own closures around [start, end)."""
+        margin = timedelta(days=2)
+        rows = await self.session.scalars(
+            select(Closure).where(
+                Closure.hub == resource.hub,
+                or_(Closure.resource_id.is_(None), Closure.resource_id == resource.id),
+                Closure.start_at < end + margin,
+                Closure.end_at > start - margin,
             )
         )
-        for r in rows:
-            ledger.add(r.start_at, r.end_at)
-    return ledger
+        closures = [CalendarClosure(c.start_at, c.end_at, c.reason) for c in rows]
+        return Calendar(domain.opening_hours(resource.hours), closures)
 
+    async def closures_ending_after(self, hub: str, at: datetime) -> list[Closure]:
+        rows = await self.session.scalars(
+            select(Closure)
+            .where(Closure.hub == hub, Closure.end_at > at)
+            .order_by(Closure.start_at)
+        )
+        return list(rows)
 
-def record(
-    session: AsyncSession, booking: Booking, actor: str, at: datetime, note: str | None = None
-) -> None:
-    session.add(
-        BookingHistory(booking_id=booking.id, at=at, status=booking.status, actor=actor, note=note)
-    )
+    # ----------------------------------------------------------------------- bookings
 
+    async def active_overlapping(
+        self, resource_id: str, start: datetime, block_end: datetime
+    ) -> list[domain.Busy]:
+        """Active bookings whose blocked range meets [start, block_end).
 
-async def count_bookings(session: AsyncSession) -> int:
-    return int(await session.scalar(select(func.count()).select_from(Booking)) or 0)
+        The lower bound on start_at (MAX_SPAN) keeps this an index range however many
+        bookings the resource has had."""
+        rows = await self.session.execute(
+            select(Booking.id, Booking.start_at, Booking.end_at, Booking.blocked_until).where(
+                Booking.resource_id == resource_id,
+                Booking.status.in_(domain.ACTIVE),
+                Booking.start_at < block_end,
+                Booking.start_at > start - domain.MAX_SPAN,
+                Booking.blocked_until > start,
+            )
+        )
+        return [domain.Busy(r.id, r.start_at, r.end_at, r.blocked_until) for r in rows]
+
+    async def active_ids_between(
+        self, start: datetime, end: datetime, resource_id: str | None, limit: int
+    ) -> list[str]:
+        query = select(Booking.id).where(
+            Booking.status.in_(domain.ACTIVE),
+            Booking.start_at < end,
+            Booking.end_at > start,
+        )
+        if resource_id is not None:
+            query = query.where(Booking.resource_id == resource_id)
+        return list(await self.session.scalars(query.limit(limit)))
+
+    async def active_of_resource(
+        self, resource_id: str, start: datetime, end: datetime, limit: int
+    ) -> list[Booking]:
+        """Active bookings of a resource starting in [start, end), in order."""
+        rows = await self.session.scalars(
+            select(Booking)
+            .where(
+                Booking.resource_id == resource_id,
+                Booking.status.in_(domain.ACTIVE),
+                Booking.start_at >= start,
+                Booking.start_at < end,
+            )
+            .order_by(Booking.start_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def free_hours_used(
+        self, org_number: str, resource_id: str, weeks: Sequence[tuple[datetime, datetime]]
+    ) -> domain.QuotaLedger:
+        """Free hours the organisation already holds on the resource in the given weeks."""
+        ledger = domain.QuotaLedger(limit_hours=None)
+        for week_start, week_end in sorted(set(weeks)):
+            rows = await self.session.execute(
+                select(Booking.start_at, Booking.end_at).where(
+                    Booking.org_number == org_number,
+                    Booking.resource_id == resource_id,
+                    Booking.status.in_(domain.ACTIVE),
+                    Booking.free_of_charge.is_(True),
+                    Booking.start_at >= week_start,
+                    Booking.start_at < week_end,
+                )
+            )
+            for r in rows:
+                ledger.add(r.start_at, r.end_at)
+        return ledger
+
+    async def add_booking(self, booking: Booking) -> None:
+        # Flushed at once, so that the database's overlap guard answers inside the use case.
+        self.session.add(booking)
+        await self.session.flush()
+
+    async def add_series(self, series: Series) -> None:
+        self.session.add(series)
+        await self.session.flush()
+
+    def record(self, booking: Booking, actor: str, at: datetime, note: str | None = None) -> None:
+        self.session.add(
+            BookingHistory(
+                booking_id=booking.id, at=at, status=booking.status, actor=actor, note=note
+            )
+        )
+
+    async def booking_for_update(self, booking_id: str) -> Booking | None:
+        return await self.session.scalar(
+            select(Booking).where(Booking.id == booking_id).with_for_update()
+        )
+
+    async def booking(self, booking_id: str) -> Booking | None:
+        return await self.session.get(Booking, booking_id)
+
+    async def booking_with_resource(self, booking_id: str) -> tuple[Booking, Resource] | None:
+        query = _BOOKING_AND_RESOURCE.where(Booking.id == booking_id)
+        row = (await self.session.execute(query)).first()
+        return None if row is None else (row[0], row[1])
+
+    async def bookings(
+        self,
+        *,
+        resource_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        status: str | None,
+        limit: int,
+    ) -> list[tuple[Booking, Resource]]:
+        """Bookings overlapping [start, end), oldest first."""
+        query = _BOOKING_AND_RESOURCE
+        if resource_id:
+            query = query.where(Booking.resource_id == resource_id)
+        if start:
+            query = query.where(Booking.end_at > start)
+        if end:
+            query = query.where(Booking.start_at < end)
+        if status:
+            query = query.where(Booking.status == status)
+        rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
+
+    async def count_bookings(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Booking)) or 0)
+
+    # ----------------------------------------------------------------------- reminders
+
+    async def due_for_reminder(self, now: datetime, lead: timedelta, limit: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(Booking.id)
+            .where(
+                Booking.status == "confirmed",
+                Booking.reminder_sent_at.is_(None),
+                Booking.start_at > now,
+                Booking.start_at <= now + lead,
+            )
+            .order_by(Booking.start_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim_reminder(self, booking_id: str, now: datetime) -> bool:
+        """Mark the reminder sent unless it is (another replica won), or the booking is no
+        longer confirmed; True when this transaction claimed it."""
+        claimed = await self.session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking_id,
+                Booking.reminder_sent_at.is_(None),
+                Booking.status == "confirmed",
+            )
+            .values(reminder_sent_at=now)
+        )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    # ----------------------------------------------------------------------- organisations
+
+    async def upsert_organisation(self, number: str, values: dict[str, Any], now: datetime) -> None:
+        """An insert-or-update in one statement: two first bookings of one club may race."""
+        values = {**values, "updated_at": now}
+        stmt = insert_for(self._dialect)(Organisation).values(
+            org_number=number, created_at=now, **values
+        )
+        await self.session.execute(
+            stmt.on_conflict_do_update(index_elements=[Organisation.org_number], set_=values)
+        )
+
+    async def organisation_name(self, org_number: str | None) -> str | None:
+        if org_number is None:
+            return None
+        org = await self.session.get(Organisation, org_number)
+        return org.name if org else None
+
+    async def listed_organisations(self) -> list[Organisation]:
+        rows = await self.session.scalars(
+            select(Organisation).where(Organisation.listed.is_(True)).order_by(Organisation.name)
+        )
+        return list(rows)
+
+    # ----------------------------------------------------------------------- activities
+
+    async def activities(self, start: datetime, end: datetime, limit: int) -> list[Activity]:
+        """Public activities (domain.is_public_activity) overlapping [start, end)."""
+        rows = await self.session.execute(
+            select(Booking, Resource.name, Organisation.name)
+            .join(Resource, Resource.id == Booking.resource_id)
+            .outerjoin(Organisation, Organisation.org_number == Booking.org_number)
+            .where(
+                Booking.public.is_(True),
+                Booking.status == "confirmed",
+                Booking.end_at > start,
+                Booking.start_at < end,
+            )
+            .order_by(Booking.start_at)
+            .limit(limit)
+        )
+        return [Activity(b, resource_name, org_name) for b, resource_name, org_name in rows]
+
+    async def registration_counts(self, booking_ids: list[str]) -> dict[tuple[str, str], int]:
+        if not booking_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Registration.booking_id, Registration.status, func.count())
+            .where(Registration.booking_id.in_(booking_ids))
+            .group_by(Registration.booking_id, Registration.status)
+        )
+        return {(b, s): n for b, s, n in rows}
+
+    async def registered_count(self, activity_id: str) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                Registration.booking_id == activity_id, Registration.status == "registered"
+            )
+        )
+        return int(count or 0)
+
+    async def add_registration(self, registration: Registration) -> None:
+        self.session.add(registration)
+        await self.session.flush()
+
+    async def registration(self, registration_id: str) -> Registration | None:
+        return await self.session.get(Registration, registration_id)
+
+    async def waitlist_position(self, reg: Registration) -> int:
+        ahead = await self.session.scalar(
+            select(func.count()).where(
+                Registration.booking_id == reg.booking_id,
+                Registration.status == "waitlisted",
+                Registration.created_at <= reg.created_at,
+                Registration.id != reg.id,
+            )
+        )
+        return int(ahead or 0) + 1
+
+    async def first_waitlisted(self, activity_id: str) -> Registration | None:
+        return await self.session.scalar(
+            select(Registration)
+            .where(Registration.booking_id == activity_id, Registration.status == "waitlisted")
+            .order_by(Registration.created_at, Registration.id)
+            .limit(1)
+        )

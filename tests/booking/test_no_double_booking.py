@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from services.booking import operations
+from services.booking import store
 from services.booking.models import Booking
 from tests.booking.conftest import org_booking, person_booking
 from tests.support.apps import RunningService
@@ -86,7 +86,7 @@ async def test_the_database_itself_refuses_an_overlap(service: RunningService) -
             end_at=row.end_at + timedelta(hours=1),
             blocked_until=row.end_at + timedelta(hours=1, minutes=30),
         )
-    assert operations.is_overlap_violation(caught.value)
+    assert store.is_overlap_violation(caught.value)
     # A cancelled row may overlap; re-activating it may not.
     await insert(status="cancelled")
     async with service.runtime.db.transaction() as session:

@@ -8,7 +8,7 @@ from datetime import timedelta
 from redis.asyncio import Redis
 
 from services.booking.app import SPEC
-from services.booking.reminders import send_due_reminders
+from services.booking.timers import send_due_reminders
 from tests.booking.conftest import Clock, booking_events, org_booking
 from tests.support.apps import RunningService, staffed_service
 from tests.support.waiting import wait_for

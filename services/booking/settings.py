@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-HUB = "stromso"
+from shared.service import Runtime
 
 
 class BookingSettings(BaseSettings):
@@ -17,3 +17,10 @@ class BookingSettings(BaseSettings):
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
     seed_demo: bool = True
+
+
+def booking_settings(runtime: Runtime) -> BookingSettings:
+    """The typed view of `runtime.config`."""
+    config = runtime.config
+    assert isinstance(config, BookingSettings), "the booking spec makes BookingSettings"
+    return config

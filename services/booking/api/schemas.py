@@ -1,4 +1,5 @@
-"""Request and response bodies of the booking API (they are the OpenAPI schema)."""
+"""Request and response bodies of the booking API (they are the OpenAPI schema), and the
+requests converted to the use cases' commands at the door."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from services.booking import usecases
+from services.booking.domain import Contact
 from shared.events import CateringRequest
 from shared.requests import RequestModel
 
 BookerTypeIn = Literal["organisation", "person", "staff"]
 Status = Literal["pending", "confirmed", "rejected", "cancelled"]
+FREE_BY_DEFAULT: tuple[BookerTypeIn, ...] = ("organisation", "staff")
 
 
 class _In(RequestModel):
@@ -24,6 +28,9 @@ class ContactIn(_In):
     phone: str | None = Field(default=None, max_length=32, description="any format; stored E.164")
     language: Literal["nb", "en"] = "nb"
 
+    def contact(self) -> Contact:
+        return Contact(self.name, self.email, self.phone, self.language)
+
 
 class OrganisationIn(_In):
     number: str = Field(min_length=9, max_length=15, description="organisasjonsnummer (MOD11)")
@@ -33,6 +40,9 @@ class OrganisationIn(_In):
     website: str | None = Field(default=None, max_length=500)
     public_email: str | None = Field(default=None, max_length=320)
     public_phone: str | None = Field(default=None, max_length=32)
+
+    def details(self) -> usecases.OrganisationDetails:
+        return usecases.OrganisationDetails(**self.model_dump())
 
 
 class _BookingDetails(_In):
@@ -53,11 +63,35 @@ class _BookingDetails(_In):
         default_factory=list, max_length=100, description="people who get the reminders"
     )
 
+    def details(self, *, by_staff: bool, token_hash: str) -> usecases.BookingDetails:
+        return usecases.BookingDetails(
+            resource_id=self.resource_id,
+            booker_type=self.booker_type,
+            booker=self.booker.contact(),
+            token_hash=token_hash,
+            by_staff=by_staff,
+            organisation=self.organisation.details() if self.organisation else None,
+            title=self.title,
+            description=self.description,
+            public=self.public,
+            signup_capacity=self.signup_capacity,
+            attendees=self.attendees,
+            participants=tuple(p.contact() for p in self.participants),
+        )
+
 
 class BookingIn(_BookingDetails):
     start: AwareDatetime
     end: AwareDatetime
     catering: CateringRequest | None = None
+
+    def command(self, *, by_staff: bool, token_hash: str) -> usecases.MakeBooking:
+        return usecases.MakeBooking(
+            details=self.details(by_staff=by_staff, token_hash=token_hash),
+            start=self.start,
+            end=self.end,
+            catering=self.catering,
+        )
 
 
 class SeriesIn(_BookingDetails):
@@ -71,6 +105,19 @@ class SeriesIn(_BookingDetails):
         default=None, max_length=60, description="explicit dates instead of a weekly rule"
     )
     mode: Literal["all_or_nothing", "skip_conflicts"] = "all_or_nothing"
+
+    def command(self, *, by_staff: bool, token_hash: str) -> usecases.MakeSeries:
+        return usecases.MakeSeries(
+            details=self.details(by_staff=by_staff, token_hash=token_hash),
+            start_time=self.start_time,
+            end_time=self.end_time,
+            first_date=self.first_date,
+            interval_weeks=self.interval_weeks,
+            count=self.count,
+            until=self.until,
+            dates=tuple(self.dates) if self.dates is not None else None,
+            mode=self.mode,
+        )
 
 
 class CancelIn(_In):
@@ -144,7 +191,7 @@ class ResourceIn(_In):
         description='own opening hours, e.g. {"mon-fri": "16:00-22:00"}; null = the hub\'s',
     )
     approval_required: bool = False
-    free_for: list[BookerTypeIn] = Field(default_factory=lambda: ["organisation", "staff"])
+    free_for: list[BookerTypeIn] = Field(default_factory=lambda: list(FREE_BY_DEFAULT))
     min_notice_minutes: int = Field(default=120, ge=0, le=60 * 24 * 60)
     min_length_minutes: int = Field(default=30, ge=5, le=7 * 24 * 60)
     max_length_minutes: int = Field(default=240, ge=5, le=7 * 24 * 60)
@@ -220,6 +267,9 @@ class ClosureIn(_In):
     start: AwareDatetime
     end: AwareDatetime
     reason: str = Field(default="", max_length=500)
+
+    def command(self) -> usecases.AddClosure:
+        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason)
 
 
 class ClosureOut(BaseModel):

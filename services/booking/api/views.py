@@ -1,0 +1,169 @@
+"""What the routes answer: the use cases' rows and results shaped as the response bodies
+(api/schemas.py), and the iCalendar feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from icalendar import Calendar as ICalendar
+from icalendar import Event as IEvent
+
+from services.booking import domain, usecases
+from services.booking.api.schemas import (
+    ActivityOut,
+    AvailabilityOut,
+    BookingOut,
+    ClosureOut,
+    ContactIn,
+    OccurrenceReport,
+    OrganisationOut,
+    ResourceOut,
+    SlotOut,
+)
+from services.booking.models import Closure, Organisation, Resource
+from shared.events import CateringRequest
+
+
+def booking_out(booked: usecases.Booked) -> dict[str, Any]:
+    booking, resource = booked.booking, booked.resource
+    return BookingOut(
+        id=booking.id,
+        resource_id=booking.resource_id,
+        resource_name=resource.name,
+        status=booking.status,
+        start=booking.start_at,
+        end=booking.end_at,
+        booker_type=booking.booker_type,
+        booker=ContactIn.model_construct(
+            name=booking.booker_name,
+            email=booking.booker_email,
+            phone=booking.booker_phone,
+            language=booking.booker_language,  # type: ignore[arg-type]  # "nb"/"en", as stored
+        ),
+        organisation_number=booking.org_number,
+        title=booking.title,
+        description=booking.description,
+        public=booking.public,
+        signup_capacity=booking.signup_capacity,
+        attendees=booking.attendees,
+        catering=CateringRequest.model_validate(booking.catering) if booking.catering else None,
+        participants=[ContactIn.model_construct(**p) for p in booking.participants or []],
+        series_id=booking.series_id,
+        free_of_charge=booking.free_of_charge,
+        price_nok=booking.price_nok,
+        reason=booking.reason,
+        cancelled_by=booking.cancelled_by,
+        created_at=booking.created_at,
+    ).model_dump(mode="json")
+
+
+def occurrence_out(o: domain.Occurrence) -> OccurrenceReport:
+    return OccurrenceReport(
+        date=o.date,
+        start=o.slot.start,
+        end=o.slot.end,
+        status=o.status,
+        reason=o.reason,
+        booking_id=o.booking_id,
+    )
+
+
+def resource_out(r: Resource) -> dict[str, Any]:
+    return ResourceOut(
+        id=r.id,
+        hub=r.hub,
+        name=r.name,
+        kind=r.kind,
+        description=r.description,
+        capacity=r.capacity,
+        hours=domain.opening_hours(r.hours).to_spec(),
+        uses_hub_hours=r.hours is None,
+        approval_required=r.approval_required,
+        free_for=list(r.free_for),
+        min_notice_minutes=r.min_notice_minutes,
+        min_length_minutes=r.min_length_minutes,
+        max_length_minutes=r.max_length_minutes,
+        max_days_ahead=r.max_days_ahead,
+        buffer_minutes=r.buffer_minutes,
+        cancel_deadline_hours=r.cancel_deadline_hours,
+        weekly_free_hours=r.weekly_free_hours,
+        price_per_hour_nok=r.price_per_hour_nok,
+        active=r.active,
+    ).model_dump(mode="json")
+
+
+def availability_out(a: usecases.Availability, slot_minutes: int) -> dict[str, Any]:
+    day, resource = a.day, a.resource
+    return AvailabilityOut(
+        resource_id=resource.id,
+        date=day.day,
+        open=day.closed_reason is None,
+        closed_reason=day.closed_reason,
+        opening_hours=[SlotOut(start=s, end=e) for s, e in day.opening_hours],
+        busy=[SlotOut(start=b.start, end=b.blocked_until) for b in a.busy],
+        free_slots=[SlotOut(start=s, end=e) for s, e in day.free],
+        slot_minutes=slot_minutes,
+        bookable_from=day.bookable_from,
+        max_length_minutes=resource.max_length_minutes,
+        approval_required=resource.approval_required,
+    ).model_dump(mode="json")
+
+
+def ics(feed: usecases.Feed) -> bytes:
+    cal = ICalendar()
+    cal.add("prodid", "-//Knutepunkt//booking//NO")
+    cal.add("version", "2.0")
+    cal.add("x-wr-calname", f"{feed.resource_name} – Knutepunkt")
+    for entry in feed.entries:
+        event = IEvent()
+        event.add("uid", entry.uid)
+        event.add("dtstamp", entry.stamp)
+        event.add("dtstart", entry.start)
+        event.add("dtend", entry.end)
+        event.add("summary", entry.summary)
+        event.add("status", "CONFIRMED" if entry.confirmed else "TENTATIVE")
+        event.add("transp", "OPAQUE")
+        cal.add_component(event)
+    return bytes(cal.to_ical())
+
+
+def closure_out(c: Closure, affected_bookings: list[str] | None = None) -> dict[str, Any]:
+    return ClosureOut(
+        id=c.id,
+        hub=c.hub,
+        resource_id=c.resource_id,
+        start=c.start_at,
+        end=c.end_at,
+        reason=c.reason,
+        affected_bookings=affected_bookings or [],
+    ).model_dump(mode="json")
+
+
+def activity_out(a: usecases.ActivityView) -> dict[str, Any]:
+    booking = a.booking
+    return ActivityOut(
+        id=booking.id,
+        title=booking.title or "",
+        description=booking.description,
+        resource_id=booking.resource_id,
+        resource_name=a.resource_name,
+        start=booking.start_at,
+        end=booking.end_at,
+        organiser=a.organiser,
+        signup=booking.signup_capacity is not None,
+        capacity=booking.signup_capacity,
+        registered=a.registered,
+        waitlisted=a.waitlisted,
+        places_left=a.places_left,
+    ).model_dump(mode="json")
+
+
+def organisation_out(o: Organisation) -> dict[str, Any]:
+    return OrganisationOut(
+        org_number=o.org_number,
+        name=o.name,
+        description=o.description,
+        website=o.website,
+        email=o.public_email,
+        phone=o.public_phone,
+    ).model_dump(mode="json")

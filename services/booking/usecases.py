@@ -1,0 +1,828 @@
+"""The booking use cases: `async def verb_noun(uow, command) -> result`, each run in one
+transaction by the caller's unit of work (`runtime.uow.run`). The rules are domain.py's,
+rows go through `uow.store`, events are recorded with `uow.record` (written to the outbox at
+commit), and the time is `uow.now()`. Refusals are shared.errors types.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from services.booking import domain
+from services.booking.models import Booking, Closure, Organisation, Registration, Resource, Series
+from services.booking.store import Activity, Store, policy_of
+from shared import events
+from shared.auth import token_matches
+from shared.calendar import Calendar, local_midnight, require_aware
+from shared.errors import NotAllowed, NotAuthenticated, NotFound
+from shared.hubs import DEFAULT_HUB
+from shared.unit_of_work import UnitOfWork
+
+Uow = UnitOfWork[Store]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class Access:
+    """Who asks about a booking: staff (with the booking role), or whoever holds a token."""
+
+    token: str | None = None
+    staff: bool = False
+
+
+@dataclass(frozen=True)
+class OrganisationDetails:
+    number: str
+    name: str
+    listed: bool = False
+    description: str | None = None
+    website: str | None = None
+    public_email: str | None = None
+    public_phone: str | None = None
+
+
+@dataclass(frozen=True)
+class BookingDetails:
+    """What a single booking and a series share: the resource, the booker, the activity."""
+
+    resource_id: str
+    booker_type: str
+    booker: domain.Contact
+    token_hash: str
+    by_staff: bool = False
+    organisation: OrganisationDetails | None = None
+    title: str | None = None
+    description: str | None = None
+    public: bool = False
+    signup_capacity: int | None = None
+    attendees: int | None = None
+    participants: tuple[domain.Contact, ...] = ()
+
+
+@dataclass(frozen=True)
+class MakeBooking:
+    details: BookingDetails
+    start: datetime
+    end: datetime
+    catering: events.CateringRequest | None = None
+
+
+@dataclass(frozen=True)
+class MakeSeries:
+    details: BookingDetails
+    start_time: time
+    end_time: time
+    first_date: date | None = None
+    interval_weeks: int = 1
+    count: int | None = None
+    until: date | None = None
+    dates: tuple[date, ...] | None = None
+    mode: Literal["all_or_nothing", "skip_conflicts"] = "all_or_nothing"
+
+    def rule(self) -> dict[str, Any]:
+        """The series' rule as kept with it."""
+        return {
+            "start_time": self.start_time.isoformat(),
+            "end_time": self.end_time.isoformat(),
+            "first_date": self.first_date.isoformat() if self.first_date else None,
+            "interval_weeks": self.interval_weeks,
+            "count": self.count,
+            "until": self.until.isoformat() if self.until else None,
+            "dates": None if self.dates is None else [d.isoformat() for d in self.dates],
+            "mode": self.mode,
+        }
+
+
+@dataclass(frozen=True)
+class BookingQuery:
+    resource_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    status: str | None = None
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class ReadBooking:
+    booking_id: str
+    access: Access
+
+
+@dataclass(frozen=True)
+class CancelBooking:
+    booking_id: str
+    access: Access
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DecideBooking:
+    booking_id: str
+    approve: bool
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class AddResource:
+    rules: Mapping[str, Any]  # the ResourceIn fields, validated at the door
+
+
+@dataclass(frozen=True)
+class EditResource:
+    resource_id: str
+    changes: Mapping[str, Any]  # only the fields the request set
+
+
+@dataclass(frozen=True)
+class DayQuery:
+    resource_id: str
+    date: date
+    slot_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class AddClosure:
+    resource_id: str | None
+    start: datetime
+    end: datetime
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class ActivityQuery:
+    start: datetime | None = None
+    end: datetime | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class SignUp:
+    activity_id: str
+    name: str
+    email: str | None
+    phone: str | None
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class CancelSignUp:
+    activity_id: str
+    registration_id: str
+    token: str | None
+
+
+@dataclass(frozen=True)
+class DueReminders:
+    lead: timedelta
+    limit: int = 200
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class Booked:
+    booking: Booking
+    resource: Resource
+
+
+@dataclass(frozen=True)
+class SeriesBooked:
+    series_id: str
+    occurrences: list[domain.Occurrence]
+
+
+@dataclass(frozen=True)
+class Availability:
+    resource: Resource
+    busy: list[domain.Busy]
+    day: domain.Day
+
+
+@dataclass(frozen=True)
+class Feed:
+    resource_name: str
+    entries: list[domain.FeedEntry]
+
+
+@dataclass(frozen=True)
+class ClosureAdded:
+    closure: Closure
+    affected_bookings: list[str]
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    booking: Booking
+    resource_name: str
+    organiser: str | None
+    registered: int
+    waitlisted: int
+    places_left: int | None
+
+
+@dataclass(frozen=True)
+class SignedUp:
+    registration: Registration
+    waitlist_position: int | None
+
+
+# --------------------------------------------------------------------------- bookings
+
+
+async def make_booking(uow: Uow, cmd: MakeBooking) -> Booked:
+    """Book one slot: the booker, the resource's rules, the weekly quota, then overlap."""
+    now = uow.now()
+    details = cmd.details
+    booker = _booker(details)
+    if cmd.catering is not None:
+        domain.check_serving_time(cmd.start, cmd.end, cmd.catering.serve_at)
+    slot = domain.Slot(require_aware(cmd.start), require_aware(cmd.end))  # stored as UTC
+    await uow.store.lock_resource(details.resource_id)
+    resource = await _bookable(uow, details.resource_id)
+    policy = policy_of(resource)
+    calendar = await uow.store.calendar_for(resource, slot.start, slot.end)
+    if refused := domain.slot_refusal(_ask(resource, policy, calendar, details, booker), slot, now):
+        raise refused
+    ledger = await _quota_ledger(uow, resource, policy, booker, [slot])
+    if ledger is not None and (refused := ledger.refusal(slot.start, slot.end)):
+        raise refused
+    block_end = domain.blocked_until(slot.end, policy)
+    busy = await uow.store.active_overlapping(resource.id, slot.start, block_end)
+    if (other := domain.first_conflict(slot.start, block_end, busy)) is not None:
+        raise domain.overlap_refusal(other)
+    await _keep_organisation(uow, booker, details, now)
+    booking = _new_booking(
+        details,
+        resource,
+        policy,
+        booker,
+        slot,
+        now=now,
+        catering=cmd.catering.model_dump(mode="json") if cmd.catering else None,
+    )
+    await _insert(uow, booking, resource, booker)
+    return Booked(booking, resource)
+
+
+async def make_series(uow: Uow, cmd: MakeSeries) -> SeriesBooked:
+    """Book a recurring series: every occurrence judged and reported; all of them or
+    nothing, or the free ones (`skip_conflicts`)."""
+    now = uow.now()
+    details = cmd.details
+    booker = _booker(details)
+    dates = domain.series_dates(
+        cmd.dates,
+        cmd.first_date,
+        interval_weeks=cmd.interval_weeks,
+        count=cmd.count,
+        until=cmd.until,
+    )
+    slots = domain.occurrences(dates, cmd.start_time, cmd.end_time)
+    await uow.store.lock_resource(details.resource_id)
+    resource = await _bookable(uow, details.resource_id)
+    policy = policy_of(resource)
+    calendar = await uow.store.calendar_for(resource, slots[0].start, slots[-1].end)
+    ask = _ask(resource, policy, calendar, details, booker)
+    ledger = await _quota_ledger(uow, resource, policy, booker, slots)
+    judged = []
+    for slot in slots:
+        block_end = domain.blocked_until(slot.end, policy)
+        busy = await uow.store.active_overlapping(resource.id, slot.start, block_end)
+        judged.append(domain.judge(ask, slot, busy=busy, ledger=ledger, now=now))
+    refused = domain.series_refusal(judged, all_or_nothing=cmd.mode == "all_or_nothing")
+    if refused is not None:
+        raise refused
+    await _keep_organisation(uow, booker, details, now)
+    series = Series(id=str(uuid.uuid4()), resource_id=resource.id, rule=cmd.rule(), created_at=now)
+    await uow.store.add_series(series)
+    for occurrence in judged:
+        if occurrence.status != "ok":
+            continue
+        booking = _new_booking(
+            details, resource, policy, booker, occurrence.slot, now=now, series_id=series.id
+        )
+        await _insert(uow, booking, resource, booker)
+        occurrence.status = "booked"
+        occurrence.booking_id = booking.id
+    return SeriesBooked(series.id, judged)
+
+
+async def list_bookings(uow: Uow, query: BookingQuery) -> list[Booked]:
+    rows = await uow.store.bookings(
+        resource_id=query.resource_id,
+        start=query.start,
+        end=query.end,
+        status=query.status,
+        limit=query.limit,
+    )
+    return [Booked(b, r) for b, r in rows]
+
+
+async def read_booking(uow: Uow, cmd: ReadBooking) -> Booked:
+    """The booker (with the manage token) or staff."""
+    found = await uow.store.booking_with_resource(cmd.booking_id)
+    if found is None:
+        raise _no_booking(cmd.booking_id)
+    booking, resource = found
+    _actor(booking.manage_token_hash, cmd.access)
+    return Booked(booking, resource)
+
+
+async def cancel_booking(uow: Uow, cmd: CancelBooking) -> Booked:
+    """The booker cancels before the resource's deadline; staff at any time. The booking
+    is kept, with status `cancelled`."""
+    now = uow.now()
+    booking = await _for_update(uow, cmd.booking_id)
+    actor = _actor(booking.manage_token_hash, cmd.access)
+    status = domain.next_status(booking.status, "cancel")
+    resource = await _resource_of(uow, booking)
+    if actor == "owner":
+        domain.check_owner_cancel(policy_of(resource), booking.start_at, now)
+    booking.status = status
+    booking.cancelled_by = actor
+    booking.reason = cmd.reason
+    booking.updated_at = now
+    uow.store.record(booking, actor, now, cmd.reason)
+    org = await uow.store.organisation_name(booking.org_number)
+    uow.record(
+        events.BookingCancelled(
+            **_about(booking, resource, org),
+            cancelled_by=actor,
+            reason=booking.reason,
+            had_catering=bool(booking.catering),
+            participants=_participants(booking),
+        )
+    )
+    return Booked(booking, resource)
+
+
+async def decide_booking(uow: Uow, cmd: DecideBooking) -> Booked:
+    """Staff approve or reject a pending booking."""
+    now = uow.now()
+    booking = await _for_update(uow, cmd.booking_id)
+    booking.status = domain.next_status(booking.status, "approve" if cmd.approve else "reject")
+    resource = await _resource_of(uow, booking)
+    org = await uow.store.organisation_name(booking.org_number)
+    booking.updated_at = now
+    if not cmd.approve:
+        booking.reason = cmd.reason
+    uow.store.record(booking, "staff", now, cmd.reason)
+    if cmd.approve:
+        uow.record(_confirmed(booking, resource, org, auto_approved=False))
+    else:
+        uow.record(
+            events.BookingRejected(**_about(booking, resource, org), reason=booking.reason or "")
+        )
+    return Booked(booking, resource)
+
+
+# --------------------------------------------------------------------------- reminders
+
+
+async def due_reminders(uow: Uow, cmd: DueReminders) -> list[str]:
+    """Confirmed bookings starting within the lead time whose reminder has not gone out."""
+    return await uow.store.due_for_reminder(uow.now(), cmd.lead, cmd.limit)
+
+
+async def send_reminder(uow: Uow, booking_id: str) -> bool:
+    """BookingReminder, once: claimed in the same transaction as its outbox row, so only
+    one replica's claim succeeds. False when another replica sent it, or it was cancelled
+    meanwhile."""
+    if not await uow.store.claim_reminder(booking_id, uow.now()):
+        return False
+    booking = await uow.store.booking(booking_id)
+    assert booking is not None
+    resource = await _resource_of(uow, booking)
+    org = await uow.store.organisation_name(booking.org_number)
+    uow.record(
+        events.BookingReminder(
+            **_about(booking, resource, org), participants=_participants(booking)
+        )
+    )
+    return True
+
+
+# --------------------------------------------------------------------------- resources
+
+
+async def list_resources(uow: Uow, hub: str) -> list[Resource]:
+    return await uow.store.resources(hub)
+
+
+async def get_resource(uow: Uow, resource_id: str) -> Resource:
+    resource = await uow.store.resource(resource_id)
+    if resource is None:
+        raise _no_resource(resource_id)
+    return resource
+
+
+async def add_resource(uow: Uow, cmd: AddResource) -> Resource:
+    now = uow.now()
+    resource = Resource(
+        id=uuid.uuid4().hex[:12], hub=DEFAULT_HUB, created_at=now, updated_at=now, **cmd.rules
+    )
+    _check_rules(resource)
+    uow.store.add(resource)
+    return resource
+
+
+# These may be set to null (back to the hub's hours, no quota, no text); for every other
+# field null in a patch means "leave as it is".
+_CLEARABLE = frozenset({"hours", "weekly_free_hours", "description"})
+
+
+async def edit_resource(uow: Uow, cmd: EditResource) -> Resource:
+    """Staff edit a resource. New rules apply to new bookings; existing ones are kept."""
+    resource = await get_resource(uow, cmd.resource_id)
+    for key, value in cmd.changes.items():
+        if value is None and key not in _CLEARABLE:
+            continue
+        setattr(resource, key, value)
+    resource.updated_at = uow.now()
+    _check_rules(resource)
+    return resource
+
+
+async def availability(uow: Uow, query: DayQuery) -> Availability:
+    """Free slots of one day (domain.day_of). Never offers a past slot."""
+    resource = await _bookable(uow, query.resource_id)
+    policy = policy_of(resource)
+    length = timedelta(minutes=query.slot_minutes)
+    domain.check_slot_length(policy, length)
+    day_start = local_midnight(query.date)
+    day_end = local_midnight(query.date + timedelta(days=1))
+    calendar = await uow.store.calendar_for(resource, day_start, day_end)
+    busy = await uow.store.active_overlapping(resource.id, day_start, day_end)
+    day = domain.day_of(calendar, policy, query.date, length, busy, uow.now())
+    return Availability(resource, busy, day)
+
+
+async def calendar_feed(uow: Uow, resource_id: str) -> Feed:
+    """The resource's busy times around now, as the public may see them."""
+    resource = await get_resource(uow, resource_id)
+    now = uow.now()
+    rows = await uow.store.active_of_resource(
+        resource_id, now - domain.FEED_PAST, now + domain.FEED_AHEAD, limit=5000
+    )
+    entries = [
+        domain.feed_entry(
+            b.id,
+            status=b.status,
+            public=b.public,
+            title=b.title,
+            start=b.start_at,
+            end=b.end_at,
+            updated_at=b.updated_at,
+        )
+        for b in rows
+    ]
+    return Feed(resource.name, entries)
+
+
+async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
+    """Staff close the hub (no resource) or one resource. Existing bookings are kept and
+    listed for staff to handle."""
+    domain.check_closure(cmd.start, cmd.end)
+    if cmd.resource_id is not None and await uow.store.resource(cmd.resource_id) is None:
+        raise _no_resource(cmd.resource_id)
+    closure = Closure(
+        id=uuid.uuid4().hex[:12],
+        hub=DEFAULT_HUB,
+        resource_id=cmd.resource_id,
+        start_at=cmd.start,
+        end_at=cmd.end,
+        reason=cmd.reason,
+        created_at=uow.now(),
+    )
+    uow.store.add(closure)
+    affected = await uow.store.active_ids_between(cmd.start, cmd.end, cmd.resource_id, limit=500)
+    return ClosureAdded(closure, affected)
+
+
+async def list_closures(uow: Uow, hub: str) -> list[Closure]:
+    return await uow.store.closures_ending_after(hub, uow.now())
+
+
+# --------------------------------------------------------------------------- the public side
+
+
+async def list_activities(uow: Uow, query: ActivityQuery) -> list[ActivityView]:
+    """The hub's public activities from now (or `start`) on, a year ahead by default."""
+    start = query.start or uow.now()
+    end = query.end or start + timedelta(days=365)
+    found = await uow.store.activities(start, end, query.limit)
+    counts = await uow.store.registration_counts([a.booking.id for a in found])
+    return [_activity_view(a, counts) for a in found]
+
+
+def _activity_view(a: Activity, counts: Mapping[tuple[str, str], int]) -> ActivityView:
+    registered = counts.get((a.booking.id, "registered"), 0)
+    return ActivityView(
+        booking=a.booking,
+        resource_name=a.resource_name,
+        organiser=domain.organiser(a.org_name, a.booking.booker_type),
+        registered=registered,
+        waitlisted=counts.get((a.booking.id, "waitlisted"), 0),
+        places_left=domain.places_left(a.booking.signup_capacity, registered),
+    )
+
+
+async def sign_up(uow: Uow, cmd: SignUp) -> SignedUp:
+    """Sign up without an account; when the activity is full, on the waiting list."""
+    phone = domain.signup_contact(cmd.email, cmd.phone)
+    await uow.store.lock_activity(cmd.activity_id)
+    booking = await uow.store.booking(cmd.activity_id)
+    if booking is None or not domain.is_public_activity(
+        public=booking.public, status=booking.status
+    ):
+        raise NotFound(
+            f"no public activity {cmd.activity_id!r}",
+            code="activity_not_found",
+            nb=f"fant ingen offentlig aktivitet {cmd.activity_id!r}",
+        )
+    now = uow.now()
+    capacity = domain.check_open_for_signup(booking.signup_capacity, booking.start_at, now)
+    status = domain.signup_status(await uow.store.registered_count(cmd.activity_id), capacity)
+    registration = Registration(
+        id=str(uuid.uuid4()),
+        booking_id=cmd.activity_id,
+        status=status,
+        name=cmd.name,
+        email=cmd.email,
+        phone=phone,
+        token_hash=cmd.token_hash,
+        created_at=now,
+        updated_at=now,
+    )
+    await uow.store.add_registration(registration)
+    position = await uow.store.waitlist_position(registration) if status == "waitlisted" else None
+    return SignedUp(registration, position)
+
+
+async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
+    """Cancel a sign-up with its manage token; the first on the waiting list moves up."""
+    await uow.store.lock_activity(cmd.activity_id)
+    registration = await uow.store.registration(cmd.registration_id)
+    if registration is None or registration.booking_id != cmd.activity_id:
+        raise NotFound(
+            f"no registration {cmd.registration_id!r} for this activity",
+            code="registration_not_found",
+            nb=f"fant ingen påmelding {cmd.registration_id!r} til denne aktiviteten",
+        )
+    _require_owner(cmd.token, registration.token_hash)
+    frees_a_place = domain.cancel_signup(registration.status)
+    now = uow.now()
+    registration.status = "cancelled"
+    registration.updated_at = now
+    if frees_a_place:
+        first = await uow.store.first_waitlisted(cmd.activity_id)
+        if first is not None:
+            first.status = "registered"
+            first.updated_at = now
+    return registration
+
+
+async def list_organisations(uow: Uow) -> list[Organisation]:
+    return await uow.store.listed_organisations()
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _booker(details: BookingDetails) -> domain.Booker:
+    org = details.organisation
+    return domain.booker_of(
+        details.booker_type,
+        details.booker,
+        (org.number, org.name) if org else None,
+        by_staff=details.by_staff,
+    )
+
+
+def _ask(
+    resource: Resource,
+    policy: domain.Policy,
+    calendar: Calendar,
+    details: BookingDetails,
+    booker: domain.Booker,
+) -> domain.Ask:
+    return domain.Ask(
+        policy=policy,
+        calendar=calendar,
+        capacity=resource.capacity,
+        attendees=details.attendees,
+        staff_booking=booker.type == "staff",
+    )
+
+
+async def _bookable(uow: Uow, resource_id: str) -> Resource:
+    resource = await uow.store.resource(resource_id)
+    if resource is None or not resource.active:
+        raise NotFound(
+            f"no bookable resource {resource_id!r}",
+            code="resource_not_found",
+            nb=f"fant ingen ressurs {resource_id!r} som kan bookes",
+        )
+    return resource
+
+
+def _no_resource(resource_id: str) -> NotFound:
+    return NotFound(
+        f"no resource {resource_id!r}",
+        code="resource_not_found",
+        nb=f"fant ingen ressurs {resource_id!r}",
+    )
+
+
+def _no_booking(booking_id: str) -> NotFound:
+    return NotFound(
+        f"no booking {booking_id!r}",
+        code="booking_not_found",
+        nb=f"fant ingen booking {booking_id!r}",
+    )
+
+
+async def _for_update(uow: Uow, booking_id: str) -> Booking:
+    booking = await uow.store.booking_for_update(booking_id)
+    if booking is None:
+        raise _no_booking(booking_id)
+    return booking
+
+
+async def _resource_of(uow: Uow, booking: Booking) -> Resource:
+    resource = await uow.store.resource(booking.resource_id)
+    assert resource is not None  # a foreign key
+    return resource
+
+
+def _check_rules(resource: Resource) -> None:
+    """Refuse a resource whose hours or policy would not make sense, with the reason."""
+    try:
+        domain.opening_hours(resource.hours)
+        policy_of(resource)
+    except ValueError as exc:
+        raise domain.BookingRefused(
+            str(exc), code="resource_rules_invalid", nb=f"ressursens regler er ugyldige: {exc}"
+        ) from exc
+
+
+def _actor(digest: str, access: Access) -> Literal["owner", "staff"]:
+    if access.staff:
+        return "staff"
+    _require_owner(access.token, digest)
+    return "owner"
+
+
+def _require_owner(token: str | None, digest: str) -> None:
+    if not token:
+        raise NotAuthenticated(
+            "an X-Manage-Token header (or a staff bearer token) is required",
+            code="manage_token_required",
+            nb="krever X-Manage-Token-headeren (eller bearer-token for ansatte)",
+        )
+    if not token_matches(token, digest):
+        raise NotAllowed(
+            "the manage token does not match this booking",
+            code="manage_token_mismatch",
+            nb="administrasjonsnøkkelen passer ikke til denne bookingen",
+        )
+
+
+async def _quota_ledger(
+    uow: Uow,
+    resource: Resource,
+    policy: domain.Policy,
+    booker: domain.Booker,
+    slots: Sequence[domain.Slot],
+) -> domain.QuotaLedger | None:
+    if not domain.counts_against_quota(policy, booker):
+        return None
+    assert booker.org_number is not None
+    ledger = await uow.store.free_hours_used(
+        booker.org_number, resource.id, [domain.week_bounds(s.start) for s in slots]
+    )
+    ledger.limit_hours = policy.weekly_free_hours
+    return ledger
+
+
+async def _keep_organisation(
+    uow: Uow, booker: domain.Booker, details: BookingDetails, now: datetime
+) -> None:
+    org = details.organisation
+    if booker.org_number and org:
+        values = asdict(org)
+        del values["number"]
+        await uow.store.upsert_organisation(booker.org_number, values, now)
+
+
+def _new_booking(
+    details: BookingDetails,
+    resource: Resource,
+    policy: domain.Policy,
+    booker: domain.Booker,
+    slot: domain.Slot,
+    *,
+    now: datetime,
+    series_id: str | None = None,
+    catering: dict[str, Any] | None = None,
+) -> Booking:
+    domain.check_public_fields(
+        public=details.public, title=details.title, signup_capacity=details.signup_capacity
+    )
+    return Booking(
+        id=str(uuid.uuid4()),
+        hub=resource.hub,
+        resource_id=resource.id,
+        series_id=series_id,
+        status=domain.initial_status(policy, booker.type),
+        start_at=slot.start,
+        end_at=slot.end,
+        blocked_until=domain.blocked_until(slot.end, policy),
+        booker_type=booker.type,
+        booker_name=booker.contact.name,
+        booker_email=booker.contact.email,
+        booker_phone=booker.contact.phone,
+        booker_language=booker.contact.language,
+        org_number=booker.org_number,
+        title=details.title,
+        description=details.description,
+        public=details.public,
+        signup_capacity=details.signup_capacity,
+        attendees=details.attendees,
+        catering=catering,
+        participants=[asdict(c) for c in domain.participants_of(details.participants)],
+        free_of_charge=domain.is_free_of_charge(policy, booker.type),
+        price_nok=domain.price_nok(policy, booker.type, slot.start, slot.end),
+        manage_token_hash=details.token_hash,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _insert(uow: Uow, booking: Booking, resource: Resource, booker: domain.Booker) -> None:
+    """Write a new booking with its history and its event. The database's own overlap
+    guard may still refuse it here (store.refusal_of makes that the same 409)."""
+    await uow.store.add_booking(booking)
+    uow.store.record(booking, "owner", booking.created_at)
+    if booking.status == "pending":
+        uow.record(
+            events.BookingRequested(
+                **_about(booking, resource, booker.org_name),
+                attendees=booking.attendees,
+                catering=_catering(booking),
+            )
+        )
+    else:
+        uow.record(_confirmed(booking, resource, booker.org_name, auto_approved=True))
+
+
+# --------------------------------------------------------------------------- events
+
+
+def _about(booking: Booking, resource: Resource, org_name: str | None) -> dict[str, Any]:
+    """What every booking event carries: what notify and catering need to act."""
+    return {
+        "booking_id": booking.id,
+        "hub": booking.hub,
+        "resource_id": resource.id,
+        "resource_name": resource.name,
+        "start": booking.start_at,
+        "end": booking.end_at,
+        "booker_type": booking.booker_type,
+        "booker": events.Contact(
+            name=booking.booker_name,
+            email=booking.booker_email,
+            phone=booking.booker_phone,
+            language=booking.booker_language,
+        ),
+        "organisation_name": org_name,
+        "title": booking.title,
+        "series_id": booking.series_id,
+    }
+
+
+def _participants(booking: Booking) -> list[events.Contact]:
+    return [events.Contact.model_validate(p) for p in booking.participants or []]
+
+
+def _catering(booking: Booking) -> events.CateringRequest | None:
+    return events.CateringRequest.model_validate(booking.catering) if booking.catering else None
+
+
+def _confirmed(
+    booking: Booking, resource: Resource, org_name: str | None, *, auto_approved: bool
+) -> events.BookingConfirmed:
+    return events.BookingConfirmed(
+        **_about(booking, resource, org_name),
+        attendees=booking.attendees,
+        catering=_catering(booking),
+        auto_approved=auto_approved,
+        participants=_participants(booking),
+    )

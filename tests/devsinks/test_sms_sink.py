@@ -16,9 +16,10 @@ from fastapi import FastAPI, Request
 
 from knutepunkt.devsinks import Fault, SmsSink
 from knutepunkt.devsinks.http_server import HttpServer
-from knutepunkt.devsinks.sms_providers import PROVIDERS, sms_parts
+from knutepunkt.devsinks.sms_providers import PROVIDERS
 from knutepunkt.devsinks.testing import running_sms_sink
 from knutepunkt.devsinks.waiting import wait_for_count
+from shared.sms_text import sms_segments as sms_parts
 
 # Placeholder numbers only, never a real person's.
 NUMBER = "+4700000000"

@@ -74,6 +74,9 @@ class NotifySettings(BaseSettings):
     # is taken for dead and its claims are taken over.
     heartbeat_seconds: float = Field(default=1.0, gt=0, le=60)
     sender_stale_seconds: float = Field(default=5.0, gt=0, le=600)
+    # At most this many messages per sender are on their way or answered but not yet
+    # recorded: what a crash can send a second time.
+    unrecorded_window: int = Field(default=16, ge=1, le=1000)
     # A backstop: a claim held this long even by a live sender is given up.
     claim_lease_seconds: float = Field(default=120.0, gt=0)
     batch: int = Field(default=100, ge=1, le=2000)

@@ -120,16 +120,25 @@ Outcomes = list[usecases.SendOutcome]
 
 class Recorder:
     """Outcomes committed as they arrive: while one commit runs, the next outcomes wait
-    for it and then go in one commit together. An outcome never waits for more than the
-    commit before its own, so grouping does not widen the window in which a sent message
-    is not yet recorded; it only saves transactions when answers come fast."""
+    for it and then go in one commit together, so an outcome never waits for more than
+    the commit before its own.
 
-    def __init__(self, commit: Callable[[Outcomes], Awaitable[None]]) -> None:
+    It also bounds the window in which a crash sends a message twice: at most `window`
+    messages are on their way or answered but not yet committed; a send waits for a slot
+    (`slot()`), which the commit of its outcome frees. A database that is slow to commit
+    slows the sending down instead of widening the window."""
+
+    def __init__(self, commit: Callable[[Outcomes], Awaitable[None]], window: int) -> None:
         self._commit = commit
         self._pending: Outcomes = []
         self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(window)
+
+    async def slot(self) -> None:
+        await self._slots.acquire()
 
     def add(self, outcome: usecases.SendOutcome) -> None:
+        """The outcome of a send that holds a slot."""
         self._pending.append(outcome)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="notify-recorder")
@@ -140,15 +149,19 @@ class Recorder:
             group, self._pending = self._pending, []
             try:
                 await self._commit(group)
-                delay = 0.1
             except Exception as exc:
                 if cancelling():
                     raise
-                # Nothing is lost by waiting: the claims stay ours while we live.
+                # Nothing is lost by waiting: the claims stay ours while we live, and
+                # no slot is freed, so nothing more is sent meanwhile.
                 log.warning("outcomes not recorded yet (%s); again", type(exc).__name__)
                 self._pending = group + self._pending
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for _ in group:
+                self._slots.release()
 
     async def drain(self) -> None:
         while self._task is not None and not self._task.done():
@@ -282,12 +295,15 @@ class Sender:
             now = time.monotonic()
             return generation == self._generation and now < min(self._safe_until, safe_until)
 
-        recorder = Recorder(lambda group: self._record(sender_id, group))
+        recorder = Recorder(
+            lambda group: self._record(sender_id, group), self.settings.unrecorded_window
+        )
         settings = self.settings
 
         async def send(
             row: DeliveryRow, limit: RateLimiter, call: Callable[[], Awaitable[SendResult]]
         ) -> None:
+            await recorder.slot()
             await limit.acquire()
             # Checked at the last moment: a claim that may be someone else's by now is
             # put back unsent rather than sent twice.

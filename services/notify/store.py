@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.domain import Preference, Status
@@ -26,8 +26,14 @@ class Store:
         self.session = session
 
     @property
+    def _dialect(self) -> str:
+        bind = self.session.bind
+        assert bind is not None, "a service's sessions are bound to its engine"
+        return bind.dialect.name
+
+    @property
     def _insert(self) -> Any:
-        return insert_for(self.session.bind.dialect.name)
+        return insert_for(self._dialect)
 
     def _due_now(self) -> None:
         self.session.info[DELIVERIES_DUE] = True
@@ -157,7 +163,9 @@ class Store:
         """Claims of these senders (and any claim older than its lease) back to the
         queue, due as they were; the attempt they counted stays counted (it may have
         reached the provider)."""
-        held = [DeliveryRow.claim_id.in_(list(senders))] if senders else []
+        held: list[ColumnElement[bool]] = []
+        if senders:
+            held.append(DeliveryRow.claim_id.in_(list(senders)))
         if leased_before is not None:
             held.append(DeliveryRow.claimed_until < leased_before)
         if not held:
@@ -185,7 +193,7 @@ class Store:
             .order_by(DeliveryRow.next_attempt_at)
             .limit(limit)
         )
-        if self.session.bind.dialect.name == "postgresql":
+        if self._dialect == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = list((await self.session.execute(query)).scalars())
         if not rows:

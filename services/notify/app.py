@@ -8,7 +8,7 @@ from services.notify import timers, usecases
 from services.notify.api import build_api
 from services.notify.handlers import handlers
 from services.notify.models import messaging, metadata
-from services.notify.settings import RULES_KEY, NotifySettings, load_rules, settings_of
+from services.notify.settings import RULES_KEY, NotifySettings, load_rules, notify_settings
 from services.notify.store import Store
 from shared.events import NOTIFY_STREAM
 from shared.service import Runtime, ServiceSpec, create_app
@@ -18,10 +18,10 @@ from shared.settings import Settings
 async def setup(runtime: Runtime) -> None:
     """The preference key, the routing table, staff directory and templates (checked:
     a bad table fails the start), and the sender."""
-    secret = settings_of(runtime).preference_secret
+    secret = notify_settings(runtime).preference_secret
     key = await runtime.uow.run(lambda uow: usecases.preference_key(uow, secret=secret))
     runtime.state[RULES_KEY] = load_rules(
-        settings_of(runtime), runtime.settings.staff_directory, key
+        notify_settings(runtime), runtime.settings.staff_directory, key
     )
     timers.install(runtime)
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Literal, get_args
 
+from shared import backoff
 from shared.calendar import OSLO, at_local, require_aware
 from shared.contacts import e164
 from shared.errors import Conflict, Refused
@@ -235,7 +236,7 @@ def retry_delay(
     """Exponential backoff with jitter after `attempts` failed tries: half fixed, half
     random, so that many failures at once do not all come back together."""
     uniform = rng.uniform if rng else random.uniform
-    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
+    ceiling = backoff.delay(attempts, base, cap)
     return timedelta(seconds=ceiling / 2 + uniform(0, ceiling / 2))
 
 

@@ -8,7 +8,8 @@ channel), so a redelivered or replayed event adds nothing. The sender does the t
 from __future__ import annotations
 
 from services.notify import usecases
-from services.notify.settings import rules_of
+from services.notify.settings import notify_rules
+from services.notify.store import Store
 from shared.events import BOOKING_STREAM, CATALOG, CATERING_STREAM, LOANS_STREAM
 from shared.messaging.consumer import Delivery, Handler
 from shared.service import Runtime
@@ -17,8 +18,8 @@ CONSUMED_STREAMS = (BOOKING_STREAM, LOANS_STREAM, CATERING_STREAM)
 
 
 def handlers(runtime: Runtime) -> dict[str, Handler]:
-    async def on_event(delivery: Delivery) -> None:
+    async def on_event(delivery: Delivery[Store]) -> None:
         command = usecases.FanOut(delivery.envelope, delivery.data)
-        await usecases.fan_out(delivery.uow, command, rules=rules_of(runtime))
+        await usecases.fan_out(delivery.uow, command, rules=notify_rules(runtime))
 
     return {name: on_event for name, cls in CATALOG.items() if cls.stream in CONSUMED_STREAMS}

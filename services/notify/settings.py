@@ -104,9 +104,10 @@ class NotifySettings(BaseSettings):
         return self
 
 
-def settings_of(runtime: Runtime) -> NotifySettings:
-    settings: NotifySettings = runtime.config
-    return settings
+def notify_settings(runtime: Runtime) -> NotifySettings:
+    config = runtime.config
+    assert isinstance(config, NotifySettings), "the notify spec makes NotifySettings"
+    return config
 
 
 def check_templates(rules: FanoutRules) -> None:
@@ -139,7 +140,7 @@ def load_rules(settings: NotifySettings, staff_directory: Path | None, key: byte
     return rules
 
 
-def rules_of(runtime: Runtime) -> FanoutRules:
+def notify_rules(runtime: Runtime) -> FanoutRules:
     """The rules loaded at start (app.setup)."""
     rules: FanoutRules = runtime.state[RULES_KEY]
     return rules

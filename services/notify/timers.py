@@ -37,9 +37,10 @@ from services.notify import usecases
 from services.notify.domain import RetryPolicy, SendResult
 from services.notify.mail import SmtpSender, build_email
 from services.notify.models import DeliveryRow
-from services.notify.settings import NotifySettings, settings_of
+from services.notify.settings import NotifySettings, notify_settings
 from services.notify.sms import SmsGateway, SmsOptions
 from services.notify.store import DELIVERIES_DUE
+from shared.backoff import Backoff
 from shared.calendar import utcnow
 from shared.errors import Busy
 from shared.service import Runtime
@@ -144,7 +145,7 @@ class Recorder:
             self._task = asyncio.create_task(self._run(), name="notify-recorder")
 
     async def _run(self) -> None:
-        delay = 0.1
+        waits = Backoff(0.1, 5.0)
         while self._pending:
             group, self._pending = self._pending, []
             try:
@@ -156,10 +157,9 @@ class Recorder:
                 # no slot is freed, so nothing more is sent meanwhile.
                 log.warning("outcomes not recorded yet (%s); again", type(exc).__name__)
                 self._pending = group + self._pending
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+                await asyncio.sleep(waits.next())
                 continue
-            delay = 0.1
+            waits.reset()
             for _ in group:
                 self._slots.release()
 
@@ -173,7 +173,7 @@ class Sender:
 
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
-        self.settings = settings_of(runtime)
+        self.settings = notify_settings(runtime)
         self.policy = RetryPolicy(
             self.settings.max_attempts,
             self.settings.retry_base_seconds,

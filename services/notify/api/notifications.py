@@ -26,13 +26,17 @@ async def list_notifications(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[Notification]:
     query = usecases.NotificationQuery(event_id, recipient, status, limit, offset)
-    rows = await runtime_of(request).uow.run(lambda uow: usecases.list_notifications(uow, query))
+    rows = await runtime_of(request).uow.run(
+        lambda uow: usecases.list_notifications(uow, query), read_only=True
+    )
     return [Notification.of(row) for row in rows]
 
 
 @router.get("/notifications/{delivery_id}", response_model=NotificationDetail)
 async def get_notification(request: Request, delivery_id: str) -> NotificationDetail:
-    row = await runtime_of(request).uow.run(lambda uow: usecases.get_notification(uow, delivery_id))
+    row = await runtime_of(request).uow.run(
+        lambda uow: usecases.get_notification(uow, delivery_id), read_only=True
+    )
     return NotificationDetail.of(row)
 
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 
 from services.notify import usecases
 from services.notify.api.schemas import Preferences, PreferencesOut
-from services.notify.settings import rules_of
+from services.notify.settings import notify_rules
 from shared.auth import Staff, optional_staff
 from shared.service import runtime_of
 
@@ -35,8 +35,10 @@ async def get_preferences(
 ) -> PreferencesOut:
     runtime = runtime_of(request)
     who = usecases.Manager(staff is not None, x_preference_token or token)
-    key = rules_of(runtime).preference_key
-    view = await runtime.uow.run(lambda uow: usecases.get_preferences(uow, recipient, who, key=key))
+    key = notify_rules(runtime).preference_key
+    view = await runtime.uow.run(
+        lambda uow: usecases.get_preferences(uow, recipient, who, key=key), read_only=True
+    )
     return PreferencesOut.of(view)
 
 
@@ -52,6 +54,6 @@ async def put_preferences(
     runtime = runtime_of(request)
     who = usecases.Manager(staff is not None, x_preference_token or token)
     command = usecases.SetPreferences(recipient, who, body.preference())
-    key = rules_of(runtime).preference_key
+    key = notify_rules(runtime).preference_key
     view = await runtime.uow.run(lambda uow: usecases.set_preferences(uow, command, key=key))
     return PreferencesOut.of(view)

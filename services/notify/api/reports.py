@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Query, Request
 
 from services.notify import usecases
 from services.notify.api.schemas import DeliveryReport, ReportAnswer
-from services.notify.settings import settings_of
+from services.notify.settings import notify_settings
 from shared.service import runtime_of
 
 router = APIRouter(tags=["sms"])
@@ -30,7 +30,7 @@ async def delivery_report(
         result_code=report.resultCode,
         token=x_report_token or token,
     )
-    expected = settings_of(runtime).report_token
+    expected = notify_settings(runtime).report_token
     delivery_id, status = await runtime.uow.run(
         lambda uow: usecases.record_delivery_report(uow, command, token=expected)
     )

@@ -134,6 +134,7 @@ class Recorder:
         self._pending: Outcomes = []
         self._task: asyncio.Task[None] | None = None
         self._slots = asyncio.Semaphore(window)
+        self._singly = 0  # outcomes to commit one at a time, after a group failed
 
     async def slot(self) -> None:
         await self._slots.acquire()
@@ -147,19 +148,32 @@ class Recorder:
     async def _run(self) -> None:
         waits = Backoff(0.1, 5.0)
         while self._pending:
-            group, self._pending = self._pending, []
+            size = 1 if self._singly else len(self._pending)
+            group, self._pending = self._pending[:size], self._pending[size:]
             try:
                 await self._commit(group)
-            except Exception as exc:
-                if cancelling():
-                    raise
-                # Nothing is lost by waiting: the claims stay ours while we live, and
-                # no slot is freed, so nothing more is sent meanwhile.
-                log.warning("outcomes not recorded yet (%s); again", type(exc).__name__)
+            except Busy as exc:
+                # The database is away or busy. Nothing is lost by waiting: the claims stay
+                # ours while we live, and no slot is freed, so nothing more is sent.
+                log.warning("outcomes not recorded yet (%s); again", exc.code)
                 self._pending = group + self._pending
                 await asyncio.sleep(waits.next())
                 continue
+            except Exception:
+                if cancelling():
+                    raise
+                if len(group) > 1:
+                    # One outcome that cannot be written must not hold up the others.
+                    self._singly += len(group)
+                    self._pending = group + self._pending
+                    continue
+                log.exception(
+                    "the outcome of delivery %s cannot be recorded; it stays claimed until"
+                    " its lease runs out",
+                    group[0].delivery.id,
+                )
             waits.reset()
+            self._singly = max(0, self._singly - len(group))
             for _ in group:
                 self._slots.release()
 

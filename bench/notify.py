@@ -50,11 +50,11 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Tuesday 12:00 in Oslo for notify's clock: no quiet hours in the way.
 NOON = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
 NOTIFY_CONFIG = {
-    "notify_sms_per_second": 0,
-    "notify_email_per_second": 0,
-    "notify_batch": 500,
-    "notify_sms_concurrency": 8,
-    "notify_poll_seconds": 0.2,
+    "sms_per_second": 0,
+    "email_per_second": 0,
+    "batch": 500,
+    "sms_concurrency": 8,
+    "poll_seconds": 0.2,
 }
 
 

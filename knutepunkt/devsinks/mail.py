@@ -11,6 +11,7 @@ import asyncio
 import dataclasses
 import logging
 import threading
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,13 @@ class MailCatcher(Received[ReceivedMail]):
         """Forget received messages (ids keep counting up; .eml files stay)."""
         with self._lock:
             self._messages.clear()
+
+    def repeated_message_ids(self) -> dict[str, int]:
+        """Message-IDs received more than once, with how often. A mail server does not
+        deduplicate, so neither does the catcher; this counts what a sender resent (notify
+        keeps one Message-ID per delivery across its attempts)."""
+        seen = Counter(m.message_id for m in self.messages if m.message_id)
+        return {message_id: n for message_id, n in seen.items() if n > 1}
 
     @property
     def attempts(self) -> int:

@@ -20,12 +20,12 @@ from typing import Any
 
 import httpx
 
-from knutepunkt.devsinks import sms_providers as providers
 from knutepunkt.devsinks.http_server import HttpServer
 from knutepunkt.devsinks.sms_api import sms_api
 from knutepunkt.devsinks.sms_providers import Provider, SinkAuth, SmsRequest
 from knutepunkt.devsinks.sms_records import REPORT_STATUSES, Fault, ReceivedSms, ReportStatus
 from knutepunkt.devsinks.waiting import Received
+from shared.sms_text import sms_segments
 
 logger = logging.getLogger("knutepunkt.devsinks.sms")
 
@@ -59,6 +59,10 @@ class SmsSink(Received[ReceivedSms]):
         self.report_headers = dict(report_headers or {})
         self.auth = auth
         self._messages: list[ReceivedSms] = []
+        # (provider, number, reference) -> the SMS accepted for it; see `accept`.
+        self._by_reference: dict[tuple[str, str, str], ReceivedSms] = {}
+        self._repeats = 0
+        self._auto_reported: set[str] = set()
         self._faults: deque[Fault] = deque()
         self._attempts = 0
         self.sveve_ids = itertools.count(10_000_001)
@@ -121,6 +125,12 @@ class SmsSink(Received[ReceivedSms]):
 
     def clear(self) -> None:
         self._messages.clear()
+        self._by_reference.clear()
+
+    @property
+    def repeats(self) -> int:
+        """Send requests that repeated a reference already accepted (and were not sent)."""
+        return self._repeats
 
     @property
     def attempts(self) -> int:
@@ -148,6 +158,7 @@ class SmsSink(Received[ReceivedSms]):
         return {
             "attempts": self._attempts,
             "messages": len(self._messages),
+            "repeats": self._repeats,
             "pending_faults": [fault.__dict__ for fault in self._faults],
             "running": self.running,
         }
@@ -208,6 +219,9 @@ class SmsSink(Received[ReceivedSms]):
         if self.auto_report is None:
             return
         for gateway_id in gateway_ids:
+            if gateway_id in self._auto_reported:
+                continue  # a repeated reference: its SMS has its report coming already
+            self._auto_reported.add(gateway_id)
             task = asyncio.create_task(self._auto_report(gateway_id, self.auto_report))
             self._report_tasks.add(task)
             task.add_done_callback(self._report_tasks.discard)
@@ -233,6 +247,21 @@ class SmsSink(Received[ReceivedSms]):
         return self._faults.popleft() if self._faults else None
 
     def accept(self, provider: Provider, request: SmsRequest, gateway_id: str) -> ReceivedSms:
+        """Keep an SMS, or, for a reference already accepted for that number, answer with
+        the SMS already kept and send nothing: a gateway that deduplicates on the
+        reference its client gives (notify gives its delivery id) behaves so, and it makes
+        a client's resend after a crash harmless."""
+        key = (provider, request.to, request.reference) if request.reference else None
+        if key is not None and key in self._by_reference:
+            earlier = self._by_reference[key]
+            self._repeats += 1
+            logger.info(
+                "sms repeated provider=%s id=%s ref=%s: not sent again",
+                provider,
+                earlier.id,
+                request.reference,
+            )
+            return earlier
         sms = ReceivedSms(
             id=gateway_id,
             provider=provider,
@@ -241,10 +270,13 @@ class SmsSink(Received[ReceivedSms]):
             text=request.text,
             reference=request.reference,
             received_at=datetime.now(UTC),
-            parts=providers.sms_parts(request.text),
+            # Counted as notify cuts its texts: one rule, in shared.sms_text.
+            parts=sms_segments(request.text),
             callback_url=request.callback_url,
         )
         self._messages.append(sms)
+        if key is not None:
+            self._by_reference[key] = sms
         if self.log_file is not None:
             record = {k: v for k, v in sms.as_dict().items() if k not in ("status", "reports")}
             with self.log_file.open("a", encoding="utf-8") as out:

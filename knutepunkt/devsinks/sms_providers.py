@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,23 +23,6 @@ PROVIDERS: tuple[Provider, ...] = ("generic", "linkmobility", "sveve")
 _E164 = re.compile(r"\+[1-9]\d{7,14}")
 # Sveve takes Norwegian numbers bare (8 digits) as well as with +47 or 0047.
 _SVEVE_NUMBER = re.compile(r"(\+|00)?\d{8,15}")
-
-_GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENDED = set("^{}\\[~]|€\f")
-
-
-def sms_parts(text: str) -> int:
-    """How many SMS a text is sent as (GSM 03.38 when it fits, else UCS-2)."""
-    if all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in text):
-        units = len(text) + sum(ch in _GSM7_EXTENDED for ch in text)
-        single, multi = 160, 153
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    return 1 if units <= single else math.ceil(units / multi)
 
 
 @dataclass(frozen=True)

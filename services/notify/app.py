@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.notify import api
-from services.notify.context import make_setup
+from services.notify import timers, usecases
+from services.notify.api import build_api
 from services.notify.handlers import handlers
 from services.notify.models import messaging, metadata
-from services.notify.sender import sender_loop
+from services.notify.settings import RULES_KEY, NotifySettings, load_rules, notify_settings
+from services.notify.store import Store
 from shared.events import NOTIFY_STREAM
-from shared.service import ServiceSpec, create_app
+from shared.service import Runtime, ServiceSpec, create_app
 from shared.settings import Settings
+
+
+async def setup(runtime: Runtime) -> None:
+    """The preference key, the routing table, staff directory and templates (checked:
+    a bad table fails the start), and the sender."""
+    secret = notify_settings(runtime).preference_secret
+    key = await runtime.uow.run(lambda uow: usecases.preference_key(uow, secret=secret))
+    runtime.state[RULES_KEY] = load_rules(
+        notify_settings(runtime), runtime.settings.staff_directory, key
+    )
+    timers.install(runtime)
 
 
 def make_spec(**config: object) -> ServiceSpec:
@@ -21,10 +33,13 @@ def make_spec(**config: object) -> ServiceSpec:
         metadata=metadata,
         tables=messaging,
         produces=(NOTIFY_STREAM,),
-        build_api=api.build_api,
+        build_api=build_api,
+        store=Store,
+        # Overrides are checked by the settings' own validation, not by the type checker.
+        service_settings=lambda: NotifySettings(**config),  # type: ignore[arg-type]
         handlers=handlers,
-        tasks=[sender_loop],
-        setup=make_setup(dict(config)),
+        tasks=[timers.sender_loop],
+        setup=setup,
         title="Knutepunkt notify",
     )
 

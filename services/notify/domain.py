@@ -1,27 +1,40 @@
-"""Pure rules of notification: addresses, SMS length, quiet hours, retry schedule.
+"""Pure rules of notification: addresses, SMS length, when a message may go out, what a
+send's outcome does to a delivery, retries, and what a gateway's delivery report does.
 
 No I/O and no clock: callers pass `now`.
 """
 
 from __future__ import annotations
 
-import math
+import hashlib
+import hmac
 import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Literal
+from typing import Literal, get_args
 
+from shared import backoff
 from shared.calendar import OSLO, at_local, require_aware
 from shared.contacts import e164
+from shared.errors import Conflict, Refused
+from shared.sms_text import is_gsm7, sms_segments
+
+__all__ = ["is_gsm7", "sms_segments"]  # re-exported: notify's texts are cut by them
 
 Channel = Literal["email", "sms"]
 CHANNELS: tuple[Channel, ...] = ("email", "sms")
 MAX_SMS_SEGMENTS = 2
 
+# queued -> sending -> sent -> delivered; or failed; or suppressed (opted out)
+Status = Literal["queued", "sending", "sent", "delivered", "failed", "suppressed"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+RecipientKind = Literal["person", "staff"]
+
 # --- addresses ---------------------------------------------------------------------------
 
 _EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+INVALID_PREFIX = "invalid:"
 
 
 def normalise_phone(raw: str | None, region: str = "NO") -> str | None:
@@ -48,29 +61,35 @@ def normalise_address(raw: str) -> tuple[Channel, str] | None:
     return ("sms", phone) if phone else None
 
 
+def recipient_key(raw: str) -> str:
+    """The address a preference is kept under; refused when it is neither kind."""
+    found = normalise_address(raw)
+    if found is None:
+        raise Refused(
+            "recipient must be an email address or a phone number",
+            code="recipient_invalid",
+            nb="mottakeren må være en e-postadresse eller et telefonnummer",
+            field="path.recipient",
+        )
+    return found[1]
+
+
+def invalid_address_key(raw: str) -> str:
+    """What an address that cannot be used is kept as: a digest, so that the delivery is
+    unique per (event, address, channel) without the raw text being readable."""
+    return INVALID_PREFIX + hashlib.sha256(raw.encode()).hexdigest()[:16]
+
+
+def preference_token(key: bytes, address: str) -> str:
+    """The token in an address's preference link: it speaks for that address only."""
+    return hmac.new(key, address.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def token_speaks_for(key: bytes, address: str, token: str | None) -> bool:
+    return bool(token) and hmac.compare_digest(str(token), preference_token(key, address))
+
+
 # --- SMS length ----------------------------------------------------------------------------
-
-_GSM7_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡"
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM7_EXTENDED = frozenset("^{}\\[~]|€\f")
-
-
-def is_gsm7(text: str) -> bool:
-    return all(ch in _GSM7_BASIC or ch in _GSM7_EXTENDED for ch in text)
-
-
-def sms_segments(text: str) -> int:
-    """How many SMS the text is billed and sent as (GSM 03.38, else UCS-2)."""
-    if is_gsm7(text):
-        units = len(text) + sum(ch in _GSM7_EXTENDED for ch in text)
-        single, multi = 160, 153
-    else:
-        units = len(text.encode("utf-16-le")) // 2
-        single, multi = 70, 67
-    return 1 if units <= single else math.ceil(units / multi)
-
 
 _GSM7_LOOKALIKES = str.maketrans(
     {"–": "-", "—": "-", "…": "...", "’": "'", "‘": "'", "“": '"', "”": '"', "\u00a0": " "}
@@ -90,7 +109,7 @@ def fit_sms(text: str, max_segments: int = MAX_SMS_SEGMENTS) -> str:
     return text.rstrip() + "..."
 
 
-# --- quiet hours ----------------------------------------------------------------------------
+# --- when a message may go out ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -106,6 +125,13 @@ class Window:
         if self.start < self.end:
             return self.start <= wall < self.end
         return wall >= self.start or wall < self.end
+
+    def outside(self) -> Window:
+        """The rest of the day: the hours a quiet window leaves for sending."""
+        return Window(self.end, self.start)
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
 
 
 def parse_hours(spec: str) -> Window:
@@ -138,14 +164,70 @@ def next_inside(now: datetime, window: Window) -> datetime:
 
 def next_outside(now: datetime, quiet: Window) -> datetime:
     """`now` if outside the quiet window, else the moment it ends."""
-    now = require_aware(now)
-    if not quiet.contains(now.astimezone(OSLO).time()):
-        return now
-    allowed = Window(quiet.end, quiet.start)
-    return next_inside(now, allowed)
+    return next_inside(now, quiet.outside())
 
 
-# --- retries ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    """Someone to tell, with every address they have (a person's preferences hold for
+    all of them: opting out of SMS from an email link stops SMS to their phone too)."""
+
+    kind: RecipientKind
+    name: str
+    language: str
+    email: str | None
+    phone: str | None
+    role: str | None = None
+    # A staff member's own SMS hours (the staff directory); None for a person.
+    sms_window: Window | None = None
+
+    def addresses(self) -> list[str]:
+        found = [normalise_email(self.email), normalise_phone(self.phone)]
+        return [a for a in found if a]
+
+
+def send_hours(target: Target, channel: Channel, urgent: bool, quiet: Window) -> Window | None:
+    """The daily hours a message may go out in, decided once when it is planned and kept
+    with it, so that every retry keeps them: staff get SMS inside their own hours,
+    citizens not in quiet hours unless urgent; email is never held."""
+    if channel != "sms":
+        return None
+    if target.kind == "staff":
+        return target.sms_window
+    return None if urgent else quiet.outside()
+
+
+def not_before(at: datetime, hours: Window | None) -> datetime:
+    """The first moment from `at` inside the message's hours."""
+    return at if hours is None else next_inside(at, hours)
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preference:
+    email: bool = True
+    sms: bool = True
+    reminders: bool = True
+
+
+def opted_out(
+    channel: Channel, reminder: bool, target: Target, preferences: dict[str, Preference]
+) -> bool:
+    """Whether any of the target's addresses said no to this channel (or to reminders)."""
+    for address in target.addresses():
+        pref = preferences.get(address)
+        if pref is None:
+            continue
+        if (channel == "email" and not pref.email) or (channel == "sms" and not pref.sms):
+            return True
+        if reminder and not pref.reminders:
+            return True
+    return False
+
+
+# --- a send's outcome -------------------------------------------------------------------------
 
 
 def retry_delay(
@@ -153,9 +235,9 @@ def retry_delay(
 ) -> timedelta:
     """Exponential backoff with jitter after `attempts` failed tries: half fixed, half
     random, so that many failures at once do not all come back together."""
-    rng = rng or random
-    ceiling = min(cap, base * 2 ** max(0, attempts - 1))
-    return timedelta(seconds=ceiling / 2 + rng.uniform(0, ceiling / 2))
+    uniform = rng.uniform if rng else random.uniform
+    ceiling = backoff.delay(attempts, base, cap)
+    return timedelta(seconds=ceiling / 2 + uniform(0, ceiling / 2))
 
 
 Outcome = Literal["sent", "transient", "permanent"]
@@ -179,3 +261,89 @@ class SendResult:
     @classmethod
     def permanent(cls, reason: str) -> SendResult:
         return cls("permanent", reason=reason[:500])
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int
+    base_seconds: float
+    max_seconds: float
+
+
+@dataclass(frozen=True)
+class AfterSend:
+    """What one send's result does to its delivery."""
+
+    status: Status
+    reason: str | None = None
+    next_attempt_at: datetime | None = None
+    # For a failure: whether the far side refused (True) or retries ran out (False).
+    permanent: bool = False
+
+
+def after_send(
+    result: SendResult,
+    attempts: int,
+    now: datetime,
+    policy: RetryPolicy,
+    hours: Window | None,
+    rng: random.Random | None = None,
+) -> AfterSend:
+    """Sent; failed for good (refused, or the last attempt); or queued again after a
+    backoff (at least the provider's Retry-After), inside the message's hours."""
+    if result.outcome == "sent":
+        return AfterSend("sent")
+    if result.outcome == "permanent":
+        return AfterSend("failed", result.reason, permanent=True)
+    if attempts >= policy.max_attempts:
+        return AfterSend("failed", f"gave up after {attempts} attempts: {result.reason}")
+    delay = retry_delay(attempts, policy.base_seconds, policy.max_seconds, rng)
+    if result.retry_after:
+        delay = max(delay, timedelta(seconds=result.retry_after))
+    return AfterSend("queued", result.reason, next_attempt_at=not_before(now + delay, hours))
+
+
+def check_retry(status: str, recipient: str) -> None:
+    """Only a failed delivery is sent again by hand, and never to an unusable address."""
+    if status != "failed":
+        raise Conflict(
+            f"only a failed notification can be retried; this one is {status}",
+            code="retry_not_failed",
+            nb=f"bare et mislykket varsel kan sendes på nytt; dette er {status}",
+            current_status=status,
+        )
+    if recipient.startswith(INVALID_PREFIX):
+        raise Conflict(
+            "the address is invalid; retrying cannot help",
+            code="retry_invalid_address",
+            nb="adressen er ugyldig; å prøve igjen hjelper ikke",
+        )
+
+
+# --- delivery reports -------------------------------------------------------------------------
+
+_DELIVERED = {"delivered", "delivrd", "true", "1", "ok", "success"}
+LINK_DELIVERED = 1001
+
+
+def report_says_delivered(status: str | bool | None, result_code: int | None) -> bool:
+    """A gateway's word for "it reached the phone": a status (generic, Sveve) or LINK
+    Mobility's result code (1001 delivered; other codes are final failures)."""
+    if status is not None:
+        return str(status).strip().lower() in _DELIVERED
+    return result_code == LINK_DELIVERED
+
+
+def after_report(status: str, delivered: bool) -> Status | None:
+    """The status a delivery report moves a sent SMS to. None for an SMS whose fate is
+    already known: the first final report stands, a repeated one changes nothing."""
+    if status in ("delivered", "failed"):
+        return None
+    if status != "sent":
+        raise Conflict(
+            f"the SMS is {status}, not sent; report ignored",
+            code="report_before_sent",
+            nb=f"SMS-en er {status}, ikke sendt; rapporten er ignorert",
+            current_status=status,
+        )
+    return "delivered" if delivered else "failed"

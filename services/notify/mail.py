@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import logging
 from email.message import EmailMessage
-from email.utils import make_msgid
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -15,6 +14,10 @@ import aiosmtplib
 from services.notify.domain import SendResult
 
 log = logging.getLogger("knutepunkt.notify.mail")
+
+
+def message_id(delivery_id: str) -> str:
+    return f"<{delivery_id}@knutepunkt>"
 
 
 def build_email(
@@ -33,8 +36,9 @@ def build_email(
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
-    # The delivery id is the idempotency key; a receiving system can dedupe on it.
-    message["Message-ID"] = make_msgid(idstring=delivery_id, domain="knutepunkt")
+    # The delivery id is the idempotency key: the same Message-ID on every attempt, so a
+    # message sent again after a crash is one a receiving system can recognise.
+    message["Message-ID"] = message_id(delivery_id)
     message["X-Knutepunkt-Delivery"] = delivery_id
     message["Auto-Submitted"] = "auto-generated"
     if preferences_url:

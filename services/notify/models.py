@@ -7,23 +7,26 @@ from datetime import datetime
 from sqlalchemy import Boolean, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from shared.db import UTCDateTime
+from shared.db import TYPE_ANNOTATION_MAP, UTCDateTime
 from shared.messaging.tables import add_messaging_tables
 
 
 class Base(DeclarativeBase):
-    pass
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 metadata = Base.metadata
 messaging = add_messaging_tables(metadata)
 
-# queued -> sending -> sent -> delivered; or failed; or suppressed (opted out)
-STATUSES = ("queued", "sending", "sent", "delivered", "failed", "suppressed")
-
 
 class DeliveryRow(Base):
-    """One message to one address on one channel, for one event: sent at most once."""
+    """One message to one address on one channel, for one event: sent at most once.
+
+    Its plan is decided once, when the event is fanned out, and kept here: the rendered
+    texts and the daily hours it may go out in (`send_hours`), which every retry keeps.
+    While a sender has it (`sending`), `claim_id` names that sender instance
+    (notify_senders); `claimed_until` is a backstop lease.
+    """
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -46,6 +49,8 @@ class DeliveryRow(Base):
     recipient_name: Mapped[str] = mapped_column(String(200))
     language: Mapped[str] = mapped_column(String(5))
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Oslo wall-time hours ("08:00-21:00") the message may go out in; None: any time.
+    send_hours: Mapped[str | None] = mapped_column(String(11))
     subject: Mapped[str | None] = mapped_column(String(500))
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
@@ -76,6 +81,20 @@ class PreferenceRow(Base):
     sms: Mapped[bool] = mapped_column(Boolean, default=True)
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SenderRow(Base):
+    """A running sender (one per notify process): the claims it holds are its own while
+    its heartbeat is fresh; once stale, any other sender takes them over."""
+
+    __tablename__ = "notify_senders"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    # Where it runs, for an operator reading the table (no personal data).
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
 class KeyRow(Base):

@@ -1,24 +1,28 @@
-"""Templates: Jinja2 texts per language (templates/<language>.yaml), an HTML part made
-from the plain text, SMS cut to two segments. Dates and times in Europe/Oslo."""
+"""What a message says: Jinja2 texts per language (templates/<language>.yaml), an HTML
+part made from the plain text, SMS cut to two segments, and the .ics invitation a booking
+email carries. Dates and times in Europe/Oslo."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
+from icalendar import Calendar, Event
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
 
 from services.notify.domain import Channel, fit_sms
 from shared.calendar import OSLO
 from shared.events import EventData
+from shared.hubs import DEFAULT_HUB
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANGUAGES = ("nb", "en")
 DEFAULT_LANGUAGE = "nb"
-HUB_NAMES = {"stromso": "Knutepunkt Strømsø"}
+HUB_NAMES = {DEFAULT_HUB: "Knutepunkt Strømsø"}
+ADDRESS = "Telthusgata 8, 3044 Drammen"
 
 _WEEKDAYS = {
     "nb": ("mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"),
@@ -175,3 +179,33 @@ def _context(data: EventData, language: str, name: str) -> dict[str, Any]:
     if kind is not None:
         context["kind_label"] = _KINDS[language].get(kind, kind)
     return context
+
+
+def hub_name(data: EventData) -> str:
+    return HUB_NAMES.get(str(getattr(data, "hub", "")), "Knutepunkt")
+
+
+def booking_invitation(
+    data: EventData, method: Literal["publish", "cancel"], hub: str, now: datetime
+) -> bytes:
+    """The .ics a booking email carries (RFC 5545): one VEVENT per booking, its UID stable,
+    so a calendar updates (or, with CANCEL, removes) the entry it already has instead of
+    adding a second one."""
+    cal = Calendar()
+    cal.add("prodid", "-//Knutepunkt//notify//NO")
+    cal.add("version", "2.0")
+    cal.add("method", method.upper())
+    event = Event()
+    booking_id = str(getattr(data, "booking_id"))  # noqa: B009
+    event.add("uid", f"booking-{booking_id}@knutepunkt")
+    event.add("dtstamp", now)
+    event.add("dtstart", getattr(data, "start"))  # noqa: B009
+    event.add("dtend", getattr(data, "end"))  # noqa: B009
+    title = getattr(data, "title", None) or getattr(data, "resource_name", "Booking")
+    event.add("summary", title)
+    event.add("location", f"{getattr(data, 'resource_name', '')}, {hub}, {ADDRESS}")
+    # A cancelled booking gets a higher sequence than its confirmation.
+    event.add("sequence", 1 if method == "cancel" else 0)
+    event.add("status", "CANCELLED" if method == "cancel" else "CONFIRMED")
+    cal.add_component(event)
+    return cal.to_ical()

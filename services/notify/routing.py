@@ -1,21 +1,44 @@
-"""The routing table (routes.yaml, or NOTIFY_ROUTES): event type -> recipients, channels,
-template. Loaded and checked once at start; a table that names an unknown event, field,
-role or template fails the start, not the first message."""
+"""Who is told what: the routing table (routes.yaml, or NOTIFY_ROUTES) and its reading for
+one event: recipients × channels, each message rendered, with the hours it may go out in.
+
+The table maps an event type to recipients, channels and a template; it is loaded and
+checked once at start, so a table that names an unknown event, field, role or template fails
+the start, not the first message. Planning is pure: `now` and the preferences are passed in.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 import yaml
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notify.domain import Channel
-from shared.events import CATALOG, EventData
+from services.notify.domain import (
+    Channel,
+    Preference,
+    Status,
+    Target,
+    Window,
+    invalid_address_key,
+    normalise_email,
+    normalise_phone,
+    not_before,
+    opted_out,
+    preference_token,
+    send_hours,
+)
+from services.notify.rendering import Renderer, booking_invitation, hub_name
+from services.notify.staff import StaffDirectory
+from shared.events import CATALOG, Contact, Envelope, EventData
+from shared.roles import Role
 
 _expressions = SandboxedEnvironment()
-STAFF_ROLES = ("booking", "desk", "cafe", "admin")
+STAFF_ROLES = frozenset(role.value for role in Role)
 
 
 class Route(BaseModel):
@@ -106,3 +129,118 @@ def load_routes(path: Path) -> RoutingTable:
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"NOTIFY_ROUTES {path.name}: {type(exc).__name__}: {exc}") from exc
     return RoutingTable.model_validate(raw)
+
+
+@dataclass(frozen=True)
+class FanoutRules:
+    """Everything planning reads besides the event: loaded once at start."""
+
+    routes: RoutingTable
+    staff: StaffDirectory
+    renderer: Renderer
+    quiet_hours: Window
+    public_url: str | None
+    preference_key: bytes
+
+
+@dataclass
+class Planned:
+    """One delivery as planned: whom, how, what it says, and when it may go out."""
+
+    channel: Channel
+    recipient: str
+    target: Target
+    route: Route
+    status: Status  # queued | failed | suppressed
+    next_attempt_at: datetime
+    send_hours: Window | None = None
+    subject: str | None = None
+    text: str = ""
+    html: str | None = None
+    ics: bytes | None = None
+    preferences_url: str | None = None
+    reason: str | None = None
+
+
+def targets(route: Route, data: EventData, staff: StaffDirectory) -> list[Target]:
+    if route.to_staff:
+        role = route.staff_role(data)
+        return [member.target(role) for member in staff.with_role(role or "")]
+    value = getattr(data, route.to, None)
+    contacts = value if isinstance(value, list) else [value] if value is not None else []
+    return [person(c) for c in contacts if isinstance(c, Contact)]
+
+
+def person(contact: Contact) -> Target:
+    return Target("person", contact.name, contact.language, contact.email, contact.phone)
+
+
+def plan(
+    envelope: Envelope,
+    data: EventData,
+    rules: FanoutRules,
+    preferences: dict[str, Preference],
+    now: datetime,
+) -> list[Planned]:
+    """Every delivery this event asks for, once per (address, channel)."""
+    out: dict[tuple[str, Channel], Planned] = {}
+    for route in rules.routes.for_event(envelope.type):
+        if not route.applies(data):
+            continue
+        for target in targets(route, data, rules.staff):
+            for channel in route.channels:
+                planned = _one(route, channel, target, data, rules, preferences, now)
+                if planned is not None:
+                    out.setdefault((planned.recipient, channel), planned)
+    return list(out.values())
+
+
+def _one(
+    route: Route,
+    channel: Channel,
+    target: Target,
+    data: EventData,
+    rules: FanoutRules,
+    preferences: dict[str, Preference],
+    now: datetime,
+) -> Planned | None:
+    raw = target.email if channel == "email" else target.phone
+    if not raw:
+        return None  # nobody to reach on this channel
+    address = normalise_email(raw) if channel == "email" else normalise_phone(raw)
+    if address is None:
+        what = "email address" if channel == "email" else "phone number"
+        key = invalid_address_key(raw)
+        return Planned(channel, key, target, route, "failed", now, reason=f"invalid {what}")
+    hours = send_hours(target, channel, route.urgent, rules.quiet_hours)
+    planned = Planned(channel, address, target, route, "queued", not_before(now, hours), hours)
+    if opted_out(channel, route.reminder, target, preferences):
+        planned.status, planned.reason = "suppressed", "recipient opted out"
+    preferences_url = None
+    if rules.public_url and target.kind == "person" and channel == "email":
+        token = preference_token(rules.preference_key, address)
+        preferences_url = (
+            f"{rules.public_url.rstrip('/')}/preferences/{quote(address)}?token={token}"
+        )
+    rendered = rules.renderer.render(
+        route.template,
+        channel,
+        data,
+        language=target.language,
+        name=target.name,
+        preferences_url=preferences_url,
+    )
+    planned.subject, planned.text, planned.html = rendered.subject, rendered.text, rendered.html
+    planned.preferences_url = preferences_url
+    if channel == "email" and route.ics:
+        planned.ics = booking_invitation(data, route.ics, hub_name(data), now)
+    return planned
+
+
+def all_addresses(envelope: Envelope, data: EventData, rules: FanoutRules) -> set[str]:
+    """Every address this event could reach: the preferences to load before planning."""
+    found: set[str] = set()
+    for route in rules.routes.for_event(envelope.type):
+        for target in targets(route, data, rules.staff):
+            found.update(target.addresses())
+    return found

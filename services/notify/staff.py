@@ -8,9 +8,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from services.notify.domain import Window, normalise_email, normalise_phone, parse_hours
-
-Role = Literal["booking", "desk", "cafe", "admin"]
+from services.notify.domain import Target, Window, normalise_email, normalise_phone, parse_hours
+from shared.roles import Role
 
 
 class StaffMember(BaseModel):
@@ -52,6 +51,12 @@ class StaffMember(BaseModel):
     @property
     def sms_window(self) -> Window:
         return parse_hours(self.sms_hours)
+
+    def target(self, role: str | None) -> Target:
+        """The member as someone to tell, in the role a route reaches them in."""
+        return Target(
+            "staff", self.name, self.language, self.email, self.phone, role, self.sms_window
+        )
 
 
 class StaffDirectory(BaseModel):

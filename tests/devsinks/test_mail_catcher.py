@@ -114,6 +114,15 @@ async def test_messages_are_listed_oldest_first_and_ids_keep_counting_after_a_cl
         assert mail.attempts == 4
 
 
+async def test_a_message_sent_twice_is_kept_twice_and_its_message_id_counted() -> None:
+    async with running_mail_catcher() as mail:
+        again = confirmation("To ganger")
+        for message in (again, again, confirmation("En gang")):
+            await send(mail, message)
+        await mail.wait_for(3)
+        assert mail.repeated_message_ids() == {again["Message-ID"]: 2}
+
+
 @pytest.mark.parametrize(("mode", "code"), [("tempfail", 451), ("permfail", 550)])
 async def test_a_refusing_mode_answers_rcpt_with_its_code(mode: str, code: int) -> None:
     async with running_mail_catcher(http=False) as mail:

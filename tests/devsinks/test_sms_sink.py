@@ -16,9 +16,10 @@ from fastapi import FastAPI, Request
 
 from knutepunkt.devsinks import Fault, SmsSink
 from knutepunkt.devsinks.http_server import HttpServer
-from knutepunkt.devsinks.sms_providers import PROVIDERS, sms_parts
+from knutepunkt.devsinks.sms_providers import PROVIDERS
 from knutepunkt.devsinks.testing import running_sms_sink
 from knutepunkt.devsinks.waiting import wait_for_count
+from shared.sms_text import sms_segments as sms_parts
 
 # Placeholder numbers only, never a real person's.
 NUMBER = "+4700000000"
@@ -109,6 +110,20 @@ async def test_each_provider_shape_is_accepted_and_listed(provider: str) -> None
         assert (await http.get(f"/messages/{sent_id}")).json()["reference"] == received.reference
         assert (await http.delete("/messages")).status_code == 204
         assert (await http.get("/messages")).json() == []
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_repeated_reference_is_answered_as_before_and_not_sent_again(
+    provider: str,
+) -> None:
+    async with sink_and_client() as (sms, http):
+        first = gateway_id(provider, await send(http, provider, "delivery-1"))
+        again = gateway_id(provider, await send(http, provider, "delivery-1"))
+        other = gateway_id(provider, await send(http, provider, "delivery-2"))
+        assert again == first and other != first
+        assert [m.reference for m in sms.messages] == ["delivery-1", "delivery-2"]
+        assert sms.repeats == 1 and sms.attempts == 3
+        assert (await http.get("/control/state")).json()["repeats"] == 1
 
 
 async def test_the_provider_answers_look_like_the_real_gateways() -> None:

@@ -76,10 +76,10 @@ def hub(database_url: str, redis_url: str, prefix: str, redis: Redis) -> Factory
     async def start(
         start: datetime = NOON, sms_provider: str = "generic", **config: Any
     ) -> AsyncIterator[Hub]:
-        config.setdefault("notify_retry_base_seconds", 0.05)
-        config.setdefault("notify_retry_max_seconds", 0.2)
-        config.setdefault("notify_poll_seconds", 0.1)
-        config.setdefault("notify_sms_per_second", 0)
+        config.setdefault("retry_base_seconds", 0.05)
+        config.setdefault("retry_max_seconds", 0.2)
+        config.setdefault("poll_seconds", 0.1)
+        config.setdefault("sms_per_second", 0)
         config.setdefault("sms_username", "knutepunkt")
         config.setdefault("sms_password", "test-password")
         clock = MovingClock(start)

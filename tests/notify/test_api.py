@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import schemathesis
 from sqlalchemy import insert
 
-from services.notify.context import notify_context
+from services.notify import usecases
 from services.notify.models import DeliveryRow
-from services.notify.sender import claim
+from services.notify.store import Store
 from shared.db import Database
+from shared.unit_of_work import UnitsOfWork
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
 from tests.support.databases import sqlite_url
@@ -67,9 +67,9 @@ async def test_filters_detail_and_retry_only_when_failed(hub: Factory) -> None:
 
 
 async def test_two_senders_never_claim_the_same_delivery(hub: Factory) -> None:
-    async with hub() as h:
+    # The running sender must not take this test's two for dead on a slow machine.
+    async with hub(sender_stale_seconds=600) as h:
         runtime = h.service.runtime
-        ctx = notify_context(runtime)
         # Due only in a week: the running sender leaves them alone.
         later = datetime.now(UTC) + timedelta(days=400)
         now = runtime.now()
@@ -98,13 +98,26 @@ async def test_two_senders_never_claim_the_same_delivery(hub: Factory) -> None:
         ]
         async with runtime.db.transaction() as session:
             await session.execute(insert(DeliveryRow), rows)
-        ctx.config.notify_batch = 25
         at = later + timedelta(seconds=1)
-        # Two replicas, each with its own engine, claiming twice at the same moment.
+        # Two replicas, each with its own engine and sender instance, claiming twice at
+        # the same moment, 25 at a time.
         replicas = [Database(runtime.settings.database_url) for _ in range(2)]
+        real = datetime.now(UTC)
         try:
+            units = [UnitsOfWork(db, runtime.tables, Store, lambda: at) for db in replicas]
+            senders = [str(uuid.uuid4()) for _ in units]
+            for unit, sender in zip(units, senders, strict=True):
+                started = usecases.RegisterSender(sender, "test", 0, real)
+                await unit.run(lambda uow, c=started: usecases.register_sender(uow, c))
+
+            async def claim(unit: UnitsOfWork[Store], sender: str) -> list[DeliveryRow]:
+                command = usecases.ClaimDue(sender, real, real + timedelta(seconds=120), 25)
+                claimed = await unit.run(lambda uow: usecases.claim_due(uow, command))
+                assert claimed is not None
+                return claimed
+
             claims = await asyncio.gather(
-                *(claim(replace(runtime, db=db), ctx, at) for db in replicas for _ in range(2))
+                *(claim(u, s) for u, s in zip(units, senders, strict=True) for _ in range(2))
             )
         finally:
             for db in replicas:

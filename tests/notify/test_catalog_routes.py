@@ -6,11 +6,10 @@ import dataclasses
 
 import pytest
 
-from services.notify.config import DEFAULT_ROUTES, DEFAULT_STAFF
 from services.notify.domain import is_gsm7, parse_hours, sms_segments
-from services.notify.fanout import FanoutRules, plan
 from services.notify.rendering import LANGUAGES, Renderer
-from services.notify.routing import load_routes
+from services.notify.routing import FanoutRules, load_routes, plan
+from services.notify.settings import DEFAULT_ROUTES, DEFAULT_STAFF
 from services.notify.staff import load_staff
 from shared.events import CATALOG, new_event
 from tests.notify.samples import WHEN, sample

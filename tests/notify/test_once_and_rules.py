@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import delete
 
-from services.notify import handlers
-from services.notify.context import notify_context
+from services.notify import routing
+from services.notify.timers import sender_of
 from shared.events import Contact
 from shared.messaging.dlq import list_dead_letters, replay
 from tests.notify.conftest import AUTH, Factory
@@ -25,12 +25,12 @@ async def test_replayed_from_the_dead_letter_stream_it_still_goes_out_once(
 ) -> None:
     async with hub() as h:
         h.service.runtime.consumer.config.max_deliveries = 1  # type: ignore[union-attr]
-        real_plan = handlers.plan
+        real_plan = routing.plan
 
         def broken(*args, **kwargs):  # type: ignore[no-untyped-def]
             raise RuntimeError("templates unavailable")
 
-        monkeypatch.setattr(handlers, "plan", broken)
+        monkeypatch.setattr(routing, "plan", broken)
         data = sample("BookingRejected", booker=BOOKER)
         event_id = await h.publish(data)
         names = h.service.runtime.names
@@ -40,7 +40,7 @@ async def test_replayed_from_the_dead_letter_stream_it_still_goes_out_once(
         assert "templates unavailable" in letter.error
         assert await h.notifications(event_id=event_id) == []
 
-        monkeypatch.setattr(handlers, "plan", real_plan)
+        monkeypatch.setattr(routing, "plan", real_plan)
         await replay(h.redis, names, letter)
         await wait_for(lambda: h.settled(event_id, 2), timeout=15)
         await h.mail.wait_for(1)
@@ -79,7 +79,7 @@ async def test_quiet_hours_hold_a_citizens_sms_until_eight_but_not_an_urgent_one
         assert row["status"] == "queued" and len(h.sms.messages) == 1
 
         h.clock.set(NEXT_MORNING + timedelta(seconds=1))
-        notify_context(h.service.runtime).wake.set()
+        sender_of(h.service.runtime).wake()
         await h.sms.wait_for(2, timeout=10)
         [row] = await wait_for(lambda: h.settled(waiting_id, 1), timeout=10)
         assert row["status"] == "sent"
@@ -112,7 +112,7 @@ async def test_an_opted_out_channel_is_not_used_and_the_choice_is_visible(hub: F
 
 
 async def test_reminders_can_be_turned_off_from_the_link_in_an_email(hub: Factory) -> None:
-    async with hub(notify_public_url="https://hub.example.org/notify") as h:
+    async with hub(public_url="https://hub.example.org/notify") as h:
         event_id = await h.publish(sample("BookingRejected", booker=BOOKER))
         [mail] = await h.mail.wait_for(1, timeout=10)
         assert mail.text

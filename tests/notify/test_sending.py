@@ -97,7 +97,7 @@ async def test_a_permanent_550_fails_at_once_without_retries(hub: Factory) -> No
 
 
 async def test_transient_failures_give_up_after_the_limit(hub: Factory) -> None:
-    async with hub(notify_max_attempts=3) as h:
+    async with hub(max_attempts=3) as h:
         h.mail.set_mode("tempfail")
         event_id = await h.publish(sample("LoanReturned", borrower=CUSTOMER))
         [row] = await wait_for(lambda: h.settled(event_id, 1), timeout=15)

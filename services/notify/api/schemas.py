@@ -1,0 +1,104 @@
+"""What the notify API takes and answers, and the shaping of a delivery row into it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from services.notify.domain import Preference, Status
+from services.notify.models import DeliveryRow
+from services.notify.usecases import PreferencesView
+from shared.requests import NoNulText
+
+
+class Notification(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    event_id: str
+    event_type: str
+    template: str
+    channel: Literal["email", "sms"]
+    recipient: str
+    recipient_kind: Literal["person", "staff"]
+    recipient_role: str | None
+    language: str
+    urgent: bool
+    status: Status
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    provider_ref: str | None
+    subject: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    failed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: DeliveryRow) -> Notification:
+        return cls.model_validate(row)
+
+
+class NotificationDetail(Notification):
+    body_text: str
+    has_html: bool
+    has_invitation: bool
+
+    @classmethod
+    def of(cls, row: DeliveryRow) -> NotificationDetail:
+        return cls(
+            **Notification.of(row).model_dump(),
+            body_text=row.body_text,
+            has_html=row.body_html is not None,
+            has_invitation=row.ics is not None,
+        )
+
+
+class Preferences(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: bool = Field(default=True, description="Send email to this recipient")
+    sms: bool = Field(default=True, description="Send SMS to this recipient")
+    reminders: bool = Field(default=True, description="Send reminders (due dates, bookings)")
+
+    def preference(self) -> Preference:
+        return Preference(self.email, self.sms, self.reminders)
+
+
+class PreferencesOut(Preferences):
+    recipient: str
+    updated_at: datetime | None
+
+    @classmethod
+    def of(cls, view: PreferencesView) -> PreferencesOut:
+        return cls(
+            recipient=view.recipient,
+            email=view.email,
+            sms=view.sms,
+            reminders=view.reminders,
+            updated_at=view.updated_at,
+        )
+
+
+class DeliveryReport(NoNulText):
+    """A gateway's delivery report. The generic shape (and the local sink's) is
+    {id, reference, status}; LINK Mobility's {messageId|id, refId, resultCode} and Sveve's
+    {id, ref, status} are read too."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    id: str | None = Field(default=None, max_length=200)
+    messageId: str | None = Field(default=None, max_length=200)
+    reference: str | None = Field(default=None, max_length=200)
+    refId: str | None = Field(default=None, max_length=200)
+    ref: str | None = Field(default=None, max_length=200)
+    status: Annotated[str, StringConstraints(max_length=50)] | bool | None = None
+    resultCode: int | None = None
+
+
+class ReportAnswer(BaseModel):
+    id: str
+    status: Status

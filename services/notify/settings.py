@@ -1,0 +1,146 @@
+"""The notify service's own settings (NOTIFY_*), beside the shared ones (SMTP_URL,
+SMS_GATEWAY_URL, SMS_PROVIDER, STAFF_DIRECTORY live in shared.settings), and what they name:
+the routing table, the staff directory and the templates, loaded and checked once at start.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.notify.domain import parse_hours
+from services.notify.rendering import LANGUAGES, Renderer
+from services.notify.routing import FanoutRules, load_routes
+from services.notify.staff import load_staff
+from shared.service import Runtime
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_ROUTES = HERE / "routes.yaml"
+DEFAULT_STAFF = HERE / "staff.example.yaml"
+RULES_KEY = "notify.rules"
+
+
+def _gateway(name: str) -> Any:
+    # The gateway's credentials were read without the prefix once (SMS_USERNAME, ...);
+    # both names are read, the prefixed one first.
+    return AliasChoices(f"notify_{name}", name)
+
+
+class NotifySettings(BaseSettings):
+    """Read from the environment (NOTIFY_<NAME>); tests pass values directly (they win)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NOTIFY_",
+        env_file=None,
+        extra="ignore",
+        case_sensitive=False,
+        populate_by_name=True,
+    )
+
+    routes: Path = DEFAULT_ROUTES
+    mail_from: str = "Knutepunkt Strømsø <ikke-svar@knutepunkt.example.org>"
+    sms_sender: str = "Knutepunkt"
+    # Where the gateway sends delivery reports and where the opt-out link points; without
+    # it, no callback URL is given (reports can still be posted by an operator or a sink).
+    public_url: str | None = None
+    # Signs the preference links people get; unset: a random key kept in the database.
+    preference_secret: str | None = None
+    # A shared secret the gateway must send (header X-Report-Token or ?token=); unset: open.
+    report_token: str | None = None
+
+    sms_username: str | None = Field(default=None, validation_alias=_gateway("sms_username"))
+    sms_password: str | None = Field(default=None, validation_alias=_gateway("sms_password"))
+    sms_token: str | None = Field(default=None, validation_alias=_gateway("sms_token"))
+    sms_platform_id: str = Field(default="COMMON_API", validation_alias=_gateway("sms_platform_id"))
+    sms_platform_partner_id: str = Field(
+        default="0", validation_alias=_gateway("sms_platform_partner_id")
+    )
+    sms_report_gate: str | None = Field(default=None, validation_alias=_gateway("sms_report_gate"))
+    sms_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=_gateway("sms_timeout_seconds")
+    )
+    smtp_timeout_seconds: float = Field(
+        default=10.0, gt=0, validation_alias=_gateway("smtp_timeout_seconds")
+    )
+
+    # Retries: Knock-like, 8 attempts spread over about half an hour by default.
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    retry_base_seconds: float = Field(default=15.0, gt=0)
+    retry_max_seconds: float = Field(default=900.0, gt=0)
+    # Sender instances beat every heartbeat_seconds; one silent for sender_stale_seconds
+    # is taken for dead and its claims are taken over.
+    heartbeat_seconds: float = Field(default=1.0, gt=0, le=60)
+    sender_stale_seconds: float = Field(default=5.0, gt=0, le=600)
+    # At most this many messages per sender are on their way or answered but not yet
+    # recorded: what a crash can send a second time.
+    unrecorded_window: int = Field(default=16, ge=1, le=1000)
+    # A backstop: a claim held this long even by a live sender is given up.
+    claim_lease_seconds: float = Field(default=120.0, gt=0)
+    batch: int = Field(default=100, ge=1, le=2000)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    sms_concurrency: int = Field(default=8, ge=1, le=200)
+    # Rate limits per provider (messages per second; 0 = no limit).
+    sms_per_second: float = Field(default=10.0, ge=0)
+    email_per_second: float = Field(default=0.0, ge=0)
+
+    # Citizens' quiet hours for non-urgent SMS, Europe/Oslo wall time.
+    quiet_hours: str = "21:00-08:00"
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @model_validator(mode="after")
+    def _stale_after_beats(self) -> NotifySettings:
+        if self.sender_stale_seconds < 2 * self.heartbeat_seconds:
+            raise ValueError(
+                "NOTIFY_SENDER_STALE_SECONDS must be at least twice NOTIFY_HEARTBEAT_SECONDS"
+            )
+        return self
+
+
+def notify_settings(runtime: Runtime) -> NotifySettings:
+    config = runtime.config
+    assert isinstance(config, NotifySettings), "the notify spec makes NotifySettings"
+    return config
+
+
+def check_templates(rules: FanoutRules) -> None:
+    missing = [
+        f"{route.template}/{channel}/{language}"
+        for routes in rules.routes.routes.values()
+        if routes != "silent"
+        for route in routes
+        for channel in route.channels
+        for language in LANGUAGES
+        if not rules.renderer.has(route.template, channel, language)
+    ]
+    if missing:
+        raise ValueError(f"templates missing: {', '.join(sorted(set(missing)))}")
+
+
+def load_rules(settings: NotifySettings, staff_directory: Path | None, key: bytes) -> FanoutRules:
+    renderer = Renderer()
+    routes = load_routes(settings.routes)
+    routes.check(renderer.names())
+    rules = FanoutRules(
+        routes=routes,
+        staff=load_staff(staff_directory or DEFAULT_STAFF),
+        renderer=renderer,
+        quiet_hours=parse_hours(settings.quiet_hours),
+        public_url=settings.public_url,
+        preference_key=key,
+    )
+    check_templates(rules)
+    return rules
+
+
+def notify_rules(runtime: Runtime) -> FanoutRules:
+    """The rules loaded at start (app.setup)."""
+    rules: FanoutRules = runtime.state[RULES_KEY]
+    return rules

@@ -1,0 +1,231 @@
+"""Every query and write of the notify service, on one session (the unit of work's).
+
+No request can violate a constraint here: deliveries, keys and senders are inserted if
+absent and preferences upserted, so the service has no `refusal_of` of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.notify.domain import Preference, Status
+from services.notify.models import DeliveryRow, KeyRow, PreferenceRow, SenderRow
+from shared.db import insert_for
+
+# Set on a session that made deliveries due; after its commit the sender is woken.
+DELIVERIES_DUE = "notify.deliveries_due"
+
+
+class Store:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    @property
+    def _dialect(self) -> str:
+        bind = self.session.bind
+        assert bind is not None, "a service's sessions are bound to its engine"
+        return bind.dialect.name
+
+    @property
+    def _insert(self) -> Any:
+        return insert_for(self._dialect)
+
+    def _due_now(self) -> None:
+        self.session.info[DELIVERIES_DUE] = True
+
+    # --- deliveries -------------------------------------------------------------------
+
+    async def add_deliveries(self, values: list[dict[str, Any]]) -> set[str]:
+        """Insert the planned deliveries that do not exist yet (unique per event,
+        recipient and channel); the ids of those inserted."""
+        stmt = (
+            self._insert(DeliveryRow)
+            .values(values)
+            .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
+            .returning(DeliveryRow.id)
+        )
+        inserted = set((await self.session.execute(stmt)).scalars())
+        if any(v["status"] == "queued" and v["id"] in inserted for v in values):
+            self._due_now()
+        return inserted
+
+    async def delivery(self, delivery_id: str) -> DeliveryRow | None:
+        return await self.session.get(DeliveryRow, delivery_id)
+
+    async def sms_by_provider_ref(self, provider_ref: str) -> DeliveryRow | None:
+        query = select(DeliveryRow).where(
+            DeliveryRow.provider_ref == provider_ref, DeliveryRow.channel == "sms"
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def deliveries(
+        self,
+        *,
+        event_id: str | None,
+        recipient: str | None,
+        status: Status | None,
+        limit: int,
+        offset: int,
+    ) -> list[DeliveryRow]:
+        query = select(DeliveryRow).order_by(DeliveryRow.created_at.desc(), DeliveryRow.id)
+        if event_id is not None:
+            query = query.where(DeliveryRow.event_id == event_id)
+        if recipient is not None:
+            query = query.where(DeliveryRow.recipient == recipient)
+        if status is not None:
+            query = query.where(DeliveryRow.status == status)
+        rows = await self.session.execute(query.limit(limit).offset(offset))
+        return list(rows.scalars())
+
+    async def update_delivery(self, delivery_id: str, **values: Any) -> None:
+        await self.session.execute(
+            update(DeliveryRow).where(DeliveryRow.id == delivery_id).values(**values)
+        )
+
+    async def queue_again(self, row: DeliveryRow, now: datetime) -> None:
+        """A failed delivery back in the queue, due now, with a fresh round of attempts."""
+        row.status, row.attempts, row.next_attempt_at = "queued", 0, now
+        row.failed_at, row.updated_at = None, now
+        await self.session.flush()
+        self._due_now()
+
+    # --- preferences --------------------------------------------------------------------
+
+    async def preferences_for(self, addresses: Iterable[str]) -> dict[str, Preference]:
+        wanted = sorted(set(addresses))
+        if not wanted:
+            return {}
+        rows = await self.session.execute(
+            select(PreferenceRow).where(PreferenceRow.recipient.in_(wanted))
+        )
+        return {
+            row.recipient: Preference(row.email, row.sms, row.reminders) for row in rows.scalars()
+        }
+
+    async def preference(self, recipient: str) -> PreferenceRow | None:
+        return await self.session.get(PreferenceRow, recipient)
+
+    async def put_preference(self, recipient: str, pref: Preference, now: datetime) -> None:
+        values = {"email": pref.email, "sms": pref.sms, "reminders": pref.reminders}
+        stmt = self._insert(PreferenceRow).values(recipient=recipient, updated_at=now, **values)
+        await self.session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["recipient"], set_={**values, "updated_at": now}
+            )
+        )
+
+    # --- keys ---------------------------------------------------------------------------
+
+    async def key(self, name: str, fresh: str) -> str:
+        """The named key; `fresh` becomes it if there is none yet (whichever replica
+        comes first wins, in one statement)."""
+        await self.session.execute(
+            self._insert(KeyRow).values(name=name, value=fresh).on_conflict_do_nothing()
+        )
+        value = await self.session.execute(select(KeyRow.value).where(KeyRow.name == name))
+        return str(value.scalar_one())
+
+    # --- sender instances and their claims ----------------------------------------------
+
+    async def add_sender(self, sender_id: str, host: str, pid: int, at: datetime) -> None:
+        self.session.add(
+            SenderRow(id=sender_id, host=host[:200], pid=pid, started_at=at, heartbeat_at=at)
+        )
+        await self.session.flush()
+
+    async def beat(self, sender_id: str, at: datetime) -> bool:
+        """Refresh the sender's heartbeat; False when it was taken for dead meanwhile."""
+        result = await self.session.execute(
+            update(SenderRow).where(SenderRow.id == sender_id).values(heartbeat_at=at)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def remove_stale_senders(self, before: datetime) -> list[str]:
+        """Delete the senders whose heartbeat is older than `before`; their ids. The
+        condition is read again under the row lock (PostgreSQL), so a sender that beat
+        meanwhile stays."""
+        result = await self.session.execute(
+            delete(SenderRow).where(SenderRow.heartbeat_at < before).returning(SenderRow.id)
+        )
+        return list(result.scalars())
+
+    async def remove_sender(self, sender_id: str) -> None:
+        await self.session.execute(delete(SenderRow).where(SenderRow.id == sender_id))
+
+    async def release_claims(
+        self, senders: Sequence[str], *, leased_before: datetime | None = None
+    ) -> int:
+        """Claims of these senders (and any claim older than its lease) back to the
+        queue, due as they were; the attempt they counted stays counted (it may have
+        reached the provider)."""
+        held: list[ColumnElement[bool]] = []
+        if senders:
+            held.append(DeliveryRow.claim_id.in_(list(senders)))
+        if leased_before is not None:
+            held.append(DeliveryRow.claimed_until < leased_before)
+        if not held:
+            return 0
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.status == "sending", or_(*held))
+            .values(status="queued", claim_id=None, claimed_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        released = int(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+        if released:
+            self._due_now()
+        return released
+
+    async def claim_due(
+        self, sender_id: str, now: datetime, lease_until: datetime, limit: int
+    ) -> list[DeliveryRow]:
+        """Take up to `limit` due deliveries for the sender. PostgreSQL skips rows another
+        sender is taking (FOR UPDATE SKIP LOCKED); SQLite's BEGIN IMMEDIATE serialises
+        claims. The rows come back as read, with the claim and the attempt added."""
+        query = (
+            select(DeliveryRow)
+            .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= now)
+            .order_by(DeliveryRow.next_attempt_at)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list((await self.session.execute(query)).scalars())
+        if not rows:
+            return []
+        await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_([r.id for r in rows]))
+            .values(
+                status="sending",
+                claim_id=sender_id,
+                claimed_until=lease_until,
+                attempts=DeliveryRow.attempts + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        for row in rows:
+            self.session.expunge(row)
+            row.claim_id = sender_id
+            row.attempts += 1
+        return rows
+
+    async def finish(self, delivery_id: str, sender_id: str, **values: Any) -> bool:
+        """Write a send's outcome, only while the sender still holds the claim."""
+        result = await self.session.execute(
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.id == delivery_id,
+                DeliveryRow.claim_id == sender_id,
+                DeliveryRow.status == "sending",
+            )
+            .values(claim_id=None, claimed_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult

@@ -1,0 +1,395 @@
+"""The sender (a ServiceSpec task): claims due deliveries, sends them over SMTP and the SMS
+gateway, and records each outcome as soon as the provider has answered it.
+
+Each process's sender is an instance (a row in notify_senders) with a heartbeat. Its claims
+are its own while the heartbeat is fresh; a sender silent for NOTIFY_SENDER_STALE_SECONDS
+is taken for dead by any other, which puts its claims back in the queue at once (a
+restarted notify does so within seconds of starting). A sender sends a message only while
+it knows its own claim is safe: its last heartbeat is recent enough that nobody can have
+taken it for dead yet, and the claim is within its lease. So a message is sent a second
+time only when the first send reached the provider and the process died (or stalled past
+the stale limit) before the outcome was committed; the SMS gateway then gets the same
+reference (the delivery id) and an email the same Message-ID, for the far side to
+deduplicate on.
+
+Outcomes are committed in groups as they come (group commit): each commit takes every
+outcome that arrived while the one before it ran, so no outcome waits for a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from functools import partial
+
+from sqlalchemy.orm import Session
+
+from services.notify import usecases
+from services.notify.domain import RetryPolicy, SendResult
+from services.notify.mail import SmtpSender, build_email
+from services.notify.models import DeliveryRow
+from services.notify.settings import NotifySettings, notify_settings
+from services.notify.sms import SmsGateway, SmsOptions
+from services.notify.store import DELIVERIES_DUE
+from shared.backoff import Backoff
+from shared.calendar import utcnow
+from shared.errors import Busy
+from shared.service import Runtime
+from shared.tasks import cancelling
+
+log = logging.getLogger("knutepunkt.notify.sender")
+
+SENDER_KEY = "notify.sender"
+
+
+class RateLimiter:
+    """A token bucket per provider (per replica): `rate` messages a second, bursts of one
+    second's worth."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.tokens = max(rate, 1.0)
+        self.updated = time.monotonic()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            while True:
+                now = time.monotonic()
+                self.tokens = min(
+                    max(self.rate, 1.0), self.tokens + (now - self.updated) * self.rate
+                )
+                self.updated = now
+                if self.tokens >= 1:
+                    self.tokens -= 1
+                    return
+                await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+@dataclass
+class Channels:
+    smtp: SmtpSender
+    sms: SmsGateway
+    email_limit: RateLimiter
+    sms_limit: RateLimiter
+
+    async def aclose(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.smtp.aclose()
+        with contextlib.suppress(Exception):
+            await self.sms.aclose()
+
+
+def open_channels(runtime: Runtime, config: NotifySettings) -> Channels:
+    settings = runtime.settings
+    callback = (
+        f"{config.public_url.rstrip('/')}/sms/delivery-reports" if config.public_url else None
+    )
+    options = SmsOptions(
+        sender=config.sms_sender,
+        username=config.sms_username,
+        password=config.sms_password,
+        token=config.sms_token,
+        platform_id=config.sms_platform_id,
+        platform_partner_id=config.sms_platform_partner_id,
+        report_gate=config.sms_report_gate,
+        callback_url=callback,
+    )
+    return Channels(
+        smtp=SmtpSender(settings.smtp_url, config.smtp_timeout_seconds),
+        sms=SmsGateway(
+            settings.sms_gateway_url, settings.sms_provider, options, config.sms_timeout_seconds
+        ),
+        email_limit=RateLimiter(config.email_per_second),
+        sms_limit=RateLimiter(config.sms_per_second),
+    )
+
+
+Outcomes = list[usecases.SendOutcome]
+
+
+class Recorder:
+    """Outcomes committed as they arrive: while one commit runs, the next outcomes wait
+    for it and then go in one commit together, so an outcome never waits for more than
+    the commit before its own.
+
+    It also bounds the window in which a crash sends a message twice: at most `window`
+    messages are on their way or answered but not yet committed; a send waits for a slot
+    (`slot()`), which the commit of its outcome frees. A database that is slow to commit
+    slows the sending down instead of widening the window."""
+
+    def __init__(self, commit: Callable[[Outcomes], Awaitable[None]], window: int) -> None:
+        self._commit = commit
+        self._pending: Outcomes = []
+        self._task: asyncio.Task[None] | None = None
+        self._slots = asyncio.Semaphore(window)
+        self._singly = 0  # outcomes to commit one at a time, after a group failed
+
+    async def slot(self) -> None:
+        await self._slots.acquire()
+
+    def add(self, outcome: usecases.SendOutcome) -> None:
+        """The outcome of a send that holds a slot."""
+        self._pending.append(outcome)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="notify-recorder")
+
+    async def _run(self) -> None:
+        waits = Backoff(0.1, 5.0)
+        while self._pending:
+            size = 1 if self._singly else len(self._pending)
+            group, self._pending = self._pending[:size], self._pending[size:]
+            try:
+                await self._commit(group)
+            except Busy as exc:
+                # The database is away or busy. Nothing is lost by waiting: the claims stay
+                # ours while we live, and no slot is freed, so nothing more is sent.
+                log.warning("outcomes not recorded yet (%s); again", exc.code)
+                self._pending = group + self._pending
+                await asyncio.sleep(waits.next())
+                continue
+            except Exception:
+                if cancelling():
+                    raise
+                if len(group) > 1:
+                    # One outcome that cannot be written must not hold up the others.
+                    self._singly += len(group)
+                    self._pending = group + self._pending
+                    continue
+                log.exception(
+                    "the outcome of delivery %s cannot be recorded; it stays claimed until"
+                    " its lease runs out",
+                    group[0].delivery.id,
+                )
+            waits.reset()
+            self._singly = max(0, self._singly - len(group))
+            for _ in group:
+                self._slots.release()
+
+    async def drain(self) -> None:
+        while self._task is not None and not self._task.done():
+            await self._task
+
+
+class Sender:
+    """This process's sender instance: its id, heartbeat, wake-up and the sending."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.settings = notify_settings(runtime)
+        self.policy = RetryPolicy(
+            self.settings.max_attempts,
+            self.settings.retry_base_seconds,
+            self.settings.retry_max_seconds,
+        )
+        self.sender_id = ""
+        self._generation = 0
+        # Until when (monotonic) nobody can have taken this sender for dead.
+        self._safe_until = 0.0
+        self._wake = asyncio.Event()
+
+    # --- waking ---------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop(DELIVERIES_DUE, False):
+            self._wake.set()
+
+    # --- the instance ---------------------------------------------------------------------
+
+    @property
+    def _margin(self) -> float:
+        return self.settings.heartbeat_seconds
+
+    def _beaten_at(self, started: float) -> None:
+        # Others take us for dead once our beat is sender_stale_seconds old (by their
+        # clock); stop a beat short of that.
+        self._safe_until = started + self.settings.sender_stale_seconds - self._margin
+
+    async def _register(self) -> None:
+        sender_id = str(uuid.uuid4())
+        started = time.monotonic()
+        command = usecases.RegisterSender(sender_id, socket.gethostname(), os.getpid(), utcnow())
+        await self.runtime.uow.run(lambda uow: usecases.register_sender(uow, command))
+        self.sender_id = sender_id
+        self._generation += 1
+        self._beaten_at(started)
+        log.info("sender %s started", sender_id[:8])
+
+    async def beat(self) -> None:
+        started, at = time.monotonic(), utcnow()
+        stale = timedelta(seconds=self.settings.sender_stale_seconds)
+        command = usecases.Heartbeat(self.sender_id, at, at - stale)
+        beaten = await self.runtime.uow.run(lambda uow: usecases.beat(uow, command))
+        if not beaten.alive:
+            log.warning("sender %s was taken for dead; starting anew", self.sender_id[:8])
+            self._safe_until = 0.0
+            await self._register()
+            return
+        self._beaten_at(started)
+        if beaten.released:
+            self._wake.set()
+
+    async def _beating(self) -> None:
+        while True:
+            try:
+                await self.beat()
+            except Exception as exc:
+                if cancelling():
+                    raise
+                # Without a beat the claims stop being safe and sending pauses by itself.
+                log.warning("sender heartbeat failed: %s", type(exc).__name__)
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+
+    async def _retire(self) -> None:
+        sender_id = self.sender_id
+        self._safe_until = 0.0
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self.runtime.uow.run(lambda uow: usecases.retire_sender(uow, sender_id))
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        channels = open_channels(self.runtime, self.settings)
+        await self._register()
+        beating = asyncio.create_task(self._beating(), name="notify-heartbeat")
+        try:
+            while True:
+                try:
+                    handled = await self.send_due(channels)
+                except Busy as exc:  # the database is away or busy: wait, then again
+                    log.warning("sender waiting for the database: %s", exc.code)
+                    handled = 0
+                if handled < self.settings.batch:
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    # that lands as the event is set, and the loop would never stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.settings.poll_seconds):
+                            await self._wake.wait()
+                    self._wake.clear()
+        finally:
+            beating.cancel()
+            await asyncio.gather(beating, return_exceptions=True)
+            await channels.aclose()
+            await self._retire()
+
+    async def send_due(self, channels: Channels) -> int:
+        if time.monotonic() >= self._safe_until:
+            return 0  # until a heartbeat says we are alive
+        sender_id, generation = self.sender_id, self._generation
+        claimed, at = time.monotonic(), utcnow()
+        lease = self.settings.claim_lease_seconds
+        command = usecases.ClaimDue(
+            sender_id, at, at + timedelta(seconds=lease), self.settings.batch
+        )
+        rows = await self.runtime.uow.run(lambda uow: usecases.claim_due(uow, command))
+        if rows is None:
+            self._safe_until = 0.0  # taken for dead: the heartbeat starts a new instance
+            return 0
+        if not rows:
+            return 0
+        self._beaten_at(claimed)  # the claim beat too
+        safe_until = claimed + lease - self._margin
+
+        def safe() -> bool:
+            now = time.monotonic()
+            return generation == self._generation and now < min(self._safe_until, safe_until)
+
+        recorder = Recorder(
+            lambda group: self._record(sender_id, group), self.settings.unrecorded_window
+        )
+        settings = self.settings
+
+        async def send(
+            row: DeliveryRow, limit: RateLimiter, call: Callable[[], Awaitable[SendResult]]
+        ) -> None:
+            await recorder.slot()
+            await limit.acquire()
+            # Checked at the last moment: a claim that may be someone else's by now is
+            # put back unsent rather than sent twice.
+            result = await call() if safe() else None
+            recorder.add(usecases.SendOutcome(row, result))
+
+        async def send_emails() -> None:
+            # One SMTP connection, reused: messages go one after another over it.
+            for row in (r for r in rows if r.channel == "email"):
+                message = _email(row, settings)
+                await send(row, channels.email_limit, partial(channels.smtp.send, message))
+
+        async def send_texts() -> None:
+            gate = asyncio.Semaphore(settings.sms_concurrency)
+
+            async def one(row: DeliveryRow) -> None:
+                async with gate:
+                    call = partial(channels.sms.send, row.recipient, row.body_text, row.id)
+                    await send(row, channels.sms_limit, call)
+
+            await asyncio.gather(*(one(r) for r in rows if r.channel == "sms"))
+
+        try:
+            await asyncio.gather(send_emails(), send_texts())
+        finally:
+            # Stopping too: what the providers answered is committed before we go.
+            await asyncio.shield(recorder.drain())
+        return len(rows)
+
+    async def _record(self, sender_id: str, group: Outcomes) -> None:
+        command = usecases.RecordOutcomes(sender_id, tuple(group))
+        written = await self.runtime.uow.run(
+            lambda uow: usecases.record_outcomes(uow, command, policy=self.policy)
+        )
+        for channel, status in written:
+            self.runtime.metrics.deliveries.labels(channel, status).inc()
+        if any(status != "sent" for _, status in written):
+            log.info(
+                "recorded %d: %d sent, %d to retry, %d failed",
+                len(written),
+                sum(status == "sent" for _, status in written),
+                sum(status == "queued" for _, status in written),
+                sum(status == "failed" for _, status in written),
+            )
+
+
+def _email(row: DeliveryRow, settings: NotifySettings) -> EmailMessage:
+    return build_email(
+        delivery_id=row.id,
+        sender=settings.mail_from,
+        to=row.recipient,
+        subject=row.subject or "",
+        text=row.body_text,
+        html=row.body_html,
+        ics=row.ics,
+        ics_method=row.ics_method,
+        preferences_url=row.preferences_url,
+    )
+
+
+def install(runtime: Runtime) -> Sender:
+    """The process's sender, woken after any commit that made deliveries due."""
+    sender = Sender(runtime)
+    runtime.db.after_commit(sender._after_commit)
+    runtime.state[SENDER_KEY] = sender
+    return sender
+
+
+def sender_of(runtime: Runtime) -> Sender:
+    sender: Sender = runtime.state[SENDER_KEY]
+    return sender
+
+
+async def sender_loop(runtime: Runtime) -> None:
+    await sender_of(runtime).run()

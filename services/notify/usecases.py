@@ -1,0 +1,423 @@
+"""The notify service's use cases, each on a unit of work: fan an event out to its
+deliveries, keep sender instances and their claims, record what a provider answered, read
+and retry deliveries, keep preferences, and take in the gateway's delivery reports."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.notify import routing
+from services.notify.domain import (
+    Preference,
+    RetryPolicy,
+    SendResult,
+    Status,
+    after_report,
+    after_send,
+    check_retry,
+    normalise_address,
+    parse_hours,
+    recipient_key,
+    report_says_delivered,
+    token_speaks_for,
+)
+from services.notify.models import DeliveryRow, PreferenceRow
+from services.notify.routing import FanoutRules, Planned
+from services.notify.store import Store
+from shared.errors import NotAuthenticated, NotFound, Refused
+from shared.events import Envelope, EventData, NotificationFailed, NotificationSent
+from shared.observability import correlation_id
+from shared.unit_of_work import UnitOfWork
+
+log = logging.getLogger("knutepunkt.notify")
+
+Work = UnitOfWork[Store]
+
+
+def _facts(row: DeliveryRow) -> dict[str, Any]:
+    return {
+        "delivery_id": row.id,
+        "source_event_id": row.event_id,
+        "source_event_type": row.event_type,
+        "channel": row.channel,
+        "recipient_kind": row.recipient_kind,
+        "recipient_role": row.recipient_role,
+        "attempts": row.attempts or 0,
+    }
+
+
+def _record(uow: Work, row: DeliveryRow, data: NotificationSent | NotificationFailed) -> None:
+    # A delivery's events carry the correlation id of the event that caused it, whatever
+    # transaction (a sender's, a report's) records them.
+    token = correlation_id.set(row.correlation_id)
+    try:
+        uow.record(data)
+    finally:
+        correlation_id.reset(token)
+
+
+def _failed(uow: Work, row: DeliveryRow, reason: str | None, *, permanent: bool) -> None:
+    _record(
+        uow,
+        row,
+        NotificationFailed(**_facts(row), reason=reason or "unknown", permanent=permanent),
+    )
+
+
+# --- fan-out ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FanOut:
+    envelope: Envelope
+    data: EventData
+
+
+async def fan_out(uow: Work, cmd: FanOut, *, rules: FanoutRules) -> set[str]:
+    """The event's deliveries, planned and stored once per (event, recipient, channel):
+    a redelivered or replayed event adds nothing. The ids of those added."""
+    envelope, data = cmd.envelope, cmd.data
+    if not rules.routes.for_event(envelope.type):
+        return set()  # silent
+    now = uow.now()
+    preferences = await uow.store.preferences_for(routing.all_addresses(envelope, data, rules))
+    planned = routing.plan(envelope, data, rules, preferences, now)
+    if not planned:
+        return set()
+    values = [_planned_row(p, envelope, rules.routes.version, now) for p in planned]
+    inserted = await uow.store.add_deliveries(values)
+    for value in values:
+        if value["id"] in inserted and value["status"] == "failed":
+            _failed(uow, DeliveryRow(**value), value["last_error"], permanent=True)
+    return inserted
+
+
+def _planned_row(p: Planned, envelope: Envelope, version: int, now: datetime) -> dict[str, Any]:
+    return {
+        "id": str(uuid.uuid4()),
+        "event_id": envelope.id,
+        "event_type": envelope.type,
+        "correlation_id": envelope.correlationid,
+        "routes_version": version,
+        "template": p.route.template,
+        "channel": p.channel,
+        "recipient": p.recipient,
+        "recipient_kind": p.target.kind,
+        "recipient_role": p.target.role,
+        "recipient_name": p.target.name[:200],
+        "language": p.target.language,
+        "urgent": p.route.urgent,
+        "send_hours": str(p.send_hours) if p.send_hours else None,
+        "subject": p.subject,
+        "body_text": p.text,
+        "body_html": p.html,
+        "ics": p.ics,
+        "ics_method": p.route.ics if p.ics else None,
+        "preferences_url": p.preferences_url,
+        "status": p.status,
+        "attempts": 0,
+        "next_attempt_at": p.next_attempt_at,
+        "last_error": p.reason,
+        "created_at": now,
+        "updated_at": now,
+        "failed_at": now if p.status == "failed" else None,
+    }
+
+
+# --- senders and their claims -------------------------------------------------------------------
+#
+# Liveness is real time (the `at` of these commands), not the service's clock: a test or
+# the demo may move the service's clock by hours, and a sender must not look dead for it.
+
+
+@dataclass(frozen=True)
+class RegisterSender:
+    sender_id: str
+    host: str
+    pid: int
+    at: datetime
+
+
+async def register_sender(uow: Work, cmd: RegisterSender) -> None:
+    await uow.store.add_sender(cmd.sender_id, cmd.host, cmd.pid, cmd.at)
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    sender_id: str
+    at: datetime
+    # Senders whose last beat is older than this are dead; their claims are taken over.
+    stale_before: datetime
+
+
+@dataclass(frozen=True)
+class Beaten:
+    alive: bool  # False: this sender was taken for dead; it must stop and start anew
+    dead: tuple[str, ...] = ()
+    released: int = 0
+
+
+async def beat(uow: Work, cmd: Heartbeat) -> Beaten:
+    """The sender's heartbeat, and the takeover of every dead sender's claims (and of any
+    claim past its lease): they go back to the queue at once, due as they were."""
+    if not await uow.store.beat(cmd.sender_id, cmd.at):
+        return Beaten(alive=False)
+    dead = await uow.store.remove_stale_senders(cmd.stale_before)
+    released = await uow.store.release_claims(dead, leased_before=cmd.at)
+    if dead:
+        log.warning("took over the claims of %d dead sender(s): %d back in the queue",
+                    len(dead), released)  # fmt: skip
+    return Beaten(alive=True, dead=tuple(dead), released=released)
+
+
+@dataclass(frozen=True)
+class ClaimDue:
+    sender_id: str
+    at: datetime
+    lease_until: datetime
+    limit: int
+
+
+async def claim_due(uow: Work, cmd: ClaimDue) -> list[DeliveryRow] | None:
+    """Due deliveries for this sender, claimed in its name; None when the sender was
+    taken for dead (the heartbeat in the same transaction says so), so that a sender
+    never claims in the name of an instance whose claims are being taken over."""
+    if not await uow.store.beat(cmd.sender_id, cmd.at):
+        return None
+    return await uow.store.claim_due(cmd.sender_id, uow.now(), cmd.lease_until, cmd.limit)
+
+
+async def retire_sender(uow: Work, sender_id: str) -> int:
+    """A sender stopping: its claims back to the queue and its row gone, so that the
+    others take over at once rather than after the heartbeat goes stale."""
+    released = await uow.store.release_claims([sender_id])
+    await uow.store.remove_sender(sender_id)
+    return released
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    delivery: DeliveryRow  # as claimed (attempts counted)
+    # What the provider answered; None when it was not asked (the claim was no longer
+    # safe to send on): the delivery goes back to the queue and the attempt is not counted.
+    result: SendResult | None
+
+
+@dataclass(frozen=True)
+class RecordOutcomes:
+    sender_id: str
+    outcomes: tuple[SendOutcome, ...]
+
+
+async def record_outcomes(
+    uow: Work, cmd: RecordOutcomes, *, policy: RetryPolicy
+) -> list[tuple[str, Status]]:
+    """Each answer written where the sender still holds the claim, with
+    NotificationSent or NotificationFailed; the (channel, status) of each one written."""
+    now = uow.now()
+    written: list[tuple[str, Status]] = []
+    for outcome in cmd.outcomes:
+        row, result = outcome.delivery, outcome.result
+        if result is None:
+            if await uow.store.finish(
+                row.id, cmd.sender_id, status="queued", attempts=row.attempts - 1, updated_at=now
+            ):
+                written.append((row.channel, "queued"))
+            continue
+        hours = parse_hours(row.send_hours) if row.send_hours else None
+        decision = after_send(result, row.attempts, now, policy, hours)
+        values: dict[str, Any] = {"status": decision.status, "updated_at": now}
+        if decision.status == "sent":
+            values.update(sent_at=now, provider_ref=result.provider_ref, last_error=None)
+        elif decision.status == "failed":
+            values.update(failed_at=now, last_error=decision.reason)
+        else:
+            values.update(next_attempt_at=decision.next_attempt_at, last_error=decision.reason)
+        if not await uow.store.finish(row.id, cmd.sender_id, **values):
+            # Taken over while we were sending: the new holder's outcome counts.
+            log.warning("delivery %s was taken over while sending", row.id)
+            continue
+        if decision.status == "sent":
+            _record(uow, row, NotificationSent(**_facts(row), provider_ref=result.provider_ref))
+        elif decision.status == "failed":
+            _failed(uow, row, decision.reason, permanent=decision.permanent)
+        written.append((row.channel, decision.status))
+    return written
+
+
+# --- reading and retrying deliveries ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotificationQuery:
+    event_id: str | None = None
+    recipient: str | None = None
+    status: Status | None = None
+    limit: int = 100
+    offset: int = 0
+
+
+async def list_notifications(uow: Work, query: NotificationQuery) -> list[DeliveryRow]:
+    recipient = query.recipient
+    if recipient is not None:
+        found = normalise_address(recipient)
+        recipient = found[1] if found else recipient
+    return await uow.store.deliveries(
+        event_id=query.event_id,
+        recipient=recipient,
+        status=query.status,
+        limit=query.limit,
+        offset=query.offset,
+    )
+
+
+async def get_notification(uow: Work, delivery_id: str) -> DeliveryRow:
+    row = await uow.store.delivery(delivery_id)
+    if row is None:
+        raise NotFound(
+            "no such notification", code="notification_not_found", nb="fant ikke varselet"
+        )
+    return row
+
+
+async def retry_notification(uow: Work, delivery_id: str) -> DeliveryRow:
+    """A failed delivery queued again, now, with a fresh round of attempts."""
+    row = await get_notification(uow, delivery_id)
+    check_retry(row.status, row.recipient)
+    await uow.store.queue_again(row, uow.now())
+    return row
+
+
+# --- preferences ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Manager:
+    """Who asks to read or change an address's preferences: staff, or a token."""
+
+    staff: bool
+    token: str | None = None
+
+
+@dataclass(frozen=True)
+class PreferencesView:
+    recipient: str
+    email: bool
+    sms: bool
+    reminders: bool
+    updated_at: datetime | None
+
+
+def _managed(recipient: str, who: Manager, key: bytes) -> str:
+    address = recipient_key(recipient)
+    if not who.staff and not token_speaks_for(key, address, who.token):
+        raise NotAuthenticated(
+            "a staff bearer token, or the recipient's token (X-Preference-Token), is required",
+            code="preference_token_required",
+            nb="krever innlogging som ansatt, eller mottakerens token (X-Preference-Token)",
+        )
+    return address
+
+
+def _view(address: str, row: PreferenceRow | None) -> PreferencesView:
+    if row is None:
+        return PreferencesView(address, True, True, True, None)
+    return PreferencesView(address, row.email, row.sms, row.reminders, row.updated_at)
+
+
+async def get_preferences(
+    uow: Work, recipient: str, who: Manager, *, key: bytes
+) -> PreferencesView:
+    address = _managed(recipient, who, key)
+    return _view(address, await uow.store.preference(address))
+
+
+@dataclass(frozen=True)
+class SetPreferences:
+    recipient: str
+    who: Manager
+    preference: Preference
+
+
+async def set_preferences(uow: Work, cmd: SetPreferences, *, key: bytes) -> PreferencesView:
+    address = _managed(cmd.recipient, cmd.who, key)
+    now = uow.now()
+    await uow.store.put_preference(address, cmd.preference, now)
+    pref = cmd.preference
+    return PreferencesView(address, pref.email, pref.sms, pref.reminders, now)
+
+
+async def preference_key(uow: Work, *, secret: str | None) -> bytes:
+    """The key preference links are signed with: the configured secret, else one random
+    key per installation, made by whichever replica starts first."""
+    if secret:
+        return secret.encode()
+    return (await uow.store.key("preferences", secrets.token_hex(32))).encode()
+
+
+# --- delivery reports -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    """A gateway's word on one SMS, by our reference (the delivery id) or its own id."""
+
+    reference: str | None
+    provider_ref: str | None
+    status: str | bool | None
+    result_code: int | None
+    token: str | None = None  # what the gateway sent as the report token
+
+
+async def record_delivery_report(
+    uow: Work, report: DeliveryReport, *, token: str | None
+) -> tuple[str, Status]:
+    """The SMS's status after the report: delivered, or failed (with NotificationFailed);
+    a report on an SMS whose fate is known changes nothing. With a report `token`
+    configured, only a report that carries it is read."""
+    if token and not (report.token and hmac.compare_digest(report.token, token)):
+        raise NotAuthenticated(
+            "a valid report token is required",
+            code="report_token_required",
+            nb="krever gyldig rapport-token",
+        )
+    if report.status is None and report.result_code is None:
+        raise Refused(
+            "a report needs a status or a resultCode",
+            code="report_without_status",
+            nb="en rapport må ha status eller resultCode",
+        )
+    if not report.reference and not report.provider_ref:
+        raise Refused(
+            "a report needs our reference or the gateway's message id",
+            code="report_without_reference",
+            nb="en rapport må ha vår referanse eller gatewayens meldings-id",
+        )
+    row = await uow.store.delivery(report.reference) if report.reference else None
+    if row is None and report.provider_ref:
+        row = await uow.store.sms_by_provider_ref(report.provider_ref)
+    if row is None or row.channel != "sms":
+        raise NotFound(
+            "no SMS with that reference",
+            code="sms_not_found",
+            nb="fant ingen SMS med den referansen",
+        )
+    status = after_report(row.status, report_says_delivered(report.status, report.result_code))
+    if status is None:
+        return row.id, row.status  # type: ignore[return-value]  # a column of Status values
+    now = uow.now()
+    if status == "delivered":
+        await uow.store.update_delivery(row.id, status=status, delivered_at=now, updated_at=now)
+        return row.id, status
+    reason = f"gateway reports not delivered ({report.status or report.result_code})"
+    await uow.store.update_delivery(
+        row.id, status=status, failed_at=now, updated_at=now, last_error=reason
+    )
+    _failed(uow, row, reason, permanent=True)
+    return row.id, status

@@ -1,0 +1,394 @@
+"""Notify's rules without HTTP, on a real SQLite and PostgreSQL: fan-out to recipients ×
+channels, quiet hours and staff hours kept with each delivery, retry and backoff, sender
+instances taking over a dead one's claims, and the delivery-report transitions."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from services.notify import usecases
+from services.notify.app import SPEC
+from services.notify.domain import Preference, RetryPolicy, SendResult
+from services.notify.models import DeliveryRow
+from services.notify.routing import FanoutRules
+from services.notify.settings import NotifySettings, load_rules
+from services.notify.store import Store
+from shared.errors import Conflict, NotAuthenticated, NotFound, Refused
+from shared.events import Contact, EventData, new_event
+from shared.unit_of_work import UnitsOfWork
+from tests.notify.samples import sample
+from tests.support.clock import TestClock
+from tests.support.units import service_units
+
+# Tuesday 5 May 2026, 12:00 in Oslo; 22:30 the same evening; 08:00 the next morning.
+NOON = datetime(2026, 5, 5, 10, 0, tzinfo=UTC)
+LATE = datetime(2026, 5, 5, 20, 30, tzinfo=UTC)
+NEXT_MORNING = datetime(2026, 5, 6, 6, 0, tzinfo=UTC)
+CUSTOMER = Contact(name="Kari Nordmann", email="kari@example.org", phone="+47 000 00 010")
+POLICY = RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=600)
+LEASE = timedelta(seconds=120)
+
+Units = UnitsOfWork[Store]
+
+
+@pytest.fixture(scope="module")
+def rules() -> FanoutRules:
+    return load_rules(NotifySettings(), None, b"test-key")
+
+
+@contextlib.asynccontextmanager
+async def notify_units(
+    database_url: str, start: datetime
+) -> AsyncIterator[tuple[Units, TestClock]]:
+    clock = TestClock(start)
+    async with service_units(SPEC, database_url, clock) as units:
+        yield units, clock
+
+
+async def fan_out(units: Units, rules: FanoutRules, data: EventData, **kw: Any) -> str:
+    envelope = new_event(data, **kw)
+    command = usecases.FanOut(envelope, data)
+    await units.run(lambda uow: usecases.fan_out(uow, command, rules=rules))
+    return envelope.id
+
+
+async def deliveries(units: Units, event_id: str) -> list[DeliveryRow]:
+    query = usecases.NotificationQuery(event_id=event_id)
+    return await units.run(lambda uow: usecases.list_notifications(uow, query))
+
+
+async def outbox(units: Units) -> list[tuple[str, dict[str, Any]]]:
+    async with units.db.read() as session:
+        rows = await session.execute(
+            select(units.tables.outbox.c.type, units.tables.outbox.c.payload).order_by(
+                units.tables.outbox.c.id
+            )
+        )
+        return [(kind, json.loads(payload)) for kind, payload in rows]
+
+
+async def new_sender(units: Units, at: datetime) -> str:
+    sender = str(uuid.uuid4())
+    command = usecases.RegisterSender(sender, "test-host", 1, at)
+    await units.run(lambda uow: usecases.register_sender(uow, command))
+    return sender
+
+
+async def claim(units: Units, sender: str, at: datetime, limit: int = 100) -> list[DeliveryRow]:
+    command = usecases.ClaimDue(sender, at, at + LEASE, limit)
+    claimed = await units.run(lambda uow: usecases.claim_due(uow, command))
+    assert claimed is not None
+    return claimed
+
+
+async def record(
+    units: Units, sender: str, *outcomes: tuple[DeliveryRow, SendResult | None]
+) -> Any:
+    command = usecases.RecordOutcomes(
+        sender, tuple(usecases.SendOutcome(row, result) for row, result in outcomes)
+    )
+    return await units.run(lambda uow: usecases.record_outcomes(uow, command, policy=POLICY))
+
+
+# --- fan-out ----------------------------------------------------------------------------------
+
+
+async def test_an_order_fans_out_to_the_cafe_on_both_channels_and_the_customer_once(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        data = sample("OrderPlaced", customer=CUSTOMER)
+        event_id = await fan_out(units, rules, data)
+        rows = await deliveries(units, event_id)
+        assert sorted((r.recipient_kind, r.channel, r.recipient) for r in rows) == [
+            ("person", "email", "kari@example.org"),
+            ("staff", "email", "kafe@example.org"),
+            ("staff", "sms", "+4700000003"),
+        ]
+        assert all(r.status == "queued" and r.next_attempt_at == NOON for r in rows)
+        # The café's SMS hours from the staff directory travel with the delivery.
+        assert {r.channel: r.send_hours for r in rows if r.recipient_kind == "staff"} == {
+            "sms": "07:00-18:00",
+            "email": None,
+        }
+        # The same event again (redelivered, replayed): nothing new.
+        await fan_out(units, rules, data, event_id=event_id)
+        assert len(await deliveries(units, event_id)) == 3
+        assert await outbox(units) == []
+
+
+async def test_an_invalid_address_fails_at_once_and_an_opt_out_is_kept(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        who = usecases.Manager(staff=True)
+        command = usecases.SetPreferences("+47 000 00 010", who, Preference(sms=False))
+        await units.run(lambda uow: usecases.set_preferences(uow, command, key=b"k"))
+        broken = Contact(name="Kari Nordmann", email="not-an-address", phone="+47 000 00 010")
+        event_id = await fan_out(units, rules, sample("BookingRejected", booker=broken))
+        rows = {r.channel: r for r in await deliveries(units, event_id)}
+        assert rows["email"].status == "failed" and rows["email"].recipient.startswith("invalid:")
+        assert rows["email"].last_error == "invalid email address"
+        assert rows["sms"].status == "suppressed"
+        [(kind, event)] = await outbox(units)
+        assert kind == "NotificationFailed"
+        assert event["data"]["delivery_id"] == rows["email"].id
+        assert event["data"]["permanent"] is True
+        assert event["correlationid"] == event_id
+
+
+async def test_quiet_hours_hold_a_citizens_sms_and_the_hours_stay_with_it(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, LATE) as (units, _clock):
+        waiting = await fan_out(units, rules, sample("ReservationReady", borrower=CUSTOMER))
+        urgent = await fan_out(units, rules, sample("OrderReady", customer=CUSTOMER))
+        [held] = await deliveries(units, waiting)
+        [ready] = await deliveries(units, urgent)
+        assert (held.next_attempt_at, held.send_hours) == (NEXT_MORNING, "08:00-21:00")
+        assert (ready.next_attempt_at, ready.send_hours) == (LATE, None)
+
+        # Only the urgent one is due now.
+        sender = await new_sender(units, datetime.now(UTC))
+        claimed = await claim(units, sender, datetime.now(UTC))
+        assert [r.id for r in claimed] == [ready.id]
+
+
+# --- sending, retries and backoff -----------------------------------------------------------
+
+
+async def test_a_sent_message_is_recorded_with_its_event(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        event_id = await fan_out(units, rules, sample("LoanReturned", borrower=CUSTOMER))
+        real = datetime.now(UTC)
+        sender = await new_sender(units, real)
+        [row] = await claim(units, sender, real)
+        assert row.attempts == 1 and row.claim_id == sender
+        [stored] = await deliveries(units, event_id)
+        assert stored.status == "sending"
+        written = await record(units, sender, (row, SendResult.sent("<ref>")))
+        assert written == [("email", "sent")]
+        [stored] = await deliveries(units, event_id)
+        assert (stored.status, stored.sent_at, stored.provider_ref) == ("sent", NOON, "<ref>")
+        assert stored.claim_id is None
+        [(kind, event)] = await outbox(units)
+        assert kind == "NotificationSent" and event["data"]["attempts"] == 1
+        assert event["correlationid"] == event_id
+
+
+async def test_transient_failures_back_off_then_give_up_and_permanent_ones_fail_at_once(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, clock):
+        event_id = await fan_out(units, rules, sample("LoanReturned", borrower=CUSTOMER))
+        real = datetime.now(UTC)
+        sender = await new_sender(units, real)
+        for attempt in (1, 2):
+            [row] = await claim(units, sender, real)
+            assert row.attempts == attempt
+            await record(units, sender, (row, SendResult.transient("SMTP 451 later")))
+            [stored] = await deliveries(units, event_id)
+            assert stored.status == "queued" and stored.last_error == "SMTP 451 later"
+            # Doubling from 60 s, half of it jitter.
+            ceiling = 60 * 2 ** (attempt - 1)
+            delay = (stored.next_attempt_at - clock()).total_seconds()
+            assert ceiling / 2 <= delay <= ceiling
+            assert await claim(units, sender, real) == []  # not due yet
+            clock.set(stored.next_attempt_at)
+        [row] = await claim(units, sender, real)
+        await record(units, sender, (row, SendResult.transient("SMTP 451 later")))
+        [stored] = await deliveries(units, event_id)
+        assert stored.status == "failed" and stored.attempts == 3
+        assert stored.last_error == "gave up after 3 attempts: SMTP 451 later"
+        [(kind, failed)] = await outbox(units)
+        assert kind == "NotificationFailed" and failed["data"]["permanent"] is False
+
+        # Staff send it again: a fresh round, and a permanent refusal ends it at once.
+        retried = await units.run(lambda uow: usecases.retry_notification(uow, stored.id))
+        assert (retried.status, retried.attempts) == ("queued", 0)
+        [row] = await claim(units, sender, real)
+        await record(units, sender, (row, SendResult.permanent("SMTP 550 no such user")))
+        [stored] = await deliveries(units, event_id)
+        assert (stored.status, stored.attempts) == ("failed", 1)
+        kinds = [(k, e["data"]["permanent"]) for k, e in await outbox(units)]
+        assert kinds == [("NotificationFailed", False), ("NotificationFailed", True)]
+
+
+async def test_a_retry_keeps_the_hours_decided_at_fan_out(
+    database_url: str, rules: FanoutRules
+) -> None:
+    # 17:59 in Oslo: inside the café's SMS hours (07:00-18:00) for one more minute.
+    start = datetime(2026, 5, 5, 15, 59, tzinfo=UTC)
+    async with notify_units(database_url, start) as (units, _clock):
+        event_id = await fan_out(units, rules, sample("OrderPlaced", customer=CUSTOMER))
+        real = datetime.now(UTC)
+        sender = await new_sender(units, real)
+        rows = await claim(units, sender, real)
+        [sms] = [r for r in rows if r.channel == "sms"]
+        await record(units, sender, *((r, SendResult.sent()) for r in rows if r is not sms))
+        # The provider asks for two minutes: past 18:00, so the retry waits for 07:00.
+        await record(units, sender, (sms, SendResult.transient("SMS gateway 429", 120)))
+        [stored] = [r for r in await deliveries(units, event_id) if r.channel == "sms"]
+        assert stored.status == "queued"
+        assert stored.next_attempt_at == datetime(2026, 5, 6, 5, 0, tzinfo=UTC)
+
+
+async def test_the_retry_rule_refuses_what_is_not_failed_or_cannot_be_reached(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        broken = Contact(name="Kari", email="nope", phone="+47 000 00 010")
+        event_id = await fan_out(units, rules, sample("BookingRejected", booker=broken))
+        rows = {r.channel: r for r in await deliveries(units, event_id)}
+        with pytest.raises(Conflict) as queued:
+            await units.run(lambda uow: usecases.retry_notification(uow, rows["sms"].id))
+        assert queued.value.code == "retry_not_failed"
+        with pytest.raises(Conflict) as invalid:
+            await units.run(lambda uow: usecases.retry_notification(uow, rows["email"].id))
+        assert invalid.value.code == "retry_invalid_address"
+        with pytest.raises(NotFound):
+            await units.run(lambda uow: usecases.retry_notification(uow, str(uuid.uuid4())))
+
+
+# --- sender instances ------------------------------------------------------------------------
+
+
+async def test_a_dead_senders_claims_are_taken_over_and_its_late_answers_ignored(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        for n in range(3):
+            borrower = Contact(name="Kari", email=f"k{n}@example.org")
+            await fan_out(units, rules, sample("LoanReturned", borrower=borrower))
+        real = datetime.now(UTC)
+        dead = await new_sender(units, real)
+        taken = await claim(units, dead, real)
+        assert len(taken) == 3
+        alive = await new_sender(units, real)
+        assert await claim(units, alive, real) == []  # all held by the other
+
+        # The first sender falls silent; a beat 5 s stale later, the other takes over.
+        later = real + timedelta(seconds=6)
+        beat = usecases.Heartbeat(alive, later, later - timedelta(seconds=5))
+        beaten = await units.run(lambda uow: usecases.beat(uow, beat))
+        assert beaten == usecases.Beaten(alive=True, dead=(dead,), released=3)
+        again = await claim(units, alive, later)
+        assert sorted(r.id for r in again) == sorted(r.id for r in taken)
+        assert all(r.attempts == 2 for r in again)  # the lost attempt counts
+
+        # The dead one's answer comes too late to count, and it learns it is dead.
+        assert await record(units, dead, (taken[0], SendResult.sent())) == []
+        late = usecases.Heartbeat(dead, later, later - timedelta(seconds=5))
+        assert (await units.run(lambda uow: usecases.beat(uow, late))).alive is False
+        command = usecases.ClaimDue(dead, later, later + LEASE, 10)
+        assert await units.run(lambda uow: usecases.claim_due(uow, command)) is None
+        # An answer never asked for puts the delivery back without counting the attempt.
+        assert await record(units, alive, (again[0], None)) == [("email", "queued")]
+        row = await units.run(lambda uow: uow.store.delivery(again[0].id))
+        assert row is not None and (row.status, row.attempts) == ("queued", 1)
+
+
+async def test_a_retiring_sender_hands_its_claims_back_at_once(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        await fan_out(units, rules, sample("LoanReturned", borrower=CUSTOMER))
+        real = datetime.now(UTC)
+        first = await new_sender(units, real)
+        [row] = await claim(units, first, real)
+        assert await units.run(lambda uow: usecases.retire_sender(uow, first)) == 1
+        second = await new_sender(units, real)
+        [again] = await claim(units, second, real)
+        assert again.id == row.id
+
+
+# --- delivery reports ---------------------------------------------------------------------------
+
+
+async def sent_sms(units: Units, rules: FanoutRules, provider_ref: str) -> DeliveryRow:
+    event_id = await fan_out(units, rules, sample("OrderReady", customer=CUSTOMER))
+    real = datetime.now(UTC)
+    sender = await new_sender(units, real)
+    [row] = await claim(units, sender, real)
+    await record(units, sender, (row, SendResult.sent(provider_ref)))
+    [stored] = await deliveries(units, event_id)
+    return stored
+
+
+def report(reference: str | None, status: str | bool | None = "delivered", **kw: Any) -> Any:
+    return usecases.DeliveryReport(
+        reference=reference,
+        provider_ref=kw.pop("provider_ref", None),
+        status=status,
+        result_code=kw.pop("result_code", None),
+        token=kw.pop("token", None),
+    )
+
+
+async def test_delivery_reports_move_a_sent_sms_once(database_url: str, rules: FanoutRules) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        sms = await sent_sms(units, rules, "gw-1")
+
+        async def apply(r: Any, token: str | None = None) -> tuple[str, str]:
+            return await units.run(lambda uow: usecases.record_delivery_report(uow, r, token=token))
+
+        assert await apply(report(sms.id)) == (sms.id, "delivered")
+        # The first final word stands: a late "failed" changes nothing.
+        assert await apply(report(None, "failed", provider_ref="gw-1")) == (sms.id, "delivered")
+        [stored] = await deliveries(units, sms.event_id)
+        assert stored.status == "delivered" and stored.delivered_at == NOON
+        assert [k for k, _ in await outbox(units)] == ["NotificationSent"]
+
+        other = await sent_sms(units, rules, "gw-2")
+        # LINK Mobility's result code 1005 is not 1001 (delivered): a final failure.
+        assert await apply(report(other.id, None, result_code=1005)) == (other.id, "failed")
+        [stored] = await deliveries(units, other.event_id)
+        assert stored.last_error == "gateway reports not delivered (1005)"
+        kind, failed = (await outbox(units))[-1]
+        assert kind == "NotificationFailed" and failed["data"]["permanent"] is True
+
+        with pytest.raises(Refused) as nothing:
+            await apply(report(sms.id, None))
+        assert nothing.value.code == "report_without_status"
+        with pytest.raises(NotFound):
+            await apply(report(str(uuid.uuid4())))
+        with pytest.raises(NotAuthenticated):
+            await apply(report(sms.id, token="wrong"), token="secret")
+
+
+async def test_a_report_for_an_sms_not_yet_sent_is_a_conflict(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, LATE) as (units, _clock):
+        event_id = await fan_out(units, rules, sample("ReservationReady", borrower=CUSTOMER))
+        [row] = await deliveries(units, event_id)
+        command = report(row.id)
+        with pytest.raises(Conflict) as refused:
+            await units.run(lambda uow: usecases.record_delivery_report(uow, command, token=None))
+        assert refused.value.code == "report_before_sent"
+        assert "queued" in refused.value.message
+
+
+def test_backoff_doubles_with_jitter_and_honours_retry_after() -> None:
+    from services.notify.domain import after_send
+
+    rng = random.Random(7)
+    first = after_send(SendResult.transient("x"), 1, NOON, POLICY, None, rng)
+    assert first.status == "queued" and first.next_attempt_at is not None
+    assert timedelta(seconds=30) <= first.next_attempt_at - NOON <= timedelta(seconds=60)
+    capped = after_send(SendResult.transient("x"), 2, NOON, RetryPolicy(9, 60, 90), None, rng)
+    assert capped.next_attempt_at is not None
+    assert timedelta(seconds=45) <= capped.next_attempt_at - NOON <= timedelta(seconds=90)
+    slow = after_send(SendResult.transient("x", retry_after=3600), 1, NOON, POLICY, None, rng)
+    assert slow.next_attempt_at == NOON + timedelta(hours=1)

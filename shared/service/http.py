@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -60,15 +60,11 @@ def add_observability(app: FastAPI) -> None:
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        checks = {"database": "ok", "redis": "ok"}
-        try:
-            await asyncio.wait_for(runtime.db.ping(), 2)
-        except Exception as exc:
-            checks["database"] = f"down: {type(exc).__name__}"
-        try:
-            await asyncio.wait_for(runtime.redis.ping(), 2)
-        except Exception as exc:
-            checks["redis"] = f"down: {type(exc).__name__}"
+        database, redis = await asyncio.gather(
+            _probe(runtime.db.ping()), _probe(runtime.redis.ping())
+        )
+        checks = {"database": database, "redis": redis}
+        if redis != "ok":
             await reset_connections(runtime.redis)
         ok = all(v == "ok" for v in checks.values())
         body = {
@@ -86,6 +82,31 @@ def add_observability(app: FastAPI) -> None:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(refresh_gauges(runtime), 2)
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+_PROBE_SECONDS = 2.0
+_abandoned: set[asyncio.Task[Any]] = set()
+
+
+async def _probe(check: Awaitable[Any]) -> str:
+    """'ok', or 'down: <why>' within _PROBE_SECONDS. A check that has not answered is left
+    to finish on its own: cancelling a query on a server that does not answer waits for
+    that server too (asyncpg sends it a cancel request), and readiness must not."""
+    task = asyncio.ensure_future(check)
+    done, _ = await asyncio.wait({task}, timeout=_PROBE_SECONDS)
+    if not done:
+        task.cancel()
+        _abandoned.add(task)
+        task.add_done_callback(_forget)
+        return "down: TimeoutError"
+    exc = task.exception()
+    return "ok" if exc is None else f"down: {type(exc).__name__}"
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not log it as never retrieved
 
 
 async def refresh_gauges(runtime: Runtime) -> None:

@@ -76,8 +76,21 @@ def create_app(
 
 
 async def _migrate_with_retry(runtime: Runtime) -> None:
-    if runtime.settings.migrate_on_start:
+    if not runtime.settings.migrate_on_start:
+        return
+    if runtime.db.dialect != "postgresql":
         await upgrade_when_reachable(runtime.spec.name, runtime.db)
+        return
+    # Not on the runtime's engine: its command timeout would cut short a replica that
+    # waits for another's migration lock, or a long migration.
+    db = Database(
+        runtime.settings.database_url,
+        connect_timeout=runtime.settings.database_connect_timeout_seconds,
+    )
+    try:
+        await upgrade_when_reachable(runtime.spec.name, db)
+    finally:
+        await db.dispose()
 
 
 async def upgrade_when_reachable(service: str, db: Database, attempts: int = 60) -> None:

@@ -18,6 +18,7 @@ from shared import migrations
 from shared.backoff import Backoff
 from shared.db import Database
 from shared.db_errors import is_outage
+from shared.service.admin import add_admin
 from shared.service.http import add_observability
 from shared.service.problems import add_problem_handlers
 from shared.service.runtime import VERSION, Runtime, ServiceSpec, Task, build_runtime
@@ -70,6 +71,7 @@ def create_app(
         lifespan=lifespan,
     )
     add_observability(app)
+    add_admin(app)
     add_problem_handlers(app)
     spec.build_api(app)
     return app

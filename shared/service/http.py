@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.messaging.lag import group_lag, redis_now_ms
 from shared.messaging.redis import as_str, reset_connections
 from shared.observability import correlation_id
 from shared.service.problems import problem
@@ -114,15 +115,16 @@ async def refresh_gauges(runtime: Runtime) -> None:
     runtime.metrics.outbox_backlog.set(backlog)
     runtime.metrics.outbox_lag_seconds.set(age)
     if runtime.consumer:
+        now_ms = await redis_now_ms(runtime.redis)
         for stream in runtime.consumer.streams:
-            for group in await runtime.redis.xinfo_groups(runtime.names(stream)):
-                if as_str(group["name"]) != runtime.spec.name:
+            key = runtime.names(stream)
+            for info in await runtime.redis.xinfo_groups(key):
+                if as_str(info["name"]) != runtime.spec.name:
                     continue
-                runtime.metrics.consumer_lag.labels(stream, runtime.spec.name).set(
-                    int(group.get("lag") or 0)
+                lag = await group_lag(runtime.redis, key, info, now_ms)
+                labels = (stream, runtime.spec.name)
+                runtime.metrics.consumer_lag.labels(*labels).set(lag.lag or 0)
+                runtime.metrics.consumer_pending.labels(*labels).set(lag.pending)
+                runtime.metrics.consumer_lag_seconds.labels(*labels).set(
+                    lag.oldest_unconsumed_age_seconds
                 )
-                runtime.metrics.consumer_pending.labels(stream, runtime.spec.name).set(
-                    int(group.get("pending") or 0)
-                )
-
-

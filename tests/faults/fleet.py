@@ -12,10 +12,15 @@ from collections import Counter
 from pathlib import Path
 
 import httpx
+import typer
 from redis.asyncio import Redis
+from typer.testing import CliRunner, Result
 
+from knutepunkt import ops
 from shared.events import WIRE_FIELD
+from shared.settings import SERVICES
 from tests.support.processes import ServiceProcess
+from tests.support.servers import free_port
 
 TOKENS = {"booking": "f-booking", "desk": "f-desk", "cafe": "f-cafe", "admin": "f-admin"}
 STAFF_TOKENS = ",".join(f"{token}:{role}" for role, token in TOKENS.items())
@@ -81,6 +86,35 @@ async def stream_event_ids(redis: Redis, stream: str) -> Counter[str]:
             if payload is not None:
                 found[json.loads(payload)["id"]] += 1
         last = entries[-1][0].decode()
+
+
+def cli(env: dict[str, str], *args: str) -> Result:
+    """`knutepunkt <args>` in-process, with the hub found through `env` (as ops would)."""
+    app = typer.Typer()
+
+    @app.callback()
+    def _root() -> None: ...
+
+    ops.register(app)
+    return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
+
+
+def cli_env(procs: list[ServiceProcess], redis_url: str, prefix: str) -> dict[str, str]:
+    env = {"REDIS_URL": redis_url, "STREAM_PREFIX": prefix, "STAFF_TOKENS": STAFF_TOKENS}
+    for proc in procs:
+        env[f"{proc.service.upper()}_URL"] = proc.url
+    for service in SERVICES:
+        # A service the test does not run: a port with nothing on it, answered at once.
+        env.setdefault(f"{service.upper()}_URL", f"http://127.0.0.1:{free_port()}")
+    return env
+
+
+def peak_rss_kib(pid: int) -> tuple[int, int]:
+    """(current, peak) resident set size of a process, from /proc."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]), int(fields["VmHWM"].split()[0])
 
 
 def write_log_dir(tmp_path: Path) -> Path:

@@ -31,10 +31,12 @@ def open_days(first_ahead: int = 4) -> Iterator[date]:
         day += timedelta(days=1)
 
 
-def free_slots(first_ahead: int = 4) -> Iterator[tuple[str, datetime]]:
+def free_slots(
+    first_ahead: int = 4, rooms: tuple[str, ...] = ROOMS
+) -> Iterator[tuple[str, datetime]]:
     """(room, start) pairs no other request of the same run takes."""
     for day in open_days(first_ahead):
-        for start, room in itertools.product(SLOT_STARTS, ROOMS):
+        for start, room in itertools.product(SLOT_STARTS, rooms):
             yield room, at_local(day, start)
 
 
@@ -55,6 +57,22 @@ def booking_body(room: str, start: datetime, n: int, *, catering: bool = True) -
             "serve_at": start.isoformat(),
         }
     return body
+
+
+def series_body(room: str, start: time, days: list[date], n: int) -> dict[str, Any]:
+    """A series on explicit dates, one half-hour each, booking what is free."""
+    end = (datetime.combine(days[0], start) + timedelta(minutes=30)).time()
+    return {
+        "resource_id": room,
+        "booker_type": "organisation",
+        "organisation": {"number": "974760673", "name": "Strømsø sjakklubb"},
+        "booker": {"name": f"Serieleder {n}", "email": f"serie{n}@example.org"},
+        "title": f"Fast møte {n}",
+        "start_time": start.isoformat(timespec="minutes"),
+        "end_time": end.isoformat(timespec="minutes"),
+        "dates": [d.isoformat() for d in days],
+        "mode": "skip_conflicts",
+    }
 
 
 @dataclass

@@ -5,7 +5,8 @@ What must hold (issue 14): the producer is not held back (every request answered
 outbox drains), the stream keeps every unconsumed event, `knutepunkt status` shows the
 group's lag and the age of its oldest unconsumed event, the consumer's `/metrics` shows
 both while it catches up, and it catches up a bounded batch at a time (never more entries
-read and unacknowledged than a read batch and a reclaim batch of CONSUMER_BATCH), applying every event once."""
+read and unacknowledged than a read batch and a reclaim batch of CONSUMER_BATCH), applying
+every event once."""
 
 from __future__ import annotations
 

@@ -47,7 +47,7 @@ async def group_lag(redis: Redis, stream: str, info: dict[Any, Any], now_ms: int
         # Nothing pending: the oldest unconsumed entry is the first after the last read.
         after = as_str(info["last-delivered-id"])
         unread = await redis.xrange(stream, min=f"({after}", count=1)
-        if unread:
+        if unread and unread[0][0] is not None:
             oldest = _age(unread[0][0], now_ms)
     return GroupLag(
         group=name,

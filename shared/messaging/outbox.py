@@ -269,9 +269,11 @@ class OutboxRelay:
         outbox = self.tables.outbox
         async with self.db.transaction() as session:
             result = await session.execute(
-                delete(outbox).where(outbox.c.published_at < self.clock() - self.keep)
+                delete(outbox)
+                .where(outbox.c.published_at < self.clock() - self.keep)
+                .returning(outbox.c.id)
             )
-        return int(result.rowcount or 0)
+            return len(result.all())
 
     async def republish(self, since: datetime, until: datetime | None = None) -> Republished:
         """Publish again every kept row published, and created in [since, until]; in order,
@@ -311,11 +313,12 @@ class OutboxRelay:
     async def _oldest_kept(self) -> datetime | None:
         outbox = self.tables.outbox
         async with self.db.read() as session:
-            return (
+            oldest: datetime | None = (
                 await session.execute(
                     select(func.min(outbox.c.created_at)).where(outbox.c.published_at.is_not(None))
                 )
             ).scalar()
+        return oldest
 
     async def backlog(self) -> tuple[int, float]:
         """(rows not yet published, age in seconds of the oldest)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import time
 from dataclasses import dataclass, field
@@ -72,10 +73,15 @@ def _cause(proc: ServiceProcess) -> str:
             continue
         message = str(record.get("message", ""))
         if "Traceback" in message:
-            last = message.strip().splitlines()[-1]
+            raised = [ln for ln in message.splitlines() if _RAISED.match(ln)]
+            last = raised[-1] if raised else message.strip().splitlines()[-1]
         elif not last:
             last = message
     return last[:300]
+
+
+# "sqlalchemy.exc.IntegrityError: ...", "ValueError: ...": the line naming what was raised.
+_RAISED = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Violation\w*)\b.*:")
 
 
 def _stop(procs: list[ServiceProcess]) -> None:

@@ -92,6 +92,7 @@ class Record:
     kind: str
     answer: Answer
     seconds: float
+    at: float = 0.0  # when it was sent, seconds into the soak (to set beside the faults)
 
 
 @dataclass
@@ -200,6 +201,7 @@ class Load:
         self.numbers = iter(range(10_000_000))
         self.cafe = Calendar(CAFE_HOURS)
         self.takeaway_days = [d for _, d in zip(range(60), self._cafe_days(), strict=False)]
+        self.began = time.perf_counter()
 
     def _cafe_days(self):  # type: ignore[no-untyped-def]
         day = utcnow().date() + timedelta(days=1)
@@ -216,7 +218,9 @@ class Load:
             started = time.perf_counter()
             answer = await getattr(self, f"_{kind}")(client)
             if answer is not None:
-                self.ledger.records.append(Record(kind, answer, time.perf_counter() - started))
+                self.ledger.records.append(
+                    Record(kind, answer, time.perf_counter() - started, started - self.began)
+                )
             # A steady, human pace rather than a flood: the soak is about time, not load.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.rng.uniform(0.05, 0.4))
@@ -582,6 +586,9 @@ def report(
     # One replica per service: while a killed one restarts, its port refuses connections.
     print(f"  connection refused (the service was down after a kill): {len(refused_connection)}")
     print(f"  500s, timeouts and other unanswered requests: {len(errors)}")
+    for r in errors[:10]:
+        what = r.answer.error or f"{r.answer.status} {r.answer.code}"
+        print(f"    at {r.at:7.1f} s  {r.kind:<9} {what} after {r.seconds:.1f} s")
     print("\nfaults:", dict(Counter(f.kind for f in faults)))
     print("\npeak RSS (MiB) per service, over its incarnations (starts):")
     for service in SERVICES:

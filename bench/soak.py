@@ -55,23 +55,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from shared.calendar import CAFE_HOURS, Calendar, at_local, utcnow
-from shared.events import CONSUMERS, PRODUCERS, WIRE_FIELD, dlq_stream
+from shared.events import CONSUMERS, PRODUCERS, dlq_stream
 from shared.settings import SERVICES
-from tests.faults.fleet import ADMIN, DESK, STAFF_TOKENS, peak_rss_kib
+from tests.faults.fleet import (
+    ADMIN,
+    DESK,
+    STAFF_TOKENS,
+    peak_rss_kib,
+    stream_event_ids,
+)
 from tests.faults.load import Answer, booking_body, free_slots, send
 from tests.faults.servers import PostgresServer, why_no_postgres
 from tests.support.processes import ServiceProcess
 from tests.support.servers import RedisServer, free_port
+from tests.support.staff import STAFF_YAML
 
-STAFF_YAML = """
-staff:
-  - {name: Bookingansvarlig, roles: [booking], email: booking@example.org,
-     phone: "+47 000 00 001", sms_hours: "00:00-24:00", language: nb}
-  - {name: Innbyggertorget, roles: [desk], email: desk@example.org,
-     phone: "+47 000 00 002", sms_hours: "00:00-24:00", language: nb}
-  - {name: Café Jasmin, roles: [cafe], email: kafe@example.org,
-     phone: "+47 000 00 003", sms_hours: "00:00-24:00", language: nb}
-"""
 PREFIX = "soak:"
 PC_STOCK = 400
 # How often each kind of request is made, relative to the others.
@@ -356,22 +354,6 @@ async def watch_rss(hub: Hub, stop: asyncio.Event) -> None:
 # --- settling and the audit -----------------------------------------------------------
 
 
-async def stream_ids(redis: Redis, stream: str) -> Counter[str]:
-    found: Counter[str] = Counter()
-    last = "-"
-    while True:
-        entries = await redis.xrange(stream, min=last, count=2000)
-        if last != "-":
-            entries = entries[1:]
-        if not entries:
-            return found
-        for _entry, fields in entries:
-            payload = fields.get(WIRE_FIELD.encode())
-            if payload is not None:
-                found[json.loads(payload)["id"]] += 1
-        last = entries[-1][0].decode()
-
-
 async def settled(hub: Hub, redis: Redis, client: httpx.AsyncClient) -> str | None:
     """None when the hub has caught up, else what it is still doing."""
     for service in SERVICES:
@@ -436,7 +418,7 @@ async def audit(
         rows = await hub.pg.fetch(service, "SELECT event_id, type, stream, payload FROM outbox")
         outbox[service] = [dict(r) for r in rows]
     for stream in PRODUCERS:
-        on_stream[stream] = await stream_ids(redis, PREFIX + stream)
+        on_stream[stream] = await stream_event_ids(redis, PREFIX + stream)
     for service, rows in outbox.items():
         missing = [r for r in rows if on_stream[r["stream"]][r["event_id"]] == 0]
         twice = sum(max(0, on_stream[r["stream"]][r["event_id"]] - 1) for r in rows)

@@ -11,6 +11,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from knutepunkt.ops.connection import json_object, unreachable
 from knutepunkt.ops.target import Target
 from shared.events import CONSUMERS, PRODUCERS, dlq_stream
 from shared.messaging.lag import group_lag, redis_now_ms
@@ -81,12 +82,9 @@ async def service_health(client: httpx.AsyncClient, name: str, url: str) -> Serv
     try:
         response = await client.get(f"{url}/health/ready")
     except httpx.HTTPError as exc:
-        found.problem = f"not reachable ({type(exc).__name__})"
+        found.problem = unreachable(exc)
         return found
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
+    body = json_object(response)
     found.version = body.get("version")
     found.clock = body.get("clock")
     found.ready = response.status_code == 200 and body.get("status") == "ready"

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from knutepunkt.ops.connection import json_object, unreachable
 from knutepunkt.ops.target import Target, TargetError
 from shared.calendar import utcnow
 
@@ -73,14 +74,11 @@ async def republish_one(
             f"{url}/admin/outbox/republish", json=body, headers=hub.staff_headers("admin")
         )
     except httpx.HTTPError as exc:
-        found.problem = f"not reachable ({type(exc).__name__})"
+        found.problem = unreachable(exc)
         return found
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = {}
+    answer = json_object(response)
     if response.status_code != 200:
-        reason = answer.get("detail") if isinstance(answer, dict) else None
+        reason = answer.get("detail")
         found.problem = f"HTTP {response.status_code}: {reason or response.text[:200]}"
         return found
     found.republished = int(answer.get("republished", 0))

@@ -39,17 +39,11 @@ from tests.faults.fleet import (
 from tests.faults.load import Answers, booking_body, free_slots, send
 from tests.support.processes import ServiceProcess
 from tests.support.servers import redis_server
+from tests.support.staff import STAFF_YAML
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-STAFF_YAML = """
-staff:
-  - {name: Bookingansvarlig, roles: [booking], email: booking@example.org,
-     phone: "+47 000 00 001", sms_hours: "00:00-24:00", language: nb}
-  - {name: Café Jasmin, roles: [cafe], email: kafe@example.org,
-     phone: "+47 000 00 003", sms_hours: "00:00-24:00", language: nb}
-"""
 PER_PHASE = 8
 
 

@@ -74,6 +74,8 @@ def _cause(proc: ServiceProcess) -> str:
         message = str(record.get("message", ""))
         if "Traceback" in message:
             raised = [ln for ln in message.splitlines() if _RAISED.match(ln)]
+            # A violation names itself in the driver's line (a seed racing another).
+            raised = [ln for ln in raised if "violat" in ln] or raised
             last = raised[-1] if raised else message.strip().splitlines()[-1]
         elif not last:
             last = message

@@ -76,7 +76,17 @@ def _prepare_sqlite_file(url: str) -> None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+    **kwargs: Any,
+) -> AsyncEngine:
+    """An engine; on PostgreSQL `connect_timeout` and `command_timeout` (seconds, None: the
+    driver's, which waits a minute to connect and for ever for an answer) bound how long a
+    caller waits on a server that accepts connections but does not answer (a hung host,
+    a frozen server)."""
     if is_sqlite(url):
         _prepare_sqlite_file(url)
         engine = create_async_engine(url, **kwargs)
@@ -85,7 +95,14 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
-    return create_async_engine(url, **kwargs)
+    connect_args = dict(kwargs.pop("connect_args", {}))
+    if connect_timeout is not None:
+        connect_args.setdefault("timeout", connect_timeout)
+        # Waiting longer for a pooled connection than for a new one helps no caller.
+        kwargs.setdefault("pool_timeout", connect_timeout + (command_timeout or 0))
+    if command_timeout is not None:
+        connect_args.setdefault("command_timeout", command_timeout)
+    return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
 def _sqlite_transactions(engine: AsyncEngine) -> None:

@@ -7,6 +7,7 @@ PostgreSQL restart or a full disk is answered the same way everywhere.
 from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 # deadlock detected, serialization failure: the transaction did nothing and may run again
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
@@ -49,7 +50,10 @@ def storage_fault(exc: BaseException) -> str | None:
 
 def is_outage(exc: BaseException) -> bool:
     """The database does not answer (down, restarting, unreachable): not the request's fault."""
-    if isinstance(exc, OSError | ConnectionError | TimeoutError):
+    # A driver's timeout (asyncpg's connect and command timeouts are TimeoutError) and a
+    # pool that handed out no connection in time (its connections wait on a server that
+    # does not answer) are the database not answering, too.
+    if isinstance(exc, OSError | ConnectionError | TimeoutError | PoolTimeout):
         return True
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True

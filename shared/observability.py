@@ -113,6 +113,12 @@ class Metrics:
         self.consumer_lag = Gauge(
             "consumer_group_lag", "Entries not yet read by a group", ["stream", "group"], registry=r
         )
+        self.consumer_lag_seconds = Gauge(
+            "consumer_group_lag_seconds",
+            "Age of the oldest entry a group has not consumed (pending or unread)",
+            ["stream", "group"],
+            registry=r,
+        )
         self.consumer_pending = Gauge(
             "consumer_group_pending", "Entries read but not acked", ["stream", "group"], registry=r
         )

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     stream_retention_seconds: int = Field(default=7 * 86_400, ge=1)
     max_event_bytes: int = Field(default=64 * 1024, ge=1024)
     migrate_on_start: bool = True
+    # PostgreSQL: how long a request may wait on a server that does not answer before it
+    # is told 503 (a restart refuses connections at once; a hung host does not).
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0, le=60)
+    database_command_timeout_seconds: float = Field(default=5.0, gt=0, le=600)
 
     # The embedded mode's demo clock (shared/clock.py); the launcher sets all three.
     knutepunkt_embedded: bool = False

@@ -1,4 +1,5 @@
-"""The ops commands: see and steer a running hub (status, events, dead letters, demo, docs).
+"""The ops commands: see and steer a running hub (status, events, dead letters, outbox
+republish, demo, docs).
 
 Everything here works against any hub, embedded or compose: Redis and the services are
 found through the environment (REDIS_URL, STREAM_PREFIX, BOOKING_URL…, STAFF_TOKENS)."""
@@ -15,5 +16,6 @@ def register(app: typer.Typer) -> None:
     app.command()(commands.status)
     app.add_typer(commands.events_app, name="events")
     app.add_typer(commands.dlq_app, name="dlq")
+    app.add_typer(commands.outbox_app, name="outbox")
     demo.register(app)
     app.command()(commands.docs)

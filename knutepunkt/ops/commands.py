@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +13,18 @@ import typer
 from redis.asyncio import Redis
 from rich.table import Table
 
-from knutepunkt.ops import dead_letters, health, status_view, tail
+from knutepunkt.ops import dead_letters, health, republish, status_view, tail
 from knutepunkt.ops.connection import target, with_redis
-from knutepunkt.ops.output import HEALTHY, UNHEALTHY, USAGE, console, fail, print_json
-from knutepunkt.ops.target import Target
+from knutepunkt.ops.output import (
+    HEALTHY,
+    UNHEALTHY,
+    USAGE,
+    console,
+    fail,
+    oslo_time,
+    print_json,
+)
+from knutepunkt.ops.target import Target, TargetError
 from shared.events import PRODUCERS
 from shared.messaging import dlq
 
@@ -32,6 +42,7 @@ PersonalOption = Annotated[
 
 events_app = typer.Typer(help="Look at the events on the streams.", no_args_is_help=True)
 dlq_app = typer.Typer(help="Dead letters: list, show, replay, purge.", no_args_is_help=True)
+outbox_app = typer.Typer(help="The services' outboxes.", no_args_is_help=True)
 
 
 def status(
@@ -47,6 +58,12 @@ def status(
         float,
         typer.Option(help="Unhealthy when an outbox row waits longer (seconds).", min=0),
     ] = 60.0,
+    max_lag_age: Annotated[
+        float,
+        typer.Option(
+            help="Unhealthy when a group has not consumed an event this old (seconds).", min=0
+        ),
+    ] = 300.0,
     timeout: Annotated[
         float, typer.Option(help="Seconds to wait for each service's answer.", min=0.1)
     ] = 3.0,
@@ -55,7 +72,7 @@ def status(
 
     Exit 0 healthy, 1 unhealthy (the reasons are listed), 2 when Redis cannot be reached."""
     hub = target()
-    limits = health.Thresholds(max_lag, max_pending_age, max_outbox_lag)
+    limits = health.Thresholds(max_lag, max_pending_age, max_outbox_lag, max_lag_age)
     found = with_redis(hub, lambda redis: health.gather(hub, redis, limits, timeout))
     if json_out:
         print_json(found.as_json())
@@ -243,6 +260,72 @@ def dlq_purge(
         print_json(done)
     else:
         console().print(f"purged {done['id']} from {done['stream']}.dlq", markup=False)
+
+
+@outbox_app.command("republish")
+def outbox_republish(
+    since: Annotated[
+        str,
+        typer.Option(
+            "--since",
+            help="From when: an ISO 8601 instant with its offset (2027-03-15T10:30+01:00), "
+            "or a duration back from now (90m, 2h, 1d).",
+        ),
+    ],
+    until: Annotated[
+        str | None, typer.Option("--until", help="Up to when (same forms); default now.")
+    ] = None,
+    service: Annotated[
+        list[str] | None,
+        typer.Option("--service", help="Only these services (repeatable); default all."),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for each service.", min=0.1)
+    ] = 120.0,
+    json_out: JsonOption = False,
+) -> None:
+    """Publish again what each service's outbox kept from a window (after Redis lost its
+    data). Consumers apply each event once: a wider window than needed costs only time.
+
+    Needs a STAFF_TOKENS token with the admin role. Exit 1 when a service failed, or when
+    the window reaches back further than a service keeps published rows
+    (OUTBOX_KEEP_SECONDS): what was published before that cannot be sent again."""
+    hub = target()
+    try:
+        start = republish.parse_since(since)
+        end = republish.parse_since(until) if until else None
+        services = republish.chosen_services(hub, service)
+    except (ValueError, TargetError) as exc:
+        fail(str(exc), USAGE)
+    if end is not None and end < start:
+        fail("--until is before --since", USAGE)
+    try:
+        done = asyncio.run(republish.republish(hub, services, start, end, timeout))
+    except TargetError as exc:
+        fail(str(exc), USAGE)
+    good = all(d.ok and d.complete for d in done)
+    if json_out:
+        print_json(
+            {
+                "since": start.isoformat(),
+                "until": end.isoformat() if end else None,
+                "ok": good,
+                "services": [asdict(d) for d in done],
+            }
+        )
+        raise typer.Exit(HEALTHY if good else UNHEALTHY)
+    out = console()
+    table = Table(title=f"Republished since {oslo_time(start)} (Oslo)", title_justify="left")
+    for column in ("service", "events", "streams", "window kept", "problem"):
+        table.add_column(column)
+    for d in done:
+        streams = ", ".join(f"{s} {n}" for s, n in sorted(d.streams.items())) or "-"
+        kept = "-" if not d.ok else ("yes" if d.complete else f"no (oldest {d.oldest_kept})")
+        table.add_row(d.service, str(d.republished), streams, kept, d.problem or "")
+    out.print(table)
+    total = sum(d.republished for d in done)
+    out.print(f"{total} event(s) published again", markup=False)
+    raise typer.Exit(HEALTHY if good else UNHEALTHY)
 
 
 def docs(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from redis.asyncio import Redis
@@ -40,6 +40,19 @@ def with_redis(hub: Target, work: Callable[[Redis], Awaitable[T]]) -> T:
         fail(str(exc), USAGE)
     except httpx.HTTPError as exc:
         fail(f"cannot reach a service: {exc}", USAGE)
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """A service's answer as a JSON object; {} when it is not one (a proxy's error page)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+def unreachable(exc: httpx.HTTPError) -> str:
+    return f"not reachable ({type(exc).__name__})"
 
 
 def safe_url(url: str) -> str:

@@ -11,9 +11,10 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from redis.asyncio import Redis
 
+from knutepunkt.ops.connection import json_object, unreachable
 from knutepunkt.ops.target import Target
 from shared.events import CONSUMERS, PRODUCERS, dlq_stream
-from shared.messaging.redis import as_str
+from shared.messaging.lag import group_lag, redis_now_ms
 
 
 @dataclass
@@ -35,6 +36,9 @@ class GroupHealth:
     pending: int
     oldest_pending_age_seconds: float | None
     consumers: int
+    # The oldest event the group has not consumed (pending or not yet read): a stopped
+    # consumer shows here while its pending count stays 0.
+    oldest_unconsumed_age_seconds: float = 0.0
 
 
 @dataclass
@@ -51,6 +55,7 @@ class Thresholds:
     max_lag: int
     max_pending_age: float
     max_outbox_lag: float
+    max_lag_age: float = 300.0
 
 
 @dataclass
@@ -77,12 +82,9 @@ async def service_health(client: httpx.AsyncClient, name: str, url: str) -> Serv
     try:
         response = await client.get(f"{url}/health/ready")
     except httpx.HTTPError as exc:
-        found.problem = f"not reachable ({type(exc).__name__})"
+        found.problem = unreachable(exc)
         return found
-    try:
-        body = response.json()
-    except ValueError:
-        body = {}
+    body = json_object(response)
     found.version = body.get("version")
     found.clock = body.get("clock")
     found.ready = response.status_code == 200 and body.get("status") == "ready"
@@ -120,31 +122,20 @@ async def stream_health(redis: Redis, target: Target, stream: str, now_ms: int) 
     found = StreamHealth(stream, length, int(await redis.xlen(dlq_stream(key))))
     groups = await redis.xinfo_groups(key) if await redis.exists(key) else []
     for info in groups:
-        name = as_str(info["name"])
-        summary = await redis.xpending(key, name)
-        pending = int(summary.get("pending") or 0)
-        oldest = None
-        if pending and summary.get("min"):
-            # The age of the oldest unacknowledged event, from its id (Redis's clock).
-            oldest = max(0.0, (now_ms - int(as_str(summary["min"]).split("-")[0])) / 1000)
-        lag = info.get("lag")
+        lag = await group_lag(redis, key, info, now_ms)
         found.groups.append(
             GroupHealth(
-                name=name,
-                lag=None if lag is None else int(lag),
-                pending=pending,
-                oldest_pending_age_seconds=oldest,
-                consumers=int(info.get("consumers") or 0),
+                name=lag.group,
+                lag=lag.lag,
+                pending=lag.pending,
+                oldest_pending_age_seconds=lag.oldest_pending_age_seconds,
+                consumers=lag.consumers,
+                oldest_unconsumed_age_seconds=lag.oldest_unconsumed_age_seconds,
             )
         )
     have = {g.name for g in found.groups}
     found.missing_groups = [g for g in CONSUMERS.get(stream, ()) if g not in have]
     return found
-
-
-async def redis_now_ms(redis: Redis) -> int:
-    seconds, micros = await redis.time()
-    return int(seconds) * 1000 + int(micros) // 1000
 
 
 async def gather(target: Target, redis: Redis, thresholds: Thresholds, timeout: float) -> HubHealth:
@@ -183,5 +174,11 @@ def problems(
                 found.append(
                     f"{st.name}: group {g.name} has an event pending for {age:.0f} s "
                     f"(over {limits.max_pending_age:g} s)"
+                )
+            behind = g.oldest_unconsumed_age_seconds
+            if behind > limits.max_lag_age and (age is None or age <= limits.max_pending_age):
+                found.append(
+                    f"{st.name}: group {g.name} has not consumed an event {behind:.0f} s old "
+                    f"(over {limits.max_lag_age:g} s)"
                 )
     return found

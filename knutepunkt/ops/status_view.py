@@ -24,16 +24,23 @@ def render(console: Console, health: HubHealth) -> None:
     console.print(services)
 
     streams = Table(title="Streams and consumer groups", title_justify="left")
-    for column in ("stream", "length", "dead letters", "group", "lag", "pending", "oldest pending"):
+    columns = ("stream", "length", "dead letters", "group", "lag", "lag age", "pending")
+    for column in (*columns, "oldest pending"):
         streams.add_column(column)
     for st in health.streams:
         dead = f"[red]{st.dead_letters}[/]" if st.dead_letters else "0"
         rows = [
-            (g.name, _num(g.lag), str(g.pending), age_text(g.oldest_pending_age_seconds))
+            (
+                g.name,
+                _num(g.lag),
+                age_text(g.oldest_unconsumed_age_seconds),
+                str(g.pending),
+                age_text(g.oldest_pending_age_seconds),
+            )
             for g in st.groups
-        ] + [(f"{g} (missing)", "-", "-", "-") for g in st.missing_groups]
+        ] + [(f"{g} (missing)", "-", "-", "-", "-") for g in st.missing_groups]
         if not rows:
-            rows = [("-", "-", "-", "-")]
+            rows = [("-", "-", "-", "-", "-")]
         for i, row in enumerate(rows):
             first = (st.name, str(st.length), dead) if i == 0 else ("", "", "")
             streams.add_row(*first, *row)

@@ -3,17 +3,26 @@
 `emit` writes an event in the caller's transaction, beside the state change it describes.
 The relay publishes committed rows to their streams in order, woken right after a commit
 and polling slowly as a fallback, and marks them published. Redis down: rows wait.
+
+Published rows are kept for OUTBOX_KEEP_SECONDS, then pruned. Within that window
+`republish` sends them again: after Redis lost its data (restarted without its AOF, a
+failover to an empty replica), that is how what was published but not yet consumed comes
+back; the consumers' inboxes drop what they had already applied. A stream that does not
+exist when the relay publishes to it is created with its consumer groups first, in the same
+script, so that no group misses an event because Redis came back empty.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from redis.asyncio import Redis
@@ -25,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from shared.calendar import utcnow
 from shared.db import Database, try_advisory_xact_lock
-from shared.events import CATALOG, WIRE_FIELD, Envelope, EventData, new_event
+from shared.events import CATALOG, CONSUMERS, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
 from shared.messaging.tables import MessagingTables
@@ -34,16 +43,28 @@ from shared.tasks import cancelling
 
 log = logging.getLogger("knutepunkt.outbox")
 _PENDING_KEY = "knutepunkt.outbox_rows"
-# XADD each KEYS[i] one entry with field ARGV[1] = ARGV[i + 1]; returns the new ids.
+# XADD each KEYS[i] one entry with field ARGV[1] = ARGV[i + 2]; returns the new ids.
+# ARGV[2] is JSON {stream key: [group, ...]}: a stream that does not exist yet gets these
+# groups (at 0, so they read what follows) before its first entry.
 _XADD_MANY = """
+local groups = cjson.decode(ARGV[2])
+local seen = {}
 local ids = {}
 for i, key in ipairs(KEYS) do
-  ids[i] = redis.call('XADD', key, '*', ARGV[1], ARGV[i + 1])
+  if not seen[key] then
+    seen[key] = true
+    if redis.call('EXISTS', key) == 0 then
+      for _, group in ipairs(groups[key] or {}) do
+        redis.call('XGROUP', 'CREATE', key, group, '0', 'MKSTREAM')
+      end
+    end
+  end
+  ids[i] = redis.call('XADD', key, '*', ARGV[1], ARGV[i + 2])
 end
 return ids
 """
 _SCRIPT_CHUNK = 1000
-
+HOUSEKEEPING_SECONDS = 30.0
 
 async def emit(
     session: AsyncSession,
@@ -86,6 +107,23 @@ def _stream_of(envelope: Envelope) -> str:
     return CATALOG[envelope.type].stream
 
 
+@dataclass
+class Republished:
+    """What `republish` sent: rows per stream, and whether the window was all still kept."""
+
+    since: datetime
+    until: datetime | None
+    # False when `since` reaches further back than OUTBOX_KEEP_SECONDS: rows published
+    # before the keep window may already be pruned, and cannot be sent again.
+    complete: bool
+    oldest_kept: datetime | None
+    streams: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.streams.values())
+
+
 class OutboxRelay:
     def __init__(
         self,
@@ -101,6 +139,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         keep_seconds: int = 86_400,
         retention_seconds: int = 7 * 86_400,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.service = service
         self.db = db
@@ -113,6 +152,10 @@ class OutboxRelay:
         self.poll_seconds = poll_seconds
         self.keep = timedelta(seconds=keep_seconds)
         self.retention_seconds = retention_seconds
+        self.clock = clock
+        self._groups = json.dumps(
+            {names(stream): list(CONSUMERS.get(stream, ())) for stream in streams}
+        )
         self._wake = asyncio.Event()
         self._publish_script = redis.register_script(_XADD_MANY)
         self._groups_ready = False
@@ -193,29 +236,89 @@ class OutboxRelay:
             chunk = rows[start : start + _SCRIPT_CHUNK]
             await self._publish_script(
                 keys=[self.names(row.stream) for row in chunk],
-                args=[WIRE_FIELD, *(row.payload for row in chunk)],
+                args=[WIRE_FIELD, self._groups_of(chunk), *(row.payload for row in chunk)],
             )
         for stream, count in Counter(row.stream for row in rows).items():
             self.metrics.events_published.labels(stream).inc(count)
 
+    def _groups_of(self, rows: Sequence[Any]) -> str:
+        if all(row.stream in self.streams for row in rows):
+            return self._groups
+        # A row for a stream the service does not declare (a test, an old row): its groups
+        # from the catalog all the same.
+        keys = {row.stream for row in rows} | set(self.streams)
+        return json.dumps({self.names(s): list(CONSUMERS.get(s, ())) for s in keys})
+
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
         outbox = self.tables.outbox
         await session.execute(
-            update(outbox).where(outbox.c.id.in_(ids)).values(published_at=utcnow())
+            update(outbox).where(outbox.c.id.in_(ids)).values(published_at=self.clock())
         )
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()
-        if now - self._last_housekeeping < 30:
+        if now - self._last_housekeeping < HOUSEKEEPING_SECONDS:
             return
         self._last_housekeeping = now
-        outbox = self.tables.outbox
-        async with self.db.transaction() as session:
-            await session.execute(
-                delete(outbox).where(outbox.c.published_at < utcnow() - self.keep)
-            )
+        await self.prune()
         for stream in self.streams:
             await trim_stream(self.redis, self.names(stream), self.retention_seconds)
+
+    async def prune(self) -> int:
+        """Delete rows published longer ago than the keep window; returns how many."""
+        outbox = self.tables.outbox
+        async with self.db.transaction() as session:
+            result = await session.execute(
+                delete(outbox)
+                .where(outbox.c.published_at < self.clock() - self.keep)
+                .returning(outbox.c.id)
+            )
+            return len(result.all())
+
+    async def republish(self, since: datetime, until: datetime | None = None) -> Republished:
+        """Publish again every kept row published, and created in [since, until]; in order,
+        a batch at a time. Rows not yet published are the relay's: they go out once."""
+        outbox = self.tables.outbox
+        done = Republished(
+            since=since,
+            until=until,
+            complete=since >= self.clock() - self.keep,
+            oldest_kept=await self._oldest_kept(),
+        )
+        after = 0
+        while True:
+            query = (
+                select(outbox.c.id, outbox.c.stream, outbox.c.payload)
+                .where(
+                    outbox.c.id > after,
+                    outbox.c.published_at.is_not(None),
+                    outbox.c.created_at >= since,
+                )
+                .order_by(outbox.c.id)
+                .limit(self.batch)
+            )
+            if until is not None:
+                query = query.where(outbox.c.created_at <= until)
+            async with self.db.read() as session:
+                rows = (await session.execute(query)).all()
+            if not rows:
+                break
+            await self._xadd(rows)
+            for row in rows:
+                done.streams[row.stream] = done.streams.get(row.stream, 0) + 1
+            after = rows[-1].id
+        log.info("republished %d outbox rows from %s", done.total, since.isoformat())
+        return done
+
+    async def _oldest_kept(self) -> datetime | None:
+        outbox = self.tables.outbox
+        async with self.db.read() as session:
+            oldest: datetime | None = (
+                await session.execute(
+                    select(func.min(outbox.c.created_at)).where(outbox.c.published_at.is_not(None))
+                )
+            ).scalar()
+        return oldest
 
     async def backlog(self) -> tuple[int, float]:
         """(rows not yet published, age in seconds of the oldest)."""

@@ -5,6 +5,7 @@ and its timers on one event loop. Each service's app.py is its composition root 
 - runtime.py: the declaration (ServiceSpec) and the wired parts (Runtime)
 - lifecycle.py: start, supervise and stop
 - http.py: health, metrics, correlation ids
+- admin.py: ops endpoints for the admin role (outbox republish)
 - problems.py: refusals and errors as RFC 9457 problem details
 - cli.py: `python -m services.<name> [serve|migrate]`
 """

@@ -7,13 +7,14 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.messaging.lag import group_lag, redis_now_ms
 from shared.messaging.redis import as_str, reset_connections
 from shared.observability import correlation_id
 from shared.service.problems import problem
@@ -60,15 +61,11 @@ def add_observability(app: FastAPI) -> None:
     @app.get("/health/ready", tags=["health"])
     async def ready(request: Request) -> JSONResponse:
         runtime: Runtime = request.app.state.runtime
-        checks = {"database": "ok", "redis": "ok"}
-        try:
-            await asyncio.wait_for(runtime.db.ping(), 2)
-        except Exception as exc:
-            checks["database"] = f"down: {type(exc).__name__}"
-        try:
-            await asyncio.wait_for(runtime.redis.ping(), 2)
-        except Exception as exc:
-            checks["redis"] = f"down: {type(exc).__name__}"
+        database, redis = await asyncio.gather(
+            _probe(runtime.db.ping()), _probe(runtime.redis.ping())
+        )
+        checks = {"database": database, "redis": redis}
+        if redis != "ok":
             await reset_connections(runtime.redis)
         ok = all(v == "ok" for v in checks.values())
         body = {
@@ -88,20 +85,46 @@ def add_observability(app: FastAPI) -> None:
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+_PROBE_SECONDS = 2.0
+_abandoned: set[asyncio.Task[Any]] = set()
+
+
+async def _probe(check: Awaitable[Any]) -> str:
+    """'ok', or 'down: <why>' within _PROBE_SECONDS. A check that has not answered is left
+    to finish on its own: cancelling a query on a server that does not answer waits for
+    that server too (asyncpg sends it a cancel request), and readiness must not."""
+    task = asyncio.ensure_future(check)
+    done, _ = await asyncio.wait({task}, timeout=_PROBE_SECONDS)
+    if not done:
+        task.cancel()
+        _abandoned.add(task)
+        task.add_done_callback(_forget)
+        return "down: TimeoutError"
+    exc = task.exception()
+    return "ok" if exc is None else f"down: {type(exc).__name__}"
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved, so that asyncio does not log it as never retrieved
+
+
 async def refresh_gauges(runtime: Runtime) -> None:
     backlog, age = await runtime.relay.backlog()
     runtime.metrics.outbox_backlog.set(backlog)
     runtime.metrics.outbox_lag_seconds.set(age)
     if runtime.consumer:
+        now_ms = await redis_now_ms(runtime.redis)
         for stream in runtime.consumer.streams:
-            for group in await runtime.redis.xinfo_groups(runtime.names(stream)):
-                if as_str(group["name"]) != runtime.spec.name:
+            key = runtime.names(stream)
+            for info in await runtime.redis.xinfo_groups(key):
+                if as_str(info["name"]) != runtime.spec.name:
                     continue
-                runtime.metrics.consumer_lag.labels(stream, runtime.spec.name).set(
-                    int(group.get("lag") or 0)
+                lag = await group_lag(runtime.redis, key, info, now_ms)
+                labels = (stream, runtime.spec.name)
+                runtime.metrics.consumer_lag.labels(*labels).set(lag.lag or 0)
+                runtime.metrics.consumer_pending.labels(*labels).set(lag.pending)
+                runtime.metrics.consumer_lag_seconds.labels(*labels).set(
+                    lag.oldest_unconsumed_age_seconds
                 )
-                runtime.metrics.consumer_pending.labels(stream, runtime.spec.name).set(
-                    int(group.get("pending") or 0)
-                )
-
-

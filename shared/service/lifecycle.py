@@ -18,6 +18,7 @@ from shared import migrations
 from shared.backoff import Backoff
 from shared.db import Database
 from shared.db_errors import is_outage
+from shared.service.admin import add_admin
 from shared.service.http import add_observability
 from shared.service.problems import add_problem_handlers
 from shared.service.runtime import VERSION, Runtime, ServiceSpec, Task, build_runtime
@@ -70,14 +71,28 @@ def create_app(
         lifespan=lifespan,
     )
     add_observability(app)
+    add_admin(app)
     add_problem_handlers(app)
     spec.build_api(app)
     return app
 
 
 async def _migrate_with_retry(runtime: Runtime) -> None:
-    if runtime.settings.migrate_on_start:
+    if not runtime.settings.migrate_on_start:
+        return
+    if runtime.db.dialect != "postgresql":
         await upgrade_when_reachable(runtime.spec.name, runtime.db)
+        return
+    # Not on the runtime's engine: its command timeout would cut short a replica that
+    # waits for another's migration lock, or a long migration.
+    db = Database(
+        runtime.settings.database_url,
+        connect_timeout=runtime.settings.database_connect_timeout_seconds,
+    )
+    try:
+        await upgrade_when_reachable(runtime.spec.name, db)
+    finally:
+        await db.dispose()
 
 
 async def upgrade_when_reachable(service: str, db: Database, attempts: int = 60) -> None:

@@ -95,7 +95,11 @@ def runtime_of(request: Request) -> Runtime:
 
 def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
     clock = clock_from_settings(settings)  # refuses a demo clock outside the embedded mode
-    db = Database(settings.database_url)
+    db = Database(
+        settings.database_url,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        command_timeout=settings.database_command_timeout_seconds,
+    )
     redis = connect(settings.redis_url)
     names = StreamNames(settings.stream_prefix)
     metrics = Metrics()

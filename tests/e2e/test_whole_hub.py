@@ -15,20 +15,12 @@ import pytest
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from shared.calendar import CAFE_HOURS, HUB_HOURS, Calendar, at_local, utcnow
 from tests.support.processes import ServiceProcess
+from tests.support.staff import STAFF_YAML
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
 TOKENS = {"booking": "e2e-booking", "desk": "e2e-desk", "cafe": "e2e-cafe", "admin": "e2e-admin"}
-STAFF_YAML = """
-staff:
-  - {name: Bookingansvarlig, roles: [booking], email: booking@example.org,
-     phone: "+47 000 00 001", sms_hours: "00:00-24:00", language: nb}
-  - {name: Innbyggertorget, roles: [desk], email: desk@example.org,
-     phone: "+47 000 00 002", sms_hours: "00:00-24:00", language: nb}
-  - {name: Café Jasmin, roles: [cafe], email: kafe@example.org,
-     phone: "+47 000 00 003", sms_hours: "00:00-24:00", language: nb}
-"""
 CAFE_PHONE = "+4700000003"
 BOOKER_EMAIL = "leder@sjakklubben.example.org"
 BOOKER_PHONE = "+4700000021"

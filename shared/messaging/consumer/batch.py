@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.calendar import utcnow
@@ -52,7 +52,7 @@ class _HandlerError(Exception):
         self.cause = cause
 
 
-def raise_if_outage(exc: DBAPIError) -> None:
+def raise_if_outage(exc: BaseException) -> None:
     if is_outage(exc):
         raise DatabaseDown() from exc
 
@@ -143,7 +143,8 @@ class Batches:
                         runs.append((index, [delivery]))
                 for index, deliveries in runs:
                     await self._call(index, deliveries)
-        except DBAPIError as exc:
+        except (SQLAlchemyError, OSError) as exc:
+            # OSError: a connection refused or reset, and asyncpg's timeouts (TimeoutError).
             raise_if_outage(exc)
             raise
         for entry_id, _envelope, _data in todo:
@@ -169,7 +170,7 @@ class Batches:
             for delivery in deliveries:
                 await delivery.uow.flush()
         except Exception as exc:
-            if isinstance(exc, DBAPIError):
+            if isinstance(exc, SQLAlchemyError | OSError):
                 raise_if_outage(exc)
             if len(deliveries) > 1:
                 raise  # which one? the caller retries them one by one

@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from shared.events import Envelope, EventData
 from shared.unit_of_work import UnitOfWork
 
@@ -24,14 +22,6 @@ class Delivery(Generic[S]):
     uow: UnitOfWork[S]
     envelope: Envelope
     data: EventData
-
-    # Transitional, until every handler works on its unit of work's store.
-    @property
-    def session(self) -> AsyncSession:
-        return self.uow._session
-
-    async def emit(self, data: EventData, *, subject: str | None = None) -> Envelope:
-        return self.uow.record(data, subject=subject)
 
 
 Handler = Callable[[Delivery[Any]], Awaitable[None]]

@@ -73,7 +73,7 @@ def current_schemas() -> dict[str, dict[str, Any]]:
 def load_snapshot(path: Path = SNAPSHOT) -> dict[str, dict[str, Any]]:
     if not path.exists():
         return {}
-    return json.loads(path.read_text())  # type: ignore[no-any-return]
+    return json.loads(path.read_text())
 
 
 def check(snapshot: dict[str, dict[str, Any]]) -> list[str]:

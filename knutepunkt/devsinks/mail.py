@@ -14,7 +14,7 @@ import threading
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
@@ -40,8 +40,10 @@ class _PortZeroController(Controller):
     """
 
     def _trigger_server(self) -> None:
-        if self.port == 0 and self.server is not None and self.server.sockets:
-            self.port = self.server.sockets[0].getsockname()[1]
+        # aiosmtpd types its server as AbstractServer; asyncio makes a Server, with sockets.
+        server = cast("asyncio.Server | None", self.server)
+        if self.port == 0 and server is not None and server.sockets:
+            self.port = server.sockets[0].getsockname()[1]
         super()._trigger_server()
 
 
@@ -239,15 +241,20 @@ class MailCatcher(Received[ReceivedMail]):
         address: str,
         rcpt_options: list[str],
     ) -> str:
-        mode, at = getattr(envelope, _OUTCOME_ATTR, ("ok", "rcpt"))
+        mode, at = self._outcome_of(envelope)
         if mode != "ok" and at == "rcpt":
             return REPLIES[mode]
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 OK"
 
+    @staticmethod
+    def _outcome_of(envelope: Envelope) -> tuple[MailMode, FailAt]:
+        outcome: tuple[MailMode, FailAt] = getattr(envelope, _OUTCOME_ATTR, ("ok", "rcpt"))
+        return outcome
+
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        mode, at = getattr(envelope, _OUTCOME_ATTR, ("ok", "rcpt"))
+        mode, at = self._outcome_of(envelope)
         if mode != "ok" and at == "data":
             return REPLIES[mode]
         raw = envelope.original_content or b""

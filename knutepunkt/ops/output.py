@@ -46,7 +46,7 @@ def oslo_time(value: datetime | str | None, with_date: bool = True) -> str:
         try:
             value = datetime.fromisoformat(value)
         except ValueError:
-            return value
+            return str(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(OSLO).strftime("%Y-%m-%d %H:%M:%S" if with_date else "%H:%M:%S")

@@ -7,13 +7,14 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 
 from knutepunkt.ops.output import oslo_time
 from knutepunkt.ops.target import Target
 from shared.events import REPLAY_GROUP_FIELD, Envelope, PoisonEvent, decode_entry
-from shared.messaging.redis import as_str
+from shared.messaging.redis import as_entries, as_str
 
 MAX_BYTES = 1 << 20
 BLOCK_MS = 500
@@ -76,7 +77,7 @@ def read_entry(stream: str, entry_id: str, fields: dict[bytes, bytes]) -> Seen:
     replay = fields.get(REPLAY_GROUP_FIELD.encode())
     group = as_str(replay) if replay is not None else None
     try:
-        return Seen(stream, entry_id, decode_entry(fields, MAX_BYTES), replay_group=group)  # type: ignore[arg-type]
+        return Seen(stream, entry_id, decode_entry(fields, MAX_BYTES), replay_group=group)
     except PoisonEvent as exc:
         return Seen(stream, entry_id, None, str(exc), group)
 
@@ -89,7 +90,8 @@ async def start_ids(redis: Redis, keys: list[str], start: str) -> dict[str, str]
     ids = {}
     for key in keys:
         last = await redis.xrevrange(key, count=1)
-        ids[key] = as_str(last[0][0]) if last else "0-0"
+        entries = as_entries(last)
+        ids[key] = as_str(entries[0][0]) if entries else "0-0"
     return ids
 
 
@@ -113,7 +115,12 @@ async def follow(
             if left <= 0:
                 break
             block = max(1, min(block, int(left * 1000)))
-        answer = await redis.xread(positions, block=block, count=100)  # type: ignore[arg-type]
+        # Our client does not decode: keys, ids and fields are bytes (redis-py types the
+        # reply for every decoding mode at once).
+        answer = cast(
+            "list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] | None",
+            await redis.xread(positions, block=block, count=100),  # type: ignore[arg-type]  # str ids are accepted
+        )
         for raw_key, entries in answer or []:
             key = as_str(raw_key)
             for raw_id, fields in entries:

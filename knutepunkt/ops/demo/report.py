@@ -14,7 +14,7 @@ from knutepunkt.ops.demo.day import Expected
 from knutepunkt.ops.health import service_health
 from knutepunkt.ops.target import Target
 from shared.events import PRODUCERS, Envelope, PoisonEvent, decode_entry
-from shared.messaging.redis import as_str
+from shared.messaging.redis import as_entries, as_str
 
 MAX_BYTES = 1 << 20
 
@@ -41,7 +41,7 @@ async def markers(redis: Redis, target: Target) -> dict[str, str]:
     """Each stream's last entry id before the day begins."""
     out = {}
     for stream in PRODUCERS:
-        last = await redis.xrevrange(target.names(stream), count=1)
+        last = as_entries(await redis.xrevrange(target.names(stream), count=1))
         out[stream] = as_str(last[0][0]) if last else "0-0"
     return out
 
@@ -49,7 +49,7 @@ async def markers(redis: Redis, target: Target) -> dict[str, str]:
 async def read_since(redis: Redis, target: Target, since: dict[str, str]) -> Seen:
     seen = Seen()
     for stream, marker in since.items():
-        entries = await redis.xrange(target.names(stream), min=f"({marker}")
+        entries = as_entries(await redis.xrange(target.names(stream), min=f"({marker}"))
         found = []
         for _, fields in entries:
             try:

@@ -1,0 +1,27 @@
+"""`python -m services.web`: the staff desk and the citizens' pages on WEB_PORT (8005)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from services.web.app import create_app
+from services.web.settings import WebSettings
+from shared.observability import configure_logging
+
+
+def main() -> None:
+    settings = WebSettings()
+    configure_logging(settings.log_level, settings.log_format, "web")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        # Open live-update streams must not hold a stop for long.
+        timeout_graceful_shutdown=3,
+    )
+
+
+if __name__ == "__main__":
+    main()

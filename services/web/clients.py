@@ -1,0 +1,265 @@
+"""The four services' HTTP APIs, as the web front uses them: one httpx client, the person's
+own bearer token on every call, and the services' refusals (RFC 9457 problem details, in
+Bokmål when asked) turned into `Refused` with the reason and the field at fault."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+import httpx
+
+from shared.observability import correlation_id
+
+log = logging.getLogger("knutepunkt.web.clients")
+SERVICES = ("booking", "loans", "catering", "notify")
+
+
+class ServiceDown(Exception):
+    """The service did not answer (down, timed out, or busy with a 503)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(service)
+        self.service = service
+
+
+class SignedOut(Exception):
+    """The service no longer takes the person's token (it expired): sign in again."""
+
+
+class Refused(Exception):
+    """The service said no: its reason (in the page's language), code and field."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        code: str = "",
+        field: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(status, code)
+        self.status = status
+        self.detail = detail
+        self.code = code
+        self.field = field
+        self.body = body or {}
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}"
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who the call is made for: their bearer token and the page's language."""
+
+    token: str
+    lang: str = "nb"
+
+
+class Services:
+    def __init__(
+        self,
+        urls: dict[str, str],
+        timeout: float = 5.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.urls = urls
+        self.http = httpx.AsyncClient(
+            timeout=timeout,
+            trust_env=False,
+            transport=transport,
+            limits=httpx.Limits(max_connections=100, max_keepalive_connections=40),
+        )
+        self.booking = BookingApi(self)
+        self.loans = LoansApi(self)
+        self.catering = CateringApi(self)
+        self.notify = NotifyApi(self)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        caller: Caller | None,
+        *,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        headers = {"Accept-Language": caller.lang if caller else "nb"}
+        if caller is not None:
+            headers["Authorization"] = f"Bearer {caller.token}"
+        cid = correlation_id.get()
+        if cid:
+            headers["X-Correlation-Id"] = cid
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            answer = await self.http.request(
+                method, self.urls[service] + path, json=json, params=clean, headers=headers
+            )
+        except httpx.HTTPError as exc:
+            log.warning("%s did not answer %s %s: %s", service, method, path, type(exc).__name__)
+            raise ServiceDown(service) from exc
+        if answer.status_code >= 500:
+            log.warning("%s answered %s to %s %s", service, answer.status_code, method, path)
+            raise ServiceDown(service)
+        if answer.status_code == 401 and caller is not None:
+            raise SignedOut()
+        if answer.status_code >= 400:
+            raise _refusal(answer)
+        if answer.status_code == 204 or not answer.content:
+            return None
+        return answer.json()
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _refusal(answer: httpx.Response) -> Refused:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    detail = body.get("detail")
+    if not isinstance(detail, str):  # a framework's validation list, before problem details
+        detail = "; ".join(str(e.get("msg", e)) for e in detail) if isinstance(detail, list) else ""
+    field_name = body.get("field")
+    if not field_name and isinstance(body.get("errors"), list) and body["errors"]:
+        loc = body["errors"][0].get("loc") or []
+        field_name = ".".join(str(p) for p in loc[1:]) or None
+    return Refused(
+        answer.status_code,
+        detail or answer.reason_phrase,
+        str(body.get("code") or ""),
+        field_name,
+        body,
+    )
+
+
+class _Api:
+    service = ""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def _get(self, path: str, caller: Caller | None, **params: Any) -> Any:
+        return await self.services.call(self.service, "GET", path, caller, params=params)
+
+    async def _post(self, path: str, caller: Caller | None, body: Any = None) -> Any:
+        return await self.services.call(self.service, "POST", path, caller, json=body)
+
+
+class BookingApi(_Api):
+    service = "booking"
+
+    async def resources(self) -> list[dict[str, Any]]:
+        return await self._get("/resources", None)  # type: ignore[no-any-return]
+
+    async def bookings(
+        self,
+        caller: Caller,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        status: str | None = None,
+        resource_id: str | None = None,
+        limit: int = 1000,
+    ) -> list[dict[str, Any]]:
+        return await self._get(  # type: ignore[no-any-return]
+            "/bookings",
+            caller,
+            **{"from": start, "to": end, "status": status, "resource_id": resource_id},
+            limit=limit,
+        )
+
+    async def booking(self, caller: Caller, booking_id: str) -> dict[str, Any]:
+        return await self._get(f"/bookings/{booking_id}", caller)  # type: ignore[no-any-return]
+
+    async def approve(self, caller: Caller, booking_id: str) -> dict[str, Any]:
+        return await self._post(f"/bookings/{booking_id}/approve", caller)  # type: ignore[no-any-return]
+
+    async def reject(self, caller: Caller, booking_id: str, reason: str) -> dict[str, Any]:
+        return await self._post(  # type: ignore[no-any-return]
+            f"/bookings/{booking_id}/reject", caller, {"reason": reason}
+        )
+
+    async def closures(self) -> list[dict[str, Any]]:
+        return await self._get("/closures", None)  # type: ignore[no-any-return]
+
+    async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/closures", caller, body)  # type: ignore[no-any-return]
+
+    async def activities(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        return await self._get("/activities", None, **{"from": start, "to": end})  # type: ignore[no-any-return]
+
+
+class LoansApi(_Api):
+    service = "loans"
+
+    async def items(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
+        return await self._get("/items", caller, kind=kind)  # type: ignore[no-any-return]
+
+    async def loans(self, caller: Caller, status: str, limit: int = 1000) -> list[dict[str, Any]]:
+        return await self._get("/loans", caller, status=status, limit=limit)  # type: ignore[no-any-return]
+
+    async def lend(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/loans", caller, body)  # type: ignore[no-any-return]
+
+    async def give_back(self, caller: Caller, loan_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post(f"/loans/{loan_id}/return", caller, body)  # type: ignore[no-any-return]
+
+    async def renew(self, caller: Caller, loan_id: str) -> dict[str, Any]:
+        return await self._post(f"/loans/{loan_id}/renew", caller)  # type: ignore[no-any-return]
+
+    async def reservations(self, caller: Caller) -> list[dict[str, Any]]:
+        return await self._get("/reservations", caller, open_only=True)  # type: ignore[no-any-return]
+
+    async def shelf(self) -> dict[str, Any]:
+        return await self._get("/books", None, limit=1)  # type: ignore[no-any-return]
+
+
+class CateringApi(_Api):
+    service = "catering"
+
+    async def orders(
+        self, caller: Caller, day: date | None = None, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        return await self._get("/orders", caller, date=day, status=status)  # type: ignore[no-any-return]
+
+    async def act(
+        self, caller: Caller, order_id: str, action: str, reason: str | None = None
+    ) -> dict[str, Any]:
+        body = {"reason": reason} if action == "reject" else None
+        return await self._post(f"/orders/{order_id}/{action}", caller, body)  # type: ignore[no-any-return]
+
+    async def prep_list(self, caller: Caller, day: date) -> dict[str, Any]:
+        return await self._get("/prep-list", caller, date=day)  # type: ignore[no-any-return]
+
+    async def closures(self) -> list[dict[str, Any]]:
+        return await self._get("/closures", None)  # type: ignore[no-any-return]
+
+
+class NotifyApi(_Api):
+    service = "notify"
+
+    async def notifications(
+        self, caller: Caller, status: str | None = None, limit: int = 100, offset: int = 0
+    ) -> list[dict[str, Any]]:
+        return await self._get(  # type: ignore[no-any-return]
+            "/notifications", caller, status=status, limit=limit, offset=offset
+        )
+
+    async def retry(self, caller: Caller, delivery_id: str) -> dict[str, Any]:
+        return await self._post(f"/notifications/{delivery_id}/retry", caller)  # type: ignore[no-any-return]

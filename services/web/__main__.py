@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from services.web.app import create_app
@@ -12,6 +14,8 @@ from shared.observability import configure_logging
 def main() -> None:
     settings = WebSettings()
     configure_logging(settings.log_level, settings.log_format, "web")
+    # httpx logs every request's URL at INFO: noise, twice per page.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         create_app(settings),
         host=settings.host,

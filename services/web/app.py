@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -76,9 +75,7 @@ class FrontMiddleware:
             await self.app(scope, receive, send)
             return
         request = Request(scope)
-        lang = i18n.language_of(
-            request.cookies.get(i18n.LANG_COOKIE), request.headers.get("accept-language")
-        )
+        lang = i18n.language_of(request.cookies.get(i18n.LANG_COOKIE))
         scope.setdefault("state", {})["lang"] = lang
         cid = str(uuid.uuid4())
         token = correlation_id.set(cid)
@@ -102,10 +99,11 @@ class FrontMiddleware:
         except Exception:
             log.exception("request failed")
             if not started:
+                # A bug, or even the session store away: a plain page, never a trace.
                 page = common.env.get_template("errors/bare.html").render(
                     lang=lang, t=lambda k, **v: i18n.text(lang, k, **v)
                 )
-                await HTMLResponse(page, status_code=503)(scope, receive, sending)
+                await HTMLResponse(page, status_code=500)(scope, receive, sending)
         finally:
             correlation_id.reset(token)
 
@@ -203,8 +201,3 @@ def _add_error_pages(app: FastAPI) -> None:
             return PlainTextResponse("not found", status_code=exc.status_code)
         key = {404: "notfound", 405: "notfound"}.get(exc.status_code, "form")
         return _error_page(request, exc.status_code, key)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, _exc: Exception) -> HTMLResponse:
-        log.exception("unexpected error on a page")
-        return _error_page(request, 500, "internal", ref=secrets.token_hex(4))

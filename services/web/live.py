@@ -27,7 +27,7 @@ HEARTBEAT_SECONDS = 15.0
 
 
 class LiveHub:
-    def __init__(self, redis: Redis, names: StreamNames, block_ms: int = 5000) -> None:
+    def __init__(self, redis: Redis, names: StreamNames, block_ms: int = 2000) -> None:
         self.redis = redis
         self.names = names
         self.block_ms = block_ms

@@ -45,7 +45,7 @@ async def _render(
         rows=rows[:PER_PAGE],
         more=len(rows) > PER_PAGE,
         side=side,
-        status=chosen,
+        chosen=chosen,
         statuses=STATUSES,
         errors=errors or {},
     )

@@ -61,9 +61,9 @@ def staff(*roles: str) -> Callable[[Request], Awaitable[Actor]]:
         actor = actor_of(request)
         if actor is None:
             raise NeedsSignIn()
+        request.state.actor = actor  # the refusal page still shows the person's menu
         if not actor.may(*roles):
             raise NotPermitted(roles)
-        request.state.actor = actor
         if actor.may("booking"):
             request.state.nav_count = await _pending_count(request, actor)
         return actor

@@ -139,6 +139,10 @@ _T: dict[str, tuple[str, str]] = {
     "requests.quota.over": ("over kvoten", "over the quota"),
     "requests.closed": ("Overlapper en stenging: {reason}", "Overlaps a closure: {reason}"),
     "requests.approve": ("Godkjenn", "Approve"),
+    "requests.gone": (
+        "Forespørselen ble ikke endret, og den venter ikke lenger: {reason}",
+        "The request was not changed, and it no longer waits: {reason}",
+    ),
     "requests.reason": (
         "Grunn til avslag (sendes til den som spurte)",
         "Reason for rejecting (sent to the person who asked)",

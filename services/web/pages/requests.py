@@ -50,6 +50,7 @@ async def _render(
         }
         for b in pending
     ]
+    shown = {b["id"] for b in pending}
     return render(
         request,
         "staff/requests.html",
@@ -59,6 +60,10 @@ async def _render(
         rows=rows,
         errors=errors or {},
         values=values or {},
+        # A refusal for a request no longer waiting (someone else answered it first).
+        gone=[
+            e for bid, found in (errors or {}).items() if bid not in shown for e in found.values()
+        ],
     )
 
 

@@ -11,13 +11,19 @@
   var pending = null;
   var busy = false;
 
+  // Never swap a region under someone's hands: one with focus, or one where a field was
+  // touched (a half-written reason, a chosen condition) stays as it is until the next load.
+  function touched(event) {
+    var region = event.target.closest && event.target.closest("[data-live-region]");
+    if (region) { region.setAttribute("data-live-touched", ""); }
+  }
+  document.addEventListener("input", touched, true);
+  document.addEventListener("change", touched, true);
+
   function inUse(region) {
-    // Never swap a region under someone's hands: a focused field or a half-written reason.
+    if (region.hasAttribute("data-live-touched")) { return true; }
     var active = document.activeElement;
-    if (active && active !== document.body && region.contains(active)) { return true; }
-    var fields = region.querySelectorAll("textarea, input[type=text], input[type=tel], input[type=email]");
-    for (var i = 0; i < fields.length; i++) { if (fields[i].value) { return true; } }
-    return false;
+    return Boolean(active && active !== document.body && region.contains(active));
   }
 
   function refresh() {

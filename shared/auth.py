@@ -47,9 +47,7 @@ def token_matches(token: str | None, digest: str | None) -> bool:
 
 
 class Staff:
-    def __init__(
-        self, token_hint: str, roles: frozenset[str], subject: str | None = None
-    ) -> None:
+    def __init__(self, token_hint: str, roles: frozenset[str], subject: str | None = None) -> None:
         self.token_hint = token_hint
         self.roles = roles
         # The signed-in person (the token's `sub`); None for a service account's token.

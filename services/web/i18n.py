@@ -67,6 +67,11 @@ def short_date(moment: datetime | str) -> str:
     return local(moment).strftime("%d.%m.%Y")
 
 
+def number(value: float) -> str:
+    """`2`, `1,5`: Norwegian decimals, no trailing zeros."""
+    return f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
 def kroner(ore: int) -> str:
     """`1 250,00 kr` (a no-break space between the thousands)."""
     whole, part = divmod(abs(ore), 100)

@@ -43,9 +43,8 @@ async def _render(
         part(services.loans.loans(actor.caller, "active"), []) if actor.may("desk") else skipped(),
     )
     names = {r["id"]: r["name"] for r in resources.value}
-    touched = await asyncio.gather(
-        *(_touches(request, actor, c, loans.value) for c in closures[:SHOWN])
-    )
+    due = None if loans.down else loans.value  # not "none due" when loans is away
+    touched = await asyncio.gather(*(_touches(request, actor, c, due) for c in closures[:SHOWN]))
     return render(
         request,
         "staff/closures.html",

@@ -126,6 +126,7 @@ def render(
         clock=i18n.clock,
         short_date=i18n.short_date,
         kroner=i18n.kroner,
+        number=i18n.number,
         **context,
     )
     return HTMLResponse(page, status_code=status)

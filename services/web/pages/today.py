@@ -47,9 +47,9 @@ async def today_page(request: Request, actor: Actor = Depends(staff())) -> HTMLR
         live=("bookings", "orders", "loans"),
         days=[_day(d, resources, bookings, activities, closures) for d in days],
         bookings_shown=actor.may("booking"),
-        orders=_order_counts(orders.value) if orders.value is not None else None,
+        orders=None if orders.down or orders.value is None else _order_counts(orders.value),
         orders_down=orders.down,
-        due_today=_due_on(due.value, first) if due.value is not None else None,
+        due_today=None if due.down or due.value is None else _due_on(due.value, first),
         loans_down=due.down,
     )
 

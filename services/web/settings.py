@@ -49,7 +49,7 @@ class WebSettings(BaseSettings):
     loans_url: str = "http://127.0.0.1:8002"
     catering_url: str = "http://127.0.0.1:8003"
     notify_url: str = "http://127.0.0.1:8004"
-    service_timeout_seconds: float = Field(default=5.0, gt=0)
+    service_timeout_seconds: float = Field(default=10.0, gt=0)
 
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", validation_alias="REDIS_URL")
     stream_prefix: str = Field(default="", validation_alias="STREAM_PREFIX")

@@ -221,6 +221,8 @@ class WebHub:
             "WEB_OIDC_CLIENT_ID": CLIENT_ID,
             "WEB_OIDC_CLIENT_SECRET": CLIENT_SECRET,
             "WEB_SESSION_SECRET": secrets.token_urlsafe(32),
+            # The CI machine may be busy: a slow answer is not a service that is down.
+            "WEB_SERVICE_TIMEOUT_SECONDS": "30",
             "LOG_FORMAT": "json",
         }
         for name in SERVICES:

@@ -112,8 +112,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     settings = settings or WebSettings()
     redis = connect(settings.redis_url)
     names = StreamNames(settings.stream_prefix)
-    services = Services(settings.service_urls(), settings.service_timeout_seconds)
     hub = LiveHub(redis, names)
+    services = Services(settings.service_urls(), settings.service_timeout_seconds, cache=hub.cache)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -65,8 +65,11 @@ class Services:
         urls: dict[str, str],
         timeout: float = 5.0,
         transport: httpx.AsyncBaseTransport | None = None,
+        cache: Any = None,
     ) -> None:
         self.urls = urls
+        # Public reads every page shows (live.PublicCache); None: always ask the service.
+        self.cache = cache
         self.http = httpx.AsyncClient(
             timeout=timeout,
             trust_env=False,
@@ -160,12 +163,19 @@ class _Api:
     async def _post(self, path: str, caller: Caller | None, body: Any = None) -> Any:
         return await self.services.call(self.service, "POST", path, caller, json=body)
 
+    async def _public(self, seconds: float, path: str, **params: Any) -> Any:
+        """A public read, from the cache when there is one."""
+        if self.services.cache is None:
+            return await self._get(path, None, **params)
+        key = (self.service, path, *(f"{k}={_param(v)}" for k, v in sorted(params.items())))
+        return await self.services.cache.get(key, seconds, lambda: self._get(path, None, **params))
+
 
 class BookingApi(_Api):
     service = "booking"
 
     async def resources(self) -> list[dict[str, Any]]:
-        return await self._get("/resources", None)  # type: ignore[no-any-return]
+        return await self._public(60, "/resources")  # type: ignore[no-any-return]
 
     async def bookings(
         self,
@@ -196,13 +206,17 @@ class BookingApi(_Api):
         )
 
     async def closures(self) -> list[dict[str, Any]]:
-        return await self._get("/closures", None)  # type: ignore[no-any-return]
+        return await self._public(30, "/closures")  # type: ignore[no-any-return]
 
     async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post("/closures", caller, body)  # type: ignore[no-any-return]
+        made = await self._post("/closures", caller, body)
+        if self.services.cache is not None:
+            self.services.cache.drop(self.service)  # this front's own change shows at once
+        return made  # type: ignore[no-any-return]
 
     async def activities(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
-        return await self._get("/activities", None, **{"from": start, "to": end})  # type: ignore[no-any-return]
+        # Sign-ups change the counts without an event: kept only briefly.
+        return await self._public(15, "/activities", **{"from": start, "to": end})  # type: ignore[no-any-return]
 
 
 class LoansApi(_Api):

@@ -10,7 +10,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -26,6 +28,31 @@ TOPICS = {
 HEARTBEAT_SECONDS = 15.0
 
 
+class PublicCache:
+    """What anyone may read and every page shows (resources, closures, activities): kept a
+    short while, and dropped at once when the streams say the service changed something, or
+    when this front changed it itself. Never a person's own view: those always go to the
+    service with the person's token, which checks it."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, ...], tuple[float, Any]] = {}
+
+    async def get(
+        self, key: tuple[str, ...], seconds: float, fetch: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        found = self._values.get(key)
+        now = time.monotonic()
+        if found and found[0] > now:
+            return found[1]
+        value = await fetch()
+        self._values[key] = (now + seconds, value)
+        return value
+
+    def drop(self, service: str) -> None:
+        for key in [k for k in self._values if k[0] == service]:
+            del self._values[key]
+
+
 class LiveHub:
     def __init__(self, redis: Redis, names: StreamNames, block_ms: int = 2000) -> None:
         self.redis = redis
@@ -34,6 +61,7 @@ class LiveHub:
         self._listeners: set[asyncio.Queue[tuple[str, str]]] = set()
         self._pending_count: int | None = None
         self.following = asyncio.Event()
+        self.cache = PublicCache()
 
     # -- following the streams -------------------------------------------------------------
 
@@ -53,6 +81,7 @@ class LiveHub:
             except Exception as exc:
                 log.warning("cannot read the streams: %s", type(exc).__name__)
                 self.following.clear()  # what is cached may have changed meanwhile
+                self.cache.drop("booking")
                 await reset_connections(self.redis)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
@@ -70,6 +99,7 @@ class LiveHub:
     def publish(self, topic: str, event_type: str) -> None:
         if topic == "bookings":
             self._pending_count = None
+            self.cache.drop("booking")
         for queue in list(self._listeners):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait((topic, event_type))

@@ -10,6 +10,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
@@ -162,7 +163,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     return app
 
 
-def _error_page(request: Request, status: int, key: str, **context: object) -> HTMLResponse:
+def _error_page(request: Request, status: int, key: str, **context: Any) -> HTMLResponse:
     return common.render(
         request, "errors/page.html", status, title_key=f"error.{key}.title", key=key, **context
     )

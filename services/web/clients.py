@@ -175,7 +175,7 @@ class BookingApi(_Api):
     service = "booking"
 
     async def resources(self) -> list[dict[str, Any]]:
-        return await self._public(60, "/resources")  # type: ignore[no-any-return]
+        return await self._public(60, "/resources")
 
     async def bookings(
         self,
@@ -187,7 +187,7 @@ class BookingApi(_Api):
         resource_id: str | None = None,
         limit: int = 1000,
     ) -> list[dict[str, Any]]:
-        return await self._get(  # type: ignore[no-any-return]
+        return await self._get(
             "/bookings",
             caller,
             **{"from": start, "to": end, "status": status, "resource_id": resource_id},
@@ -195,53 +195,51 @@ class BookingApi(_Api):
         )
 
     async def booking(self, caller: Caller, booking_id: str) -> dict[str, Any]:
-        return await self._get(f"/bookings/{booking_id}", caller)  # type: ignore[no-any-return]
+        return await self._get(f"/bookings/{booking_id}", caller)
 
     async def approve(self, caller: Caller, booking_id: str) -> dict[str, Any]:
-        return await self._post(f"/bookings/{booking_id}/approve", caller)  # type: ignore[no-any-return]
+        return await self._post(f"/bookings/{booking_id}/approve", caller)
 
     async def reject(self, caller: Caller, booking_id: str, reason: str) -> dict[str, Any]:
-        return await self._post(  # type: ignore[no-any-return]
-            f"/bookings/{booking_id}/reject", caller, {"reason": reason}
-        )
+        return await self._post(f"/bookings/{booking_id}/reject", caller, {"reason": reason})
 
     async def closures(self) -> list[dict[str, Any]]:
-        return await self._public(30, "/closures")  # type: ignore[no-any-return]
+        return await self._public(30, "/closures")
 
     async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         made = await self._post("/closures", caller, body)
         if self.services.cache is not None:
             self.services.cache.drop(self.service)  # this front's own change shows at once
-        return made  # type: ignore[no-any-return]
+        return made
 
     async def activities(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         # Sign-ups change the counts without an event: kept only briefly.
-        return await self._public(15, "/activities", **{"from": start, "to": end})  # type: ignore[no-any-return]
+        return await self._public(15, "/activities", **{"from": start, "to": end})
 
 
 class LoansApi(_Api):
     service = "loans"
 
     async def items(self, caller: Caller, kind: str | None = None) -> list[dict[str, Any]]:
-        return await self._get("/items", caller, kind=kind)  # type: ignore[no-any-return]
+        return await self._get("/items", caller, kind=kind)
 
     async def loans(self, caller: Caller, status: str, limit: int = 1000) -> list[dict[str, Any]]:
-        return await self._get("/loans", caller, status=status, limit=limit)  # type: ignore[no-any-return]
+        return await self._get("/loans", caller, status=status, limit=limit)
 
     async def lend(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post("/loans", caller, body)  # type: ignore[no-any-return]
+        return await self._post("/loans", caller, body)
 
     async def give_back(self, caller: Caller, loan_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        return await self._post(f"/loans/{loan_id}/return", caller, body)  # type: ignore[no-any-return]
+        return await self._post(f"/loans/{loan_id}/return", caller, body)
 
     async def renew(self, caller: Caller, loan_id: str) -> dict[str, Any]:
-        return await self._post(f"/loans/{loan_id}/renew", caller)  # type: ignore[no-any-return]
+        return await self._post(f"/loans/{loan_id}/renew", caller)
 
     async def reservations(self, caller: Caller) -> list[dict[str, Any]]:
-        return await self._get("/reservations", caller, open_only=True)  # type: ignore[no-any-return]
+        return await self._get("/reservations", caller, open_only=True)
 
     async def shelf(self) -> dict[str, Any]:
-        return await self._get("/books", None, limit=1)  # type: ignore[no-any-return]
+        return await self._get("/books", None, limit=1)
 
 
 class CateringApi(_Api):
@@ -250,19 +248,19 @@ class CateringApi(_Api):
     async def orders(
         self, caller: Caller, day: date | None = None, status: str | None = None
     ) -> list[dict[str, Any]]:
-        return await self._get("/orders", caller, date=day, status=status)  # type: ignore[no-any-return]
+        return await self._get("/orders", caller, date=day, status=status)
 
     async def act(
         self, caller: Caller, order_id: str, action: str, reason: str | None = None
     ) -> dict[str, Any]:
         body = {"reason": reason} if action == "reject" else None
-        return await self._post(f"/orders/{order_id}/{action}", caller, body)  # type: ignore[no-any-return]
+        return await self._post(f"/orders/{order_id}/{action}", caller, body)
 
     async def prep_list(self, caller: Caller, day: date) -> dict[str, Any]:
-        return await self._get("/prep-list", caller, date=day)  # type: ignore[no-any-return]
+        return await self._get("/prep-list", caller, date=day)
 
     async def closures(self) -> list[dict[str, Any]]:
-        return await self._get("/closures", None)  # type: ignore[no-any-return]
+        return await self._get("/closures", None)
 
 
 class NotifyApi(_Api):
@@ -271,9 +269,7 @@ class NotifyApi(_Api):
     async def notifications(
         self, caller: Caller, status: str | None = None, limit: int = 100, offset: int = 0
     ) -> list[dict[str, Any]]:
-        return await self._get(  # type: ignore[no-any-return]
-            "/notifications", caller, status=status, limit=limit, offset=offset
-        )
+        return await self._get("/notifications", caller, status=status, limit=limit, offset=offset)
 
     async def retry(self, caller: Caller, delivery_id: str) -> dict[str, Any]:
-        return await self._post(f"/notifications/{delivery_id}/retry", caller)  # type: ignore[no-any-return]
+        return await self._post(f"/notifications/{delivery_id}/retry", caller)

@@ -73,7 +73,7 @@ class LiveHub:
             try:
                 if not last:
                     last = {self.names(s): await self._tail(self.names(s)) for s in TOPICS}
-                answer = await self.redis.xread(last, count=100, block=self.block_ms)  # type: ignore[arg-type]
+                answer: Any = await self.redis.xread(last, count=100, block=self.block_ms)  # type: ignore[arg-type]
                 self.following.set()
                 delay = 0.5
             except asyncio.CancelledError:
@@ -93,7 +93,7 @@ class LiveHub:
                     self.publish(TOPICS[self.names.base(name)], _event_type(fields))
 
     async def _tail(self, stream: str) -> str:
-        newest = await self.redis.xrevrange(stream, count=1)
+        newest: Any = await self.redis.xrevrange(stream, count=1)
         return as_str(newest[0][0]) if newest else "0-0"
 
     def publish(self, topic: str, event_type: str) -> None:

@@ -7,7 +7,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.integrations.starlette_client import OAuth, OAuthError
+from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]
+    OAuth,
+    OAuthError,
+)
 from fastapi import Request
 from starlette.responses import RedirectResponse
 
@@ -40,7 +43,7 @@ class OidcSignIn:
 
     async def start(self, request: Request) -> RedirectResponse:
         redirect_uri = self.settings.public_url + CALLBACK
-        return await self.client.authorize_redirect(request, redirect_uri)  # type: ignore[no-any-return]
+        return await self.client.authorize_redirect(request, redirect_uri)
 
     async def finish(self, request: Request) -> dict[str, Any]:
         """The signed-in person from the provider's answer: name, roles, access token and

@@ -48,7 +48,7 @@ async def sign_in_oidc(request: Request) -> RedirectResponse:
     oidc = request.app.state.oidc
     if oidc is None:
         raise HTTPException(404)
-    return await oidc.start(request)  # type: ignore[no-any-return]
+    return await oidc.start(request)
 
 
 @router.get("/ansatt/innlogget", response_model=None)

@@ -24,6 +24,7 @@ import httpx
 import redis as sync_redis
 
 from shared.calendar import HUB_HOURS, Calendar
+from tests.e2e.test_whole_hub import STAFF_YAML
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.servers import free_port
 from tests.support.waiting import wait_for_sync
@@ -42,15 +43,6 @@ PEOPLE = {
     "anne": {"name": "Anne Admin", "roles": ["admin"]},
     "per": {"name": "Per Uten Rolle", "roles": ["guest"]},
 }
-STAFF_YAML = """
-staff:
-  - {name: Bookingansvarlig, roles: [booking], email: booking@example.org,
-     phone: "+47 000 00 001", sms_hours: "00:00-24:00", language: nb}
-  - {name: Innbyggertorget, roles: [desk], email: desk@example.org,
-     phone: "+47 000 00 002", sms_hours: "00:00-24:00", language: nb}
-  - {name: Café Jasmin, roles: [cafe], email: kafe@example.org,
-     phone: "+47 000 00 003", sms_hours: "00:00-24:00", language: nb}
-"""
 
 
 def desk_open_offset(now: datetime) -> timedelta:

@@ -30,16 +30,22 @@ async def sign_in_page(
     request: Request, neste: str | None = None, utlopt: str | None = None
 ) -> HTMLResponse:
     request.session["after_signin"] = _safe_next(neste)
-    settings = request.app.state.settings
+    return _signin_page(request, 200, expired=bool(utlopt))
+
+
+def _signin_page(
+    request: Request, status: int, error: str | None = None, expired: bool = False
+) -> HTMLResponse:
     return render(
         request,
         "staff/signin.html",
+        status,
         title_key="signin.title",
         oidc=request.app.state.oidc is not None,
-        dev=settings.dev_signin,
+        dev=request.app.state.settings.dev_signin,
         dev_roles=DEV_ROLES,
-        expired=bool(utlopt),
-        error=None,
+        expired=expired,
+        error=error,
     )
 
 
@@ -60,29 +66,9 @@ async def signed_in(request: Request) -> HTMLResponse | RedirectResponse:
         person = await oidc.finish(request)
     except SignInFailed as exc:
         log.info("sign-in failed: %s", exc)
-        return render(
-            request,
-            "staff/signin.html",
-            400,
-            title_key="signin.title",
-            oidc=True,
-            dev=request.app.state.settings.dev_signin,
-            dev_roles=DEV_ROLES,
-            expired=False,
-            error="signin.failed",
-        )
+        return _signin_page(request, 400, error="signin.failed")
     if not person["roles"]:
-        return render(
-            request,
-            "staff/signin.html",
-            403,
-            title_key="signin.title",
-            oidc=True,
-            dev=request.app.state.settings.dev_signin,
-            dev_roles=DEV_ROLES,
-            expired=False,
-            error="signin.noroles",
-        )
+        return _signin_page(request, 403, error="signin.noroles")
     return _start_session(
         request,
         {"name": person["name"], "roles": person["roles"], "mode": "oidc"},

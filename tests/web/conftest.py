@@ -1,5 +1,5 @@
-"""The web tests: the hub as real processes (once per module) and Debian's chromium driven
-by Playwright (once per session). Without chromium the browser tests skip, saying why."""
+"""The web tests: the hub as real processes and Debian's chromium driven by Playwright, each
+started once per module. Without chromium the browser tests skip, saying why."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
         started.stop()
 
 
-@pytest.fixture(scope="session")
+# Per module, not per session: Playwright's sync API keeps an event loop running while it is
+# open, and the async tests of other modules need the thread's loop free.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.skip(f"no chromium at {CHROMIUM}: apt-get install chromium (bash .ci/run does)")

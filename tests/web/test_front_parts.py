@@ -191,3 +191,29 @@ async def test_sessions_live_in_redis_and_end(redis: Redis, prefix: str) -> None
     assert await store.load("sid-1") is None
     other = SessionStore(redis, prefix, "another-secret-" * 3, lifetime=60)
     assert other.sid_of(cookie) is None  # a new secret signs everybody out
+
+
+async def test_a_page_without_a_form_costs_no_session_and_dev_sign_in_works(
+    redis: Redis, prefix: str
+) -> None:
+    """In-process with the real Redis: the front page sets no cookie; the launcher's dev
+    sign-in (switched on here as the launcher does) opens the desk with a new session id."""
+    from services.web.app import create_app
+
+    app = create_app(WebSettings(dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            front = await client.get("/")
+            assert front.status_code == 200 and "set-cookie" not in front.headers
+            page = await client.get("/ansatt/logg-inn")
+            before = client.cookies["kp_okt"]
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf
+            stale = await client.post("/ansatt/logg-inn/utvikling", data={"csrf": "x"})
+            assert stale.status_code == 400
+            signed = await client.post(
+                "/ansatt/logg-inn/utvikling", data={"csrf": csrf[1], "role": "booking"}
+            )
+            assert signed.status_code == 303 and signed.headers["location"] == "/ansatt/"
+            assert client.cookies["kp_okt"] != before  # a new session at sign-in

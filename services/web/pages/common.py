@@ -42,6 +42,19 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
+class LazyCsrf:
+    """The CSRF token, made (and the session with it) only when a page has a form: a page
+    without one, as most public pages, costs no session."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+    __html__ = __str__
+
+
 async def form_of(request: Request) -> dict[str, str]:
     """The posted form (urlencoded), after its CSRF token matched the session's."""
     kind = request.headers.get("content-type", "").split(";")[0].strip()
@@ -118,7 +131,7 @@ def render(
         actor=actor,
         nav_count=getattr(request.state, "nav_count", None),
         flash=t(message["key"], **message["values"]) if message else None,
-        csrf=csrf_token(request),
+        csrf=LazyCsrf(request),
         live_topics=" ".join(sorted(topics)),
         title=t(title_key),
         day_name=lambda d, year=False: i18n.day_name(lang, d, year),

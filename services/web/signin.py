@@ -5,16 +5,12 @@ issuer, audience, expiry, nonce). The roles come from a configurable claim."""
 from __future__ import annotations
 
 import time
-import warnings
 from typing import Any
 
-with warnings.catch_warnings():
-    # Authlib warns at import that its httpx module will move to httpx2; nothing to act on.
-    warnings.simplefilter("ignore")
-    from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]
-        OAuth,
-        OAuthError,
-    )
+from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]
+    OAuth,
+    OAuthError,
+)
 from fastapi import Request
 from starlette.responses import RedirectResponse
 

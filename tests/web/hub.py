@@ -26,12 +26,11 @@ import redis as sync_redis
 from shared.calendar import HUB_HOURS, Calendar
 from tests.e2e.test_whole_hub import STAFF_YAML
 from tests.support.processes import ROOT, ServiceProcess
-from tests.support.servers import free_port
+from tests.support.servers import DEFAULT_REDIS_URL, REDIS_ENV, free_port
 from tests.support.waiting import wait_for_sync
 
 OSLO = ZoneInfo("Europe/Oslo")
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SERVICES = ("booking", "loans", "catering", "notify")
 CLIENT_ID, CLIENT_SECRET, AUDIENCE = "knutepunkt-web", secrets.token_urlsafe(16), "knutepunkt"
 # Service accounts, for what a test sets up through the APIs (never used by the web front).
@@ -114,6 +113,8 @@ class WebHub:
     def __init__(self, tmp: Path) -> None:
         self.tmp = tmp
         self.prefix = f"test-web-{uuid.uuid4().hex[:8]}:"
+        # The run's Redis, as tests/conftest.py chose it (the shared one, or the run's own).
+        self.redis_url = os.environ.get(REDIS_ENV, DEFAULT_REDIS_URL)
         self.children: list[Process] = []
         self.services: dict[str, ServiceProcess] = {}
         self.http = httpx.Client(timeout=15, trust_env=False)
@@ -175,7 +176,7 @@ class WebHub:
         staff_file = self.tmp / "staff.yaml"
         staff_file.write_text(STAFF_YAML)
         env = {
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": self.redis_url,
             "STREAM_PREFIX": self.prefix,
             "SMTP_URL": urls["smtp_url"],
             "SMS_GATEWAY_URL": self.sms_url,
@@ -205,7 +206,7 @@ class WebHub:
 
     def web_env(self) -> dict[str, str]:
         env = {
-            "REDIS_URL": REDIS_URL,
+            "REDIS_URL": self.redis_url,
             "STREAM_PREFIX": self.prefix,
             "WEB_PORT": str(self.web_port),
             "WEB_PUBLIC_URL": self.web_url,
@@ -243,7 +244,7 @@ class WebHub:
         for child in reversed(self.children):
             child.stop()
         self.http.close()
-        client = sync_redis.Redis.from_url(REDIS_URL)
+        client = sync_redis.Redis.from_url(self.redis_url)
         keys = list(client.scan_iter(match=f"{self.prefix}*", count=1000))
         if keys:
             client.delete(*keys)

@@ -16,7 +16,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.datastructures import MutableHeaders
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web import i18n
@@ -194,11 +193,11 @@ def _add_error_pages(app: FastAPI) -> None:
     async def bad_form(request: Request, _exc: common.BadForm) -> HTMLResponse:
         return _error_page(request, 400, "form")
 
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(
-        request: Request, exc: StarletteHTTPException
-    ) -> HTMLResponse | PlainTextResponse:
+    # The router's own "no such route" and "wrong method" too, by status: a page, not JSON.
+    @app.exception_handler(common.NoSuchPage)
+    @app.exception_handler(404)
+    @app.exception_handler(405)
+    async def no_such_page(request: Request, _exc: Exception) -> HTMLResponse | PlainTextResponse:
         if request.url.path.startswith("/static"):
-            return PlainTextResponse("not found", status_code=exc.status_code)
-        key = {404: "notfound", 405: "notfound"}.get(exc.status_code, "form")
-        return _error_page(request, exc.status_code, key)
+            return PlainTextResponse("not found", status_code=404)
+        return _error_page(request, 404, "notfound")

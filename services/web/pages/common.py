@@ -30,6 +30,10 @@ env = Environment(
 )
 
 
+class NoSuchPage(Exception):
+    """A page that is not there for this front (the dev sign-in when it is off): a 404 page."""
+
+
 class BadForm(Exception):
     """The form did not come from our page (CSRF), or is not a form at all."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from services.web.pages.common import back, flash, form_of, render
+from services.web.pages.common import NoSuchPage, back, flash, form_of, render
 from services.web.sessions import CLEAR, ROTATE
 from services.web.signin import SignInFailed
 from shared.roles import Role
@@ -53,7 +53,7 @@ def _signin_page(
 async def sign_in_oidc(request: Request) -> RedirectResponse:
     oidc = request.app.state.oidc
     if oidc is None:
-        raise HTTPException(404)
+        raise NoSuchPage()
     return await oidc.start(request)
 
 
@@ -61,7 +61,7 @@ async def sign_in_oidc(request: Request) -> RedirectResponse:
 async def signed_in(request: Request) -> HTMLResponse | RedirectResponse:
     oidc = request.app.state.oidc
     if oidc is None:
-        raise HTTPException(404)
+        raise NoSuchPage()
     try:
         person = await oidc.finish(request)
     except SignInFailed as exc:
@@ -81,7 +81,7 @@ async def signed_in(request: Request) -> HTMLResponse | RedirectResponse:
 async def sign_in_dev(request: Request) -> RedirectResponse:
     settings = request.app.state.settings
     if not settings.dev_signin:
-        raise HTTPException(404)  # only the launcher's embedded hub has it
+        raise NoSuchPage()  # only the launcher's embedded hub has it
     form = await form_of(request)
     role = form.get("role", "")
     if role not in settings.dev_token_map:

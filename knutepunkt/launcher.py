@@ -1,9 +1,10 @@
 """`knutepunkt up`: the whole hub on one machine (DESIGN.md "Running it", embedded default).
 
-Starts Redis (embedded unless one is given), the mail catcher and SMS sink, and the four
-services as child processes; waits until every service is ready, prints where everything
-is, streams the logs, and stops all of it together: a child that exits is reported and
-brings the hub down rather than being restarted behind the user's back.
+Starts Redis (embedded unless one is given), the mail catcher and SMS sink, the four
+services and the web front (with its dev sign-in: choose a role) as child processes;
+waits until every service is ready, prints where everything is, streams the logs, and stops
+all of it together: a child that exits is reported and brings the hub down rather than
+being restarted behind the user's back.
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ from shared.settings import DEFAULT_PORTS, SERVICES, parse_staff_tokens
 STAFF_ROLES = tuple(role.value for role in Role)
 # SMTP, mail catcher HTTP, SMS sink: the services' own defaults (shared.settings).
 DEFAULT_SINK_PORTS = (1025, 8025, 8026)
+DEFAULT_WEB_PORT = 8005
 READY_TIMEOUT = 90.0
 COLOURS = {
     "booking": "cyan",
     "loans": "green",
     "catering": "magenta",
     "notify": "yellow",
+    "web": "bright_green",
     "sinks": "blue",
     "redis": "red",
 }
@@ -62,6 +65,7 @@ class Plan:
     var_dir: Path
     ports: dict[str, int]
     sink_ports: tuple[int, int, int]
+    web_port: int
     redis_url: str | None
     staff_tokens: str
     tokens_generated: bool
@@ -80,10 +84,12 @@ def make_plan(
     if port_base is None:
         ports = {s: int(environ.get(f"{s.upper()}_PORT") or DEFAULT_PORTS[s]) for s in SERVICES}
         sink_ports = DEFAULT_SINK_PORTS
+        web_port = int(environ.get("WEB_PORT") or DEFAULT_WEB_PORT)
     else:
         ports = {s: port_base + i for i, s in enumerate(SERVICES)}
         sink_ports = (port_base + 4, port_base + 5, port_base + 6)
-    busy = [p for p in (*ports.values(), *sink_ports) if not _port_free(p)]
+        web_port = port_base + 7
+    busy = [p for p in (*ports.values(), *sink_ports, web_port) if not _port_free(p)]
     if busy:
         raise LaunchError(
             f"port(s) {', '.join(map(str, busy))} already in use: is a hub already running? "
@@ -115,6 +121,7 @@ def make_plan(
         var_dir=var_dir.resolve(),
         ports=ports,
         sink_ports=sink_ports,
+        web_port=web_port,
         redis_url=redis_url or None,
         staff_tokens=tokens,
         tokens_generated=not environ.get("STAFF_TOKENS"),
@@ -213,6 +220,13 @@ def print_summary(
                 (f"  {name:<9}", COLOURS[name]), f"{url}   docs {url}/docs   pid {pids[name]}"
             )
         )
+    console.print(
+        Text.assemble(
+            ("  web      ", COLOURS["web"]),
+            f"http://127.0.0.1:{plan.web_port}/ansatt/   (dev sign-in: choose a role)"
+            f"   pid {pids['web']}",
+        )
+    )
     console.print(
         Text.assemble(
             ("  mail     ", COLOURS["sinks"]),
@@ -341,6 +355,32 @@ def service_env(
     return env
 
 
+def web_env(plan: Plan, redis_url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The web front of the embedded hub: the services' addresses, and the dev sign-in,
+    which acts with the static token of the chosen role (WEB_DEV_TOKENS). Only the
+    launcher sets WEB_DEV_SIGNIN; the web front refuses it on anything but loopback."""
+    env = dict(environ)
+    single = {
+        next(iter(roles)): token
+        for token, roles in parse_staff_tokens(plan.staff_tokens).items()
+        if len(roles) == 1
+    }
+    env.update(
+        {
+            "REDIS_URL": redis_url,
+            "WEB_PORT": str(plan.web_port),
+            "WEB_DEV_SIGNIN": "true",
+            "WEB_DEV_TOKENS": ",".join(f"{role}:{token}" for role, token in single.items()),
+            "LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    for name in SERVICES:
+        env[f"WEB_{name.upper()}_URL"] = f"http://127.0.0.1:{plan.ports[name]}"
+    env.setdefault("WEB_PUBLIC_URL", f"http://127.0.0.1:{plan.web_port}")
+    return env
+
+
 async def wait_ready(ports: Mapping[str, int], timeout: float) -> None:
     pending = set(ports)
     async with httpx.AsyncClient(timeout=2, trust_env=False) as client:
@@ -387,7 +427,12 @@ async def run_hub(plan: Plan, console: Console) -> int:
             argv = [sys.executable, "-m", f"services.{name}"]
             env = service_env(plan, name, redis_url, sinks, os.environ)
             await supervisor.start(name, argv, env, printer(name), tier=SERVICE)
-        await supervisor.guard(wait_ready(plan.ports, READY_TIMEOUT), stop)
+        web = [sys.executable, "-m", "services.web"]
+        await supervisor.start(
+            "web", web, web_env(plan, redis_url, os.environ), printer("web"), tier=SERVICE
+        )
+        ready = {**plan.ports, "web": plan.web_port}
+        await supervisor.guard(wait_ready(ready, READY_TIMEOUT), stop)
         print_summary(console, plan, supervisor, redis_url, sinks)
         await supervisor.guard(loop.create_future(), stop)  # until a stop or an exit
     except StopRequested:
@@ -420,9 +465,10 @@ def register(app: typer.Typer) -> None:
             int | None,
             typer.Option(
                 help="Ports from here on: booking, loans, catering, notify, then the SMTP, "
-                "mail and SMS sinks. Default: 8001-8004 and 1025, 8025, 8026.",
+                "mail and SMS sinks, then the web front. Default: 8001-8004, 1025, 8025, "
+                "8026 and 8005.",
                 min=1,
-                max=65528,
+                max=65527,
             ),
         ] = None,
         var_dir: Annotated[
@@ -440,7 +486,8 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
     ) -> None:
-        """Start the whole hub on this machine: Redis, mail and SMS sinks, the four services."""
+        """Start the whole hub on this machine: Redis, mail and SMS sinks, the four services
+        and the web front."""
         console = Console(soft_wrap=True, highlight=False)
         try:
             plan = make_plan(port_base, var_dir, redis_url, os.environ, at)

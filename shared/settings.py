@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     sms_gateway_url: str = "http://127.0.0.1:8026"
     sms_provider: str = "generic"
     staff_tokens: str = ""
+    # Staff people's access tokens: JWTs from this OpenID Connect issuer, for this audience,
+    # with the staff roles in this claim (a dotted path such as `realm_access.roles` works).
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_roles_claim: str = "roles"
+    oidc_jwks_cache_seconds: int = Field(default=600, ge=10)
     staff_directory: Path | None = None
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | text
@@ -104,6 +110,13 @@ class Settings(BaseSettings):
     def _tokens_parse(cls, value: str) -> str:
         parse_staff_tokens(value)
         return value
+
+    @model_validator(mode="after")
+    def _audience_with_issuer(self) -> Settings:
+        # Without an audience any token the issuer gives out, for any application, would do.
+        if self.oidc_issuer and not self.oidc_audience:
+            raise ValueError("OIDC_AUDIENCE must be set when OIDC_ISSUER is")
+        return self
 
     @cached_property
     def tokens(self) -> dict[str, frozenset[str]]:

@@ -130,6 +130,7 @@ class Summary:
     sms_url: str
     redis_url: str
     staff_tokens: str
+    web_url: str
 
 
 @dataclass
@@ -187,12 +188,13 @@ class Hub:
             urls[name], pids[name] = url, int(pid)
         mail = re.search(r"^\s+mail\s+(\S+)/messages\s+smtp (\S+)\s+pid (\d+)$", text, re.M)
         sms = re.search(r"^\s+sms\s+(\S+)/messages$", text, re.M)
+        web = re.search(r"^\s+web\s+(http://\S+)/ansatt/\s+.*pid (\d+)$", text, re.M)
         redis = re.search(r"^\s+redis\s+(redis://\S+)\s+\(embedded, pid (\d+)\)$", text, re.M)
         tokens = re.search(r"STAFF_TOKENS=(\S+)", text)
-        assert mail and sms and redis and tokens, text
-        pids["sinks"], pids["redis"] = int(mail[3]), int(redis[2])
+        assert mail and sms and redis and tokens and web, text
+        pids["sinks"], pids["redis"], pids["web"] = int(mail[3]), int(redis[2]), int(web[2])
         assert set(urls) == set(SERVICES), text
-        return Summary(urls, pids, mail[1], mail[2], sms[1], redis[1], tokens[1])
+        return Summary(urls, pids, mail[1], mail[2], sms[1], redis[1], tokens[1], web[1])
 
     def wait_exit(self, timeout: float = 60) -> int:
         assert self.proc

@@ -37,7 +37,7 @@ pytestmark = [
 def hub(tmp_path: Path) -> Iterator[tuple[Hub, set[Proc]]]:
     """A running hub and the processes it started (its direct children, read from /proc)."""
     hub = Hub(
-        var_dir=tmp_path / "var", port_base=free_port_range(7), env=hub_env(bundled_redis=True)
+        var_dir=tmp_path / "var", port_base=free_port_range(8), env=hub_env(bundled_redis=True)
     ).start()
     tracked: set[Proc] = set()
     try:
@@ -50,9 +50,10 @@ def _track(hub: Hub, summary: Summary, tracked: set[Proc]) -> None:
     assert hub.proc
     children = children_of(hub.proc.pid)
     tracked.update(children)
-    # What the launcher printed is what it runs: four services, the sinks, Redis.
+    # What the launcher printed is what it runs: four services, the web front, the sinks,
+    # Redis.
     assert {c.pid for c in children} == set(summary.pids.values()), hub.output
-    assert len(children) == len(SERVICES) + 2
+    assert len(children) == len(SERVICES) + 3
 
 
 def _exit_codes(hub: Hub) -> dict[str, str]:
@@ -89,6 +90,10 @@ def test_hub_comes_up_and_sigterm_stops_every_child(hub: tuple[Hub, set[Proc]]) 
             assert f"STAFF_TOKENS={summary.staff_tokens}".encode() in environ
             assert f"SMTP_URL={summary.smtp_url}".encode() in environ
             assert f"SMS_GATEWAY_URL={summary.sms_url}".encode() in environ
+        # The web front, with the dev sign-in that only the launcher turns on.
+        assert client.get(f"{summary.web_url}/health/ready").status_code == 200
+        signin = client.get(f"{summary.web_url}/ansatt/logg-inn")
+        assert signin.status_code == 200 and 'action="/ansatt/logg-inn/utvikling"' in signin.text
         assert client.get(f"{summary.mail_url}/messages").status_code == 200
         assert client.get(f"{summary.sms_url}/messages").status_code == 200
     embedded = redis.Redis.from_url(summary.redis_url)
@@ -106,7 +111,7 @@ def test_hub_comes_up_and_sigterm_stops_every_child(hub: tuple[Hub, set[Proc]]) 
     # Each stopped by the launcher, on SIGTERM (uvicorn re-raises it once it has shut down
     # cleanly), not killed by the kernel after the launcher had gone.
     assert set(_exit_codes(process).values()) <= {"0", "SIGTERM"}, process.output[-3000:]
-    assert set(_exit_codes(process)) == {*SERVICES, "sinks", "redis"}
+    assert set(_exit_codes(process)) == {*SERVICES, "web", "sinks", "redis"}
     _assert_nothing_left(process, tracked, process.var_dir)
 
 

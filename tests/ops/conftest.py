@@ -69,7 +69,7 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory, *args: str) -> Iterato
     var_dir: Path = tmp_path_factory.mktemp("ops") / "var"
     process = Hub(
         var_dir=var_dir,
-        port_base=free_port_range(7),
+        port_base=free_port_range(8),
         env=hub_env(drop_suffixes=("_DATABASE_URL", "_PORT", "_URL")),
         args=args,
     ).start()

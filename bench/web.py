@@ -1,0 +1,239 @@
+"""Web front benchmark: `python bench/web.py [--redis URL] [--requests N]`.
+
+The staff desk's "I dag" and "Forespørsler" pages per second, signed in as a booking
+officer, with 1,000 and then 100,000 bookings in the booking service's database, against a
+static page (the front page: the same app, middleware, session and template engine, no
+service call) served the same way in the same run. Prints pages/s, p50 and p99, each page
+against the static page, and 100k against 1k. Asserts nothing about speed.
+
+The booking service and the web front run as their own processes, as deployed (SQLite, the
+shared Redis with a key prefix of its own; the web front with the launcher's dev sign-in);
+the bookings are written straight to the booking table with bench/booking.py's prefill
+(the setup, not the measurement).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time as time_module
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import httpx
+from redis.asyncio import Redis
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
+
+
+def _booking_bench() -> Any:
+    """bench/booking.py, for its prefill (one way to write bookings straight to the table)."""
+    spec = importlib.util.spec_from_file_location("booking_bench", ROOT / "bench" / "booking.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+booking_bench = _booking_bench()
+
+from shared.db import Database  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
+from tests.support.waiting import wait_for_sync  # noqa: E402
+
+OSLO = ZoneInfo("Europe/Oslo")
+TOKEN = "bench-booking"
+CLIENTS = 8
+PENDING = 20
+PER_DAY = 20
+PAGES = {"static /": "/", "I dag": "/ansatt/", "Forespørsler": "/ansatt/foresporsler"}
+
+
+@contextlib.contextmanager
+def process(module: str, env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
+    with log.open("ab") as out:
+        child = subprocess.Popen(
+            [sys.executable, "-m", module],
+            cwd=ROOT,
+            env={**os.environ, **env, "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_sync(lambda: _ready(ready, child, log), 120, interval=0.2, message=module)
+        yield
+    finally:
+        child.terminate()
+        child.wait(15)
+
+
+def _ready(url: str, child: subprocess.Popen[bytes], log: Path) -> bool:
+    if child.poll() is not None:
+        raise RuntimeError(f"{url} exited:\n{log.read_text()[-2000:]}")
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def signed_in(client: httpx.AsyncClient) -> None:
+    page = await client.get("/ansatt/logg-inn")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf, page.text[:500]
+    answer = await client.post(
+        "/ansatt/logg-inn/utvikling", data={"csrf": csrf[1], "role": "booking"}
+    )
+    assert answer.status_code == 303, answer.text[:500]
+
+
+async def requests_waiting(booking_url: str) -> None:
+    """Requests for Gymsalen on evenings ahead, each from its own club (the weekly quota)."""
+    async with httpx.AsyncClient(base_url=booking_url, timeout=60) as client:
+        made, ahead = 0, 2
+        while made < PENDING:
+            day = datetime.now(OSLO).date() + timedelta(days=ahead)
+            ahead += 1
+            start = datetime.combine(day, time(18), OSLO)
+            answer = await client.post(
+                "/bookings",
+                json={
+                    "resource_id": "gymsalen",
+                    "start": start.isoformat(),
+                    "end": (start + timedelta(hours=2)).isoformat(),
+                    "booker_type": "organisation",
+                    "organisation": {"number": "974760673", "name": "Benk idrettslag"},
+                    "booker": {"name": "Benk", "email": "benk@example.org"},
+                    "title": f"Trening {made}",
+                },
+            )
+            if answer.status_code == 201:
+                made += 1
+            elif answer.status_code not in (409, 422):
+                raise RuntimeError(f"request failed: {answer.status_code} {answer.text[:300]}")
+
+
+async def measure(
+    base_url: str, cookies: httpx.Cookies, path: str, n: int
+) -> tuple[float, list[float]]:
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    async with httpx.AsyncClient(
+        base_url=base_url, cookies=cookies, limits=limits, timeout=60
+    ) as client:
+        answer = await client.get(path)
+        if answer.status_code != 200:
+            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+
+        counter = iter(range(n))
+        latencies: list[float] = []
+        statuses: set[int] = set()
+
+        async def worker() -> None:
+            for _ in counter:
+                started = time_module.perf_counter()
+                statuses.add((await client.get(path)).status_code)
+                latencies.append(time_module.perf_counter() - started)
+
+        started = time_module.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+        elapsed = time_module.perf_counter() - started
+    if statuses != {200}:
+        raise RuntimeError(f"{path}: statuses {statuses}")
+    return n / elapsed, latencies
+
+
+async def round_of(base_url: str, cookies: httpx.Cookies, n: int, label: str) -> dict[str, float]:
+    print(f"\nwith {label} bookings ({CLIENTS} clients, {n} requests per page)")
+    rates: dict[str, float] = {}
+    for name, path in PAGES.items():
+        rate, latencies = await measure(base_url, cookies, path, n)
+        rates[name] = rate
+        print(
+            f"  {name:<13} {rate:7.1f} pages/s  p50 {booking_bench.pct(latencies, 50):7.1f} ms"
+            f"  p99 {booking_bench.pct(latencies, 99):7.1f} ms"
+        )
+    for name in ("I dag", "Forespørsler"):
+        print(f"  ratio {name} : static = {rates[name] / rates['static /']:.2f}")
+    return rates
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument("--requests", type=int, default=300)
+    args = parser.parse_args()
+    prefix = f"bench-web-{uuid.uuid4().hex[:8]}:"
+    tmp = tempfile.TemporaryDirectory()
+    database_url = f"sqlite+aiosqlite:///{tmp.name}/booking.db"
+    booking_port, web_port = free_port(), free_port()
+    booking_url, web_url = f"http://127.0.0.1:{booking_port}", f"http://127.0.0.1:{web_port}"
+    shared = {"REDIS_URL": args.redis, "STREAM_PREFIX": prefix}
+    booking_env = {
+        **shared,
+        "BOOKING_PORT": str(booking_port),
+        "BOOKING_DATABASE_URL": database_url,
+        "STAFF_TOKENS": f"{TOKEN}:booking",
+    }
+    web_env = {
+        **shared,
+        "WEB_PORT": str(web_port),
+        "WEB_BOOKING_URL": booking_url,
+        "WEB_DEV_SIGNIN": "true",
+        "WEB_DEV_TOKENS": f"booking:{TOKEN}",
+        "WEB_SERVICE_TIMEOUT_SECONDS": "60",
+    }
+    logs = Path(tmp.name)
+    # bench/booking.py's prefill writes through a service's runtime database.
+    writer = SimpleNamespace(
+        state=SimpleNamespace(runtime=SimpleNamespace(db=Database(database_url)))
+    )
+    try:
+        with (
+            process("services.booking", booking_env, booking_url + "/health/ready", logs / "b.log"),
+            process("services.web", web_env, web_url + "/health/ready", logs / "w.log"),
+        ):
+            async with httpx.AsyncClient(base_url=web_url, timeout=60) as client:
+                await signed_in(client)
+                cookies = client.cookies
+            await requests_waiting(booking_url)
+            # A busy room: 20 bookings a day on Møterom 1 for the 50 days around today;
+            # then 99,000 more back to back in the years before. I dag shows the same
+            # 40 bookings whether there are 1,000 or 100,000 in all.
+            today = datetime.combine(datetime.now(OSLO).date(), time(0), OSLO)
+            for offset in range(-25, 25):
+                morning = (today + timedelta(days=offset, hours=8)).astimezone(UTC)
+                await booking_bench.prefill(writer, "moterom-1", PER_DAY, morning)
+            small = await round_of(web_url, cookies, args.requests, "1,000")
+            # In UTC: wall-clock arithmetic in Oslo would fold slots together at DST.
+            long_ago = (today - timedelta(days=800)).astimezone(UTC)
+            await booking_bench.prefill(writer, "moterom-1", 99_000, long_ago)
+            large = await round_of(web_url, cookies, args.requests, "100,000")
+            print()
+            for name in ("I dag", "Forespørsler"):
+                print(f"ratio {name} 100k : 1k = {large[name] / small[name]:.2f}")
+            print(f"ratio static 100k : 1k = {large['static /'] / small['static /']:.2f}")
+    finally:
+        client = Redis.from_url(args.redis)
+        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+        await writer.state.runtime.db.dispose()
+        tmp.cleanup()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,85 @@
+"""Bokmål first, English available: the texts of the pages, and Norwegian formats of
+dates, times and money in Europe/Oslo."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from services.web.texts import TEXTS
+
+OSLO = ZoneInfo("Europe/Oslo")
+LANGUAGES = ("nb", "en")
+LANG_COOKIE = "kp_sprak"
+
+_WEEKDAYS = {
+    "nb": ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"],
+    "en": ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"],
+}
+_MONTHS = {
+    "nb": "januar februar mars april mai juni juli august september oktober november desember",
+    "en": "January February March April May June July August September October November December",
+}
+
+
+def text(lang: str, key: str, **values: Any) -> str:
+    entry = TEXTS.get(key)
+    if entry is None:
+        return key
+    template = entry.get(lang) or entry["nb"]
+    return template.format(**values) if values else template
+
+
+def local(moment: datetime | str) -> datetime:
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return moment.astimezone(OSLO)
+
+
+def day_name(lang: str, day: date | datetime | str, year: bool = False) -> str:
+    if isinstance(day, str):
+        day = date.fromisoformat(day[:10]) if len(day) <= 10 else local(day).date()
+    elif isinstance(day, datetime):
+        day = local(day).date()
+    weekday = _WEEKDAYS[lang][day.weekday()]
+    month = _MONTHS[lang].split()[day.month - 1]
+    tail = f" {day.year}" if year else ""
+    return (
+        f"{weekday} {day.day}. {month}{tail}"
+        if lang == "nb"
+        else f"{weekday} {day.day} {month}{tail}"
+    )
+
+
+def clock(moment: datetime | str) -> str:
+    return local(moment).strftime("%H:%M")
+
+
+def when(lang: str, moment: datetime | str) -> str:
+    """`tirsdag 5. mai kl. 10:00` / `Tuesday 5 May 10:00`."""
+    joint = " kl. " if lang == "nb" else " "
+    return day_name(lang, local(moment)) + joint + clock(moment)
+
+
+def short_date(moment: datetime | str) -> str:
+    """`05.05.2026`, the Norwegian numeric date."""
+    return local(moment).strftime("%d.%m.%Y")
+
+
+def number(value: float) -> str:
+    """`2`, `1,5`: Norwegian decimals, no trailing zeros."""
+    return f"{value:.1f}".rstrip("0").rstrip(".").replace(".", ",")
+
+
+def kroner(ore: int) -> str:
+    """`1 250,00 kr` (a no-break space between the thousands)."""
+    whole, part = divmod(abs(ore), 100)
+    grouped = f"{whole:,}".replace(",", "\u00a0")
+    return f"{'-' if ore < 0 else ''}{grouped},{part:02d}\u00a0kr"
+
+
+def language_of(cookie: str | None) -> str:
+    """Bokmål, unless the person chose English (the switch on every page sets a cookie): a
+    browser's own language says little about which language a Norwegian office works in."""
+    return "en" if cookie == "en" else "nb"

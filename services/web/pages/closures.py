@@ -1,0 +1,151 @@
+"""Stengt: the hub's and the rooms' closures, and for each what it touches, as far as the
+services' APIs tell it today: the bookings inside it, the café's orders on its days, and
+the loans that fall due in it. Booking officers add closures here."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.web import i18n
+from services.web.clients import Refused
+from services.web.pages.common import back, flash, form_of, part, render, skipped
+from services.web.staff import Actor, staff
+
+router = APIRouter()
+PAGE = "/ansatt/stengt"
+SHOWN = 10  # closures whose effects are looked up; the rest are listed only
+ORDER_DAYS = 14  # the café's days looked at per closure
+FINAL_ORDERS = {"picked_up", "rejected", "cancelled"}
+
+
+@router.get(PAGE, response_class=HTMLResponse)
+async def closures_page(request: Request, actor: Actor = Depends(staff())) -> HTMLResponse:
+    return await _render(request, actor)
+
+
+async def _render(
+    request: Request,
+    actor: Actor,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+) -> HTMLResponse:
+    services = request.app.state.services
+    closures = sorted(await services.booking.closures(), key=lambda c: c["start"])
+    resources, cafe_closures, loans = await asyncio.gather(
+        part(services.booking.resources(), []),
+        part(services.catering.closures(), []),
+        part(services.loans.loans(actor.caller, "active"), []) if actor.may("desk") else skipped(),
+    )
+    names = {r["id"]: r["name"] for r in resources.value}
+    due = None if loans.down else loans.value  # not "none due" when loans is away
+    touched = await asyncio.gather(*(_touches(request, actor, c, due) for c in closures[:SHOWN]))
+    return render(
+        request,
+        "staff/closures.html",
+        status,
+        title_key="closures.title",
+        live=("bookings",),
+        closures=[
+            {
+                "closure": c,
+                "place": names.get(c["resource_id"] or ""),
+                "touches": touched[n] if n < SHOWN else None,
+            }
+            for n, c in enumerate(closures)
+        ],
+        cafe_closures=cafe_closures.value,
+        resources=resources.value,
+        may_add=actor.may("booking"),
+        errors=errors or {},
+        values=values or {},
+    )
+
+
+def _days(start: datetime, end: datetime) -> list[date]:
+    first, last = start.date(), (end - timedelta(microseconds=1)).date()
+    count = min((last - first).days + 1, ORDER_DAYS)
+    return [first + timedelta(days=n) for n in range(count)]
+
+
+async def _touches(
+    request: Request, actor: Actor, closure: dict[str, Any], loans: list[Any] | None
+) -> dict[str, Any]:
+    services = request.app.state.services
+    start, end = i18n.local(closure["start"]), i18n.local(closure["end"])
+    bookings = (
+        part(
+            services.booking.bookings(
+                actor.caller, start=start, end=end, resource_id=closure["resource_id"]
+            ),
+            [],
+        )
+        if actor.may("booking")
+        else skipped()
+    )
+    orders = (
+        part(
+            asyncio.gather(*(services.catering.orders(actor.caller, d) for d in _days(start, end))),
+            [],
+        )
+        if actor.may("cafe") and closure["resource_id"] is None
+        else skipped()
+    )
+    found_bookings, found_orders = await asyncio.gather(bookings, orders)
+    return {
+        "bookings": None
+        if found_bookings.value is None
+        else [b for b in found_bookings.value if b["status"] in ("pending", "confirmed")],
+        "orders": None
+        if found_orders.value is None
+        else [o for day in found_orders.value for o in day if o["status"] not in FINAL_ORDERS],
+        "loans": None
+        if loans is None or closure["resource_id"] is not None
+        else [loan for loan in loans if start <= i18n.local(loan["due_at"]) < end],
+        "down": found_bookings.down or found_orders.down,
+    }
+
+
+def _moment(day: str, clock: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(f"{day}T{clock or '00:00'}").replace(tzinfo=i18n.OSLO)
+    except ValueError:
+        return None
+
+
+@router.post(PAGE, response_model=None)
+async def add_closure(
+    request: Request, actor: Actor = Depends(staff("booking"))
+) -> HTMLResponse | RedirectResponse:
+    form = await form_of(request)
+    lang = request.state.lang
+    start = _moment(form.get("start_date", ""), form.get("start_time", ""))
+    end = _moment(form.get("end_date", ""), form.get("end_time", ""))
+    errors: dict[str, str] = {}
+    if start is None:
+        errors["start_date"] = i18n.text(lang, "closures.date.invalid")
+    if end is None:
+        errors["end_date"] = i18n.text(lang, "closures.date.invalid")
+    if not form.get("reason"):
+        errors["reason"] = i18n.text(lang, "closures.reason.missing")
+    if errors:
+        return await _render(request, actor, 422, errors, form)
+    body = {
+        "resource_id": form.get("resource_id") or None,
+        "start": start.isoformat(),  # type: ignore[union-attr]
+        "end": end.isoformat(),  # type: ignore[union-attr]
+        "reason": form["reason"],
+    }
+    try:
+        made = await request.app.state.services.booking.add_closure(actor.caller, body)
+    except Refused as exc:
+        name = (exc.field or "").split(".")[-1]
+        field = {"start": "start_date", "end": "end_date", "reason": "reason"}.get(name, "form")
+        return await _render(request, actor, 422, {field: exc.detail}, form)
+    flash(request, "closures.added", count=len(made.get("affected_bookings") or []))
+    return back(PAGE)

@@ -1,0 +1,174 @@
+"""What every page shares: rendering a template with the page's language and the signed-in
+person, the form and its CSRF check, a message for the next page (post/redirect/get), and
+the day in Oslo."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from services.web import i18n
+from services.web.staff import Actor
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+MAX_FORM_BYTES = 16 * 1024
+
+env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(["html"]),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+class NoSuchPage(Exception):
+    """A page that is not there for this front (the dev sign-in when it is off): a 404 page."""
+
+
+class BadForm(Exception):
+    """The form did not come from our page (CSRF), or is not a form at all."""
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(24)
+        request.session["csrf"] = token
+    return str(token)
+
+
+class LazyCsrf:
+    """The CSRF token, made (and the session with it) only when a page has a form: a page
+    without one, as most public pages, costs no session."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+
+    def __str__(self) -> str:
+        return csrf_token(self.request)
+
+    __html__ = __str__
+
+
+async def form_of(request: Request) -> dict[str, str]:
+    """The posted form (urlencoded), after its CSRF token matched the session's."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip()
+    if kind != "application/x-www-form-urlencoded":
+        raise BadForm()
+    body = await request.body()
+    if len(body) > MAX_FORM_BYTES:
+        raise BadForm()
+    try:
+        parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=50)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise BadForm() from exc
+    form = {k: v[0].replace("\x00", "").strip() for k, v in parsed.items()}
+    expected = request.session.get("csrf")
+    given = form.pop("csrf", "")
+    if not expected or not hmac.compare_digest(str(expected), given):
+        raise BadForm()
+    return form
+
+
+def flash(request: Request, key: str, **values: Any) -> None:
+    """A message for the next page the person sees (after the redirect)."""
+    request.session["flash"] = {"key": key, "values": values}
+
+
+def back(path: str) -> RedirectResponse:
+    return RedirectResponse(path, status_code=303)
+
+
+def today() -> date:
+    return datetime.now(i18n.OSLO).date()
+
+
+def day_bounds(day: date, days: int = 1) -> tuple[datetime, datetime]:
+    """[midnight, midnight `days` later) in Oslo, as aware datetimes (DST-safe)."""
+    start = datetime.combine(day, time(0), i18n.OSLO)
+    end = datetime.combine(day + timedelta(days=days), time(0), i18n.OSLO)
+    return start, end
+
+
+def parse_day(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def render(
+    request: Request,
+    template: str,
+    status: int = 200,
+    *,
+    title_key: str,
+    live: tuple[str, ...] = (),
+    **context: Any,
+) -> HTMLResponse:
+    lang: str = request.state.lang
+    actor: Actor | None = getattr(request.state, "actor", None)
+    message = request.session.pop("flash", None)
+
+    def t(key: str, **values: Any) -> str:
+        return i18n.text(lang, key, **values)
+
+    topics = set(live)
+    if actor is not None and actor.may("booking"):
+        topics.add("bookings")  # the count in the navigation
+    page = env.get_template(template).render(
+        request=request,
+        path=request.url.path,
+        lang=lang,
+        t=t,
+        actor=actor,
+        nav_count=getattr(request.state, "nav_count", None),
+        flash=t(message["key"], **message["values"]) if message else None,
+        csrf=LazyCsrf(request),
+        live_topics=" ".join(sorted(topics)),
+        title=t(title_key),
+        day_name=lambda d, year=False: i18n.day_name(lang, d, year),
+        when=lambda m: i18n.when(lang, m),
+        clock=i18n.clock,
+        short_date=i18n.short_date,
+        kroner=i18n.kroner,
+        number=i18n.number,
+        **context,
+    )
+    return HTMLResponse(page, status_code=status)
+
+
+class Part:
+    """One part of a page that may fail on its own: its value, or which service is down."""
+
+    def __init__(self, value: Any = None, down: str | None = None) -> None:
+        self.value = value
+        self.down = down
+
+
+async def part(work: Any, default: Any = None) -> Part:
+    """Await `work`; a service that is down (or refuses) gives an empty part, not a page."""
+    from services.web.clients import Refused, ServiceDown
+
+    try:
+        return Part(await work)
+    except ServiceDown as exc:
+        return Part(default, down=exc.service)
+    except Refused:
+        return Part(default, down="refused")
+
+
+async def skipped() -> Part:
+    """A part the person's roles do not cover: nothing fetched."""
+    return Part(None)

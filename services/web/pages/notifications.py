@@ -1,0 +1,65 @@
+"""Varsler: the notification log (queued, sent, delivered, failed, suppressed), filtered by
+status, and a failed message sent again."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+
+from services.web.clients import Refused
+from services.web.pages.common import back, flash, form_of, render
+from services.web.staff import Actor, staff
+
+router = APIRouter()
+PAGE = "/ansatt/varsler"
+STATUSES = ("queued", "sending", "sent", "delivered", "failed", "suppressed")
+PER_PAGE = 50
+
+
+@router.get(PAGE, response_class=HTMLResponse)
+async def notifications_page(
+    request: Request, status: str | None = None, side: int = 1, actor: Actor = Depends(staff())
+) -> HTMLResponse:
+    return await _render(request, actor, status, side)
+
+
+async def _render(
+    request: Request,
+    actor: Actor,
+    status: str | None,
+    side: int = 1,
+    code: int = 200,
+    errors: dict[str, str] | None = None,
+) -> HTMLResponse:
+    chosen = status if status in STATUSES else None
+    side = max(side, 1)
+    rows = await request.app.state.services.notify.notifications(
+        actor.caller, chosen, limit=PER_PAGE + 1, offset=(side - 1) * PER_PAGE
+    )
+    return render(
+        request,
+        "staff/notifications.html",
+        code,
+        title_key="notifications.title",
+        live=("notifications",),
+        rows=rows[:PER_PAGE],
+        more=len(rows) > PER_PAGE,
+        side=side,
+        chosen=chosen,
+        statuses=STATUSES,
+        errors=errors or {},
+    )
+
+
+@router.post(PAGE + "/{delivery_id}/prov-igjen", response_model=None)
+async def retry(
+    request: Request, delivery_id: str, actor: Actor = Depends(staff())
+) -> HTMLResponse | RedirectResponse:
+    form = await form_of(request)
+    status = form.get("status") or None
+    try:
+        await request.app.state.services.notify.retry(actor.caller, delivery_id)
+    except Refused as exc:
+        return await _render(request, actor, status, 1, 409, {delivery_id: exc.detail})
+    flash(request, "notifications.retried")
+    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))

@@ -1,0 +1,233 @@
+"""Universal design: axe-core (WCAG 2.1 A and AA rules) on every staff page in its empty,
+full and error states, at desktop width and at a 375 px phone width: no violations.
+
+With KP_SCREENSHOTS set to a folder (docs/web), it also saves a screenshot of each page in
+the full state, desktop and phone, for docs/web.md.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from datetime import datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.waiting import wait_for_sync
+from tests.web.conftest import sign_in
+from tests.web.hub import OSLO, WebHub
+
+pytestmark = pytest.mark.slow
+WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
+PAGES = {
+    "i-dag": "/ansatt/",
+    "foresporsler": "/ansatt/foresporsler",
+    "utlan": "/ansatt/utlan",
+    "kafe": "/ansatt/kafe",
+    "produksjonsliste": "/ansatt/kafe/produksjonsliste",
+    "stengt": "/ansatt/stengt",
+    "varsler": "/ansatt/varsler",
+}
+PHONE = {"width": 375, "height": 812}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def assert_accessible(page: Any, what: str, phone: bool = False) -> None:
+    """No violations; with `phone`, also at 375 px (the full pages, whose layout changes)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    for size in (DESKTOP, PHONE) if phone else (DESKTOP,):
+        page.set_viewport_size(size)
+        results = Axe().run(page, options=WCAG_21_AA)
+        assert results.violations_count == 0, f"{what} at {size['width']} px:\n" + (
+            results.generate_report()
+        )
+    page.set_viewport_size(DESKTOP)
+
+
+def screenshot(page: Any, name: str) -> None:
+    folder = os.environ.get("KP_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    for label, size in (("desktop", DESKTOP), ("mobil", PHONE)):
+        page.set_viewport_size(size)
+        # The top of the page, at most this tall: enough to show it, small in the repository.
+        height = min(page.evaluate("document.documentElement.scrollHeight"), 1800)
+        clip = {"x": 0, "y": 0, "width": size["width"], "height": height}
+        page.screenshot(path=str(Path(folder) / f"{name}-{label}.png"), full_page=True, clip=clip)
+    page.set_viewport_size(DESKTOP)
+
+
+@pytest.fixture(scope="module")
+def admin(hub: WebHub, browser: Any) -> Any:
+    context = browser.new_context(locale="nb-NO", viewport=DESKTOP)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    sign_in(page, hub, "anne")
+    yield page
+    context.close()
+
+
+def _fill_the_hub(hub: WebHub) -> None:
+    """A day's worth: requests, bookings with catering, an activity with sign-ups, orders,
+    loans (one overdue), a closure, notifications (one failed)."""
+    # The next SMS the gateway gets is refused for good: one failed notification to retry.
+    hub.http.post(f"{hub.sms_url}/control/faults", json={"responses": [400]})
+    hub.request_gymsalen(f"full-{secrets.token_hex(3)}@example.org", title="Vårkonsert")
+    hub.request_gymsalen(f"full-{secrets.token_hex(3)}@example.org", title="Innebandy")
+    today = hub.now().date()
+    for day, hour in ((today, 12), (today + timedelta(days=1), 11)):
+        start = datetime.combine(day, time(hour), OSLO)
+        staff = hub.http.post(
+            hub.url("booking", "/bookings"),
+            headers=hub.staff("booking"),
+            json={
+                "resource_id": "moterom-1",
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+                "booker_type": "staff",
+                "booker": {"name": "Knutepunkt", "email": "desk@example.org"},
+                "title": "Infomøte om bostøtte",
+                "public": True,
+                "signup_capacity": 20,
+                "catering": {
+                    "lines": [{"item_id": "kaffe-te", "quantity": 12}],
+                    "people": 12,
+                    "serve_at": start.isoformat(),
+                },
+            },
+        )
+        assert staff.status_code == 201, staff.text
+    hub.short_notice_order(f"kunde-{secrets.token_hex(3)}@example.org")
+    pcs = hub.http.get(hub.url("loans", "/items"), params={"kind": "pc"}, headers=hub.staff("desk"))
+    free = [i for i in pcs.json() if i["available"]]
+    for item, days_ago, phone in ((free[0], 0, "+4700000061"), (free[1], 6, "+4700000062")):
+        body: dict[str, Any] = {
+            "item_id": item["id"],
+            "borrower": {"name": f"Låner {phone[-2:]}", "phone": phone},
+        }
+        if days_ago:
+            body["started_at"] = (hub.now() - timedelta(days=days_ago)).isoformat()
+            body["due_date"] = (hub.now() - timedelta(days=days_ago - 2)).date().isoformat()
+        lent = hub.http.post(hub.url("loans", "/loans"), headers=hub.staff("desk"), json=body)
+        assert lent.status_code == 201, lent.text
+    closure_day = today + timedelta(days=3)
+    closed = hub.http.post(
+        hub.url("booking", "/closures"),
+        headers=hub.staff("booking"),
+        json={
+            "resource_id": None,
+            "start": datetime.combine(closure_day, time(0), OSLO).isoformat(),
+            "end": datetime.combine(closure_day, time(23, 59), OSLO).isoformat(),
+            "reason": "Personalseminar",
+        },
+    )
+    assert closed.status_code == 201, closed.text
+
+    def a_failed_one() -> bool:
+        rows = hub.http.get(
+            hub.url("notify", "/notifications"),
+            headers=hub.staff("admin"),
+            params={"status": "failed"},
+        ).json()
+        return bool(rows)
+
+    wait_for_sync(a_failed_one, 60, message="a failed notification")
+
+
+# The tests below run in this order on one hub: empty, then full, then errors.
+
+
+def test_pages_before_sign_in(hub: WebHub, browser: Any) -> None:
+    anonymous = browser.new_context(locale="nb-NO", viewport=DESKTOP)
+    try:
+        visitor = anonymous.new_page()
+        for path in ("/", "/ansatt/logg-inn", "/finnes-ikke"):
+            visitor.goto(hub.web_url + path)
+            assert_accessible(visitor, path, phone=path == "/ansatt/logg-inn")
+        visitor.goto(hub.web_url + "/ansatt/logg-inn")
+        screenshot(visitor, "logg-inn")
+    finally:
+        anonymous.close()
+
+
+def test_every_page_empty(hub: WebHub, admin: Any) -> None:
+    """A new hub: nothing booked, ordered, lent or sent yet."""
+    page = admin
+    for name, path in PAGES.items():
+        page.goto(hub.web_url + path)
+        assert page.locator(".empty").count() > 0 or name == "i-dag", name
+        assert_accessible(page, f"{name} (empty)")
+
+
+@pytest.mark.timeout(300)
+def test_every_page_full(hub: WebHub, admin: Any) -> None:
+    page = admin
+    _fill_the_hub(hub)
+    wait_for_sync(hub.notify_drained, 60, message="notify drained")
+    for name, path in PAGES.items():
+        page.goto(hub.web_url + path)
+        assert_accessible(page, f"{name} (full)", phone=True)
+        screenshot(page, name)
+    page.goto(hub.web_url + "/ansatt/varsler?status=failed")
+    retry = page.get_by_role("button", name=re.compile("^Send på nytt"))
+    assert retry.count() >= 1
+    retry.first.click()
+    assert page.get_by_role("status").first.inner_text() == "Varselet sendes på nytt."
+    page.goto(hub.web_url + "/ansatt/")
+    assert "Infomøte om bostøtte" in page.locator("main").inner_text()
+    page.goto(hub.web_url + "/ansatt/foresporsler")
+    assert "Vårkonsert" in page.locator("main").inner_text()
+
+
+def test_forms_sent_back_with_their_reasons(hub: WebHub, admin: Any) -> None:
+    page = admin
+    page.goto(hub.web_url + "/ansatt/foresporsler")
+    card = page.locator(".request").first
+    card.get_by_label(re.compile("^Grunn til avslag")).evaluate(
+        "f => f.removeAttribute('required')"
+    )
+    card.get_by_role("button", name=re.compile("^Avslå")).click()
+    assert page.locator(".field-error").count() == 1
+    assert_accessible(page, "foresporsler (a reason missing)")
+    screenshot(page, "foresporsler-feil")
+    page.goto(hub.web_url + "/ansatt/utlan")
+    page.get_by_role("button", name="Lån ut", exact=True).click()
+    assert page.locator(".field-error").count() >= 2
+    assert_accessible(page, "utlan (fields missing)")
+    page.goto(hub.web_url + "/ansatt/stengt")
+    page.get_by_role("button", name="Steng", exact=True).click()
+    assert page.locator(".field-error").count() >= 2
+    assert_accessible(page, "stengt (fields missing)")
+
+
+def test_a_page_the_role_does_not_allow(hub: WebHub, browser: Any) -> None:
+    cafe = browser.new_context(locale="nb-NO", viewport=DESKTOP)
+    try:
+        jasmin = cafe.new_page()
+        sign_in(jasmin, hub, "jasmin", start="/ansatt/kafe")
+        jasmin.goto(hub.web_url + "/ansatt/utlan")
+        assert jasmin.get_by_role("heading", level=1).inner_text() == "Du har ikke tilgang"
+        assert_accessible(jasmin, "403")
+    finally:
+        cafe.close()
+
+
+def test_a_service_that_is_down(hub: WebHub, admin: Any) -> None:
+    """A clear page (503), never a trace; the other pages still work. (Last: it stops one.)"""
+    page = admin
+    hub.services["loans"].stop()
+    answer = page.goto(hub.web_url + "/ansatt/utlan")
+    assert answer is not None and answer.status == 503
+    assert page.get_by_role("heading", level=1).inner_text() == "Tjenesten svarer ikke"
+    assert "Utlånstjenesten svarer ikke" in page.locator("main").inner_text()
+    assert_accessible(page, "utlan (loans down)")
+    screenshot(page, "tjeneste-nede")
+    answer = page.goto(hub.web_url + "/ansatt/")
+    assert answer is not None and answer.status == 200
+    assert "Utlånstjenesten svarer ikke akkurat nå" in page.locator("main").inner_text()
+    assert_accessible(page, "i-dag (loans down)")

@@ -1,0 +1,219 @@
+"""The web front's parts without a browser: its settings (the dev sign-in only on loopback
+and only when switched on), Norwegian formats, the services' refusals as the pages see
+them, sessions in the real Redis, the CSRF check, and the texts every template uses."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from services.web import i18n
+from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
+from services.web.sessions import SessionStore
+from services.web.settings import WebSettings
+from services.web.texts import TEXTS
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "web" / "templates"
+PAGES = Path(__file__).resolve().parents[2] / "services" / "web" / "pages"
+
+
+def test_dev_sign_in_only_on_loopback_and_with_tokens() -> None:
+    ok = WebSettings(dev_signin=True, dev_tokens="desk:t1,cafe:t2", HOST="127.0.0.1")
+    assert ok.dev_token_map == {"desk": "t1", "cafe": "t2"}
+    with pytest.raises(ValueError, match="loopback"):
+        WebSettings(dev_signin=True, dev_tokens="desk:t1", HOST="0.0.0.0")
+    with pytest.raises(ValueError, match="WEB_DEV_TOKENS"):
+        WebSettings(dev_signin=True, dev_tokens="")
+    with pytest.raises(ValueError, match="unknown staff role"):
+        WebSettings(dev_signin=True, dev_tokens="boss:t1")
+
+
+def test_production_needs_an_issuer_and_a_session_secret() -> None:
+    with pytest.raises(ValueError, match="WEB_OIDC_ISSUER"):
+        WebSettings()
+    with pytest.raises(ValueError, match="go together"):
+        WebSettings(oidc_issuer="https://idp.example.org", session_secret="s")
+    with pytest.raises(ValueError, match="WEB_SESSION_SECRET"):
+        WebSettings(
+            oidc_issuer="https://idp.example.org", oidc_client_id="c", oidc_client_secret="s"
+        )
+    ready = WebSettings(
+        oidc_issuer="https://idp.example.org",
+        oidc_client_id="c",
+        oidc_client_secret="s",
+        session_secret="x" * 32,
+        public_url="https://knutepunkt.example.org/",
+    )
+    assert ready.public_url == "https://knutepunkt.example.org"
+    assert not ready.dev_signin
+
+
+def test_norwegian_formats_in_oslo_time() -> None:
+    summer = datetime(2026, 5, 5, 8, 0, tzinfo=UTC)  # 10:00 in Oslo (CEST)
+    winter = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)  # 10:00 in Oslo (CET)
+    assert i18n.when("nb", summer) == "tirsdag 5. mai kl. 10:00"
+    assert i18n.when("nb", winter) == "tirsdag 1. desember kl. 10:00"
+    assert i18n.when("en", summer) == "Tuesday 5 May 10:00"
+    assert i18n.day_name("nb", date(2026, 5, 17), year=True) == "søndag 17. mai 2026"
+    assert i18n.short_date("2026-05-05T22:30:00+00:00") == "06.05.2026"  # past midnight there
+    assert i18n.kroner(125_000) == "1\u00a0250,00\u00a0kr"
+    assert i18n.number(2.0) == "2" and i18n.number(1.5) == "1,5"
+    assert i18n.language_of("en") == "en"
+    assert i18n.language_of(None) == "nb" and i18n.language_of("de") == "nb"
+
+
+def test_every_text_a_page_uses_exists_in_both_languages() -> None:
+    used: set[str] = set()
+    for template in TEMPLATES.rglob("*.html"):
+        used |= set(re.findall(r"\bt\('([a-z0-9_.-]+)'\)", template.read_text()))
+        used |= set(re.findall(r"\bt\('([a-z0-9_.-]+)',", template.read_text()))
+    for page in PAGES.glob("*.py"):
+        source = page.read_text()
+        used |= set(
+            re.findall(r'(?:flash\(request, |text\([^,]+, |title_key=)"([a-z0-9_.-]+)"', source)
+        )
+    missing = sorted(key for key in used if key not in TEXTS)
+    assert not missing
+    assert all(entry["nb"] and entry["en"] for entry in TEXTS.values())
+    # Keys built from a value: every value they can take.
+    for prefix, values in {
+        "booking.": ("pending", "confirmed", "rejected", "cancelled"),
+        "order.": ("pending_acceptance", "placed", "accepted", "ready", "picked_up", "rejected"),
+        "delivery.": ("queued", "sending", "sent", "delivered", "failed", "suppressed"),
+        "role.": ("desk", "cafe", "booking", "admin"),
+        "service.": ("booking", "loans", "catering", "notify"),
+        "condition.": ("ok", "worn", "damaged", "out_of_service"),
+        "cafe.done.": ("accept", "reject", "ready", "picked-up"),
+    }.items():
+        assert all(prefix + v in TEXTS for v in values), prefix
+
+
+def _services(handler: Any) -> Services:
+    urls = {s: f"http://{s}.test" for s in ("booking", "loans", "catering", "notify")}
+    return Services(urls, transport=httpx.MockTransport(handler))
+
+
+async def test_the_persons_token_and_language_go_along() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    services = _services(handler)
+    await services.booking.bookings(Caller("jwt-of-kari", "nb"), status="pending")
+    await services.aclose()
+    assert seen[0].headers["authorization"] == "Bearer jwt-of-kari"
+    assert seen[0].headers["accept-language"] == "nb"
+    assert seen[0].url.params["status"] == "pending"
+
+
+async def test_refusals_carry_the_services_reason_and_field() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        body = {
+            "type": "urn:knutepunkt:problem:invalid_phone",
+            "title": "Refused",
+            "status": 422,
+            "detail": "ugyldig telefonnummer",
+            "code": "invalid_phone",
+            "field": "borrower.phone",
+        }
+        return httpx.Response(422, json=body, headers={"content-type": "application/problem+json"})
+
+    services = _services(handler)
+    with pytest.raises(Refused) as refused:
+        await services.loans.lend(Caller("t"), {})
+    await services.aclose()
+    assert refused.value.detail == "ugyldig telefonnummer"
+    assert refused.value.field == "borrower.phone"
+    assert refused.value.code == "invalid_phone"
+
+
+async def test_a_validation_error_names_its_field() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        errors = [{"loc": ["body", "reason"], "msg": "Field required", "type": "missing"}]
+        return httpx.Response(
+            422,
+            json={"status": 422, "code": "invalid", "detail": "reason: required", "errors": errors},
+        )
+
+    services = _services(handler)
+    with pytest.raises(Refused) as refused:
+        await services.booking.reject(Caller("t"), "b1", "")
+    await services.aclose()
+    assert refused.value.field == "reason"
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (httpx.Response(503, json={"code": "busy"}), ServiceDown),
+        (httpx.Response(500, text="boom"), ServiceDown),
+        (httpx.Response(401, json={"code": "staff_token_required"}), SignedOut),
+        (httpx.ConnectError("refused"), ServiceDown),
+    ],
+    ids=["busy", "bug", "token-expired", "down"],
+)
+async def test_what_a_page_cannot_fix(answer: Any, expected: type[Exception]) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if isinstance(answer, Exception):
+            raise answer
+        return answer  # type: ignore[no-any-return]
+
+    services = _services(handler)
+    with pytest.raises(expected):
+        await services.catering.orders(Caller("t"))
+    await services.aclose()
+
+
+async def test_sessions_live_in_redis_and_end(redis: Redis, prefix: str) -> None:
+    store = SessionStore(redis, prefix, "secret-" * 5, lifetime=60)
+    await store.save("sid-1", {"staff": {"name": "Kari"}})
+    cookie = store.cookie_value("sid-1")
+    assert "Kari" not in cookie  # the cookie carries an id only
+    assert store.sid_of(cookie) == "sid-1"
+    assert store.sid_of(cookie[:-2] + "xx") is None  # tampered
+    assert (await store.load("sid-1"))["staff"]["name"] == "Kari"  # type: ignore[index]
+    keys = [k async for k in redis.scan_iter(match=f"{prefix}web:session:*")]
+    assert len(keys) == 1 and b"sid-1" not in keys[0]
+    assert 0 < await redis.ttl(keys[0]) <= 60
+    # A sign-in's own end (the access token's expiry) is never outlived.
+    await store.save("sid-2", {"_cap": time.time() - 1})
+    assert await store.load("sid-2") is None
+    await store.delete("sid-1")
+    assert await store.load("sid-1") is None
+    other = SessionStore(redis, prefix, "another-secret-" * 3, lifetime=60)
+    assert other.sid_of(cookie) is None  # a new secret signs everybody out
+
+
+async def test_a_page_without_a_form_costs_no_session_and_dev_sign_in_works(
+    redis: Redis, prefix: str
+) -> None:
+    """In-process with the real Redis: the front page sets no cookie; the launcher's dev
+    sign-in (switched on here as the launcher does) opens the desk with a new session id."""
+    from services.web.app import create_app
+
+    app = create_app(WebSettings(dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            front = await client.get("/")
+            assert front.status_code == 200 and "set-cookie" not in front.headers
+            page = await client.get("/ansatt/logg-inn")
+            before = client.cookies["kp_okt"]
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf
+            stale = await client.post("/ansatt/logg-inn/utvikling", data={"csrf": "x"})
+            assert stale.status_code == 400
+            signed = await client.post(
+                "/ansatt/logg-inn/utvikling", data={"csrf": csrf[1], "role": "booking"}
+            )
+            assert signed.status_code == 303 and signed.headers["location"] == "/ansatt/"
+            assert client.cookies["kp_okt"] != before  # a new session at sign-in

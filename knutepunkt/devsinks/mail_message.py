@@ -131,7 +131,7 @@ class ReceivedMail:
 
 def _text_of(part: Message) -> str:
     try:
-        content = part.get_content()  # type: ignore[attr-defined]
+        content = part.get_content()  # type: ignore[attr-defined]  # an EmailMessage part
     except (LookupError, ValueError):
         # An unknown or lying charset: show what we can rather than drop the body.
         payload = part.get_payload(decode=True)

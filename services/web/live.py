@@ -73,7 +73,7 @@ class LiveHub:
             try:
                 if not last:
                     last = {self.names(s): await self._tail(self.names(s)) for s in TOPICS}
-                answer: Any = await self.redis.xread(last, count=100, block=self.block_ms)  # type: ignore[arg-type]
+                answer: Any = await self.redis.xread(last, count=100, block=self.block_ms)  # type: ignore[arg-type]  # str ids
                 self.following.set()
                 delay = 0.5
             except asyncio.CancelledError:

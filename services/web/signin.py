@@ -7,7 +7,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]
+from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]  # no stubs
     OAuth,
     OAuthError,
 )

@@ -137,8 +137,8 @@ async def add_closure(
         return await _render(request, actor, 422, errors, form)
     body = {
         "resource_id": form.get("resource_id") or None,
-        "start": start.isoformat(),  # type: ignore[union-attr]
-        "end": end.isoformat(),  # type: ignore[union-attr]
+        "start": start.isoformat(),  # type: ignore[union-attr]  # no errors: both parsed
+        "end": end.isoformat(),  # type: ignore[union-attr]  # no errors: both parsed
         "reason": form["reason"],
     }
     try:

@@ -57,6 +57,7 @@ def test_compose_file_passes_docker_compose_config(resolved: dict[str, Any]) -> 
         "catering",
         "notify",
         "devsinks",
+        "web",
     }
 
 

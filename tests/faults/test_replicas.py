@@ -147,11 +147,14 @@ def _verdict(rounds: list[Round]) -> None:
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.timeout(900)
 async def test_replicas_start_together_on_fresh_databases(tmp_path: Path, redis_url: str) -> None:
     _verdict(await _rounds(2, redis_url, tmp_path))
 
 
+# Ten rounds of sixteen processes is minutes on two cores: run it on purpose (`-m rounds`).
 @pytest.mark.slow
+@pytest.mark.rounds
 @pytest.mark.timeout(3600)
 async def test_replicas_start_together_on_fresh_databases_ten_times(
     tmp_path: Path, redis_url: str

@@ -42,7 +42,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture
 def context(browser: Any) -> Iterator[Any]:
     made = browser.new_context(locale="nb-NO", viewport={"width": 1280, "height": 900})
-    made.set_default_timeout(20_000)
+    # Generous: a CI machine running other suites beside this one can be very slow.
+    made.set_default_timeout(60_000)
     yield made
     made.close()
 

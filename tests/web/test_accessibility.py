@@ -65,7 +65,7 @@ def screenshot(page: Any, name: str) -> None:
 @pytest.fixture(scope="module")
 def admin(hub: WebHub, browser: Any) -> Any:
     context = browser.new_context(locale="nb-NO", viewport=DESKTOP)
-    context.set_default_timeout(20_000)
+    context.set_default_timeout(60_000)
     page = context.new_page()
     sign_in(page, hub, "anne")
     yield page

@@ -217,3 +217,25 @@ async def test_a_page_without_a_form_costs_no_session_and_dev_sign_in_works(
             )
             assert signed.status_code == 303 and signed.headers["location"] == "/ansatt/"
             assert client.cookies["kp_okt"] != before  # a new session at sign-in
+
+
+async def test_a_live_refresh_leaves_the_message_for_the_page_after_the_redirect(
+    redis: Redis, prefix: str
+) -> None:
+    """The race the desk's approval hit: the approval's event wakes the old page's live fetch
+    while the form's redirect is still on its way; the message stays for the landing page."""
+    from services.web.app import create_app
+
+    app = create_app(WebSettings(dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            page = await client.get("/ansatt/logg-inn")
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf
+            refused = await client.post("/ansatt/logg-inn/utvikling", data={"csrf": csrf[1]})
+            assert refused.status_code == 303  # no role chosen: a message for the next page
+            live = await client.get("/ansatt/logg-inn", headers={"X-Live": "1"})
+            assert live.status_code == 200 and "Velg en rolle." not in live.text
+            landed = await client.get("/ansatt/logg-inn")
+            assert "Velg en rolle." in landed.text

@@ -119,7 +119,11 @@ def render(
 ) -> HTMLResponse:
     lang: str = request.state.lang
     actor: Actor | None = getattr(request.state, "actor", None)
-    message = request.session.pop("flash", None)
+    # A page that fetches itself for a live update must not take the message meant for the
+    # page the person lands on next: an approval's own event can wake that fetch while the
+    # form's redirect is still on its way.
+    live_refresh = request.headers.get("X-Live") == "1"
+    message = None if live_refresh else request.session.pop("flash", None)
 
     def t(key: str, **values: Any) -> str:
         return i18n.text(lang, key, **values)

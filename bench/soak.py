@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from shared.calendar import CAFE_HOURS, Calendar, at_local, utcnow
 from shared.events import CONSUMERS, PRODUCERS, dlq_stream
+from shared.messaging.lag import caught_up, unread_entries
 from shared.settings import SERVICES
 from tests.faults.fleet import (
     ADMIN,
@@ -367,8 +368,9 @@ async def settled(hub: Hub, redis: Redis, client: httpx.AsyncClient) -> str | No
         if not await redis.exists(key):
             continue
         for g in await redis.xinfo_groups(key):
-            if int(g["lag"] or 0) or int(g["pending"]):
-                return f"{stream}: {g['name'].decode()} lag {g['lag']} pending {g['pending']}"
+            if not await caught_up(redis, key, g):
+                unread = await unread_entries(redis, key, g)
+                return f"{stream}: {g['name'].decode()} unread {unread} pending {g['pending']}"
     for status in ("queued", "sending"):
         answer = await client.get(
             f"{hub.url('notify')}/notifications", params={"status": status}, headers=ADMIN

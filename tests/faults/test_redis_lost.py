@@ -27,6 +27,7 @@ from redis.asyncio import Redis
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from shared.calendar import utcnow
 from shared.events import BOOKING_STREAM, CATERING_STREAM, CONSUMERS, PRODUCERS
+from shared.messaging.lag import caught_up
 from tests.faults.fleet import (
     ADMIN,
     base_env,
@@ -87,7 +88,7 @@ async def _groups(redis: Redis, prefix: str) -> dict[str, set[str]]:
 async def _settled(redis: Redis, prefix: str, streams: tuple[str, ...]) -> bool:
     for stream in streams:
         for g in await redis.xinfo_groups(prefix + stream):
-            if int(g["lag"] or 0) or int(g["pending"]):
+            if not await caught_up(redis, prefix + stream, g):
                 return False
     return True
 

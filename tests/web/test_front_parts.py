@@ -194,13 +194,13 @@ async def test_sessions_live_in_redis_and_end(redis: Redis, prefix: str) -> None
 
 
 async def test_a_page_without_a_form_costs_no_session_and_dev_sign_in_works(
-    redis: Redis, prefix: str
+    redis_url: str, prefix: str
 ) -> None:
     """In-process with the real Redis: the front page sets no cookie; the launcher's dev
     sign-in (switched on here as the launcher does) opens the desk with a new session id."""
     from services.web.app import create_app
 
-    app = create_app(WebSettings(dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix))
+    app = create_app(_in_process_settings(redis_url, prefix))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
@@ -220,13 +220,13 @@ async def test_a_page_without_a_form_costs_no_session_and_dev_sign_in_works(
 
 
 async def test_a_live_refresh_leaves_the_message_for_the_page_after_the_redirect(
-    redis: Redis, prefix: str
+    redis_url: str, prefix: str
 ) -> None:
     """The race the desk's approval hit: the approval's event wakes the old page's live fetch
     while the form's redirect is still on its way; the message stays for the landing page."""
     from services.web.app import create_app
 
-    app = create_app(WebSettings(dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix))
+    app = create_app(_in_process_settings(redis_url, prefix))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
@@ -239,3 +239,10 @@ async def test_a_live_refresh_leaves_the_message_for_the_page_after_the_redirect
             assert live.status_code == 200 and "Velg en rolle." not in live.text
             landed = await client.get("/ansatt/logg-inn")
             assert "Velg en rolle." in landed.text
+
+
+def _in_process_settings(redis_url: str, prefix: str) -> WebSettings:
+    """The launcher's dev sign-in, on the run's Redis (which need not be on 6379)."""
+    return WebSettings(
+        dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix, REDIS_URL=redis_url
+    )

@@ -14,6 +14,7 @@ from knutepunkt.ops.demo.day import Expected
 from knutepunkt.ops.health import service_health
 from knutepunkt.ops.target import Target
 from shared.events import PRODUCERS, Envelope, PoisonEvent, decode_entry
+from shared.messaging.lag import caught_up
 from shared.messaging.redis import as_entries, as_str
 
 MAX_BYTES = 1 << 20
@@ -77,7 +78,7 @@ async def quiet(redis: Redis, target: Target) -> bool:
         if not await redis.exists(key):
             continue
         for group in await redis.xinfo_groups(key):
-            if int(group.get("pending") or 0) or (group.get("lag") or 0):
+            if not await caught_up(redis, key, group):
                 return False
     return True
 

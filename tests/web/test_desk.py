@@ -358,6 +358,12 @@ def test_the_cafe_sets_the_days_capacity_not_below_what_is_ordered(
     sign_in(page, hub, "jasmin", start="/ansatt/kafe")
     page.goto(hub.web_url + f"/ansatt/kafe?dato={day}")
     field = page.get_by_label("Porsjoner kafeen kan lage")
+    field.fill("²")  # a digit to str.isdigit, not a number to int()
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Lagre kapasiteten").click()
+    assert navigation.value is not None and navigation.value.status == 422
+    assert "helt antall" in page.locator("#kapasitet-porsjoner-feil").inner_text()
+    field = page.get_by_label("Porsjoner kafeen kan lage")
     field.fill("5")  # the order took 10
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Lagre kapasiteten").click()

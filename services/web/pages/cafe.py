@@ -76,7 +76,7 @@ async def _render(
         previous=day - timedelta(days=1),
         next=day + timedelta(days=1),
         is_today=day == today(),
-        today_=today(),
+        capacity_changeable=day >= today(),  # the service refuses a past day
         groups=[(s, rows) for s, rows in groups if rows],
         count=len(orders),
         capacity=prep.value["capacity"] if prep.value else None,
@@ -105,7 +105,7 @@ async def set_capacity(
     dato = form.get("dato")
     day = parse_day(dato) or today()
     portions = form.get("portions", "")
-    if not portions.isdigit():
+    if not (portions.isascii() and portions.isdigit()):  # "²" is a digit to isdigit()
         wrong = i18n.text(request.state.lang, "cafe.capacity.invalid")
         return await _render(request, actor, dato, 422, {"capacity": {"portions": wrong}}, form)
     try:

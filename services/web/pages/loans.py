@@ -102,7 +102,7 @@ async def lend(
     form = await form_of(request)
     missing = {f: "loans.required" for f in ("item_id", "name", "phone") if not form.get(f)}
     days = form.get("days", "")
-    if days and not days.isdigit():
+    if days and not (days.isascii() and days.isdigit()):  # "²" is a digit to isdigit()
         missing["days"] = "loans.days.invalid"
     if missing:
         lang = request.state.lang

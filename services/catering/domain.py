@@ -372,7 +372,10 @@ def capacity_full(day: date, load: DayLoad, portions: int, next_day: date | None
 def check_capacity_day(day: date, today: date) -> None:
     if day < today:
         raise Refused(
-            "that day is in the past", code="day_in_past", nb="den dagen har allerede vært"
+            "that day is in the past",
+            code="day_in_past",
+            nb="den dagen har allerede vært",
+            field="path.day",
         )
 
 
@@ -385,6 +388,7 @@ def check_new_capacity(day: date, load: DayLoad, capacity: int) -> DayLoad:
             code="below_used",
             nb=f"{load.used} porsjoner er allerede lovet bort {day.isoformat()}; "
             "kapasiteten kan ikke settes lavere enn det",
+            field="body.portions",
             used=load.used,
         )
     return DayLoad(capacity, load.used)
@@ -603,12 +607,14 @@ def check_closure(first: date, last: date, today: date) -> None:
             "the closure is wholly in the past",
             code="closure_in_past",
             nb="hele stengingen ligger i fortiden",
+            field="body.last_date",
         )
     if (last - first).days > 366:
         raise Refused(
             "a closure can be at most a year long",
             code="closure_too_long",
             nb="en stenging kan vare høyst ett år",
+            field="body.last_date",
         )
 
 

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal, Protocol, TypeVar
 
 from shared.calendar import Calendar, at_local, local, local_date
 from shared.contacts import e164
@@ -522,6 +522,44 @@ def hold_until(ready_at: datetime, policy: Policy) -> datetime:
     return ready_at + timedelta(hours=policy.hold_hours)
 
 
+class QueuedReservation(Protocol):
+    """What the waiting line reads of an open reservation (the stored row satisfies it)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def wanted_from(self) -> datetime: ...
+
+
+Q = TypeVar("Q", bound=QueuedReservation)
+
+
+def waiting_lines(
+    open_reservations: Iterable[Q], now: datetime
+) -> dict[str, list[tuple[int | None, Q]]]:
+    """Each kind's line in the order offers follow it: first those offered an item (it is
+    held for them, so they have no place), then the waiting whose date has come in the order
+    they came (by id, as the store's `next_waiting` picks them), then those wanting it from a
+    later date, soonest first; the waiting numbered from 1. Kinds in KINDS order."""
+    by_kind: dict[str, list[Q]] = {}
+    for r in open_reservations:
+        by_kind.setdefault(r.kind, []).append(r)
+    lines: dict[str, list[tuple[int | None, Q]]] = {}
+    for kind in sorted(by_kind, key=lambda k: (KINDS.index(k) if k in KINDS else len(KINDS), k)):
+        queue = sorted(by_kind[kind], key=lambda r: r.id)
+        offered = [r for r in queue if r.status == ReservationStatus.OFFERED]
+        waiting = [r for r in queue if r.status == ReservationStatus.WAITING]
+        due = [r for r in waiting if r.wanted_from <= now]
+        later = sorted((r for r in waiting if r.wanted_from > now), key=lambda r: r.wanted_from)
+        lines[kind] = [(None, r) for r in offered]
+        lines[kind] += [(place, r) for place, r in enumerate(due + later, start=1)]
+    return lines
+
+
 def reservation_not_found(reservation_id: int) -> NotFound:
     return NotFound(
         f"no reservation {reservation_id}",
@@ -600,6 +638,17 @@ def days_overdue(due_at: datetime, now: datetime) -> int:
 def blocked_since(due_at: datetime, steps_days: tuple[int, ...]) -> datetime:
     """A borrower is blocked once a loan passes the last escalation step."""
     return plus_local_days(due_at, steps_days[-1] if steps_days else 0)
+
+
+def escalation_level(
+    due_at: datetime, returned_at: datetime | None, now: datetime, steps_days: Sequence[int]
+) -> int:
+    """The overdue level a loan not yet returned has reached at `now`, by the same steps the
+    scan tells the borrower by (0: none reached, or back already). The desk sees where a loan
+    stands even before the scan has run, and a loan found late has the level it reached."""
+    if returned_at is not None:
+        return 0
+    return sum(1 for days in steps_days if plus_local_days(due_at, days) <= now)
 
 
 def is_last_level(level: int, steps_days: Sequence[int]) -> bool:

@@ -360,6 +360,18 @@ class Store:
             query = query.where(Reservation.status.in_(OPEN))
         return (await self.session.execute(query)).scalars().all()
 
+    async def open_queue(self, hub: str) -> list[tuple[Reservation, Borrower, Item | None]]:
+        """The hub's open reservations with their borrower and the item offered (if any)."""
+        query = (
+            select(Reservation, Borrower, Item)
+            .join(Borrower, Borrower.id == Reservation.borrower_id)
+            .outerjoin(Item, Item.id == Reservation.offered_item_id)
+            .where(Reservation.hub == hub, Reservation.status.in_(OPEN))
+            .order_by(Reservation.kind, Reservation.id)
+        )
+        rows: Any = (await self.session.execute(query)).all()
+        return [(r, b, i) for r, b, i in rows]
+
     async def open_reservation_of(
         self, hub: str, kind: str, borrower_id: str
     ) -> Reservation | None:

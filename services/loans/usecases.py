@@ -57,6 +57,21 @@ class LoanView:
     borrower: Borrower
     now: datetime
     manage_token: str | None = None
+    escalation_level: int = 0  # the overdue level reached (domain.escalation_level)
+    escalation_last: bool = False  # the last level: the borrower is blocked until it is back
+
+
+def _loan_view(
+    loan: Loan,
+    item: Item,
+    borrower: Borrower,
+    now: datetime,
+    steps: tuple[int, ...],
+    token: str | None = None,
+) -> LoanView:
+    level = domain.escalation_level(loan.due_at, loan.returned_at, now, steps)
+    last = level > 0 and domain.is_last_level(level, steps)
+    return LoanView(loan, item, borrower, now, token, level, last)
 
 
 @dataclass(frozen=True)
@@ -225,7 +240,7 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
             backfilled=backfill,
         )
     )
-    return LoanView(loan, item, borrower, now, token)
+    return _loan_view(loan, item, borrower, now, cmd.rules.steps, token)
 
 
 # --- return and renewal ------------------------------------------------------------------
@@ -324,13 +339,14 @@ async def renew_loan(uow: Uow, cmd: RenewLoan) -> LoanView:
             renewals=loan.renewals,
         )
     )
-    return LoanView(loan, item, borrower, now)
+    return _loan_view(loan, item, borrower, now, cmd.rules.steps)
 
 
 @dataclass(frozen=True)
 class GetLoan:
     loan_id: str
     caller: Caller
+    steps: tuple[int, ...]  # the overdue steps (NoticeRules.steps), for the escalation level
 
 
 async def get_loan(uow: Uow, cmd: GetLoan) -> LoanView:
@@ -338,12 +354,13 @@ async def get_loan(uow: Uow, cmd: GetLoan) -> LoanView:
     row = await uow.store.loan_row(cmd.loan_id)
     if row is None:
         raise domain.loan_not_found(cmd.loan_id)
-    return LoanView(*row, uow.now())
+    return _loan_view(*row, uow.now(), cmd.steps)
 
 
 @dataclass(frozen=True)
 class ListLoans:
     caller: Caller
+    steps: tuple[int, ...]  # the overdue steps (NoticeRules.steps), for the escalation level
     status: str | None = None
     borrower_id: str | None = None
     limit: int = 100
@@ -361,7 +378,7 @@ async def list_loans(uow: Uow, cmd: ListLoans) -> list[LoanView]:
     rows = await uow.store.loans(
         now, borrower_ids=ids, status=cmd.status, limit=cmd.limit, offset=cmd.offset
     )
-    return [LoanView(loan, item, b, now) for loan, item, b in rows]
+    return [_loan_view(loan, item, b, now, cmd.steps) for loan, item, b in rows]
 
 
 @dataclass(frozen=True)
@@ -519,6 +536,30 @@ async def cancel_reservation(uow: Uow, cmd: CancelReservation) -> None:
     await uow.store.flush()
     if was_offered:
         await offer_free_items(uow, OfferFree(reservation.hub, reservation.kind))
+
+
+@dataclass(frozen=True)
+class WaitingEntry:
+    place: int | None  # None for one offered an item (held for them)
+    reservation: Reservation
+    borrower: Borrower
+    offered_item: Item | None
+
+
+@dataclass(frozen=True)
+class WaitingLists:
+    hub: str
+
+
+async def waiting_lists(uow: Uow, cmd: WaitingLists) -> dict[str, list[WaitingEntry]]:
+    """Per kind, the open reservations in the order items will be offered to them."""
+    rows = await uow.store.open_queue(cmd.hub)
+    found = {r.id: (b, i) for r, b, i in rows}
+    lines = domain.waiting_lines((r for r, _b, _i in rows), uow.now())
+    return {
+        kind: [WaitingEntry(place, r, *found[r.id]) for place, r in line]
+        for kind, line in lines.items()
+    }
 
 
 async def reservations_to_offer(uow: Uow) -> list[OfferFree]:

@@ -163,6 +163,12 @@ class _Api:
     async def _post(self, path: str, caller: Caller | None, body: Any = None) -> Any:
         return await self.services.call(self.service, "POST", path, caller, json=body)
 
+    async def _put(self, path: str, caller: Caller, body: Any) -> Any:
+        return await self.services.call(self.service, "PUT", path, caller, json=body)
+
+    async def _patch(self, path: str, caller: Caller, body: Any) -> Any:
+        return await self.services.call(self.service, "PATCH", path, caller, json=body)
+
     async def _public(self, seconds: float, path: str, **params: Any) -> Any:
         """A public read, from the cache when there is one."""
         if self.services.cache is None:
@@ -235,8 +241,8 @@ class LoansApi(_Api):
     async def renew(self, caller: Caller, loan_id: str) -> dict[str, Any]:
         return await self._post(f"/loans/{loan_id}/renew", caller)
 
-    async def reservations(self, caller: Caller) -> list[dict[str, Any]]:
-        return await self._get("/reservations", caller, open_only=True)
+    async def waiting_lists(self, caller: Caller) -> list[dict[str, Any]]:
+        return await self._get("/waiting-lists", caller)
 
     async def shelf(self) -> dict[str, Any]:
         return await self._get("/books", None, limit=1)
@@ -259,8 +265,23 @@ class CateringApi(_Api):
     async def prep_list(self, caller: Caller, day: date) -> dict[str, Any]:
         return await self._get("/prep-list", caller, date=day)
 
+    async def set_capacity(self, caller: Caller, day: date, portions: int) -> dict[str, Any]:
+        return await self._put(f"/capacity/{day.isoformat()}", caller, {"portions": portions})
+
+    async def menu(self) -> list[dict[str, Any]]:
+        # Not from the short cache: the café sees its own change to an item at once.
+        return await self._get("/menu", None, include_unavailable=True)
+
+    async def update_item(
+        self, caller: Caller, item_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        return await self._patch(f"/menu/items/{item_id}", caller, changes)
+
     async def closures(self) -> list[dict[str, Any]]:
         return await self._get("/closures", None)
+
+    async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/closures", caller, body)
 
 
 class NotifyApi(_Api):

@@ -293,3 +293,26 @@ async def test_a_full_day_says_so_and_offers_the_next_day_with_room(
         assert "full" in body["detail"]
         lower = await c.put("/capacity/2026-06-04", json={"portions": 3}, headers=CAFE)
         assert lower.status_code == 409
+
+
+async def test_the_cafes_day_refusals_name_the_field_at_fault(
+    database_url: str, redis_url: str, prefix: str, clock: Clock
+) -> None:
+    """The desk shows a refusal beside the field it is about: the portions of a day that
+    has promised more, the last date of a closure in the past."""
+    async with cafe_service(database_url, redis_url, prefix, clock) as cafe:
+        c = cafe.client
+        day = "2026-06-04"
+        placed = await c.post("/orders", json=takeaway(oslo(day, "11:00"), kake=3))
+        assert placed.status_code == 201, placed.text
+        lower = await c.put(f"/capacity/{day}", json={"portions": 2}, headers=CAFE)
+        assert lower.status_code == 409, lower.text
+        assert (lower.json()["code"], lower.json()["field"]) == ("below_used", "body.portions")
+        past = await c.put("/capacity/2026-05-29", json={"portions": 20}, headers=CAFE)
+        assert (past.json()["code"], past.json()["field"]) == ("day_in_past", "path.day")
+        closure = {"first_date": "2026-05-20", "last_date": "2026-05-22", "reason": "ferie"}
+        gone = await c.post("/closures", json=closure, headers=CAFE)
+        assert gone.status_code == 422, gone.text
+        assert (gone.json()["code"], gone.json()["field"]) == ("closure_in_past", "body.last_date")
+        set_ = await c.put(f"/capacity/{day}", json={"portions": 3}, headers=CAFE)
+        assert set_.json() == {"date": day, "capacity": 3, "used": 3, "remaining": 0}

@@ -4,7 +4,15 @@ a damaged item's offer goes back to the queue."""
 from __future__ import annotations
 
 from services.loans.timers import scan_once
-from tests.loans.support import DESK, OPEN_TUESDAY, Clock, borrower, emitted, loans_service
+from tests.loans.support import (
+    CAFE,
+    DESK,
+    OPEN_TUESDAY,
+    Clock,
+    borrower,
+    emitted,
+    loans_service,
+)
 
 
 async def test_return_offers_the_next_in_queue_once(
@@ -94,3 +102,32 @@ async def test_damaged_item_returns_its_offer_to_the_queue(
         # Repaired: offered again.
         r = await svc.client.patch(f"/items/{item['id']}", json={"condition": "ok"}, headers=DESK)
         assert len(await emitted(svc, "ReservationReady")) == 2
+
+
+async def test_the_desk_reads_the_waiting_lists_over_http(
+    database_url: str, redis_url: str, prefix: str
+) -> None:
+    clock = Clock(OPEN_TUESDAY)
+    async with loans_service(database_url, redis_url, prefix, clock) as svc:
+        for n in range(4):  # every PC out
+            r = await svc.client.post(
+                "/loans", json={"kind": "pc", "borrower": borrower(n)}, headers=DESK
+            )
+            assert r.status_code == 201, r.text
+        for n in (7, 8):
+            r = await svc.client.post(
+                "/reservations", json={"kind": "pc", "borrower": borrower(n)}, headers=DESK
+            )
+            assert r.status_code == 201, r.text
+        r = await svc.client.get("/waiting-lists", headers=DESK)
+        assert r.status_code == 200, r.text
+        [pcs] = r.json()
+        assert pcs["kind"] == "pc"
+        assert [(e["place"], e["borrower_name"], e["status"]) for e in pcs["entries"]] == [
+            (1, "Låner 7", "waiting"),
+            (2, "Låner 8", "waiting"),
+        ]
+        # Names are the desk's to see: not the café's, not a borrower's token.
+        r = await svc.client.get("/waiting-lists", headers=CAFE)
+        assert r.status_code == 403
+        assert (await svc.client.get("/waiting-lists")).status_code == 401

@@ -201,7 +201,7 @@ async def test_another_borrowers_loan_is_not_allowed(loans: Loans) -> None:
         (Caller(staff=False), NotAuthenticated),
         (Caller(staff=False, token="not-a-token"), NotAuthenticated),
     ):
-        get = usecases.GetLoan(theirs.loan.id, caller)
+        get = usecases.GetLoan(theirs.loan.id, caller, RULES.steps)
         with pytest.raises(Refusal) as refused:
             await loans.run(lambda uow, get=get: usecases.get_loan(uow, get))
         assert type(refused.value) is kind
@@ -209,7 +209,7 @@ async def test_another_borrowers_loan_is_not_allowed(loans: Loans) -> None:
         with pytest.raises(kind):
             await loans.run(lambda uow, renew=renew: usecases.renew_loan(uow, renew))
     view, _ = await loans.run(
-        lambda uow: usecases.get_loan(uow, usecases.GetLoan(mine.loan.id, own))
+        lambda uow: usecases.get_loan(uow, usecases.GetLoan(mine.loan.id, own, RULES.steps))
     )
     assert view.loan.id == mine.loan.id
 
@@ -283,6 +283,66 @@ async def test_overdue_escalation_once_per_level_then_blocked(loans: Loans) -> N
     with pytest.raises(Conflict) as refused:
         await _check_out(loans, 1, kind="planter_box")
     assert refused.value.code == "borrower_blocked"
+
+
+async def test_the_desk_sees_the_level_the_reminders_have_reached(loans: Loans) -> None:
+    """A loan's escalation level follows the same steps as the LoanOverdue reminders
+    (0, 3, 7 days: levels 1, 2, 3), read without the scan having run."""
+    lent = await _check_out(loans, 1, kind="pc")  # due Wednesday 13 May 14:00
+    assert (lent.escalation_level, lent.escalation_last) == (0, False)
+    listing = usecases.ListLoans(DESK, RULES.steps, status="overdue")
+    for at, level in (
+        (oslo(2026, 5, 13, 13, 59), None),  # not overdue yet: not in the list
+        (oslo(2026, 5, 13, 14, 0), 1),
+        (oslo(2026, 5, 16, 13, 59), 1),
+        (oslo(2026, 5, 16, 14, 0), 2),
+        (oslo(2026, 5, 20, 14, 0), 3),
+    ):
+        loans.clock.set(at)
+        overdue = await loans.read(lambda uow: usecases.list_loans(uow, listing))
+        assert [v.escalation_level for v in overdue] == ([] if level is None else [level]), at
+        get = usecases.GetLoan(lent.loan.id, DESK, RULES.steps)
+        one = await loans.read(lambda uow, get=get: usecases.get_loan(uow, get))
+        assert one.escalation_level == (level or 0)
+        assert one.escalation_last is (level == 3)  # the borrower is blocked from here
+
+
+async def test_the_waiting_lists_in_the_order_items_are_offered(loans: Loans) -> None:
+    """Per kind: the one offered an item first, then the waiting by when they came, and
+    those wanting it from a later date after them."""
+    add = usecases.AddItem("stromso", "other", "Sag")
+    await loans.run(lambda uow: usecases.add_item(uow, add))
+    now = loans.clock()
+    for n, kind, wanted in (
+        (1, "other", None),  # takes the saw at once
+        (2, "other", now + timedelta(days=2)),  # came first of the rest, but from Thursday
+        (3, "other", None),
+        (4, "pc", None),  # a PC is free: offered at once
+        (5, "other", None),
+    ):
+        cmd = usecases.Reserve("stromso", kind, DESK, wanted_from=wanted, borrower=who(n))
+        await loans.run(lambda uow, cmd=cmd: usecases.reserve(uow, cmd))
+    lines = await loans.read(
+        lambda uow: usecases.waiting_lists(uow, usecases.WaitingLists("stromso"))
+    )
+    assert list(lines) == ["pc", "other"]
+    shown = {
+        kind: [(e.place, e.borrower.name, e.reservation.status) for e in entries]
+        for kind, entries in lines.items()
+    }
+    assert shown["other"] == [
+        (None, "Låner 1", "offered"),
+        (1, "Låner 3", "waiting"),
+        (2, "Låner 5", "waiting"),
+        (3, "Låner 2", "waiting"),
+    ]
+    assert shown["pc"] == [(None, "Låner 4", "offered")]
+    assert lines["other"][0].offered_item is not None
+    assert lines["other"][0].offered_item.label == "Sag"
+    other_hub = await loans.read(
+        lambda uow: usecases.waiting_lists(uow, usecases.WaitingLists("another"))
+    )
+    assert other_hub == {}
 
 
 async def test_the_scan_reads_per_batch_not_per_borrower(loans: Loans) -> None:

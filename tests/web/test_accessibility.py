@@ -28,6 +28,7 @@ PAGES = {
     "utlan": "/ansatt/utlan",
     "kafe": "/ansatt/kafe",
     "produksjonsliste": "/ansatt/kafe/produksjonsliste",
+    "meny": "/ansatt/kafe/meny",
     "stengt": "/ansatt/stengt",
     "varsler": "/ansatt/varsler",
 }
@@ -74,7 +75,8 @@ def admin(hub: WebHub, browser: Any) -> Any:
 
 def _fill_the_hub(hub: WebHub) -> None:
     """A day's worth: requests, bookings with catering, an activity with sign-ups, orders,
-    loans (one overdue), a closure, notifications (one failed)."""
+    loans (one overdue, at a reminder level), a waiting list (one offered, one from a later
+    date), a closure and a café closure, a menu item off sale, notifications (one failed)."""
     # The next SMS the gateway gets is refused for good: one failed notification to retry.
     hub.http.post(f"{hub.sms_url}/control/faults", json={"responses": [400]})
     hub.request_gymsalen(f"full-{secrets.token_hex(3)}@example.org", title="Vårkonsert")
@@ -115,6 +117,35 @@ def _fill_the_hub(hub: WebHub) -> None:
             body["due_date"] = (hub.now() - timedelta(days=days_ago - 2)).date().isoformat()
         lent = hub.http.post(hub.url("loans", "/loans"), headers=hub.staff("desk"), json=body)
         assert lent.status_code == 201, lent.text
+    # A PC is still free: the first in line is offered it; the second waits from next week.
+    for phone, wanted in (("+4700000063", None), ("+4700000064", hub.now() + timedelta(days=7))):
+        reservation: dict[str, Any] = {
+            "kind": "pc",
+            "borrower": {"name": f"Venter {phone[-2:]}", "phone": phone},
+        }
+        if wanted is not None:
+            reservation["wanted_from"] = wanted.isoformat()
+        queued = hub.http.post(
+            hub.url("loans", "/reservations"), headers=hub.staff("desk"), json=reservation
+        )
+        assert queued.status_code == 201, queued.text
+    cafe_day = today + timedelta(days=20)
+    cafe_closed = hub.http.post(
+        hub.url("catering", "/closures"),
+        headers=hub.staff("cafe"),
+        json={
+            "first_date": cafe_day.isoformat(),
+            "last_date": (cafe_day + timedelta(days=1)).isoformat(),
+            "reason": "Kurs for de ansatte",
+        },
+    )
+    assert cafe_closed.status_code == 201, cafe_closed.text
+    off_sale = hub.http.patch(
+        hub.url("catering", "/menu/items/kanelbolle"),
+        headers=hub.staff("cafe"),
+        json={"available": False},
+    )
+    assert off_sale.status_code == 200, off_sale.text
     closure_day = today + timedelta(days=3)
     closed = hub.http.post(
         hub.url("booking", "/closures"),
@@ -160,7 +191,8 @@ def test_every_page_empty(hub: WebHub, admin: Any) -> None:
     page = admin
     for name, path in PAGES.items():
         page.goto(hub.web_url + path)
-        assert page.locator(".empty").count() > 0 or name == "i-dag", name
+        # The seeded menu is never empty.
+        assert page.locator(".empty").count() > 0 or name in ("i-dag", "meny"), name
         assert_accessible(page, f"{name} (empty)")
 
 
@@ -182,6 +214,10 @@ def test_every_page_full(hub: WebHub, admin: Any) -> None:
     assert "Infomøte om bostøtte" in page.locator("main").inner_text()
     page.goto(hub.web_url + "/ansatt/foresporsler")
     assert "Vårkonsert" in page.locator("main").inner_text()
+    page.goto(hub.web_url + "/ansatt/utlan")
+    # Due four days ago, or later when that day was closed: a level, which one depends on it.
+    assert re.search(r"purring [1-3]", page.get_by_role("table", name="Forfalt").inner_text())
+    assert "Venter 63" in page.get_by_role("table", name="Venteliste: PC").inner_text()
 
 
 def test_forms_sent_back_with_their_reasons(hub: WebHub, admin: Any) -> None:
@@ -203,6 +239,14 @@ def test_forms_sent_back_with_their_reasons(hub: WebHub, admin: Any) -> None:
     page.get_by_role("button", name="Steng", exact=True).click()
     assert page.locator(".field-error").count() >= 2
     assert_accessible(page, "stengt (fields missing)")
+    page.get_by_role("button", name="Steng kafeen", exact=True).click()
+    assert page.locator(".field-error").count() >= 2
+    assert_accessible(page, "stengt (the café's closure, fields missing)")
+    page.goto(hub.web_url + "/ansatt/kafe")
+    page.get_by_label("Porsjoner kafeen kan lage").fill("mange")
+    page.get_by_role("button", name="Lagre kapasiteten").click()
+    assert page.locator("#kapasitet-porsjoner-feil").count() == 1
+    assert_accessible(page, "kafe (capacity not a number)")
 
 
 def test_a_page_the_role_does_not_allow(hub: WebHub, browser: Any) -> None:

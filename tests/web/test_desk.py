@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -22,6 +23,7 @@ PAGES = (
     "/ansatt/utlan",
     "/ansatt/kafe",
     "/ansatt/kafe/produksjonsliste",
+    "/ansatt/kafe/meny",
     "/ansatt/stengt",
     "/ansatt/varsler",
 )
@@ -314,3 +316,116 @@ def test_the_cafe_accepts_a_short_notice_order_and_the_customer_is_told(
     wait_for_sync(lambda: _count(hub.mails(), email) >= 2, 60, message="the customer told")
     page.goto(hub.web_url + f"/ansatt/kafe/produksjonsliste?dato={order['pickup_date']}")
     assert page.get_by_role("heading", level=1).inner_text().startswith("Produksjonsliste")
+
+
+def test_the_cafe_takes_a_menu_item_off_sale_and_sets_its_allergens(
+    hub: WebHub, context: Any
+) -> None:
+    menu = hub.http.get(hub.url("catering", "/menu")).json()
+    item = next(i for i in menu if i["id"] != "kaffe-te")  # the other tests order kaffe-te
+    page = context.new_page()
+    sign_in(page, hub, "jasmin", start="/ansatt/kafe")
+    page.get_by_role("link", name=re.compile("^Menyen")).click()
+    card = page.locator(f"#vare-{item['id']}")
+    card.get_by_label(re.compile(r"^I salg \(kan bestilles\)")).uncheck()
+    card.get_by_label("sesamfrø").check()
+    card.get_by_role("button", name=re.compile("^Lagre")).click()
+    status = page.get_by_role("status").first.inner_text()
+    assert status == f"Lagret: {item['name_nb']} er ikke i salg."
+    card = page.locator(f"#vare-{item['id']}")
+    assert "Ikke i salg" in card.inner_text() and "sesamfrø" in card.inner_text()
+    assert not card.get_by_label(re.compile(r"^I salg")).is_checked()
+    # The service itself: off the public menu, the allergen kept with the others.
+    public = hub.http.get(hub.url("catering", "/menu")).json()
+    assert item["id"] not in [i["id"] for i in public]
+    everything = hub.http.get(hub.url("catering", "/menu"), params={"include_unavailable": True})
+    stored = next(i for i in everything.json() if i["id"] == item["id"])
+    codes = {a["code"] for a in stored["allergens"]}
+    assert codes == {a["code"] for a in item["allergens"]} | {"sesame"}
+    # And back on sale.
+    card.get_by_label(re.compile(r"^I salg")).check()
+    card.get_by_role("button", name=re.compile("^Lagre")).click()
+    assert page.get_by_role("status").first.inner_text().endswith("er i salg.")
+    assert item["id"] in [i["id"] for i in hub.http.get(hub.url("catering", "/menu")).json()]
+
+
+def test_the_cafe_sets_the_days_capacity_not_below_what_is_ordered(
+    hub: WebHub, context: Any
+) -> None:
+    order = hub.short_notice_order(f"kapasitet-{secrets.token_hex(3)}@example.org")
+    day = order["pickup_date"]
+    page = context.new_page()
+    sign_in(page, hub, "jasmin", start="/ansatt/kafe")
+    page.goto(hub.web_url + f"/ansatt/kafe?dato={day}")
+    field = page.get_by_label("Porsjoner kafeen kan lage")
+    field.fill("²")  # a digit to str.isdigit, not a number to int()
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Lagre kapasiteten").click()
+    assert navigation.value is not None and navigation.value.status == 422
+    assert "helt antall" in page.locator("#kapasitet-porsjoner-feil").inner_text()
+    field = page.get_by_label("Porsjoner kafeen kan lage")
+    field.fill("5")  # the order took 10
+    with page.expect_navigation() as navigation:
+        page.get_by_role("button", name="Lagre kapasiteten").click()
+    assert navigation.value is not None and navigation.value.status == 409
+    field = page.get_by_label("Porsjoner kafeen kan lage")
+    assert field.get_attribute("aria-invalid") == "true" and field.input_value() == "5"
+    error = page.locator("#kapasitet-porsjoner-feil").inner_text()
+    assert "kan ikke settes lavere" in error  # the service's own reason, beside the field
+    field.fill("45")
+    page.get_by_role("button", name="Lagre kapasiteten").click()
+    assert page.get_by_role("status").first.inner_text().endswith("er 45 porsjoner.")
+    assert re.search(r"av 45 porsjoner brukt", page.locator("#kapasitet-status").inner_text())
+    prep = hub.http.get(
+        hub.url("catering", "/prep-list"), params={"date": day}, headers=hub.staff("cafe")
+    )
+    assert prep.json()["capacity"]["capacity"] == 45
+
+
+def test_the_cafe_closes_for_a_day_and_a_past_closure_is_refused(hub: WebHub, context: Any) -> None:
+    # Far enough ahead to leave the days the other tests order for alone.
+    day = hub.now().date() + timedelta(days=40)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    page = context.new_page()
+    sign_in(page, hub, "jasmin", start="/ansatt/stengt")
+    yesterday = (hub.now().date() - timedelta(days=1)).isoformat()
+    page.get_by_label("Første dag", exact=True).fill(yesterday)
+    page.get_by_label("Grunn (vises for kundene)").fill("For sent")
+    page.get_by_role("button", name="Steng kafeen").click()
+    last = page.get_by_label(re.compile("^Siste dag"))
+    assert last.get_attribute("aria-invalid") == "true"
+    assert "fortiden" in page.locator("#kafe-til-feil").inner_text()  # the service's reason
+    page.get_by_label("Første dag", exact=True).fill(day.isoformat())
+    page.get_by_label(re.compile("^Siste dag")).fill(day.isoformat())
+    page.get_by_label("Grunn (vises for kundene)").fill("Kurs for de ansatte")
+    page.get_by_role("button", name="Steng kafeen").click()
+    assert page.get_by_role("status").first.inner_text().startswith("Kafeen er stengt fra")
+    assert "Kurs for de ansatte" in page.locator("#kafe-stengt").inner_text()
+    open_days = hub.http.get(
+        hub.url("catering", "/availability"), params={"from": day.isoformat(), "days": 1}
+    ).json()
+    assert open_days[0]["open"] is False
+
+
+def test_an_overdue_loan_shows_the_reminder_level_it_has_reached(hub: WebHub, context: Any) -> None:
+    # From paper records: lent twelve days ago, due ten days ago, past the last step (7 days).
+    now = hub.now()
+    lent = hub.http.post(
+        hub.url("loans", "/loans"),
+        headers=hub.staff("desk"),
+        json={
+            "kind": "pc",
+            "borrower": {"name": "Purre Låner", "phone": "+4700000071"},
+            "started_at": (now - timedelta(days=12)).isoformat(),
+            "due_date": (now - timedelta(days=10)).date().isoformat(),
+        },
+    )
+    assert lent.status_code == 201, lent.text
+    assert (lent.json()["escalation_level"], lent.json()["escalation_last"]) == (3, True)
+    page = context.new_page()
+    sign_in(page, hub, "ole", start="/ansatt/utlan")
+    overdue = page.get_by_role("table", name="Forfalt")
+    row = overdue.get_by_role("row").filter(has_text="Purre Låner")
+    text = row.inner_text()
+    assert "purring 3" in text and "siste purring" in text

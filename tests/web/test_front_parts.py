@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from services.web import i18n
 from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
+from services.web.pages.cafe import ALLERGENS
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.texts import TEXTS
@@ -91,8 +92,20 @@ def test_every_text_a_page_uses_exists_in_both_languages() -> None:
         "service.": ("booking", "loans", "catering", "notify"),
         "condition.": ("ok", "worn", "damaged", "out_of_service"),
         "cafe.done.": ("accept", "reject", "ready", "picked-up"),
+        "menu.saved.": ("available", "unavailable"),
+        "allergen.": ALLERGENS,
     }.items():
         assert all(prefix + v in TEXTS for v in values), prefix
+
+
+def test_the_menu_form_offers_every_allergen_the_cafe_service_knows() -> None:
+    """The page lists the allergens by the catering service's codes (it cannot import the
+    service): the same fourteen, so an item's allergen is never lost by a save."""
+    from typing import get_args
+
+    from services.catering.domain import Allergen
+
+    assert sorted(ALLERGENS) == sorted(get_args(Allergen))
 
 
 def _services(handler: Any) -> Services:

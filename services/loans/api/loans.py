@@ -77,7 +77,8 @@ async def list_loans(
     offset: int = Query(default=0, ge=0, le=1_000_000),
 ) -> list[LoanOut]:
     """Desk staff see every loan; a borrower (X-Manage-Token) sees their own."""
-    cmd = usecases.ListLoans(who, status, borrower, limit, offset)
+    steps = config_of(runtime_of(request)).steps
+    cmd = usecases.ListLoans(who, steps, status, borrower, limit, offset)
     views = await runtime_of(request).uow.run(
         lambda uow: usecases.list_loans(uow, cmd), read_only=True
     )
@@ -89,7 +90,7 @@ async def get_loan(
     request: Request, loan_id: str = id_path(), who: Caller = Depends(caller)
 ) -> LoanOut:
     """Desk staff, or the borrower with their X-Manage-Token (another's loan: 403)."""
-    cmd = usecases.GetLoan(loan_id, who)
+    cmd = usecases.GetLoan(loan_id, who, config_of(runtime_of(request)).steps)
     view = await runtime_of(request).uow.run(
         lambda uow: usecases.get_loan(uow, cmd), read_only=True
     )

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from services.loans import usecases
-from services.loans.api.access import caller
-from services.loans.api.schemas import ReservationIn, ReservationOut
-from services.loans.api.views import reservation_out
+from services.loans.api.access import caller, desk_only
+from services.loans.api.schemas import HUB_DEFAULT, ReservationIn, ReservationOut, WaitingListOut
+from services.loans.api.views import reservation_out, waiting_list_out
 from services.loans.usecases import BorrowerDetails, Caller
 from shared.service import runtime_of
 
@@ -49,3 +49,19 @@ async def cancel_reservation(
     cmd = usecases.CancelReservation(reservation_id, who)
     await runtime_of(request).uow.run(lambda uow: usecases.cancel_reservation(uow, cmd))
     return Response(status_code=204)
+
+
+@router.get(
+    "/waiting-lists", response_model=list[WaitingListOut], dependencies=[Depends(desk_only)]
+)
+async def waiting_lists(
+    request: Request,
+    hub: str = Query(default=HUB_DEFAULT, min_length=1, max_length=50, pattern=r"^[a-z0-9_-]+$"),
+) -> list[WaitingListOut]:
+    """Desk staff: each kind's waiting list, in the order items will be offered (those
+    offered one first, then the waiting, numbered); kinds nobody waits for are left out."""
+    cmd = usecases.WaitingLists(hub)
+    lines = await runtime_of(request).uow.run(
+        lambda uow: usecases.waiting_lists(uow, cmd), read_only=True
+    )
+    return [waiting_list_out(kind, entries) for kind, entries in lines.items()]

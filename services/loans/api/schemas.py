@@ -96,6 +96,15 @@ class LoanOut(BaseModel):
     condition_out: str
     condition_in: str | None
     backfilled: bool
+    escalation_level: int = Field(
+        default=0,
+        description="the overdue level a loan not returned has reached (0: none; 1.. the "
+        "steps of LOANS_OVERDUE_STEPS_DAYS, as the LoanOverdue reminders count them)",
+    )
+    escalation_last: bool = Field(
+        default=False,
+        description="the last level is reached: the borrower gets no new loans until it is back",
+    )
     manage_token: str | None = Field(
         default=None,
         description="only when the borrower is new: send it as X-Manage-Token to see "
@@ -129,6 +138,23 @@ class ReservationOut(BaseModel):
     offered_item_id: str | None
     hold_until: datetime | None
     manage_token: str | None = None
+
+
+class WaitingEntryOut(BaseModel):
+    reservation_id: int
+    place: int | None = Field(description="1 is next; none for one offered an item")
+    status: Literal["waiting", "offered"]
+    borrower_id: str
+    borrower_name: str
+    wanted_from: datetime
+    offered_item_id: str | None
+    offered_item_label: str | None
+    hold_until: datetime | None
+
+
+class WaitingListOut(BaseModel):
+    kind: Kind
+    entries: list[WaitingEntryOut] = Field(description="in the order items are offered")
 
 
 class BookIn(_In):

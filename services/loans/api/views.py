@@ -10,6 +10,8 @@ from services.loans.api.schemas import (
     LoanStatus,
     ReservationOut,
     Shelf,
+    WaitingEntryOut,
+    WaitingListOut,
 )
 from services.loans.models import ShelfBook
 
@@ -50,6 +52,8 @@ def loan_out(view: usecases.LoanView) -> LoanOut:
         condition_out=loan.condition_out,
         condition_in=loan.condition_in,
         backfilled=loan.backfilled,
+        escalation_level=view.escalation_level,
+        escalation_last=view.escalation_last,
         manage_token=view.manage_token,
     )
 
@@ -66,6 +70,26 @@ def reservation_out(view: usecases.ReservationView) -> ReservationOut:
         offered_item_id=r.offered_item_id,
         hold_until=r.hold_until,
         manage_token=view.manage_token,
+    )
+
+
+def waiting_list_out(kind: str, entries: list[usecases.WaitingEntry]) -> WaitingListOut:
+    return WaitingListOut(
+        kind=kind,  # a str column holding a Kind
+        entries=[
+            WaitingEntryOut(
+                reservation_id=e.reservation.id,
+                place=e.place,
+                status=e.reservation.status,  # an open reservation: waiting or offered
+                borrower_id=e.borrower.id,
+                borrower_name=e.borrower.name,
+                wanted_from=e.reservation.wanted_from,
+                offered_item_id=e.reservation.offered_item_id,
+                offered_item_label=e.offered_item.label if e.offered_item else None,
+                hold_until=e.reservation.hold_until,
+            )
+            for e in entries
+        ],
     )
 
 

@@ -1,6 +1,7 @@
 """Stengt: the hub's and the rooms' closures, and for each what it touches, as far as the
 services' APIs tell it today: the bookings inside it, the café's orders on its days, and
-the loans that fall due in it. Booking officers add closures here."""
+the loans that fall due in it; the café's own closures (whole days). Booking officers add
+closures of the hub or a room here, the café its own."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n
 from services.web.clients import Refused
-from services.web.pages.common import back, flash, form_of, part, render, skipped
+from services.web.pages.common import back, flash, form_of, parse_day, part, render, skipped
 from services.web.staff import Actor, staff
 
 router = APIRouter()
@@ -59,12 +60,22 @@ async def _render(
             }
             for n, c in enumerate(closures)
         ],
-        cafe_closures=cafe_closures.value,
+        cafe_closures=[_cafe_days(c) for c in cafe_closures.value],
+        cafe_down=cafe_closures.down,
         resources=resources.value,
         may_add=actor.may("booking"),
+        may_add_cafe=actor.may("cafe"),
         errors=errors or {},
         values=values or {},
     )
+
+
+def _cafe_days(closure: dict[str, Any]) -> dict[str, Any]:
+    """A café closure as the days it covers: it runs from midnight to midnight, so its last
+    day is the one before its end."""
+    first = i18n.local(closure["start_at"]).date()
+    last = (i18n.local(closure["end_at"]) - timedelta(microseconds=1)).date()
+    return {**closure, "first": first, "last": last}
 
 
 def _days(start: datetime, end: datetime) -> list[date]:
@@ -148,4 +159,43 @@ async def add_closure(
         field = {"start": "start_date", "end": "end_date", "reason": "reason"}.get(name, "form")
         return await _render(request, actor, 422, {field: exc.detail}, form)
     flash(request, "closures.added", count=len(made.get("affected_bookings") or []))
+    return back(PAGE)
+
+
+@router.post(PAGE + "/kafe", response_model=None)
+async def add_cafe_closure(
+    request: Request, actor: Actor = Depends(staff("cafe"))
+) -> HTMLResponse | RedirectResponse:
+    form = await form_of(request)
+    lang = request.state.lang
+    first = parse_day(form.get("cafe_first_date"))
+    last = parse_day(form.get("cafe_last_date")) or first  # one day when no end is given
+    errors: dict[str, str] = {}
+    if first is None:
+        errors["cafe_first_date"] = i18n.text(lang, "closures.date.invalid")
+    elif last is not None and last < first:
+        errors["cafe_last_date"] = i18n.text(lang, "closures.cafe.order")
+    if not form.get("cafe_reason"):
+        errors["cafe_reason"] = i18n.text(lang, "closures.reason.missing")
+    if errors or first is None or last is None:
+        return await _render(request, actor, 422, errors, form)
+    body = {
+        "first_date": first.isoformat(),
+        "last_date": last.isoformat(),
+        "reason": form["cafe_reason"],
+    }
+    try:
+        await request.app.state.services.catering.add_closure(actor.caller, body)
+    except Refused as exc:
+        name = (exc.field or "").split(".")[-1]
+        field = {"first_date": "cafe_first_date", "last_date": "cafe_last_date"}.get(
+            name, "cafe_reason" if name == "reason" else "cafe_form"
+        )
+        return await _render(request, actor, exc.status, {field: exc.detail}, form)
+    flash(
+        request,
+        "closures.cafe.added",
+        first=i18n.day_name(lang, first),
+        last=i18n.day_name(lang, last),
+    )
     return back(PAGE)

@@ -1,10 +1,12 @@
 """Utlån, the citizens' desk: lend a PC or a planter box to a borrower found or created by
 phone number, take it back with its condition, renew; the items and their status, what is
-due today and overdue, the waiting list, and the book swap's count."""
+due today and overdue (with the reminder level each has reached), each kind's waiting list
+in the order items will be offered, and the book swap's count."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -46,7 +48,7 @@ async def _render(
     active, overdue, waiting, shelf = await asyncio.gather(
         api.loans(actor.caller, "active"),
         api.loans(actor.caller, "overdue"),
-        part(api.reservations(actor.caller), []),
+        part(api.waiting_lists(actor.caller), []),
         part(api.shelf(), {}),
     )
     day = today()
@@ -62,13 +64,30 @@ async def _render(
         due_today=[loan for loan in active if i18n.local(loan["due_at"]).date() == day],
         overdue=sorted(overdue, key=lambda loan: loan["due_at"]),
         active=sorted(active, key=lambda loan: loan["due_at"]),
-        waiting=waiting.value,
+        waiting=_lines(waiting.value),
+        # Items offered to the first in line: not free, but not lent either.
+        held={e["offered_item_id"] for line in waiting.value for e in line["entries"]} - {None},
         waiting_down=waiting.down,
         on_shelf=shelf.value.get("on_shelf"),
         conditions=CONDITIONS,
         errors=errors or {},
         values=values or {},
     )
+
+
+def _lines(lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The waiting lists, each entry marked when it waits for a later date (not yet in line
+    for an item that comes back now)."""
+    now = datetime.now(i18n.OSLO)
+    return [
+        {
+            **line,
+            "entries": [
+                {**e, "later": i18n.local(e["wanted_from"]) > now} for e in line["entries"]
+            ],
+        }
+        for line in lines
+    ]
 
 
 def _field(refusal: Refused) -> str:
@@ -83,7 +102,7 @@ async def lend(
     form = await form_of(request)
     missing = {f: "loans.required" for f in ("item_id", "name", "phone") if not form.get(f)}
     days = form.get("days", "")
-    if days and not days.isdigit():
+    if days and not (days.isascii() and days.isdigit()):  # "²" is a digit to isdigit()
         missing["days"] = "loans.days.invalid"
     if missing:
         lang = request.state.lang

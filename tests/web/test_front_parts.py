@@ -19,6 +19,10 @@ from services.web.clients import Caller, Refused, ServiceDown, Services, SignedO
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.texts import TEXTS
+from shared.action_links import Action
+
+# The link pages' keys (pages/links.py): a refusal of the token, or of its use.
+LINK_PAGES = ("invalid", "expired", "used", "busy", "answered", "refused")
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "web" / "templates"
 PAGES = Path(__file__).resolve().parents[2] / "services" / "web" / "pages"
@@ -91,6 +95,10 @@ def test_every_text_a_page_uses_exists_in_both_languages() -> None:
         "service.": ("booking", "loans", "catering", "notify"),
         "condition.": ("ok", "worn", "damaged", "out_of_service"),
         "cafe.done.": ("accept", "reject", "ready", "picked-up"),
+        "link.": (
+            *(f"{a.value}.{part}" for a in Action for part in ("title", "lead", "button")),
+            *(f"{why}.{part}" for why in LINK_PAGES for part in ("title", "body")),
+        ),
     }.items():
         assert all(prefix + v in TEXTS for v in values), prefix
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,11 @@ from redis.asyncio import Redis
 
 from services.web import i18n
 from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
+from services.web.links import LinkState, UsedLinks
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.texts import TEXTS
-from shared.action_links import Action
+from shared.action_links import Action, ActionLinks
 
 # The link pages' keys (pages/links.py): a refusal of the token, or of its use.
 LINK_PAGES = ("invalid", "expired", "used", "busy", "answered", "refused")
@@ -57,6 +58,9 @@ def test_production_needs_an_issuer_and_a_session_secret() -> None:
     )
     assert ready.public_url == "https://knutepunkt.example.org"
     assert not ready.dev_signin
+    assert ready.action_link_secret == ""  # no links until ACTION_LINK_SECRET is set
+    with pytest.raises(ValueError, match="ACTION_LINK_SECRET"):
+        WebSettings(dev_signin=True, dev_tokens="desk:t1", ACTION_LINK_SECRET="short")
 
 
 def test_norwegian_formats_in_oslo_time() -> None:
@@ -247,3 +251,24 @@ async def test_a_live_refresh_leaves_the_message_for_the_page_after_the_redirect
             assert live.status_code == 200 and "Velg en rolle." not in live.text
             landed = await client.get("/ansatt/logg-inn")
             assert "Velg en rolle." in landed.text
+
+
+async def test_a_link_is_claimed_once_spent_for_its_life_or_released(
+    redis: Redis, prefix: str
+) -> None:
+    links = ActionLinks("link-secret-" * 3)
+    now = datetime.now(UTC)
+    link = links.read(links.token(Action.APPROVE_BOOKING, "b-1", now + timedelta(hours=1)), now)
+    used = UsedLinks(redis, prefix)
+    assert await used.state(link) is LinkState.FRESH
+    assert await used.claim(link, link.seconds_left(now))
+    assert not await used.claim(link, link.seconds_left(now))  # a second press meanwhile
+    assert await used.state(link) is LinkState.BUSY
+    await used.release(link)  # the service was down: the link still works
+    assert await used.claim(link, link.seconds_left(now))
+    await used.spend(link, link.seconds_left(now))
+    assert await used.state(link) is LinkState.USED
+    assert not await used.claim(link, link.seconds_left(now))
+    keys = [k async for k in redis.scan_iter(match=f"{prefix}web:link:*")]
+    assert len(keys) == 1 and b"b-1" not in keys[0]
+    assert 3500 < await redis.ttl(keys[0]) <= 3600  # kept until the link expires anyway

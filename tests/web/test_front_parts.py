@@ -20,7 +20,7 @@ from services.web.links import LinkState, UsedLinks
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.texts import TEXTS
-from shared.action_links import Action, ActionLinks
+from shared.action_links import PATH, Action, ActionLinks
 
 # The link pages' keys (pages/links.py): a refusal of the token, or of its use.
 LINK_PAGES = ("invalid", "expired", "used", "busy", "answered", "refused")
@@ -272,3 +272,61 @@ async def test_a_link_is_claimed_once_spent_for_its_life_or_released(
     keys = [k async for k in redis.scan_iter(match=f"{prefix}web:link:*")]
     assert len(keys) == 1 and b"b-1" not in keys[0]
     assert 3500 < await redis.ttl(keys[0]) <= 3600  # kept until the link expires anyway
+
+
+async def test_link_pages_in_process(redis: Redis, prefix: str) -> None:
+    """Expired, changed or foreign links get their page before any sign-in; a good one sends
+    to the sign-in and back; with the booking service down nothing is spent."""
+    from services.web.app import create_app
+
+    secret = "in-process-link-secret"
+    links = ActionLinks(secret)
+    now = datetime.now(UTC)
+    good = PATH + links.token(Action.APPROVE_BOOKING, "b-2", now + timedelta(hours=1))
+    expired = PATH + links.token(Action.APPROVE_BOOKING, "b-2", now - timedelta(seconds=1))
+    foreign = PATH + ActionLinks(secret + "-other").token(
+        Action.APPROVE_BOOKING, "b-2", now + timedelta(hours=1)
+    )
+    settings = WebSettings(
+        dev_signin=True,
+        dev_tokens="booking:x",
+        stream_prefix=prefix,
+        booking_url="http://127.0.0.1:9",  # nothing answers: the service is down
+        ACTION_LINK_SECRET=secret,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            answer = await client.get(expired)
+            assert answer.status_code == 410 and "Lenken er utløpt" in answer.text
+            answer = await client.get(foreign)
+            assert answer.status_code == 404 and "Lenken er ikke gyldig" in answer.text
+            answer = await client.get(good)
+            assert answer.status_code == 303
+            assert answer.headers["location"] == f"/ansatt/logg-inn?neste={good}"
+            page = await client.get(answer.headers["location"])
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf
+            signed = await client.post(
+                "/ansatt/logg-inn/utvikling", data={"csrf": csrf[1], "role": "booking"}
+            )
+            assert signed.headers["location"] == good  # back to the link
+            answer = await client.get(good)
+            assert answer.status_code == 503
+            stale = await client.post(good, data={"csrf": csrf[1]})
+            assert stale.status_code == 400  # a new session at sign-in, a new CSRF token
+            csrf = re.search(r'name="csrf" value="([^"]+)"', answer.text)
+            assert csrf
+            answer = await client.post(good, data={"csrf": csrf[1]})
+            assert answer.status_code == 503 and "Bookingtjenesten svarer ikke" in answer.text
+    link = links.read(good.removeprefix(PATH), now)
+    assert await UsedLinks(redis, prefix).state(link) is LinkState.FRESH  # try again later
+
+    no_secret = create_app(
+        WebSettings(dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix)
+    )
+    async with no_secret.router.lifespan_context(no_secret):
+        transport = httpx.ASGITransport(app=no_secret)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            assert (await client.get(good)).status_code == 404

@@ -53,19 +53,18 @@ async def use_link(request: Request, token: str) -> HTMLResponse | RedirectRespo
     if isinstance(link, HTMLResponse):
         return link
     actor = await staff(link.action.role)(request)
+    used = _used(request)
+    if await used.state(link) is LinkState.USED:
+        return _stale(request, link, "used", 410)  # before the form: nothing left to fix
     reason = form.get("reason", "") if link.action.needs_reason else None
     if link.action.needs_reason and not reason:
         missing = i18n.text(request.state.lang, "link.reason.missing")
         return await _again(request, actor, link, 422, reason_error=missing)
-    used = _used(request)
     seconds = link.seconds_left(_now())
     if not await used.claim(link, seconds):
-        state = await used.state(link)
-        return (
-            _stale(request, link, "used", 410)
-            if state is LinkState.USED
-            else (_stale(request, link, "busy", 409))
-        )
+        if await used.state(link) is LinkState.USED:
+            return _stale(request, link, "used", 410)
+        return _stale(request, link, "busy", 409)
     try:
         done = await _act(request, actor, link, reason)
     except Refused as exc:

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.text import Text
 
 from knutepunkt.supervisor import ChildExited, LineHandler, StopRequested, Supervisor
+from shared.action_links import ActionLinks
 from shared.calendar import OSLO, utcnow
 from shared.clock import AT_FORMS, demo_clock_refusal, parse_at
 from shared.observability import scrub
@@ -69,6 +70,9 @@ class Plan:
     redis_url: str | None
     staff_tokens: str
     tokens_generated: bool
+    # Signs the one-click links in staff messages (notify) and reads them (web): one per start
+    # unless ACTION_LINK_SECRET is set, so links from an earlier run are "not valid".
+    action_link_secret: str = ""
     # The demo clock (--at): what it read at `clock_since`, a real instant (shared/clock.py).
     clock_at: datetime | None = None
     clock_since: datetime | None = None
@@ -103,6 +107,11 @@ def make_plan(
             raise LaunchError(str(exc)) from exc
     else:
         tokens = ",".join(f"{secrets.token_urlsafe(18)}:{role}" for role in STAFF_ROLES)
+    link_secret = environ.get("ACTION_LINK_SECRET") or secrets.token_urlsafe(32)
+    try:
+        ActionLinks(link_secret)
+    except ValueError as exc:
+        raise LaunchError(str(exc)) from exc
     since = utcnow()
     clock_at = None
     if at:
@@ -125,6 +134,7 @@ def make_plan(
         redis_url=redis_url or None,
         staff_tokens=tokens,
         tokens_generated=not environ.get("STAFF_TOKENS"),
+        action_link_secret=link_secret,
         clock_at=clock_at,
         clock_since=since if clock_at else None,
     )
@@ -335,6 +345,7 @@ def service_env(
             "REDIS_URL": redis_url,
             f"{name.upper()}_PORT": str(plan.ports[name]),
             "STAFF_TOKENS": plan.staff_tokens,
+            "ACTION_LINK_SECRET": plan.action_link_secret,
             "SMTP_URL": sinks["smtp_url"],
             "SMS_GATEWAY_URL": sinks["sms_url"],
             "SMS_PROVIDER": "generic",
@@ -352,6 +363,8 @@ def service_env(
     env.setdefault(
         f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{plan.var_dir / (name + '.db')}"
     )
+    # Where notify's one-click links point: this hub's web front.
+    env.setdefault("WEB_PUBLIC_URL", f"http://127.0.0.1:{plan.web_port}")
     return env
 
 
@@ -371,6 +384,7 @@ def web_env(plan: Plan, redis_url: str, environ: Mapping[str, str]) -> dict[str,
             "WEB_PORT": str(plan.web_port),
             "WEB_DEV_SIGNIN": "true",
             "WEB_DEV_TOKENS": ",".join(f"{role}:{token}" for role, token in single.items()),
+            "ACTION_LINK_SECRET": plan.action_link_secret,
             "LOG_FORMAT": "json",
             "PYTHONUNBUFFERED": "1",
         }

@@ -12,6 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from shared.action_links import PATH
+
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
@@ -20,9 +22,12 @@ correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 # data and must never reach a log line, whoever wrote the message.
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
+# A one-click link's token (shared/action_links.py) would let whoever reads the log use it.
+_LINK_TOKEN = re.compile(re.escape(PATH) + r"[^\s\"'<>?#]+")
 
 
 def scrub(text: str) -> str:
+    text = _LINK_TOKEN.sub(PATH + "[token]", text)
     return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
 
 

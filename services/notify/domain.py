@@ -96,17 +96,23 @@ _GSM7_LOOKALIKES = str.maketrans(
 )
 
 
-def fit_sms(text: str, max_segments: int = MAX_SMS_SEGMENTS) -> str:
+def fit_sms(text: str, max_segments: int = MAX_SMS_SEGMENTS, tail: str = "") -> str:
     """Plain, GSM-7 where a look-alike exists (a stray dash must not halve the length),
-    and cut to at most `max_segments`."""
+    and cut to at most `max_segments`. A `tail` (a one-click link) goes on a line of its
+    own after the text and is never cut: half a link opens nothing."""
+    text = _plain(text)
+    end = f"\n{_plain(tail)}" if tail else ""
+    if sms_segments(text + end) <= max_segments:
+        return text + end
+    while text and sms_segments(text + "..." + end) > max_segments:
+        text = text[:-1]
+    return text.rstrip() + "..." + end
+
+
+def _plain(text: str) -> str:
     text = " ".join(part for part in text.replace("\r", "").split(" ") if part != "")
     text = "\n".join(line.strip() for line in text.translate(_GSM7_LOOKALIKES).splitlines())
-    text = re.sub(r"\n{3,}", "\n\n", text).strip()
-    if sms_segments(text) <= max_segments:
-        return text
-    while text and sms_segments(text + "...") > max_segments:
-        text = text[:-1]
-    return text.rstrip() + "..."
+    return re.sub(r"\n{3,}", "\n\n", text).strip()
 
 
 # --- when a message may go out ----------------------------------------------------------------

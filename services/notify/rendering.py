@@ -4,6 +4,7 @@ email carries. Dates and times in Europe/Oslo."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -99,6 +100,9 @@ class Rendered:
 class Renderer:
     def __init__(self, folder: Path = TEMPLATES) -> None:
         self._templates: dict[str, dict[str, dict[str, Template]]] = {}
+        # A template's one-click links (`actions:`, action -> label): the label is a template
+        # too, and one that renders empty leaves its link out of that message.
+        self._actions: dict[str, dict[str, dict[str, Template]]] = {}
         self._layouts: dict[str, Template] = {}
         for language in LANGUAGES:
             env = Environment(
@@ -112,8 +116,17 @@ class Renderer:
             env.filters.update(_filters(language))
             raw = yaml.safe_load((folder / f"{language}.yaml").read_text(encoding="utf-8"))
             self._templates[language] = {
-                key: {part: env.from_string(source) for part, source in parts.items()}
+                key: {
+                    part: env.from_string(source)
+                    for part, source in parts.items()
+                    if part != "actions"
+                }
                 for key, parts in raw.items()
+            }
+            self._actions[language] = {
+                key: {action: env.from_string(label) for action, label in parts["actions"].items()}
+                for key, parts in raw.items()
+                if "actions" in parts
             }
             self._layouts[language] = env.get_template("layout.html.j2")
 
@@ -124,6 +137,9 @@ class Renderer:
         parts = self._templates.get(language, {}).get(template, {})
         return ("sms" in parts) if channel == "sms" else {"subject", "text"} <= set(parts)
 
+    def action_labels(self, template: str, language: str) -> set[str]:
+        return set(self._actions.get(language, {}).get(template, {}))
+
     def render(
         self,
         template: str,
@@ -133,20 +149,29 @@ class Renderer:
         language: str,
         name: str,
         preferences_url: str | None = None,
+        links: Mapping[str, str] | None = None,
     ) -> Rendered:
+        """`links`: one-click links by action (shared/action_links.py); an email lists each
+        one its template labels, an SMS carries the first, whole, on its last line."""
         language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         parts = self._templates[language][template]
         context = _context(data, language, name)
+        actions = self._labelled(template, language, context, links or {})
         if channel == "sms":
-            return Rendered(None, fit_sms(parts["sms"].render(context)), None)
+            tail = f"{actions[0][0]}: {actions[0][1]}" if actions else ""
+            return Rendered(None, fit_sms(parts["sms"].render(context), tail=tail), None)
         subject = " ".join(parts["subject"].render(context).split())
         text = _tidy(parts["text"].render(context))
-        paragraphs = [p.splitlines() for p in text.split("\n\n") if p.strip()]
+        if actions:
+            text += "\n\n" + "\n".join(f"{label}: {url}" for label, url in actions)
+        body = text.rsplit("\n\n", 1)[0] if actions else text
+        paragraphs = [p.splitlines() for p in body.split("\n\n") if p.strip()]
         label = _PREFERENCES_LABEL[language]
         html = self._layouts[language].render(
             language=language,
             subject=subject,
             paragraphs=paragraphs,
+            actions=actions,
             hub_name=context["hub_name"],
             preferences_url=preferences_url,
             preferences_label=label,
@@ -154,6 +179,18 @@ class Renderer:
         if preferences_url:
             text += f"\n\n--\n{label}: {preferences_url}"
         return Rendered(subject, text, html)
+
+
+    def _labelled(
+        self, template: str, language: str, context: dict[str, Any], links: Mapping[str, str]
+    ) -> list[tuple[str, str]]:
+        labels = self._actions[language].get(template, {})
+        out = []
+        for action, url in links.items():
+            label = " ".join(labels[action].render(context).split()) if action in labels else ""
+            if label:
+                out.append((label, url))
+        return out
 
 
 def _tidy(text: str) -> str:

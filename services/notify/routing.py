@@ -9,7 +9,7 @@ the start, not the first message. Planning is pure: `now` and the preferences ar
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
@@ -34,6 +34,7 @@ from services.notify.domain import (
 )
 from services.notify.rendering import Renderer, booking_invitation, hub_name
 from services.notify.staff import StaffDirectory
+from shared.action_links import Action, ActionLinks
 from shared.events import CATALOG, Contact, Envelope, EventData
 from shared.roles import Role
 
@@ -53,6 +54,8 @@ class Route(BaseModel):
     urgent: bool = False
     reminder: bool = False
     ics: Literal["publish", "cancel"] | None = None
+    # One-click links for staff (shared/action_links.py), in this order; the SMS gets the first.
+    actions: tuple[Action, ...] = ()
 
     @field_validator("when")
     @classmethod
@@ -117,6 +120,12 @@ class RoutingTable(BaseModel):
                         problems.append(f"{event_type}: no field {route.role_from!r}")
                 elif route.to not in cls.model_fields:
                     problems.append(f"{event_type}: no field {route.to!r} to send to")
+                if route.actions and not route.to_staff:
+                    problems.append(f"{event_type}: one-click links are for staff only")
+                for action in route.actions:
+                    if action.item_field not in cls.model_fields:
+                        field = action.item_field
+                        problems.append(f"{event_type}: no field {field!r} for {action}")
                 if route.template not in known_templates:
                     problems.append(f"{event_type}: no template {route.template!r}")
         if problems:
@@ -141,6 +150,11 @@ class FanoutRules:
     quiet_hours: Window
     public_url: str | None
     preference_key: bytes
+    # One-click links in staff messages: off unless both the secret and the desk's address
+    # are set.
+    action_links: ActionLinks | None = None
+    web_url: str | None = None
+    link_lifetime: timedelta = timedelta(hours=72)
 
 
 @dataclass
@@ -229,12 +243,30 @@ def _one(
         language=target.language,
         name=target.name,
         preferences_url=preferences_url,
+        links=action_links(route, data, rules, now),
     )
     planned.subject, planned.text, planned.html = rendered.subject, rendered.text, rendered.html
     planned.preferences_url = preferences_url
     if channel == "email" and route.ics:
         planned.ics = booking_invitation(data, route.ics, hub_name(data), now)
     return planned
+
+
+def action_links(
+    route: Route, data: EventData, rules: FanoutRules, now: datetime
+) -> dict[str, str]:
+    """The route's one-click links for this event, by action. Every recipient of the event
+    gets the same link (one expiry, from the planning's `now`), so one use spends it for all:
+    the thing is done, whoever did it."""
+    if not (route.actions and rules.action_links and rules.web_url):
+        return {}
+    expires = now + rules.link_lifetime
+    return {
+        action.value: rules.action_links.url(
+            rules.web_url, action, str(getattr(data, action.item_field)), expires
+        )
+        for action in route.actions
+    }
 
 
 def all_addresses(envelope: Envelope, data: EventData, rules: FanoutRules) -> set[str]:

@@ -5,6 +5,7 @@ the routing table, the staff directory and the templates, loaded and checked onc
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from services.notify.domain import parse_hours
 from services.notify.rendering import LANGUAGES, Renderer
 from services.notify.routing import FanoutRules, load_routes
 from services.notify.staff import load_staff
+from shared.action_links import ActionLinks
 from shared.service import Runtime
 
 HERE = Path(__file__).resolve().parent
@@ -48,6 +50,17 @@ class NotifySettings(BaseSettings):
     public_url: str | None = None
     # Signs the preference links people get; unset: a random key kept in the database.
     preference_secret: str | None = None
+    # One-click links in staff messages (shared/action_links.py): the desk's address and
+    # the secret notify and the web front share, both unprefixed as the web front reads
+    # them; without both, staff messages carry no links.
+    web_public_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("notify_web_public_url", "web_public_url")
+    )
+    action_link_secret: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("notify_action_link_secret", "action_link_secret"),
+    )
+    action_link_hours: float = Field(default=72.0, gt=0, le=24 * 31)
     # A shared secret the gateway must send (header X-Report-Token or ?token=); unset: open.
     report_token: str | None = None
 
@@ -95,6 +108,13 @@ class NotifySettings(BaseSettings):
         parse_hours(value)
         return value
 
+    @field_validator("action_link_secret")
+    @classmethod
+    def _long_enough(cls, value: str | None) -> str | None:
+        if value:
+            ActionLinks(value)  # refuses a short one at start, not at the first message
+        return value or None
+
     @model_validator(mode="after")
     def _stale_after_beats(self) -> NotifySettings:
         if self.sender_stale_seconds < 2 * self.heartbeat_seconds:
@@ -120,6 +140,15 @@ def check_templates(rules: FanoutRules) -> None:
         for language in LANGUAGES
         if not rules.renderer.has(route.template, channel, language)
     ]
+    missing += [
+        f"{route.template}/actions/{action.value}/{language}"
+        for routes in rules.routes.routes.values()
+        if routes != "silent"
+        for route in routes
+        for action in route.actions
+        for language in LANGUAGES
+        if action.value not in rules.renderer.action_labels(route.template, language)
+    ]
     if missing:
         raise ValueError(f"templates missing: {', '.join(sorted(set(missing)))}")
 
@@ -135,6 +164,11 @@ def load_rules(settings: NotifySettings, staff_directory: Path | None, key: byte
         quiet_hours=parse_hours(settings.quiet_hours),
         public_url=settings.public_url,
         preference_key=key,
+        action_links=ActionLinks(settings.action_link_secret)
+        if settings.action_link_secret
+        else None,
+        web_url=settings.web_public_url.rstrip("/") if settings.web_public_url else None,
+        link_lifetime=timedelta(hours=settings.action_link_hours),
     )
     check_templates(rules)
     return rules

@@ -20,11 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web import i18n
 from services.web.clients import ServiceDown, Services, SignedOut
+from services.web.links import UsedLinks
 from services.web.live import LiveHub
 from services.web.pages import (
     cafe,
     closures,
     common,
+    links,
     live,
     loans,
     notifications,
@@ -37,6 +39,7 @@ from services.web.sessions import CLEAR, SessionMiddleware, SessionStore
 from services.web.settings import WebSettings
 from services.web.signin import OidcSignIn
 from services.web.staff import NeedsSignIn, NotPermitted
+from shared.action_links import ActionLinks
 from shared.messaging.redis import StreamNames, connect
 from shared.observability import correlation_id
 from shared.tasks import stop_tasks
@@ -134,7 +137,13 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.live = hub
     app.state.oidc = OidcSignIn(settings) if settings.oidc_issuer else None
 
-    for module in (public, signin, today, requests, loans, cafe, closures, notifications, live):
+    app.state.action_links = (
+        ActionLinks(settings.action_link_secret) if settings.action_link_secret else None
+    )
+    app.state.used_links = UsedLinks(redis, settings.stream_prefix)
+
+    pages = (public, signin, today, requests, loans, cafe, closures, notifications, live, links)
+    for module in pages:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

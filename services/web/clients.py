@@ -256,6 +256,9 @@ class CateringApi(_Api):
     ) -> list[dict[str, Any]]:
         return await self._get("/orders", caller, date=day, status=status)
 
+    async def order(self, caller: Caller, order_id: str) -> dict[str, Any]:
+        return await self._get(f"/orders/{order_id}", caller)
+
     async def act(
         self, caller: Caller, order_id: str, action: str, reason: str | None = None
     ) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from functools import cached_property
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.action_links import ActionLinks
 from shared.roles import parse_role
 
 
@@ -67,6 +68,10 @@ class WebSettings(BaseSettings):
     # HTTPS in production: the cookie is then sent only over TLS.
     secure_cookies: bool = False
 
+    # One-click links in staff messages (shared/action_links.py): the secret notify signs
+    # them with. Unset: every link is answered "not valid" (notify then sends none either).
+    action_link_secret: str = Field(default="", validation_alias="ACTION_LINK_SECRET")
+
     # The launcher's dev sign-in: choose a role, act with that role's static token.
     dev_signin: bool = False
     dev_tokens: str = ""
@@ -93,6 +98,8 @@ class WebSettings(BaseSettings):
             if not self.dev_signin:
                 raise ValueError("WEB_SESSION_SECRET must be set")
             self.session_secret = secrets.token_urlsafe(32)
+        if self.action_link_secret:
+            ActionLinks(self.action_link_secret)  # a short secret stops the start
         if not self.public_url:
             self.public_url = f"http://127.0.0.1:{self.port}"
         self.public_url = self.public_url.rstrip("/")

@@ -394,6 +394,78 @@ _T: dict[str, tuple[str, str]] = {
         "Kafeen er stengt fra {first} til {last}.",
         "The café is closed from {first} to {last}.",
     ),
+    # one-click links from staff messages
+    "link.approve_booking.title": ("Godkjenne bookingen?", "Approve the booking?"),
+    "link.approve_booking.lead": (
+        "Trykk «Godkjenn» for å bekrefte bookingen. Den som spurte får beskjed.",
+        "Press “Approve” to confirm the booking. The person who asked is told.",
+    ),
+    "link.approve_booking.button": ("Godkjenn", "Approve"),
+    "link.reject_booking.title": ("Avslå bookingen?", "Reject the booking?"),
+    "link.reject_booking.lead": (
+        "Skriv en grunn og trykk «Avslå». Den som spurte får beskjed med grunnen.",
+        "Write a reason and press “Reject”. The person who asked is told, with the reason.",
+    ),
+    "link.reject_booking.button": ("Avslå", "Reject"),
+    "link.accept_order.title": ("Akseptere bestillingen?", "Accept the order?"),
+    "link.accept_order.lead": (
+        "Trykk «Aksepter» for å ta imot bestillingen. Kunden får beskjed.",
+        "Press “Accept” to take the order. The customer is told.",
+    ),
+    "link.accept_order.button": ("Aksepter", "Accept"),
+    "link.reject_order.title": ("Avvise bestillingen?", "Reject the order?"),
+    "link.reject_order.lead": (
+        "Skriv en grunn og trykk «Avvis». Kunden får beskjed med grunnen.",
+        "Write a reason and press “Reject”. The customer is told, with the reason.",
+    ),
+    "link.reject_order.button": ("Avvis", "Reject"),
+    "link.order.kind": ("Hva", "What"),
+    "link.order.lines": ("Bestilt", "Ordered"),
+    "link.order.note": ("Merknad", "Note"),
+    "link.reason": (
+        "Grunn (sendes videre med svaret)",
+        "Reason (sent on with the answer)",
+    ),
+    "link.reason.missing": ("Skriv en grunn.", "Write a reason."),
+    "link.expires": (
+        "Lenken kan brukes én gang, til {when}.",
+        "The link can be used once, until {when}.",
+    ),
+    "link.notdone": ("Ingenting ble endret: {reason}", "Nothing was changed: {reason}"),
+    "link.home": ("Til forsiden for ansatte", "To the staff front page"),
+    "link.requests": ("Til Forespørsler", "To Requests"),
+    "link.cafe": ("Til Kafé", "To the Café"),
+    "link.invalid.title": ("Lenken er ikke gyldig", "The link is not valid"),
+    "link.invalid.body": (
+        "Lenken er ufullstendig eller ikke laget av Knutepunkt. Ingenting er endret. "
+        "Åpne saken fra menyen i stedet.",
+        "The link is incomplete or not made by Knutepunkt. Nothing was changed. "
+        "Open the matter from the menu instead.",
+    ),
+    "link.expired.title": ("Lenken er utløpt", "The link has expired"),
+    "link.expired.body": (
+        "Lenken gjaldt bare en begrenset tid. Ingenting er endret. Åpne saken fra menyen "
+        "i stedet.",
+        "The link was valid for a limited time only. Nothing was changed. Open the matter "
+        "from the menu instead.",
+    ),
+    "link.used.title": ("Lenken er allerede brukt", "The link has already been used"),
+    "link.used.body": (
+        "Lenken kan bare brukes én gang, og den er brukt. Ingenting mer er endret.",
+        "The link can be used only once, and it has been used. Nothing more was changed.",
+    ),
+    "link.busy.title": ("Lenken brukes akkurat nå", "The link is being used right now"),
+    "link.busy.body": (
+        "Noen bruker denne lenken akkurat nå. Se saken fra menyen om litt.",
+        "Someone is using this link right now. Look at the matter from the menu in a moment.",
+    ),
+    "link.answered.title": ("Allerede besvart", "Already answered"),
+    "link.answered.body": (
+        "Dette er allerede besvart. Status nå: {state}. Ingenting er endret.",
+        "This has already been answered. Status now: {state}. Nothing was changed.",
+    ),
+    "link.refused.title": ("Ble ikke gjort", "Not done"),
+    "link.refused.body": ("Ingenting ble endret: {reason}", "Nothing was changed: {reason}"),
     # notifications
     "notifications.title": ("Varsler", "Notifications"),
     "notifications.filter": ("Vis status", "Show status"),

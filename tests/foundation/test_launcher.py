@@ -177,3 +177,25 @@ def test_children_die_with_a_launcher_killed_outright() -> None:
             parent.kill()
         if child and child.alive:
             os.kill(child.pid, signal.SIGKILL)
+
+
+def test_notify_and_the_web_front_share_one_link_secret(tmp_path: Path) -> None:
+    """The embedded default of ACTION_LINK_SECRET: one random secret per start, given to every
+    service (notify signs the links) and the web front (it reads them); a short one set by
+    hand stops the start."""
+    from knutepunkt.launcher import LaunchError, make_plan, service_env, web_env
+
+    base = free_port_range(8)
+    plan = make_plan(base, tmp_path / "var", "redis://127.0.0.1:1/0", {})
+    sinks = {"smtp_url": "smtp://127.0.0.1:1", "sms_url": "http://127.0.0.1:1"}
+    notify = service_env(plan, "notify", "redis://127.0.0.1:1/0", sinks, {})
+    web = web_env(plan, "redis://127.0.0.1:1/0", {})
+    assert len(plan.action_link_secret) >= 32
+    assert notify["ACTION_LINK_SECRET"] == web["ACTION_LINK_SECRET"] == plan.action_link_secret
+    assert notify["WEB_PUBLIC_URL"] == web["WEB_PUBLIC_URL"] == f"http://127.0.0.1:{base + 7}"
+    again = make_plan(base, tmp_path / "var", "redis://127.0.0.1:1/0", {})
+    assert again.action_link_secret != plan.action_link_secret
+    chosen = make_plan(base, tmp_path / "var", None, {"ACTION_LINK_SECRET": "s" * 40})
+    assert chosen.action_link_secret == "s" * 40
+    with pytest.raises(LaunchError, match="ACTION_LINK_SECRET"):
+        make_plan(base, tmp_path / "var", None, {"ACTION_LINK_SECRET": "short"})

@@ -105,6 +105,16 @@ def test_json_logs_are_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.usefixtures("restore_logging")
+def test_a_one_click_links_token_never_reaches_a_log(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json", "web")
+    token = "approve_booking.b-1.1778227200.ksy4hmmYiB3YoDbsTOyYSr4OttQGQR7dXAG4IrEoypE"
+    logging.getLogger("knutepunkt.test").info("GET https://hub.example.org/ansatt/lenke/%s", token)
+    err = capsys.readouterr().err
+    assert json.loads(err)["message"] == "GET https://hub.example.org/ansatt/lenke/[token]"
+    assert "ksy4hm" not in err
+
+
+@pytest.mark.usefixtures("restore_logging")
 def test_text_logs_are_scrubbed(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("INFO", "text", "booking")
     _log_personal_data()

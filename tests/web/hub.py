@@ -33,6 +33,8 @@ OSLO = ZoneInfo("Europe/Oslo")
 FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
 SERVICES = ("booking", "loans", "catering", "notify")
 CLIENT_ID, CLIENT_SECRET, AUDIENCE = "knutepunkt-web", secrets.token_urlsafe(16), "knutepunkt"
+# Notify signs the one-click links in staff messages with it; the web front reads them.
+ACTION_LINK_SECRET = secrets.token_urlsafe(32)
 # Service accounts, for what a test sets up through the APIs (never used by the web front).
 TOKENS = {"booking": "svc-booking", "desk": "svc-desk", "cafe": "svc-cafe", "admin": "svc-admin"}
 PEOPLE = {
@@ -67,6 +69,9 @@ def org_number(seed: int) -> str:
             return f"{n:08d}{check}"
         n += 1
 
+
+# The staff directory's mailboxes (tests/support/staff.py): booking@, desk@, kafe@example.org.
+STAFF_BOXES = ("booking", "desk", "kafe")
 
 # Every process of the hub shares one clock: moved by libfaketime when the desk is closed now
 # (monotonic time is left alone, so timers and timeouts behave). Set by WebHub.start.
@@ -185,6 +190,8 @@ class WebHub:
             "STAFF_DIRECTORY": str(staff_file),
             "OIDC_ISSUER": self.issuer,
             "OIDC_AUDIENCE": AUDIENCE,
+            "ACTION_LINK_SECRET": ACTION_LINK_SECRET,
+            "WEB_PUBLIC_URL": self.web_url,
             "NOTIFY_QUIET_HOURS": "04:00-04:01",  # the tests may run at night
             "NOTIFY_RETRY_BASE_SECONDS": "1",
             "CONSUMER_BLOCK_MS": "200",
@@ -214,6 +221,7 @@ class WebHub:
             "WEB_OIDC_CLIENT_ID": CLIENT_ID,
             "WEB_OIDC_CLIENT_SECRET": CLIENT_SECRET,
             "WEB_SESSION_SECRET": secrets.token_urlsafe(32),
+            "ACTION_LINK_SECRET": ACTION_LINK_SECRET,
             # The CI machine may be busy: a slow answer is not a service that is down.
             "WEB_SERVICE_TIMEOUT_SECONDS": "30",
             "LOG_FORMAT": "json",
@@ -322,6 +330,26 @@ class WebHub:
 
     def sms(self) -> list[dict[str, Any]]:
         return self.http.get(f"{self.sms_url}/messages").json()  # type: ignore[no-any-return]
+
+    def staff_link(self, item_id: str, label: str, timeout: float = 60) -> str:
+        """The one-click link labelled `label` in the staff email about `item_id`, once it
+        has arrived (the mail catcher's text part, as a mail program shows it)."""
+
+        def found() -> str | None:
+            for summary in self.mails():
+                if not any(
+                    a.endswith("@example.org") and a.split("@")[0] in STAFF_BOXES
+                    for a in summary["to"]
+                ):
+                    continue
+                text = self.mail(summary["id"]).get("text") or ""
+                if item_id in text:
+                    match = re.search(rf"^{re.escape(label)}: (\S+)$", text, re.MULTILINE)
+                    if match:
+                        return match[1]
+            return None
+
+        return wait_for_sync(found, timeout, interval=0.2, message=f"a staff email with {label}")
 
     def notify_drained(self) -> bool:
         rows = self.http.get(

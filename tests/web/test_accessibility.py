@@ -249,6 +249,44 @@ def test_forms_sent_back_with_their_reasons(hub: WebHub, admin: Any) -> None:
     assert_accessible(page, "kafe (capacity not a number)")
 
 
+def test_one_click_link_pages(hub: WebHub, admin: Any) -> None:
+    """A staff message's link: the confirm page (and sent back without a reason), then the
+    pages for a link already used, a request already answered and a link not valid."""
+    page = admin
+    booking = hub.request_gymsalen(f"lenke-{secrets.token_hex(3)}@example.org", title="Lenketest")
+    reject = hub.staff_link(booking["id"], "Avslå (med grunn)")
+    page.goto(reject)
+    assert page.get_by_role("heading", level=1).inner_text() == "Avslå bookingen?"
+    assert_accessible(page, "lenke (confirm)", phone=True)
+    screenshot(page, "lenke")
+    page.get_by_label(re.compile("^Grunn")).evaluate("f => f.removeAttribute('required')")
+    page.get_by_role("button", name="Avslå", exact=True).click()
+    assert page.locator(".field-error").count() == 1
+    assert_accessible(page, "lenke (a reason missing)")
+    order = hub.short_notice_order(f"lenke-{secrets.token_hex(3)}@example.org")
+    page.goto(hub.staff_link(order["id"], "Aksepter bestillingen"))
+    assert page.get_by_role("heading", level=1).inner_text() == "Akseptere bestillingen?"
+    assert_accessible(page, "lenke (an order)")
+
+    approve = hub.staff_link(booking["id"], "Godkjenn")
+    page.goto(approve)
+    page.get_by_role("button", name="Godkjenn", exact=True).click()
+    page.wait_for_url(hub.web_url + "/ansatt/foresporsler")
+    stale = {
+        "used": (approve, 410, "Lenken er allerede brukt"),
+        "answered": (reject, 409, "Allerede besvart"),
+        "not valid": (approve[:-4] + ("AAAA" if approve[-4:] != "AAAA" else "BBBB"), 404, None),
+    }
+    for what, (url, status, heading) in stale.items():
+        answer = page.goto(url)
+        assert answer is not None and answer.status == status, what
+        if heading:
+            assert page.get_by_role("heading", level=1).inner_text() == heading
+        assert_accessible(page, f"lenke ({what})", phone=what == "used")
+    page.goto(approve)
+    screenshot(page, "lenke-brukt")
+
+
 def test_a_page_the_role_does_not_allow(hub: WebHub, browser: Any) -> None:
     cafe = browser.new_context(locale="nb-NO", viewport=DESKTOP)
     try:

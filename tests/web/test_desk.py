@@ -429,3 +429,100 @@ def test_an_overdue_loan_shows_the_reminder_level_it_has_reached(hub: WebHub, co
     row = overdue.get_by_role("row").filter(has_text="Purre Låner")
     text = row.inner_text()
     assert "purring 3" in text and "siste purring" in text
+# -- one-click links from staff messages ----------------------------------------------------
+
+
+def test_a_one_click_approval_link_from_a_staff_email_works_once(hub: WebHub, context: Any) -> None:
+    """The booking officers' email carries a signed link: it goes through the sign-in, shows
+    what will happen, approves on the button, and a second use is refused."""
+    booking = hub.request_gymsalen(f"lenke-{secrets.token_hex(3)}@example.org", title="Lenkefest")
+    link = hub.staff_link(booking["id"], "Godkjenn")
+    assert link.startswith(hub.web_url + "/ansatt/lenke/")
+    # The officers' SMS carries the same link, whole, on its last line.
+    sms = [m["text"] for m in hub.sms() if booking["id"] in m["text"] or link in m["text"]]
+    assert any(text.splitlines()[-1] == f"Godkjenn: {link}" for text in sms), sms
+
+    page = context.new_page()
+    # Not signed in yet: the sign-in, then back to the link's page.
+    sign_in(page, hub, "kari", start=link.removeprefix(hub.web_url))
+    assert page.get_by_role("heading", level=1).inner_text() == "Godkjenne bookingen?"
+    assert "Lenkefest" in page.locator("main").inner_text()
+    assert _booking_status(hub, booking["id"]) == "pending"  # opening it did nothing
+
+    page.get_by_role("button", name="Godkjenn", exact=True).click()
+    page.wait_for_url(hub.web_url + "/ansatt/foresporsler")
+    assert page.get_by_role("status").first.inner_text().startswith("Godkjent: Lenkefest")
+    assert _booking_status(hub, booking["id"]) == "confirmed"
+
+    # The second use: a clear page, and nothing happens.
+    again = page.goto(link)
+    assert again is not None and again.status == 410
+    assert page.get_by_role("heading", level=1).inner_text() == "Lenken er allerede brukt"
+    csrf = page.locator('input[name="csrf"]').first.get_attribute("value") or ""
+    posted = page.request.post(link, form={"csrf": csrf})
+    assert posted.status == 410
+
+    # The reject link of the same request is not used, but the request is answered.
+    reject = hub.staff_link(booking["id"], "Avslå (med grunn)")
+    answered = page.goto(reject)
+    assert answered is not None and answered.status == 409
+    assert "Bekreftet" in page.locator("main").inner_text()
+    # A link changed by hand is not valid.
+    forged = page.goto(link[:-4] + ("AAAA" if not link.endswith("AAAA") else "BBBB"))
+    assert forged is not None and forged.status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == "Lenken er ikke gyldig"
+
+
+def test_a_reject_link_needs_a_reason_and_a_cafe_link_needs_the_cafe(
+    hub: WebHub, browser: Any
+) -> None:
+    """Without JavaScript: the reason is required (422 beside the field, the link not spent),
+    then the rejection goes through; a café person cannot use a booking link (403)."""
+    booking = hub.request_gymsalen(f"lenke-avslag-{secrets.token_hex(3)}@example.org")
+    reject = hub.staff_link(booking["id"], "Avslå (med grunn)")
+    cafe = browser.new_context(locale="nb-NO", java_script_enabled=False)
+    officer = browser.new_context(locale="nb-NO", java_script_enabled=False)
+    try:
+        jasmin = cafe.new_page()
+        sign_in(jasmin, hub, "jasmin", start="/ansatt/kafe")
+        refused = jasmin.goto(reject)
+        assert refused is not None and refused.status == 403
+
+        page = officer.new_page()
+        sign_in(page, hub, "kari", start=reject.removeprefix(hub.web_url))
+        assert page.get_by_role("heading", level=1).inner_text() == "Avslå bookingen?"
+        reason = page.get_by_label(re.compile("^Grunn"))
+        reason.evaluate("field => field.removeAttribute('required')")  # as a browser without it
+        with page.expect_navigation() as navigation:
+            page.get_by_role("button", name="Avslå", exact=True).click()
+        assert navigation.value.status == 422
+        assert page.get_by_label(re.compile("^Grunn")).get_attribute("aria-invalid") == "true"
+        page.get_by_label(re.compile("^Grunn")).fill("Gymsalen pusses opp den uka.")
+        page.get_by_role("button", name="Avslå", exact=True).click()
+        page.wait_for_url(hub.web_url + "/ansatt/foresporsler")
+        assert page.get_by_role("status").first.inner_text().startswith("Avslått")
+        assert _booking_status(hub, booking["id"]) == "rejected"
+    finally:
+        cafe.close()
+        officer.close()
+
+
+def test_the_cafe_accepts_a_short_notice_order_from_its_link(hub: WebHub, context: Any) -> None:
+    order = hub.short_notice_order(f"lenke-kunde-{secrets.token_hex(3)}@example.org")
+    link = hub.staff_link(order["id"], "Aksepter bestillingen")
+    page = context.new_page()
+    sign_in(page, hub, "jasmin", start=link.removeprefix(hub.web_url))
+    assert page.get_by_role("heading", level=1).inner_text() == "Akseptere bestillingen?"
+    page.get_by_role("button", name="Aksepter", exact=True).click()
+    assert page.get_by_role("status").first.inner_text().startswith("Bestillingen er akseptert")
+    stored = hub.http.get(hub.url("catering", f"/orders/{order['id']}"), headers=hub.staff("cafe"))
+    assert stored.json()["status"] == "accepted"
+    again = page.goto(link)
+    assert again is not None and again.status == 410
+
+
+def _booking_status(hub: WebHub, booking_id: str) -> str:
+    stored = hub.http.get(
+        hub.url("booking", f"/bookings/{booking_id}"), headers=hub.staff("booking")
+    )
+    return str(stored.json()["status"])

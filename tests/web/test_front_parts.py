@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,15 @@ from redis.asyncio import Redis
 
 from services.web import i18n
 from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
+from services.web.links import LinkState, UsedLinks
 from services.web.pages.cafe import ALLERGENS
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.texts import TEXTS
+from shared.action_links import PATH, Action, ActionLinks
+
+# The link pages' keys (pages/links.py): a refusal of the token, or of its use.
+LINK_PAGES = ("invalid", "expired", "used", "busy", "answered", "refused")
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "services" / "web" / "templates"
 PAGES = Path(__file__).resolve().parents[2] / "services" / "web" / "pages"
@@ -54,6 +59,9 @@ def test_production_needs_an_issuer_and_a_session_secret() -> None:
     )
     assert ready.public_url == "https://knutepunkt.example.org"
     assert not ready.dev_signin
+    assert ready.action_link_secret == ""  # no links until ACTION_LINK_SECRET is set
+    with pytest.raises(ValueError, match="ACTION_LINK_SECRET"):
+        WebSettings(dev_signin=True, dev_tokens="desk:t1", ACTION_LINK_SECRET="short")
 
 
 def test_norwegian_formats_in_oslo_time() -> None:
@@ -94,6 +102,10 @@ def test_every_text_a_page_uses_exists_in_both_languages() -> None:
         "cafe.done.": ("accept", "reject", "ready", "picked-up"),
         "menu.saved.": ("available", "unavailable"),
         "allergen.": ALLERGENS,
+        "link.": (
+            *(f"{a.value}.{part}" for a in Action for part in ("title", "lead", "button")),
+            *(f"{why}.{part}" for why in LINK_PAGES for part in ("title", "body")),
+        ),
     }.items():
         assert all(prefix + v in TEXTS for v in values), prefix
 
@@ -259,3 +271,81 @@ def _in_process_settings(redis_url: str, prefix: str) -> WebSettings:
     return WebSettings(
         dev_signin=True, dev_tokens="booking:x", stream_prefix=prefix, REDIS_URL=redis_url
     )
+
+
+async def test_a_link_is_claimed_once_spent_for_its_life_or_released(
+    redis: Redis, prefix: str
+) -> None:
+    links = ActionLinks("link-secret-" * 3)
+    now = datetime.now(UTC)
+    link = links.read(links.token(Action.APPROVE_BOOKING, "b-1", now + timedelta(hours=1)), now)
+    used = UsedLinks(redis, prefix)
+    assert await used.state(link) is LinkState.FRESH
+    assert await used.claim(link, link.seconds_left(now))
+    assert not await used.claim(link, link.seconds_left(now))  # a second press meanwhile
+    assert await used.state(link) is LinkState.BUSY
+    await used.release(link)  # the service was down: the link still works
+    assert await used.claim(link, link.seconds_left(now))
+    await used.spend(link, link.seconds_left(now))
+    assert await used.state(link) is LinkState.USED
+    assert not await used.claim(link, link.seconds_left(now))
+    keys = [k async for k in redis.scan_iter(match=f"{prefix}web:link:*")]
+    assert len(keys) == 1 and b"b-1" not in keys[0]
+    assert 3500 < await redis.ttl(keys[0]) <= 3600  # kept until the link expires anyway
+
+
+async def test_link_pages_in_process(redis: Redis, redis_url: str, prefix: str) -> None:
+    """Expired, changed or foreign links get their page before any sign-in; a good one sends
+    to the sign-in and back; with the booking service down nothing is spent."""
+    from services.web.app import create_app
+
+    secret = "in-process-link-secret"
+    links = ActionLinks(secret)
+    now = datetime.now(UTC)
+    good = PATH + links.token(Action.APPROVE_BOOKING, "b-2", now + timedelta(hours=1))
+    expired = PATH + links.token(Action.APPROVE_BOOKING, "b-2", now - timedelta(seconds=1))
+    foreign = PATH + ActionLinks(secret + "-other").token(
+        Action.APPROVE_BOOKING, "b-2", now + timedelta(hours=1)
+    )
+    settings = WebSettings(
+        dev_signin=True,
+        dev_tokens="booking:x",
+        stream_prefix=prefix,
+        REDIS_URL=redis_url,
+        booking_url="http://127.0.0.1:9",  # nothing answers: the service is down
+        ACTION_LINK_SECRET=secret,
+    )
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            answer = await client.get(expired)
+            assert answer.status_code == 410 and "Lenken er utløpt" in answer.text
+            answer = await client.get(foreign)
+            assert answer.status_code == 404 and "Lenken er ikke gyldig" in answer.text
+            answer = await client.get(good)
+            assert answer.status_code == 303
+            assert answer.headers["location"] == f"/ansatt/logg-inn?neste={good}"
+            page = await client.get(answer.headers["location"])
+            csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+            assert csrf
+            signed = await client.post(
+                "/ansatt/logg-inn/utvikling", data={"csrf": csrf[1], "role": "booking"}
+            )
+            assert signed.headers["location"] == good  # back to the link
+            answer = await client.get(good)
+            assert answer.status_code == 503
+            stale = await client.post(good, data={"csrf": csrf[1]})
+            assert stale.status_code == 400  # a new session at sign-in, a new CSRF token
+            csrf = re.search(r'name="csrf" value="([^"]+)"', answer.text)
+            assert csrf
+            answer = await client.post(good, data={"csrf": csrf[1]})
+            assert answer.status_code == 503 and "Bookingtjenesten svarer ikke" in answer.text
+    link = links.read(good.removeprefix(PATH), now)
+    assert await UsedLinks(redis, prefix).state(link) is LinkState.FRESH  # try again later
+
+    no_secret = create_app(_in_process_settings(redis_url, prefix))
+    async with no_secret.router.lifespan_context(no_secret):
+        transport = httpx.ASGITransport(app=no_secret)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            assert (await client.get(good)).status_code == 404

@@ -117,9 +117,9 @@ Held = dict[tuple[str, str, datetime], list[tuple[str, float]]]
 
 
 def _free_hours_held(others: list[dict[str, Any]]) -> Held:
-    """The free hours each organisation holds per resource and week, read once per page:
-    matching every request against every booking of its weeks parsed each booking's times
-    once per request, the page's largest cost after the service calls."""
+    """The free hours each organisation holds per resource and week, read once per page
+    (matching each request against every booking of the weeks parsed those bookings' times
+    again for every request: quadratic in the requests waiting)."""
     held: Held = {}
     for b in others:
         if b["organisation_number"] and b["free_of_charge"]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +239,35 @@ async def test_a_live_refresh_leaves_the_message_for_the_page_after_the_redirect
             assert live.status_code == 200 and "Velg en rolle." not in live.text
             landed = await client.get("/ansatt/logg-inn")
             assert "Velg en rolle." in landed.text
+
+
+def test_a_requests_free_hours_count_the_clubs_other_free_bookings_of_that_week() -> None:
+    from services.web.pages.requests import _free_hours_held, _quota
+
+    def booking(bid: str, start: str, hours: int, **changes: Any) -> dict[str, Any]:
+        begins = datetime.fromisoformat(start)
+        made = {
+            "id": bid,
+            "resource_id": "gymsalen",
+            "organisation_number": "974760673",
+            "free_of_charge": True,
+            "start": begins.isoformat(),
+            "end": (begins + timedelta(hours=hours)).isoformat(),
+        }
+        return {**made, **changes}
+
+    asked = booking("asked", "2026-12-09T17:00:00+00:00", 2)  # a Wednesday
+    others = [
+        asked,  # the request itself is among the active bookings: not counted twice
+        booking("same-week", "2026-12-07T17:00:00+00:00", 3),
+        booking("sunday-night", "2026-12-13T22:00:00+00:00", 1),  # Sunday 23:00 in Oslo
+        booking("next-monday", "2026-12-13T23:30:00+00:00", 1),  # Monday 00:30 in Oslo
+        booking("paid", "2026-12-10T17:00:00+00:00", 2, free_of_charge=False),
+        booking("other-club", "2026-12-10T17:00:00+00:00", 2, organisation_number="974760681"),
+        booking("other-room", "2026-12-10T10:00:00+00:00", 2, resource_id="moterom-1"),
+    ]
+    quota = _quota(asked, {"weekly_free_hours": 6}, _free_hours_held(others))
+    assert quota == {"limit": 6.0, "used": 4.0, "with_this": 6.0, "over": False}
+    one_more = [*others, booking("one-more", "2026-12-11T17:00:00+00:00", 1)]
+    assert _quota(asked, {"weekly_free_hours": 6}, _free_hours_held(one_more))["over"] is True
+    assert _quota(asked, {"weekly_free_hours": None}, {}) is None

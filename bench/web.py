@@ -1,15 +1,17 @@
 """Web front benchmark: `python bench/web.py [--redis URL] [--requests N]`.
 
 The staff desk's "I dag" and "Forespørsler" pages per second, signed in as a booking
-officer, with 1,000 and then 100,000 bookings in the booking service's database, against a
+officer, with 1,000 and with 100,000 bookings in the booking service's database, against a
 static page (the front page: the same app, middleware, session and template engine, no
 service call) served the same way in the same run. Prints pages/s, p50 and p99, each page
 against the static page, and 100k against 1k. Asserts nothing about speed.
 
-The booking service and the web front run as their own processes, as deployed (SQLite, the
-shared Redis with a key prefix of its own; the web front with the launcher's dev sign-in);
-the bookings are written straight to the booking table with bench/booking.py's prefill
-(the setup, not the measurement).
+Two hubs run side by side, one per database size, each a booking service and a web front
+as their own processes, as deployed (SQLite, the shared Redis with a key prefix of its own;
+the web front with the launcher's dev sign-in); the bookings are written straight to the
+booking table with bench/booking.py's prefill (the setup, not the measurement). The six
+page-and-size pairs are measured in turns (--slices), so that a machine whose load moves
+gives every pair the same mix of it.
 """
 
 from __future__ import annotations
@@ -126,61 +128,96 @@ async def requests_waiting(booking_url: str) -> None:
                 raise RuntimeError(f"request failed: {answer.status_code} {answer.text[:300]}")
 
 
-async def measure(
-    base_url: str, cookies: httpx.Cookies, path: str, n: int
-) -> tuple[float, list[float]]:
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(
-        base_url=base_url, cookies=cookies, limits=limits, timeout=60
-    ) as client:
-        answer = await client.get(path)
-        if answer.status_code != 200:
-            raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:300]}")
+class Tally:
+    """One page of one hub: its requests, the time they took in all, their latencies."""
 
-        counter = iter(range(n))
-        latencies: list[float] = []
-        statuses: set[int] = set()
+    def __init__(self) -> None:
+        self.requests = 0
+        self.elapsed = 0.0
+        self.latencies: list[float] = []
 
-        async def worker() -> None:
-            for _ in counter:
-                started = time_module.perf_counter()
-                statuses.add((await client.get(path)).status_code)
-                latencies.append(time_module.perf_counter() - started)
+    @property
+    def rate(self) -> float:
+        return self.requests / self.elapsed
 
-        started = time_module.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-        elapsed = time_module.perf_counter() - started
+
+async def measure(client: httpx.AsyncClient, path: str, n: int, tally: Tally) -> None:
+    """`n` requests of `path` by CLIENTS concurrent clients, added to `tally`."""
+    counter = iter(range(n))
+    statuses: set[int] = set()
+
+    async def worker() -> None:
+        for _ in counter:
+            started = time_module.perf_counter()
+            statuses.add((await client.get(path)).status_code)
+            tally.latencies.append(time_module.perf_counter() - started)
+
+    started = time_module.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(CLIENTS)))
+    tally.elapsed += time_module.perf_counter() - started
+    tally.requests += n
     if statuses != {200}:
         raise RuntimeError(f"{path}: statuses {statuses}")
-    return n / elapsed, latencies
 
 
-async def round_of(base_url: str, cookies: httpx.Cookies, n: int, label: str) -> dict[str, float]:
-    print(f"\nwith {label} bookings ({CLIENTS} clients, {n} requests per page)")
-    rates: dict[str, float] = {}
-    for name, path in PAGES.items():
-        rate, latencies = await measure(base_url, cookies, path, n)
-        rates[name] = rate
-        print(
-            f"  {name:<13} {rate:7.1f} pages/s  p50 {booking_bench.pct(latencies, 50):7.1f} ms"
-            f"  p99 {booking_bench.pct(latencies, 99):7.1f} ms"
-        )
-    for name in ("I dag", "Forespørsler"):
-        print(f"  ratio {name} : static = {rates[name] / rates['static /']:.2f}")
-    return rates
+async def interleaved(
+    hubs: dict[str, tuple[str, httpx.Cookies]], n: int, slices: int
+) -> dict[tuple[str, str], Tally]:
+    """Every page of every hub, in `slices` turns of n/slices requests each: on a machine
+    whose load moves (other work runs on it), each page then sees the same mix of quiet and
+    busy moments, and the ratios compare like with like."""
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+    clients = {
+        label: httpx.AsyncClient(base_url=url, cookies=cookies, limits=limits, timeout=60)
+        for label, (url, cookies) in hubs.items()
+    }
+    tallies = {(label, name): Tally() for label in hubs for name in PAGES}
+    try:
+        for (label, name), _tally in tallies.items():  # warm up, and fail early
+            answer = await clients[label].get(PAGES[name])
+            if answer.status_code != 200:
+                raise RuntimeError(f"{PAGES[name]}: {answer.status_code} {answer.text[:300]}")
+        share = max(1, n // slices)
+        for _ in range(slices):
+            for (label, name), tally in tallies.items():
+                await measure(clients[label], PAGES[name], share, tally)
+    finally:
+        for client in clients.values():
+            await client.aclose()
+    return tallies
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
-    parser.add_argument("--requests", type=int, default=300)
-    args = parser.parse_args()
-    prefix = f"bench-web-{uuid.uuid4().hex[:8]}:"
-    tmp = tempfile.TemporaryDirectory()
-    database_url = f"sqlite+aiosqlite:///{tmp.name}/booking.db"
+def report(tallies: dict[tuple[str, str], Tally], labels: list[str]) -> None:
+    for label in labels:
+        rates = {name: tallies[label, name].rate for name in PAGES}
+        print(f"\nwith {label} bookings ({CLIENTS} clients)")
+        for name in PAGES:
+            tally = tallies[label, name]
+            print(
+                f"  {name:<13} {tally.rate:7.1f} pages/s"
+                f"  p50 {booking_bench.pct(tally.latencies, 50):7.1f} ms"
+                f"  p99 {booking_bench.pct(tally.latencies, 99):7.1f} ms"
+            )
+        for name in ("I dag", "Forespørsler"):
+            print(f"  ratio {name} : static = {rates[name] / rates['static /']:.2f}")
+    small, large = labels
+    print()
+    for name in PAGES:
+        ratio = tallies[large, name].rate / tallies[small, name].rate
+        print(f"ratio {name} {large} : {small} = {ratio:.2f}")
+
+
+@contextlib.contextmanager
+def hub(
+    label: str, tmp: Path, redis_url: str, prefix: str
+) -> Iterator[tuple[str, str, SimpleNamespace]]:
+    """A booking service and a web front on it, as processes, with a database of their
+    own: (booking URL, web URL, a writer for the prefill)."""
+    slug = label.replace(",", "")
+    database_url = f"sqlite+aiosqlite:///{tmp}/booking-{slug}.db"
     booking_port, web_port = free_port(), free_port()
     booking_url, web_url = f"http://127.0.0.1:{booking_port}", f"http://127.0.0.1:{web_port}"
-    shared = {"REDIS_URL": args.redis, "STREAM_PREFIX": prefix}
+    shared = {"REDIS_URL": redis_url, "STREAM_PREFIX": f"{prefix}{slug}:"}
     booking_env = {
         **shared,
         "BOOKING_PORT": str(booking_port),
@@ -195,43 +232,73 @@ async def main() -> None:
         "WEB_DEV_TOKENS": f"booking:{TOKEN}",
         "WEB_SERVICE_TIMEOUT_SECONDS": "60",
     }
-    logs = Path(tmp.name)
     # bench/booking.py's prefill writes through a service's runtime database.
     writer = SimpleNamespace(
         state=SimpleNamespace(runtime=SimpleNamespace(db=Database(database_url)))
     )
+    log = tmp / f"{slug}.log"
+    with (
+        process("services.booking", booking_env, booking_url + "/health/ready", log),
+        process("services.web", web_env, web_url + "/health/ready", log),
+    ):
+        yield booking_url, web_url, writer
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description="I dag and Forespørsler against the static page, 1,000 and 100,000 "
+        "bookings side by side (two booking services, two web fronts), measured in turns."
+    )
+    parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+    parser.add_argument(
+        "--requests", type=int, default=300, help="requests per page and database size"
+    )
+    parser.add_argument("--slices", type=int, default=5, help="turns the requests are cut into")
+    args = parser.parse_args()
+    prefix = f"bench-web-{uuid.uuid4().hex[:8]}:"
+    tmp = tempfile.TemporaryDirectory()
+    writers: list[SimpleNamespace] = []
     try:
         with (
-            process("services.booking", booking_env, booking_url + "/health/ready", logs / "b.log"),
-            process("services.web", web_env, web_url + "/health/ready", logs / "w.log"),
+            hub("1,000", Path(tmp.name), args.redis, prefix) as (small_booking, small_web, w1),
+            hub("100,000", Path(tmp.name), args.redis, prefix) as (large_booking, large_web, w2),
         ):
-            async with httpx.AsyncClient(base_url=web_url, timeout=60) as client:
-                await signed_in(client)
-                cookies = client.cookies
-            await requests_waiting(booking_url)
-            # A busy room: 20 bookings a day on Møterom 1 for the 50 days around today;
-            # then 99,000 more back to back in the years before. I dag shows the same
-            # 40 bookings whether there are 1,000 or 100,000 in all.
+            writers = [w1, w2]
+            hubs: dict[str, tuple[str, httpx.Cookies]] = {}
+            for label, booking_url, web_url in (
+                ("1,000", small_booking, small_web),
+                ("100,000", large_booking, large_web),
+            ):
+                async with httpx.AsyncClient(base_url=web_url, timeout=60) as client:
+                    await signed_in(client)
+                    hubs[label] = (web_url, client.cookies)
+                await requests_waiting(booking_url)
+            # A busy room: 20 bookings a day on Møterom 1 for the 50 days around today, in
+            # both; then, in the large one, 99,000 more back to back in the years before.
+            # I dag shows the same 40 bookings whether there are 1,000 or 100,000 in all.
             today = datetime.combine(datetime.now(OSLO).date(), time(0), OSLO)
-            for offset in range(-25, 25):
-                morning = (today + timedelta(days=offset, hours=8)).astimezone(UTC)
-                await booking_bench.prefill(writer, "moterom-1", PER_DAY, morning)
-            small = await round_of(web_url, cookies, args.requests, "1,000")
+            for writer in writers:
+                for offset in range(-25, 25):
+                    morning = (today + timedelta(days=offset, hours=8)).astimezone(UTC)
+                    await booking_bench.prefill(writer, "moterom-1", PER_DAY, morning)
             # In UTC: wall-clock arithmetic in Oslo would fold slots together at DST.
             long_ago = (today - timedelta(days=800)).astimezone(UTC)
-            await booking_bench.prefill(writer, "moterom-1", 99_000, long_ago)
-            large = await round_of(web_url, cookies, args.requests, "100,000")
-            print()
-            for name in ("I dag", "Forespørsler"):
-                print(f"ratio {name} 100k : 1k = {large[name] / small[name]:.2f}")
-            print(f"ratio static 100k : 1k = {large['static /'] / small['static /']:.2f}")
+            await booking_bench.prefill(w2, "moterom-1", 99_000, long_ago)
+            print(
+                f"{args.requests} requests per page and size, in {args.slices} turns; "
+                f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
+            )
+            tallies = await interleaved(hubs, args.requests, args.slices)
+            report(tallies, list(hubs))
+            print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
         client = Redis.from_url(args.redis)
         keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
         if keys:
             await client.delete(*keys)
         await client.aclose()
-        await writer.state.runtime.db.dispose()
+        for writer in writers:
+            await writer.state.runtime.db.dispose()
         tmp.cleanup()
 
 

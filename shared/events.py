@@ -196,6 +196,23 @@ class CateringLine(BaseModel):
     quantity: int = Field(ge=1)
 
 
+class Actor(BaseModel):
+    """The staff member or service account whose action caused an event: the events of
+    staff actions carry it as `actor`, None when a booker, a citizen or the service itself
+    acted. Pseudonymous on purpose: events are kept and copied to every consumer, so they
+    hold the identity provider's subject id, never a name or contact; who that is, the
+    provider tells those allowed to ask."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: Literal["person", "service_account"]
+    # A person: the OIDC `sub` of their access token. A service account (a static
+    # STAFF_TOKENS entry): "token-" and the first 12 hex digits of the token's SHA-256,
+    # never the token itself.
+    id: str = Field(min_length=1, max_length=255)
+    roles: list[str] = Field(default_factory=list)
+
+
 class CateringRequest(BaseModel):
     """Food from Café Jasmin for a booking: carried by BookingConfirmed to catering."""
 
@@ -232,6 +249,7 @@ class BookingRequested(_BookingFacts):
 
     attendees: int | None = None
     catering: CateringRequest | None = None
+    actor: Actor | None = None
 
 
 @event(BOOKING_STREAM, subject="booking_id")
@@ -242,11 +260,13 @@ class BookingConfirmed(_BookingFacts):
     catering: CateringRequest | None = None
     auto_approved: bool = True
     participants: list[Contact] = Field(default_factory=list)
+    actor: Actor | None = None
 
 
 @event(BOOKING_STREAM, subject="booking_id")
 class BookingRejected(_BookingFacts):
     reason: str
+    actor: Actor | None = None
 
 
 @event(BOOKING_STREAM, subject="booking_id")
@@ -256,6 +276,7 @@ class BookingCancelled(_BookingFacts):
     had_catering: bool = False
     # Added by booking: the people listed on the booking, told of the cancellation too.
     participants: list[Contact] = Field(default_factory=list)
+    actor: Actor | None = None
 
 
 @event(BOOKING_STREAM, subject="booking_id")
@@ -283,6 +304,7 @@ class LoanStarted(_LoanFacts):
     started_at: AwareDatetime
     due_at: AwareDatetime
     backfilled: bool = False
+    actor: Actor | None = None
 
 
 @event(LOANS_STREAM, subject="loan_id")
@@ -290,12 +312,14 @@ class LoanReturned(_LoanFacts):
     returned_at: AwareDatetime
     condition: str
     days_overdue: int = 0
+    actor: Actor | None = None
 
 
 @event(LOANS_STREAM, subject="loan_id")
 class LoanRenewed(_LoanFacts):
     due_at: AwareDatetime
     renewals: int
+    actor: Actor | None = None
 
 
 class DueLoan(BaseModel):
@@ -355,6 +379,7 @@ class ItemOutOfService(EventData):
     reservations_affected: int = 0
     # The borrowers whose offer of this item was withdrawn (they are back in the queue).
     affected_borrowers: list[Contact] = Field(default_factory=list)
+    actor: Actor | None = None
 
 
 # --- catering.events --------------------------------------------------------------------
@@ -393,7 +418,7 @@ class OrderPlaced(_OrderFacts):
 
 @event(CATERING_STREAM, subject="order_id")
 class OrderAccepted(_OrderFacts):
-    pass
+    actor: Actor | None = None
 
 
 @event(CATERING_STREAM, subject="order_id")
@@ -402,22 +427,24 @@ class OrderRejected(_OrderFacts):
     # "system": a booking's catering request refused on arrival (unknown item, outside café
     # hours, day full); the café should be told as well as the booker. None/"cafe": staff.
     rejected_by: Literal["cafe", "system"] | None = None
+    actor: Actor | None = None
 
 
 @event(CATERING_STREAM, subject="order_id")
 class OrderReady(_OrderFacts):
-    pass
+    actor: Actor | None = None
 
 
 @event(CATERING_STREAM, subject="order_id")
 class OrderCancelled(_OrderFacts):
     cancelled_by: Literal["customer", "cafe", "booking"]
     reason: str | None = None
+    actor: Actor | None = None
 
 
 @event(CATERING_STREAM, subject="order_id")
 class OrderPickedUp(_OrderFacts):
-    pass
+    actor: Actor | None = None
 
 
 # --- notify.events ----------------------------------------------------------------------

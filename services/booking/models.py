@@ -98,6 +98,9 @@ class Booking(Base):
         Index("ix_bookings_resource_start", "resource_id", "start_at"),
         Index("ix_bookings_status_start", "status", "start_at"),
         Index("ix_bookings_org_resource_start", "org_number", "resource_id", "start_at"),
+        # The day views over every resource (staff's I dag, public activities, closures):
+        # a range on start_at, bounded below by the longest booking (store.py).
+        Index("ix_bookings_start", "start_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -68,6 +68,13 @@ def refusal_of(exc: IntegrityError) -> Refusal | None:
 
 # Selects are immutable: each query builds on this one.
 _BOOKING_AND_RESOURCE = select(Booking, Resource).join(Resource, Resource.id == Booking.resource_id)
+
+
+def _starts_within_reach(start: datetime) -> ColumnElement[bool]:
+    """The lower bound that makes "ends after `start`" an index range on start_at: no
+    booking is longer than domain.MAX_LENGTH_CAP, so one that ends after `start` began after
+    `start - MAX_LENGTH_CAP`. Without it the query reads every earlier booking."""
+    return Booking.start_at > start - domain.MAX_LENGTH_CAP
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ class Store:
             Booking.status.in_(domain.ACTIVE),
             Booking.start_at < end,
             Booking.end_at > start,
+            _starts_within_reach(start),
         )
         if resource_id is not None:
             query = query.where(Booking.resource_id == resource_id)
@@ -246,7 +254,7 @@ class Store:
         if resource_id:
             query = query.where(Booking.resource_id == resource_id)
         if start:
-            query = query.where(Booking.end_at > start)
+            query = query.where(Booking.end_at > start, _starts_within_reach(start))
         if end:
             query = query.where(Booking.start_at < end)
         if status:
@@ -323,6 +331,7 @@ class Store:
                 Booking.public.is_(True),
                 Booking.status == "confirmed",
                 Booking.end_at > start,
+                _starts_within_reach(start),
                 Booking.start_at < end,
             )
             .order_by(Booking.start_at)

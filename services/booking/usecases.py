@@ -34,6 +34,7 @@ class Access:
 
     token: str | None = None
     staff: bool = False
+    actor: events.Actor | None = None  # the staff member, for the events they cause
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class BookingDetails:
     booker: domain.Contact
     token_hash: str
     by_staff: bool = False
+    actor: events.Actor | None = None  # who on staff booked, for the events it causes
     organisation: OrganisationDetails | None = None
     title: str | None = None
     description: str | None = None
@@ -126,6 +128,7 @@ class DecideBooking:
     booking_id: str
     approve: bool
     reason: str | None = None
+    actor: events.Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -267,7 +270,7 @@ async def make_booking(uow: Uow, cmd: MakeBooking) -> Booked:
         now=now,
         catering=cmd.catering.model_dump(mode="json") if cmd.catering else None,
     )
-    await _insert(uow, booking, resource, booker)
+    await _insert(uow, booking, resource, booker, details.actor)
     return Booked(booking, resource)
 
 
@@ -308,7 +311,7 @@ async def make_series(uow: Uow, cmd: MakeSeries) -> SeriesBooked:
         booking = _new_booking(
             details, resource, policy, booker, occurrence.slot, now=now, series_id=series.id
         )
-        await _insert(uow, booking, resource, booker)
+        await _insert(uow, booking, resource, booker, details.actor)
         occurrence.status = "booked"
         occurrence.booking_id = booking.id
     return SeriesBooked(series.id, judged)
@@ -358,6 +361,7 @@ async def cancel_booking(uow: Uow, cmd: CancelBooking) -> Booked:
             reason=booking.reason,
             had_catering=bool(booking.catering),
             participants=_participants(booking),
+            actor=cmd.access.actor if actor == "staff" else None,
         )
     )
     return Booked(booking, resource)
@@ -375,10 +379,12 @@ async def decide_booking(uow: Uow, cmd: DecideBooking) -> Booked:
         booking.reason = cmd.reason
     uow.store.record(booking, "staff", now, cmd.reason)
     if cmd.approve:
-        uow.record(_confirmed(booking, resource, org, auto_approved=False))
+        uow.record(_confirmed(booking, resource, org, auto_approved=False, actor=cmd.actor))
     else:
         uow.record(
-            events.BookingRejected(**_about(booking, resource, org), reason=booking.reason or "")
+            events.BookingRejected(
+                **_about(booking, resource, org), reason=booking.reason or "", actor=cmd.actor
+            )
         )
     return Booked(booking, resource)
 
@@ -766,7 +772,13 @@ def _new_booking(
     )
 
 
-async def _insert(uow: Uow, booking: Booking, resource: Resource, booker: domain.Booker) -> None:
+async def _insert(
+    uow: Uow,
+    booking: Booking,
+    resource: Resource,
+    booker: domain.Booker,
+    actor: events.Actor | None,
+) -> None:
     """Write a new booking with its history and its event. The database's own overlap
     guard may still refuse it here (store.refusal_of makes that the same 409)."""
     await uow.store.add_booking(booking)
@@ -777,10 +789,11 @@ async def _insert(uow: Uow, booking: Booking, resource: Resource, booker: domain
                 **_about(booking, resource, booker.org_name),
                 attendees=booking.attendees,
                 catering=_catering(booking),
+                actor=actor,
             )
         )
     else:
-        uow.record(_confirmed(booking, resource, booker.org_name, auto_approved=True))
+        uow.record(_confirmed(booking, resource, booker.org_name, auto_approved=True, actor=actor))
 
 
 # --------------------------------------------------------------------------- events
@@ -817,7 +830,12 @@ def _catering(booking: Booking) -> events.CateringRequest | None:
 
 
 def _confirmed(
-    booking: Booking, resource: Resource, org_name: str | None, *, auto_approved: bool
+    booking: Booking,
+    resource: Resource,
+    org_name: str | None,
+    *,
+    auto_approved: bool,
+    actor: events.Actor | None,
 ) -> events.BookingConfirmed:
     return events.BookingConfirmed(
         **_about(booking, resource, org_name),
@@ -825,4 +843,5 @@ def _confirmed(
         catering=_catering(booking),
         auto_approved=auto_approved,
         participants=_participants(booking),
+        actor=actor,
     )

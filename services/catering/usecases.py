@@ -35,6 +35,7 @@ from shared.auth import hash_token, new_token, token_matches
 from shared.calendar import CAFE_HOURS, Calendar, Closure, local_date
 from shared.errors import NotFound
 from shared.events import (
+    Actor,
     Contact,
     EventData,
     Language,
@@ -260,6 +261,7 @@ class Caller:
     cafe_staff: bool
     other_staff: bool = False
     token: str | None = None
+    actor: Actor | None = None  # the café staff member, for the events they cause
 
 
 async def _order_for(uow: Uow, order_id: str, caller: Caller, *, lock: bool) -> Order:
@@ -293,11 +295,16 @@ async def cancel_order(uow: Uow, cmd: CancelOrder) -> Order:
     """The customer (with the manage token) until the cut-off, or the café at any time
     before pick-up."""
     order = await _order_for(uow, cmd.order_id, cmd.caller, lock=True)
-    await _cancel(uow, order, "cafe" if cmd.caller.cafe_staff else "customer", cmd.reason)
+    if cmd.caller.cafe_staff:
+        await _cancel(uow, order, "cafe", cmd.reason, cmd.caller.actor)
+    else:
+        await _cancel(uow, order, "customer", cmd.reason)
     return order
 
 
-async def _cancel(uow: Uow, order: Order, by: Canceller, reason: str | None) -> None:
+async def _cancel(
+    uow: Uow, order: Order, by: Canceller, reason: str | None, actor: Actor | None = None
+) -> None:
     now = uow.now()
     domain.check_cancel(order.status, CancelCheck(by, now, order.cancel_cutoff_at))
     await uow.store.use_portions(order.hub, order.pickup_day, -order.portions)
@@ -306,7 +313,7 @@ async def _cancel(uow: Uow, order: Order, by: Canceller, reason: str | None) -> 
     order.cancelled_at = now
     order.reason = reason
     order.updated_at = now
-    uow.record(_status_event(order))
+    uow.record(_status_event(order, actor=actor))
 
 
 @dataclass(frozen=True)
@@ -316,6 +323,7 @@ class AdvanceOrder:
     order_id: str
     action: StaffAction
     reason: str | None = None
+    actor: Actor | None = None
 
 
 async def advance_order(uow: Uow, cmd: AdvanceOrder) -> Order:
@@ -331,7 +339,7 @@ async def advance_order(uow: Uow, cmd: AdvanceOrder) -> Order:
     order.updated_at = now
     if cmd.reason is not None:
         order.reason = cmd.reason
-    uow.record(_status_event(order, rejected_by="cafe"))
+    uow.record(_status_event(order, rejected_by="cafe", actor=cmd.actor))
     return order
 
 
@@ -560,8 +568,10 @@ def _placed_event(order: Order) -> OrderPlaced:
     )
 
 
-def _status_event(order: Order, rejected_by: Rejecter | None = None) -> EventData:
-    facts = _facts(order)
+def _status_event(
+    order: Order, rejected_by: Rejecter | None = None, actor: Actor | None = None
+) -> EventData:
+    facts = {**_facts(order), "actor": actor}
     status = Status(order.status)
     if status is Status.ACCEPTED:
         return OrderAccepted(**facts)

@@ -18,6 +18,7 @@ from services.loans.store import NoticeClaim, Store, calendar_of, contact_of, ne
 from shared.auth import hash_token, new_token
 from shared.calendar import local_date
 from shared.events import (
+    Actor,
     DueLoan,
     ItemOutOfService,
     LoanDueSoon,
@@ -38,6 +39,7 @@ class Caller:
 
     staff: bool
     token: str | None = None
+    actor: Actor | None = None  # the staff member, for the events they cause
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,7 @@ class CheckOut:
     condition: str | None = None
     # Backfill from paper records: the loan began earlier.
     started_at: datetime | None = None
+    actor: Actor | None = None
 
 
 async def _borrower_for(uow: Uow, details: BorrowerDetails) -> tuple[Borrower, bool]:
@@ -238,6 +241,7 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
             started_at=loan.started_at,
             due_at=loan.due_at,
             backfilled=backfill,
+            actor=cmd.actor,
         )
     )
     return _loan_view(loan, item, borrower, now, cmd.rules.steps, token)
@@ -251,6 +255,7 @@ class ReturnLoan:
     loan_id: str
     condition: str = "ok"
     notes: str | None = None
+    actor: Actor | None = None
 
 
 async def return_loan(uow: Uow, cmd: ReturnLoan) -> LoanView:
@@ -280,10 +285,11 @@ async def return_loan(uow: Uow, cmd: ReturnLoan) -> LoanView:
             returned_at=now,
             condition=cmd.condition,
             days_overdue=domain.days_overdue(loan.due_at, now),
+            actor=cmd.actor,
         )
     )
     if cmd.condition in UNLENDABLE:
-        await take_out_of_service(uow, item, f"returned {cmd.condition}")
+        await take_out_of_service(uow, item, f"returned {cmd.condition}", cmd.actor)
     else:
         await offer_free_items(uow, OfferFree(loan.hub, item.kind))
     return LoanView(loan, item, borrower, now)
@@ -337,6 +343,7 @@ async def renew_loan(uow: Uow, cmd: RenewLoan) -> LoanView:
             **_loan_facts(loan, item, borrower),
             due_at=loan.due_at,
             renewals=loan.renewals,
+            actor=cmd.caller.actor,
         )
     )
     return _loan_view(loan, item, borrower, now, cmd.rules.steps)
@@ -441,7 +448,9 @@ async def offer_free_items(uow: Uow, cmd: OfferFree) -> int:
         offered += 1
 
 
-async def take_out_of_service(uow: Uow, item: Item, reason: str) -> None:
+async def take_out_of_service(
+    uow: Uow, item: Item, reason: str, actor: Actor | None = None
+) -> None:
     """A damaged or retired item can no longer be offered: its open offers go back to the
     queue (keeping their place) and their borrowers are told (ItemOutOfService)."""
     released = list(await uow.store.offers_of_item(item.id))
@@ -462,6 +471,7 @@ async def take_out_of_service(uow: Uow, item: Item, reason: str) -> None:
             affected_borrowers=[
                 contact_of(borrowers[r.borrower_id]) for r in released if r.borrower_id in borrowers
             ],
+            actor=actor,
         )
     )
 
@@ -640,6 +650,7 @@ class EditItem:
     condition: str | None = None
     notes: str | None = None
     retired: bool | None = None
+    actor: Actor | None = None
 
 
 async def edit_item(uow: Uow, cmd: EditItem) -> ItemView:
@@ -666,7 +677,7 @@ async def edit_item(uow: Uow, cmd: EditItem) -> ItemView:
     lendable = domain.is_lendable(item.retired_at, item.condition)
     if was_lendable and not lendable:
         await take_out_of_service(
-            uow, item, domain.out_of_service_reason(item.retired_at, item.condition)
+            uow, item, domain.out_of_service_reason(item.retired_at, item.condition), cmd.actor
         )
     if lendable:
         await offer_free_items(uow, OfferFree(item.hub, item.kind))

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 
 from services.booking.models import BookingHistory
+from shared.auth import service_account_id
 from tests.booking.conftest import (
     BOOKING_STAFF,
     DESK_STAFF,
@@ -210,3 +211,36 @@ async def test_access_rules(service: RunningService) -> None:
     ok = await service.client.post("/bookings", json=as_staff, headers=DESK_STAFF)
     assert ok.status_code == 201, ok.text
     assert ok.json()["free_of_charge"] is True
+
+
+async def test_staff_actions_name_the_actor_in_their_events(
+    service: RunningService, redis: Redis, prefix: str
+) -> None:
+    """Issue 16: approve, reject and a staff cancel carry who on staff did it (here the
+    static token `tb`, named by its digest, never the token); the booker's own acts none."""
+    tb = {"kind": "service_account", "id": service_account_id("tb"), "roles": ["booking"]}
+    approved = (await service.client.post("/bookings", json=org_booking("gymsalen", *GYM))).json()
+    later = [t.replace("2027-03-05", "2027-03-12") for t in GYM]
+    rejected = (await service.client.post("/bookings", json=org_booking("gymsalen", *later))).json()
+    cancelled = (
+        await service.client.post("/bookings", json=org_booking("moterom-1", *ROOM))
+    ).json()
+    steps = [
+        (f"/bookings/{approved['id']}/approve", None),
+        (f"/bookings/{rejected['id']}/reject", {"reason": "Opptatt av kurs"}),
+        (f"/bookings/{cancelled['id']}/cancel", {"reason": "Vannlekkasje"}),
+    ]
+    for url, body in steps:
+        answer = await service.client.post(url, headers=BOOKING_STAFF, json=body)
+        assert answer.status_code == 200, answer.text
+
+    await _settled(redis, prefix, cancelled["id"], 2)
+    actors = {(e.type, e.subject): e.data["actor"] for e in await booking_events(redis, prefix)}
+    assert actors == {
+        ("BookingRequested", approved["id"]): None,
+        ("BookingConfirmed", approved["id"]): tb,
+        ("BookingRequested", rejected["id"]): None,
+        ("BookingRejected", rejected["id"]): tb,
+        ("BookingConfirmed", cancelled["id"]): None,
+        ("BookingCancelled", cancelled["id"]): tb,
+    }

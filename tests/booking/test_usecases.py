@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import pytest
 from sqlalchemy import select
 
-from services.booking import usecases
+from services.booking import domain, usecases
 from services.booking.app import SPEC
 from services.booking.domain import Contact
 from services.booking.models import Booking, BookingHistory, Registration
@@ -150,6 +150,46 @@ async def test_the_database_guard_is_read_as_the_same_conflict(units: Units) -> 
         "booking_overlap",
         "the resource is already booked at that time",
     )
+
+
+async def test_a_range_query_finds_the_longest_booking_that_began_before_it(
+    units: Units,
+) -> None:
+    """The range query bounds start_at below by the longest a booking may be (so that it
+    is an index range): a booking of that length that began just inside the bound, before
+    `from`, is in the answer; one that ended at `from` is not. Rows written straight
+    through the store, as no seeded resource is open a whole week."""
+    made = await units.run(lambda uow: usecases.make_booking(uow, booking()))
+    template = await stored(units, made.booking.id)
+    copy = {c.key: getattr(template, c.key) for c in Booking.__table__.columns}
+    since = ROOM_SLOT[0] + timedelta(days=30)
+    longest = domain.MAX_LENGTH_CAP
+    longest_start = since - longest + timedelta(minutes=1)
+    rows = {
+        "longest": (longest_start, longest_start + longest, "moterom-2"),
+        "ended": (since - timedelta(hours=2), since, "gymsalen"),
+    }
+
+    async def write(uow: Uow) -> None:
+        for key, (start, end, resource_id) in rows.items():
+            await uow.store.add_booking(
+                Booking(
+                    **{
+                        **copy,
+                        "id": key,
+                        "resource_id": resource_id,
+                        "start_at": start,
+                        "end_at": end,
+                        "blocked_until": end,
+                    }
+                )
+            )
+
+    await units.run(write)
+    for resource_id in (None, "moterom-2"):
+        query = usecases.BookingQuery(resource_id, since, since + timedelta(hours=1))
+        found = await units.run(lambda uow, q=query: usecases.list_bookings(uow, q))
+        assert [b.booking.id for b in found] == ["longest"]
 
 
 async def test_approval_flow(units: Units) -> None:

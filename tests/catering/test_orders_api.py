@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from shared.auth import service_account_id
 from tests.catering.support import (
     CAFE,
     DESK,
@@ -246,6 +247,11 @@ async def test_lifecycle_events_and_prep_list(
         await wait_for(all_out, message="lifecycle events in order")
         cancelled = (await events(redis, prefix))[-1]["data"]
         assert cancelled["cancelled_by"] == "cafe" and cancelled["order_id"] == first["id"]
+        # Issue 16: each café step names who did it (the static token `tc` by its digest);
+        # the customers' orders no one on staff.
+        tc = {"kind": "service_account", "id": service_account_id("tc"), "roles": ["cafe"]}
+        actors = [e["data"].get("actor") for e in await events(redis, prefix)]
+        assert actors == [None] * 3 + [tc] * 6
 
 
 async def test_customer_cancels_before_the_cutoff_with_the_token_only(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from shared.auth import service_account_id
 from tests.loans.support import (
     DESK,
     OPEN_TUESDAY,
@@ -140,7 +141,8 @@ async def test_renewal_rules(database_url: str, redis_url: str, prefix: str) -> 
         assert r.status_code == 200, r.text
         assert r.json()["due_at"].startswith("2026-05-14") is False  # Ascension: moved on
         assert r.json()["due_at"] == oslo(2026, 5, 15, 14, 0).isoformat().replace("+00:00", "Z")
-        assert len(await emitted(svc, "LoanRenewed")) == 1
+        # The borrower renewed it: no one on staff to name.
+        assert [e["actor"] for e in await emitted(svc, "LoanRenewed")] == [None]
         # Someone else joins the queue for a PC: no more renewals.
         for n in range(2, 5):
             await svc.client.post(
@@ -162,3 +164,34 @@ async def test_renewal_rules(database_url: str, redis_url: str, prefix: str) -> 
         assert r.status_code == 204
         r = await svc.client.post(f"/loans/{loan['id']}/renew", headers=mine)
         assert r.status_code == 409 and "at most 3 day" in r.json()["detail"]
+
+
+async def test_desk_actions_name_the_actor_in_their_events(
+    database_url: str, redis_url: str, prefix: str
+) -> None:
+    """Issue 16: lending, renewing, taking back (damaged: out of service) at the desk carry
+    who did it (the static token `td`, named by its digest, never the token)."""
+    td = {"kind": "service_account", "id": service_account_id("td"), "roles": ["desk"]}
+    async with loans_service(database_url, redis_url, prefix, Clock(OPEN_TUESDAY)) as svc:
+        r = await svc.client.post(
+            "/loans", json={"kind": "pc", "borrower": borrower(1)}, headers=DESK
+        )
+        assert r.status_code == 201, r.text
+        loan = r.json()
+        r = await svc.client.post(f"/loans/{loan['id']}/renew", headers=DESK)
+        assert r.status_code == 200, r.text
+        r = await svc.client.post(
+            f"/loans/{loan['id']}/return", json={"condition": "damaged"}, headers=DESK
+        )
+        assert r.status_code == 200, r.text
+
+        actors = {
+            kind: [e["actor"] for e in await emitted(svc, kind)]
+            for kind in ("LoanStarted", "LoanRenewed", "LoanReturned", "ItemOutOfService")
+        }
+        assert actors == {
+            "LoanStarted": [td],
+            "LoanRenewed": [td],
+            "LoanReturned": [td],
+            "ItemOutOfService": [td],
+        }

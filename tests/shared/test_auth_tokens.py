@@ -14,7 +14,16 @@ from fastapi import Depends, FastAPI
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from shared.auth import IssuerKeys, Staff, TokenVerifier, require_staff, roles_from_claims
+from shared.auth import (
+    IssuerKeys,
+    Staff,
+    TokenVerifier,
+    require_staff,
+    roles_from_claims,
+    service_account_id,
+    static_staff,
+)
+from shared.events import Actor
 from shared.settings import Settings, load_settings
 
 ISSUER = "https://idp.example.org/realm"
@@ -60,6 +69,17 @@ async def test_a_valid_token_gives_the_person_and_roles(issuer: Issuer) -> None:
     assert staff is not None
     assert staff.subject == "kari"
     assert staff.roles == {"booking", "cafe"}
+    # What the events of this person's actions carry: the sub and roles, no name.
+    assert staff.actor() == Actor(kind="person", id="kari", roles=["booking", "cafe"])
+
+
+def test_a_service_accounts_actor_names_a_digest_not_the_token() -> None:
+    staff = static_staff({"s3cret-token": frozenset({"desk"})}, "s3cret-token")
+    assert staff is not None
+    actor = staff.actor()
+    assert (actor.kind, actor.roles) == ("service_account", ["desk"])
+    assert actor.id == service_account_id("s3cret-token")
+    assert "s3cret" not in actor.id
 
 
 @pytest.mark.parametrize(

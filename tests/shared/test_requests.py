@@ -33,4 +33,9 @@ async def test_nul_in_a_path_or_query_is_a_422_not_a_database_error(
             response = await service.client.get(path, headers={"Authorization": "Bearer tb"})
             assert response.status_code == 422, (path, response.text)
             assert "NUL" in response.json()["detail"]
-        assert (await service.client.get("/resources")).status_code == 200
+        plain = await service.client.get("/resources")
+        assert plain.status_code == 200
+        # The edge's other work: the caller's correlation id echoed, else a new one.
+        assert len(plain.headers["x-correlation-id"]) == 36
+        given = await service.client.get("/resources", headers={"X-Correlation-ID": "kp-1"})
+        assert given.headers["x-correlation-id"] == "kp-1"

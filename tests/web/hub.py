@@ -24,6 +24,7 @@ import httpx
 import redis as sync_redis
 
 from shared.calendar import HUB_HOURS, Calendar
+from shared.events import WIRE_FIELD
 from tests.e2e.test_whole_hub import STAFF_YAML
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.servers import DEFAULT_REDIS_URL, REDIS_ENV, free_port
@@ -350,6 +351,14 @@ class WebHub:
             return None
 
         return wait_for_sync(found, timeout, interval=0.2, message=f"a staff email with {label}")
+    def events(self, stream: str) -> list[dict[str, Any]]:
+        """The envelopes on one of the hub's streams (e.g. "booking.events"), oldest first."""
+        client = sync_redis.Redis.from_url(self.redis_url)
+        try:
+            entries = client.xrange(self.prefix + stream)
+        finally:
+            client.close()
+        return [json.loads(fields[WIRE_FIELD.encode()]) for _id, fields in entries]
 
     def notify_drained(self) -> bool:
         rows = self.http.get(

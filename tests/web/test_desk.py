@@ -160,6 +160,21 @@ def test_a_request_appears_live_and_is_approved_once(hub: WebHub, context: Any) 
     )
     assert stored.json()["status"] == "confirmed"
 
+    # Issue 16: the approval's event names who approved it, as her own token said (her
+    # `sub` and role), and nothing more of her.
+    def approval() -> dict[str, Any] | None:
+        return next(
+            (
+                e["data"]
+                for e in hub.events("booking.events")
+                if e["type"] == "BookingConfirmed" and e["subject"] == booking["id"]
+            ),
+            None,
+        )
+
+    actor = wait_for_sync(approval, 30, message="BookingConfirmed on the stream")["actor"]
+    assert actor == {"kind": "person", "id": "kari", "roles": ["booking"]}
+
     confirmed = "Bookingen er bekreftet"
     wait_for_sync(lambda: _count(hub.mails(), email, confirmed), 60, message="confirmation email")
     wait_for_sync(hub.notify_drained, 60, message="notify drained")

@@ -35,7 +35,9 @@ ManageToken = Header(
 
 
 def _access(token: str | None, staff: Staff | None) -> usecases.Access:
-    return usecases.Access(token=token, staff=staff is not None)
+    return usecases.Access(
+        token=token, staff=staff is not None, actor=staff.actor() if staff else None
+    )
 
 
 @router.post("/bookings", status_code=201, response_model=BookingCreated, responses=_ERRORS)
@@ -47,7 +49,7 @@ async def create_booking(
     """Book a resource. Instant resources answer `confirmed`, approval resources `pending`.
     Keep the returned manage token: it is the only way to read or cancel the booking."""
     token = new_token()
-    cmd = body.command(by_staff=staff is not None, token_hash=hash_token(token))
+    cmd = body.command(actor=staff.actor() if staff else None, token_hash=hash_token(token))
     booked = await runtime_of(request).uow.run(lambda uow: usecases.make_booking(uow, cmd))
     return {**booking_out(booked), "manage_token": token}
 
@@ -62,7 +64,7 @@ async def create_series(
     conflict, closed, refused, quota). `all_or_nothing` books nothing unless all are free;
     `skip_conflicts` books the free ones."""
     token = new_token()
-    cmd = body.command(by_staff=staff is not None, token_hash=hash_token(token))
+    cmd = body.command(actor=staff.actor() if staff else None, token_hash=hash_token(token))
     series = await runtime_of(request).uow.run(lambda uow: usecases.make_series(uow, cmd))
     reports = [occurrence_out(o) for o in series.occurrences]
     return {
@@ -127,9 +129,9 @@ async def cancel_booking(
 async def approve_booking(
     request: Request,
     booking_id: str,
-    _staff: Staff = Depends(require_staff(Role.BOOKING)),
+    staff: Staff = Depends(require_staff(Role.BOOKING)),
 ) -> dict[str, Any]:
-    cmd = usecases.DecideBooking(booking_id, approve=True)
+    cmd = usecases.DecideBooking(booking_id, approve=True, actor=staff.actor())
     booked = await runtime_of(request).uow.run(lambda uow: usecases.decide_booking(uow, cmd))
     return booking_out(booked)
 
@@ -139,8 +141,8 @@ async def reject_booking(
     request: Request,
     booking_id: str,
     body: RejectIn,
-    _staff: Staff = Depends(require_staff(Role.BOOKING)),
+    staff: Staff = Depends(require_staff(Role.BOOKING)),
 ) -> dict[str, Any]:
-    cmd = usecases.DecideBooking(booking_id, approve=False, reason=body.reason)
+    cmd = usecases.DecideBooking(booking_id, approve=False, reason=body.reason, actor=staff.actor())
     booked = await runtime_of(request).uow.run(lambda uow: usecases.decide_booking(uow, cmd))
     return booking_out(booked)

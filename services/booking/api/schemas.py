@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from services.booking import usecases
 from services.booking.domain import Contact
-from shared.events import CateringRequest
+from shared.events import Actor, CateringRequest
 from shared.requests import RequestModel
 
 BookerTypeIn = Literal["organisation", "person", "staff"]
@@ -63,13 +63,14 @@ class _BookingDetails(_In):
         default_factory=list, max_length=100, description="people who get the reminders"
     )
 
-    def details(self, *, by_staff: bool, token_hash: str) -> usecases.BookingDetails:
+    def details(self, *, actor: Actor | None, token_hash: str) -> usecases.BookingDetails:
         return usecases.BookingDetails(
             resource_id=self.resource_id,
             booker_type=self.booker_type,
             booker=self.booker.contact(),
             token_hash=token_hash,
-            by_staff=by_staff,
+            by_staff=actor is not None,
+            actor=actor,
             organisation=self.organisation.details() if self.organisation else None,
             title=self.title,
             description=self.description,
@@ -85,9 +86,9 @@ class BookingIn(_BookingDetails):
     end: AwareDatetime
     catering: CateringRequest | None = None
 
-    def command(self, *, by_staff: bool, token_hash: str) -> usecases.MakeBooking:
+    def command(self, *, actor: Actor | None, token_hash: str) -> usecases.MakeBooking:
         return usecases.MakeBooking(
-            details=self.details(by_staff=by_staff, token_hash=token_hash),
+            details=self.details(actor=actor, token_hash=token_hash),
             start=self.start,
             end=self.end,
             catering=self.catering,
@@ -106,9 +107,9 @@ class SeriesIn(_BookingDetails):
     )
     mode: Literal["all_or_nothing", "skip_conflicts"] = "all_or_nothing"
 
-    def command(self, *, by_staff: bool, token_hash: str) -> usecases.MakeSeries:
+    def command(self, *, actor: Actor | None, token_hash: str) -> usecases.MakeSeries:
         return usecases.MakeSeries(
-            details=self.details(by_staff=by_staff, token_hash=token_hash),
+            details=self.details(actor=actor, token_hash=token_hash),
             start_time=self.start_time,
             end_time=self.end_time,
             first_date=self.first_date,

@@ -45,7 +45,10 @@ def _reply_language(request: Request, customer: CustomerIn) -> Language:
 
 def _caller(staff: Staff | None, token: str | None, any_staff: Staff | None) -> usecases.Caller:
     return usecases.Caller(
-        cafe_staff=staff is not None, other_staff=any_staff is not None, token=token
+        cafe_staff=staff is not None,
+        other_staff=any_staff is not None,
+        token=token,
+        actor=staff.actor() if staff else None,
     )
 
 
@@ -115,18 +118,22 @@ async def cancel_order(
 
 
 async def _advance(
-    request: Request, order_id: uuid.UUID, action: StaffAction, reason: str | None = None
+    request: Request,
+    order_id: uuid.UUID,
+    action: StaffAction,
+    staff: Staff,
+    reason: str | None = None,
 ) -> OrderOut:
-    cmd = usecases.AdvanceOrder(str(order_id), action, reason)
+    cmd = usecases.AdvanceOrder(str(order_id), action, reason, staff.actor())
     order = await runtime_of(request).uow.run(lambda uow: usecases.advance_order(uow, cmd))
     return order_out(order)
 
 
 @router.post("/orders/{order_id}/accept", response_model=OrderOut)
 async def accept_order(
-    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(Role.CAFE))
+    request: Request, order_id: uuid.UUID, staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> OrderOut:
-    return await _advance(request, order_id, "accept")
+    return await _advance(request, order_id, "accept", staff)
 
 
 @router.post("/orders/{order_id}/reject", response_model=OrderOut)
@@ -134,23 +141,23 @@ async def reject_order(
     request: Request,
     order_id: uuid.UUID,
     body: ReasonIn,
-    _staff: Staff = Depends(require_staff(Role.CAFE)),
+    staff: Staff = Depends(require_staff(Role.CAFE)),
 ) -> OrderOut:
-    return await _advance(request, order_id, "reject", body.reason)
+    return await _advance(request, order_id, "reject", staff, body.reason)
 
 
 @router.post("/orders/{order_id}/ready", response_model=OrderOut)
 async def order_ready(
-    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(Role.CAFE))
+    request: Request, order_id: uuid.UUID, staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> OrderOut:
-    return await _advance(request, order_id, "ready")
+    return await _advance(request, order_id, "ready", staff)
 
 
 @router.post("/orders/{order_id}/picked-up", response_model=OrderOut)
 async def order_picked_up(
-    request: Request, order_id: uuid.UUID, _staff: Staff = Depends(require_staff(Role.CAFE))
+    request: Request, order_id: uuid.UUID, staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> OrderOut:
-    return await _advance(request, order_id, "picked_up")
+    return await _advance(request, order_id, "picked_up", staff)
 
 
 @router.get("/orders", response_model=list[OrderOut])

@@ -21,4 +21,4 @@ ManageToken = Header(
 
 
 def caller(staff: Staff | None = Depends(_desk_if_any), token: str | None = ManageToken) -> Caller:
-    return Caller(staff=staff is not None, token=token)
+    return Caller(staff=staff is not None, token=token, actor=staff.actor() if staff else None)

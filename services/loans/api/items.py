@@ -15,6 +15,7 @@ from services.loans.api.schemas import (
     id_path,
 )
 from services.loans.api.views import item_out
+from shared.auth import Staff
 from shared.service import runtime_of
 
 router = APIRouter(tags=["items"])
@@ -50,7 +51,11 @@ async def add_item(request: Request, body: ItemIn) -> ItemOut:
     return item_out(await runtime_of(request).uow.run(lambda uow: usecases.add_item(uow, cmd)))
 
 
-@router.patch("/items/{item_id}", response_model=ItemOut, dependencies=[Depends(desk_only)])
-async def edit_item(request: Request, body: ItemPatch, item_id: str = id_path()) -> ItemOut:
-    cmd = usecases.EditItem(item_id, body.label, body.condition, body.notes, body.retired)
+@router.patch("/items/{item_id}", response_model=ItemOut)
+async def edit_item(
+    request: Request, body: ItemPatch, item_id: str = id_path(), staff: Staff = Depends(desk_only)
+) -> ItemOut:
+    cmd = usecases.EditItem(
+        item_id, body.label, body.condition, body.notes, body.retired, staff.actor()
+    )
     return item_out(await runtime_of(request).uow.run(lambda uow: usecases.edit_item(uow, cmd)))

@@ -18,6 +18,7 @@ from services.loans.api.views import loan_out
 from services.loans.settings import config_of
 from services.loans.timers import notice_rules
 from services.loans.usecases import BorrowerDetails, Caller
+from shared.auth import Staff
 from shared.service import runtime_of
 
 router = APIRouter(tags=["loans"])
@@ -27,10 +28,9 @@ router = APIRouter(tags=["loans"])
     "/loans",
     status_code=201,
     response_model=LoanOut,
-    dependencies=[Depends(desk_only)],
     responses={409: {"description": "nothing free, item taken, or borrower blocked"}},
 )
-async def create_loan(request: Request, body: LoanIn) -> LoanOut:
+async def create_loan(request: Request, body: LoanIn, staff: Staff = Depends(desk_only)) -> LoanOut:
     """Check out an item (or any free item of a kind) to a borrower; with `started_at`,
     register a loan from paper records (backfill)."""
     runtime = runtime_of(request)
@@ -44,16 +44,20 @@ async def create_loan(request: Request, body: LoanIn) -> LoanOut:
         due_date=body.due_date,
         condition=body.condition,
         started_at=body.started_at,
+        actor=staff.actor(),
     )
     return loan_out(await runtime.uow.run(lambda uow: usecases.check_out(uow, cmd)))
 
 
-@router.post("/loans/{loan_id}/return", response_model=LoanOut, dependencies=[Depends(desk_only)])
+@router.post("/loans/{loan_id}/return", response_model=LoanOut)
 async def return_item(
-    request: Request, loan_id: str = id_path(), body: ReturnIn | None = None
+    request: Request,
+    loan_id: str = id_path(),
+    body: ReturnIn | None = None,
+    staff: Staff = Depends(desk_only),
 ) -> LoanOut:
     body = body or ReturnIn()
-    cmd = usecases.ReturnLoan(loan_id, body.condition, body.notes)
+    cmd = usecases.ReturnLoan(loan_id, body.condition, body.notes, staff.actor())
     return loan_out(await runtime_of(request).uow.run(lambda uow: usecases.return_loan(uow, cmd)))
 
 

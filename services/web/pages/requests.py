@@ -42,11 +42,12 @@ async def _render(
         part(_quota_bookings(services, actor, pending), []),
     )
     by_id = {r["id"]: r for r in resources.value}
+    held = _free_hours_held(quota_rows.value)
     rows = [
         {
             "booking": b,
             "closures": _closures_over(b, closures.value),
-            "quota": _quota(b, by_id.get(b["resource_id"]), quota_rows.value),
+            "quota": _quota(b, by_id.get(b["resource_id"]), held),
         }
         for b in pending
     ]
@@ -111,22 +112,34 @@ def _hours(booking: dict[str, Any]) -> float:
     return length.total_seconds() / 3600
 
 
+# (organisation, resource, Monday of the week) -> [(booking id, hours)]
+Held = dict[tuple[str, str, datetime], list[tuple[str, float]]]
+
+
+def _free_hours_held(others: list[dict[str, Any]]) -> Held:
+    """The free hours each organisation holds per resource and week, read once per page
+    (matching each request against every booking of the weeks parsed those bookings' times
+    again for every request: quadratic in the requests waiting)."""
+    held: Held = {}
+    for b in others:
+        if b["organisation_number"] and b["free_of_charge"]:
+            key = (b["organisation_number"], b["resource_id"], _week(b["start"])[0])
+            held.setdefault(key, []).append((b["id"], _hours(b)))
+    return held
+
+
 def _quota(
-    booking: dict[str, Any], resource: dict[str, Any] | None, others: list[dict[str, Any]]
+    booking: dict[str, Any], resource: dict[str, Any] | None, held: Held
 ) -> dict[str, float] | None:
     org = booking.get("organisation_number")
     limit = (resource or {}).get("weekly_free_hours")
     if not org or limit is None:
         return None
-    start, end = _week(booking["start"])
+    week = _week(booking["start"])[0]
     used = sum(
-        _hours(b)
-        for b in others
-        if b["organisation_number"] == org
-        and b["resource_id"] == booking["resource_id"]
-        and b["free_of_charge"]
-        and start <= i18n.local(b["start"]) < end
-        and b["id"] != booking["id"]
+        hours
+        for booking_id, hours in held.get((org, booking["resource_id"], week), [])
+        if booking_id != booking["id"]
     )
     with_this = used + _hours(booking)
     return {"limit": float(limit), "used": used, "with_this": with_this, "over": with_this > limit}

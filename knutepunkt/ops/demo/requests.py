@@ -9,8 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 
 from shared.calendar import at_local
-
-HUB = "stromso"
+from shared.hubs import DEFAULT_HUB as HUB
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,19 @@ PREFIX = "soak:"
 PC_STOCK = 400
 # How often each kind of request is made, relative to the others.
 WEIGHTS = {"book": 4, "cancel": 1, "lend": 2, "return": 1, "takeaway": 2}
+# Which service answers each kind of request (to set a dropped connection beside a kill).
+SERVICE_OF = {
+    "book": "booking",
+    "cancel": "booking",
+    "lend": "loans",
+    "return": "loans",
+    "takeaway": "catering",
+}
+# How far the clients' and the fault injector's clocks may stand apart, in seconds.
+CLOCK_SLACK = 2.0
 SETTLE_SECONDS = 300.0  # above notify's claim lease, so a killed sender's claims come back
+# What httpx says when the server's connection goes away under a request.
+DROPPED = {"RemoteProtocolError", "ReadError"}
 
 
 @dataclass
@@ -561,14 +573,16 @@ def report(
         f"p99 {percentile(every, 0.99):7.1f}"
     )
     refused_connection = [r for r in ledger.records if r.answer.error == "ConnectError"]
+    cut = [r for r in ledger.records if cut_by_kill(r, faults)]
     errors = [
         r
         for r in ledger.records
-        if (r.answer.status is None and r.answer.error != "ConnectError")
+        if (r.answer.status is None and r.answer.error != "ConnectError" and r not in cut)
         or (r.answer.status is not None and r.answer.status >= 500 and r.answer.status != 503)
     ]
     # One replica per service: while a killed one restarts, its port refuses connections.
     print(f"  connection refused (the service was down after a kill): {len(refused_connection)}")
+    print(f"  connection cut (in flight when its service was SIGKILLed): {len(cut)}")
     print(f"  500s, timeouts and other unanswered requests: {len(errors)}")
     for r in errors[:10]:
         what = r.answer.error or f"{r.answer.status} {r.answer.code}"
@@ -587,6 +601,19 @@ def report(
         f"500s or unanswered {len(errors)}"
     )
     return len(errors)
+
+
+def cut_by_kill(record: Record, faults: list[Fault]) -> bool:
+    """A request in flight when its service was SIGKILLed loses its connection: no process
+    is left to answer it, so it is the kill's, not an unanswered request. Only a dropped
+    connection counts, and only with a kill of that very service while it was on its way."""
+    if record.answer.status is not None or record.answer.error not in DROPPED:
+        return False
+    began, ended = record.at - CLOCK_SLACK, record.at + record.seconds + CLOCK_SLACK
+    return any(
+        f.kind == "kill" and f.target == SERVICE_OF[record.kind] and began <= f.at <= ended
+        for f in faults
+    )
 
 
 async def main() -> int:

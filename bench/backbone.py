@@ -50,25 +50,21 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
         latencies: list[float] = []
         finished = asyncio.Event()
         from shared.messaging.consumer import Delivery, batch_handler
-        from tests.backbone.harness import effects
+        from tests.backbone.harness import EffectsStore
 
         @batch_handler
-        async def handler(deliveries: list[Delivery]) -> None:
+        async def handler(deliveries: list[Delivery[EffectsStore]]) -> None:
             now = datetime.now(UTC)
             latencies.extend((now - d.envelope.time).total_seconds() for d in deliveries)
             if len(latencies) >= total:
                 # Counted before commit; the consumer loop commits right after this returns.
                 asyncio.get_running_loop().call_soon(finished.set)
-            await deliveries[0].session.execute(
-                effects.insert(),
+            # The handler sees a unit of work bound to the inbox transaction, as services do.
+            await deliveries[0].uow.store.apply_many(
                 [
-                    {
-                        "event_id": d.envelope.id,
-                        "booking_id": d.data.booking_id,  # type: ignore[attr-defined]
-                        "applied_at": now,
-                    }
+                    (d.envelope.id, d.data.booking_id, now)  # type: ignore[attr-defined]  # BookingConfirmed
                     for d in deliveries
-                ],
+                ]
             )
 
         consumer = make_consumer(db, REDIS_URL, prefix, handler=handler, block_ms=50)

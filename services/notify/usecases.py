@@ -32,7 +32,7 @@ from services.notify.routing import FanoutRules, Planned
 from services.notify.store import Store
 from shared.errors import NotAuthenticated, NotFound, Refused
 from shared.events import Envelope, EventData, NotificationFailed, NotificationSent
-from shared.observability import correlation_id
+from shared.observability import correlation_id, scrub
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.notify")
@@ -62,11 +62,20 @@ def _record(uow: Work, row: DeliveryRow, data: NotificationSent | NotificationFa
         correlation_id.reset(token)
 
 
+def _clean(reason: str | None, row: DeliveryRow) -> str | None:
+    """A provider's error text without personal data: gateways and mail servers echo the
+    number, the address or the name they were given, and the text is kept in the row,
+    shown to staff and published in NotificationFailed."""
+    return None if reason is None else scrub(reason, names=(row.recipient_name,))[:500]
+
+
 def _failed(uow: Work, row: DeliveryRow, reason: str | None, *, permanent: bool) -> None:
     _record(
         uow,
         row,
-        NotificationFailed(**_facts(row), reason=reason or "unknown", permanent=permanent),
+        NotificationFailed(
+            **_facts(row), reason=_clean(reason, row) or "unknown", permanent=permanent
+        ),
     )
 
 
@@ -232,13 +241,14 @@ async def record_outcomes(
             continue
         hours = parse_hours(row.send_hours) if row.send_hours else None
         decision = after_send(result, row.attempts, now, policy, hours)
+        reason = _clean(decision.reason, row)
         values: dict[str, Any] = {"status": decision.status, "updated_at": now}
         if decision.status == "sent":
             values.update(sent_at=now, provider_ref=result.provider_ref, last_error=None)
         elif decision.status == "failed":
-            values.update(failed_at=now, last_error=decision.reason)
+            values.update(failed_at=now, last_error=reason)
         else:
-            values.update(next_attempt_at=decision.next_attempt_at, last_error=decision.reason)
+            values.update(next_attempt_at=decision.next_attempt_at, last_error=reason)
         if not await uow.store.finish(row.id, cmd.sender_id, **values):
             # Taken over while we were sending: the new holder's outcome counts.
             log.warning("delivery %s was taken over while sending", row.id)
@@ -415,7 +425,7 @@ async def record_delivery_report(
     if status == "delivered":
         await uow.store.update_delivery(row.id, status=status, delivered_at=now, updated_at=now)
         return row.id, status
-    reason = f"gateway reports not delivered ({report.status or report.result_code})"
+    reason = _clean(f"gateway reports not delivered ({report.status or report.result_code})", row)
     await uow.store.update_delivery(
         row.id, status=status, failed_at=now, updated_at=now, last_error=reason
     )

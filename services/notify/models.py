@@ -64,6 +64,9 @@ class DeliveryRow(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
     provider_ref: Mapped[str | None] = mapped_column(String(200))
+    # The SMS gateway that sent it ("primary", "fallback"), or that may hold it after an
+    # answer that did not say (a timeout): later attempts go there and nowhere else.
+    sms_gateway: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -15,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.notify.domain import parse_hours
 from services.notify.rendering import LANGUAGES, Renderer
 from services.notify.routing import FanoutRules, load_routes
+from services.notify.sms import PROVIDERS
 from services.notify.staff import load_staff
 from shared.action_links import ActionLinks
 from shared.service import Runtime
@@ -72,6 +73,27 @@ class NotifySettings(BaseSettings):
         default="0", validation_alias=_gateway("sms_platform_partner_id")
     )
     sms_report_gate: str | None = Field(default=None, validation_alias=_gateway("sms_report_gate"))
+    # A second SMS gateway (unprefixed, like SMS_GATEWAY_URL) for what the first does not
+    # accept, with its own credentials; the platform settings above are shared.
+    sms_fallback_url: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_url")
+    )
+    sms_fallback_provider: str = Field(
+        default="generic", validation_alias=_gateway("sms_fallback_provider")
+    )
+    sms_fallback_username: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_username")
+    )
+    sms_fallback_password: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_password")
+    )
+    sms_fallback_token: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_token")
+    )
+    # The first gateway is down after this many transient failures in a row; new SMS then
+    # go to the fallback for sms_failover_seconds before the first is tried again.
+    sms_failover_after: int = Field(default=3, ge=1, le=100)
+    sms_failover_seconds: float = Field(default=60.0, gt=0)
     sms_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_gateway("sms_timeout_seconds")
     )
@@ -106,6 +128,13 @@ class NotifySettings(BaseSettings):
     @classmethod
     def _hours(cls, value: str) -> str:
         parse_hours(value)
+        return value
+
+    @field_validator("sms_fallback_provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"SMS_FALLBACK_PROVIDER must be one of {', '.join(PROVIDERS)}")
         return value
 
     @field_validator("action_link_secret")

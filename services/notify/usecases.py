@@ -243,6 +243,8 @@ async def record_outcomes(
         decision = after_send(result, row.attempts, now, policy, hours)
         reason = _clean(decision.reason, row)
         values: dict[str, Any] = {"status": decision.status, "updated_at": now}
+        if result.held_by() is not None:
+            values["sms_gateway"] = result.held_by()
         if decision.status == "sent":
             values.update(sent_at=now, provider_ref=result.provider_ref, last_error=None)
         elif decision.status == "failed":

@@ -37,7 +37,7 @@ from services.notify import usecases
 from services.notify.domain import CircuitBreaker, RetryPolicy, SendResult
 from services.notify.mail import SmtpSender, build_email
 from services.notify.models import DeliveryRow
-from services.notify.settings import NotifySettings, notify_settings
+from services.notify.settings import NotifySettings, notify_rules, notify_settings
 from services.notify.sms import FailoverSms, SmsGateway, SmsOptions
 from services.notify.store import DELIVERIES_DUE
 from shared.backoff import Backoff
@@ -407,3 +407,27 @@ def sender_of(runtime: Runtime) -> Sender:
 
 async def sender_loop(runtime: Runtime) -> None:
     await sender_of(runtime).run()
+
+
+async def digest_loop(runtime: Runtime) -> None:
+    """The staff's daily digests: every NOTIFY_DIGEST_POLL_SECONDS, each role's digest that
+    is due and not made yet is made (once per role and day, whatever the replicas: the
+    made mark is inserted if absent in the transaction that plans the emails)."""
+    settings = notify_settings(runtime)
+    plans = settings.digest_plans()
+    known: set[tuple[str, str]] = set()
+    while True:
+        command = usecases.MakeDigests(plans, frozenset(known))
+        try:
+            made = await runtime.uow.run(
+                partial(usecases.make_digests, cmd=command, rules=notify_rules(runtime))
+            )
+        except Busy as exc:
+            log.warning("digests waiting for the database: %s", exc.code)
+            made = []
+        for role, day, emails in made:
+            if emails:
+                log.info("daily digest for %s on %s: %d email(s)", role, day, emails)
+            # Only today's marks matter: a day's digest is never made on another day.
+            known = {mark for mark in known if mark[1] == day} | {(role, day)}
+        await asyncio.sleep(settings.digest_poll_seconds)

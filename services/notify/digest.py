@@ -84,14 +84,21 @@ def changes_for(data: EventData) -> list[ItemChange]:
             return [_close(f"loan:{data.loan_id}")]
         case OrderPlaced():
             lines = ", ".join(f"{line.quantity} × {line.name}" for line in data.lines)
-            people = f"{data.people} pers." if data.people else None
-            return [
-                ItemChange(
-                    f"order:{data.order_id}", True, "cafe", "order", data.hub, data.pickup_at,
-                    people or "", lines[:1000], data.short_notice and data.status ==
-                    "pending_acceptance",
-                )
-            ]  # fmt: skip
+            # The head count as a number (the label): each language words it.
+            people = str(data.people) if data.people else None
+            waiting = data.short_notice and data.status == "pending_acceptance"
+            change = ItemChange(
+                f"order:{data.order_id}",
+                open=True,
+                role="cafe",
+                kind="order",
+                hub=data.hub,
+                at=data.pickup_at,
+                label=people or "",
+                detail=lines[:1000],
+                short_notice=waiting,
+            )
+            return [change]
         case OrderAccepted() | OrderReady():
             # Accepted: no longer waiting for the café's answer; still on the prep list.
             return [ItemChange(f"order:{data.order_id}", True, short_notice=False)]

@@ -247,3 +247,20 @@ async def test_through_the_service_the_digest_email_arrives_once(hub: Factory) -
         assert "PC 7, innen kl. 14:00" in mail.text
         rows = await h.notifications(event_id=digest.digest_event_id("desk", TUESDAY))
         assert len(rows) == 1
+
+
+@pytest.mark.parametrize("language", ["nb", "en"])
+def test_each_digest_reads_in_both_languages(rules: FanoutRules, language: str) -> None:
+    entry = usecases.DigestEntry(at=oslo(TUESDAY, 11), label="12", detail="12 × Kaffe")
+    view = usecases.DigestView(
+        hub="stromso", day=oslo(TUESDAY, 0), due_today=[entry], overdue=[entry], prep=[entry],
+        short_notice=[entry], bookings=[entry], requests=[entry],
+    )  # fmt: skip
+    people = {"nb": "(12 pers.)", "en": "(for 12)"}[language]
+    for role in digest.DIGEST_ROLES:
+        rendered = rules.renderer.render(
+            f"digest_{role}", "email", view, language=language, name="Kari"
+        )
+        assert rendered.subject and "5" in rendered.subject and "11:00" in rendered.text
+        if role == "cafe":
+            assert people in rendered.text

@@ -9,6 +9,7 @@ circuit breaker open). A message the first may hold is never given to the fallba
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -25,6 +26,8 @@ from services.notify.domain import (
 )
 
 PROVIDERS = ("generic", "linkmobility", "sveve")
+
+log = logging.getLogger("knutepunkt.notify.sms")
 
 
 @dataclass(frozen=True)
@@ -207,7 +210,18 @@ class FailoverSms:
 
     async def _primary(self, to: str, text: str, reference: str) -> SendResult:
         result = await self.primary.send(to, text, reference)
+        was_open = self.breaker.failures >= self.breaker.after
         self.breaker.record(result, self.clock())
+        if self.fallback is not None and self.breaker.failures >= self.breaker.after:
+            if not was_open:
+                log.warning(
+                    "SMS gateway down after %d transient failures; new SMS go to the fallback"
+                    " for %.0f s",
+                    self.breaker.failures,
+                    self.breaker.cooldown,
+                )
+        elif was_open and self.fallback is not None:
+            log.info("SMS gateway answers again; new SMS go to it")
         return replace(result, gateway=PRIMARY)
 
     async def _fallback(self, to: str, text: str, reference: str) -> SendResult:

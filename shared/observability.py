@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,9 +27,17 @@ _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
 _LINK_TOKEN = re.compile(re.escape(PATH) + r"[^\s\"'<>?#]+")
 
 
-def scrub(text: str) -> str:
+def scrub(text: str, names: Iterable[str] = ()) -> str:
+    """`text` without phone numbers, email addresses and link tokens; `names` are people's
+    names the caller knows to be in play (a recipient's), removed too: a name cannot be
+    recognised by its shape."""
     text = _LINK_TOKEN.sub(PATH + "[token]", text)
-    return _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    text = _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
+    for name in names:
+        # Very short "names" (initials) would blank out ordinary words.
+        if name and len(name.strip()) >= 3:
+            text = re.sub(re.escape(name.strip()), "[name]", text, flags=re.IGNORECASE)
+    return text
 
 
 class _ScrubFilter(logging.Filter):

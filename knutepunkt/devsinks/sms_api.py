@@ -32,6 +32,7 @@ class _FaultSpec(BaseModel):
     status: HttpStatus
     retry_after: int | None = Field(default=None, ge=0)
     delay: float = Field(default=0.0, ge=0, le=300)
+    message: str | None = Field(default=None, max_length=500)
 
 
 class _FaultsRequest(BaseModel):
@@ -50,6 +51,17 @@ def _fault_headers(fault: Fault) -> dict[str, str] | None:
 
 def _fault_response(fault: Fault, body: dict[str, Any]) -> JSONResponse:
     return JSONResponse(body, status_code=fault.status, headers=_fault_headers(fault))
+
+
+async def _fault_message(fault: Fault, request: Request, field: str) -> str | None:
+    """The fault's own error text, with the request's number in place of "{to}"."""
+    if fault.message is None:
+        return None
+    try:
+        to = json.loads(await request.body() or b"{}").get(field, "")
+    except (ValueError, AttributeError):
+        to = ""
+    return fault.message.replace("{to}", str(to))
 
 
 def _refused(provider: Provider, refusal: Refused) -> None:
@@ -102,7 +114,8 @@ def sms_api(sink: SmsSink) -> FastAPI:
     async def send_generic(request: Request) -> Response:
         fault = await fault_or_none("generic")
         if fault is not None:
-            return _fault_response(fault, providers.generic_fault(fault.status))
+            message = await _fault_message(fault, request, "to")
+            return _fault_response(fault, providers.generic_fault(fault.status, message))
         try:
             parsed = providers.parse_generic(
                 await request.body(), request.headers.get("authorization"), sink.auth
@@ -120,7 +133,8 @@ def sms_api(sink: SmsSink) -> FastAPI:
     async def send_linkmobility(request: Request) -> Response:
         fault = await fault_or_none("linkmobility")
         if fault is not None:
-            return _fault_response(fault, providers.linkmobility_fault(fault.status))
+            message = await _fault_message(fault, request, "destination")
+            return _fault_response(fault, providers.linkmobility_fault(fault.status, message))
         try:
             parsed = providers.parse_linkmobility(
                 await request.body(), request.headers.get("authorization"), sink.auth
@@ -194,7 +208,7 @@ def sms_api(sink: SmsSink) -> FastAPI:
     async def add_faults(request: _FaultsRequest) -> dict[str, Any]:
         sink.add_faults(
             *(
-                r if isinstance(r, int) else Fault(r.status, r.retry_after, r.delay)
+                r if isinstance(r, int) else Fault(r.status, r.retry_after, r.delay, r.message)
                 for r in request.responses
             )
         )

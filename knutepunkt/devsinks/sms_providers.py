@@ -111,8 +111,8 @@ def generic_accepted(gateway_id: str) -> tuple[int, dict[str, Any]]:
     return 202, {"id": gateway_id}
 
 
-def generic_fault(status: int) -> dict[str, Any]:
-    return {"error": f"gateway answered {status} (injected fault)"}
+def generic_fault(status: int, message: str | None = None) -> dict[str, Any]:
+    return {"error": message or f"gateway answered {status} (injected fault)"}
 
 
 # -- LINK Mobility -------------------------------------------------------------------------
@@ -178,8 +178,11 @@ def linkmobility_accepted(gateway_id: str) -> tuple[int, dict[str, Any]]:
     return 200, {"messageId": gateway_id, "resultCode": 1005, "description": "Queued"}
 
 
-def linkmobility_fault(status: int) -> dict[str, Any]:
-    return {"resultCode": 1002, "description": f"gateway answered {status} (injected fault)"}
+def linkmobility_fault(status: int, message: str | None = None) -> dict[str, Any]:
+    return {
+        "resultCode": 1002,
+        "description": message or f"gateway answered {status} (injected fault)",
+    }
 
 
 # -- Sveve ---------------------------------------------------------------------------------

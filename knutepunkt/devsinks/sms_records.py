@@ -22,6 +22,9 @@ class Fault:
     status: int
     retry_after: int | None = None
     delay: float = 0.0
+    # The error text to answer with instead of the stock one; "{to}" becomes the number
+    # the request was for, as gateways that echo the destination in their errors do.
+    message: str | None = None
 
 
 @dataclass

@@ -255,18 +255,69 @@ class SendResult:
     reason: str | None = None
     provider_ref: str | None = None
     retry_after: float | None = None
+    # True when the provider certainly did not take the message (connection refused, a
+    # refusal, "busy"); False when it may have (a timeout or a 5xx after the request went
+    # in): only a message no gateway may hold can be given to another gateway.
+    unsent: bool = False
+    # The SMS gateway that sent the message, or that may hold it ("primary", "fallback").
+    gateway: str | None = None
 
     @classmethod
     def sent(cls, provider_ref: str | None = None) -> SendResult:
         return cls("sent", provider_ref=provider_ref)
 
     @classmethod
-    def transient(cls, reason: str, retry_after: float | None = None) -> SendResult:
-        return cls("transient", reason=reason[:500], retry_after=retry_after)
+    def transient(
+        cls, reason: str, retry_after: float | None = None, *, unsent: bool = False
+    ) -> SendResult:
+        return cls("transient", reason=reason[:500], retry_after=retry_after, unsent=unsent)
 
     @classmethod
     def permanent(cls, reason: str) -> SendResult:
-        return cls("permanent", reason=reason[:500])
+        return cls("permanent", reason=reason[:500], unsent=True)
+
+    def held_by(self) -> str | None:
+        """The gateway a later attempt must go to: the one that sent it or may hold it."""
+        return None if self.unsent else self.gateway
+
+
+# --- two SMS gateways ---------------------------------------------------------------------------
+
+PRIMARY, FALLBACK = "primary", "fallback"
+
+
+class CircuitBreaker:
+    """Whether the first SMS gateway is down: `after` transient failures in a row open the
+    breaker for `cooldown` seconds, in which new messages go to the fallback; then one
+    message tries the first again (a failure opens it anew, a success closes it).
+
+    The clock is the caller's (monotonic seconds): the breaker keeps no time of its own."""
+
+    def __init__(self, after: int, cooldown: float) -> None:
+        self.after = after
+        self.cooldown = cooldown
+        self.failures = 0
+        self.open_until = 0.0
+
+    def is_open(self, now: float) -> bool:
+        return self.failures >= self.after and now < self.open_until
+
+    def record(self, result: SendResult, now: float) -> None:
+        if result.outcome == "transient":
+            self.failures += 1
+            if self.failures >= self.after:
+                self.open_until = now + self.cooldown
+        else:
+            # A refusal is an answer: the gateway is up.
+            self.failures = 0
+
+
+def gateway_for(held_by: str | None, breaker_open: bool) -> str:
+    """Where an SMS goes: to the gateway that may already hold it, whatever its state
+    (so that no message is sent by both), else to the fallback while the first is down."""
+    if held_by is not None:
+        return held_by
+    return FALLBACK if breaker_open else PRIMARY
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,9 @@ class DeliveryRow(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(String(500))
     provider_ref: Mapped[str | None] = mapped_column(String(200))
+    # The SMS gateway that sent it ("primary", "fallback"), or that may hold it after an
+    # answer that did not say (a timeout): later attempts go there and nowhere else.
+    sms_gateway: Mapped[str | None] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -104,3 +107,36 @@ class KeyRow(Base):
 
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class DigestItemRow(Base):
+    """One open loan, order or booking as the staff's daily digest lists it, kept from the
+    events notify consumes (services/notify/digest.py): no personal data. A closed one
+    stays a while as a tombstone, so that an older event arriving late cannot reopen it."""
+
+    __tablename__ = "digest_items"
+    __table_args__ = (Index("ix_digest_items_role_open_at", "role", "open", "at"),)
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)  # "<kind>:<id>"
+    open: Mapped[bool] = mapped_column(Boolean)
+    role: Mapped[str | None] = mapped_column(String(20))
+    kind: Mapped[str | None] = mapped_column(String(20))
+    hub: Mapped[str | None] = mapped_column(String(50))
+    at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    label: Mapped[str] = mapped_column(String(300), default="")
+    detail: Mapped[str | None] = mapped_column(String(1000))
+    short_notice: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The time of the event that wrote the row last: an older one changes nothing.
+    event_time: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DigestRunRow(Base):
+    """A role's digest for one Oslo day, made: inserted if absent in the transaction that
+    plans its deliveries, so that it is made once whatever the replicas."""
+
+    __tablename__ = "digests_sent"
+
+    role: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # ISO date, Oslo
+    items: Mapped[int] = mapped_column(Integer)
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime)

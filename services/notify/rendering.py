@@ -13,6 +13,7 @@ from typing import Any, Literal
 import yaml
 from icalendar import Calendar, Event
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, select_autoescape
+from pydantic import BaseModel
 
 from services.notify.domain import Channel, fit_sms
 from shared.calendar import OSLO
@@ -144,7 +145,7 @@ class Renderer:
         self,
         template: str,
         channel: Channel,
-        data: EventData,
+        data: BaseModel,
         *,
         language: str,
         name: str,
@@ -203,7 +204,7 @@ def _tidy(text: str) -> str:
     return "\n".join(out)
 
 
-def _context(data: EventData, language: str, name: str) -> dict[str, Any]:
+def _context(data: BaseModel, language: str, name: str) -> dict[str, Any]:
     context = data.model_dump()
     hub = context.get("hub") or ""
     context["name"] = name

@@ -12,9 +12,11 @@ from typing import Any
 from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.notify.digest import DIGEST_ROLES, DigestPlan, parse_wall_time
 from services.notify.domain import parse_hours
 from services.notify.rendering import LANGUAGES, Renderer
 from services.notify.routing import FanoutRules, load_routes
+from services.notify.sms import PROVIDERS
 from services.notify.staff import load_staff
 from shared.action_links import ActionLinks
 from shared.service import Runtime
@@ -72,6 +74,27 @@ class NotifySettings(BaseSettings):
         default="0", validation_alias=_gateway("sms_platform_partner_id")
     )
     sms_report_gate: str | None = Field(default=None, validation_alias=_gateway("sms_report_gate"))
+    # A second SMS gateway (unprefixed, like SMS_GATEWAY_URL) for what the first does not
+    # accept, with its own credentials; the platform settings above are shared.
+    sms_fallback_url: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_url")
+    )
+    sms_fallback_provider: str = Field(
+        default="generic", validation_alias=_gateway("sms_fallback_provider")
+    )
+    sms_fallback_username: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_username")
+    )
+    sms_fallback_password: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_password")
+    )
+    sms_fallback_token: str | None = Field(
+        default=None, validation_alias=_gateway("sms_fallback_token")
+    )
+    # The first gateway is down after this many transient failures in a row; new SMS then
+    # go to the fallback for sms_failover_seconds before the first is tried again.
+    sms_failover_after: int = Field(default=3, ge=1, le=100)
+    sms_failover_seconds: float = Field(default=60.0, gt=0)
     sms_timeout_seconds: float = Field(
         default=10.0, gt=0, validation_alias=_gateway("sms_timeout_seconds")
     )
@@ -102,10 +125,44 @@ class NotifySettings(BaseSettings):
     # Citizens' quiet hours for non-urgent SMS, Europe/Oslo wall time.
     quiet_hours: str = "21:00-08:00"
 
+    # The staff's daily digest per role, at an Oslo wall time on open days
+    # (services/notify/digest.py): NOTIFY_DIGEST_<ROLE>_ENABLED and NOTIFY_DIGEST_<ROLE>_AT.
+    digest_desk_enabled: bool = True
+    digest_desk_at: str = "08:00"
+    digest_cafe_enabled: bool = True
+    digest_cafe_at: str = "07:30"
+    digest_booking_enabled: bool = True
+    digest_booking_at: str = "08:00"
+    # How often the digest timer looks whether a digest is due.
+    digest_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
+
     @field_validator("quiet_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
         parse_hours(value)
+        return value
+
+    @field_validator("digest_desk_at", "digest_cafe_at", "digest_booking_at")
+    @classmethod
+    def _wall_time(cls, value: str) -> str:
+        parse_wall_time(value)
+        return value
+
+    def digest_plans(self) -> tuple[DigestPlan, ...]:
+        return tuple(
+            DigestPlan(
+                role,
+                bool(getattr(self, f"digest_{role}_enabled")),
+                parse_wall_time(getattr(self, f"digest_{role}_at")),
+            )
+            for role in DIGEST_ROLES
+        )
+
+    @field_validator("sms_fallback_provider")
+    @classmethod
+    def _provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            raise ValueError(f"SMS_FALLBACK_PROVIDER must be one of {', '.join(PROVIDERS)}")
         return value
 
     @field_validator("action_link_secret")
@@ -148,6 +205,12 @@ def check_templates(rules: FanoutRules) -> None:
         for action in route.actions
         for language in LANGUAGES
         if action.value not in rules.renderer.action_labels(route.template, language)
+    ]
+    missing += [
+        f"digest_{role}/email/{language}"
+        for role in DIGEST_ROLES
+        for language in LANGUAGES
+        if not rules.renderer.has(f"digest_{role}", "email", language)
     ]
     if missing:
         raise ValueError(f"templates missing: {', '.join(sorted(set(missing)))}")

@@ -1,18 +1,33 @@
 """SMS over HTTP (SMS_GATEWAY_URL) in one of three request shapes (SMS_PROVIDER):
 "generic" JSON, LINK Mobility's `/sms/send`, or Sveve's `/SMS/SendMessage`. Each call
-carries our delivery id as the reference, so a gateway that dedupes can."""
+carries our delivery id as the reference, so a gateway that dedupes can.
+
+With a second gateway (SMS_FALLBACK_URL), `FailoverSms` sends through the fallback what
+the first did not accept: when the first refuses a message for good, or is down (its
+circuit breaker open). A message the first may hold is never given to the fallback."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
 
-from services.notify.domain import SendResult
+from services.notify.domain import (
+    FALLBACK,
+    PRIMARY,
+    CircuitBreaker,
+    SendResult,
+    gateway_for,
+)
 
 PROVIDERS = ("generic", "linkmobility", "sveve")
+
+log = logging.getLogger("knutepunkt.notify.sms")
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,11 @@ class SmsGateway:
             if self.provider == "sveve":
                 return await self._sveve(to, text, reference)
             return await self._generic(to, text, reference)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            # No request reached the gateway: it cannot have taken the message.
+            return SendResult.transient(
+                f"SMS gateway unreachable: {type(exc).__name__}", unsent=True
+            )
         except httpx.TimeoutException:
             return SendResult.transient("SMS gateway timed out")
         except httpx.TransportError as exc:
@@ -119,7 +139,12 @@ def _http_failure(response: httpx.Response) -> SendResult | None:
         return None
     detail = response.text[:200].replace("\n", " ")
     if status == 429 or status >= 500 or status == 408:
-        return SendResult.transient(f"SMS gateway {status}", retry_after=_retry_after(response))
+        # "Too many", "not now" and "request incomplete" turn the message away; another
+        # 5xx may come after the gateway took it.
+        unsent = status in (408, 429, 503)
+        return SendResult.transient(
+            f"SMS gateway {status}", retry_after=_retry_after(response), unsent=unsent
+        )
     return SendResult.permanent(f"SMS gateway {status}: {detail}")
 
 
@@ -141,3 +166,64 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 
 def _str(value: object) -> str | None:
     return None if value is None else str(value)
+
+
+class FailoverSms:
+    """The first gateway, and a fallback for what it does not accept. Without a fallback,
+    the first alone (results still name it, so the row records who sent)."""
+
+    def __init__(
+        self,
+        primary: SmsGateway,
+        fallback: SmsGateway | None,
+        breaker: CircuitBreaker,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.breaker = breaker
+        self.clock = clock
+
+    async def aclose(self) -> None:
+        await self.primary.aclose()
+        if self.fallback is not None:
+            await self.fallback.aclose()
+
+    async def send(
+        self, to: str, text: str, reference: str, held_by: str | None = None
+    ) -> SendResult:
+        """`held_by`: the gateway an earlier attempt may have left the message with."""
+        if self.fallback is None or held_by == PRIMARY:
+            return await self._primary(to, text, reference)
+        if gateway_for(held_by, self.breaker.is_open(self.clock())) == FALLBACK:
+            return await self._fallback(to, text, reference)
+        first = await self._primary(to, text, reference)
+        if first.outcome == "sent" or not first.unsent:
+            return first
+        if first.outcome == "permanent" or self.breaker.is_open(self.clock()):
+            second = await self._fallback(to, text, reference)
+            if second.outcome == "permanent":
+                reason = f"{first.reason}; fallback: {second.reason}"
+                return replace(second, reason=reason[:500])
+            return second
+        return first
+
+    async def _primary(self, to: str, text: str, reference: str) -> SendResult:
+        result = await self.primary.send(to, text, reference)
+        was_open = self.breaker.failures >= self.breaker.after
+        self.breaker.record(result, self.clock())
+        if self.fallback is not None and self.breaker.failures >= self.breaker.after:
+            if not was_open:
+                log.warning(
+                    "SMS gateway down after %d transient failures; new SMS go to the fallback"
+                    " for %.0f s",
+                    self.breaker.failures,
+                    self.breaker.cooldown,
+                )
+        elif was_open and self.fallback is not None:
+            log.info("SMS gateway answers again; new SMS go to it")
+        return replace(result, gateway=PRIMARY)
+
+    async def _fallback(self, to: str, text: str, reference: str) -> SendResult:
+        assert self.fallback is not None
+        return replace(await self.fallback.send(to, text, reference), gateway=FALLBACK)

@@ -13,8 +13,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notify.digest import Item, ItemChange
 from services.notify.domain import Preference, Status
-from services.notify.models import DeliveryRow, KeyRow, PreferenceRow, SenderRow
+from services.notify.models import (
+    DeliveryRow,
+    DigestItemRow,
+    DigestRunRow,
+    KeyRow,
+    PreferenceRow,
+    SenderRow,
+)
 from shared.db import insert_for
 
 # Set on a session that made deliveries due; after its commit the sender is woken.
@@ -118,6 +126,94 @@ class Store:
                 index_elements=["recipient"], set_={**values, "updated_at": now}
             )
         )
+
+    # --- the daily digest's state ---------------------------------------------------------
+
+    async def apply_digest_change(self, change: ItemChange, event_time: datetime) -> None:
+        """Write one digest row unless an event newer than `event_time` wrote it already:
+        inserted if absent, else updated only where older (in one statement each, so two
+        consumers on one item cannot both insert)."""
+        fields: dict[str, Any] = {"open": change.open, "event_time": event_time}
+        if change.role is not None:
+            fields.update(
+                role=change.role,
+                kind=change.kind,
+                hub=change.hub,
+                at=change.at,
+                label=change.label,
+                detail=change.detail,
+                short_notice=change.short_notice,
+            )
+        elif change.open:
+            # A partial change (an order accepted): only to a row that is there and open.
+            await self.session.execute(
+                update(DigestItemRow)
+                .where(
+                    DigestItemRow.key == change.key,
+                    DigestItemRow.open.is_(True),
+                    DigestItemRow.event_time <= event_time,
+                )
+                .values(short_notice=change.short_notice, event_time=event_time)
+            )
+            return
+        inserted = await self.session.execute(
+            self._insert(DigestItemRow)
+            .values(key=change.key, label=fields.pop("label", ""), **fields)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(DigestItemRow.key)
+        )
+        if inserted.scalar_one_or_none() is not None:
+            return
+        if change.role is not None:
+            fields["label"] = change.label
+        await self.session.execute(
+            update(DigestItemRow)
+            .where(DigestItemRow.key == change.key, DigestItemRow.event_time <= event_time)
+            .values(**fields)
+        )
+
+    async def digest_items(self, role: str, until: datetime) -> list[Item]:
+        """The role's open items that a digest may list: those before `until` (today's and
+        overdue), and the ones waiting for an answer whatever their date."""
+        query = select(DigestItemRow).where(
+            DigestItemRow.role == role,
+            DigestItemRow.open.is_(True),
+            or_(
+                DigestItemRow.at < until,
+                DigestItemRow.short_notice.is_(True),
+                DigestItemRow.kind == "request",
+            ),
+        )
+        rows = (await self.session.execute(query)).scalars()
+        return [
+            Item(row.kind, row.at, row.label, row.detail, row.short_notice)  # type: ignore[arg-type]
+            for row in rows
+            if row.at is not None
+        ]
+
+    async def prune_digest_items(self, closed_before: datetime, past_before: datetime) -> int:
+        """Tombstones older than `closed_before`, and bookings, orders and requests whose
+        time went by before `past_before` (nothing ends them by an event); open loans stay
+        until returned."""
+        result = await self.session.execute(
+            delete(DigestItemRow).where(
+                or_(
+                    (DigestItemRow.open.is_(False)) & (DigestItemRow.event_time < closed_before),
+                    (DigestItemRow.kind != "loan") & (DigestItemRow.at < past_before),
+                )
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def claim_digest(self, role: str, day: str, items: int, now: datetime) -> bool:
+        """The role's digest for `day` marked as made; False when it was already."""
+        result = await self.session.execute(
+            self._insert(DigestRunRow)
+            .values(role=role, day=day, items=items, made_at=now)
+            .on_conflict_do_nothing(index_elements=["role", "day"])
+            .returning(DigestRunRow.role)
+        )
+        return result.scalar_one_or_none() is not None
 
     # --- keys ---------------------------------------------------------------------------
 

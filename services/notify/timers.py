@@ -26,7 +26,7 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from functools import partial
@@ -34,11 +34,11 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from services.notify import usecases
-from services.notify.domain import RetryPolicy, SendResult
+from services.notify.domain import CircuitBreaker, RetryPolicy, SendResult
 from services.notify.mail import SmtpSender, build_email
 from services.notify.models import DeliveryRow
-from services.notify.settings import NotifySettings, notify_settings
-from services.notify.sms import SmsGateway, SmsOptions
+from services.notify.settings import NotifySettings, notify_rules, notify_settings
+from services.notify.sms import FailoverSms, SmsGateway, SmsOptions
 from services.notify.store import DELIVERIES_DUE
 from shared.backoff import Backoff
 from shared.calendar import utcnow
@@ -80,7 +80,7 @@ class RateLimiter:
 @dataclass
 class Channels:
     smtp: SmtpSender
-    sms: SmsGateway
+    sms: FailoverSms
     email_limit: RateLimiter
     sms_limit: RateLimiter
 
@@ -106,11 +106,23 @@ def open_channels(runtime: Runtime, config: NotifySettings) -> Channels:
         report_gate=config.sms_report_gate,
         callback_url=callback,
     )
+    timeout = config.sms_timeout_seconds
+    primary = SmsGateway(settings.sms_gateway_url, settings.sms_provider, options, timeout)
+    fallback = None
+    if config.sms_fallback_url:
+        fallback_options = replace(
+            options,
+            username=config.sms_fallback_username,
+            password=config.sms_fallback_password,
+            token=config.sms_fallback_token,
+        )
+        fallback = SmsGateway(
+            config.sms_fallback_url, config.sms_fallback_provider, fallback_options, timeout
+        )
+    breaker = CircuitBreaker(config.sms_failover_after, config.sms_failover_seconds)
     return Channels(
         smtp=SmtpSender(settings.smtp_url, config.smtp_timeout_seconds),
-        sms=SmsGateway(
-            settings.sms_gateway_url, settings.sms_provider, options, config.sms_timeout_seconds
-        ),
+        sms=FailoverSms(primary, fallback, breaker),
         email_limit=RateLimiter(config.email_per_second),
         sms_limit=RateLimiter(config.sms_per_second),
     )
@@ -335,7 +347,9 @@ class Sender:
 
             async def one(row: DeliveryRow) -> None:
                 async with gate:
-                    call = partial(channels.sms.send, row.recipient, row.body_text, row.id)
+                    call = partial(
+                        channels.sms.send, row.recipient, row.body_text, row.id, row.sms_gateway
+                    )
                     await send(row, channels.sms_limit, call)
 
             await asyncio.gather(*(one(r) for r in rows if r.channel == "sms"))
@@ -393,3 +407,27 @@ def sender_of(runtime: Runtime) -> Sender:
 
 async def sender_loop(runtime: Runtime) -> None:
     await sender_of(runtime).run()
+
+
+async def digest_loop(runtime: Runtime) -> None:
+    """The staff's daily digests: every NOTIFY_DIGEST_POLL_SECONDS, each role's digest that
+    is due and not made yet is made (once per role and day, whatever the replicas: the
+    made mark is inserted if absent in the transaction that plans the emails)."""
+    settings = notify_settings(runtime)
+    plans = settings.digest_plans()
+    known: set[tuple[str, str]] = set()
+    while True:
+        command = usecases.MakeDigests(plans, frozenset(known))
+        try:
+            made = await runtime.uow.run(
+                partial(usecases.make_digests, cmd=command, rules=notify_rules(runtime))
+            )
+        except Busy as exc:
+            log.warning("digests waiting for the database: %s", exc.code)
+            made = []
+        for role, day, emails in made:
+            if emails:
+                log.info("daily digest for %s on %s: %d email(s)", role, day, emails)
+            # Only today's marks matter: a day's digest is never made on another day.
+            known = {mark for mark in known if mark[1] == day} | {(role, day)}
+        await asyncio.sleep(settings.digest_poll_seconds)

@@ -9,10 +9,12 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from typing import Any
 
-from services.notify import routing
+from pydantic import BaseModel
+
+from services.notify import digest, routing
 from services.notify.domain import (
     Preference,
     RetryPolicy,
@@ -22,6 +24,7 @@ from services.notify.domain import (
     after_send,
     check_retry,
     normalise_address,
+    opted_out,
     parse_hours,
     recipient_key,
     report_says_delivered,
@@ -30,9 +33,11 @@ from services.notify.domain import (
 from services.notify.models import DeliveryRow, PreferenceRow
 from services.notify.routing import FanoutRules, Planned
 from services.notify.store import Store
+from shared.calendar import Calendar, at_local
 from shared.errors import NotAuthenticated, NotFound, Refused
 from shared.events import Envelope, EventData, NotificationFailed, NotificationSent
-from shared.observability import correlation_id
+from shared.hubs import DEFAULT_HUB
+from shared.observability import correlation_id, scrub
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.notify")
@@ -62,11 +67,20 @@ def _record(uow: Work, row: DeliveryRow, data: NotificationSent | NotificationFa
         correlation_id.reset(token)
 
 
+def _clean(reason: str | None, row: DeliveryRow) -> str | None:
+    """A provider's error text without personal data: gateways and mail servers echo the
+    number, the address or the name they were given, and the text is kept in the row,
+    shown to staff and published in NotificationFailed."""
+    return None if reason is None else scrub(reason, names=(row.recipient_name,))[:500]
+
+
 def _failed(uow: Work, row: DeliveryRow, reason: str | None, *, permanent: bool) -> None:
     _record(
         uow,
         row,
-        NotificationFailed(**_facts(row), reason=reason or "unknown", permanent=permanent),
+        NotificationFailed(
+            **_facts(row), reason=_clean(reason, row) or "unknown", permanent=permanent
+        ),
     )
 
 
@@ -128,6 +142,136 @@ def _planned_row(p: Planned, envelope: Envelope, version: int, now: datetime) ->
         "updated_at": now,
         "failed_at": now if p.status == "failed" else None,
     }
+
+
+# --- the staff's daily digest ----------------------------------------------------------------
+
+# How long a closed item's tombstone is kept (against late, older events), and how long
+# after its time a booking or order is dropped (no event ends it).
+DIGEST_TOMBSTONE = timedelta(days=7)
+DIGEST_PAST = timedelta(days=2)
+
+
+async def keep_digest_state(uow: Work, cmd: FanOut) -> None:
+    """The event's effect on the digest state, in the consumer's transaction."""
+    for change in digest.changes_for(cmd.data):
+        await uow.store.apply_digest_change(change, cmd.envelope.time)
+
+
+class DigestEntry(BaseModel):
+    at: datetime
+    end: datetime | None = None
+    label: str
+    detail: str | None = None
+
+
+class DigestView(BaseModel):
+    """What a digest template sees: the day, and the sections of its role."""
+
+    hub: str
+    day: datetime
+    due_today: list[DigestEntry] = []
+    overdue: list[DigestEntry] = []
+    prep: list[DigestEntry] = []
+    short_notice: list[DigestEntry] = []
+    bookings: list[DigestEntry] = []
+    requests: list[DigestEntry] = []
+
+
+def _entry(item: digest.Item) -> DigestEntry:
+    end = None
+    if item.kind in ("booking", "request") and item.detail:
+        end, detail = datetime.fromisoformat(item.detail), None
+    else:
+        detail = item.detail
+    return DigestEntry(at=item.at, end=end, label=item.label, detail=detail)
+
+
+@dataclass(frozen=True)
+class MakeDigests:
+    plans: tuple[digest.DigestPlan, ...]
+    # (role, ISO day) this process knows to be made already: not asked again.
+    known: frozenset[tuple[str, str]] = frozenset()
+
+
+async def make_digests(
+    uow: Work, cmd: MakeDigests, *, rules: FanoutRules
+) -> list[tuple[str, str, int]]:
+    """Each role's digest that is due now and not made yet: one email per staff member
+    with the role (unless they opted out of email), marked made in the same transaction,
+    so that it is made once per role and day whatever the replicas. A digest with nothing
+    in it is marked made and sends nothing. (role, day, emails) of each due digest, with
+    no emails when it had nothing in it or was made already (by this or another replica)."""
+    now = uow.now()
+    calendar = Calendar()
+    made: list[tuple[str, str, int]] = []
+    for plan in cmd.plans:
+        day = digest.due_day(plan, now, calendar)
+        if day is None or (plan.role, day.isoformat()) in cmd.known:
+            continue
+        tomorrow = at_local(day + timedelta(days=1), time(0))
+        composed = digest.compose(plan.role, day, await uow.store.digest_items(plan.role, tomorrow))
+        count = sum(len(section) for section in composed.sections.values())
+        if not await uow.store.claim_digest(plan.role, day.isoformat(), count, now):
+            made.append((plan.role, day.isoformat(), 0))
+            continue
+        values = [] if composed.empty else await _digest_rows(uow, composed, rules, now)
+        if values:
+            await uow.store.add_deliveries(values)
+        made.append((plan.role, day.isoformat(), len(values)))
+    if made:
+        await uow.store.prune_digest_items(now - DIGEST_TOMBSTONE, now - DIGEST_PAST)
+    return made
+
+
+async def _digest_rows(
+    uow: Work, composed: digest.Digest, rules: FanoutRules, now: datetime
+) -> list[dict[str, Any]]:
+    sections = {name: [_entry(i) for i in items] for name, items in composed.sections.items()}
+    view = DigestView(hub=DEFAULT_HUB, day=composed.start, **sections)
+    members = [m for m in rules.staff.with_role(composed.role) if m.email]
+    preferences = await uow.store.preferences_for(m.email for m in members if m.email)
+    event_id = digest.digest_event_id(composed.role, composed.day)
+    values = []
+    for member in members:
+        target = member.target(composed.role)
+        if opted_out("email", False, target, preferences):
+            continue
+        rendered = rules.renderer.render(
+            f"digest_{composed.role}", "email", view, language=target.language, name=target.name
+        )
+        values.append(
+            {
+                "id": str(uuid.uuid4()),
+                "event_id": event_id,
+                "event_type": digest.DIGEST_EVENT_TYPE,
+                "correlation_id": event_id,
+                "routes_version": rules.routes.version,
+                "template": f"digest_{composed.role}",
+                "channel": "email",
+                "recipient": member.email,
+                "recipient_kind": "staff",
+                "recipient_role": composed.role,
+                "recipient_name": target.name[:200],
+                "language": target.language,
+                "urgent": False,
+                "send_hours": None,
+                "subject": rendered.subject,
+                "body_text": rendered.text,
+                "body_html": rendered.html,
+                "ics": None,
+                "ics_method": None,
+                "preferences_url": None,
+                "status": "queued",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "updated_at": now,
+                "failed_at": None,
+            }
+        )
+    return values
 
 
 # --- senders and their claims -------------------------------------------------------------------
@@ -232,13 +376,16 @@ async def record_outcomes(
             continue
         hours = parse_hours(row.send_hours) if row.send_hours else None
         decision = after_send(result, row.attempts, now, policy, hours)
+        reason = _clean(decision.reason, row)
         values: dict[str, Any] = {"status": decision.status, "updated_at": now}
+        if result.held_by() is not None:
+            values["sms_gateway"] = result.held_by()
         if decision.status == "sent":
             values.update(sent_at=now, provider_ref=result.provider_ref, last_error=None)
         elif decision.status == "failed":
-            values.update(failed_at=now, last_error=decision.reason)
+            values.update(failed_at=now, last_error=reason)
         else:
-            values.update(next_attempt_at=decision.next_attempt_at, last_error=decision.reason)
+            values.update(next_attempt_at=decision.next_attempt_at, last_error=reason)
         if not await uow.store.finish(row.id, cmd.sender_id, **values):
             # Taken over while we were sending: the new holder's outcome counts.
             log.warning("delivery %s was taken over while sending", row.id)
@@ -415,7 +562,7 @@ async def record_delivery_report(
     if status == "delivered":
         await uow.store.update_delivery(row.id, status=status, delivered_at=now, updated_at=now)
         return row.id, status
-    reason = f"gateway reports not delivered ({report.status or report.result_code})"
+    reason = _clean(f"gateway reports not delivered ({report.status or report.result_code})", row)
     await uow.store.update_delivery(
         row.id, status=status, failed_at=now, updated_at=now, last_error=reason
     )

@@ -31,6 +31,7 @@ class Notification(BaseModel):
     next_attempt_at: datetime
     last_error: str | None
     provider_ref: str | None
+    sms_gateway: str | None
     subject: str | None
     created_at: datetime
     sent_at: datetime | None

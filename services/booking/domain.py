@@ -295,12 +295,7 @@ def next_status(current: str, action: Action) -> str:
     """Where a booking goes on an action, or the refusal: only an active booking can be
     cancelled, only a pending one approved or rejected."""
     if action == "cancel":
-        if current not in ACTIVE:
-            raise Conflict(
-                f"the booking is already {current}",
-                code="booking_not_active",
-                nb=f"bookingen er allerede {_STATUS_NB.get(current, current)}",
-            )
+        require_active(current)
         return "cancelled"
     if current != "pending":
         raise Conflict(
@@ -763,6 +758,32 @@ def cancel_signup(status: str) -> bool:
             nb="påmeldingen er allerede avmeldt",
         )
     return status == "registered"
+
+
+ClosureAction = Literal["cancel", "keep"]
+
+
+def require_active(status: str) -> None:
+    """Only an active booking can be cancelled, kept or checked in."""
+    if status not in ACTIVE:
+        raise Conflict(
+            f"the booking is already {status}",
+            code="booking_not_active",
+            nb=f"bookingen er allerede {_STATUS_NB.get(status, status)}",
+        )
+
+
+def closure_decision(current: str, status: str, action: ClosureAction) -> str:
+    """Staff's choice for a booking a closure fell on. It stands (`open`) until they
+    choose; a kept one may still be cancelled later, a cancelled one is final."""
+    if current == "cancelled":
+        raise Conflict(
+            "the booking was already cancelled because of this closure",
+            code="closure_booking_decided",
+            nb="bookingen er allerede avlyst på grunn av denne stengingen",
+        )
+    require_active(status)
+    return "cancelled" if action == "cancel" else "kept"
 
 
 def check_closure(start: datetime, end: datetime) -> None:

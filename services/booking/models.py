@@ -67,6 +67,18 @@ class Closure(Base):
     created_at: Mapped[datetime]
 
 
+class ClosureBooking(Base):
+    """An active booking a closure fell on, and what staff chose for it: `open` (kept
+    until they choose), `kept` or `cancelled`."""
+
+    __tablename__ = "closure_bookings"
+
+    closure_id: Mapped[str] = mapped_column(ForeignKey("closures.id"), primary_key=True)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id"), primary_key=True, index=True)
+    decision: Mapped[str] = mapped_column(String(16), default="open")
+    decided_at: Mapped[datetime | None]
+
+
 class Organisation(Base):
     """A club or association that booked; listed in GET /organisations if it chose to be."""
 

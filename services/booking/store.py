@@ -19,6 +19,7 @@ from services.booking.models import (
     Booking,
     BookingHistory,
     Closure,
+    ClosureBooking,
     Organisation,
     Registration,
     Resource,
@@ -133,6 +134,35 @@ class Store:
         closures = [CalendarClosure(c.start_at, c.end_at, c.reason) for c in rows]
         return Calendar(domain.opening_hours(resource.hours), closures)
 
+    async def closure(self, closure_id: str) -> Closure | None:
+        return await self.session.get(Closure, closure_id)
+
+    async def add_closure_bookings(self, rows: Sequence[ClosureBooking]) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def closure_booking_for_update(
+        self, closure_id: str, booking_id: str
+    ) -> ClosureBooking | None:
+        return await self.session.scalar(
+            select(ClosureBooking)
+            .where(ClosureBooking.closure_id == closure_id, ClosureBooking.booking_id == booking_id)
+            .with_for_update()
+        )
+
+    async def closure_bookings(
+        self, closure_id: str
+    ) -> list[tuple[ClosureBooking, Booking, Resource]]:
+        """The bookings a closure fell on, with staff's choice for each, in order."""
+        rows = await self.session.execute(
+            select(ClosureBooking, Booking, Resource)
+            .join(Booking, Booking.id == ClosureBooking.booking_id)
+            .join(Resource, Resource.id == Booking.resource_id)
+            .where(ClosureBooking.closure_id == closure_id)
+            .order_by(Booking.start_at, Booking.id)
+        )
+        return [(c, b, r) for c, b, r in rows.all()]
+
     async def closures_ending_after(self, hub: str, at: datetime) -> list[Closure]:
         rows = await self.session.scalars(
             select(Closure)
@@ -161,10 +191,12 @@ class Store:
         )
         return [domain.Busy(r.id, r.start_at, r.end_at, r.blocked_until) for r in rows]
 
-    async def active_ids_between(
-        self, start: datetime, end: datetime, resource_id: str | None, limit: int
-    ) -> list[str]:
-        query = select(Booking.id).where(
+    async def active_between(
+        self, hub: str, start: datetime, end: datetime, resource_id: str | None, limit: int
+    ) -> list[tuple[Booking, Resource]]:
+        """The hub's (or one resource's) active bookings meeting [start, end), in order."""
+        query = _BOOKING_AND_RESOURCE.where(
+            Booking.hub == hub,
             Booking.status.in_(domain.ACTIVE),
             Booking.start_at < end,
             Booking.end_at > start,
@@ -172,7 +204,8 @@ class Store:
         )
         if resource_id is not None:
             query = query.where(Booking.resource_id == resource_id)
-        return list(await self.session.scalars(query.limit(limit)))
+        rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
 
     async def active_of_resource(
         self, resource_id: str, start: datetime, end: datetime, limit: int

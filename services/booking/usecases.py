@@ -13,7 +13,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from services.booking import domain
-from services.booking.models import Booking, Closure, Organisation, Registration, Resource, Series
+from services.booking.models import (
+    Booking,
+    Closure,
+    ClosureBooking,
+    Organisation,
+    Registration,
+    Resource,
+    Series,
+)
 from services.booking.store import Activity, Store, policy_of
 from shared import events
 from shared.auth import token_matches
@@ -155,6 +163,17 @@ class AddClosure:
     start: datetime
     end: datetime
     reason: str = ""
+    actor: events.Actor | None = None
+
+
+@dataclass(frozen=True)
+class DecideClosureBooking:
+    """Staff cancel or keep one booking a closure fell on."""
+
+    closure_id: str
+    booking_id: str
+    action: domain.ClosureAction
+    actor: events.Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -218,6 +237,15 @@ class Feed:
 class ClosureAdded:
     closure: Closure
     affected_bookings: list[str]
+
+
+@dataclass(frozen=True)
+class AffectedBooking:
+    """A booking a closure fell on, and staff's choice for it (domain.closure_decision)."""
+
+    decision: str
+    decided_at: datetime | None
+    booked: Booked
 
 
 @dataclass(frozen=True)
@@ -492,9 +520,15 @@ async def calendar_feed(uow: Uow, resource_id: str) -> Feed:
     return Feed(resource.name, entries)
 
 
+# A closure tells at most this many bookers (and lists them); a closure over more active
+# bookings than a hub has in months is a mistake better split than sent.
+CLOSURE_AFFECTED_LIMIT = 500
+
+
 async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
-    """Staff close the hub (no resource) or one resource. Existing bookings are kept and
-    listed for staff to handle."""
+    """Staff close the hub (no resource) or one resource. The active bookings inside are
+    kept until staff cancel or keep each (decide_closure_booking); every booker is told
+    at once (BookingAffectedByClosure), with the closure's reason."""
     domain.check_closure(cmd.start, cmd.end)
     if cmd.resource_id is not None and await uow.store.resource(cmd.resource_id) is None:
         raise _no_resource(cmd.resource_id)
@@ -508,8 +542,63 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
         created_at=uow.now(),
     )
     uow.store.add(closure)
-    affected = await uow.store.active_ids_between(cmd.start, cmd.end, cmd.resource_id, limit=500)
-    return ClosureAdded(closure, affected)
+    affected = await uow.store.active_between(
+        closure.hub, cmd.start, cmd.end, cmd.resource_id, limit=CLOSURE_AFFECTED_LIMIT
+    )
+    await uow.store.add_closure_bookings(
+        [
+            ClosureBooking(closure_id=closure.id, booking_id=b.id, decision="open")
+            for b, _ in affected
+        ]
+    )
+    for booking, resource in affected:
+        org = await uow.store.organisation_name(booking.org_number)
+        uow.record(
+            events.BookingAffectedByClosure(
+                **_about(booking, resource, org),
+                closure_id=closure.id,
+                closure_resource_id=closure.resource_id,
+                closure_start=closure.start_at,
+                closure_end=closure.end_at,
+                closure_reason=closure.reason,
+                actor=cmd.actor,
+            )
+        )
+    return ClosureAdded(closure, [b.id for b, _ in affected])
+
+
+async def closure_bookings(uow: Uow, closure_id: str) -> list[AffectedBooking]:
+    """The bookings a closure fell on, each with staff's choice and its current status."""
+    if await uow.store.closure(closure_id) is None:
+        raise _no_closure(closure_id)
+    rows = await uow.store.closure_bookings(closure_id)
+    return [AffectedBooking(c.decision, c.decided_at, Booked(b, r)) for c, b, r in rows]
+
+
+async def decide_closure_booking(uow: Uow, cmd: DecideClosureBooking) -> AffectedBooking:
+    """Staff cancel a booking a closure fell on (the normal staff cancellation, with the
+    closure's reason: BookingCancelled, and its catering order goes with it) or keep it
+    (no event: the booker was told it stands unless they hear otherwise)."""
+    closure = await uow.store.closure(cmd.closure_id)
+    if closure is None:
+        raise _no_closure(cmd.closure_id)
+    row = await uow.store.closure_booking_for_update(cmd.closure_id, cmd.booking_id)
+    if row is None:
+        raise NotFound(
+            f"booking {cmd.booking_id!r} is not one this closure fell on",
+            code="closure_booking_not_found",
+            nb=f"bookingen {cmd.booking_id!r} er ikke berørt av denne stengingen",
+        )
+    booking = await _for_update(uow, cmd.booking_id)
+    row.decision = domain.closure_decision(row.decision, booking.status, cmd.action)
+    row.decided_at = uow.now()
+    if cmd.action == "cancel":
+        access = Access(staff=True, actor=cmd.actor)
+        reason = closure.reason or None
+        booked = await cancel_booking(uow, CancelBooking(cmd.booking_id, access, reason))
+    else:
+        booked = Booked(booking, await _resource_of(uow, booking))
+    return AffectedBooking(row.decision, row.decided_at, booked)
 
 
 async def list_closures(uow: Uow, hub: str) -> list[Closure]:
@@ -644,6 +733,14 @@ def _no_resource(resource_id: str) -> NotFound:
         f"no resource {resource_id!r}",
         code="resource_not_found",
         nb=f"fant ingen ressurs {resource_id!r}",
+    )
+
+
+def _no_closure(closure_id: str) -> NotFound:
+    return NotFound(
+        f"no closure {closure_id!r}",
+        code="closure_not_found",
+        nb=f"fant ingen stenging {closure_id!r}",
     )
 
 

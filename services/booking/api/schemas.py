@@ -269,8 +269,8 @@ class ClosureIn(_In):
     end: AwareDatetime
     reason: str = Field(default="", max_length=500)
 
-    def command(self) -> usecases.AddClosure:
-        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason)
+    def command(self, actor: Actor | None) -> usecases.AddClosure:
+        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason, actor)
 
 
 class ClosureOut(BaseModel):
@@ -281,8 +281,18 @@ class ClosureOut(BaseModel):
     end: datetime
     reason: str
     affected_bookings: list[str] = Field(
-        default_factory=list, description="active bookings inside the closure, kept for staff"
+        default_factory=list,
+        description="active bookings inside the closure: their bookers are told, and each "
+        "stands until staff cancel or keep it (/closures/{id}/bookings)",
     )
+
+
+class AffectedBookingOut(BaseModel):
+    decision: Literal["open", "kept", "cancelled"] = Field(
+        description="open: staff have not chosen yet (the booking stands)"
+    )
+    decided_at: datetime | None
+    booking: BookingOut
 
 
 class ActivityOut(BaseModel):

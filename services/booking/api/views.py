@@ -139,6 +139,14 @@ def closure_out(c: Closure, affected_bookings: list[str] | None = None) -> dict[
     ).model_dump(mode="json")
 
 
+def affected_booking_out(a: usecases.AffectedBooking) -> dict[str, Any]:
+    return {
+        "decision": a.decision,
+        "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+        "booking": booking_out(a.booked),
+    }
+
+
 def activity_out(a: usecases.ActivityView) -> dict[str, Any]:
     booking = a.booking
     return ActivityOut(

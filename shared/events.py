@@ -298,6 +298,15 @@ class BookingAffectedByClosure(_BookingFacts):
     actor: Actor | None = None
 
 
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingReleased(_BookingFacts):
+    """Nobody checked in within the resource's release time after the start: the booking
+    is released (a no-show) and its time is free to book again."""
+
+    release_after_minutes: int
+    released_at: AwareDatetime
+
+
 # --- loans.events -----------------------------------------------------------------------
 
 ItemKind = Literal["pc", "planter_box", "book", "other"]

@@ -46,6 +46,11 @@ def policy_of(resource: Resource) -> domain.Policy:
         cancel_deadline=timedelta(hours=resource.cancel_deadline_hours),
         weekly_free_hours=resource.weekly_free_hours,
         price_per_hour_nok=resource.price_per_hour_nok,
+        release_after=(
+            None
+            if resource.release_after_minutes is None
+            else timedelta(minutes=resource.release_after_minutes)
+        ),
     )
 
 
@@ -328,7 +333,56 @@ class Store:
         )
         return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
 
+    # ----------------------------------------------------------------------- no-shows
+
+    async def due_for_release(self, now: datetime, limit: int) -> list[str]:
+        """Confirmed bookings not checked in whose release time has come, while they last.
+        release_due_at lies inside the booking, so it is later than now minus the longest
+        booking: the lower bound keeps this an index range."""
+        rows = await self.session.scalars(
+            select(Booking.id)
+            .where(
+                Booking.release_due_at <= now,
+                Booking.release_due_at > now - domain.MAX_LENGTH_CAP,
+                Booking.status == "confirmed",
+                Booking.checked_in_at.is_(None),
+                Booking.end_at > now,
+            )
+            .order_by(Booking.release_due_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim_release(self, booking_id: str, now: datetime) -> bool:
+        """Release the booking unless it was checked in, cancelled or released meanwhile
+        (another replica won): True when this transaction released it. The conditional
+        UPDATE is the one decision, so two scans release a booking once."""
+        claimed = await self.session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking_id,
+                Booking.status == "confirmed",
+                Booking.checked_in_at.is_(None),
+                Booking.release_due_at <= now,
+                Booking.end_at > now,
+            )
+            .values(status="released", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def no_shows(self, org_number: str) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                Booking.org_number == org_number, Booking.status == "released"
+            )
+        )
+        return int(count or 0)
+
     # ----------------------------------------------------------------------- organisations
+
+    async def organisation(self, org_number: str) -> Organisation | None:
+        return await self.session.get(Organisation, org_number)
 
     async def upsert_organisation(self, number: str, values: dict[str, Any], now: datetime) -> None:
         """An insert-or-update in one statement: two first bookings of one club may race."""

@@ -132,6 +132,12 @@ class CancelBooking:
 
 
 @dataclass(frozen=True)
+class CheckIn:
+    booking_id: str
+    access: Access
+
+
+@dataclass(frozen=True)
 class DecideBooking:
     booking_id: str
     approve: bool
@@ -205,6 +211,11 @@ class DueReminders:
     limit: int = 200
 
 
+@dataclass(frozen=True)
+class DueReleases:
+    limit: int = 200
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -256,6 +267,14 @@ class ActivityView:
     registered: int
     waitlisted: int
     places_left: int | None
+
+
+@dataclass(frozen=True)
+class OrganisationRecord:
+    """An organisation as staff see it: what it gave, and how often it did not show up."""
+
+    organisation: Organisation
+    no_shows: int
 
 
 @dataclass(frozen=True)
@@ -417,6 +436,52 @@ async def decide_booking(uow: Uow, cmd: DecideBooking) -> Booked:
     return Booked(booking, resource)
 
 
+async def check_in(uow: Uow, cmd: CheckIn) -> Booked:
+    """Staff, or the booker with the manage token from 15 minutes before the start, say
+    the booking is in use: it is then never released. Checking in twice changes nothing."""
+    now = uow.now()
+    booking = await _for_update(uow, cmd.booking_id)
+    actor = _actor(booking.manage_token_hash, cmd.access)
+    domain.check_check_in(
+        booking.status, booking.start_at, booking.end_at, now, by_staff=actor == "staff"
+    )
+    if booking.checked_in_at is None:
+        booking.checked_in_at = now
+        booking.updated_at = now
+    return Booked(booking, await _resource_of(uow, booking))
+
+
+# --------------------------------------------------------------------------- no-shows
+
+
+async def due_releases(uow: Uow, cmd: DueReleases) -> list[str]:
+    """Confirmed bookings not checked in whose release time has come."""
+    return await uow.store.due_for_release(uow.now(), cmd.limit)
+
+
+async def release_booking(uow: Uow, booking_id: str) -> bool:
+    """Release a no-show, once: the conditional UPDATE and BookingReleased commit together,
+    so of two replicas (or a check-in at the same moment) one wins. False when it was
+    checked in, cancelled or released meanwhile."""
+    now = uow.now()
+    if not await uow.store.claim_release(booking_id, now):
+        return False
+    booking = await uow.store.booking(booking_id)
+    assert booking is not None and booking.release_due_at is not None
+    uow.store.record(booking, "system", now, "not checked in")
+    resource = await _resource_of(uow, booking)
+    org = await uow.store.organisation_name(booking.org_number)
+    after = booking.release_due_at - booking.start_at
+    uow.record(
+        events.BookingReleased(
+            **_about(booking, resource, org),
+            release_after_minutes=int(after / timedelta(minutes=1)),
+            released_at=now,
+        )
+    )
+    return True
+
+
 # --------------------------------------------------------------------------- reminders
 
 
@@ -467,9 +532,9 @@ async def add_resource(uow: Uow, cmd: AddResource) -> Resource:
     return resource
 
 
-# These may be set to null (back to the hub's hours, no quota, no text); for every other
-# field null in a patch means "leave as it is".
-_CLEARABLE = frozenset({"hours", "weekly_free_hours", "description"})
+# These may be set to null (back to the hub's hours, no quota, no text, no release); for every
+# other field null in a patch means "leave as it is".
+_CLEARABLE = frozenset({"hours", "weekly_free_hours", "description", "release_after_minutes"})
 
 
 async def edit_resource(uow: Uow, cmd: EditResource) -> Resource:
@@ -688,6 +753,18 @@ async def list_organisations(uow: Uow) -> list[Organisation]:
     return await uow.store.listed_organisations()
 
 
+async def organisation_record(uow: Uow, org_number: str) -> OrganisationRecord:
+    """Staff: an organisation, listed or not, with its no-shows (released bookings)."""
+    org = await uow.store.organisation(org_number)
+    if org is None:
+        raise NotFound(
+            f"no organisation {org_number!r}",
+            code="organisation_not_found",
+            nb=f"fant ingen organisasjon {org_number!r}",
+        )
+    return OrganisationRecord(org, await uow.store.no_shows(org_number))
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -863,6 +940,7 @@ def _new_booking(
         participants=[asdict(c) for c in domain.participants_of(details.participants)],
         free_of_charge=domain.is_free_of_charge(policy, booker.type),
         price_nok=domain.price_nok(policy, booker.type, slot.start, slot.end),
+        release_due_at=domain.release_due(policy, slot.start),
         manage_token_hash=details.token_hash,
         created_at=now,
         updated_at=now,

@@ -122,6 +122,10 @@ class Store:
         )
         return list(rows)
 
+    async def resource_ids(self, hub: str) -> list[str]:
+        """Every resource of the hub, active or not."""
+        return list(await self.session.scalars(select(Resource.id).where(Resource.hub == hub)))
+
     def add(self, row: Resource | Closure | Series | Registration) -> None:
         self.session.add(row)
 

@@ -597,6 +597,13 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
     domain.check_closure(cmd.start, cmd.end)
     if cmd.resource_id is not None and await uow.store.resource(cmd.resource_id) is None:
         raise _no_resource(cmd.resource_id)
+    # Bookings of the closed resources wait until the closure commits (PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already serialises): one made meanwhile is then either refused by the
+    # closure or among the bookings it tells, never neither. In id order, so two closures
+    # never deadlock.
+    closed = [cmd.resource_id] if cmd.resource_id else await uow.store.resource_ids(DEFAULT_HUB)
+    for resource_id in sorted(closed):
+        await uow.store.lock_resource(resource_id)
     closure = Closure(
         id=uuid.uuid4().hex[:12],
         hub=DEFAULT_HUB,

@@ -3,12 +3,14 @@ staff cancel or keep each booking (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import text
 
 from services.booking import usecases
 from services.booking.app import SPEC
@@ -29,6 +31,7 @@ from tests.booking.test_usecases import (
     OWNER_TOKEN,
     ROOM_SLOT,
     Units,
+    Uow,
     booking,
     outbox,
     refused,
@@ -229,3 +232,44 @@ async def test_staff_cancel_a_closed_booking_over_http_with_its_catering(
     # Catering cancels the order on this, as on any staff cancellation.
     assert by_type["BookingCancelled"].data["had_catering"] is True
     assert by_type["BookingCancelled"].data["reason"] == "Strømbrudd"
+
+
+async def test_a_booking_made_while_a_closure_is_added_is_told(
+    postgres_database_url: str, clock: TestClock
+) -> None:
+    """PostgreSQL (SQLite's BEGIN IMMEDIATE serialises the two already): a booking still
+    being made when staff close the hub is among the bookings the closure tells."""
+    async with service_units(SPEC, postgres_database_url, clock) as units:
+        await seed_resources(units.db, clock())
+        made_it, go_on = asyncio.Event(), asyncio.Event()
+
+        async def slow_booking(uow: Uow) -> usecases.Booked:
+            made = await usecases.make_booking(uow, booking())
+            made_it.set()
+            await go_on.wait()  # holds its transaction open, uncommitted
+            return made
+
+        booking_task = asyncio.create_task(units.run(slow_booking))
+        await wait_for(made_it.is_set, timeout=10, message="the booking inserted")
+        closure_task = asyncio.create_task(
+            units.run(lambda uow: usecases.add_closure(uow, close(None)))
+        )
+
+        async def closure_waits_or_is_done() -> bool:
+            if closure_task.done():
+                return True
+            async with units.db.read() as session:
+                waiting = await session.scalar(
+                    text(
+                        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                        "AND NOT granted AND database = "
+                        "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                    )
+                )
+            return bool(waiting)
+
+        await wait_for(closure_waits_or_is_done, timeout=10, message="the closure under way")
+        go_on.set()
+        made = await booking_task
+        added = await closure_task
+        assert added.affected_bookings == [made.booking.id]

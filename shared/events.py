@@ -284,6 +284,29 @@ class BookingReminder(_BookingFacts):
     participants: list[Contact] = Field(default_factory=list)
 
 
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingAffectedByClosure(_BookingFacts):
+    """Staff closed the hub or the booking's resource over an active booking. The booking
+    stands until staff cancel it (BookingCancelled) or keep it (no event)."""
+
+    closure_id: str
+    # None: the whole hub is closed; else the one resource that is.
+    closure_resource_id: str | None = None
+    closure_start: AwareDatetime
+    closure_end: AwareDatetime
+    closure_reason: str = ""
+    actor: Actor | None = None
+
+
+@event(BOOKING_STREAM, subject="booking_id")
+class BookingReleased(_BookingFacts):
+    """Nobody checked in within the resource's release time after the start: the booking
+    is released (a no-show) and its time is free to book again."""
+
+    release_after_minutes: int
+    released_at: AwareDatetime
+
+
 # --- loans.events -----------------------------------------------------------------------
 
 ItemKind = Literal["pc", "planter_box", "book", "other"]

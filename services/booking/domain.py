@@ -31,8 +31,10 @@ from shared.errors import Conflict, NotAllowed, Refused
 
 # A booking in one of these statuses blocks its slot (and its buffer): the one statement of
 # that rule for the application; the schema's guard (migration 0002) keeps its own frozen copy.
+# So a checked-in booking stays `confirmed` (checked_in_at says so), and a `released` one
+# frees its time.
 ACTIVE = ("pending", "confirmed")
-STATUSES = ("pending", "confirmed", "rejected", "cancelled")
+STATUSES = ("pending", "confirmed", "rejected", "cancelled", "released")
 BOOKER_TYPES = ("organisation", "person", "staff")
 Action = Literal["approve", "reject", "cancel"]
 
@@ -53,7 +55,11 @@ _STATUS_NB = {
     "confirmed": "bekreftet",
     "rejected": "avslått",
     "cancelled": "avlyst",
+    "released": "frigitt (ingen sjekket inn)",
 }
+
+# The booker may check in from this long before the start until the end.
+CHECK_IN_OPENS = timedelta(minutes=15)
 
 
 class BookingRefused(Refused):
@@ -73,6 +79,8 @@ class Policy:
     # Free hours per organisation, per resource and ISO week (Oslo); None means no cap.
     weekly_free_hours: float | None = None
     price_per_hour_nok: int = 0
+    # A confirmed booking not checked in this long after its start is released; None: never.
+    release_after: timedelta | None = None
 
     def __post_init__(self) -> None:
         if not timedelta(0) < self.min_length <= self.max_length <= MAX_LENGTH_CAP:
@@ -85,6 +93,8 @@ class Policy:
             raise ValueError("max_days_ahead must be at least 1")
         if self.weekly_free_hours is not None and self.weekly_free_hours < 0:
             raise ValueError("weekly_free_hours cannot be negative")
+        if self.release_after is not None and self.release_after <= timedelta(0):
+            raise ValueError("release_after_minutes must be positive (or null: never)")
         unknown = set(self.free_for) - set(BOOKER_TYPES)
         if unknown:
             raise ValueError(f"free_for has unknown booker types: {sorted(unknown)}")
@@ -295,12 +305,7 @@ def next_status(current: str, action: Action) -> str:
     """Where a booking goes on an action, or the refusal: only an active booking can be
     cancelled, only a pending one approved or rejected."""
     if action == "cancel":
-        if current not in ACTIVE:
-            raise Conflict(
-                f"the booking is already {current}",
-                code="booking_not_active",
-                nb=f"bookingen er allerede {_STATUS_NB.get(current, current)}",
-            )
+        require_active(current)
         return "cancelled"
     if current != "pending":
         raise Conflict(
@@ -328,6 +333,41 @@ def check_owner_cancel(policy: Policy, start: datetime, now: datetime) -> None:
             code="cancel_deadline_passed",
             nb=f"fristen for avbestilling er ute: avbestill minst {hours:g} timer før "
             "start, eller kontakt de ansatte",
+        )
+
+
+def release_due(policy: Policy, start: datetime) -> datetime | None:
+    """When a booking is released unless checked in, or None when the resource never
+    releases; fixed when it is booked, like every other rule of the resource."""
+    return None if policy.release_after is None else start + policy.release_after
+
+
+def check_check_in(
+    status: str, start: datetime, end: datetime, now: datetime, *, by_staff: bool
+) -> None:
+    """A confirmed booking may be checked in until its end: by staff at any time before,
+    by its booker from CHECK_IN_OPENS before the start."""
+    if status == "released":
+        raise Conflict(
+            "the booking was released: nobody checked in in time",
+            code="booking_released",
+            nb="bookingen er frigitt fordi ingen sjekket inn i tide",
+        )
+    if status != "confirmed":
+        raise Conflict(
+            f"only a confirmed booking can be checked in; this one is {status}",
+            code="booking_not_confirmed",
+            nb="bare en bekreftet booking kan sjekkes inn; denne er "
+            f"{_STATUS_NB.get(status, status)}",
+        )
+    if now >= end:
+        raise BookingRefused("the booking has ended", code="booking_ended", nb="bookingen er over")
+    if not by_staff and now < start - CHECK_IN_OPENS:
+        minutes = _minutes(CHECK_IN_OPENS)
+        raise BookingRefused(
+            f"check-in opens {minutes} minutes before the start",
+            code="check_in_not_open",
+            nb=f"du kan sjekke inn fra {minutes} minutter før start",
         )
 
 
@@ -763,6 +803,32 @@ def cancel_signup(status: str) -> bool:
             nb="påmeldingen er allerede avmeldt",
         )
     return status == "registered"
+
+
+ClosureAction = Literal["cancel", "keep"]
+
+
+def require_active(status: str) -> None:
+    """Only an active booking can be cancelled, kept or checked in."""
+    if status not in ACTIVE:
+        raise Conflict(
+            f"the booking is already {status}",
+            code="booking_not_active",
+            nb=f"bookingen er allerede {_STATUS_NB.get(status, status)}",
+        )
+
+
+def closure_decision(current: str, status: str, action: ClosureAction) -> str:
+    """Staff's choice for a booking a closure fell on. It stands (`open`) until they
+    choose; a kept one may still be cancelled later, a cancelled one is final."""
+    if current == "cancelled":
+        raise Conflict(
+            "the booking was already cancelled because of this closure",
+            code="closure_booking_decided",
+            nb="bookingen er allerede avlyst på grunn av denne stengingen",
+        )
+    require_active(status)
+    return "cancelled" if action == "cancel" else "kept"
 
 
 def check_closure(start: datetime, end: datetime) -> None:

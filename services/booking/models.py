@@ -48,6 +48,8 @@ class Resource(Base):
     cancel_deadline_hours: Mapped[int] = mapped_column(Integer)
     weekly_free_hours: Mapped[float | None] = mapped_column(Float)
     price_per_hour_nok: Mapped[int] = mapped_column(Integer, default=0)
+    # A confirmed booking not checked in this long after its start is released; None: never.
+    release_after_minutes: Mapped[int | None] = mapped_column(Integer)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -65,6 +67,18 @@ class Closure(Base):
     end_at: Mapped[datetime]
     reason: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime]
+
+
+class ClosureBooking(Base):
+    """An active booking a closure fell on, and what staff chose for it: `open` (kept
+    until they choose), `kept` or `cancelled`."""
+
+    __tablename__ = "closure_bookings"
+
+    closure_id: Mapped[str] = mapped_column(ForeignKey("closures.id"), primary_key=True)
+    booking_id: Mapped[str] = mapped_column(ForeignKey("bookings.id"), primary_key=True, index=True)
+    decision: Mapped[str] = mapped_column(String(16), default="open")
+    decided_at: Mapped[datetime | None]
 
 
 class Organisation(Base):
@@ -101,6 +115,8 @@ class Booking(Base):
         # The day views over every resource (staff's I dag, public activities, closures):
         # a range on start_at, bounded below by the longest booking (store.py).
         Index("ix_bookings_start", "start_at"),
+        # The no-show scan: a range on release_due_at, bounded below like start_at.
+        Index("ix_bookings_release_due", "release_due_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -130,6 +146,10 @@ class Booking(Base):
     reason: Mapped[str | None] = mapped_column(String(1000))
     cancelled_by: Mapped[str | None] = mapped_column(String(16))
     reminder_sent_at: Mapped[datetime | None]
+    checked_in_at: Mapped[datetime | None]
+    # When it is released unless checked in: the resource's rule when it was booked (new
+    # rules apply to new bookings), None when the resource releases nothing.
+    release_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

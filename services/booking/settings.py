@@ -14,6 +14,8 @@ class BookingSettings(BaseSettings):
     # BookingReminder goes out this long before the start.
     reminder_before_minutes: int = Field(default=24 * 60, ge=1)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    # How often no-shows are looked for: a release comes at most this late.
+    release_poll_seconds: float = Field(default=30.0, gt=0)
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
     seed_demo: bool = True

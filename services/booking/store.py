@@ -19,6 +19,7 @@ from services.booking.models import (
     Booking,
     BookingHistory,
     Closure,
+    ClosureBooking,
     Organisation,
     Registration,
     Resource,
@@ -45,6 +46,11 @@ def policy_of(resource: Resource) -> domain.Policy:
         cancel_deadline=timedelta(hours=resource.cancel_deadline_hours),
         weekly_free_hours=resource.weekly_free_hours,
         price_per_hour_nok=resource.price_per_hour_nok,
+        release_after=(
+            None
+            if resource.release_after_minutes is None
+            else timedelta(minutes=resource.release_after_minutes)
+        ),
     )
 
 
@@ -116,6 +122,10 @@ class Store:
         )
         return list(rows)
 
+    async def resource_ids(self, hub: str) -> list[str]:
+        """Every resource of the hub, active or not."""
+        return list(await self.session.scalars(select(Resource.id).where(Resource.hub == hub)))
+
     def add(self, row: Resource | Closure | Series | Registration) -> None:
         self.session.add(row)
 
@@ -132,6 +142,35 @@ class Store:
         )
         closures = [CalendarClosure(c.start_at, c.end_at, c.reason) for c in rows]
         return Calendar(domain.opening_hours(resource.hours), closures)
+
+    async def closure(self, closure_id: str) -> Closure | None:
+        return await self.session.get(Closure, closure_id)
+
+    async def add_closure_bookings(self, rows: Sequence[ClosureBooking]) -> None:
+        self.session.add_all(rows)
+        await self.session.flush()
+
+    async def closure_booking_for_update(
+        self, closure_id: str, booking_id: str
+    ) -> ClosureBooking | None:
+        return await self.session.scalar(
+            select(ClosureBooking)
+            .where(ClosureBooking.closure_id == closure_id, ClosureBooking.booking_id == booking_id)
+            .with_for_update()
+        )
+
+    async def closure_bookings(
+        self, closure_id: str
+    ) -> list[tuple[ClosureBooking, Booking, Resource]]:
+        """The bookings a closure fell on, with staff's choice for each, in order."""
+        rows = await self.session.execute(
+            select(ClosureBooking, Booking, Resource)
+            .join(Booking, Booking.id == ClosureBooking.booking_id)
+            .join(Resource, Resource.id == Booking.resource_id)
+            .where(ClosureBooking.closure_id == closure_id)
+            .order_by(Booking.start_at, Booking.id)
+        )
+        return [(c, b, r) for c, b, r in rows.all()]
 
     async def closures_ending_after(self, hub: str, at: datetime) -> list[Closure]:
         rows = await self.session.scalars(
@@ -161,10 +200,12 @@ class Store:
         )
         return [domain.Busy(r.id, r.start_at, r.end_at, r.blocked_until) for r in rows]
 
-    async def active_ids_between(
-        self, start: datetime, end: datetime, resource_id: str | None, limit: int
-    ) -> list[str]:
-        query = select(Booking.id).where(
+    async def active_between(
+        self, hub: str, start: datetime, end: datetime, resource_id: str | None, limit: int
+    ) -> list[tuple[Booking, Resource]]:
+        """The hub's (or one resource's) active bookings meeting [start, end), in order."""
+        query = _BOOKING_AND_RESOURCE.where(
+            Booking.hub == hub,
             Booking.status.in_(domain.ACTIVE),
             Booking.start_at < end,
             Booking.end_at > start,
@@ -172,7 +213,8 @@ class Store:
         )
         if resource_id is not None:
             query = query.where(Booking.resource_id == resource_id)
-        return list(await self.session.scalars(query.limit(limit)))
+        rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
 
     async def active_of_resource(
         self, resource_id: str, start: datetime, end: datetime, limit: int
@@ -295,7 +337,56 @@ class Store:
         )
         return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
 
+    # ----------------------------------------------------------------------- no-shows
+
+    async def due_for_release(self, now: datetime, limit: int) -> list[str]:
+        """Confirmed bookings not checked in whose release time has come, while they last.
+        release_due_at lies inside the booking, so it is later than now minus the longest
+        booking: the lower bound keeps this an index range."""
+        rows = await self.session.scalars(
+            select(Booking.id)
+            .where(
+                Booking.release_due_at <= now,
+                Booking.release_due_at > now - domain.MAX_LENGTH_CAP,
+                Booking.status == "confirmed",
+                Booking.checked_in_at.is_(None),
+                Booking.end_at > now,
+            )
+            .order_by(Booking.release_due_at)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim_release(self, booking_id: str, now: datetime) -> bool:
+        """Release the booking unless it was checked in, cancelled or released meanwhile
+        (another replica won): True when this transaction released it. The conditional
+        UPDATE is the one decision, so two scans release a booking once."""
+        claimed = await self.session.execute(
+            update(Booking)
+            .where(
+                Booking.id == booking_id,
+                Booking.status == "confirmed",
+                Booking.checked_in_at.is_(None),
+                Booking.release_due_at <= now,
+                Booking.end_at > now,
+            )
+            .values(status="released", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def no_shows(self, org_number: str) -> int:
+        count = await self.session.scalar(
+            select(func.count()).where(
+                Booking.org_number == org_number, Booking.status == "released"
+            )
+        )
+        return int(count or 0)
+
     # ----------------------------------------------------------------------- organisations
+
+    async def organisation(self, org_number: str) -> Organisation | None:
+        return await self.session.get(Organisation, org_number)
 
     async def upsert_organisation(self, number: str, values: dict[str, Any], now: datetime) -> None:
         """An insert-or-update in one statement: two first bookings of one club may race."""

@@ -1,7 +1,12 @@
-"""The reminder loop: BookingReminder, once per booking, a configurable time before the start.
+"""The booking timers, each safe with several replicas because what it does is claimed by a
+conditional UPDATE in the same transaction as its outbox row, so only one replica's claim
+succeeds:
 
-Safe with several replicas: a reminder is claimed by a conditional UPDATE (reminder_sent_at
-IS NULL) in the same transaction as its outbox row, so only one replica's claim succeeds.
+- reminders: BookingReminder, once per booking, a configurable time before the start
+  (claimed on reminder_sent_at IS NULL);
+- no-shows: a confirmed booking of a resource that releases (release_after_minutes) not
+  checked in by its release time is released, BookingReleased (claimed on status
+  'confirmed' and checked_in_at IS NULL).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from services.booking.settings import booking_settings
 from shared.service import Runtime
 
 log = logging.getLogger("knutepunkt.booking.reminders")
+release_log = logging.getLogger("knutepunkt.booking.releases")
 
 
 async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
@@ -38,3 +44,23 @@ async def reminder_loop(runtime: Runtime) -> None:
         # Wait first: a replica that just started need not race the running ones.
         await asyncio.sleep(booking_settings(runtime).reminder_poll_seconds)
         await send_due_reminders(runtime)
+
+
+async def release_no_shows(runtime: Runtime, batch: int = 200) -> int:
+    """Release the confirmed bookings nobody checked in by their release time."""
+    due = usecases.DueReleases(limit=batch)
+    ids = await runtime.uow.run(lambda uow: usecases.due_releases(uow, due), read_only=True)
+    released = 0
+    for booking_id in ids:
+        # One transaction per booking, as for reminders: a lost claim costs nothing else.
+        if await runtime.uow.run(partial(usecases.release_booking, booking_id=booking_id)):
+            released += 1
+    if released:
+        release_log.info("released %d bookings nobody checked in", released)
+    return released
+
+
+async def release_loop(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(booking_settings(runtime).release_poll_seconds)
+        await release_no_shows(runtime)

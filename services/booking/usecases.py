@@ -13,7 +13,15 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from services.booking import domain
-from services.booking.models import Booking, Closure, Organisation, Registration, Resource, Series
+from services.booking.models import (
+    Booking,
+    Closure,
+    ClosureBooking,
+    Organisation,
+    Registration,
+    Resource,
+    Series,
+)
 from services.booking.store import Activity, Store, policy_of
 from shared import events
 from shared.auth import token_matches
@@ -124,6 +132,12 @@ class CancelBooking:
 
 
 @dataclass(frozen=True)
+class CheckIn:
+    booking_id: str
+    access: Access
+
+
+@dataclass(frozen=True)
 class DecideBooking:
     booking_id: str
     approve: bool
@@ -155,6 +169,17 @@ class AddClosure:
     start: datetime
     end: datetime
     reason: str = ""
+    actor: events.Actor | None = None
+
+
+@dataclass(frozen=True)
+class DecideClosureBooking:
+    """Staff cancel or keep one booking a closure fell on."""
+
+    closure_id: str
+    booking_id: str
+    action: domain.ClosureAction
+    actor: events.Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -183,6 +208,11 @@ class CancelSignUp:
 @dataclass(frozen=True)
 class DueReminders:
     lead: timedelta
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class DueReleases:
     limit: int = 200
 
 
@@ -221,6 +251,15 @@ class ClosureAdded:
 
 
 @dataclass(frozen=True)
+class AffectedBooking:
+    """A booking a closure fell on, and staff's choice for it (domain.closure_decision)."""
+
+    decision: str
+    decided_at: datetime | None
+    booked: Booked
+
+
+@dataclass(frozen=True)
 class ActivityView:
     booking: Booking
     resource_name: str
@@ -228,6 +267,14 @@ class ActivityView:
     registered: int
     waitlisted: int
     places_left: int | None
+
+
+@dataclass(frozen=True)
+class OrganisationRecord:
+    """An organisation as staff see it: what it gave, and how often it did not show up."""
+
+    organisation: Organisation
+    no_shows: int
 
 
 @dataclass(frozen=True)
@@ -389,6 +436,52 @@ async def decide_booking(uow: Uow, cmd: DecideBooking) -> Booked:
     return Booked(booking, resource)
 
 
+async def check_in(uow: Uow, cmd: CheckIn) -> Booked:
+    """Staff, or the booker with the manage token from 15 minutes before the start, say
+    the booking is in use: it is then never released. Checking in twice changes nothing."""
+    now = uow.now()
+    booking = await _for_update(uow, cmd.booking_id)
+    actor = _actor(booking.manage_token_hash, cmd.access)
+    domain.check_check_in(
+        booking.status, booking.start_at, booking.end_at, now, by_staff=actor == "staff"
+    )
+    if booking.checked_in_at is None:
+        booking.checked_in_at = now
+        booking.updated_at = now
+    return Booked(booking, await _resource_of(uow, booking))
+
+
+# --------------------------------------------------------------------------- no-shows
+
+
+async def due_releases(uow: Uow, cmd: DueReleases) -> list[str]:
+    """Confirmed bookings not checked in whose release time has come."""
+    return await uow.store.due_for_release(uow.now(), cmd.limit)
+
+
+async def release_booking(uow: Uow, booking_id: str) -> bool:
+    """Release a no-show, once: the conditional UPDATE and BookingReleased commit together,
+    so of two replicas (or a check-in at the same moment) one wins. False when it was
+    checked in, cancelled or released meanwhile."""
+    now = uow.now()
+    if not await uow.store.claim_release(booking_id, now):
+        return False
+    booking = await uow.store.booking(booking_id)
+    assert booking is not None and booking.release_due_at is not None
+    uow.store.record(booking, "system", now, "not checked in")
+    resource = await _resource_of(uow, booking)
+    org = await uow.store.organisation_name(booking.org_number)
+    after = booking.release_due_at - booking.start_at
+    uow.record(
+        events.BookingReleased(
+            **_about(booking, resource, org),
+            release_after_minutes=int(after / timedelta(minutes=1)),
+            released_at=now,
+        )
+    )
+    return True
+
+
 # --------------------------------------------------------------------------- reminders
 
 
@@ -439,9 +532,9 @@ async def add_resource(uow: Uow, cmd: AddResource) -> Resource:
     return resource
 
 
-# These may be set to null (back to the hub's hours, no quota, no text); for every other
-# field null in a patch means "leave as it is".
-_CLEARABLE = frozenset({"hours", "weekly_free_hours", "description"})
+# These may be set to null (back to the hub's hours, no quota, no text, no release); for every
+# other field null in a patch means "leave as it is".
+_CLEARABLE = frozenset({"hours", "weekly_free_hours", "description", "release_after_minutes"})
 
 
 async def edit_resource(uow: Uow, cmd: EditResource) -> Resource:
@@ -492,12 +585,25 @@ async def calendar_feed(uow: Uow, resource_id: str) -> Feed:
     return Feed(resource.name, entries)
 
 
+# A closure tells at most this many bookers (and lists them); a closure over more active
+# bookings than a hub has in months is a mistake better split than sent.
+CLOSURE_AFFECTED_LIMIT = 500
+
+
 async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
-    """Staff close the hub (no resource) or one resource. Existing bookings are kept and
-    listed for staff to handle."""
+    """Staff close the hub (no resource) or one resource. The active bookings inside are
+    kept until staff cancel or keep each (decide_closure_booking); every booker is told
+    at once (BookingAffectedByClosure), with the closure's reason."""
     domain.check_closure(cmd.start, cmd.end)
     if cmd.resource_id is not None and await uow.store.resource(cmd.resource_id) is None:
         raise _no_resource(cmd.resource_id)
+    # Bookings of the closed resources wait until the closure commits (PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already serialises): one made meanwhile is then either refused by the
+    # closure or among the bookings it tells, never neither. In id order, so two closures
+    # never deadlock.
+    closed = [cmd.resource_id] if cmd.resource_id else await uow.store.resource_ids(DEFAULT_HUB)
+    for resource_id in sorted(closed):
+        await uow.store.lock_resource(resource_id)
     closure = Closure(
         id=uuid.uuid4().hex[:12],
         hub=DEFAULT_HUB,
@@ -508,8 +614,63 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
         created_at=uow.now(),
     )
     uow.store.add(closure)
-    affected = await uow.store.active_ids_between(cmd.start, cmd.end, cmd.resource_id, limit=500)
-    return ClosureAdded(closure, affected)
+    affected = await uow.store.active_between(
+        closure.hub, cmd.start, cmd.end, cmd.resource_id, limit=CLOSURE_AFFECTED_LIMIT
+    )
+    await uow.store.add_closure_bookings(
+        [
+            ClosureBooking(closure_id=closure.id, booking_id=b.id, decision="open")
+            for b, _ in affected
+        ]
+    )
+    for booking, resource in affected:
+        org = await uow.store.organisation_name(booking.org_number)
+        uow.record(
+            events.BookingAffectedByClosure(
+                **_about(booking, resource, org),
+                closure_id=closure.id,
+                closure_resource_id=closure.resource_id,
+                closure_start=closure.start_at,
+                closure_end=closure.end_at,
+                closure_reason=closure.reason,
+                actor=cmd.actor,
+            )
+        )
+    return ClosureAdded(closure, [b.id for b, _ in affected])
+
+
+async def closure_bookings(uow: Uow, closure_id: str) -> list[AffectedBooking]:
+    """The bookings a closure fell on, each with staff's choice and its current status."""
+    if await uow.store.closure(closure_id) is None:
+        raise _no_closure(closure_id)
+    rows = await uow.store.closure_bookings(closure_id)
+    return [AffectedBooking(c.decision, c.decided_at, Booked(b, r)) for c, b, r in rows]
+
+
+async def decide_closure_booking(uow: Uow, cmd: DecideClosureBooking) -> AffectedBooking:
+    """Staff cancel a booking a closure fell on (the normal staff cancellation, with the
+    closure's reason: BookingCancelled, and its catering order goes with it) or keep it
+    (no event: the booker was told it stands unless they hear otherwise)."""
+    closure = await uow.store.closure(cmd.closure_id)
+    if closure is None:
+        raise _no_closure(cmd.closure_id)
+    row = await uow.store.closure_booking_for_update(cmd.closure_id, cmd.booking_id)
+    if row is None:
+        raise NotFound(
+            f"booking {cmd.booking_id!r} is not one this closure fell on",
+            code="closure_booking_not_found",
+            nb=f"bookingen {cmd.booking_id!r} er ikke berørt av denne stengingen",
+        )
+    booking = await _for_update(uow, cmd.booking_id)
+    row.decision = domain.closure_decision(row.decision, booking.status, cmd.action)
+    row.decided_at = uow.now()
+    if cmd.action == "cancel":
+        access = Access(staff=True, actor=cmd.actor)
+        reason = closure.reason or None
+        booked = await cancel_booking(uow, CancelBooking(cmd.booking_id, access, reason))
+    else:
+        booked = Booked(booking, await _resource_of(uow, booking))
+    return AffectedBooking(row.decision, row.decided_at, booked)
 
 
 async def list_closures(uow: Uow, hub: str) -> list[Closure]:
@@ -599,6 +760,18 @@ async def list_organisations(uow: Uow) -> list[Organisation]:
     return await uow.store.listed_organisations()
 
 
+async def organisation_record(uow: Uow, org_number: str) -> OrganisationRecord:
+    """Staff: an organisation, listed or not, with its no-shows (released bookings)."""
+    org = await uow.store.organisation(org_number)
+    if org is None:
+        raise NotFound(
+            f"no organisation {org_number!r}",
+            code="organisation_not_found",
+            nb=f"fant ingen organisasjon {org_number!r}",
+        )
+    return OrganisationRecord(org, await uow.store.no_shows(org_number))
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -644,6 +817,14 @@ def _no_resource(resource_id: str) -> NotFound:
         f"no resource {resource_id!r}",
         code="resource_not_found",
         nb=f"fant ingen ressurs {resource_id!r}",
+    )
+
+
+def _no_closure(closure_id: str) -> NotFound:
+    return NotFound(
+        f"no closure {closure_id!r}",
+        code="closure_not_found",
+        nb=f"fant ingen stenging {closure_id!r}",
     )
 
 
@@ -766,6 +947,7 @@ def _new_booking(
         participants=[asdict(c) for c in domain.participants_of(details.participants)],
         free_of_charge=domain.is_free_of_charge(policy, booker.type),
         price_nok=domain.price_nok(policy, booker.type, slot.start, slot.end),
+        release_due_at=domain.release_due(policy, slot.start),
         manage_token_hash=details.token_hash,
         created_at=now,
         updated_at=now,

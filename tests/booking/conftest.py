@@ -32,8 +32,10 @@ def clock() -> Clock:
 
 @pytest.fixture(autouse=True)
 def _quiet_reminder_loop(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Tests drive reminders themselves (send_due_reminders); the loop waits a poll first.
+    # Tests drive reminders and releases themselves (send_due_reminders,
+    # release_no_shows); the loops wait a poll first.
     monkeypatch.setenv("BOOKING_REMINDER_POLL_SECONDS", "3600")
+    monkeypatch.setenv("BOOKING_RELEASE_POLL_SECONDS", "3600")
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import AwareDatetime
 
 from services.booking import usecases
@@ -13,12 +13,14 @@ from services.booking.api.bookings import ManageToken
 from services.booking.api.schemas import (
     ActivityOut,
     OrganisationOut,
+    OrganisationRecordOut,
     RegistrationCreated,
     RegistrationIn,
     RegistrationOut,
 )
-from services.booking.api.views import activity_out, organisation_out
-from shared.auth import hash_token, new_token
+from services.booking.api.views import activity_out, organisation_out, organisation_record_out
+from shared.auth import Staff, hash_token, new_token, require_staff
+from shared.roles import Role
 from shared.service import runtime_of
 
 router = APIRouter(tags=["activities"])
@@ -86,3 +88,17 @@ async def list_organisations(request: Request) -> list[dict[str, Any]]:
     listed, with what they chose to show."""
     found = await runtime_of(request).uow.run(usecases.list_organisations, read_only=True)
     return [organisation_out(o) for o in found]
+
+
+@router.get(
+    "/organisations/{org_number}", response_model=OrganisationRecordOut, tags=["organisations"]
+)
+async def get_organisation(
+    request: Request, org_number: str, _staff: Staff = Depends(require_staff(Role.BOOKING))
+) -> dict[str, Any]:
+    """Staff: one organisation, listed or not, with its no-shows (bookings released
+    because nobody checked in)."""
+    record = await runtime_of(request).uow.run(
+        lambda uow: usecases.organisation_record(uow, org_number), read_only=True
+    )
+    return organisation_record_out(record)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request
 from pydantic import AwareDatetime
@@ -16,6 +16,7 @@ from services.booking.api.schemas import (
     RejectIn,
     SeriesCreated,
     SeriesIn,
+    Status,
 )
 from services.booking.api.views import booking_out, occurrence_out
 from shared.auth import Staff, hash_token, new_token, optional_staff, require_staff
@@ -82,7 +83,7 @@ async def list_bookings(
     resource_id: str | None = None,
     from_: AwareDatetime | None = Query(default=None, alias="from"),
     to: AwareDatetime | None = None,
-    status: Literal["pending", "confirmed", "rejected", "cancelled"] | None = None,
+    status: Status | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
 ) -> list[dict[str, Any]]:
@@ -145,4 +146,18 @@ async def reject_booking(
 ) -> dict[str, Any]:
     cmd = usecases.DecideBooking(booking_id, approve=False, reason=body.reason, actor=staff.actor())
     booked = await runtime_of(request).uow.run(lambda uow: usecases.decide_booking(uow, cmd))
+    return booking_out(booked)
+
+
+@router.post("/bookings/{booking_id}/check-in", response_model=BookingOut)
+async def check_in(
+    request: Request,
+    booking_id: str,
+    x_manage_token: str | None = ManageToken,
+    staff: Staff | None = Depends(optional_staff(Role.BOOKING)),
+) -> dict[str, Any]:
+    """Say a confirmed booking is in use, so it is not released as a no-show: staff until
+    its end, the booker (X-Manage-Token) from 15 minutes before the start until its end."""
+    cmd = usecases.CheckIn(booking_id, _access(x_manage_token, staff))
+    booked = await runtime_of(request).uow.run(lambda uow: usecases.check_in(uow, cmd))
     return booking_out(booked)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from services.booking import usecases
 from services.booking.api.schemas import (
+    AffectedBookingOut,
     AvailabilityOut,
     ClosureIn,
     ClosureOut,
@@ -16,7 +17,13 @@ from services.booking.api.schemas import (
     ResourceOut,
     ResourcePatch,
 )
-from services.booking.api.views import availability_out, closure_out, ics, resource_out
+from services.booking.api.views import (
+    affected_booking_out,
+    availability_out,
+    closure_out,
+    ics,
+    resource_out,
+)
 from shared.auth import Staff, require_staff
 from shared.hubs import DEFAULT_HUB
 from shared.roles import Role
@@ -94,11 +101,12 @@ async def calendar_feed(request: Request, resource_id: str) -> Response:
 
 @router.post("/closures", status_code=201, response_model=ClosureOut)
 async def add_closure(
-    request: Request, body: ClosureIn, _staff: Staff = Depends(require_staff(Role.BOOKING))
+    request: Request, body: ClosureIn, staff: Staff = Depends(require_staff(Role.BOOKING))
 ) -> dict[str, Any]:
-    """Staff close the hub (resource_id null) or one resource. Existing bookings are kept
-    and listed in the answer (`affected_bookings`) for staff to handle."""
-    cmd = body.command()
+    """Staff close the hub (resource_id null) or one resource. The active bookings inside
+    are listed in the answer (`affected_bookings`) and their bookers told (email and SMS,
+    with the reason); each booking stands until staff cancel or keep it."""
+    cmd = body.command(staff.actor())
     added = await runtime_of(request).uow.run(lambda uow: usecases.add_closure(uow, cmd))
     return closure_out(added.closure, added.affected_bookings)
 
@@ -109,3 +117,34 @@ async def list_closures(request: Request) -> list[dict[str, Any]]:
         lambda uow: usecases.list_closures(uow, DEFAULT_HUB), read_only=True
     )
     return [closure_out(c) for c in found]
+
+
+@router.get("/closures/{closure_id}/bookings", response_model=list[AffectedBookingOut])
+async def closure_bookings(
+    request: Request, closure_id: str, _staff: Staff = Depends(require_staff(Role.BOOKING))
+) -> list[dict[str, Any]]:
+    """The bookings the closure fell on, each with staff's choice (`open` until made)."""
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.closure_bookings(uow, closure_id), read_only=True
+    )
+    return [affected_booking_out(a) for a in found]
+
+
+@router.post(
+    "/closures/{closure_id}/bookings/{booking_id}/{action}", response_model=AffectedBookingOut
+)
+async def decide_closure_booking(
+    request: Request,
+    closure_id: str,
+    booking_id: str,
+    action: Literal["cancel", "keep"],
+    staff: Staff = Depends(require_staff(Role.BOOKING)),
+) -> dict[str, Any]:
+    """Cancel the booking because of the closure (as a staff cancellation, with the
+    closure's reason: the booker is told, its catering order is cancelled), or keep it
+    (nothing is sent). A kept booking may be cancelled later; a cancelled one stays so."""
+    cmd = usecases.DecideClosureBooking(closure_id, booking_id, action, staff.actor())
+    decided = await runtime_of(request).uow.run(
+        lambda uow: usecases.decide_closure_booking(uow, cmd)
+    )
+    return affected_booking_out(decided)

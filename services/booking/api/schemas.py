@@ -14,7 +14,7 @@ from shared.events import Actor, CateringRequest
 from shared.requests import RequestModel
 
 BookerTypeIn = Literal["organisation", "person", "staff"]
-Status = Literal["pending", "confirmed", "rejected", "cancelled"]
+Status = Literal["pending", "confirmed", "rejected", "cancelled", "released"]
 FREE_BY_DEFAULT: tuple[BookerTypeIn, ...] = ("organisation", "staff")
 
 
@@ -151,6 +151,9 @@ class BookingOut(BaseModel):
     price_nok: int
     reason: str | None
     cancelled_by: str | None
+    checked_in_at: datetime | None = Field(
+        default=None, description="when staff or the booker checked in; never released then"
+    )
     created_at: datetime
 
 
@@ -201,6 +204,13 @@ class ResourceIn(_In):
     cancel_deadline_hours: int = Field(default=24, ge=0, le=24 * 60)
     weekly_free_hours: float | None = Field(default=None, ge=0, le=168)
     price_per_hour_nok: int = Field(default=0, ge=0, le=1_000_000)
+    release_after_minutes: int | None = Field(
+        default=None,
+        ge=5,
+        le=24 * 60,
+        description="release a confirmed booking not checked in this long after its start "
+        "(a no-show); null: never",
+    )
     active: bool = True
 
 
@@ -219,6 +229,13 @@ class ResourcePatch(_In):
     cancel_deadline_hours: int | None = Field(default=None, ge=0, le=24 * 60)
     weekly_free_hours: float | None = Field(default=None, ge=0, le=168)
     price_per_hour_nok: int | None = Field(default=None, ge=0, le=1_000_000)
+    release_after_minutes: int | None = Field(
+        default=None,
+        ge=5,
+        le=24 * 60,
+        description="release a confirmed booking not checked in this long after its start "
+        "(a no-show); null: never",
+    )
     active: bool | None = None
 
 
@@ -241,6 +258,7 @@ class ResourceOut(BaseModel):
     cancel_deadline_hours: int
     weekly_free_hours: float | None
     price_per_hour_nok: int
+    release_after_minutes: int | None
     active: bool
 
 
@@ -269,8 +287,8 @@ class ClosureIn(_In):
     end: AwareDatetime
     reason: str = Field(default="", max_length=500)
 
-    def command(self) -> usecases.AddClosure:
-        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason)
+    def command(self, actor: Actor | None) -> usecases.AddClosure:
+        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason, actor)
 
 
 class ClosureOut(BaseModel):
@@ -281,8 +299,18 @@ class ClosureOut(BaseModel):
     end: datetime
     reason: str
     affected_bookings: list[str] = Field(
-        default_factory=list, description="active bookings inside the closure, kept for staff"
+        default_factory=list,
+        description="active bookings inside the closure: their bookers are told, and each "
+        "stands until staff cancel or keep it (/closures/{id}/bookings)",
     )
+
+
+class AffectedBookingOut(BaseModel):
+    decision: Literal["open", "kept", "cancelled"] = Field(
+        description="open: staff have not chosen yet (the booking stands)"
+    )
+    decided_at: datetime | None
+    booking: BookingOut
 
 
 class ActivityOut(BaseModel):
@@ -325,3 +353,16 @@ class OrganisationOut(BaseModel):
     website: str | None
     email: str | None
     phone: str | None
+
+
+class OrganisationRecordOut(BaseModel):
+    """An organisation as staff see it, listed or not."""
+
+    org_number: str
+    name: str
+    listed: bool
+    description: str | None
+    website: str | None
+    public_email: str | None
+    public_phone: str | None
+    no_shows: int = Field(description="its bookings released because nobody checked in")

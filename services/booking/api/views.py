@@ -17,6 +17,7 @@ from services.booking.api.schemas import (
     ContactIn,
     OccurrenceReport,
     OrganisationOut,
+    OrganisationRecordOut,
     ResourceOut,
     SlotOut,
 )
@@ -53,6 +54,7 @@ def booking_out(booked: usecases.Booked) -> dict[str, Any]:
         price_nok=booking.price_nok,
         reason=booking.reason,
         cancelled_by=booking.cancelled_by,
+        checked_in_at=booking.checked_in_at,
         created_at=booking.created_at,
     ).model_dump(mode="json")
 
@@ -88,6 +90,7 @@ def resource_out(r: Resource) -> dict[str, Any]:
         cancel_deadline_hours=r.cancel_deadline_hours,
         weekly_free_hours=r.weekly_free_hours,
         price_per_hour_nok=r.price_per_hour_nok,
+        release_after_minutes=r.release_after_minutes,
         active=r.active,
     ).model_dump(mode="json")
 
@@ -139,6 +142,14 @@ def closure_out(c: Closure, affected_bookings: list[str] | None = None) -> dict[
     ).model_dump(mode="json")
 
 
+def affected_booking_out(a: usecases.AffectedBooking) -> dict[str, Any]:
+    return {
+        "decision": a.decision,
+        "decided_at": a.decided_at.isoformat() if a.decided_at else None,
+        "booking": booking_out(a.booked),
+    }
+
+
 def activity_out(a: usecases.ActivityView) -> dict[str, Any]:
     booking = a.booking
     return ActivityOut(
@@ -166,4 +177,18 @@ def organisation_out(o: Organisation) -> dict[str, Any]:
         website=o.website,
         email=o.public_email,
         phone=o.public_phone,
+    ).model_dump(mode="json")
+
+
+def organisation_record_out(record: usecases.OrganisationRecord) -> dict[str, Any]:
+    o = record.organisation
+    return OrganisationRecordOut(
+        org_number=o.org_number,
+        name=o.name,
+        listed=o.listed,
+        description=o.description,
+        website=o.website,
+        public_email=o.public_email,
+        public_phone=o.public_phone,
+        no_shows=record.no_shows,
     ).model_dump(mode="json")

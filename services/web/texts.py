@@ -161,6 +161,7 @@ _T: dict[str, tuple[str, str]] = {
     "booking.confirmed": ("Bekreftet", "Confirmed"),
     "booking.rejected": ("Avslått", "Rejected"),
     "booking.cancelled": ("Avlyst", "Cancelled"),
+    "booking.released": ("Frigitt (ikke møtt)", "Released (no-show)"),
     # loans
     "loans.title": ("Utlån", "Loans"),
     "loans.lend": ("Lån ut", "Lend"),

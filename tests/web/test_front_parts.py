@@ -93,7 +93,7 @@ def test_every_text_a_page_uses_exists_in_both_languages() -> None:
     assert all(entry["nb"] and entry["en"] for entry in TEXTS.values())
     # Keys built from a value: every value they can take.
     for prefix, values in {
-        "booking.": ("pending", "confirmed", "rejected", "cancelled"),
+        "booking.": ("pending", "confirmed", "rejected", "cancelled", "released"),
         "order.": ("pending_acceptance", "placed", "accepted", "ready", "picked_up", "rejected"),
         "delivery.": ("queued", "sending", "sent", "delivered", "failed", "suppressed"),
         "role.": ("desk", "cafe", "booking", "admin"),

@@ -331,6 +331,13 @@ def check_owner_cancel(policy: Policy, start: datetime, now: datetime) -> None:
         )
 
 
+def reminder_wanted(start: datetime, confirmed_at: datetime | None, lead: timedelta) -> bool:
+    """A reminder only for a booking confirmed before its reminder time: one confirmed
+    inside the window (booked late, or approved late) was just confirmed, and a reminder
+    right after the confirmation would tell the booker nothing new."""
+    return confirmed_at is None or start - confirmed_at > lead
+
+
 # --------------------------------------------------------------------------- bookers
 
 

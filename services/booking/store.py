@@ -282,8 +282,9 @@ class Store:
         return list(rows)
 
     async def claim_reminder(self, booking_id: str, now: datetime) -> bool:
-        """Mark the reminder sent unless it is (another replica won), or the booking is no
-        longer confirmed; True when this transaction claimed it."""
+        """Mark the reminder settled (about to be sent, or found not needed) unless it is
+        (another replica won), or the booking is no longer confirmed; True when this
+        transaction claimed it."""
         claimed = await self.session.execute(
             update(Booking)
             .where(
@@ -294,6 +295,14 @@ class Store:
             .values(reminder_sent_at=now)
         )
         return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def confirmed_at(self, booking_id: str) -> datetime | None:
+        """When the booking last became confirmed (made so, or approved): its history says."""
+        return await self.session.scalar(
+            select(func.max(BookingHistory.at)).where(
+                BookingHistory.booking_id == booking_id, BookingHistory.status == "confirmed"
+            )
+        )
 
     # ----------------------------------------------------------------------- organisations
 

@@ -2,6 +2,8 @@
 
 Safe with several replicas: a reminder is claimed by a conditional UPDATE (reminder_sent_at
 IS NULL) in the same transaction as its outbox row, so only one replica's claim succeeds.
+A booking confirmed inside the window gets none (domain.reminder_wanted): the claim settles
+it without an event.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
     sent = 0
     for booking_id in ids:
         # One transaction per reminder: a claim lost to another replica costs nothing else.
-        if await runtime.uow.run(partial(usecases.send_reminder, booking_id=booking_id)):
+        cmd = usecases.SendReminder(booking_id, lead)
+        if await runtime.uow.run(partial(usecases.send_reminder, cmd=cmd)):
             sent += 1
     if sent:
         log.info("sent %d booking reminders", sent)

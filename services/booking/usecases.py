@@ -186,6 +186,12 @@ class DueReminders:
     limit: int = 200
 
 
+@dataclass(frozen=True)
+class SendReminder:
+    booking_id: str
+    lead: timedelta  # the reminder goes out this long before the start
+
+
 # --------------------------------------------------------------------------- results
 
 
@@ -397,14 +403,18 @@ async def due_reminders(uow: Uow, cmd: DueReminders) -> list[str]:
     return await uow.store.due_for_reminder(uow.now(), cmd.lead, cmd.limit)
 
 
-async def send_reminder(uow: Uow, booking_id: str) -> bool:
+async def send_reminder(uow: Uow, cmd: SendReminder) -> bool:
     """BookingReminder, once: claimed in the same transaction as its outbox row, so only
-    one replica's claim succeeds. False when another replica sent it, or it was cancelled
-    meanwhile."""
-    if not await uow.store.claim_reminder(booking_id, uow.now()):
+    one replica's claim succeeds. False when another replica sent it, it was cancelled
+    meanwhile, or it needs none: confirmed inside the reminder window, it was confirmed
+    moments ago (the claim then settles it, so the scan does not find it again)."""
+    if not await uow.store.claim_reminder(cmd.booking_id, uow.now()):
         return False
-    booking = await uow.store.booking(booking_id)
+    booking = await uow.store.booking(cmd.booking_id)
     assert booking is not None
+    confirmed_at = await uow.store.confirmed_at(cmd.booking_id)
+    if not domain.reminder_wanted(booking.start_at, confirmed_at, cmd.lead):
+        return False
     resource = await _resource_of(uow, booking)
     org = await uow.store.organisation_name(booking.org_number)
     uow.record(

@@ -340,9 +340,10 @@ async def test_reminders_fall_due_and_go_out_once(units: Units, clock: TestClock
     clock.advance(hours=2)  # 23 h before the start
     ids = await units.run(lambda uow: usecases.due_reminders(uow, due))
     assert ids == [made.booking.id]
-    sent, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, ids[0]))
+    send = usecases.SendReminder(ids[0], due.lead)
+    sent, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, send))
     assert (sent, recorded) == (True, ["BookingReminder"])
-    again, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, ids[0]))
+    again, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, send))
     assert (again, recorded) == (False, [])
     assert (await stored(units, made.booking.id)).reminder_sent_at == clock()
     assert await units.run(lambda uow: usecases.due_reminders(uow, due)) == []
@@ -366,3 +367,53 @@ async def test_concurrent_bookings_of_one_slot_give_one(units: Units) -> None:
     assert sorted(outcomes) == ["booked"] + ["booking_overlap"] * 9
     async with units.db.read() as session:
         assert len(list(await session.scalars(select(Booking.id)))) == 1
+
+
+# ------------------------------------------------------- no reminder inside the window
+
+
+LEAD = timedelta(hours=24)
+
+
+async def remind(units: Units) -> list[str]:
+    """One pass of the reminder timer: the events it recorded."""
+    due = usecases.DueReminders(lead=LEAD)
+    ids = await units.run(lambda uow: usecases.due_reminders(uow, due))
+    recorded: list[str] = []
+    for booking_id in ids:
+        send = usecases.SendReminder(booking_id, LEAD)
+
+        async def work(uow: Uow, send: usecases.SendReminder = send) -> None:
+            await usecases.send_reminder(uow, send)
+            recorded.extend(e.subject or "" for e in uow.recorded)
+
+        await units.run(work)
+    return recorded
+
+
+async def test_no_reminder_for_a_booking_confirmed_inside_the_window(
+    units: Units, clock: TestClock
+) -> None:
+    # Booked at 09:00 for 13:00 the same day: the confirmation is all the booker needs.
+    today = (datetime.fromisoformat("2027-03-01T13:00:00+01:00"), timedelta(hours=1))
+    late = await units.run(lambda uow: usecases.make_booking(uow, booking(today)))
+    # Booked now for the day after tomorrow, outside the window: reminded when it opens.
+    early = await units.run(lambda uow: usecases.make_booking(uow, booking(
+        (datetime.fromisoformat("2027-03-03T10:00:00+01:00"), timedelta(hours=1))
+    )))  # fmt: skip
+    # Gymsalen on Friday, asked for now but approved only on the day: no reminder either.
+    gym = await units.run(lambda uow: usecases.make_booking(uow, booking(GYM_SLOT, "gymsalen")))
+
+    assert await remind(units) == []  # the late booking is settled, without a reminder
+    assert (await stored(units, late.booking.id)).reminder_sent_at == clock()
+    clock.set(datetime.fromisoformat("2027-03-02T10:30:00+01:00"))
+    assert await remind(units) == [early.booking.id]
+
+    clock.set(datetime.fromisoformat("2027-03-05T09:00:00+01:00"))
+    approve = usecases.DecideBooking(gym.booking.id, approve=True)
+    await units.run(lambda uow: usecases.decide_booking(uow, approve))
+    clock.advance(minutes=1)
+    assert await remind(units) == []
+    assert await remind(units) == []  # and not found again
+    reminders = [e.subject for e in await outbox(units) if e.type == "BookingReminder"]
+    assert reminders == [early.booking.id]

@@ -284,6 +284,47 @@ class BookingReminder(_BookingFacts):
     participants: list[Contact] = Field(default_factory=list)
 
 
+class _RegistrationFacts(EventData):
+    """A sign-up for a public activity (a booking with sign-up places)."""
+
+    registration_id: str
+    activity_id: str  # the booking's id
+    hub: str
+    resource_name: str
+    title: str
+    start: AwareDatetime
+    end: AwareDatetime
+    participant: Contact
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationConfirmed(_RegistrationFacts):
+    """Signed up with a place."""
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationWaitlisted(_RegistrationFacts):
+    """Signed up when the activity was full: on the waiting list, at this position."""
+
+    waitlist_position: int = Field(ge=1)
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationPromoted(_RegistrationFacts):
+    """Moved up from the waiting list to a place, because someone cancelled."""
+
+    # The activity starts within BOOKING_PROMOTION_SMS_HOURS: the participant may not read
+    # an email in time, so notify sends an SMS as well.
+    short_notice: bool = False
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationCancelled(_RegistrationFacts):
+    """The participant cancelled their sign-up (or their place on the waiting list)."""
+
+    was_waitlisted: bool = False
+
+
 # --- loans.events -----------------------------------------------------------------------
 
 ItemKind = Literal["pc", "planter_box", "book", "other"]

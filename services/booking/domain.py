@@ -760,6 +760,12 @@ def signup_status(registered: int, capacity: int) -> str:
     return "registered" if registered < capacity else "waitlisted"
 
 
+def promotion_is_short_notice(start: datetime, now: datetime, window: timedelta) -> bool:
+    """A place that opens up this close to the start is told by SMS too: an email may not
+    be read in time."""
+    return start - now <= window
+
+
 def cancel_signup(status: str) -> bool:
     """Cancel a sign-up; True when it held a place, which the first on the waiting list
     then takes."""

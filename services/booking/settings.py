@@ -14,6 +14,9 @@ class BookingSettings(BaseSettings):
     # BookingReminder goes out this long before the start.
     reminder_before_minutes: int = Field(default=24 * 60, ge=1)
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
+    # Someone moved up from a waiting list this close to the activity's start gets an SMS
+    # besides the email (RegistrationPromoted.short_notice).
+    promotion_sms_hours: float = Field(default=48.0, ge=0)
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
     seed_demo: bool = True

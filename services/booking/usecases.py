@@ -171,6 +171,7 @@ class SignUp:
     email: str | None
     phone: str | None
     token_hash: str
+    language: str = "nb"
 
 
 @dataclass(frozen=True)
@@ -178,6 +179,8 @@ class CancelSignUp:
     activity_id: str
     registration_id: str
     token: str | None
+    # Who moves up this close to the start is told by SMS too (BOOKING_PROMOTION_SMS_HOURS).
+    short_notice: timedelta = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -573,13 +576,19 @@ async def sign_up(uow: Uow, cmd: SignUp) -> SignedUp:
         name=cmd.name,
         email=cmd.email,
         phone=phone,
+        language=cmd.language,
         token_hash=cmd.token_hash,
         created_at=now,
         updated_at=now,
     )
     await uow.store.add_registration(registration)
-    position = await uow.store.waitlist_position(registration) if status == "waitlisted" else None
-    return SignedUp(registration, position)
+    facts = await _registration_facts(uow, booking, registration)
+    if status == "waitlisted":
+        position = await uow.store.waitlist_position(registration)
+        uow.record(events.RegistrationWaitlisted(**facts, waitlist_position=position))
+        return SignedUp(registration, position)
+    uow.record(events.RegistrationConfirmed(**facts))
+    return SignedUp(registration, None)
 
 
 async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
@@ -593,15 +602,32 @@ async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
             nb=f"fant ingen påmelding {cmd.registration_id!r} til denne aktiviteten",
         )
     _require_owner(cmd.token, registration.token_hash)
+    was_waitlisted = registration.status == "waitlisted"
     frees_a_place = domain.cancel_signup(registration.status)
     now = uow.now()
     registration.status = "cancelled"
     registration.updated_at = now
+    booking = await uow.store.booking(cmd.activity_id)
+    assert booking is not None  # a foreign key
+    uow.record(
+        events.RegistrationCancelled(
+            **await _registration_facts(uow, booking, registration),
+            was_waitlisted=was_waitlisted,
+        )
+    )
     if frees_a_place:
         first = await uow.store.first_waitlisted(cmd.activity_id)
         if first is not None:
             first.status = "registered"
             first.updated_at = now
+            uow.record(
+                events.RegistrationPromoted(
+                    **await _registration_facts(uow, booking, first),
+                    short_notice=domain.promotion_is_short_notice(
+                        booking.start_at, now, cmd.short_notice
+                    ),
+                )
+            )
     return registration
 
 
@@ -828,6 +854,28 @@ def _about(booking: Booking, resource: Resource, org_name: str | None) -> dict[s
         "organisation_name": org_name,
         "title": booking.title,
         "series_id": booking.series_id,
+    }
+
+
+async def _registration_facts(
+    uow: Uow, booking: Booking, registration: Registration
+) -> dict[str, Any]:
+    """What every registration event carries: the activity, and the participant to tell."""
+    resource = await _resource_of(uow, booking)
+    return {
+        "registration_id": registration.id,
+        "activity_id": booking.id,
+        "hub": booking.hub,
+        "resource_name": resource.name,
+        "title": booking.title or resource.name,
+        "start": booking.start_at,
+        "end": booking.end_at,
+        "participant": events.Contact(
+            name=registration.name,
+            email=registration.email,
+            phone=registration.phone,
+            language=registration.language,
+        ),
     }
 
 

@@ -417,3 +417,78 @@ async def test_no_reminder_for_a_booking_confirmed_inside_the_window(
     assert await remind(units) == []  # and not found again
     reminders = [e.subject for e in await outbox(units) if e.type == "BookingReminder"]
     assert reminders == [early.booking.id]
+
+
+# ------------------------------------------------------- the participant is told
+
+
+async def sign_up(units: Units, activity: str, i: int, **changes: Any) -> usecases.SignedUp:
+    cmd = usecases.SignUp(
+        activity, f"Deltaker {i}", f"d{i}@example.org", None, hash_token(f"token-{i}")
+    )
+    cmd = dataclasses.replace(cmd, **changes)
+    return await units.run(lambda uow: usecases.sign_up(uow, cmd))
+
+
+async def test_the_participant_hears_of_each_step_in_their_language(
+    units: Units, clock: TestClock
+) -> None:
+    # 25 hours before the start: inside 48 hours, outside 24.
+    course = booking(title="Datakurs", public=True, signup_capacity=1)
+    activity = (await units.run(lambda uow: usecases.make_booking(uow, course))).booking.id
+    first = await sign_up(units, activity, 0)
+    clock.advance(minutes=1)  # the waiting list is in the order people signed up
+    second = await sign_up(units, activity, 1, language="en")
+    clock.advance(minutes=1)
+    third = await sign_up(units, activity, 2, email=None, phone="+47 000 00 002")
+    events = await outbox(units)
+    assert [(e.type, e.subject) for e in events[1:]] == [
+        ("RegistrationConfirmed", first.registration.id),
+        ("RegistrationWaitlisted", second.registration.id),
+        ("RegistrationWaitlisted", third.registration.id),
+    ]
+    confirmed, *waitlisted = (e.data for e in events[1:])
+    assert confirmed["participant"] == {
+        "name": "Deltaker 0", "email": "d0@example.org", "phone": None, "language": "nb"
+    }  # fmt: skip
+    assert (confirmed["activity_id"], confirmed["title"]) == (activity, "Datakurs")
+    assert confirmed["resource_name"] == "Møterom 1"
+    assert [w["waitlist_position"] for w in waitlisted] == [1, 2]
+    assert waitlisted[0]["participant"]["language"] == "en"
+    assert waitlisted[1]["participant"]["phone"] == "+4700000002"
+
+    # A place frees up 25 hours before the start (less two minutes): outside a 24-hour
+    # window, no SMS.
+    cancel = usecases.CancelSignUp(
+        activity, first.registration.id, "token-0", short_notice=timedelta(hours=24)
+    )
+    _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
+    assert recorded == ["RegistrationCancelled", "RegistrationPromoted"]
+    # Inside the default 48 hours: the next one moved up is told by SMS as well.
+    cancel = usecases.CancelSignUp(activity, second.registration.id, "token-1")
+    _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
+    assert recorded == ["RegistrationCancelled", "RegistrationPromoted"]
+    events = (await outbox(units))[4:]
+    cancelled = [e.data for e in events if e.type == "RegistrationCancelled"]
+    promoted = [e.data for e in events if e.type == "RegistrationPromoted"]
+    assert [c["was_waitlisted"] for c in cancelled] == [False, False]
+    assert [c["participant"]["name"] for c in cancelled] == ["Deltaker 0", "Deltaker 1"]
+    assert [(p["participant"]["name"], p["short_notice"]) for p in promoted] == [
+        ("Deltaker 1", False),
+        ("Deltaker 2", True),
+    ]
+    assert [e.subject for e in events if e.type == "RegistrationPromoted"] == [
+        second.registration.id,
+        third.registration.id,
+    ]
+
+
+async def test_leaving_the_waiting_list_moves_nobody_up(units: Units) -> None:
+    course = booking(title="Datakurs", public=True, signup_capacity=1)
+    activity = (await units.run(lambda uow: usecases.make_booking(uow, course))).booking.id
+    await sign_up(units, activity, 0)
+    waiting = await sign_up(units, activity, 1)
+    cancel = usecases.CancelSignUp(activity, waiting.registration.id, "token-1")
+    _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
+    assert recorded == ["RegistrationCancelled"]
+    assert (await outbox(units))[-1].data["was_waitlisted"] is True

@@ -305,6 +305,7 @@ class RegistrationIn(_In):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(default=None, max_length=32)
+    language: Literal["nb", "en"] = Field(default="nb", description="the language we write in")
 
 
 class RegistrationOut(BaseModel):

@@ -277,11 +277,44 @@ class BookingCancelled(_BookingFacts):
     # Added by booking: the people listed on the booking, told of the cancellation too.
     participants: list[Contact] = Field(default_factory=list)
     actor: Actor | None = None
+    # One occurrence of a series cancelled as a whole (or from a date on) in one request:
+    # consumers act on each as usual (catering cancels its order), but the people are told
+    # once, by the SeriesCancelled that comes with them.
+    series_cancellation: bool = False
 
 
 @event(BOOKING_STREAM, subject="booking_id")
 class BookingReminder(_BookingFacts):
     participants: list[Contact] = Field(default_factory=list)
+
+
+class CancelledOccurrence(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    booking_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    had_catering: bool = False
+
+
+@event(BOOKING_STREAM, subject="series_id")
+class SeriesCancelled(EventData):
+    """A series cancelled in one request, whole or from a date on: the one message to its
+    booker. Each occurrence also has its BookingCancelled (series_cancellation: true)."""
+
+    series_id: str
+    hub: str
+    resource_id: str
+    resource_name: str
+    booker_type: BookerType
+    booker: Contact
+    organisation_name: str | None = None
+    title: str | None = None
+    cancelled_by: Literal["owner", "staff"]
+    reason: str | None = None
+    occurrences: list[CancelledOccurrence] = Field(min_length=1)
+    participants: list[Contact] = Field(default_factory=list)
+    actor: Actor | None = None
 
 
 class _RegistrationFacts(EventData):

@@ -331,6 +331,30 @@ def check_owner_cancel(policy: Policy, start: datetime, now: datetime) -> None:
         )
 
 
+def series_to_cancel(
+    occurrences: Sequence[tuple[str, str, datetime]], from_date: date | None, now: datetime
+) -> list[str]:
+    """The occurrences (id, status, start) a cancellation of a series takes: the active ones
+    not yet started, from `from_date` (an Oslo date) on when given. What has begun or is
+    over is history and stays as it is."""
+    taken = [
+        booking_id
+        for booking_id, status, start in occurrences
+        if status in ACTIVE
+        and start > now
+        and (from_date is None or local_date(start) >= from_date)
+    ]
+    if not taken:
+        raise Conflict(
+            "the series has no active occurrence left to cancel"
+            + (f" from {from_date.isoformat()}" if from_date else ""),
+            code="series_nothing_to_cancel",
+            nb="serien har ingen aktive ganger igjen å avlyse"
+            + (f" fra {from_date.strftime('%d.%m.%Y')}" if from_date else ""),
+        )
+    return taken
+
+
 def reminder_wanted(start: datetime, confirmed_at: datetime | None, lead: timedelta) -> bool:
     """A reminder only for a booking confirmed before its reminder time: one confirmed
     inside the window (booked late, or approved late) was just confirmed, and a reminder

@@ -232,6 +232,16 @@ class Store:
             select(Booking).where(Booking.id == booking_id).with_for_update()
         )
 
+    async def series_bookings_for_update(self, series_id: str) -> list[Booking]:
+        """Every occurrence of a series, first first (at most MAX_SERIES_OCCURRENCES)."""
+        rows = await self.session.scalars(
+            select(Booking)
+            .where(Booking.series_id == series_id)
+            .order_by(Booking.start_at, Booking.id)
+            .with_for_update()
+        )
+        return list(rows)
+
     async def booking(self, booking_id: str) -> Booking | None:
         return await self.session.get(Booking, booking_id)
 

@@ -124,6 +124,17 @@ class CancelBooking:
 
 
 @dataclass(frozen=True)
+class CancelSeries:
+    """Cancel a series in one request: every active occurrence not yet started, or those
+    from `from_date` (an Oslo date) on."""
+
+    series_id: str
+    access: Access
+    from_date: date | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class DecideBooking:
     booking_id: str
     approve: bool
@@ -208,6 +219,12 @@ class Booked:
 class SeriesBooked:
     series_id: str
     occurrences: list[domain.Occurrence]
+
+
+@dataclass(frozen=True)
+class SeriesCancelled:
+    series_id: str
+    cancelled: list[Booked]
 
 
 @dataclass(frozen=True)
@@ -374,6 +391,77 @@ async def cancel_booking(uow: Uow, cmd: CancelBooking) -> Booked:
         )
     )
     return Booked(booking, resource)
+
+
+async def cancel_series(uow: Uow, cmd: CancelSeries) -> SeriesCancelled:
+    """Cancel a series, whole or from a date on, with the series' manage token (or staff):
+    each occurrence gets its BookingCancelled as a single cancellation would (catering
+    cancels its orders), marked `series_cancellation`, and the people are told once, by one
+    SeriesCancelled. All of it or nothing: an owner past the deadline of any occurrence it
+    takes is refused, and cancels from a later date or asks the staff."""
+    now = uow.now()
+    occurrences = await uow.store.series_bookings_for_update(cmd.series_id)
+    if not occurrences:
+        raise NotFound(
+            f"no series {cmd.series_id!r}",
+            code="series_not_found",
+            nb=f"fant ingen serie {cmd.series_id!r}",
+        )
+    # One manage token was given for the whole series; every occurrence holds its hash.
+    actor = _actor(occurrences[0].manage_token_hash, cmd.access)
+    taken = set(
+        domain.series_to_cancel(
+            [(b.id, b.status, b.start_at) for b in occurrences], cmd.from_date, now
+        )
+    )
+    chosen = [b for b in occurrences if b.id in taken]
+    resource = await _resource_of(uow, chosen[0])
+    if actor == "owner":
+        domain.check_owner_cancel(policy_of(resource), chosen[0].start_at, now)
+    org = await uow.store.organisation_name(chosen[0].org_number)
+    staff_actor = cmd.access.actor if actor == "staff" else None
+    for booking in chosen:
+        booking.status = domain.next_status(booking.status, "cancel")
+        booking.cancelled_by = actor
+        booking.reason = cmd.reason
+        booking.updated_at = now
+        uow.store.record(booking, actor, now, cmd.reason)
+        uow.record(
+            events.BookingCancelled(
+                **_about(booking, resource, org),
+                cancelled_by=actor,
+                reason=booking.reason,
+                had_catering=bool(booking.catering),
+                participants=_participants(booking),
+                actor=staff_actor,
+                series_cancellation=True,
+            )
+        )
+    first = chosen[0]
+    about = _about(first, resource, org)
+    uow.record(
+        events.SeriesCancelled(
+            series_id=cmd.series_id,
+            hub=first.hub,
+            resource_id=resource.id,
+            resource_name=resource.name,
+            booker_type=about["booker_type"],
+            booker=about["booker"],
+            organisation_name=org,
+            title=first.title,
+            cancelled_by=actor,
+            reason=cmd.reason,
+            occurrences=[
+                events.CancelledOccurrence(
+                    booking_id=b.id, start=b.start_at, end=b.end_at, had_catering=bool(b.catering)
+                )
+                for b in chosen
+            ],
+            participants=_participants(first),
+            actor=staff_actor,
+        )
+    )
+    return SeriesCancelled(cmd.series_id, [Booked(b, resource) for b in chosen])
 
 
 async def decide_booking(uow: Uow, cmd: DecideBooking) -> Booked:

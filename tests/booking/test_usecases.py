@@ -20,7 +20,7 @@ from services.booking.models import Booking, BookingHistory, Registration
 from services.booking.seed import seed_resources
 from services.booking.store import Store
 from shared.auth import hash_token
-from shared.errors import Conflict, NotAllowed, Refusal, Refused
+from shared.errors import Conflict, NotAllowed, NotFound, Refusal, Refused
 from shared.events import Envelope
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from tests.booking.conftest import ORG_NUMBER, START_OF_TESTS
@@ -492,3 +492,79 @@ async def test_leaving_the_waiting_list_moves_nobody_up(units: Units) -> None:
     _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
     assert recorded == ["RegistrationCancelled"]
     assert (await outbox(units))[-1].data["was_waitlisted"] is True
+
+
+# ------------------------------------------------------- cancelling a series
+
+
+def weekly(**changes: Any) -> usecases.MakeSeries:
+    # 4, 11 and 18 March 2027 (the 25th is Skjærtorsdag, closed, and skipped).
+    made = usecases.MakeSeries(
+        details=dataclasses.replace(booking().details, title="Trening"),
+        start_time=time(10, 0),
+        end_time=time(12, 0),
+        first_date=date(2027, 3, 4),
+        count=4,
+        mode="skip_conflicts",
+    )
+    return dataclasses.replace(made, **changes)
+
+
+async def booked_series(units: Units, **changes: Any) -> tuple[str, list[str]]:
+    made = await units.run(lambda uow: usecases.make_series(uow, weekly(**changes)))
+    ids = [o.booking_id for o in made.occurrences if o.booking_id is not None]
+    assert len(ids) == 3
+    return made.series_id, ids
+
+
+async def test_the_rest_of_a_series_is_cancelled_in_one_request(units: Units) -> None:
+    series_id, (kept, *rest) = await booked_series(units)
+    owner = usecases.Access(token=OWNER_TOKEN)
+    cancel = usecases.CancelSeries(series_id, owner, from_date=date(2027, 3, 11), reason="Ferie")
+    done, recorded = await run_recording(units, lambda uow: usecases.cancel_series(uow, cancel))
+    assert [b.booking.id for b in done.cancelled] == rest
+    assert recorded == ["BookingCancelled", "BookingCancelled", "SeriesCancelled"]
+    assert (await stored(units, kept)).status == "confirmed"  # before the date: kept
+    for booking_id in rest:
+        row = await stored(units, booking_id)
+        assert (row.status, row.cancelled_by, row.reason) == ("cancelled", "owner", "Ferie")
+
+    events = await outbox(units)
+    per_occurrence = [e for e in events if e.type == "BookingCancelled"]
+    assert [e.subject for e in per_occurrence] == rest
+    assert all(e.data["series_cancellation"] for e in per_occurrence)
+    (whole,) = [e for e in events if e.type == "SeriesCancelled"]
+    assert whole.subject == series_id
+    assert [o["booking_id"] for o in whole.data["occurrences"]] == rest
+    assert (whole.data["cancelled_by"], whole.data["reason"]) == ("owner", "Ferie")
+    assert whole.data["booker"]["email"] == "kari@example.org"
+
+    again = await refused(units, lambda uow: usecases.cancel_series(uow, cancel))
+    assert isinstance(again, Conflict) and again.code == "series_nothing_to_cancel"
+
+
+async def test_a_series_cancellation_is_all_or_nothing_and_only_for_its_owner(
+    units: Units, clock: TestClock
+) -> None:
+    series_id, ids = await booked_series(units)
+    stranger = usecases.CancelSeries(series_id, usecases.Access(token="not-the-token"))
+    assert isinstance(
+        await refused(units, lambda uow: usecases.cancel_series(uow, stranger)), NotAllowed
+    )
+    missing = usecases.CancelSeries("no-such-series", usecases.Access(staff=True))
+    gone = await refused(units, lambda uow: usecases.cancel_series(uow, missing))
+    assert isinstance(gone, NotFound) and gone.code == "series_not_found"
+
+    # Wednesday 3 March 12:00: the first occurrence is 22 hours away, inside the deadline.
+    clock.set(datetime.fromisoformat("2027-03-03T12:00:00+01:00"))
+    owner = usecases.CancelSeries(series_id, usecases.Access(token=OWNER_TOKEN))
+    late = await refused(units, lambda uow: usecases.cancel_series(uow, owner))
+    assert isinstance(late, Refused) and late.code == "cancel_deadline_passed"
+    assert [(await stored(units, i)).status for i in ids] == ["confirmed"] * 3
+
+    # The first has begun: staff cancel the rest, and what has begun is left as it is.
+    clock.set(datetime.fromisoformat("2027-03-04T10:30:00+01:00"))
+    staff = usecases.CancelSeries(series_id, usecases.Access(staff=True))
+    done = await units.run(lambda uow: usecases.cancel_series(uow, staff))
+    assert [b.booking.id for b in done.cancelled] == ids[1:]
+    assert [(await stored(units, i)).status for i in ids] == ["confirmed", *["cancelled"] * 2]

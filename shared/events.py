@@ -277,6 +277,10 @@ class BookingCancelled(_BookingFacts):
     # Added by booking: the people listed on the booking, told of the cancellation too.
     participants: list[Contact] = Field(default_factory=list)
     actor: Actor | None = None
+    # One occurrence of a series cancelled as a whole (or from a date on) in one request:
+    # consumers act on each as usual (catering cancels its order), but the people are told
+    # once, by the SeriesCancelled that comes with them.
+    series_cancellation: bool = False
 
 
 @event(BOOKING_STREAM, subject="booking_id")
@@ -305,6 +309,76 @@ class BookingReleased(_BookingFacts):
 
     release_after_minutes: int
     released_at: AwareDatetime
+
+
+class CancelledOccurrence(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    booking_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+    had_catering: bool = False
+
+
+@event(BOOKING_STREAM, subject="series_id")
+class SeriesCancelled(EventData):
+    """A series cancelled in one request, whole or from a date on: the one message to its
+    booker. Each occurrence also has its BookingCancelled (series_cancellation: true)."""
+
+    series_id: str
+    hub: str
+    resource_id: str
+    resource_name: str
+    booker_type: BookerType
+    booker: Contact
+    organisation_name: str | None = None
+    title: str | None = None
+    cancelled_by: Literal["owner", "staff"]
+    reason: str | None = None
+    occurrences: list[CancelledOccurrence] = Field(min_length=1)
+    participants: list[Contact] = Field(default_factory=list)
+    actor: Actor | None = None
+
+
+class _RegistrationFacts(EventData):
+    """A sign-up for a public activity (a booking with sign-up places)."""
+
+    registration_id: str
+    activity_id: str  # the booking's id
+    hub: str
+    resource_name: str
+    title: str
+    start: AwareDatetime
+    end: AwareDatetime
+    participant: Contact
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationConfirmed(_RegistrationFacts):
+    """Signed up with a place."""
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationWaitlisted(_RegistrationFacts):
+    """Signed up when the activity was full: on the waiting list, at this position."""
+
+    waitlist_position: int = Field(ge=1)
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationPromoted(_RegistrationFacts):
+    """Moved up from the waiting list to a place, because someone cancelled."""
+
+    # The activity starts within BOOKING_PROMOTION_SMS_HOURS: the participant may not read
+    # an email in time, so notify sends an SMS as well.
+    short_notice: bool = False
+
+
+@event(BOOKING_STREAM, subject="registration_id")
+class RegistrationCancelled(_RegistrationFacts):
+    """The participant cancelled their sign-up (or their place on the waiting list)."""
+
+    was_waitlisted: bool = False
 
 
 # --- loans.events -----------------------------------------------------------------------

@@ -371,6 +371,37 @@ def check_check_in(
         )
 
 
+def series_to_cancel(
+    occurrences: Sequence[tuple[str, str, datetime]], from_date: date | None, now: datetime
+) -> list[str]:
+    """The occurrences (id, status, start) a cancellation of a series takes: the active ones
+    not yet started, from `from_date` (an Oslo date) on when given. What has begun or is
+    over is history and stays as it is."""
+    taken = [
+        booking_id
+        for booking_id, status, start in occurrences
+        if status in ACTIVE
+        and start > now
+        and (from_date is None or local_date(start) >= from_date)
+    ]
+    if not taken:
+        raise Conflict(
+            "the series has no active occurrence left to cancel"
+            + (f" from {from_date.isoformat()}" if from_date else ""),
+            code="series_nothing_to_cancel",
+            nb="serien har ingen aktive ganger igjen å avlyse"
+            + (f" fra {from_date.strftime('%d.%m.%Y')}" if from_date else ""),
+        )
+    return taken
+
+
+def reminder_wanted(start: datetime, confirmed_at: datetime | None, lead: timedelta) -> bool:
+    """A reminder only for a booking confirmed before its reminder time: one confirmed
+    inside the window (booked late, or approved late) was just confirmed, and a reminder
+    right after the confirmation would tell the booker nothing new."""
+    return confirmed_at is None or start - confirmed_at > lead
+
+
 # --------------------------------------------------------------------------- bookers
 
 
@@ -791,6 +822,12 @@ def signup_contact(email: str | None, phone: str | None) -> str | None:
 def signup_status(registered: int, capacity: int) -> str:
     """A place while there is one; the waiting list after that."""
     return "registered" if registered < capacity else "waitlisted"
+
+
+def promotion_is_short_notice(start: datetime, now: datetime, window: timedelta) -> bool:
+    """A place that opens up this close to the start is told by SMS too: an email may not
+    be read in time."""
+    return start - now <= window
 
 
 def cancel_signup(status: str) -> bool:

@@ -16,6 +16,9 @@ class BookingSettings(BaseSettings):
     reminder_poll_seconds: float = Field(default=30.0, gt=0)
     # How often no-shows are looked for: a release comes at most this late.
     release_poll_seconds: float = Field(default=30.0, gt=0)
+    # Someone moved up from a waiting list this close to the activity's start gets an SMS
+    # besides the email (RegistrationPromoted.short_notice).
+    promotion_sms_hours: float = Field(default=48.0, ge=0)
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
     seed_demo: bool = True

@@ -274,6 +274,16 @@ class Store:
             select(Booking).where(Booking.id == booking_id).with_for_update()
         )
 
+    async def series_bookings_for_update(self, series_id: str) -> list[Booking]:
+        """Every occurrence of a series, first first (at most MAX_SERIES_OCCURRENCES)."""
+        rows = await self.session.scalars(
+            select(Booking)
+            .where(Booking.series_id == series_id)
+            .order_by(Booking.start_at, Booking.id)
+            .with_for_update()
+        )
+        return list(rows)
+
     async def booking(self, booking_id: str) -> Booking | None:
         return await self.session.get(Booking, booking_id)
 
@@ -324,8 +334,9 @@ class Store:
         return list(rows)
 
     async def claim_reminder(self, booking_id: str, now: datetime) -> bool:
-        """Mark the reminder sent unless it is (another replica won), or the booking is no
-        longer confirmed; True when this transaction claimed it."""
+        """Mark the reminder settled (about to be sent, or found not needed) unless it is
+        (another replica won), or the booking is no longer confirmed; True when this
+        transaction claimed it."""
         claimed = await self.session.execute(
             update(Booking)
             .where(
@@ -382,6 +393,14 @@ class Store:
             )
         )
         return int(count or 0)
+
+    async def confirmed_at(self, booking_id: str) -> datetime | None:
+        """When the booking last became confirmed (made so, or approved): its history says."""
+        return await self.session.scalar(
+            select(func.max(BookingHistory.at)).where(
+                BookingHistory.booking_id == booking_id, BookingHistory.status == "confirmed"
+            )
+        )
 
     # ----------------------------------------------------------------------- organisations
 

@@ -3,7 +3,8 @@ conditional UPDATE in the same transaction as its outbox row, so only one replic
 succeeds:
 
 - reminders: BookingReminder, once per booking, a configurable time before the start
-  (claimed on reminder_sent_at IS NULL);
+  (claimed on reminder_sent_at IS NULL); a booking confirmed inside that window gets none
+  (domain.reminder_wanted): the claim settles it without an event;
 - no-shows: a confirmed booking of a resource that releases (release_after_minutes) not
   checked in by its release time is released, BookingReleased (claimed on status
   'confirmed' and checked_in_at IS NULL).
@@ -32,7 +33,8 @@ async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
     sent = 0
     for booking_id in ids:
         # One transaction per reminder: a claim lost to another replica costs nothing else.
-        if await runtime.uow.run(partial(usecases.send_reminder, booking_id=booking_id)):
+        cmd = usecases.SendReminder(booking_id, lead)
+        if await runtime.uow.run(partial(usecases.send_reminder, cmd=cmd)):
             sent += 1
     if sent:
         log.info("sent %d booking reminders", sent)

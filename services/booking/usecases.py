@@ -138,6 +138,17 @@ class CheckIn:
 
 
 @dataclass(frozen=True)
+class CancelSeries:
+    """Cancel a series in one request: every active occurrence not yet started, or those
+    from `from_date` (an Oslo date) on."""
+
+    series_id: str
+    access: Access
+    from_date: date | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class DecideBooking:
     booking_id: str
     approve: bool
@@ -196,6 +207,7 @@ class SignUp:
     email: str | None
     phone: str | None
     token_hash: str
+    language: str = "nb"
 
 
 @dataclass(frozen=True)
@@ -203,6 +215,8 @@ class CancelSignUp:
     activity_id: str
     registration_id: str
     token: str | None
+    # Who moves up this close to the start is told by SMS too (BOOKING_PROMOTION_SMS_HOURS).
+    short_notice: timedelta = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -214,6 +228,12 @@ class DueReminders:
 @dataclass(frozen=True)
 class DueReleases:
     limit: int = 200
+
+
+@dataclass(frozen=True)
+class SendReminder:
+    booking_id: str
+    lead: timedelta  # the reminder goes out this long before the start
 
 
 # --------------------------------------------------------------------------- results
@@ -229,6 +249,12 @@ class Booked:
 class SeriesBooked:
     series_id: str
     occurrences: list[domain.Occurrence]
+
+
+@dataclass(frozen=True)
+class SeriesCancelled:
+    series_id: str
+    cancelled: list[Booked]
 
 
 @dataclass(frozen=True)
@@ -414,6 +440,77 @@ async def cancel_booking(uow: Uow, cmd: CancelBooking) -> Booked:
     return Booked(booking, resource)
 
 
+async def cancel_series(uow: Uow, cmd: CancelSeries) -> SeriesCancelled:
+    """Cancel a series, whole or from a date on, with the series' manage token (or staff):
+    each occurrence gets its BookingCancelled as a single cancellation would (catering
+    cancels its orders), marked `series_cancellation`, and the people are told once, by one
+    SeriesCancelled. All of it or nothing: an owner past the deadline of any occurrence it
+    takes is refused, and cancels from a later date or asks the staff."""
+    now = uow.now()
+    occurrences = await uow.store.series_bookings_for_update(cmd.series_id)
+    if not occurrences:
+        raise NotFound(
+            f"no series {cmd.series_id!r}",
+            code="series_not_found",
+            nb=f"fant ingen serie {cmd.series_id!r}",
+        )
+    # One manage token was given for the whole series; every occurrence holds its hash.
+    actor = _actor(occurrences[0].manage_token_hash, cmd.access)
+    taken = set(
+        domain.series_to_cancel(
+            [(b.id, b.status, b.start_at) for b in occurrences], cmd.from_date, now
+        )
+    )
+    chosen = [b for b in occurrences if b.id in taken]
+    resource = await _resource_of(uow, chosen[0])
+    if actor == "owner":
+        domain.check_owner_cancel(policy_of(resource), chosen[0].start_at, now)
+    org = await uow.store.organisation_name(chosen[0].org_number)
+    staff_actor = cmd.access.actor if actor == "staff" else None
+    for booking in chosen:
+        booking.status = domain.next_status(booking.status, "cancel")
+        booking.cancelled_by = actor
+        booking.reason = cmd.reason
+        booking.updated_at = now
+        uow.store.record(booking, actor, now, cmd.reason)
+        uow.record(
+            events.BookingCancelled(
+                **_about(booking, resource, org),
+                cancelled_by=actor,
+                reason=booking.reason,
+                had_catering=bool(booking.catering),
+                participants=_participants(booking),
+                actor=staff_actor,
+                series_cancellation=True,
+            )
+        )
+    first = chosen[0]
+    about = _about(first, resource, org)
+    uow.record(
+        events.SeriesCancelled(
+            series_id=cmd.series_id,
+            hub=first.hub,
+            resource_id=resource.id,
+            resource_name=resource.name,
+            booker_type=about["booker_type"],
+            booker=about["booker"],
+            organisation_name=org,
+            title=first.title,
+            cancelled_by=actor,
+            reason=cmd.reason,
+            occurrences=[
+                events.CancelledOccurrence(
+                    booking_id=b.id, start=b.start_at, end=b.end_at, had_catering=bool(b.catering)
+                )
+                for b in chosen
+            ],
+            participants=_participants(first),
+            actor=staff_actor,
+        )
+    )
+    return SeriesCancelled(cmd.series_id, [Booked(b, resource) for b in chosen])
+
+
 async def decide_booking(uow: Uow, cmd: DecideBooking) -> Booked:
     """Staff approve or reject a pending booking."""
     now = uow.now()
@@ -490,14 +587,18 @@ async def due_reminders(uow: Uow, cmd: DueReminders) -> list[str]:
     return await uow.store.due_for_reminder(uow.now(), cmd.lead, cmd.limit)
 
 
-async def send_reminder(uow: Uow, booking_id: str) -> bool:
+async def send_reminder(uow: Uow, cmd: SendReminder) -> bool:
     """BookingReminder, once: claimed in the same transaction as its outbox row, so only
-    one replica's claim succeeds. False when another replica sent it, or it was cancelled
-    meanwhile."""
-    if not await uow.store.claim_reminder(booking_id, uow.now()):
+    one replica's claim succeeds. False when another replica sent it, it was cancelled
+    meanwhile, or it needs none: confirmed inside the reminder window, it was confirmed
+    moments ago (the claim then settles it, so the scan does not find it again)."""
+    if not await uow.store.claim_reminder(cmd.booking_id, uow.now()):
         return False
-    booking = await uow.store.booking(booking_id)
+    booking = await uow.store.booking(cmd.booking_id)
     assert booking is not None
+    confirmed_at = await uow.store.confirmed_at(cmd.booking_id)
+    if not domain.reminder_wanted(booking.start_at, confirmed_at, cmd.lead):
+        return False
     resource = await _resource_of(uow, booking)
     org = await uow.store.organisation_name(booking.org_number)
     uow.record(
@@ -724,13 +825,19 @@ async def sign_up(uow: Uow, cmd: SignUp) -> SignedUp:
         name=cmd.name,
         email=cmd.email,
         phone=phone,
+        language=cmd.language,
         token_hash=cmd.token_hash,
         created_at=now,
         updated_at=now,
     )
     await uow.store.add_registration(registration)
-    position = await uow.store.waitlist_position(registration) if status == "waitlisted" else None
-    return SignedUp(registration, position)
+    facts = await _registration_facts(uow, booking, registration)
+    if status == "waitlisted":
+        position = await uow.store.waitlist_position(registration)
+        uow.record(events.RegistrationWaitlisted(**facts, waitlist_position=position))
+        return SignedUp(registration, position)
+    uow.record(events.RegistrationConfirmed(**facts))
+    return SignedUp(registration, None)
 
 
 async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
@@ -744,15 +851,32 @@ async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
             nb=f"fant ingen påmelding {cmd.registration_id!r} til denne aktiviteten",
         )
     _require_owner(cmd.token, registration.token_hash)
+    was_waitlisted = registration.status == "waitlisted"
     frees_a_place = domain.cancel_signup(registration.status)
     now = uow.now()
     registration.status = "cancelled"
     registration.updated_at = now
+    booking = await uow.store.booking(cmd.activity_id)
+    assert booking is not None  # a foreign key
+    uow.record(
+        events.RegistrationCancelled(
+            **await _registration_facts(uow, booking, registration),
+            was_waitlisted=was_waitlisted,
+        )
+    )
     if frees_a_place:
         first = await uow.store.first_waitlisted(cmd.activity_id)
         if first is not None:
             first.status = "registered"
             first.updated_at = now
+            uow.record(
+                events.RegistrationPromoted(
+                    **await _registration_facts(uow, booking, first),
+                    short_notice=domain.promotion_is_short_notice(
+                        booking.start_at, now, cmd.short_notice
+                    ),
+                )
+            )
     return registration
 
 
@@ -1000,6 +1124,28 @@ def _about(booking: Booking, resource: Resource, org_name: str | None) -> dict[s
         "organisation_name": org_name,
         "title": booking.title,
         "series_id": booking.series_id,
+    }
+
+
+async def _registration_facts(
+    uow: Uow, booking: Booking, registration: Registration
+) -> dict[str, Any]:
+    """What every registration event carries: the activity, and the participant to tell."""
+    resource = await _resource_of(uow, booking)
+    return {
+        "registration_id": registration.id,
+        "activity_id": booking.id,
+        "hub": booking.hub,
+        "resource_name": resource.name,
+        "title": booking.title or resource.name,
+        "start": booking.start_at,
+        "end": booking.end_at,
+        "participant": events.Contact(
+            name=registration.name,
+            email=registration.email,
+            phone=registration.phone,
+            language=registration.language,
+        ),
     }
 
 

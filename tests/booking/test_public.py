@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import pytest
 from icalendar import Calendar
+from redis.asyncio import Redis
 
-from tests.booking.conftest import OTHER_ORG_NUMBER, org_booking
+from shared.events import Envelope
+from tests.booking.conftest import OTHER_ORG_NUMBER, booking_events, org_booking
 from tests.support.apps import RunningService
+from tests.support.waiting import wait_for
 
 COURSE = ("2027-03-02T10:00:00+01:00", "2027-03-02T12:00:00+01:00")
+
+
+@pytest.fixture
+def short_promotion_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BOOKING_PROMOTION_SMS_HOURS", "24")
 
 
 async def test_sign_up_with_waiting_list(service: RunningService) -> None:
@@ -107,3 +116,32 @@ async def test_calendar_feed_shows_busy_times_without_personal_data(
     events = [c for c in Calendar.from_ical(feed.content).walk("VEVENT")]
     assert sorted(str(e["summary"]) for e in events) == ["Opptatt", "Åpent møte"]
     assert (await service.client.get("/resources/nope/calendar.ics")).status_code == 404
+
+
+async def test_the_participant_is_in_the_events_with_the_sms_window_from_settings(
+    short_promotion_window: None, service: RunningService, redis: Redis, prefix: str
+) -> None:
+    course = await service.client.post(
+        "/bookings",
+        json=org_booking("moterom-1", *COURSE, title="Datakurs", public=True, signup_capacity=1),
+    )
+    url = f"/activities/{course.json()['id']}/registrations"
+    first = await service.client.post(url, json={"name": "Kari", "email": "k@example.org"})
+    second = await service.client.post(
+        url, json={"name": "Sam", "email": "s@example.org", "language": "en"}
+    )
+    assert second.json()["status"] == "waitlisted"
+    cancel = f"{url}/{first.json()['id']}/cancel"
+    done = await service.client.post(
+        cancel, headers={"X-Manage-Token": first.json()["manage_token"]}
+    )
+    assert done.status_code == 200
+
+    async def promoted() -> Envelope | None:
+        found = [e for e in await booking_events(redis, prefix) if e.type == "RegistrationPromoted"]
+        return found[0] if found else None
+
+    event = await wait_for(promoted)
+    assert event.data["participant"]["language"] == "en"
+    # 25 hours before the start, with BOOKING_PROMOTION_SMS_HOURS at 24: not short notice.
+    assert event.data["short_notice"] is False

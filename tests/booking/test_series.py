@@ -147,3 +147,38 @@ async def test_naerutvalg_meetings_with_participants(service: RunningService) ->
     assert len(created.json()["booked"]) == 4
     activities = (await service.client.get("/activities")).json()
     assert [a["title"] for a in activities] == ["Nærutvalgsmøte"] * 4
+
+
+async def test_the_rest_of_a_series_is_cancelled_over_http(
+    service: RunningService, redis: Redis, prefix: str
+) -> None:
+    three = {**_series(), "count": 3}
+    created = await service.client.post("/bookings/series", json=three)
+    assert created.status_code == 201, created.text
+    body = created.json()
+    ids = [o["booking_id"] for o in body["booked"]]  # 4, 11 and 18 March
+    url = f"/bookings/series/{body['series_id']}/cancel"
+    rest = {"from_date": "2027-03-11", "reason": "Ferie"}
+    assert (await service.client.post(url, json=rest)).status_code == 401
+    wrong = await service.client.post(url, json=rest, headers={"X-Manage-Token": "x"})
+    assert wrong.status_code == 403
+
+    token = {"X-Manage-Token": body["manage_token"]}
+    cancelled = await service.client.post(url, json=rest, headers=token)
+    assert cancelled.status_code == 200, cancelled.text
+    assert [b["id"] for b in cancelled.json()["cancelled"]] == ids[1:]
+    assert {b["status"] for b in cancelled.json()["cancelled"]} == {"cancelled"}
+    kept = await service.client.get(f"/bookings/{ids[0]}", headers=token)
+    assert kept.json()["status"] == "confirmed"
+    again = await service.client.post(url, json=rest, headers=token)
+    assert again.status_code == 409 and again.json()["code"] == "series_nothing_to_cancel"
+
+    async def told() -> list[str] | None:
+        kinds = [
+            e.type
+            for e in await booking_events(redis, prefix)
+            if e.type in ("BookingCancelled", "SeriesCancelled")
+        ]
+        return kinds if len(kinds) >= 3 else None
+
+    assert await wait_for(told) == ["BookingCancelled", "BookingCancelled", "SeriesCancelled"]

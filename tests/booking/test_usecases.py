@@ -20,7 +20,7 @@ from services.booking.models import Booking, BookingHistory, Registration
 from services.booking.seed import seed_resources
 from services.booking.store import Store
 from shared.auth import hash_token
-from shared.errors import Conflict, NotAllowed, Refusal, Refused
+from shared.errors import Conflict, NotAllowed, NotFound, Refusal, Refused
 from shared.events import Envelope
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from tests.booking.conftest import ORG_NUMBER, START_OF_TESTS
@@ -340,9 +340,10 @@ async def test_reminders_fall_due_and_go_out_once(units: Units, clock: TestClock
     clock.advance(hours=2)  # 23 h before the start
     ids = await units.run(lambda uow: usecases.due_reminders(uow, due))
     assert ids == [made.booking.id]
-    sent, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, ids[0]))
+    send = usecases.SendReminder(ids[0], due.lead)
+    sent, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, send))
     assert (sent, recorded) == (True, ["BookingReminder"])
-    again, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, ids[0]))
+    again, recorded = await run_recording(units, lambda uow: usecases.send_reminder(uow, send))
     assert (again, recorded) == (False, [])
     assert (await stored(units, made.booking.id)).reminder_sent_at == clock()
     assert await units.run(lambda uow: usecases.due_reminders(uow, due)) == []
@@ -366,3 +367,204 @@ async def test_concurrent_bookings_of_one_slot_give_one(units: Units) -> None:
     assert sorted(outcomes) == ["booked"] + ["booking_overlap"] * 9
     async with units.db.read() as session:
         assert len(list(await session.scalars(select(Booking.id)))) == 1
+
+
+# ------------------------------------------------------- no reminder inside the window
+
+
+LEAD = timedelta(hours=24)
+
+
+async def remind(units: Units) -> list[str]:
+    """One pass of the reminder timer: the events it recorded."""
+    due = usecases.DueReminders(lead=LEAD)
+    ids = await units.run(lambda uow: usecases.due_reminders(uow, due))
+    recorded: list[str] = []
+    for booking_id in ids:
+        send = usecases.SendReminder(booking_id, LEAD)
+
+        async def work(uow: Uow, send: usecases.SendReminder = send) -> None:
+            await usecases.send_reminder(uow, send)
+            recorded.extend(e.subject or "" for e in uow.recorded)
+
+        await units.run(work)
+    return recorded
+
+
+async def test_no_reminder_for_a_booking_confirmed_inside_the_window(
+    units: Units, clock: TestClock
+) -> None:
+    # Booked at 09:00 for 13:00 the same day: the confirmation is all the booker needs.
+    today = (datetime.fromisoformat("2027-03-01T13:00:00+01:00"), timedelta(hours=1))
+    late = await units.run(lambda uow: usecases.make_booking(uow, booking(today)))
+    # Booked now for the day after tomorrow, outside the window: reminded when it opens.
+    early = await units.run(lambda uow: usecases.make_booking(uow, booking(
+        (datetime.fromisoformat("2027-03-03T10:00:00+01:00"), timedelta(hours=1))
+    )))  # fmt: skip
+    # Gymsalen on Friday, asked for now but approved only on the day: no reminder either.
+    gym = await units.run(lambda uow: usecases.make_booking(uow, booking(GYM_SLOT, "gymsalen")))
+
+    assert await remind(units) == []  # the late booking is settled, without a reminder
+    assert (await stored(units, late.booking.id)).reminder_sent_at == clock()
+    clock.set(datetime.fromisoformat("2027-03-02T10:30:00+01:00"))
+    assert await remind(units) == [early.booking.id]
+
+    clock.set(datetime.fromisoformat("2027-03-05T09:00:00+01:00"))
+    approve = usecases.DecideBooking(gym.booking.id, approve=True)
+    await units.run(lambda uow: usecases.decide_booking(uow, approve))
+    clock.advance(minutes=1)
+    assert await remind(units) == []
+    assert await remind(units) == []  # and not found again
+    reminders = [e.subject for e in await outbox(units) if e.type == "BookingReminder"]
+    assert reminders == [early.booking.id]
+
+
+# ------------------------------------------------------- the participant is told
+
+
+async def sign_up(units: Units, activity: str, i: int, **changes: Any) -> usecases.SignedUp:
+    cmd = usecases.SignUp(
+        activity, f"Deltaker {i}", f"d{i}@example.org", None, hash_token(f"token-{i}")
+    )
+    cmd = dataclasses.replace(cmd, **changes)
+    return await units.run(lambda uow: usecases.sign_up(uow, cmd))
+
+
+async def test_the_participant_hears_of_each_step_in_their_language(
+    units: Units, clock: TestClock
+) -> None:
+    # 25 hours before the start: inside 48 hours, outside 24.
+    course = booking(title="Datakurs", public=True, signup_capacity=1)
+    activity = (await units.run(lambda uow: usecases.make_booking(uow, course))).booking.id
+    first = await sign_up(units, activity, 0)
+    clock.advance(minutes=1)  # the waiting list is in the order people signed up
+    second = await sign_up(units, activity, 1, language="en")
+    clock.advance(minutes=1)
+    third = await sign_up(units, activity, 2, email=None, phone="+47 000 00 002")
+    events = await outbox(units)
+    assert [(e.type, e.subject) for e in events[1:]] == [
+        ("RegistrationConfirmed", first.registration.id),
+        ("RegistrationWaitlisted", second.registration.id),
+        ("RegistrationWaitlisted", third.registration.id),
+    ]
+    confirmed, *waitlisted = (e.data for e in events[1:])
+    assert confirmed["participant"] == {
+        "name": "Deltaker 0", "email": "d0@example.org", "phone": None, "language": "nb"
+    }  # fmt: skip
+    assert (confirmed["activity_id"], confirmed["title"]) == (activity, "Datakurs")
+    assert confirmed["resource_name"] == "Møterom 1"
+    assert [w["waitlist_position"] for w in waitlisted] == [1, 2]
+    assert waitlisted[0]["participant"]["language"] == "en"
+    assert waitlisted[1]["participant"]["phone"] == "+4700000002"
+
+    # A place frees up 25 hours before the start (less two minutes): outside a 24-hour
+    # window, no SMS.
+    cancel = usecases.CancelSignUp(
+        activity, first.registration.id, "token-0", short_notice=timedelta(hours=24)
+    )
+    _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
+    assert recorded == ["RegistrationCancelled", "RegistrationPromoted"]
+    # Inside the default 48 hours: the next one moved up is told by SMS as well.
+    cancel = usecases.CancelSignUp(activity, second.registration.id, "token-1")
+    _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
+    assert recorded == ["RegistrationCancelled", "RegistrationPromoted"]
+    events = (await outbox(units))[4:]
+    cancelled = [e.data for e in events if e.type == "RegistrationCancelled"]
+    promoted = [e.data for e in events if e.type == "RegistrationPromoted"]
+    assert [c["was_waitlisted"] for c in cancelled] == [False, False]
+    assert [c["participant"]["name"] for c in cancelled] == ["Deltaker 0", "Deltaker 1"]
+    assert [(p["participant"]["name"], p["short_notice"]) for p in promoted] == [
+        ("Deltaker 1", False),
+        ("Deltaker 2", True),
+    ]
+    assert [e.subject for e in events if e.type == "RegistrationPromoted"] == [
+        second.registration.id,
+        third.registration.id,
+    ]
+
+
+async def test_leaving_the_waiting_list_moves_nobody_up(units: Units) -> None:
+    course = booking(title="Datakurs", public=True, signup_capacity=1)
+    activity = (await units.run(lambda uow: usecases.make_booking(uow, course))).booking.id
+    await sign_up(units, activity, 0)
+    waiting = await sign_up(units, activity, 1)
+    cancel = usecases.CancelSignUp(activity, waiting.registration.id, "token-1")
+    _, recorded = await run_recording(units, lambda uow: usecases.cancel_sign_up(uow, cancel))
+    assert recorded == ["RegistrationCancelled"]
+    assert (await outbox(units))[-1].data["was_waitlisted"] is True
+
+
+# ------------------------------------------------------- cancelling a series
+
+
+def weekly(**changes: Any) -> usecases.MakeSeries:
+    # 4, 11 and 18 March 2027 (the 25th is Skjærtorsdag, closed, and skipped).
+    made = usecases.MakeSeries(
+        details=dataclasses.replace(booking().details, title="Trening"),
+        start_time=time(10, 0),
+        end_time=time(12, 0),
+        first_date=date(2027, 3, 4),
+        count=4,
+        mode="skip_conflicts",
+    )
+    return dataclasses.replace(made, **changes)
+
+
+async def booked_series(units: Units, **changes: Any) -> tuple[str, list[str]]:
+    made = await units.run(lambda uow: usecases.make_series(uow, weekly(**changes)))
+    ids = [o.booking_id for o in made.occurrences if o.booking_id is not None]
+    assert len(ids) == 3
+    return made.series_id, ids
+
+
+async def test_the_rest_of_a_series_is_cancelled_in_one_request(units: Units) -> None:
+    series_id, (kept, *rest) = await booked_series(units)
+    owner = usecases.Access(token=OWNER_TOKEN)
+    cancel = usecases.CancelSeries(series_id, owner, from_date=date(2027, 3, 11), reason="Ferie")
+    done, recorded = await run_recording(units, lambda uow: usecases.cancel_series(uow, cancel))
+    assert [b.booking.id for b in done.cancelled] == rest
+    assert recorded == ["BookingCancelled", "BookingCancelled", "SeriesCancelled"]
+    assert (await stored(units, kept)).status == "confirmed"  # before the date: kept
+    for booking_id in rest:
+        row = await stored(units, booking_id)
+        assert (row.status, row.cancelled_by, row.reason) == ("cancelled", "owner", "Ferie")
+
+    events = await outbox(units)
+    per_occurrence = [e for e in events if e.type == "BookingCancelled"]
+    assert [e.subject for e in per_occurrence] == rest
+    assert all(e.data["series_cancellation"] for e in per_occurrence)
+    (whole,) = [e for e in events if e.type == "SeriesCancelled"]
+    assert whole.subject == series_id
+    assert [o["booking_id"] for o in whole.data["occurrences"]] == rest
+    assert (whole.data["cancelled_by"], whole.data["reason"]) == ("owner", "Ferie")
+    assert whole.data["booker"]["email"] == "kari@example.org"
+
+    again = await refused(units, lambda uow: usecases.cancel_series(uow, cancel))
+    assert isinstance(again, Conflict) and again.code == "series_nothing_to_cancel"
+
+
+async def test_a_series_cancellation_is_all_or_nothing_and_only_for_its_owner(
+    units: Units, clock: TestClock
+) -> None:
+    series_id, ids = await booked_series(units)
+    stranger = usecases.CancelSeries(series_id, usecases.Access(token="not-the-token"))
+    assert isinstance(
+        await refused(units, lambda uow: usecases.cancel_series(uow, stranger)), NotAllowed
+    )
+    missing = usecases.CancelSeries("no-such-series", usecases.Access(staff=True))
+    gone = await refused(units, lambda uow: usecases.cancel_series(uow, missing))
+    assert isinstance(gone, NotFound) and gone.code == "series_not_found"
+
+    # Wednesday 3 March 12:00: the first occurrence is 22 hours away, inside the deadline.
+    clock.set(datetime.fromisoformat("2027-03-03T12:00:00+01:00"))
+    owner = usecases.CancelSeries(series_id, usecases.Access(token=OWNER_TOKEN))
+    late = await refused(units, lambda uow: usecases.cancel_series(uow, owner))
+    assert isinstance(late, Refused) and late.code == "cancel_deadline_passed"
+    assert [(await stored(units, i)).status for i in ids] == ["confirmed"] * 3
+
+    # The first has begun: staff cancel the rest, and what has begun is left as it is.
+    clock.set(datetime.fromisoformat("2027-03-04T10:30:00+01:00"))
+    staff = usecases.CancelSeries(series_id, usecases.Access(staff=True))
+    done = await units.run(lambda uow: usecases.cancel_series(uow, staff))
+    assert [b.booking.id for b in done.cancelled] == ids[1:]
+    assert [(await stored(units, i)).status for i in ids] == ["confirmed", *["cancelled"] * 2]

@@ -3,6 +3,7 @@ directory of the clubs and associations that book here."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -19,6 +20,7 @@ from services.booking.api.schemas import (
     RegistrationOut,
 )
 from services.booking.api.views import activity_out, organisation_out, organisation_record_out
+from services.booking.settings import booking_settings
 from shared.auth import Staff, hash_token, new_token, require_staff
 from shared.roles import Role
 from shared.service import runtime_of
@@ -50,7 +52,9 @@ async def register(request: Request, activity_id: str, body: RegistrationIn) -> 
     """Sign up without an account. When full, you are put on the waiting list and move up
     when someone cancels. Keep the manage token to cancel."""
     token = new_token()
-    cmd = usecases.SignUp(activity_id, body.name, body.email, body.phone, hash_token(token))
+    cmd = usecases.SignUp(
+        activity_id, body.name, body.email, body.phone, hash_token(token), body.language
+    )
     signed = await runtime_of(request).uow.run(lambda uow: usecases.sign_up(uow, cmd))
     return {
         "id": signed.registration.id,
@@ -72,8 +76,10 @@ async def cancel_registration(
     x_manage_token: str | None = ManageToken,
 ) -> dict[str, Any]:
     """Cancel a sign-up with its manage token; the first on the waiting list moves up."""
-    cmd = usecases.CancelSignUp(activity_id, registration_id, x_manage_token)
-    registration = await runtime_of(request).uow.run(lambda uow: usecases.cancel_sign_up(uow, cmd))
+    runtime = runtime_of(request)
+    window = timedelta(hours=booking_settings(runtime).promotion_sms_hours)
+    cmd = usecases.CancelSignUp(activity_id, registration_id, x_manage_token, window)
+    registration = await runtime.uow.run(lambda uow: usecases.cancel_sign_up(uow, cmd))
     return {
         "id": registration.id,
         "activity_id": activity_id,

@@ -14,6 +14,8 @@ from services.booking.api.schemas import (
     BookingOut,
     CancelIn,
     RejectIn,
+    SeriesCancelIn,
+    SeriesCancelOut,
     SeriesCreated,
     SeriesIn,
     Status,
@@ -75,6 +77,28 @@ async def create_series(
         "booked": [r for r in reports if r.status == "booked"],
         "skipped": [r for r in reports if r.status != "booked"],
     }
+
+
+@router.post("/bookings/series/{series_id}/cancel", response_model=SeriesCancelOut)
+async def cancel_series(
+    request: Request,
+    series_id: str,
+    body: SeriesCancelIn | None = Body(default=None),
+    x_manage_token: str | None = ManageToken,
+    staff: Staff | None = Depends(optional_staff(Role.BOOKING)),
+) -> dict[str, Any]:
+    """Cancel a series in one request with its manage token (or as staff): every
+    occurrence not yet started, or those from `from_date` on. All or nothing: the booker
+    past the deadline of any of them is refused. The booker is told once."""
+    access = _access(x_manage_token, staff)
+    cmd = usecases.CancelSeries(
+        series_id,
+        access,
+        from_date=body.from_date if body else None,
+        reason=body.reason if body else None,
+    )
+    done = await runtime_of(request).uow.run(lambda uow: usecases.cancel_series(uow, cmd))
+    return {"series_id": done.series_id, "cancelled": [booking_out(b) for b in done.cancelled]}
 
 
 @router.get("/bookings", response_model=list[BookingOut])

@@ -125,6 +125,14 @@ class CancelIn(_In):
     reason: str | None = Field(default=None, max_length=1000)
 
 
+class SeriesCancelIn(_In):
+    from_date: date | None = Field(
+        default=None,
+        description="cancel the occurrences on and after this date (Oslo); all when absent",
+    )
+    reason: str | None = Field(default=None, max_length=1000)
+
+
 class RejectIn(_In):
     reason: str = Field(min_length=1, max_length=1000)
 
@@ -329,10 +337,16 @@ class ActivityOut(BaseModel):
     places_left: int | None
 
 
+class SeriesCancelOut(BaseModel):
+    series_id: str
+    cancelled: list[BookingOut]
+
+
 class RegistrationIn(_In):
     name: str = Field(min_length=1, max_length=200)
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     phone: str | None = Field(default=None, max_length=32)
+    language: Literal["nb", "en"] = Field(default="nb", description="the language we write in")
 
 
 class RegistrationOut(BaseModel):

@@ -104,3 +104,34 @@ def test_a_route_to_nowhere_fails_the_check() -> None:
     )
     with pytest.raises(ValueError, match="OrderPlaced"):
         broken.check(Renderer().names())
+
+
+@pytest.mark.parametrize(
+    ("change", "cafe_told"),
+    [("applied", False), ("requested", True), ("accepted", False), ("rejected", False)],
+)
+def test_an_order_change_tells_the_customer_and_the_cafe_only_when_it_waits(
+    rules: FanoutRules, change: str, cafe_told: bool
+) -> None:
+    data = sample("OrderChanged", "nb", change=change)
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    staff = {p.channel for p in planned if p.target.kind == "staff"}
+    assert staff == ({"sms", "email"} if cafe_told else set())
+    (customer,) = [p for p in planned if p.target.kind == "person"]
+    assert customer.channel == "email"
+    expected = {
+        "applied": "Bestillingen er endret",
+        "requested": "Vi har fått ønsket ditt om endring",
+        "accepted": "Bestillingen er endret",
+        "rejected": "Endringen ble ikke godtatt",
+    }[change]
+    assert customer.subject and customer.subject.startswith(expected)
+
+
+def test_a_day_with_orders_affected_is_told_to_the_cafe_by_email(rules: FanoutRules) -> None:
+    data = sample("CafeDayAffected", "nb", change="closure", orders=3, portions=14)
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    assert {(p.target.kind, p.channel) for p in planned} == {("staff", "email")}
+    text = planned[0].text
+    assert "Kafeen er nå stengt tirsdag 5. mai 2026" in text
+    assert "3 bestillinger med til sammen 14 porsjoner" in text

@@ -107,16 +107,28 @@ def test_a_route_to_nowhere_fails_the_check() -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "cafe_told"),
-    [("applied", False), ("requested", True), ("accepted", False), ("rejected", False)],
+    ("change", "status", "cafe_told"),
+    [
+        ("applied", "placed", False),
+        ("applied", "pending_acceptance", True),  # the café has not answered the order yet
+        ("requested", "accepted", True),
+        ("accepted", "accepted", False),
+        ("rejected", "placed", False),
+    ],
 )
 def test_an_order_change_tells_the_customer_and_the_cafe_only_when_it_waits(
-    rules: FanoutRules, change: str, cafe_told: bool
+    rules: FanoutRules, change: str, status: str, cafe_told: bool
 ) -> None:
-    data = sample("OrderChanged", "nb", change=change)
+    data = sample("OrderChanged", "nb", change=change, status=status)
     planned = plan(new_event(data), data, rules, {}, WHEN)
     staff = {p.channel for p in planned if p.target.kind == "staff"}
     assert staff == ({"sms", "email"} if cafe_told else set())
+    if cafe_told:
+        (email,) = [p for p in planned if p.target.kind == "staff" and p.channel == "email"]
+        waits = (
+            "vil endre en bestilling etter fristen" if change == "requested" else "venter på svar"
+        )
+        assert waits in email.text
     (customer,) = [p for p in planned if p.target.kind == "person"]
     assert customer.channel == "email"
     expected = {

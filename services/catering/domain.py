@@ -545,8 +545,20 @@ def no_change_pending() -> Conflict:
     )
 
 
-def changed_message(mode: ChangeMode, cancel_cutoff_at: datetime, language: str) -> str:
+def changed_message(
+    mode: ChangeMode, status: str, cancel_cutoff_at: datetime, language: str
+) -> str:
     """What the customer is told when they change an order, in their language."""
+    if Status(status) is Status.PENDING_ACCEPTANCE:
+        if language == "nb":
+            return (
+                "Bestillingen er endret. Den er på kort varsel, så kafeen sier ja eller nei "
+                "til den, og du får beskjed."
+            )
+        return (
+            "Order changed. It is short notice, so the café will accept or reject it, and "
+            "you will be told."
+        )
     if mode == "request":
         if language == "nb":
             return (

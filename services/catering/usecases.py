@@ -429,7 +429,9 @@ async def change_order(uow: Uow, cmd: ChangeOrder, *, rules: CafeRules) -> Chang
         await uow.store.add_change(change)
         order.updated_at = now
         uow.record(_changed_event(order, change, "requested"))
-    message = domain.changed_message(mode, order.cancel_cutoff_at, order.customer_language)
+    message = domain.changed_message(
+        mode, order.status, order.cancel_cutoff_at, order.customer_language
+    )
     return ChangedOrder(order, change, mode == "apply", message)
 
 

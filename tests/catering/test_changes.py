@@ -257,6 +257,7 @@ async def test_an_undecided_short_notice_order_changes_in_place_and_still_waits(
     assert placed.order.status == "pending_acceptance"
     changed = await run_change(units, change(placed, "2026-06-04 11:00", 5, kake=5))
     assert changed.applied is True
+    assert changed.message.startswith("Bestillingen er endret. Den er på kort varsel")
     order = await stored(units, placed.order.id)
     assert (order.status, order.short_notice, order.portions) == ("pending_acceptance", True, 5)
     assert await used(units, THURSDAY) == 5

@@ -10,10 +10,12 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
 from services.catering import usecases
 from services.catering.app import SPEC
 from services.catering.domain import OrderRefused, TransitionRefused
+from services.catering.models import OrderChangeRequest
 from services.catering.seed import seed_menu
 from shared.errors import Conflict, NotAllowed
 from shared.events import Actor
@@ -300,3 +302,22 @@ async def test_the_cafe_is_told_of_a_closure_or_capacity_change_on_a_day_with_or
     assert len(last) == before + 3
     assert (last[-1]["data"]["change"], last[-1]["data"]["capacity"]) == ("capacity", 6)
     assert last[-1]["data"]["orders"] == 2
+
+
+async def test_the_database_holds_at_most_one_waiting_change_per_order(
+    units: UnitsOfWork[Any], clock: TestClock
+) -> None:
+    placed = await place(units, takeaway("2026-06-04 11:00", kake=2))
+    clock.set(oslo("2026-06-04", "10:45"))
+    asked = await run_change(units, change(placed, "2026-06-04 14:00", kake=3))
+    with pytest.raises(IntegrityError):
+        async with units.db.transaction() as session:
+            session.add(
+                OrderChangeRequest(
+                    **{
+                        c.key: getattr(asked.change, c.key)
+                        for c in OrderChangeRequest.__table__.columns
+                    }
+                    | {"id": "another"}
+                )
+            )

@@ -857,13 +857,46 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
     row = DeskClosure(
         hub=cmd.hub, start_at=span.start, end_at=span.end, reason=cmd.reason, created_at=now
     )
+    return await _close(uow, row, cmd.rules)
+
+
+@dataclass(frozen=True)
+class HubClosed:
+    """A closure of the whole hub, made in booking (ClosureAdded)."""
+
+    closure_id: str
+    hub: str
+    start: datetime
+    end: datetime
+    reason: str
+    rules: NoticeRules
+
+
+async def close_for_hub(uow: Uow, cmd: HubClosed) -> ClosureAdded | None:
+    """The hub closed in booking closes the desk too, once per closure however often the
+    event comes; None when it was already taken."""
+    if await uow.store.closure_from(cmd.closure_id) is not None:
+        return None
+    row = DeskClosure(
+        hub=cmd.hub,
+        start_at=cmd.start,
+        end_at=cmd.end,
+        reason=cmd.reason[:300],
+        created_at=uow.now(),
+        source_id=cmd.closure_id,
+    )
+    return await _close(uow, row, cmd.rules)
+
+
+async def _close(uow: Uow, row: DeskClosure, rules: NoticeRules) -> ClosureAdded:
     await uow.store.add_closure(row)
-    calendar = await _calendar(uow, cmd.hub)
-    loans = await uow.store.loans_due_within(cmd.hub, span.start, span.end)
+    now = uow.now()
+    calendar = await _calendar(uow, row.hub)
+    loans = await uow.store.loans_due_within(row.hub, row.start_at, row.end_at)
     for loan in loans:
         loan.due_at = domain.open_day_end(calendar, loan.due_at)
-        _schedule_next(loan, cmd.rules, now)
-    offers = await uow.store.offers_ending_within(cmd.hub, span.start, span.end)
+        _schedule_next(loan, rules, now)
+    offers = await uow.store.offers_ending_within(row.hub, row.start_at, row.end_at)
     for reservation in offers:
         assert reservation.hold_until is not None  # the query's condition
         reservation.hold_until = domain.open_day_end(calendar, reservation.hold_until)

@@ -336,6 +336,15 @@ class LoanRenewed(_LoanFacts):
     actor: Actor | None = None
 
 
+@event(LOANS_STREAM, subject="loan_id")
+class LoanDueMoved(_LoanFacts):
+    """The desk closed on the loan's due date: it is now due on the next open day."""
+
+    due_at: AwareDatetime
+    previous_due_at: AwareDatetime
+    reason: str = ""
+
+
 class DueLoan(BaseModel):
     model_config = ConfigDict(extra="ignore")
 

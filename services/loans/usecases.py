@@ -21,6 +21,7 @@ from shared.events import (
     Actor,
     DueLoan,
     ItemOutOfService,
+    LoanDueMoved,
     LoanDueSoon,
     LoanOverdue,
     LoanRenewed,
@@ -893,15 +894,31 @@ async def _close(uow: Uow, row: DeskClosure, rules: NoticeRules) -> ClosureAdded
     now = uow.now()
     calendar = await _calendar(uow, row.hub)
     loans = await uow.store.loans_due_within(row.hub, row.start_at, row.end_at)
+    moved = 0
     for loan in loans:
+        previous = loan.due_at
         loan.due_at = domain.open_day_end(calendar, loan.due_at)
+        if loan.due_at == previous:
+            continue  # the closure leaves its day open: still due then
         _schedule_next(loan, rules, now)
+        moved += 1
+        item = await uow.store.item(loan.item_id)
+        borrower = await uow.store.borrower(loan.borrower_id)
+        assert item is not None and borrower is not None  # foreign keys
+        uow.record(
+            LoanDueMoved(
+                **_loan_facts(loan, item, borrower),
+                due_at=loan.due_at,
+                previous_due_at=previous,
+                reason=row.reason,
+            )
+        )
     offers = await uow.store.offers_ending_within(row.hub, row.start_at, row.end_at)
     for reservation in offers:
         assert reservation.hold_until is not None  # the query's condition
         reservation.hold_until = domain.open_day_end(calendar, reservation.hold_until)
     await uow.store.flush()
-    return ClosureAdded(row, len(loans), len(offers))
+    return ClosureAdded(row, moved, len(offers))
 
 
 @dataclass(frozen=True)

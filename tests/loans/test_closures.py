@@ -16,7 +16,7 @@ from services.loans.models import Loan
 from services.loans.settings import LoansSettings
 from services.loans.usecases import CheckOut
 from shared.errors import Refused
-from shared.events import ClosureAdded, new_event
+from shared.events import ClosureAdded, Envelope, new_event
 from shared.messaging.consumer import Delivery
 from tests.loans.support import OPEN_TUESDAY, loans_service, oslo
 from tests.loans.test_usecases import DESK, RULES, Loans, _SeedRuntime, types, who
@@ -34,11 +34,11 @@ async def desk(database_url: str) -> AsyncIterator[Loans]:
         yield Loans(units, clock)
 
 
-async def close(desk: Loans, first: date, last: date) -> usecases.ClosureAdded:
+async def close(
+    desk: Loans, first: date, last: date
+) -> tuple[usecases.ClosureAdded, list[Envelope]]:
     cmd = usecases.AddClosure("stromso", first, last, "personaldag", RULES)
-    added, events = await desk.run(lambda uow: usecases.add_closure(uow, cmd))
-    assert events == []  # the desk's closures are its own business: no event
-    return added
+    return await desk.run(lambda uow: usecases.add_closure(uow, cmd))
 
 
 async def stored_loan(desk: Loans, loan_id: str) -> Loan | None:
@@ -54,7 +54,8 @@ async def lend_pc(desk: Loans, n: int) -> usecases.LoanView:
 async def test_a_loan_due_on_a_closed_day_is_due_on_the_next_open_day(desk: Loans) -> None:
     before = await lend_pc(desk, 1)
     assert before.loan.due_at == oslo(2026, 5, 13, 14, 0)  # one day: Wednesday
-    await close(desk, WEDNESDAY, WEDNESDAY)
+    _, told = await close(desk, WEDNESDAY, WEDNESDAY)
+    assert [e.type for e in told] == ["LoanDueMoved"]  # the loan lent before it
     # Lent after the closure: Wednesday closed, Thursday Ascension Day, so Friday.
     after = await lend_pc(desk, 2)
     assert after.loan.due_at == oslo(2026, 5, 15, 14, 0)
@@ -66,8 +67,15 @@ async def test_a_new_closure_moves_loans_already_out_and_their_reminders(desk: L
     await desk.run(lambda uow: usecases.renew_loan(uow, renew))  # now due Thursday->Friday
     due_on_wednesday = await lend_pc(desk, 2)
     reminder_before = due_on_wednesday.loan.next_notice_at
-    added = await close(desk, WEDNESDAY, WEDNESDAY)
+    added, told = await close(desk, WEDNESDAY, WEDNESDAY)
     assert (added.loans_moved, added.offers_extended) == (1, 0)
+    # The borrower is told the new due time, and why.
+    (moved_event,) = told
+    assert moved_event.type == "LoanDueMoved" and moved_event.subject == due_on_wednesday.loan.id
+    assert moved_event.data["due_at"] == "2026-05-15T12:00:00Z"
+    assert moved_event.data["previous_due_at"] == "2026-05-13T12:00:00Z"
+    assert moved_event.data["reason"] == "personaldag"
+    assert moved_event.data["borrower"]["phone"] == "+4740000002"
     moved = await stored_loan(desk, due_on_wednesday.loan.id)
     assert moved is not None and moved.due_at == oslo(2026, 5, 15, 14, 0)
     # The due-soon reminder follows the due time (24 hours before it).
@@ -91,8 +99,8 @@ async def test_an_offer_held_until_a_closed_day_is_held_to_the_next_open_day(
     early, events = await desk.run(lambda uow: usecases.reserve(uow, reserve))
     assert types(events) == ["ReservationReady"]
     assert early.reservation.hold_until == oslo(2026, 5, 13, 11, 0)
-    added = await close(desk, WEDNESDAY, WEDNESDAY)
-    assert added.offers_extended == 1
+    added, told = await close(desk, WEDNESDAY, WEDNESDAY)
+    assert (added.offers_extended, told) == (1, [])
     held = await desk.read(lambda uow: uow.store.reservation(early.reservation.id))
     assert held is not None and held.hold_until == oslo(2026, 5, 15, 14, 0)
     # An offer made now that would end on the closed day is held to Friday as well.

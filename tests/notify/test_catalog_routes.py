@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 
@@ -147,3 +148,18 @@ def test_a_day_with_orders_affected_is_told_to_the_cafe_by_email(rules: FanoutRu
     text = planned[0].text
     assert "Kafeen er nå stengt tirsdag 5. mai 2026" in text
     assert "3 bestillinger med til sammen 14 porsjoner" in text
+
+
+def test_a_moved_due_date_is_told_to_the_borrower_by_sms(rules: FanoutRules) -> None:
+    data = sample(
+        "LoanDueMoved",
+        "nb",
+        previous_due_at=WHEN + timedelta(hours=4),
+        due_at=WHEN + timedelta(days=2, hours=4),
+        reason="personaldag",
+        item_label="PC 3",
+    )
+    (sms,) = plan(new_event(data), data, rules, {}, WHEN)
+    assert (sms.target.kind, sms.channel) == ("person", "sms")
+    assert "stengt tir. 5.5. (personaldag)" in sms.text
+    assert "Ny frist for å levere PC 3 er tor. 7.5. kl. 14:00" in sms.text

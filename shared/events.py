@@ -35,7 +35,7 @@ PRODUCERS: dict[str, str] = {
 # these groups too (at the stream's start), so retention never trims what a group that has
 # not started yet still needs.
 CONSUMERS: dict[str, tuple[str, ...]] = {
-    BOOKING_STREAM: ("notify", "catering", "loans"),
+    BOOKING_STREAM: ("notify", "catering"),
     LOANS_STREAM: ("notify",),
     CATERING_STREAM: ("notify",),
     NOTIFY_STREAM: (),
@@ -282,20 +282,6 @@ class BookingCancelled(_BookingFacts):
 @event(BOOKING_STREAM, subject="booking_id")
 class BookingReminder(_BookingFacts):
     participants: list[Contact] = Field(default_factory=list)
-
-
-@event(BOOKING_STREAM, subject="closure_id")
-class ClosureAdded(EventData):
-    """Staff closed the hub (`resource_id` null) or one resource for a span of time. Loans
-    takes a closure of the whole hub as a closure of its desk."""
-
-    closure_id: str
-    hub: str
-    resource_id: str | None = None
-    start: AwareDatetime
-    end: AwareDatetime
-    reason: str = ""
-    actor: Actor | None = None
 
 
 # --- loans.events -----------------------------------------------------------------------

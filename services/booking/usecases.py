@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
 from services.booking import domain
@@ -155,7 +155,6 @@ class AddClosure:
     start: datetime
     end: datetime
     reason: str = ""
-    actor: events.Actor | None = None
 
 
 @dataclass(frozen=True)
@@ -510,18 +509,6 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
     )
     uow.store.add(closure)
     affected = await uow.store.active_ids_between(cmd.start, cmd.end, cmd.resource_id, limit=500)
-    # Loans closes its desk when the whole hub closes, so the hub's closures are entered once.
-    uow.record(
-        events.ClosureAdded(
-            closure_id=closure.id,
-            hub=closure.hub,
-            resource_id=closure.resource_id,
-            start=closure.start_at.astimezone(UTC),  # the event's times are UTC
-            end=closure.end_at.astimezone(UTC),
-            reason=closure.reason,
-            actor=cmd.actor,
-        )
-    )
     return ClosureAdded(closure, affected)
 
 

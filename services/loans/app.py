@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.loans import api
-from services.loans.handlers import handlers
 from services.loans.models import messaging, metadata
 from services.loans.seed import seed
 from services.loans.settings import LoansSettings
@@ -24,7 +23,6 @@ SPEC = ServiceSpec(
     store=Store,
     integrity=refusal_of,
     service_settings=LoansSettings,
-    handlers=handlers,
     tasks=[scanner],
     seed=seed,
     title="Knutepunkt loans: PCs, planter boxes and the book swap",

@@ -184,9 +184,9 @@ class ShelfBook(Base):
 
 
 class DeskClosure(Base):
-    """A closure of the desk (a staff day, a move, a burst pipe; or the whole hub closed in
-    booking), beside the hub's hours and the public holidays: no check-out or return, and
-    no loan or held offer ends on a day it closes."""
+    """A staff closure of the desk (a staff day, a move, a burst pipe), beside the hub's hours
+    and the public holidays: no check-out or return, and no loan or held offer ends on a day
+    it closes."""
 
     __tablename__ = "desk_closures"
 
@@ -196,6 +196,3 @@ class DeskClosure(Base):
     end_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
     reason: Mapped[str] = mapped_column(String(300))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    # A closure of the whole hub heard from booking (ClosureAdded): its id there, unique so
-    # that a redelivered event adds nothing. None for the desk's own.
-    source_id: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)

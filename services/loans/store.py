@@ -126,12 +126,6 @@ class Store:
         )
         return rows.scalars().all()
 
-    async def closure_from(self, source_id: str) -> DeskClosure | None:
-        found = await self.session.execute(
-            select(DeskClosure).where(DeskClosure.source_id == source_id)
-        )
-        return found.scalar_one_or_none()
-
     async def add_closure(self, closure: DeskClosure) -> None:
         self.session.add(closure)
         await self.session.flush()

@@ -861,34 +861,6 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
     return await _close(uow, row, cmd.rules)
 
 
-@dataclass(frozen=True)
-class HubClosed:
-    """A closure of the whole hub, made in booking (ClosureAdded)."""
-
-    closure_id: str
-    hub: str
-    start: datetime
-    end: datetime
-    reason: str
-    rules: NoticeRules
-
-
-async def close_for_hub(uow: Uow, cmd: HubClosed) -> ClosureAdded | None:
-    """The hub closed in booking closes the desk too, once per closure however often the
-    event comes; None when it was already taken."""
-    if await uow.store.closure_from(cmd.closure_id) is not None:
-        return None
-    row = DeskClosure(
-        hub=cmd.hub,
-        start_at=cmd.start,
-        end_at=cmd.end,
-        reason=cmd.reason[:300],
-        created_at=uow.now(),
-        source_id=cmd.closure_id,
-    )
-    return await _close(uow, row, cmd.rules)
-
-
 async def _close(uow: Uow, row: DeskClosure, rules: NoticeRules) -> ClosureAdded:
     await uow.store.add_closure(row)
     now = uow.now()

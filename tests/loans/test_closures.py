@@ -5,19 +5,15 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import date
-from types import SimpleNamespace
 
 import pytest
 
 from services.loans import usecases
 from services.loans.app import SPEC
-from services.loans.handlers import handlers
 from services.loans.models import Loan
-from services.loans.settings import LoansSettings
 from services.loans.usecases import CheckOut
 from shared.errors import Refused
-from shared.events import ClosureAdded, Envelope, new_event
-from shared.messaging.consumer import Delivery
+from shared.events import Envelope
 from tests.loans.support import OPEN_TUESDAY, loans_service, oslo
 from tests.loans.test_usecases import DESK, RULES, Loans, _SeedRuntime, types, who
 from tests.support.clock import TestClock
@@ -142,37 +138,3 @@ async def test_staff_close_the_desk_over_http(
             headers={"Authorization": "Bearer td", "Accept-Language": "nb"},
         )
         assert (bad.status_code, bad.json()["code"]) == (422, "closure_ends_before_start")
-
-
-async def deliver(desk: Loans, data: ClosureAdded) -> None:
-    """Hand the event to loans' handler as the consumer does: a unit of work bound to the
-    inbox transaction."""
-    handle = handlers(SimpleNamespace(config=LoansSettings()))  # type: ignore[arg-type]
-    envelope = new_event(data)
-    async with desk.units.db.transaction() as session:
-        uow = desk.units.bound(session, correlation=envelope.correlationid)
-        await handle[envelope.type](Delivery(uow, envelope, data))
-        await uow.flush()
-
-
-async def test_the_hub_closed_in_booking_closes_the_desk_once(desk: Loans) -> None:
-    lent = await lend_pc(desk, 1)  # due Wednesday 14:00
-    hub_closed = ClosureAdded(
-        closure_id="c1",
-        hub="stromso",
-        start=oslo(2026, 5, 13, 0, 0),
-        end=oslo(2026, 5, 14, 0, 0),
-        reason="strømbrudd",
-    )
-    one_room = hub_closed.model_copy(update={"closure_id": "c2", "resource_id": "moterom-1"})
-    await deliver(desk, one_room)  # a room closed: the desk is not
-    unmoved = await stored_loan(desk, lent.loan.id)
-    assert unmoved is not None and unmoved.due_at == oslo(2026, 5, 13, 14, 0)
-    await deliver(desk, hub_closed)
-    await deliver(desk, hub_closed)  # redelivered: nothing more
-    moved = await stored_loan(desk, lent.loan.id)
-    assert moved is not None and moved.due_at == oslo(2026, 5, 15, 14, 0)
-    listed = await desk.read(
-        lambda uow: usecases.list_closures(uow, usecases.ClosuresQuery("stromso"))
-    )
-    assert [(c.reason, c.source_id) for c in listed] == [("strømbrudd", "c1")]

@@ -94,12 +94,11 @@ async def calendar_feed(request: Request, resource_id: str) -> Response:
 
 @router.post("/closures", status_code=201, response_model=ClosureOut)
 async def add_closure(
-    request: Request, body: ClosureIn, staff: Staff = Depends(require_staff(Role.BOOKING))
+    request: Request, body: ClosureIn, _staff: Staff = Depends(require_staff(Role.BOOKING))
 ) -> dict[str, Any]:
     """Staff close the hub (resource_id null) or one resource. Existing bookings are kept
-    and listed in the answer (`affected_bookings`) for staff to handle. ClosureAdded tells
-    the other services (loans closes its desk when the whole hub closes)."""
-    cmd = body.command(staff.actor())
+    and listed in the answer (`affected_bookings`) for staff to handle."""
+    cmd = body.command()
     added = await runtime_of(request).uow.run(lambda uow: usecases.add_closure(uow, cmd))
     return closure_out(added.closure, added.affected_bookings)
 

@@ -269,8 +269,8 @@ class ClosureIn(_In):
     end: AwareDatetime
     reason: str = Field(default="", max_length=500)
 
-    def command(self, actor: Actor | None = None) -> usecases.AddClosure:
-        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason, actor)
+    def command(self) -> usecases.AddClosure:
+        return usecases.AddClosure(self.resource_id, self.start, self.end, self.reason)
 
 
 class ClosureOut(BaseModel):

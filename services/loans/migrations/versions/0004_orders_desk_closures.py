@@ -1,4 +1,4 @@
-"""loans: closures of the desk (its own, and the hub's from booking)
+"""loans: staff closures of the desk
 
 Revision ID: 0004_orders
 Revises: 0003
@@ -27,9 +27,7 @@ def upgrade() -> None:
         sa.Column("end_at", shared.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("reason", sa.String(length=300), nullable=False),
         sa.Column("created_at", shared.db.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("source_id", sa.String(length=64), nullable=True),
         sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("source_id", name="uq_desk_closures_source_id"),
     )
     op.create_index("ix_desk_closures_hub", "desk_closures", ["hub"], unique=False)
     op.create_index("ix_desk_closures_end_at", "desk_closures", ["end_at"], unique=False)

@@ -858,12 +858,7 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
     row = DeskClosure(
         hub=cmd.hub, start_at=span.start, end_at=span.end, reason=cmd.reason, created_at=now
     )
-    return await _close(uow, row, cmd.rules)
-
-
-async def _close(uow: Uow, row: DeskClosure, rules: NoticeRules) -> ClosureAdded:
     await uow.store.add_closure(row)
-    now = uow.now()
     calendar = await _calendar(uow, row.hub)
     loans = await uow.store.loans_due_within(row.hub, row.start_at, row.end_at)
     moved = 0
@@ -871,8 +866,8 @@ async def _close(uow: Uow, row: DeskClosure, rules: NoticeRules) -> ClosureAdded
         previous = loan.due_at
         loan.due_at = domain.open_day_end(calendar, loan.due_at)
         if loan.due_at == previous:
-            continue  # the closure leaves its day open: still due then
-        _schedule_next(loan, rules, now)
+            continue  # its day still has open hours: still due then
+        _schedule_next(loan, cmd.rules, now)
         moved += 1
         item = await uow.store.item(loan.item_id)
         borrower = await uow.store.borrower(loan.borrower_id)

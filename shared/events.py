@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
@@ -419,6 +419,15 @@ class LoanRenewed(_LoanFacts):
     actor: Actor | None = None
 
 
+@event(LOANS_STREAM, subject="loan_id")
+class LoanDueMoved(_LoanFacts):
+    """The desk closed on the loan's due date: it is now due on the next open day."""
+
+    due_at: AwareDatetime
+    previous_due_at: AwareDatetime
+    reason: str = ""
+
+
 class DueLoan(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
@@ -541,6 +550,43 @@ class OrderCancelled(_OrderFacts):
 
 @event(CATERING_STREAM, subject="order_id")
 class OrderPickedUp(_OrderFacts):
+    actor: Actor | None = None
+
+
+@event(CATERING_STREAM, subject="order_id")
+class OrderChanged(_OrderFacts):
+    """The customer changed an order (items, counts, pick-up time) with its manage token.
+
+    `change`: `applied` took effect at once (before the cut-off); `requested` came after the
+    cut-off and waits for the café, the order keeping its old content meanwhile; `accepted`
+    and `rejected` are the café's answer to such a request. `pickup_at` is the order's
+    pick-up time after this event; `lines`, `people`, `total_ore` and `new_pickup_at` are
+    the content the change asks for."""
+
+    change_id: str
+    change: Literal["applied", "requested", "accepted", "rejected"]
+    status: str
+    previous_pickup_at: AwareDatetime
+    new_pickup_at: AwareDatetime
+    people: int | None = None
+    lines: list[OrderLine] = Field(min_length=1)
+    total_ore: int = Field(ge=0)
+    reason: str | None = None
+    actor: Actor | None = None
+
+
+@event(CATERING_STREAM, subject="hub")
+class CafeDayAffected(EventData):
+    """A café closure or a capacity change landed on a day that already has orders: the
+    café decides what to do with them (call the customers, cancel, move). One per day."""
+
+    hub: str
+    day: date
+    change: Literal["closure", "capacity"]
+    orders: int = Field(ge=1)
+    portions: int = Field(ge=0)
+    reason: str | None = None
+    capacity: int | None = None
     actor: Actor | None = None
 
 

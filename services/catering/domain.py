@@ -465,6 +465,121 @@ def check_cancel(current: str, check: CancelCheck) -> None:
         )
 
 
+# --------------------------------------------------------------------------- changes
+
+# What a customer may still change: the café has not started on it.
+CHANGEABLE = frozenset({Status.PENDING_ACCEPTANCE, Status.PLACED, Status.ACCEPTED})
+ChangeMode = Literal["apply", "request"]
+
+
+class ChangeStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    # Another request by the customer took its place, or the order ended first.
+    REPLACED = "replaced"
+    VOID = "void"
+
+
+def change_mode(current: str, now: datetime, cancel_cutoff_at: datetime, new: Timing) -> ChangeMode:
+    """Whether a customer's change takes effect at once or waits for the café.
+
+    Before the order's cut-off a change that is itself in time applies at once; after it, or
+    when the change moves the order inside the new day's lead time, it is a short-notice
+    request. A short-notice order the café has not answered yet changes in place: the café
+    decides on what it then says."""
+    status = Status(current)
+    if status is Status.READY:
+        raise TransitionRefused(
+            "the order is ready for pick-up; contact the café to change it",
+            code="ready_for_pickup",
+            nb="bestillingen er klar til henting; kontakt kafeen for å endre den",
+        )
+    if status not in CHANGEABLE:
+        raise TransitionRefused(
+            f"an order that is {current} cannot be changed",
+            code="not_changeable",
+            nb=f"en bestilling som er {STATUS_NB[status]}, kan ikke endres",
+            order_status=current,
+        )
+    if status is Status.PENDING_ACCEPTANCE:
+        return "apply"
+    if now >= cancel_cutoff_at or new.short_notice:
+        return "request"
+    return "apply"
+
+
+def check_change_decidable(
+    order_status: str, pickup_at: datetime, now: datetime, calendar: Calendar
+) -> None:
+    """Accepting a short-notice change: the order still runs, and the asked-for pick-up time
+    has not passed nor been closed since it was asked for."""
+    if Status(order_status) not in HOLDS_CAPACITY:
+        raise TransitionRefused(
+            f"the order is {order_status}; its change request has lapsed",
+            code="not_changeable",
+            nb=f"bestillingen er {STATUS_NB[Status(order_status)]}; "
+            "endringsønsket gjelder ikke lenger",
+            order_status=order_status,
+        )
+    if pickup_at <= now:
+        raise OrderRefused(
+            "past",
+            "the asked-for pick-up time has passed",
+            nb="det ønskede hentetidspunktet har vært",
+        )
+    closed = calendar.closed_reason(pickup_at, pickup_at + timedelta(minutes=1))
+    if closed:
+        raise OrderRefused(
+            "outside_hours",
+            f"the café is closed at the asked-for pick-up time ({closed})",
+            nb=f"kafeen er stengt på det ønskede hentetidspunktet ({closed})",
+        )
+
+
+def no_change_pending() -> Conflict:
+    return Conflict(
+        "the order has no change waiting for the café",
+        code="no_change_pending",
+        nb="bestillingen har ingen endring som venter på svar fra kafeen",
+    )
+
+
+def changed_message(
+    mode: ChangeMode, status: str, cancel_cutoff_at: datetime, language: str
+) -> str:
+    """What the customer is told when they change an order, in their language."""
+    if Status(status) is Status.PENDING_ACCEPTANCE:
+        if language == "nb":
+            return (
+                "Bestillingen er endret. Den er på kort varsel, så kafeen sier ja eller nei "
+                "til den, og du får beskjed."
+            )
+        return (
+            "Order changed. It is short notice, so the café will accept or reject it, and "
+            "you will be told."
+        )
+    if mode == "request":
+        if language == "nb":
+            return (
+                "Endringen kom etter fristen. Kafeen sier ja eller nei til den, og du får "
+                "beskjed. Til da gjelder bestillingen slik den var."
+            )
+        return (
+            "The change came after the cut-off. The café will accept or reject it, and you "
+            "will be told. Until then the order stands as it was."
+        )
+    if language == "nb":
+        return (
+            "Bestillingen er endret. Du kan endre eller avbestille fram til "
+            f"{describe_deadline(cancel_cutoff_at, 'nb')}."
+        )
+    return (
+        "Order changed. You can change or cancel it until "
+        f"{describe_deadline(cancel_cutoff_at)} (Oslo time)."
+    )
+
+
 def booking_cancel_reason(reason: str | None) -> str:
     text = "the room booking was cancelled"
     if reason:

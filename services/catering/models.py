@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -11,9 +12,11 @@ from sqlalchemy import (
     CheckConstraint,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -112,6 +115,41 @@ class OrderLineRow(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     unit_price_ore: Mapped[int] = mapped_column(Integer)
     allergens: Mapped[list[str]] = mapped_column(JSON)
+
+
+class OrderChangeRequest(Base):
+    """A customer's change to an order: kept as asked (priced like an order's lines), and
+    applied to the order at once or when the café accepts it. At most one waits per order."""
+
+    __tablename__ = "order_changes"
+    __table_args__ = (
+        CheckConstraint("portions > 0", name="ck_order_changes_portions"),
+        Index(
+            "uq_order_changes_pending",
+            "order_id",
+            unique=True,
+            sqlite_where=text("status = 'pending'"),
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20))
+    pickup_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    pickup_day: Mapped[date] = mapped_column(Date)
+    people: Mapped[int | None] = mapped_column(Integer)
+    # [{item_id, name, quantity, unit_price_ore, allergens}], as priced when asked.
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    portions: Mapped[int] = mapped_column(Integer)
+    total_ore: Mapped[int] = mapped_column(Integer)
+    short_notice: Mapped[bool] = mapped_column(Boolean)
+    order_by: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancel_cutoff_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    previous_pickup_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reason: Mapped[str | None] = mapped_column(Text)
 
 
 class DayCapacity(Base):

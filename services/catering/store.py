@@ -11,12 +11,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.catering.domain import DayLoad, MenuFacts
-from services.catering.models import BookingCancellation, CafeClosure, DayCapacity, MenuItem, Order
+from services.catering.domain import HOLDS_CAPACITY, ChangeStatus, DayLoad, MenuFacts
+from services.catering.models import (
+    BookingCancellation,
+    CafeClosure,
+    DayCapacity,
+    MenuItem,
+    Order,
+    OrderChangeRequest,
+)
 from shared.db import insert_for
 from shared.errors import Conflict, Refusal
 
@@ -113,6 +120,48 @@ class Store:
 
     async def add_order(self, order: Order) -> None:
         self.session.add(order)
+        await self.session.flush()
+
+    async def orders_per_day(
+        self, hub: str, first: date, last: date
+    ) -> dict[date, tuple[int, int]]:
+        """Per pick-up day in [first, last]: the orders that hold portions, and the portions."""
+        rows = await self.session.execute(
+            select(Order.pickup_day, func.count(), func.sum(Order.portions))
+            .where(
+                Order.hub == hub,
+                Order.pickup_day >= first,
+                Order.pickup_day <= last,
+                Order.status.in_([s.value for s in HOLDS_CAPACITY]),
+            )
+            .group_by(Order.pickup_day)
+        )
+        return {day: (int(count), int(portions or 0)) for day, count, portions in rows}
+
+    # ----------------------------------------------------------------------- changes
+
+    async def pending_change(self, order_id: str) -> OrderChangeRequest | None:
+        """The change waiting for the café (the caller holds the order's lock)."""
+        query = select(OrderChangeRequest).where(
+            OrderChangeRequest.order_id == order_id,
+            OrderChangeRequest.status == ChangeStatus.PENDING.value,
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def add_change(self, change: OrderChangeRequest) -> None:
+        self.session.add(change)
+        await self.session.flush()
+
+    async def end_pending_change(self, order_id: str, status: ChangeStatus, at: datetime) -> None:
+        await self.session.execute(
+            update(OrderChangeRequest)
+            .where(
+                OrderChangeRequest.order_id == order_id,
+                OrderChangeRequest.status == ChangeStatus.PENDING.value,
+            )
+            .values(status=status.value, decided_at=at)
+        )
+        # The unique index on pending changes must see this before a new one is inserted.
         await self.session.flush()
 
     # ----------------------------------------------------------------------- bookings

@@ -20,6 +20,7 @@ from services.catering.domain import (
     CafeRules,
     CancelCheck,
     Canceller,
+    ChangeStatus,
     DayAvailability,
     DayLoad,
     Kind,
@@ -29,18 +30,20 @@ from services.catering.domain import (
     Status,
     Timing,
 )
-from services.catering.models import CafeClosure, MenuItem, Order, OrderLineRow
+from services.catering.models import CafeClosure, MenuItem, Order, OrderChangeRequest, OrderLineRow
 from services.catering.store import Store
 from shared.auth import hash_token, new_token, token_matches
 from shared.calendar import CAFE_HOURS, Calendar, Closure, local_date
 from shared.errors import NotFound
 from shared.events import (
     Actor,
+    CafeDayAffected,
     Contact,
     EventData,
     Language,
     OrderAccepted,
     OrderCancelled,
+    OrderChanged,
     OrderLine,
     OrderPickedUp,
     OrderPlaced,
@@ -53,6 +56,7 @@ log = logging.getLogger("knutepunkt.catering")
 
 Uow = UnitOfWork[Store]
 Rejecter = Literal["cafe", "system"]
+ChangeKind = Literal["applied", "requested", "accepted", "rejected"]
 
 
 async def _calendar(uow: Uow, hub: str) -> Calendar:
@@ -308,6 +312,7 @@ async def _cancel(
     now = uow.now()
     domain.check_cancel(order.status, CancelCheck(by, now, order.cancel_cutoff_at))
     await uow.store.use_portions(order.hub, order.pickup_day, -order.portions)
+    await uow.store.end_pending_change(order.id, ChangeStatus.VOID, now)
     order.status = Status.CANCELLED.value
     order.cancelled_by = by
     order.cancelled_at = now
@@ -334,6 +339,9 @@ async def advance_order(uow: Uow, cmd: AdvanceOrder) -> Order:
     now = uow.now()
     if target is Status.REJECTED:
         await uow.store.use_portions(order.hub, order.pickup_day, -order.portions)
+    if target in (Status.REJECTED, Status.PICKED_UP):
+        # A change still waiting has nothing left to change.
+        await uow.store.end_pending_change(order.id, ChangeStatus.VOID, now)
     order.status = target.value
     setattr(order, STAMP[target], now)
     order.updated_at = now
@@ -341,6 +349,185 @@ async def advance_order(uow: Uow, cmd: AdvanceOrder) -> Order:
         order.reason = cmd.reason
     uow.record(_status_event(order, rejected_by="cafe", actor=cmd.actor))
     return order
+
+
+# --------------------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True)
+class ChangeOrder:
+    """The order as the customer now wants it: all its lines, the pick-up time, people."""
+
+    order_id: str
+    token: str | None
+    pickup_at: datetime
+    lines: Sequence[tuple[str, int]]
+    people: int | None = None
+
+
+@dataclass(frozen=True)
+class ChangedOrder:
+    order: Order
+    change: OrderChangeRequest
+    applied: bool  # False: a short-notice request, waiting for the café
+    message: str
+
+
+async def change_order(uow: Uow, cmd: ChangeOrder, *, rules: CafeRules) -> ChangedOrder:
+    """The customer's change, with the manage token. Before the cut-off it applies at once,
+    its portions re-checked under the same day locks as a new order; after it, it is kept as
+    a request the café accepts or rejects, and the order stays as it was until then. A new
+    request takes the place of one still waiting."""
+    order = await _order_for(
+        uow, cmd.order_id, Caller(cafe_staff=False, token=cmd.token), lock=True
+    )
+    now = uow.now()
+    menu = await uow.store.menu_facts(order.hub, (i for i, _ in cmd.lines))
+    priced = domain.price_lines(cmd.lines, menu, order.kind)
+    calendar = await _calendar(uow, order.hub)
+    timing = domain.check_timing(order.kind, cmd.pickup_at, now, calendar, rules)
+    mode = domain.change_mode(order.status, now, order.cancel_cutoff_at, timing)
+    needed = domain.portions(priced)
+    # Checked for a request too, so the customer hears "full" now rather than from the café;
+    # the request holds nothing, and is checked again when the café accepts it.
+    await _move_portions(
+        uow, order, timing.pickup_day, needed, calendar, rules.daily_capacity, write=mode == "apply"
+    )
+    await uow.store.end_pending_change(order.id, ChangeStatus.REPLACED, now)
+    change = OrderChangeRequest(
+        id=str(uuid.uuid4()),
+        order_id=order.id,
+        status=ChangeStatus.PENDING.value,
+        pickup_at=timing.pickup_at,
+        pickup_day=timing.pickup_day,
+        people=(cmd.people or order.people) if order.kind == "catering" else None,
+        lines=[
+            {
+                "item_id": p.item_id,
+                "name": p.name,
+                "quantity": p.quantity,
+                "unit_price_ore": p.unit_price_ore,
+                "allergens": list(p.allergens),
+            }
+            for p in priced
+        ],
+        portions=needed,
+        total_ore=domain.total_ore(priced),
+        short_notice=timing.short_notice,
+        order_by=timing.order_by,
+        cancel_cutoff_at=timing.cancel_cutoff_at,
+        previous_pickup_at=order.pickup_at,
+        requested_at=now,
+    )
+    if mode == "apply":
+        change.status = ChangeStatus.ACCEPTED.value
+        change.decided_at = now
+        await uow.store.add_change(change)
+        _apply_change(order, change, now)
+        uow.record(_changed_event(order, change, "applied"))
+    else:
+        await uow.store.add_change(change)
+        order.updated_at = now
+        uow.record(_changed_event(order, change, "requested"))
+    message = domain.changed_message(
+        mode, order.status, order.cancel_cutoff_at, order.customer_language
+    )
+    return ChangedOrder(order, change, mode == "apply", message)
+
+
+@dataclass(frozen=True)
+class DecideChange:
+    """The café's answer to a short-notice change: accept (applied then) or reject."""
+
+    order_id: str
+    accept: bool
+    reason: str | None = None
+    actor: Actor | None = None
+
+
+async def decide_change(uow: Uow, cmd: DecideChange, *, daily_capacity: int) -> Order:
+    order = await uow.store.order(cmd.order_id, lock=True)
+    if order is None:
+        raise _no_order()
+    change = await uow.store.pending_change(order.id)
+    if change is None:
+        raise domain.no_change_pending()
+    now = uow.now()
+    if cmd.accept:
+        calendar = await _calendar(uow, order.hub)
+        domain.check_change_decidable(order.status, change.pickup_at, now, calendar)
+        await _move_portions(
+            uow, order, change.pickup_day, change.portions, calendar, daily_capacity
+        )
+        change.status = ChangeStatus.ACCEPTED.value
+        _apply_change(order, change, now)
+    else:
+        change.status = ChangeStatus.REJECTED.value
+        change.reason = cmd.reason
+        order.updated_at = now
+    change.decided_at = now
+    answer: ChangeKind = "accepted" if cmd.accept else "rejected"
+    uow.record(_changed_event(order, change, answer, actor=cmd.actor))
+    return order
+
+
+async def _move_portions(
+    uow: Uow,
+    order: Order,
+    new_day: date,
+    new_portions: int,
+    calendar: Calendar,
+    default_capacity: int,
+    *,
+    write: bool = True,
+) -> None:
+    """Give the order's portions back on its day and take the new ones on the new day, or
+    refuse with capacity_full. Both days' counters are locked, in date order, so that two
+    changes crossing the same two days queue instead of deadlocking."""
+    old_day = order.pickup_day
+    loads = {
+        day: await uow.store.locked_load(order.hub, day, default_capacity)
+        for day in sorted({old_day, new_day})
+    }
+    target = loads[new_day]
+    if new_day == old_day:
+        target = DayLoad(target.capacity, target.used - order.portions)
+    if not target.fits(new_portions):
+        ahead = await uow.store.loads(
+            order.hub,
+            new_day + timedelta(days=1),
+            new_day + timedelta(days=domain.ROOM_HORIZON_DAYS),
+        )
+        nxt = domain.next_day_with_room(calendar, new_day, new_portions, ahead, default_capacity)
+        raise domain.capacity_full(new_day, target, new_portions, nxt)
+    if write:
+        # Giving back first keeps the counter inside its CHECK when the day stays the same.
+        await uow.store.use_portions(order.hub, old_day, -order.portions)
+        await uow.store.use_portions(order.hub, new_day, new_portions)
+
+
+def _apply_change(order: Order, change: OrderChangeRequest, now: datetime) -> None:
+    order.pickup_at = change.pickup_at
+    order.pickup_day = change.pickup_day
+    order.people = change.people
+    order.portions = change.portions
+    order.total_ore = change.total_ore
+    order.order_by = change.order_by
+    order.cancel_cutoff_at = change.cancel_cutoff_at
+    # A pending short-notice order keeps waiting for the café; its flag follows the new day.
+    if order.status == Status.PENDING_ACCEPTANCE.value:
+        order.short_notice = change.short_notice
+    order.lines = [
+        OrderLineRow(
+            item_id=str(line["item_id"]),
+            name=str(line["name"]),
+            quantity=int(line["quantity"]),
+            unit_price_ore=int(line["unit_price_ore"]),
+            allergens=list(line["allergens"]),
+        )
+        for line in change.lines
+    ]
+    order.updated_at = now
 
 
 # --------------------------------------------------------------------------- the café's day
@@ -384,14 +571,32 @@ class SetCapacity:
     hub: str
     day: date
     portions: int
+    actor: Actor | None = None
 
 
 async def set_capacity(uow: Uow, cmd: SetCapacity, *, daily_capacity: int) -> DayLoad:
-    """Portions the café can make that day; never below what is already promised."""
+    """Portions the café can make that day; never below what is already promised. A changed
+    capacity on a day with orders is told to the café (CafeDayAffected)."""
     domain.check_capacity_day(cmd.day, local_date(uow.now()))
     load = await uow.store.locked_load(cmd.hub, cmd.day, daily_capacity)
     changed = domain.check_new_capacity(cmd.day, load, cmd.portions)
     await uow.store.set_day_capacity(cmd.hub, cmd.day, changed.capacity)
+    if changed.capacity != load.capacity:
+        per_day = await uow.store.orders_per_day(cmd.hub, cmd.day, cmd.day)
+        if cmd.day in per_day:
+            count, portions = per_day[cmd.day]
+            uow.record(
+                CafeDayAffected(
+                    hub=cmd.hub,
+                    day=cmd.day,
+                    change="capacity",
+                    orders=count,
+                    portions=portions,
+                    capacity=changed.capacity,
+                    actor=cmd.actor,
+                ),
+                subject=f"{cmd.hub}:{cmd.day.isoformat()}",
+            )
     return changed
 
 
@@ -418,6 +623,7 @@ class AddClosure:
     first_date: date
     last_date: date
     reason: str
+    actor: Actor | None = None
 
 
 async def add_closure(uow: Uow, cmd: AddClosure) -> CafeClosure:
@@ -432,6 +638,22 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> CafeClosure:
         created_at=uow.now(),
     )
     await uow.store.add_closure(row)
+    # The orders on those days are not cancelled: the café decides (call, move, cancel), so
+    # it is told of each day that has some.
+    per_day = await uow.store.orders_per_day(cmd.hub, cmd.first_date, cmd.last_date)
+    for day, (count, portions) in sorted(per_day.items()):
+        uow.record(
+            CafeDayAffected(
+                hub=cmd.hub,
+                day=day,
+                change="closure",
+                orders=count,
+                portions=portions,
+                reason=cmd.reason,
+                actor=cmd.actor,
+            ),
+            subject=f"{cmd.hub}:{day.isoformat()}",
+        )
     return row
 
 
@@ -588,3 +810,24 @@ def _status_event(
             reason=order.reason,
         )
     raise ValueError(f"no status event for {status}")
+
+
+def _changed_event(
+    order: Order,
+    change: OrderChangeRequest,
+    kind: ChangeKind,
+    actor: Actor | None = None,
+) -> OrderChanged:
+    return OrderChanged(
+        **_facts(order),
+        change_id=change.id,
+        change=kind,
+        status=order.status,
+        previous_pickup_at=change.previous_pickup_at,
+        new_pickup_at=change.pickup_at,
+        people=change.people,
+        lines=[OrderLine.model_validate(line) for line in change.lines],
+        total_ore=change.total_ore,
+        reason=change.reason,
+        actor=actor,
+    )

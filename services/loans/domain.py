@@ -517,9 +517,44 @@ def reservation_from(wanted_from: datetime | None, now: datetime) -> datetime:
     return max(wanted_from or now, now)
 
 
-def hold_until(ready_at: datetime, policy: Policy) -> datetime:
-    """An offer is held from when its item is ready (after the buffer), for the hold time."""
-    return ready_at + timedelta(hours=policy.hold_hours)
+def hold_until(ready_at: datetime, policy: Policy, calendar: Calendar) -> datetime:
+    """An offer is held from when its item is ready (after the buffer), for the hold time;
+    a hold that would end on a day the desk is closed (a weekend, a holiday, a staff
+    closure) runs to closing time of the next open day, so it can still be picked up."""
+    return open_day_end(calendar, ready_at + timedelta(hours=policy.hold_hours))
+
+
+def open_day_end(calendar: Calendar, at: datetime) -> datetime:
+    """`at` when the desk is open on its day, else closing time of the next open day: where
+    a due time or the end of a hold lands when its day is closed. Never earlier than `at`."""
+    day = local_date(at)
+    if calendar.is_open_day(day):
+        return at
+    return closing_time(calendar, day)
+
+
+def check_closure(first: date, last: date, today: date) -> None:
+    if last < today:
+        raise Refused(
+            "the closure is wholly in the past",
+            code="closure_in_past",
+            nb="hele stengingen ligger i fortiden",
+            field="body.last_date",
+        )
+    if last < first:
+        raise Refused(
+            "the closure ends before it starts",
+            code="closure_ends_before_start",
+            nb="stengingen slutter før den begynner",
+            field="body.last_date",
+        )
+    if (last - first).days > 366:
+        raise Refused(
+            "a closure can be at most a year long",
+            code="closure_too_long",
+            nb="en stenging kan vare høyst ett år",
+            field="body.last_date",
+        )
 
 
 class QueuedReservation(Protocol):

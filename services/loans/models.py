@@ -181,3 +181,18 @@ class ShelfBook(Base):
     language: Mapped[str | None] = mapped_column(String(20), nullable=True)
     brought_at: Mapped[datetime] = mapped_column(UTCDateTime)
     taken_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class DeskClosure(Base):
+    """A staff closure of the desk (a staff day, a move, a burst pipe), beside the hub's hours
+    and the public holidays: no check-out or return, and no loan or held offer ends on a day
+    it closes."""
+
+    __tablename__ = "desk_closures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    hub: Mapped[str] = mapped_column(String(50), index=True)
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    reason: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

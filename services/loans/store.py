@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from services.loans.domain import OPEN, UNLENDABLE, Policy, ReservationStatus
 from services.loans.models import (
     Borrower,
+    DeskClosure,
     Item,
     Loan,
     LoanPolicy,
@@ -29,7 +30,7 @@ from services.loans.models import (
     Reservation,
     ShelfBook,
 )
-from shared.calendar import Calendar
+from shared.calendar import Calendar, Closure
 from shared.db import insert_for
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
@@ -37,12 +38,6 @@ from shared.events import Contact
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def calendar_of(_hub: str) -> Calendar:
-    # Every hub keeps the shared hub hours and Norwegian holidays for now; a hub with its
-    # own hours or closures would be looked up here.
-    return Calendar()
 
 
 def contact_of(borrower: Borrower) -> Contact:
@@ -110,6 +105,62 @@ class Store:
         if self._postgres:
             return query.with_for_update(skip_locked=skip_locked)
         return query
+
+    # --- the desk's calendar -------------------------------------------------------------
+
+    async def calendar(self, hub: str, after: datetime) -> Calendar:
+        """The hub's hours and Norwegian holidays, with the desk's closures that end after
+        `after` (earlier ones no longer change any answer)."""
+        rows = await self.session.execute(
+            select(DeskClosure)
+            .where(DeskClosure.hub == hub, DeskClosure.end_at > after)
+            .order_by(DeskClosure.start_at)
+        )
+        return Calendar(closures=[Closure(c.start_at, c.end_at, c.reason) for c in rows.scalars()])
+
+    async def closures(self, hub: str, after: datetime) -> Sequence[DeskClosure]:
+        rows = await self.session.execute(
+            select(DeskClosure)
+            .where(DeskClosure.hub == hub, DeskClosure.end_at > after)
+            .order_by(DeskClosure.start_at)
+        )
+        return rows.scalars().all()
+
+    async def add_closure(self, closure: DeskClosure) -> None:
+        self.session.add(closure)
+        await self.session.flush()
+
+    async def loans_due_within(self, hub: str, start: datetime, end: datetime) -> Sequence[Loan]:
+        """Active loans of the hub due in [start, end), locked: a new closure moves them."""
+        rows = await self.session.execute(
+            select(Loan)
+            .where(
+                Loan.hub == hub,
+                Loan.returned_at.is_(None),
+                Loan.due_at >= start,
+                Loan.due_at < end,
+            )
+            .order_by(Loan.id)
+            .with_for_update()
+        )
+        return rows.scalars().all()
+
+    async def offers_ending_within(
+        self, hub: str, start: datetime, end: datetime
+    ) -> Sequence[Reservation]:
+        """Offers held until a time in [start, end), locked: a new closure extends them."""
+        rows = await self.session.execute(
+            select(Reservation)
+            .where(
+                Reservation.hub == hub,
+                Reservation.status == ReservationStatus.OFFERED.value,
+                Reservation.hold_until >= start,
+                Reservation.hold_until < end,
+            )
+            .order_by(Reservation.id)
+            .with_for_update()
+        )
+        return rows.scalars().all()
 
     async def flush(self) -> None:
         """Writes what is pending; a unique index speaks here (IntegrityError)."""

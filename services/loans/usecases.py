@@ -13,14 +13,15 @@ from datetime import date, datetime, timedelta
 
 from services.loans import domain
 from services.loans.domain import UNLENDABLE, ReservationStatus
-from services.loans.models import Borrower, Item, Loan, Reservation, ShelfBook
-from services.loans.store import NoticeClaim, Store, calendar_of, contact_of, new_id
+from services.loans.models import Borrower, DeskClosure, Item, Loan, Reservation, ShelfBook
+from services.loans.store import NoticeClaim, Store, contact_of, new_id
 from shared.auth import hash_token, new_token
-from shared.calendar import local_date
+from shared.calendar import Calendar, Closure, local_date
 from shared.events import (
     Actor,
     DueLoan,
     ItemOutOfService,
+    LoanDueMoved,
     LoanDueSoon,
     LoanOverdue,
     LoanRenewed,
@@ -86,6 +87,11 @@ class ItemView:
 class ReservationView:
     reservation: Reservation
     manage_token: str | None = None
+
+
+async def _calendar(uow: Uow, hub: str) -> Calendar:
+    """The desk's calendar: the hub's hours, Norwegian holidays and the desk's closures."""
+    return await uow.store.calendar(hub, uow.now())
 
 
 async def _policy(uow: Uow, hub: str, kind: str) -> domain.Policy:
@@ -172,7 +178,7 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
     start = cmd.started_at or now
     domain.check_backfill(cmd.started_at, now)
     if not backfill:
-        domain.require_open(calendar_of(cmd.hub), now, "check-out")
+        domain.require_open(await _calendar(uow, cmd.hub), now, "check-out")
     domain.check_request_shape(cmd.condition, cmd.item_id, cmd.kind)
 
     item: Item | None = None
@@ -188,7 +194,7 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
         kind = cmd.kind
     policy = await _policy(uow, cmd.hub, kind)
     due = domain.due_date(policy, local_date(start), cmd.days, cmd.due_date)
-    due_at = domain.closing_time(calendar_of(cmd.hub), due)
+    due_at = domain.closing_time(await _calendar(uow, cmd.hub), due)
 
     borrower, created = await _borrower_for(uow, cmd.borrower)
     blocker = domain.blocking_loan(
@@ -268,7 +274,7 @@ async def return_loan(uow: Uow, cmd: ReturnLoan) -> LoanView:
         raise domain.loan_not_found(cmd.loan_id)
     loan, item, borrower = found
     domain.check_returnable(loan.id, loan.returned_at)
-    domain.require_open(calendar_of(loan.hub), now, "return")
+    domain.require_open(await _calendar(uow, loan.hub), now, "return")
     policy = await _policy(uow, loan.hub, item.kind)
     loan.returned_at = now
     loan.condition_in = cmd.condition
@@ -334,7 +340,7 @@ async def renew_loan(uow: Uow, cmd: RenewLoan) -> LoanView:
     new_due = domain.renewed_due_date(
         policy, local_date(loan.started_at), local_date(loan.due_at), loan.renewals
     )
-    loan.due_at = domain.closing_time(calendar_of(loan.hub), new_due)
+    loan.due_at = domain.closing_time(await _calendar(uow, loan.hub), new_due)
     loan.renewals += 1
     _schedule_next(loan, cmd.rules, now)
     await uow.store.flush()
@@ -419,6 +425,7 @@ async def offer_free_items(uow: Uow, cmd: OfferFree) -> int:
     store = uow.store
     await store.expire_offers(cmd.hub, cmd.kind, now)
     policy = await _policy(uow, cmd.hub, cmd.kind)
+    calendar = await _calendar(uow, cmd.hub)
     offered = 0
     while True:
         reservation = await store.next_waiting(cmd.hub, cmd.kind, now)
@@ -429,7 +436,9 @@ async def offer_free_items(uow: Uow, cmd: OfferFree) -> int:
             return offered
         reservation.status = domain.next_status(reservation.id, reservation.status, "offer")
         reservation.offered_item_id = item.id
-        reservation.hold_until = domain.hold_until(max(now, item.available_from or now), policy)
+        reservation.hold_until = domain.hold_until(
+            max(now, item.available_from or now), policy, calendar
+        )
         borrower = await store.borrower(reservation.borrower_id)
         assert borrower is not None  # a foreign key
         await store.flush()  # the next pick must see this offer
@@ -818,3 +827,72 @@ def _notice_event(
         blocked=last,
         escalate_to_role=rules.escalation_role if last else None,
     )
+
+
+# --- the desk's closures -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AddClosure:
+    hub: str
+    first_date: date
+    last_date: date
+    reason: str
+    rules: NoticeRules
+
+
+@dataclass(frozen=True)
+class ClosureAdded:
+    closure: DeskClosure
+    loans_moved: int
+    offers_extended: int
+
+
+async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
+    """Close the desk for whole days. Like a holiday: no check-out or return, and loans due
+    and offers held until then run to closing time of the next open day, both those made
+    from now on and those already out (moved here, their reminders rescheduled)."""
+    now = uow.now()
+    domain.check_closure(cmd.first_date, cmd.last_date, local_date(now))
+    span = Closure.whole_days(cmd.first_date, cmd.last_date, cmd.reason)
+    row = DeskClosure(
+        hub=cmd.hub, start_at=span.start, end_at=span.end, reason=cmd.reason, created_at=now
+    )
+    await uow.store.add_closure(row)
+    calendar = await _calendar(uow, row.hub)
+    loans = await uow.store.loans_due_within(row.hub, row.start_at, row.end_at)
+    moved = 0
+    for loan in loans:
+        previous = loan.due_at
+        loan.due_at = domain.open_day_end(calendar, loan.due_at)
+        if loan.due_at == previous:
+            continue  # its day still has open hours: still due then
+        _schedule_next(loan, cmd.rules, now)
+        moved += 1
+        item = await uow.store.item(loan.item_id)
+        borrower = await uow.store.borrower(loan.borrower_id)
+        assert item is not None and borrower is not None  # foreign keys
+        uow.record(
+            LoanDueMoved(
+                **_loan_facts(loan, item, borrower),
+                due_at=loan.due_at,
+                previous_due_at=previous,
+                reason=row.reason,
+            )
+        )
+    offers = await uow.store.offers_ending_within(row.hub, row.start_at, row.end_at)
+    for reservation in offers:
+        assert reservation.hold_until is not None  # the query's condition
+        reservation.hold_until = domain.open_day_end(calendar, reservation.hold_until)
+    await uow.store.flush()
+    return ClosureAdded(row, moved, len(offers))
+
+
+@dataclass(frozen=True)
+class ClosuresQuery:
+    hub: str
+
+
+async def list_closures(uow: Uow, cmd: ClosuresQuery) -> list[DeskClosure]:
+    """Closures that have not ended yet."""
+    return list(await uow.store.closures(cmd.hub, uow.now()))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -51,17 +51,22 @@ def _oslo(value: datetime) -> datetime:
     return value.astimezone(OSLO)
 
 
+def _oslo_day(value: datetime | date) -> date:
+    """A calendar day (an event's `day`) is already Oslo's; an instant is converted."""
+    return _oslo(value) if isinstance(value, datetime) else value
+
+
 def _filters(language: str) -> dict[str, Any]:
     weekdays, months = _WEEKDAYS[language], _MONTHS[language]
 
-    def dato(value: datetime) -> str:
-        t = _oslo(value)
+    def dato(value: datetime | date) -> str:
+        t = _oslo_day(value)
         if language == "nb":
             return f"{weekdays[t.weekday()]} {t.day}. {months[t.month - 1]} {t.year}"
         return f"{weekdays[t.weekday()]} {t.day} {months[t.month - 1]} {t.year}"
 
-    def dato_kort(value: datetime) -> str:
-        t = _oslo(value)
+    def dato_kort(value: datetime | date) -> str:
+        t = _oslo_day(value)
         if language == "nb":
             return f"{weekdays[t.weekday()][:3]}. {t.day}.{t.month}."
         return f"{weekdays[t.weekday()][:3]} {t.day} {months[t.month - 1][:3]}"

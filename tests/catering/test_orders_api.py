@@ -322,3 +322,45 @@ async def test_the_cafes_day_refusals_name_the_field_at_fault(
         assert (gone.json()["code"], gone.json()["field"]) == ("closure_in_past", "body.last_date")
         set_ = await c.put(f"/capacity/{day}", json={"portions": 3}, headers=CAFE)
         assert set_.json() == {"date": day, "capacity": 3, "used": 3, "remaining": 0}
+
+
+async def test_a_customer_changes_an_order_and_the_cafe_answers_a_late_change(
+    sqlite_database_url: str, redis_url: str, prefix: str, redis: Redis, clock: Clock
+) -> None:
+    async with cafe_service(sqlite_database_url, redis_url, prefix, clock) as cafe:
+        c = cafe.client
+        placed = (
+            await c.post("/orders", json=catering(oslo("2026-06-04", "11:00"), 8, kake=8))
+        ).json()
+        body = {"pickup_at": oslo("2026-06-04", "12:00").isoformat(), "lines": [
+            {"item_id": "kake", "quantity": 10}]}  # fmt: skip
+        url = f"/orders/{placed['id']}/change"
+        assert (await c.post(url, json=body)).status_code == 401
+        other = (await c.post("/orders", json=takeaway(oslo("2026-06-04", "11:00"), kake=1))).json()
+        wrong = await c.post(url, json=body, headers={"X-Manage-Token": other["manage_token"]})
+        assert (wrong.status_code, wrong.json()["code"]) == (403, "wrong_manage_token")
+        mine = {"X-Manage-Token": placed["manage_token"], "Accept-Language": "nb"}
+        changed = await c.post(url, json=body, headers=mine)
+        assert changed.status_code == 200, changed.text
+        answer = changed.json()
+        assert (answer["change_applied"], answer["portions"], answer["people"]) == (True, 10, 8)
+        assert answer["pickup_at"].startswith("2026-06-04T10:00")
+
+        clock.set(oslo("2026-06-03", "09:00"))  # past Tuesday 12:00: a late change
+        body["lines"] = [{"item_id": "kake", "quantity": 12}]
+        late = (await c.post(url, json=body, headers=mine)).json()
+        assert (late["change_applied"], late["portions"]) == (False, 10)
+        accept = f"/orders/{placed['id']}/change/accept"
+        assert (await c.post(accept, headers=DESK)).status_code == 403
+        accepted = await c.post(accept, headers=CAFE)
+        assert (accepted.status_code, accepted.json()["portions"]) == (200, 12)
+        again = await c.post(f"/orders/{placed['id']}/change/reject", headers=CAFE)
+        assert (again.status_code, again.json()["code"]) == (409, "no_change_pending")
+
+        async def changes() -> list[dict] | None:
+            found = [e for e in await events(redis, prefix) if e["type"] == "OrderChanged"]
+            return found if len(found) == 3 else None
+
+        seen = await wait_for(changes, message="three OrderChanged")
+        assert [e["data"]["change"] for e in seen] == ["applied", "requested", "accepted"]
+        assert seen[-1]["data"]["actor"]["id"] == service_account_id("tc")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
@@ -67,6 +67,8 @@ def _value(name: str, annotation: Any, language: str) -> Any:
         return 2
     if annotation is str:
         return f"{name}-1"
+    if annotation is date:  # a calendar day (Oslo's), e.g. CafeDayAffected.day
+        return WHEN.date()
     if annotation is datetime or "datetime" in str(annotation).lower():
         return WHEN
     raise TypeError(f"no sample value for {name}: {annotation!r}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import timedelta
 
 import pytest
 
@@ -104,3 +105,61 @@ def test_a_route_to_nowhere_fails_the_check() -> None:
     )
     with pytest.raises(ValueError, match="OrderPlaced"):
         broken.check(Renderer().names())
+
+
+@pytest.mark.parametrize(
+    ("change", "status", "cafe_told"),
+    [
+        ("applied", "placed", False),
+        ("applied", "pending_acceptance", True),  # the café has not answered the order yet
+        ("requested", "accepted", True),
+        ("accepted", "accepted", False),
+        ("rejected", "placed", False),
+    ],
+)
+def test_an_order_change_tells_the_customer_and_the_cafe_only_when_it_waits(
+    rules: FanoutRules, change: str, status: str, cafe_told: bool
+) -> None:
+    data = sample("OrderChanged", "nb", change=change, status=status)
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    staff = {p.channel for p in planned if p.target.kind == "staff"}
+    assert staff == ({"sms", "email"} if cafe_told else set())
+    if cafe_told:
+        (email,) = [p for p in planned if p.target.kind == "staff" and p.channel == "email"]
+        waits = (
+            "vil endre en bestilling etter fristen" if change == "requested" else "venter på svar"
+        )
+        assert waits in email.text
+    (customer,) = [p for p in planned if p.target.kind == "person"]
+    assert customer.channel == "email"
+    expected = {
+        "applied": "Bestillingen er endret",
+        "requested": "Vi har fått ønsket ditt om endring",
+        "accepted": "Bestillingen er endret",
+        "rejected": "Endringen ble ikke godtatt",
+    }[change]
+    assert customer.subject and customer.subject.startswith(expected)
+
+
+def test_a_day_with_orders_affected_is_told_to_the_cafe_by_email(rules: FanoutRules) -> None:
+    data = sample("CafeDayAffected", "nb", change="closure", orders=3, portions=14)
+    planned = plan(new_event(data), data, rules, {}, WHEN)
+    assert {(p.target.kind, p.channel) for p in planned} == {("staff", "email")}
+    text = planned[0].text
+    assert "Kafeen er nå stengt tirsdag 5. mai 2026" in text
+    assert "3 bestillinger med til sammen 14 porsjoner" in text
+
+
+def test_a_moved_due_date_is_told_to_the_borrower_by_sms(rules: FanoutRules) -> None:
+    data = sample(
+        "LoanDueMoved",
+        "nb",
+        previous_due_at=WHEN + timedelta(hours=4),
+        due_at=WHEN + timedelta(days=2, hours=4),
+        reason="personaldag",
+        item_label="PC 3",
+    )
+    (sms,) = plan(new_event(data), data, rules, {}, WHEN)
+    assert (sms.target.kind, sms.channel) == ("person", "sms")
+    assert "stengt tir. 5.5. (personaldag)" in sms.text
+    assert "Ny frist for å levere PC 3 er tor. 7.5. kl. 14:00" in sms.text

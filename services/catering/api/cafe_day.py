@@ -49,11 +49,12 @@ async def set_capacity(
     day: Annotated[Day, Path()],
     body: CapacityIn,
     hub: Annotated[HubKey, Query()] = DEFAULT_HUB,
-    _staff: Staff = Depends(require_staff(Role.CAFE)),
+    staff: Staff = Depends(require_staff(Role.CAFE)),
 ) -> CapacityOut:
-    """Portions the café can make that day; never below what is already promised."""
+    """Portions the café can make that day; never below what is already promised. On a day
+    with orders the café is told (CafeDayAffected)."""
     runtime = runtime_of(request)
-    cmd = usecases.SetCapacity(hub, day, body.portions)
+    cmd = usecases.SetCapacity(hub, day, body.portions, staff.actor())
     default = catering_settings(runtime).daily_capacity
     load = await runtime.uow.run(
         lambda uow: usecases.set_capacity(uow, cmd, daily_capacity=default)
@@ -79,11 +80,12 @@ async def availability(
 
 @router.post("/closures", response_model=ClosureOut, status_code=201)
 async def add_closure(
-    request: Request, body: ClosureIn, _staff: Staff = Depends(require_staff(Role.CAFE))
+    request: Request, body: ClosureIn, staff: Staff = Depends(require_staff(Role.CAFE))
 ) -> ClosureOut:
     """Close the café for whole days (staff training, a private event): no pick-ups, and
-    those days do not count as working days in lead times."""
-    cmd = usecases.AddClosure(body.hub, body.first_date, body.last_date, body.reason)
+    those days do not count as working days in lead times. Orders already on those days
+    stay; the café is told of each such day (CafeDayAffected) and decides."""
+    cmd = usecases.AddClosure(body.hub, body.first_date, body.last_date, body.reason, staff.actor())
     row = await runtime_of(request).uow.run(lambda uow: usecases.add_closure(uow, cmd))
     return closure_out(row)
 

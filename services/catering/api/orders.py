@@ -13,6 +13,8 @@ from services.catering.api.schemas import (
     CustomerIn,
     Day,
     HubKey,
+    OrderChangedOut,
+    OrderChangeIn,
     OrderCreated,
     OrderIn,
     OrderOut,
@@ -115,6 +117,70 @@ async def cancel_order(
     )
     order = await runtime_of(request).uow.run(lambda uow: usecases.cancel_order(uow, cmd))
     return order_out(order)
+
+
+@router.post(
+    "/orders/{order_id}/change",
+    response_model=OrderChangedOut,
+    responses={
+        409: {"description": "ready, finished or cancelled: not changeable"},
+        422: {"description": "as placing: hours, items, or the day is full"},
+    },
+)
+async def change_order(
+    request: Request, order_id: uuid.UUID, body: OrderChangeIn, x_manage_token: ManageToken = None
+) -> OrderChangedOut:
+    """The customer changes items, counts or the pick-up time with the manage token. Before
+    the cut-off the change applies at once; after it, it is a short-notice request the café
+    accepts or rejects, and the order keeps its old content until then."""
+    runtime = runtime_of(request)
+    cmd = usecases.ChangeOrder(
+        order_id=str(order_id),
+        token=x_manage_token,
+        pickup_at=body.pickup_at,
+        lines=[(line.item_id, line.quantity) for line in body.lines],
+        people=body.people,
+    )
+    rules = catering_settings(runtime).rules()
+    changed = await runtime.uow.run(lambda uow: usecases.change_order(uow, cmd, rules=rules))
+    return OrderChangedOut(
+        **order_out(changed.order).model_dump(),
+        change_id=changed.change.id,
+        change_applied=changed.applied,
+        message=changed.message,
+    )
+
+
+async def _decide_change(
+    request: Request, order_id: uuid.UUID, staff: Staff, accept: bool, reason: str | None
+) -> OrderOut:
+    runtime = runtime_of(request)
+    cmd = usecases.DecideChange(str(order_id), accept, reason, staff.actor())
+    default = catering_settings(runtime).daily_capacity
+    order = await runtime.uow.run(
+        lambda uow: usecases.decide_change(uow, cmd, daily_capacity=default)
+    )
+    return order_out(order)
+
+
+@router.post("/orders/{order_id}/change/accept", response_model=OrderOut)
+async def accept_change(
+    request: Request, order_id: uuid.UUID, staff: Staff = Depends(require_staff(Role.CAFE))
+) -> OrderOut:
+    """Apply the change waiting for the café (409 `no_change_pending` if none; 422
+    `capacity_full` if the day has no room for it any more)."""
+    return await _decide_change(request, order_id, staff, True, None)
+
+
+@router.post("/orders/{order_id}/change/reject", response_model=OrderOut)
+async def reject_change(
+    request: Request,
+    order_id: uuid.UUID,
+    body: Annotated[CancelIn | None, Body()] = None,
+    staff: Staff = Depends(require_staff(Role.CAFE)),
+) -> OrderOut:
+    """Say no to the change waiting for the café; the order stays as it was."""
+    return await _decide_change(request, order_id, staff, False, body.reason if body else None)
 
 
 async def _advance(

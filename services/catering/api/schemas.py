@@ -193,6 +193,19 @@ class OrderIn(BaseModel):
         return self
 
 
+class OrderChangeIn(BaseModel):
+    """The order as the customer now wants it: every line, the pick-up time and, for
+    catering, the number of people."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pickup_at: Instant = Field(description="with a UTC offset; inside café hours")
+    lines: list[LineIn] = Field(min_length=1, max_length=50)
+    people: Annotated[StrictInt, Field(ge=1, le=1000)] | None = Field(
+        default=None, description="catering: the number of people (kept when left out)"
+    )
+
+
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -253,6 +266,15 @@ class OrderOut(BaseModel):
 class OrderCreated(OrderOut):
     manage_token: str = Field(
         description="keep it: send it as the X-Manage-Token header to see or cancel the order"
+    )
+    message: str
+
+
+class OrderChangedOut(OrderOut):
+    change_id: str
+    change_applied: bool = Field(
+        description="false: the change came after the cut-off and waits for the café; the "
+        "order is shown as it stands until then"
     )
     message: str
 

@@ -191,3 +191,24 @@ class Shelf(BaseModel):
 class TokenOut(BaseModel):
     borrower_id: str
     manage_token: str
+
+
+class ClosureIn(_In):
+    hub: str = Hub
+    first_date: date
+    last_date: date
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class ClosureOut(BaseModel):
+    id: int
+    hub: str
+    start_at: datetime
+    end_at: datetime
+    reason: str
+    loans_moved: int | None = Field(
+        default=None, description="when added: active loans whose due time was moved"
+    )
+    offers_extended: int | None = Field(
+        default=None, description="when added: held offers that now run longer"
+    )

@@ -82,6 +82,10 @@ def hub(database_url: str, redis_url: str, prefix: str, redis: Redis) -> Factory
         config.setdefault("sms_per_second", 0)
         config.setdefault("sms_username", "knutepunkt")
         config.setdefault("sms_password", "test-password")
+        # The daily digests only where a test asks for them: at NOON on a weekday one is
+        # due, and whether it lists a test's events would race their consumption.
+        for role in ("desk", "cafe", "booking"):
+            config.setdefault(f"digest_{role}_enabled", False)
         clock = MovingClock(start)
         async with (
             running_mail_catcher(http=False) as mail,

@@ -236,7 +236,8 @@ def test_the_settings_name_a_time_and_on_off_per_role() -> None:
 
 async def test_through_the_service_the_digest_email_arrives_once(hub: Factory) -> None:
     # The service's own timer and consumer, the injected clock, the real mail catcher.
-    async with hub(start=oslo(TUESDAY, 7), digest_poll_seconds=0.1) as h:
+    enabled = {f"digest_{role}_enabled": True for role in ("desk", "cafe", "booking")}
+    async with hub(start=oslo(TUESDAY, 7), digest_poll_seconds=0.1, **enabled) as h:
         started = sample("LoanStarted", loan_id="l1", item_label="PC 7", borrower=BORROWER,
                          due_at=oslo(TUESDAY, 14), backfilled=False)  # fmt: skip
         event_id = await h.publish(started)

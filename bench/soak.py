@@ -85,6 +85,8 @@ SERVICE_OF = {
 }
 # How far the clients' and the fault injector's clocks may stand apart, in seconds.
 CLOCK_SLACK = 2.0
+# NOTIFY_UNRECORDED_WINDOW as the soak runs notify: messages per instance a kill can resend.
+UNRECORDED_WINDOW = 16
 SETTLE_SECONDS = 300.0  # above notify's claim lease, so a killed sender's claims come back
 # What httpx says when the server's connection goes away under a request.
 DROPPED = {"RemoteProtocolError", "ReadError"}
@@ -414,6 +416,9 @@ class Audit:
     lost: int = 0
     duplicated: int = 0
     messages_twice: int = 0
+    # Emails sent a second time inside notify's documented window after a kill
+    # (docs/notify.md, "Once, and a crash"): counted, apart from the duplicates.
+    within_window: int = 0
 
     def add(self, label: str, value: object, *, lost: int = 0, duplicated: int = 0) -> None:
         self.lost += lost
@@ -422,7 +427,12 @@ class Audit:
 
 
 async def audit(
-    hub: Hub, redis: Redis, ledger: Ledger, mails: list[Any], texts: list[Any]
+    hub: Hub,
+    redis: Redis,
+    ledger: Ledger,
+    mails: list[Any],
+    texts: list[Any],
+    notify_kills: int,
 ) -> Audit:
     out = Audit()
     # What each producer committed, and what reached its stream.
@@ -528,11 +538,17 @@ async def audit(
         never = sent - set(got)
         twice = sum(n - 1 for n in got.values() if n > 1)
         out.messages_twice += twice
+        # An email may go out once more when notify dies between the SMTP server's answer
+        # and the commit: never a third time, at most the window per killed instance. An
+        # SMS never (the sink, like the gateways we use, drops a repeated reference).
+        allowed = channel == "email" and max(got.values(), default=1) <= 2
+        within = twice if allowed and twice <= UNRECORDED_WINDOW * notify_kills else 0
+        out.within_window += within
         out.add(
             f"{channel}: sent / received / sent but never received / received twice",
             f"{len(sent)} / {sum(got.values())} / {len(never)} / {twice}",
             lost=len(never),
-            duplicated=twice,
+            duplicated=twice - within,
         )
     unfinished = sum(1 for r in deliveries if r["status"] in ("queued", "sending"))
     out.add("deliveries still queued or sending", unfinished, lost=unfinished)
@@ -597,7 +613,9 @@ def report(
         print(f"\nNOT SETTLED within {SETTLE_SECONDS:g} s: {unsettled}")
     print(
         f"\nlost {result.lost}, duplicated {result.duplicated} "
-        f"(of which messages sent twice: {result.messages_twice}), "
+        f"(of which messages sent twice: {result.messages_twice - result.within_window}); "
+        f"emails sent twice within notify's documented window after a kill: "
+        f"{result.within_window}; "
         f"500s or unanswered {len(errors)}"
     )
     return len(errors)
@@ -640,7 +658,10 @@ async def main() -> int:
         try:
             await hub.start()
             redis = Redis.from_url(hub.redis_server.url)
-            async with httpx.AsyncClient(timeout=15) as client:
+            # Idle connections are dropped before uvicorn's keep-alive timeout (5 s) closes
+            # them, or a request sent as the server closes its end fails as a ReadError.
+            limits = httpx.Limits(keepalive_expiry=2.0)
+            async with httpx.AsyncClient(timeout=15, limits=limits) as client:
                 await add_stock(hub, client)
                 stop = asyncio.Event()
                 load = Load(hub, ledger, rng)
@@ -656,7 +677,10 @@ async def main() -> int:
                 print("load and faults stopped; settling", flush=True)
                 unsettled = await settle(hub, redis, client, SETTLE_SECONDS)
                 hub.watch_rss()
-                result = await audit(hub, redis, ledger, list(mail.messages), list(sms.messages))
+                notify_kills = sum(1 for f in faults if f.kind == "kill" and f.target == "notify")
+                result = await audit(
+                    hub, redis, ledger, list(mail.messages), list(sms.messages), notify_kills
+                )
         finally:
             if redis is not None:
                 await redis.aclose()

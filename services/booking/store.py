@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -211,6 +211,39 @@ class Store:
                 ledger.add(r.start_at, r.end_at)
         return ledger
 
+    async def free_time_in_weeks(
+        self, weeks: Sequence[tuple[str, str, datetime, datetime]]
+    ) -> list[domain.FreeTime]:
+        """Active free bookings of each (organisation, resource, [week start, week end)), in
+        one statement: each term is a range of ix_bookings_org_resource_start."""
+        terms = [
+            and_(
+                Booking.org_number == org,
+                Booking.resource_id == resource_id,
+                Booking.start_at >= start,
+                Booking.start_at < end,
+            )
+            for org, resource_id, start, end in sorted(set(weeks))
+        ]
+        if not terms:
+            return []
+        rows = await self.session.execute(
+            select(
+                Booking.id,
+                Booking.org_number,
+                Booking.resource_id,
+                Booking.start_at,
+                Booking.end_at,
+            ).where(
+                Booking.status.in_(domain.ACTIVE),
+                Booking.free_of_charge.is_(True),
+                or_(*terms),
+            )
+        )
+        return [
+            domain.FreeTime(r.id, r.org_number, r.resource_id, r.start_at, r.end_at) for r in rows
+        ]
+
     async def add_booking(self, booking: Booking) -> None:
         # Flushed at once, so that the database's overlap guard answers inside the use case.
         self.session.add(booking)
@@ -260,6 +293,14 @@ class Store:
         if status:
             query = query.where(Booking.status == status)
         rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
+
+    async def waiting(self, limit: int) -> list[tuple[Booking, Resource]]:
+        """Bookings waiting for approval, in the order they were asked for."""
+        query = _BOOKING_AND_RESOURCE.where(Booking.status == "pending")
+        rows = await self.session.execute(
+            query.order_by(Booking.created_at, Booking.id).limit(limit)
+        )
         return [(b, r) for b, r in rows.all()]
 
     async def count_bookings(self) -> int:

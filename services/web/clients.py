@@ -208,6 +208,10 @@ class BookingApi(_Api):
             limit=limit,
         )
 
+    async def requests(self, caller: Caller, limit: int = 1000) -> list[dict[str, Any]]:
+        """The requests waiting for approval, oldest first, with their free hours."""
+        return await self._get("/bookings/requests", caller, limit=limit)
+
     async def booking(self, caller: Caller, booking_id: str) -> dict[str, Any]:
         return await self._get(f"/bookings/{booking_id}", caller)
 

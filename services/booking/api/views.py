@@ -57,6 +57,21 @@ def booking_out(booked: usecases.Booked) -> dict[str, Any]:
     ).model_dump(mode="json")
 
 
+def request_out(waiting: usecases.WaitingRequest) -> dict[str, Any]:
+    free = waiting.free_hours
+    return {
+        **booking_out(waiting),
+        "free_hours": None
+        if free is None
+        else {
+            "limit": free.limit,
+            "used": free.used,
+            "with_this": free.with_this,
+            "over": free.over,
+        },
+    }
+
+
 def occurrence_out(o: domain.Occurrence) -> OccurrenceReport:
     return OccurrenceReport(
         date=o.date,

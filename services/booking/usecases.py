@@ -350,9 +350,15 @@ async def list_requests(uow: Uow, query: RequestQuery) -> list[WaitingRequest]:
         for b, r in waiting
         if b.org_number and b.free_of_charge and r.weekly_free_hours is not None
     ]
-    held = await uow.store.free_time_in_weeks(
-        [(f.org_number, f.resource_id, *domain.week_bounds(f.start)) for f in counted]
-    )
+    held: list[domain.FreeTime] = []
+    if counted:
+        weeks = [domain.week_bounds(f.start) for f in counted]
+        held = await uow.store.free_time_between(
+            {f.org_number for f in counted},
+            {f.resource_id for f in counted},
+            min(start for start, _ in weeks),
+            max(end for _, end in weeks),
+        )
     limits = {r.id: r.weekly_free_hours for _, r in waiting}
     free_hours = domain.weekly_free_hours(counted, held, limits)
     return [WaitingRequest(b, r, free_hours.get(b.id)) for b, r in waiting]

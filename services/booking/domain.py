@@ -293,6 +293,53 @@ class QuotaLedger:
         self.used[week] = self.used.get(week, 0.0) + (end - start) / timedelta(hours=1)
 
 
+@dataclass(frozen=True)
+class FreeTime:
+    """A booking as far as a weekly quota is concerned: whose, where, when."""
+
+    booking_id: str
+    org_number: str
+    resource_id: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class FreeHours:
+    """A waiting request against its organisation's weekly free hours on its resource:
+    `used` by the organisation's other active free bookings of the request's Oslo week,
+    `with_this` when the request is approved too."""
+
+    limit: float
+    used: float
+    with_this: float
+    over: bool
+
+
+def weekly_free_hours(
+    requests: Sequence[FreeTime], held: Iterable[FreeTime], limits: Mapping[str, float | None]
+) -> dict[str, FreeHours]:
+    """Each request's free hours (by booking id), counted as the quota check at booking time
+    counts them (QuotaLedger: ISO weeks of the Oslo date, active free bookings). A resource
+    without a limit (None in `limits`) leaves its requests out. The request itself is among
+    the active bookings it is weighed against: it is counted once, as `with_this`."""
+    hours_of: dict[tuple[str, str, tuple[int, int]], list[tuple[str, float]]] = {}
+    for h in held:
+        key = (h.org_number, h.resource_id, week_of(h.start))
+        hours_of.setdefault(key, []).append((h.booking_id, (h.end - h.start) / timedelta(hours=1)))
+    answers: dict[str, FreeHours] = {}
+    for r in requests:
+        limit = limits.get(r.resource_id)
+        if limit is None:
+            continue
+        others = hours_of.get((r.org_number, r.resource_id, week_of(r.start)), [])
+        used = sum(hours for booking_id, hours in others if booking_id != r.booking_id)
+        with_this = used + (r.end - r.start) / timedelta(hours=1)
+        # The same tolerance as QuotaLedger.refusal: what it lets through is not "over".
+        answers[r.booking_id] = FreeHours(limit, used, with_this, with_this > limit + 1e-9)
+    return answers
+
+
 # --------------------------------------------------------------------------- lifecycle
 
 

@@ -253,6 +253,36 @@ class Store:
                 ledger.add(r.start_at, r.end_at)
         return ledger
 
+    async def free_time_between(
+        self, org_numbers: set[str], resource_ids: set[str], start: datetime, end: datetime
+    ) -> list[domain.FreeTime]:
+        """Active free bookings of these organisations on these resources starting in
+        [start, end): one index range per pair (ix_bookings_org_resource_start). Between the
+        weeks asked about it may read others; a resource with a weekly limit keeps those few.
+        One OR term per organisation, resource and week instead cost 40 ms of CPU a call
+        with 100,000 bookings against 4 ms here (and more to build than to read)."""
+        if not org_numbers or not resource_ids:
+            return []
+        rows = await self.session.execute(
+            select(
+                Booking.id,
+                Booking.org_number,
+                Booking.resource_id,
+                Booking.start_at,
+                Booking.end_at,
+            ).where(
+                Booking.org_number.in_(sorted(org_numbers)),
+                Booking.resource_id.in_(sorted(resource_ids)),
+                Booking.start_at >= start,
+                Booking.start_at < end,
+                Booking.status.in_(domain.ACTIVE),
+                Booking.free_of_charge.is_(True),
+            )
+        )
+        return [
+            domain.FreeTime(r.id, r.org_number, r.resource_id, r.start_at, r.end_at) for r in rows
+        ]
+
     async def add_booking(self, booking: Booking) -> None:
         # Flushed at once, so that the database's overlap guard answers inside the use case.
         self.session.add(booking)
@@ -312,6 +342,14 @@ class Store:
         if status:
             query = query.where(Booking.status == status)
         rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
+
+    async def waiting(self, limit: int) -> list[tuple[Booking, Resource]]:
+        """Bookings waiting for approval, in the order they were asked for."""
+        query = _BOOKING_AND_RESOURCE.where(Booking.status == "pending")
+        rows = await self.session.execute(
+            query.order_by(Booking.created_at, Booking.id).limit(limit)
+        )
         return [(b, r) for b, r in rows.all()]
 
     async def count_bookings(self) -> int:

@@ -119,6 +119,11 @@ class BookingQuery:
 
 
 @dataclass(frozen=True)
+class RequestQuery:
+    limit: int = 200
+
+
+@dataclass(frozen=True)
 class ReadBooking:
     booking_id: str
     access: Access
@@ -243,6 +248,14 @@ class SendReminder:
 class Booked:
     booking: Booking
     resource: Resource
+
+
+@dataclass(frozen=True)
+class WaitingRequest(Booked):
+    """A booking waiting for approval, with its organisation's weekly free hours (None when
+    no quota applies: not an organisation's, not free, or the resource has no limit)."""
+
+    free_hours: domain.FreeHours | None = None
 
 
 @dataclass(frozen=True)
@@ -399,6 +412,29 @@ async def list_bookings(uow: Uow, query: BookingQuery) -> list[Booked]:
         limit=query.limit,
     )
     return [Booked(b, r) for b, r in rows]
+
+
+async def list_requests(uow: Uow, query: RequestQuery) -> list[WaitingRequest]:
+    """The requests waiting for approval, oldest first, each with what it does to its
+    organisation's weekly free hours: what staff weigh before approving, in one read."""
+    waiting = await uow.store.waiting(query.limit)
+    counted = [
+        domain.FreeTime(b.id, b.org_number, b.resource_id, b.start_at, b.end_at)
+        for b, r in waiting
+        if b.org_number and b.free_of_charge and r.weekly_free_hours is not None
+    ]
+    held: list[domain.FreeTime] = []
+    if counted:
+        weeks = [domain.week_bounds(f.start) for f in counted]
+        held = await uow.store.free_time_between(
+            {f.org_number for f in counted},
+            {f.resource_id for f in counted},
+            min(start for start, _ in weeks),
+            max(end for _, end in weeks),
+        )
+    limits = {r.id: r.weekly_free_hours for _, r in waiting}
+    free_hours = domain.weekly_free_hours(counted, held, limits)
+    return [WaitingRequest(b, r, free_hours.get(b.id)) for b, r in waiting]
 
 
 async def read_booking(uow: Uow, cmd: ReadBooking) -> Booked:

@@ -78,19 +78,21 @@ class Services:
         self.urls = urls
         # Public reads every page shows (live.PublicCache); None: always ask the service.
         self.cache = cache
-        self.http = httpx.AsyncClient(
-            timeout=timeout,
+        # Calls go to the transport (httpcore's connection pool) itself, not through an
+        # httpx.AsyncClient: its URL merging, cookie jar, redirects and auth flow, which the
+        # services' APIs do not use, were about a third of a call's CPU in this front.
+        self.transport = transport or httpx.AsyncHTTPTransport(
             trust_env=False,
-            transport=transport,
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=40),
         )
+        self.timeout = httpx.Timeout(timeout).as_dict()
         self.booking = BookingApi(self)
         self.loans = LoansApi(self)
         self.catering = CateringApi(self)
         self.notify = NotifyApi(self)
 
     async def aclose(self) -> None:
-        await self.http.aclose()
+        await self.transport.aclose()
 
     async def call(
         self,
@@ -109,10 +111,20 @@ class Services:
         if cid:
             headers["X-Correlation-Id"] = cid
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        request = httpx.Request(
+            method,
+            self.urls[service] + path,
+            params=clean,
+            json=json,
+            headers=headers,
+            extensions={"timeout": self.timeout},
+        )
         try:
-            answer = await self.http.request(
-                method, self.urls[service] + path, json=json, params=clean, headers=headers
-            )
+            answer = await self.transport.handle_async_request(request)
+            try:
+                await answer.aread()
+            finally:
+                await answer.aclose()
         except httpx.HTTPError as exc:
             log.warning("%s did not answer %s %s: %s", service, method, path, type(exc).__name__)
             raise ServiceDown(service) from exc
@@ -207,6 +219,10 @@ class BookingApi(_Api):
             **{"from": start, "to": end, "status": status, "resource_id": resource_id},
             limit=limit,
         )
+
+    async def requests(self, caller: Caller, limit: int = 1000) -> list[dict[str, Any]]:
+        """The requests waiting for approval, oldest first, with their free hours."""
+        return await self._get("/bookings/requests", caller, limit=limit)
 
     async def booking(self, caller: Caller, booking_id: str) -> dict[str, Any]:
         return await self._get(f"/bookings/{booking_id}", caller)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -45,3 +46,29 @@ def test_policy_refuses_spans_that_would_escape_the_bounded_overlap_search() -> 
         domain.Policy(max_length=timedelta(days=8))
     with pytest.raises(ValueError):
         domain.Policy(buffer=timedelta(hours=25))
+
+
+def test_a_requests_free_hours_count_the_clubs_other_free_bookings_of_that_oslo_week() -> None:
+    def free(booking_id: str, start: str, hours: int, **changes: str) -> domain.FreeTime:
+        begins = datetime.fromisoformat(start)
+        made = domain.FreeTime(
+            booking_id, "974760673", "gymsalen", begins, begins + timedelta(hours=hours)
+        )
+        return replace(made, **changes)
+
+    asked = free("asked", "2026-12-09T17:00:00+00:00", 2)  # a Wednesday
+    held = [
+        asked,  # the request is itself an active booking: counted once, as with_this
+        free("same-week", "2026-12-07T17:00:00+00:00", 3),
+        free("sunday-night", "2026-12-13T22:00:00+00:00", 1),  # Sunday 23:00 in Oslo
+        free("next-monday", "2026-12-13T23:30:00+00:00", 1),  # Monday 00:30 in Oslo
+        free("other-club", "2026-12-10T17:00:00+00:00", 2, org_number="974760681"),
+        free("other-room", "2026-12-10T10:00:00+00:00", 2, resource_id="moterom-1"),
+    ]
+    limits = {"gymsalen": 6.0, "moterom-1": None}
+    found = domain.weekly_free_hours([asked], held, limits)
+    assert found == {"asked": domain.FreeHours(6.0, 4.0, 6.0, over=False)}  # exactly the limit
+    one_more = [*held, free("one-more", "2026-12-11T17:00:00+00:00", 1)]
+    assert domain.weekly_free_hours([asked], one_more, limits)["asked"].over is True
+    in_room = free("in-room", "2026-12-10T12:00:00+00:00", 1, resource_id="moterom-1")
+    assert domain.weekly_free_hours([in_room], held, limits) == {}  # no limit there

@@ -12,6 +12,7 @@ from shared.auth import service_account_id
 from tests.booking.conftest import (
     BOOKING_STAFF,
     DESK_STAFF,
+    OTHER_ORG_NUMBER,
     Clock,
     booking_events,
     events_of,
@@ -244,3 +245,75 @@ async def test_staff_actions_name_the_actor_in_their_events(
         ("BookingConfirmed", cancelled["id"]): None,
         ("BookingCancelled", cancelled["id"]): tb,
     }
+
+
+async def test_waiting_requests_come_with_their_clubs_weekly_free_hours(
+    service: RunningService, clock: Clock
+) -> None:
+    """GET /bookings/requests: what the staff desk's Forespørsler needs in one answer."""
+
+    async def ask(body: dict[str, object]) -> str:
+        clock.advance(minutes=1)  # the requests are listed in the order they were made
+        made = await service.client.post("/bookings", json=body)
+        assert made.status_code == 201, made.text
+        return str(made.json()["id"])
+
+    saturday = await ask(  # Gymsalen: 6 free hours per club and week, approval required
+        org_booking("gymsalen", "2027-03-06T10:00:00+01:00", "2027-03-06T14:00:00+01:00")
+    )
+    sunday = await ask(
+        org_booking("gymsalen", "2027-03-07T10:00:00+01:00", "2027-03-07T12:00:00+01:00")
+    )
+    next_week = await ask(
+        org_booking("gymsalen", "2027-03-13T10:00:00+01:00", "2027-03-13T12:00:00+01:00")
+    )
+    other_club = await ask(
+        org_booking(
+            "gymsalen",
+            "2027-03-07T14:00:00+01:00",
+            "2027-03-07T17:00:00+01:00",
+            number=OTHER_ORG_NUMBER,
+        )
+    )
+    person = await ask(
+        person_booking("gymsalen", "2027-03-08T17:00:00+01:00", "2027-03-08T19:00:00+01:00")
+    )
+
+    async def requests() -> dict[str, dict[str, object] | None]:
+        answer = await service.client.get("/bookings/requests", headers=BOOKING_STAFF)
+        assert answer.status_code == 200, answer.text
+        rows = answer.json()
+        assert all(r["status"] == "pending" for r in rows)
+        return {r["id"]: r["free_hours"] for r in rows}
+
+    found = await requests()
+    assert list(found) == [saturday, sunday, next_week, other_club, person]  # oldest first
+    assert found[saturday] == {"limit": 6.0, "used": 2.0, "with_this": 6.0, "over": False}
+    assert found[sunday] == {"limit": 6.0, "used": 4.0, "with_this": 6.0, "over": False}
+    assert found[next_week] == {"limit": 6.0, "used": 0.0, "with_this": 2.0, "over": False}
+    assert found[other_club] == {"limit": 6.0, "used": 0.0, "with_this": 3.0, "over": False}
+    assert found[person] is None  # a person pays: no free hours
+
+    # An approved booking leaves the list and still holds its hours; a rejected one not.
+    approved = await service.client.post(f"/bookings/{saturday}/approve", headers=BOOKING_STAFF)
+    assert approved.status_code == 200, approved.text
+    rejected = await service.client.post(
+        f"/bookings/{next_week}/reject", headers=BOOKING_STAFF, json={"reason": "Fullt"}
+    )
+    assert rejected.status_code == 200, rejected.text
+    lowered = await service.client.patch(
+        "/resources/gymsalen", headers=BOOKING_STAFF, json={"weekly_free_hours": 5}
+    )
+    assert lowered.status_code == 200, lowered.text
+    found = await requests()
+    assert list(found) == [sunday, other_club, person]
+    assert found[sunday] == {"limit": 5.0, "used": 4.0, "with_this": 6.0, "over": True}
+    assert found[other_club] == {"limit": 5.0, "used": 0.0, "with_this": 3.0, "over": False}
+
+    cleared = await service.client.patch(
+        "/resources/gymsalen", headers=BOOKING_STAFF, json={"weekly_free_hours": None}
+    )
+    assert cleared.status_code == 200, cleared.text
+    assert set((await requests()).values()) == {None}  # no limit, no quota to show
+    refused = await service.client.get("/bookings/requests", headers=DESK_STAFF)
+    assert refused.status_code == 403

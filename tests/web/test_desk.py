@@ -148,6 +148,8 @@ def test_a_request_appears_live_and_is_approved_once(hub: WebHub, context: Any) 
     card = page.locator(f"#foresporsel-{booking['id']}")
     card.wait_for()  # no reload: the stream said a booking event came, the page fetched itself
     assert "Gymsalen" in card.inner_text()
+    # The club's weekly free hours, as the booking service counts them (a new club: only this).
+    assert "2 av 6 timer med denne" in card.inner_text()
     assert page.locator(".request").count() == before + 1
     badge = page.locator('[data-live-region="nav-count"]')
     assert str(before + 1) in badge.inner_text()

@@ -14,13 +14,14 @@ from services.booking.api.schemas import (
     BookingOut,
     CancelIn,
     RejectIn,
+    RequestOut,
     SeriesCancelIn,
     SeriesCancelOut,
     SeriesCreated,
     SeriesIn,
     Status,
 )
-from services.booking.api.views import booking_out, occurrence_out
+from services.booking.api.views import booking_model, booking_out, occurrence_out, request_model
 from shared.auth import Staff, hash_token, new_token, optional_staff, require_staff
 from shared.roles import Role
 from shared.service import runtime_of
@@ -110,13 +111,29 @@ async def list_bookings(
     status: Status | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
-) -> list[dict[str, Any]]:
+) -> list[BookingOut]:
     """Staff: bookings overlapping [from, to), oldest first."""
     query = usecases.BookingQuery(resource_id, from_, to, status, limit)
     found = await runtime_of(request).uow.run(
         lambda uow: usecases.list_bookings(uow, query), read_only=True
     )
-    return [booking_out(b) for b in found]
+    return [booking_model(b) for b in found]
+
+
+# Before /bookings/{booking_id}, which would take "requests" for an id.
+@router.get("/bookings/requests", response_model=list[RequestOut])
+async def list_requests(
+    request: Request,
+    limit: int = Query(default=200, ge=1, le=1000),
+    _staff: Staff = Depends(require_staff(Role.BOOKING)),
+) -> list[RequestOut]:
+    """Staff: the bookings waiting for approval, oldest request first, each with its
+    organisation's weekly free hours on the resource (the quota) in the request's week."""
+    query = usecases.RequestQuery(limit)
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.list_requests(uow, query), read_only=True
+    )
+    return [request_model(w) for w in found]
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)

@@ -165,6 +165,22 @@ class BookingOut(BaseModel):
     created_at: datetime
 
 
+class FreeHoursOut(BaseModel):
+    limit: float = Field(description="the resource's free hours per organisation and ISO week")
+    used: float = Field(
+        description="held by the organisation's other active free bookings of that Oslo week"
+    )
+    with_this: float = Field(description="used plus this request")
+    over: bool = Field(description="approving it would go over the limit")
+
+
+class RequestOut(BookingOut):
+    free_hours: FreeHoursOut | None = Field(
+        description="the organisation's weekly free hours on the resource in the request's "
+        "week; null when no quota applies (not an organisation's, not free, no limit)"
+    )
+
+
 class BookingCreated(BookingOut):
     manage_token: str = Field(description="send back as header X-Manage-Token to read/cancel")
 

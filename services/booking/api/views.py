@@ -15,9 +15,11 @@ from services.booking.api.schemas import (
     BookingOut,
     ClosureOut,
     ContactIn,
+    FreeHoursOut,
     OccurrenceReport,
     OrganisationOut,
     OrganisationRecordOut,
+    RequestOut,
     ResourceOut,
     SlotOut,
 )
@@ -26,8 +28,19 @@ from shared.events import CateringRequest
 
 
 def booking_out(booked: usecases.Booked) -> dict[str, Any]:
+    return booking_model(booked).model_dump(mode="json")
+
+
+def booking_model(booked: usecases.Booked) -> BookingOut:
+    """The model itself, for a route to return as it is: FastAPI takes an instance of its
+    response model without validating it again, where a dict of it is parsed field by
+    field (a list of bookings paid for that once more per row)."""
+    return BookingOut(**_booking_fields(booked))
+
+
+def _booking_fields(booked: usecases.Booked) -> dict[str, Any]:
     booking, resource = booked.booking, booked.resource
-    return BookingOut(
+    return dict(
         id=booking.id,
         resource_id=booking.resource_id,
         resource_name=resource.name,
@@ -56,7 +69,19 @@ def booking_out(booked: usecases.Booked) -> dict[str, Any]:
         cancelled_by=booking.cancelled_by,
         checked_in_at=booking.checked_in_at,
         created_at=booking.created_at,
-    ).model_dump(mode="json")
+    )
+
+
+def request_model(waiting: usecases.WaitingRequest) -> RequestOut:
+    free = waiting.free_hours
+    return RequestOut(
+        **_booking_fields(waiting),
+        free_hours=None
+        if free is None
+        else FreeHoursOut(
+            limit=free.limit, used=free.used, with_this=free.with_this, over=free.over
+        ),
+    )
 
 
 def occurrence_out(o: domain.Occurrence) -> OccurrenceReport:

@@ -716,23 +716,6 @@ def availability(
     return out
 
 
-def check_closure(first: date, last: date, today: date) -> None:
-    if last < today:
-        raise Refused(
-            "the closure is wholly in the past",
-            code="closure_in_past",
-            nb="hele stengingen ligger i fortiden",
-            field="body.last_date",
-        )
-    if (last - first).days > 366:
-        raise Refused(
-            "a closure can be at most a year long",
-            code="closure_too_long",
-            nb="en stenging kan vare høyst ett år",
-            field="body.last_date",
-        )
-
-
 # --------------------------------------------------------------------------- the menu
 
 # What a menu item cannot be without.

@@ -33,7 +33,7 @@ from services.catering.domain import (
 from services.catering.models import CafeClosure, MenuItem, Order, OrderChangeRequest, OrderLineRow
 from services.catering.store import Store
 from shared.auth import hash_token, new_token, token_matches
-from shared.calendar import CAFE_HOURS, Calendar, Closure, local_date
+from shared.calendar import CAFE_HOURS, Calendar, Closure, check_whole_days, local_date
 from shared.errors import NotFound
 from shared.events import (
     Actor,
@@ -628,7 +628,7 @@ class AddClosure:
 
 async def add_closure(uow: Uow, cmd: AddClosure) -> CafeClosure:
     """Whole days without pick-ups, which do not count as working days in lead times."""
-    domain.check_closure(cmd.first_date, cmd.last_date, local_date(uow.now()))
+    check_whole_days(cmd.first_date, cmd.last_date, local_date(uow.now()))
     span = Closure.whole_days(cmd.first_date, cmd.last_date, cmd.reason)
     row = CafeClosure(
         hub=cmd.hub,

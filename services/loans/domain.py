@@ -533,30 +533,6 @@ def open_day_end(calendar: Calendar, at: datetime) -> datetime:
     return closing_time(calendar, day)
 
 
-def check_closure(first: date, last: date, today: date) -> None:
-    if last < today:
-        raise Refused(
-            "the closure is wholly in the past",
-            code="closure_in_past",
-            nb="hele stengingen ligger i fortiden",
-            field="body.last_date",
-        )
-    if last < first:
-        raise Refused(
-            "the closure ends before it starts",
-            code="closure_ends_before_start",
-            nb="stengingen slutter før den begynner",
-            field="body.last_date",
-        )
-    if (last - first).days > 366:
-        raise Refused(
-            "a closure can be at most a year long",
-            code="closure_too_long",
-            nb="en stenging kan vare høyst ett år",
-            field="body.last_date",
-        )
-
-
 class QueuedReservation(Protocol):
     """What the waiting line reads of an open reservation (the stored row satisfies it)."""
 

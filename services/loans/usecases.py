@@ -16,7 +16,7 @@ from services.loans.domain import UNLENDABLE, ReservationStatus
 from services.loans.models import Borrower, DeskClosure, Item, Loan, Reservation, ShelfBook
 from services.loans.store import NoticeClaim, Store, contact_of, new_id
 from shared.auth import hash_token, new_token
-from shared.calendar import Calendar, Closure, local_date
+from shared.calendar import Calendar, Closure, check_whole_days, local_date
 from shared.events import (
     Actor,
     DueLoan,
@@ -853,7 +853,7 @@ async def add_closure(uow: Uow, cmd: AddClosure) -> ClosureAdded:
     and offers held until then run to closing time of the next open day, both those made
     from now on and those already out (moved here, their reminders rescheduled)."""
     now = uow.now()
-    domain.check_closure(cmd.first_date, cmd.last_date, local_date(now))
+    check_whole_days(cmd.first_date, cmd.last_date, local_date(now))
     span = Closure.whole_days(cmd.first_date, cmd.last_date, cmd.reason)
     row = DeskClosure(
         hub=cmd.hub, start_at=span.start, end_at=span.end, reason=cmd.reason, created_at=now

@@ -24,7 +24,7 @@ questions asked of all of them together). Import from `shared.calendar`.
 """
 
 from shared.calendar.calendar import MAX_SEARCH_DAYS, Calendar, Interval
-from shared.calendar.closures import Closure
+from shared.calendar.closures import Closure, check_whole_days
 from shared.calendar.holidays import norwegian_holidays
 from shared.calendar.hours import CAFE_HOURS, HUB_HOURS, OpeningHours
 from shared.calendar.instants import (
@@ -49,6 +49,7 @@ __all__ = [
     "NaiveDatetimeError",
     "OpeningHours",
     "at_local",
+    "check_whole_days",
     "local",
     "local_date",
     "local_midnight",

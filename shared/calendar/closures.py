@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from shared.calendar.instants import local_midnight, require_aware
+from shared.errors import Refused
+
+# The longest closure of whole days staff may make in one go.
+MAX_CLOSURE_DAYS = 366
 
 
 @dataclass(frozen=True)
@@ -42,3 +46,30 @@ class Closure:
 
     def describe(self) -> str:
         return f"closed: {self.reason}" if self.reason.strip() else "closed by staff"
+
+
+def check_whole_days(first: date, last: date, today: date) -> None:
+    """A closure of whole days as staff ask for one (the café's, the loans desk's): not
+    wholly in the past, not ending before it starts, at most a year. The refusals name the
+    last day, the field a person corrects."""
+    if last < today:
+        raise Refused(
+            "the closure is wholly in the past",
+            code="closure_in_past",
+            nb="hele stengingen ligger i fortiden",
+            field="body.last_date",
+        )
+    if last < first:
+        raise Refused(
+            "the closure ends before it starts",
+            code="closure_ends_before_start",
+            nb="stengingen slutter før den begynner",
+            field="body.last_date",
+        )
+    if (last - first).days > MAX_CLOSURE_DAYS:
+        raise Refused(
+            "a closure can be at most a year long",
+            code="closure_too_long",
+            nb="en stenging kan vare høyst ett år",
+            field="body.last_date",
+        )

@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import partial
 
 from services.booking import usecases
 from services.booking.settings import booking_settings
 from shared.service import Runtime
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.booking.reminders")
 release_log = logging.getLogger("knutepunkt.booking.releases")
@@ -30,12 +32,13 @@ async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
     lead = timedelta(minutes=booking_settings(runtime).reminder_before_minutes)
     due = usecases.DueReminders(lead=lead, limit=batch)
     ids = await runtime.uow.run(lambda uow: usecases.due_reminders(uow, due), read_only=True)
-    sent = 0
-    for booking_id in ids:
-        # One transaction per reminder: a claim lost to another replica costs nothing else.
-        cmd = usecases.SendReminder(booking_id, lead)
-        if await runtime.uow.run(partial(usecases.send_reminder, cmd=cmd)):
-            sent += 1
+    sent = await _claim_each(
+        runtime,
+        ids,
+        lambda booking_id: partial(
+            usecases.send_reminder, cmd=usecases.SendReminder(booking_id, lead)
+        ),
+    )
     if sent:
         log.info("sent %d booking reminders", sent)
     return sent
@@ -52,11 +55,9 @@ async def release_no_shows(runtime: Runtime, batch: int = 200) -> int:
     """Release the confirmed bookings nobody checked in by their release time."""
     due = usecases.DueReleases(limit=batch)
     ids = await runtime.uow.run(lambda uow: usecases.due_releases(uow, due), read_only=True)
-    released = 0
-    for booking_id in ids:
-        # One transaction per booking, as for reminders: a lost claim costs nothing else.
-        if await runtime.uow.run(partial(usecases.release_booking, booking_id=booking_id)):
-            released += 1
+    released = await _claim_each(
+        runtime, ids, lambda booking_id: partial(usecases.release_booking, booking_id=booking_id)
+    )
     if released:
         release_log.info("released %d bookings nobody checked in", released)
     return released
@@ -66,3 +67,17 @@ async def release_loop(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(booking_settings(runtime).release_poll_seconds)
         await release_no_shows(runtime)
+
+
+async def _claim_each(
+    runtime: Runtime,
+    ids: list[str],
+    claim: Callable[[str], Callable[[UnitOfWork], Awaitable[bool]]],
+) -> int:
+    """Run each booking's claim in a transaction of its own, so that a claim another replica
+    won costs nothing else; how many this replica won."""
+    won = 0
+    for booking_id in ids:
+        if await runtime.uow.run(claim(booking_id)):
+            won += 1
+    return won

@@ -9,6 +9,8 @@ constraints in the schema.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -28,6 +30,10 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Switching a fresh file to WAL needs its exclusive lock, and SQLite answers BUSY at once,
+# without the busy handler, when two connections ask together (deadlock avoidance); so
+# the switch is retried on its own, for as long as the busy timeout would wait.
+_WAL_RETRY_SECONDS = 0.01
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -74,6 +80,28 @@ def _prepare_sqlite_file(url: str) -> None:
     database = make_url(url).database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # WAL is a property of the file: set it once here, before the pool's connections
+        # (and their hooks) race for it.
+        with sqlite3.connect(database, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000) as conn:
+            use_wal(conn)
+        conn.close()
+
+
+def use_wal(dbapi_connection: Any) -> None:
+    """Put the connection's file in WAL mode (a no-op once it is)."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            cursor = dbapi_connection.cursor()
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+            finally:
+                cursor.close()
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(_WAL_RETRY_SECONDS)
 
 
 def create_engine(
@@ -111,8 +139,8 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         # Take transaction control from the driver, so that BEGIN is ours (below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        use_wal(dbapi_connection)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()

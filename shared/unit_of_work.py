@@ -10,17 +10,22 @@ the same transaction as the state change, at commit.
 bounded retry when PostgreSQL picks the transaction as a deadlock or serialization victim
 (the work is run again from the start, so it must not have effects outside the
 transaction), then one `Busy` refusal; a database that does not answer becomes
-`Unavailable`. A consumed event's handler gets a unit of work bound to the consumer's inbox
-transaction instead (`UnitsOfWork.bound`): its events go out with the inbox record, or not
-at all.
+`Unavailable`. With a `deadline`, a caller waits no longer than that for the whole of it:
+past it the work is cancelled and left to unwind on its own, and the caller is told
+`Unavailable` at once, since a frozen server otherwise costs a command timeout for the
+statement and another for the rollback. A consumed event's handler gets a unit of work
+bound to the consumer's inbox transaction instead (`UnitsOfWork.bound`): its events go out
+with the inbox record, or not at all.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -110,8 +115,10 @@ class UnitsOfWork(Generic[S]):
         *,
         attempts: int = 4,
         integrity: IntegrityReading | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.db = db
+        self.deadline = deadline
         self.tables = tables
         self.store = store
         self.clock = clock
@@ -131,9 +138,12 @@ class UnitsOfWork(Generic[S]):
     ) -> T:
         """Run `work` in one transaction and commit it with its events; a refusal raised by
         the work rolls everything back and propagates unchanged."""
+        ends = None if self.deadline is None else time.monotonic() + self.deadline
         for attempt in range(1, self.attempts + 1):
             try:
-                return await self._once(work, read_only)
+                if ends is None:
+                    return await self._once(work, read_only)
+                return await _within(self._once(work, read_only), ends)
             except IntegrityError as exc:
                 raise self._conflict(exc) from exc
             except DBAPIError as exc:
@@ -171,6 +181,23 @@ class UnitsOfWork(Generic[S]):
             nb="endringen kolliderer med en samtidig endring; prøv igjen",
             code="concurrent_change",
         )
+
+
+async def _within(work: Awaitable[T], ends: float) -> T:
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=max(0.0, ends - time.monotonic()))
+    if done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_forget)
+    raise TimeoutError("the unit of work passed its deadline")
+
+
+def _forget(task: asyncio.Future[Any]) -> None:
+    # Retrieved so that asyncio does not log it as never retrieved; the outage itself is
+    # logged once, where the caller is told.
+    if not task.cancelled():
+        task.exception()
 
 
 def unavailable(exc: BaseException) -> Unavailable | None:

@@ -125,6 +125,13 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         lambda: holder[0].clock(),
         attempts=spec.transaction_attempts,
         integrity=spec.integrity,
+        # A request waits for PostgreSQL no longer than one connect and one command; on
+        # SQLite the wait is for the write lock, which its busy timeout bounds.
+        deadline=(
+            settings.database_connect_timeout_seconds + settings.database_command_timeout_seconds
+            if db.dialect == "postgresql"
+            else None
+        ),
     )
     runtime = Runtime(spec, settings, db, redis, names, metrics, relay, uow, clock=clock)
     holder.append(runtime)

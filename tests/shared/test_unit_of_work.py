@@ -184,3 +184,33 @@ async def test_a_database_that_is_gone_is_unavailable() -> None:
     assert refused.value.code == "database_unavailable"
     assert refused.value.retry_after > 0
     await db.dispose()
+
+
+async def test_past_its_deadline_the_caller_is_told_unavailable_and_nothing_lands(
+    database_url: str,
+) -> None:
+    """A frozen PostgreSQL costs a command timeout for the statement and another for the
+    rollback; with a deadline the caller is answered at the deadline instead."""
+    db = Database(database_url)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    units = UnitsOfWork(db, tables, Store, utcnow, deadline=0.3)
+    never = asyncio.Event()
+    abandoned = asyncio.Event()
+
+    async def hangs(uow: UnitOfWork[Store]) -> None:
+        await uow.store.add("late")
+        uow.record(_event("PC-1"))
+        try:
+            await never.wait()  # a server that does not answer
+        finally:
+            abandoned.set()
+
+    try:
+        with pytest.raises(Unavailable) as refused:
+            await units.run(hangs)
+        assert refused.value.code == "database_unavailable"
+        await asyncio.wait_for(abandoned.wait(), timeout=5)  # the work was ended, too
+        assert await _counts(units) == (0, 0)
+    finally:
+        await db.dispose()

@@ -587,6 +587,38 @@ async def check_in(uow: Uow, cmd: CheckIn) -> Booked:
 # --------------------------------------------------------------------------- no-shows
 
 
+@dataclass(frozen=True)
+class AnonymiseExpired:
+    """Bookings ended more than `bookings` ago and sign-ups of activities ended more than
+    `registrations` ago lose their personal data; at most `limit` of each per call."""
+
+    bookings: timedelta
+    registrations: timedelta
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class Anonymised:
+    bookings: int
+    registrations: int
+
+    @property
+    def total(self) -> int:
+        return self.bookings + self.registrations
+
+
+async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> Anonymised:
+    """One batch of retention's work, in this unit of work's transaction. Each row's UPDATE
+    is conditioned on it not being anonymised yet, so two replicas count each row once."""
+    now = uow.now()
+    bookings = 0
+    for booking in await uow.store.past_retention(now - cmd.bookings, cmd.limit):
+        if await uow.store.anonymise_booking(booking, now):
+            bookings += 1
+    registrations = await uow.store.anonymise_registrations(now - cmd.registrations, cmd.limit)
+    return Anonymised(bookings, registrations)
+
+
 async def due_releases(uow: Uow, cmd: DueReleases) -> list[str]:
     """Confirmed bookings not checked in whose release time has come."""
     return await uow.store.due_for_release(uow.now(), cmd.limit)

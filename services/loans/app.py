@@ -9,7 +9,7 @@ from services.loans.models import messaging, metadata
 from services.loans.seed import seed
 from services.loans.settings import LoansSettings
 from services.loans.store import Store, refusal_of
-from services.loans.timers import scanner
+from services.loans.timers import anonymise_loop, scanner
 from shared.events import LOANS_STREAM
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -23,7 +23,7 @@ SPEC = ServiceSpec(
     store=Store,
     integrity=refusal_of,
     service_settings=LoansSettings,
-    tasks=[scanner],
+    tasks=[scanner, anonymise_loop],
     seed=seed,
     title="Knutepunkt loans: PCs, planter boxes and the book swap",
 )

@@ -413,6 +413,24 @@ async def reissue_token(uow: Uow, cmd: ReissueToken) -> str:
 
 
 @dataclass(frozen=True)
+class AnonymiseExpired:
+    """Borrowers whose last loan was returned more than `retention` ago, with nothing lent
+    or reserved since, lose their personal data; at most `limit` per call."""
+
+    retention: timedelta
+    limit: int = 200
+
+
+async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> int:
+    ended_before = uow.now() - cmd.retention
+    done = 0
+    for borrower_id in await uow.store.borrowers_past_retention(ended_before, cmd.limit):
+        if await uow.store.anonymise_borrower(borrower_id, ended_before):
+            done += 1
+    return done
+
+
+@dataclass(frozen=True)
 class OfferFree:
     hub: str
     kind: str

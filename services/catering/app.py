@@ -10,6 +10,7 @@ from services.catering.models import messaging, metadata
 from services.catering.seed import seed
 from services.catering.settings import CateringSettings
 from services.catering.store import Store, refusal_of
+from services.catering.timers import anonymise_loop
 from shared.events import CATERING_STREAM
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
@@ -24,6 +25,7 @@ SPEC = ServiceSpec(
     integrity=refusal_of,
     service_settings=CateringSettings,
     handlers=handlers,
+    tasks=[anonymise_loop],
     seed=seed,
     title="Knutepunkt catering (Café Jasmin)",
 )

@@ -534,6 +534,18 @@ def _apply_change(order: Order, change: OrderChangeRequest, now: datetime) -> No
 
 
 @dataclass(frozen=True)
+class AnonymiseExpired:
+    """Orders ended more than `retention` ago lose their personal data; `limit` per call."""
+
+    retention: timedelta
+    limit: int = 200
+
+
+async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> int:
+    return await uow.store.anonymise_orders(uow.now() - cmd.retention, cmd.limit)
+
+
+@dataclass(frozen=True)
 class OrdersQuery:
     hub: str
     day: date | None = None

@@ -38,7 +38,7 @@ def make_spec(**config: object) -> ServiceSpec:
         # Overrides are checked by the settings' own validation, not by the type checker.
         service_settings=lambda: NotifySettings(**config),  # type: ignore[arg-type]
         handlers=handlers,
-        tasks=[timers.sender_loop, timers.digest_loop],
+        tasks=[timers.sender_loop, timers.digest_loop, timers.anonymise_loop],
         setup=setup,
         title="Knutepunkt notify",
     )

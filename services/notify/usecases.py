@@ -410,6 +410,18 @@ class NotificationQuery:
     offset: int = 0
 
 
+@dataclass(frozen=True)
+class AnonymiseExpired:
+    """Deliveries finished more than `retention` ago lose their personal data."""
+
+    retention: timedelta
+    limit: int = 500
+
+
+async def anonymise_expired(uow: Work, cmd: AnonymiseExpired) -> int:
+    return await uow.store.anonymise_deliveries(uow.now() - cmd.retention, cmd.limit)
+
+
 async def list_notifications(uow: Work, query: NotificationQuery) -> list[DeliveryRow]:
     recipient = query.recipient
     if recipient is not None:

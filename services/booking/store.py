@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +30,7 @@ from shared.calendar import Calendar
 from shared.calendar import Closure as CalendarClosure
 from shared.db import advisory_xact_lock, insert_for
 from shared.errors import Conflict, Refusal
+from shared.messaging.redact import Person
 
 OVERLAP_SQLSTATE = "23P01"  # exclusion_violation: PostgreSQL's booking_no_overlap
 OVERLAP_CONSTRAINT = "booking_no_overlap"  # also the SQLite triggers' abort message
@@ -514,6 +515,42 @@ class Store:
             .execution_options(synchronize_session=False)
         )
         return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+
+    # ----------------------------------------------------------------------- one person
+
+    async def bookings_of(self, person: Person) -> list[Booking]:
+        """Bookings the person made (as the booker)."""
+        found = or_(
+            func.lower(Booking.booker_email).in_(sorted(person.emails)),
+            Booking.booker_phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Booking).where(found)))
+
+    async def bookings_listing(self, person: Person) -> list[Booking]:
+        """Bookings whose participants include the person (the JSON's text narrows the
+        read; the contact's own fields decide)."""
+        text = func.lower(cast(Booking.participants, String))
+        hints = [text.contains(e) for e in person.emails] + [
+            text.contains(p) for p in person.phones
+        ]
+        if not hints:
+            return []
+        rows = await self.session.scalars(select(Booking).where(or_(*hints)))
+        return [b for b in rows if any(person.matches(p) for p in b.participants or [])]
+
+    async def registrations_of(self, person: Person) -> list[Registration]:
+        found = or_(
+            func.lower(Registration.email).in_(sorted(person.emails)),
+            Registration.phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Registration).where(found)))
+
+    async def organisations_naming(self, person: Person) -> list[Organisation]:
+        found = or_(
+            func.lower(Organisation.public_email).in_(sorted(person.emails)),
+            Organisation.public_phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Organisation).where(found)))
 
     # ----------------------------------------------------------------------- organisations
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,6 +27,7 @@ from services.catering.models import (
 from shared.anonymise import ANONYMISED
 from shared.db import insert_for
 from shared.errors import Conflict, Refusal
+from shared.messaging.redact import Person
 
 
 class Store:
@@ -171,6 +172,13 @@ class Store:
             .execution_options(synchronize_session=False)
         )
         return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def orders_of(self, person: Person) -> list[Order]:
+        found = or_(
+            func.lower(Order.customer_email).in_(sorted(person.emails)),
+            Order.customer_phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Order).where(found)))
 
     async def pending_change(self, order_id: str) -> OrderChangeRequest | None:
         """The change waiting for the café (the caller holds the order's lock)."""

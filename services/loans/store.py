@@ -35,6 +35,7 @@ from shared.calendar import Calendar, Closure
 from shared.db import insert_for
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
+from shared.messaging.redact import Person
 
 
 def new_id() -> str:
@@ -366,6 +367,29 @@ class Store:
             .execution_options(synchronize_session=False)
         )
         return bool(done.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def borrowers_of(self, person: Person) -> list[Borrower]:
+        found = or_(
+            Borrower.phone.in_(sorted(person.phones)),
+            func.lower(Borrower.email).in_(sorted(person.emails)),
+        )
+        return list(await self.session.scalars(select(Borrower).where(found)))
+
+    async def loans_of_borrower(self, borrower_id: str) -> list[Loan]:
+        return list(
+            await self.session.scalars(
+                select(Loan).where(Loan.borrower_id == borrower_id).order_by(Loan.started_at)
+            )
+        )
+
+    async def reservations_of_borrower(self, borrower_id: str) -> list[Reservation]:
+        return list(
+            await self.session.scalars(
+                select(Reservation)
+                .where(Reservation.borrower_id == borrower_id)
+                .order_by(Reservation.id)
+            )
+        )
 
     async def borrower(self, borrower_id: str, *, lock: bool = False) -> Borrower | None:
         return await self.session.get(Borrower, borrower_id, with_for_update=lock or None)

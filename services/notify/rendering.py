@@ -186,6 +186,7 @@ class Renderer:
             text += f"\n\n--\n{label}: {preferences_url}"
         return Rendered(subject, text, html)
 
+
     def _labelled(
         self, template: str, language: str, context: dict[str, Any], links: Mapping[str, str]
     ) -> list[tuple[str, str]]:

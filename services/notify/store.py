@@ -25,6 +25,7 @@ from services.notify.models import (
 )
 from shared.anonymise import ANONYMISED
 from shared.db import insert_for
+from shared.messaging.redact import Person
 
 # Set on a session that made deliveries due; after its commit the sender is woken.
 DELIVERIES_DUE = "notify.deliveries_due"
@@ -239,6 +240,52 @@ class Store:
         done = await self.session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.id.in_(ids), *due)
+            .values(
+                recipient=literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
+                recipient_name=ANONYMISED,
+                subject=None,
+                body_text="",
+                body_html=None,
+                ics=None,
+                preferences_url=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(done, "rowcount", 0) or 0)
+
+    async def deliveries_to(self, person: Person) -> list[DeliveryRow]:
+        found = or_(
+            func.lower(DeliveryRow.recipient).in_(sorted(person.emails)),
+            DeliveryRow.recipient.in_(sorted(person.phones)),
+        )
+        query = select(DeliveryRow).where(found).order_by(DeliveryRow.created_at)
+        return list(await self.session.scalars(query))
+
+    async def deliveries_of_events(self, event_ids: Iterable[str]) -> list[DeliveryRow]:
+        query = select(DeliveryRow).where(DeliveryRow.event_id.in_(sorted(set(event_ids))))
+        return list(await self.session.scalars(query.order_by(DeliveryRow.created_at)))
+
+    async def preferences_of(self, person: Person) -> list[PreferenceRow]:
+        found = or_(
+            func.lower(PreferenceRow.recipient).in_(sorted(person.emails)),
+            PreferenceRow.recipient.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(PreferenceRow).where(found)))
+
+    async def erase_deliveries(self, ids: list[str], now: datetime) -> int:
+        """The retention's anonymisation of these rows, whatever their age; one not sent yet
+        is suppressed (it would tell someone about an erased person, or the person)."""
+        if not ids:
+            return 0
+        await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids), DeliveryRow.status == "queued")
+            .values(status="suppressed", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        done = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids), DeliveryRow.recipient_name != ANONYMISED)
             .values(
                 recipient=literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
                 recipient_name=ANONYMISED,

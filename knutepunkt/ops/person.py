@@ -1,0 +1,140 @@
+"""`knutepunkt person export|erase`: one person's request (GDPR art. 15 and 17) answered by
+asking each of the four services' admin endpoints (`POST /privacy/export`,
+`POST /privacy/erase`, shared/person_data.py) and putting their answers together.
+
+A service that does not answer is listed as missing (export) or pending (erase), and the
+command exits 1: running it again once the service is back completes the request (an
+erasure twice is harmless). An erasure is also pending while a stream entry naming the
+person is still in flight (a consumer has not acknowledged it yet).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from knutepunkt.ops.connection import target
+from knutepunkt.ops.output import HEALTHY, UNHEALTHY, USAGE, console, fail, print_json
+from knutepunkt.ops.target import Target, TargetError
+from shared.settings import SERVICES
+
+person_app = typer.Typer(
+    help="One person's data across the hub: export (innsyn) or erase.", no_args_is_help=True
+)
+
+EmailOption = Annotated[str | None, typer.Option("--email", help="The person's email address.")]
+PhoneOption = Annotated[str | None, typer.Option("--phone", help="The person's phone number.")]
+TIMEOUT_SECONDS = 15.0
+
+
+async def ask_all(hub: Target, path: str, body: dict[str, str]) -> dict[str, Any]:
+    """Each service's answer, or why there is none."""
+    try:
+        headers = hub.staff_headers("admin")
+    except TargetError as exc:
+        fail(str(exc), USAGE)
+
+    async def ask(client: httpx.AsyncClient, service: str) -> tuple[str, dict[str, Any]]:
+        try:
+            response = await client.post(hub.urls[service] + path, json=body, headers=headers)
+        except httpx.HTTPError as exc:
+            return service, {"missing": f"not answering ({type(exc).__name__})"}
+        if response.status_code != 200:
+            return service, {"missing": f"answered {response.status_code}: {response.text[:300]}"}
+        return service, response.json()
+
+    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+        answers = await asyncio.gather(*(ask(client, s) for s in SERVICES))
+    return dict(answers)
+
+
+def _body(email: str | None, phone: str | None) -> dict[str, str]:
+    if not (email or phone):
+        fail("give --email, --phone or both", USAGE)
+    return {k: v for k, v in (("email", email), ("phone", phone)) if v}
+
+
+def assemble_export(answers: dict[str, Any], asked: dict[str, str]) -> dict[str, Any]:
+    missing = {s: a["missing"] for s, a in answers.items() if "missing" in a}
+    return {
+        "asked_for": asked,
+        "made_at": datetime.now(UTC).isoformat(),
+        "complete": not missing,
+        "missing": missing,
+        "services": {s: a.get("held", {}) for s, a in answers.items() if "missing" not in a},
+    }
+
+
+def readable(export: dict[str, Any]) -> str:
+    """The export as a document a person can read (Markdown)."""
+    lines = [
+        "# Innsyn: opplysninger Knutepunkt har om deg / what Knutepunkt holds about you",
+        "",
+        f"Laget / made: {export['made_at']}",
+        "",
+    ]
+    if export["missing"]:
+        lines += ["**Mangler ennå / still missing:**", ""]
+        lines += [f"- {s}: {why}" for s, why in export["missing"].items()]
+        lines.append("")
+    for service, held in export["services"].items():
+        lines += [f"## {service}", ""]
+        for kind, rows in held.items():
+            lines.append(f"### {kind} ({len(rows)})")
+            lines.append("")
+            for row in rows:
+                lines.append(
+                    "- "
+                    + "; ".join(f"{k}: {v}" for k, v in row.items() if v not in (None, "", [], {}))
+                )
+            lines.append("")
+    return "\n".join(lines)
+
+
+@person_app.command("export")
+def export(
+    email: EmailOption = None,
+    phone: PhoneOption = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write <out>.json and <out>.md instead of printing JSON."),
+    ] = None,
+) -> None:
+    """Everything each service holds about one person, as one JSON (and a readable
+    document with --out); says which services did not answer."""
+    asked = _body(email, phone)
+    hub = target()
+    answers = asyncio.run(ask_all(hub, "/privacy/export", asked))
+    made = assemble_export(answers, asked)
+    if out is None:
+        print_json(made)
+    else:
+        out.with_suffix(".json").write_text(json.dumps(made, ensure_ascii=False, indent=2))
+        out.with_suffix(".md").write_text(readable(made))
+        console().print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')}")
+    for service, why in made["missing"].items():
+        console(stderr=True).print(f"missing: {service}: {why}", markup=False)
+    raise typer.Exit(HEALTHY if made["complete"] else UNHEALTHY)
+
+
+@person_app.command("erase")
+def erase(email: EmailOption = None, phone: PhoneOption = None) -> None:
+    """Erase one person in every service; prints each service's state (done or pending).
+    Run it again until every service is done."""
+    asked = _body(email, phone)
+    hub = target()
+    answers = asyncio.run(ask_all(hub, "/privacy/erase", asked))
+    states = {
+        s: ("pending: " + a["missing"])
+        if "missing" in a
+        else ("done" if a["done"] else "pending: events in flight")
+        for s, a in answers.items()
+    }
+    print_json({"asked_for": asked, "services": states, "answers": answers})
+    raise typer.Exit(HEALTHY if all(v == "done" for v in states.values()) else UNHEALTHY)

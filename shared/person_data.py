@@ -1,0 +1,144 @@
+"""One person's data in one service: what it holds (access, GDPR art. 15) and erasing it
+(art. 17), behind two admin-only endpoints every service mounts the same way
+(docs/privacy.md, "A person's request"):
+
+- `POST /privacy/export` {email, phone}: every row of the service's own database that names
+  the person, as JSON;
+- `POST /privacy/erase` {email, phone}: the service anonymises those rows (what a law
+  requires to keep stays, without contact data), redacts the person from its outbox and,
+  for a producer, from its stream and dead letters (shared/messaging/redact.py); `done` is
+  false while a stream entry naming them is still in flight, and the request is repeated
+  (erasing twice is harmless).
+
+The person is in the request's body, never in a URL (no personal data in URLs or logs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from sqlalchemy import Table, inspect, select, update
+
+from shared.auth import require_staff
+from shared.contacts import e164
+from shared.errors import Refused
+from shared.events import dlq_stream
+from shared.messaging.redact import Person, redact_payload, redact_stream
+from shared.roles import Role
+from shared.service import runtime_of
+from shared.unit_of_work import UnitOfWork
+
+Export = Callable[[UnitOfWork[Any], Person], Awaitable[dict[str, list[dict[str, Any]]]]]
+Erase = Callable[[UnitOfWork[Any], Person], Awaitable[dict[str, int]]]
+
+
+@dataclass(frozen=True)
+class PersonData:
+    export: Export
+    erase: Erase
+
+
+class PersonIn(BaseModel):
+    """Who: an email address, a phone number, or both (what the person gave the hub)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=32)
+
+    @model_validator(mode="after")
+    def _someone(self) -> PersonIn:
+        if not (self.email or self.phone):
+            raise ValueError("give an email address or a phone number")
+        if self.email and "@" not in self.email:
+            raise ValueError("not an email address")
+        if self.phone and e164(self.phone) is None:
+            raise ValueError("not a phone number")
+        return self
+
+    def person(self) -> Person:
+        return Person.of(emails=[self.email], phones=[self.phone])
+
+
+def row(obj: Any) -> dict[str, Any]:
+    """A mapped row as JSON-ready values (binary columns as their length)."""
+    out: dict[str, Any] = {}
+    for attr in inspect(obj).mapper.column_attrs:
+        value = getattr(obj, attr.key)
+        if isinstance(value, datetime | date):
+            value = value.isoformat()
+        elif isinstance(value, bytes):
+            value = f"<{len(value)} bytes>"
+        out[attr.key] = value
+    return out
+
+
+async def redact_outbox(uow: UnitOfWork[Any], outbox: Table, person: Person) -> int:
+    """The service's outbox rows (published ones are kept a day) that name the person,
+    redacted in place: an unpublished one goes out redacted."""
+    session = uow.store.session
+    changed = 0
+    for row_id, payload in (await session.execute(select(outbox.c.id, outbox.c.payload))).all():
+        redacted = redact_payload(payload, person)
+        if redacted is not None:
+            await session.execute(
+                update(outbox).where(outbox.c.id == row_id).values(payload=redacted)
+            )
+            changed += 1
+    return changed
+
+
+def person_router(data: PersonData) -> APIRouter:
+    router = APIRouter(tags=["privacy"], dependencies=[Depends(require_staff(Role.ADMIN))])
+
+    @router.post("/privacy/export")
+    async def export(request: Request, body: PersonIn) -> dict[str, Any]:
+        """Everything this service's database holds about the person (admin only)."""
+        runtime = runtime_of(request)
+        person = body.person()
+        held = await runtime.uow.run(lambda uow: data.export(uow, person), read_only=True)
+        return {"service": runtime.spec.name, "at": runtime.now().isoformat(), "held": held}
+
+    @router.post("/privacy/erase")
+    async def erase(request: Request, body: PersonIn) -> dict[str, Any]:
+        """Erase the person here: rows anonymised, outbox, stream and dead letters redacted.
+        `done` false: a stream entry naming them is still in flight; ask again."""
+        runtime = runtime_of(request)
+        person = body.person()
+        if not person:
+            raise Refused("nobody to erase", nb="ingen å slette", code="no_person")
+
+        async def work(uow: UnitOfWork[Any]) -> tuple[dict[str, int], int]:
+            return await data.erase(uow, person), await redact_outbox(
+                uow, runtime.tables.outbox, person
+            )
+
+        erased, outbox = await runtime.uow.run(work)
+        streams = []
+        for stream in runtime.spec.produces:
+            name = runtime.names(stream)
+            done = await redact_stream(runtime.redis, name, dlq_stream(name), person)
+            streams.append(
+                {
+                    "stream": stream,
+                    "searched": done.searched,
+                    "deleted": done.deleted,
+                    "dead_letters": done.dead_letters,
+                    "in_flight": done.in_flight,
+                }
+            )
+        return {
+            "service": runtime.spec.name,
+            "at": runtime.now().isoformat(),
+            "erased": erased,
+            "outbox_redacted": outbox,
+            "streams": streams,
+            "done": all(s["in_flight"] == 0 for s in streams),
+        }
+
+    return router

@@ -3,7 +3,8 @@ service runs (docs/privacy.md, "Retention").
 
 A row past its retention keeps what statistics need (its resource, item or dish, its times,
 its status and kind) and loses what names a person. The name column is set to ANONYMISED:
-that is both what a reader sees and the claim. Each service anonymises with UPDATEs
+that is both what a reader sees and the claim. The loop also trims the access log
+(ACCESS_LOG_RETENTION_DAYS). Each service anonymises with UPDATEs
 conditioned on the name not being ANONYMISED yet, so of two replicas that reach the same
 row one changes it (PostgreSQL re-checks the condition on the row it waited for; SQLite's
 BEGIN IMMEDIATE runs the two one after the other) and the other counts nothing.
@@ -16,6 +17,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from redis.exceptions import RedisError
+
+from shared import access_log
 from shared.service import Runtime
 
 ANONYMISED = "(anonymisert)"
@@ -39,3 +43,9 @@ async def retention_loop(
         done = await run_once(runtime)
         if done:
             log.info("%s: anonymised %d records past their retention", runtime.spec.name, done)
+        try:
+            await access_log.trim(
+                runtime.redis, runtime.names, runtime.settings.access_log_retention_days
+            )
+        except (RedisError, OSError) as exc:
+            log.warning("access log not trimmed: %s", type(exc).__name__)

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Table, inspect, select, update
 
+from shared import access_log
 from shared.auth import require_staff
 from shared.contacts import e164
 from shared.errors import Refused
@@ -93,6 +94,12 @@ async def redact_outbox(uow: UnitOfWork[Any], outbox: Table, person: Person) -> 
     return changed
 
 
+def mount(app: FastAPI, data: PersonData) -> None:
+    """The person endpoints and the access log, as every service has them."""
+    app.include_router(person_router(data))
+    access_log.install(app)
+
+
 def person_router(data: PersonData) -> APIRouter:
     router = APIRouter(tags=["privacy"], dependencies=[Depends(require_staff(Role.ADMIN))])
 
@@ -103,6 +110,23 @@ def person_router(data: PersonData) -> APIRouter:
         person = body.person()
         held = await runtime.uow.run(lambda uow: data.export(uow, person), read_only=True)
         return {"service": runtime.spec.name, "at": runtime.now().isoformat(), "held": held}
+
+    @router.get("/privacy/access-log")
+    async def list_access_log(
+        request: Request, limit: int = Query(default=1000, ge=1, le=10_000)
+    ) -> list[dict[str, str]]:
+        """The access log of the whole hub, newest first: who on staff read or changed how
+        many people's data, when, through which route (admin only)."""
+        runtime = runtime_of(request)
+        found = await access_log.entries(runtime.redis, runtime.names)
+        return list(reversed(found))[:limit]
+
+    @router.post("/privacy/access-log")
+    async def person_access_log(request: Request, body: PersonIn) -> list[dict[str, str]]:
+        """The access log's entries naming one person (admin only)."""
+        runtime = runtime_of(request)
+        people = access_log.identifiers([body.email], [body.phone])
+        return await access_log.entries(runtime.redis, runtime.names, people)
 
     @router.post("/privacy/erase")
     async def erase(request: Request, body: PersonIn) -> dict[str, Any]:

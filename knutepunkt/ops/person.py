@@ -18,10 +18,13 @@ from typing import Annotated, Any
 
 import httpx
 import typer
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from knutepunkt.ops.connection import target
 from knutepunkt.ops.output import HEALTHY, UNHEALTHY, USAGE, console, fail, print_json
 from knutepunkt.ops.target import Target, TargetError
+from shared import access_log
 from shared.settings import SERVICES
 
 person_app = typer.Typer(
@@ -54,6 +57,21 @@ async def ask_all(hub: Target, path: str, body: dict[str, str]) -> dict[str, Any
     return dict(answers)
 
 
+async def export_all(hub: Target, asked: dict[str, str]) -> dict[str, Any]:
+    """The four services' answers and the access log's entries naming the person."""
+    made = assemble_export(await ask_all(hub, "/privacy/export", asked), asked)
+    redis = Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        people = access_log.identifiers([asked.get("email")], [asked.get("phone")])
+        made["access_log"] = await access_log.entries(redis, hub.names, people)
+    except (RedisError, OSError) as exc:
+        made["missing"]["access_log"] = f"Redis not answering ({type(exc).__name__})"
+        made["complete"] = False
+    finally:
+        await redis.aclose()
+    return made
+
+
 def _body(email: str | None, phone: str | None) -> dict[str, str]:
     if not (email or phone):
         fail("give --email, --phone or both", USAGE)
@@ -83,6 +101,13 @@ def readable(export: dict[str, Any]) -> str:
         lines += ["**Mangler ennå / still missing:**", ""]
         lines += [f"- {s}: {why}" for s, why in export["missing"].items()]
         lines.append("")
+    log = export.get("access_log", [])
+    lines += [
+        f"## Hvem blant de ansatte har sett eller endret / staff reads and changes ({len(log)})",
+        "",
+    ]
+    lines += [f"- {e['at']}: {e['actor']} ({e['roles']}) {e['action']} {e['what']}" for e in log]
+    lines.append("")
     for service, held in export["services"].items():
         lines += [f"## {service}", ""]
         for kind, rows in held.items():
@@ -110,8 +135,7 @@ def export(
     document with --out); says which services did not answer."""
     asked = _body(email, phone)
     hub = target()
-    answers = asyncio.run(ask_all(hub, "/privacy/export", asked))
-    made = assemble_export(answers, asked)
+    made = asyncio.run(export_all(hub, asked))
     if out is None:
         print_json(made)
     else:

@@ -10,6 +10,7 @@ from services.booking.models import Booking
 from shared.anonymise import ANONYMISED
 from tests.booking.conftest import BOOKING_STAFF, DESK_STAFF, org_booking, person_booking
 from tests.support.apps import RunningService
+from tests.support.waiting import wait_for
 
 ADMIN = {"Authorization": "Bearer ta"}
 KARI = {"email": "KARI@example.org", "phone": "+47 000 00 000"}
@@ -63,3 +64,39 @@ async def test_export_then_erase_a_booker_and_a_participant(service: RunningServ
     again = (await post(service, "/privacy/erase", KARI, ADMIN)).json()
     assert again["erased"]["bookings"] == 0 and again["erased"]["participations"] == 0
     assert (await post(service, "/privacy/export", KARI, ADMIN)).json()["held"]["bookings"] == []
+
+
+async def test_staff_reads_and_changes_are_in_the_access_log(service: RunningService) -> None:
+    made = await post(service, "/bookings", org_booking("moterom-1", *SLOT), {})
+    assert made.status_code == 201, made.text
+    # Not staff: not logged. Staff reading the list of bookings: one read naming Kari.
+    assert (await service.client.get("/bookings")).status_code in (200, 401)
+    listed = await service.client.get("/bookings", headers=BOOKING_STAFF)
+    assert listed.status_code == 200, listed.text
+    cancel = await post(
+        service, f"/bookings/{made.json()['id']}/cancel", {"reason": "flyttet"}, BOOKING_STAFF
+    )
+    assert cancel.status_code == 200, cancel.text
+
+    async def logged() -> list[dict[str, Any]]:
+        answer = await post(service, "/privacy/access-log", KARI, ADMIN)
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    await wait_for(lambda: _two(logged), timeout=10, message="two access-log entries")
+    entries = await logged()
+    assert [(e["action"], e["what"]) for e in entries] == [
+        ("read", "GET /bookings"),
+        ("change", "POST /bookings/{booking_id}/cancel"),
+    ]
+    assert all(e["actor"].startswith("service_account:token-") for e in entries)
+    assert all(e["roles"] == "booking" and e["service"] == "booking" for e in entries)
+    # The log names nobody in clear: a keyed hash of the email or phone.
+    everything = await service.client.get("/privacy/access-log", headers=ADMIN)
+    assert "kari" not in everything.text.lower() and "00000000" not in everything.text
+    other = await post(service, "/privacy/access-log", {"email": "ola@example.org"}, ADMIN)
+    assert other.json() == []
+
+
+async def _two(logged: Any) -> bool:
+    return len(await logged()) >= 2

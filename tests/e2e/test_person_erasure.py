@@ -345,6 +345,12 @@ async def test_a_person_is_exported_and_erased_everywhere_and_another_is_not(
     assert seeded["order"]["id"] in orders and len(orders) == 2  # and the booking's catering
     assert len(held["notify"]["notifications"]) >= 3
     assert "Kari Slettemann" in out.with_suffix(".md").read_text()
+    # ...and the staff's reads of her data: the café's look at her order, the admin's lists
+    # of messages, the desk's check-out (a change).
+    seen = {(e["service"], e["action"], e["what"]) for e in export["access_log"]}
+    assert ("catering", "read", "GET /orders/{order_id}") in seen, seen
+    assert ("notify", "read", "GET /notifications") in seen, seen
+    assert ("loans", "change", "POST /loans") in seen, seen
 
     # The search finds her before the erasure: in each database, and in streams and dead
     # letters.

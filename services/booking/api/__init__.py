@@ -6,11 +6,11 @@ from fastapi import FastAPI
 
 from services.booking import usecases
 from services.booking.api import activities, bookings, resources
-from shared.person_data import PersonData, person_router
+from shared.person_data import PersonData, mount
 
 
 def build_api(app: FastAPI) -> None:
     app.include_router(resources.router)
     app.include_router(bookings.router)
     app.include_router(activities.router)
-    app.include_router(person_router(PersonData(usecases.export_person, usecases.erase_person)))
+    mount(app, PersonData(usecases.export_person, usecases.erase_person))

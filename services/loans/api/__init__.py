@@ -6,10 +6,10 @@ from fastapi import FastAPI
 
 from services.loans import usecases
 from services.loans.api import books, closures, items, loans, reservations
-from shared.person_data import PersonData, person_router
+from shared.person_data import PersonData, mount
 
 
 def build_api(app: FastAPI) -> None:
     for module in (items, loans, reservations, books, closures):
         app.include_router(module.router)
-    app.include_router(person_router(PersonData(usecases.export_person, usecases.erase_person)))
+    mount(app, PersonData(usecases.export_person, usecases.erase_person))

@@ -7,11 +7,11 @@ from fastapi import FastAPI
 
 from services.notify import usecases
 from services.notify.api import notifications, preferences, reports
-from shared.person_data import PersonData, person_router
+from shared.person_data import PersonData, mount
 
 
 def build_api(app: FastAPI) -> None:
     app.include_router(notifications.router)
     app.include_router(preferences.router)
     app.include_router(reports.router)
-    app.include_router(person_router(PersonData(usecases.export_person, usecases.erase_person)))
+    mount(app, PersonData(usecases.export_person, usecases.erase_person))

@@ -15,13 +15,17 @@ The person is in the request's body, never in a URL (no personal data in URLs or
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import Table, inspect, select, update
 
 from shared import access_log
@@ -30,9 +34,12 @@ from shared.contacts import e164
 from shared.errors import Refused
 from shared.events import dlq_stream
 from shared.messaging.redact import Person, redact_payload, redact_stream
+from shared.messaging.redis import StreamNames
 from shared.roles import Role
-from shared.service import runtime_of
+from shared.service import Runtime, runtime_of
 from shared.unit_of_work import UnitOfWork
+
+log = logging.getLogger("knutepunkt.person_data")
 
 Export = Callable[[UnitOfWork[Any], Person], Awaitable[dict[str, list[dict[str, Any]]]]]
 Erase = Callable[[UnitOfWork[Any], Person], Awaitable[dict[str, int]]]
@@ -51,6 +58,9 @@ class PersonIn(BaseModel):
 
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=32)
+    # An erasure left by `knutepunkt person erase` (removed from this service's list once
+    # done); None for a request made directly.
+    request_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9-]+$")
 
     @model_validator(mode="after")
     def _someone(self) -> PersonIn:
@@ -92,6 +102,99 @@ async def redact_outbox(uow: UnitOfWork[Any], outbox: Table, person: Person) -> 
             )
             changed += 1
     return changed
+
+
+async def erase_here(runtime: Runtime, data: PersonData, person: Person) -> dict[str, Any]:
+    """Erase the person in this service: its rows, its outbox, its stream and dead letters."""
+
+    async def work(uow: UnitOfWork[Any]) -> tuple[dict[str, int], int]:
+        return await data.erase(uow, person), await redact_outbox(
+            uow, runtime.tables.outbox, person
+        )
+
+    erased, outbox = await runtime.uow.run(work)
+    streams = []
+    for stream in runtime.spec.produces:
+        name = runtime.names(stream)
+        done = await redact_stream(runtime.redis, name, dlq_stream(name), person)
+        streams.append(
+            {
+                "stream": stream,
+                "searched": done.searched,
+                "deleted": done.deleted,
+                "dead_letters": done.dead_letters,
+                "in_flight": done.in_flight,
+            }
+        )
+    return {
+        "service": runtime.spec.name,
+        "at": runtime.now().isoformat(),
+        "erased": erased,
+        "outbox_redacted": outbox,
+        "streams": streams,
+        "done": all(s["in_flight"] == 0 for s in streams),
+    }
+
+
+# --- erasure requests a service works through on its own -----------------------------------
+#
+# `knutepunkt person erase` leaves the request, under an id, in one Redis hash per service
+# (`privacy.erasures.<service>`) before it asks the services. A service removes it from its
+# own hash once it has erased the person with nothing in flight: at once when it answers the
+# request, or, when it was down, by its erasure timer after it starts again. The hashes hold
+# the email and phone only while a service still has to act; a request every service has
+# done leaves nothing behind.
+
+
+def pending_key(names: StreamNames, service: str) -> str:
+    return names(f"privacy.erasures.{service}")
+
+
+async def leave_request(
+    redis: Redis, names: StreamNames, services: Iterable[str], request_id: str, body: PersonIn
+) -> None:
+    value = body.model_dump_json()
+    for service in services:
+        await redis.hset(pending_key(names, service), request_id, value)
+
+
+async def pending_requests(redis: Redis, names: StreamNames, service: str) -> dict[str, PersonIn]:
+    raw = await redis.hgetall(pending_key(names, service))
+    return {
+        (k.decode() if isinstance(k, bytes) else str(k)): PersonIn.model_validate_json(v)
+        for k, v in raw.items()
+    }
+
+
+async def erase_pending(runtime: Runtime, data: PersonData) -> int:
+    """Every erasure request left for this service; how many it finished now."""
+    finished = 0
+    key = pending_key(runtime.names, runtime.spec.name)
+    for request_id, body in (
+        await pending_requests(runtime.redis, runtime.names, runtime.spec.name)
+    ).items():
+        answer = await erase_here(runtime, data, body.person())
+        if answer["done"]:
+            await runtime.redis.hdel(key, request_id)
+            finished += 1
+    return finished
+
+
+def erasure_task(data: PersonData) -> Callable[[Runtime], Awaitable[None]]:
+    """The timer that works through the erasure requests left for this service: at start
+    (a service that was down acts when it returns), then every ERASURE_POLL_SECONDS."""
+
+    async def erasure_loop(runtime: Runtime) -> None:
+        while True:
+            try:
+                done = await erase_pending(runtime, data)
+                if done:
+                    log.info("finished %d erasure request(s)", done)
+            except (RedisError, OSError) as exc:
+                log.warning("erasure requests not read: %s", type(exc).__name__)
+            await asyncio.sleep(runtime.settings.erasure_poll_seconds)
+
+    return erasure_loop
 
 
 def mount(app: FastAPI, data: PersonData) -> None:
@@ -137,32 +240,9 @@ def person_router(data: PersonData) -> APIRouter:
         if not person:
             raise Refused("nobody to erase", nb="ingen å slette", code="no_person")
 
-        async def work(uow: UnitOfWork[Any]) -> tuple[dict[str, int], int]:
-            return await data.erase(uow, person), await redact_outbox(
-                uow, runtime.tables.outbox, person
-            )
-
-        erased, outbox = await runtime.uow.run(work)
-        streams = []
-        for stream in runtime.spec.produces:
-            name = runtime.names(stream)
-            done = await redact_stream(runtime.redis, name, dlq_stream(name), person)
-            streams.append(
-                {
-                    "stream": stream,
-                    "searched": done.searched,
-                    "deleted": done.deleted,
-                    "dead_letters": done.dead_letters,
-                    "in_flight": done.in_flight,
-                }
-            )
-        return {
-            "service": runtime.spec.name,
-            "at": runtime.now().isoformat(),
-            "erased": erased,
-            "outbox_redacted": outbox,
-            "streams": streams,
-            "done": all(s["in_flight"] == 0 for s in streams),
-        }
+        answer = await erase_here(runtime, data, person)
+        if answer["done"] and body.request_id:
+            await runtime.redis.hdel(pending_key(runtime.names, runtime.spec.name), body.request_id)
+        return answer
 
     return router

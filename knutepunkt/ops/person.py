@@ -3,15 +3,18 @@ asking each of the four services' admin endpoints (`POST /privacy/export`,
 `POST /privacy/erase`, shared/person_data.py) and putting their answers together.
 
 A service that does not answer is listed as missing (export) or pending (erase), and the
-command exits 1: running it again once the service is back completes the request (an
-erasure twice is harmless). An erasure is also pending while a stream entry naming the
-person is still in flight (a consumer has not acknowledged it yet).
+command exits 1. An erasure is left for every service before they are asked
+(shared/person_data.py): one that is down erases when it starts again, and
+`knutepunkt person pending` says which services have not finished. An erasure is also
+pending while a stream entry naming the person is still in flight; the service's erasure
+timer finishes it. Erasing twice is harmless.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +28,7 @@ from knutepunkt.ops.connection import target
 from knutepunkt.ops.output import HEALTHY, UNHEALTHY, USAGE, console, fail, print_json
 from knutepunkt.ops.target import Target, TargetError
 from shared import access_log
+from shared.person_data import PersonIn, leave_request, pending_requests
 from shared.settings import SERVICES
 
 person_app = typer.Typer(
@@ -147,18 +151,49 @@ def export(
     raise typer.Exit(HEALTHY if made["complete"] else UNHEALTHY)
 
 
-@person_app.command("erase")
-def erase(email: EmailOption = None, phone: PhoneOption = None) -> None:
-    """Erase one person in every service; prints each service's state (done or pending).
-    Run it again until every service is done."""
-    asked = _body(email, phone)
-    hub = target()
-    answers = asyncio.run(ask_all(hub, "/privacy/erase", asked))
+async def erase_all(hub: Target, asked: dict[str, str]) -> dict[str, Any]:
+    """Leave the request for every service, then ask each: what answers done is removed
+    from its list by the service itself; a service down finds it when it starts again."""
+    request_id = str(uuid.uuid4())
+    body = PersonIn(**asked, request_id=request_id)
+    redis = Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        await leave_request(redis, hub.names, SERVICES, request_id, body)
+    finally:
+        await redis.aclose()
+    answers = await ask_all(hub, "/privacy/erase", body.model_dump(exclude_none=True))
     states = {
         s: ("pending: " + a["missing"])
         if "missing" in a
         else ("done" if a["done"] else "pending: events in flight")
         for s, a in answers.items()
     }
-    print_json({"asked_for": asked, "services": states, "answers": answers})
-    raise typer.Exit(HEALTHY if all(v == "done" for v in states.values()) else UNHEALTHY)
+    return {"request_id": request_id, "services": states, "answers": answers}
+
+
+async def still_pending(hub: Target) -> dict[str, list[str]]:
+    """The erasure requests each service has not finished yet (ids only)."""
+    redis = Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    try:
+        return {s: sorted(await pending_requests(redis, hub.names, s)) for s in SERVICES}
+    finally:
+        await redis.aclose()
+
+
+@person_app.command("erase")
+def erase(email: EmailOption = None, phone: PhoneOption = None) -> None:
+    """Erase one person in every service; prints each service's state (done or pending).
+    A service that is down erases when it starts again (`knutepunkt person pending`)."""
+    asked = _body(email, phone)
+    made = asyncio.run(erase_all(target(), asked))
+    print_json({"asked_for": asked, **made})
+    done = all(v == "done" for v in made["services"].values())
+    raise typer.Exit(HEALTHY if done else UNHEALTHY)
+
+
+@person_app.command("pending")
+def pending() -> None:
+    """The erasure requests (by id) each service still has to finish; exit 1 while any."""
+    left = asyncio.run(still_pending(target()))
+    print_json(left)
+    raise typer.Exit(UNHEALTHY if any(left.values()) else HEALTHY)

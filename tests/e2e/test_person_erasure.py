@@ -23,7 +23,7 @@ import pytest
 from redis.asyncio import Redis
 
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
-from knutepunkt.ops.person import ask_all
+from knutepunkt.ops.person import erase_all, still_pending
 from knutepunkt.ops.target import Target
 from shared.calendar import CAFE_HOURS, HUB_HOURS, Calendar, at_local, utcnow
 from shared.events import BOOKING_STREAM, Envelope, dlq_stream, encode_entry
@@ -93,6 +93,7 @@ async def hub(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterator[Hub]
             "OUTBOX_POLL_SECONDS": "0.2",
             "NOTIFY_POLL_SECONDS": "0.2",
             "CLAIM_IDLE_MS": "5000",
+            "ERASURE_POLL_SECONDS": "1",
             "NOTIFY_DIGEST_DESK_ENABLED": "false",
             "NOTIFY_DIGEST_CAFE_ENABLED": "false",
             "NOTIFY_DIGEST_BOOKING_ENABLED": "false",
@@ -359,22 +360,21 @@ async def test_a_person_is_exported_and_erased_everywhere_and_another_is_not(
     _s, _e, in_streams = await search_streams(redis, prefix, KARI_TRACES)
     assert any(".dlq" in h for h in in_streams) and any(".dlq" not in h for h in in_streams)
 
-    # Erasure with catering stopped: the others are done, catering pending.
+    # Erasure with catering stopped: the others are done at once, catering pending; once
+    # started again it erases on its own (nobody asks it again).
     hub.procs["catering"].stop()
-    first = await ask_all(
-        hub.target(), "/privacy/erase", {"email": KARI["email"], "phone": KARI["phone"]}
-    )
-    assert "missing" in first["catering"]
+    kari = {"email": KARI["email"], "phone": KARI["phone"]}
+    first = await erase_all(hub.target(), kari)
+    assert first["services"]["catering"].startswith("pending: not answering"), first
     for service in ("booking", "loans", "notify"):
-        assert "missing" not in first[service], first[service]
+        assert "missing" not in first["answers"][service], first["answers"][service]
+    left = await still_pending(hub.target())
+    assert left["catering"] == [first["request_id"]]
     hub.procs["catering"].start(wait=False)
     await asyncio.to_thread(hub.procs["catering"].wait_ready, 120)
 
     async def all_done() -> bool:
-        answers = await ask_all(
-            hub.target(), "/privacy/erase", {"email": KARI["email"], "phone": KARI["phone"]}
-        )
-        return all(a.get("done") for a in answers.values())
+        return not any((await still_pending(hub.target())).values())
 
     await wait_for(all_done, timeout=60, message="every service done")
     await wait_for(lambda: drained(hub), timeout=60, message="notify drained")

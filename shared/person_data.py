@@ -32,8 +32,8 @@ from shared import access_log
 from shared.auth import require_staff
 from shared.contacts import e164
 from shared.errors import Refused
-from shared.events import dlq_stream
-from shared.messaging.redact import Person, redact_payload, redact_stream
+from shared.events import CONSUMERS, dlq_stream
+from shared.messaging.redact import Person, redact_payload, redact_stream, waiting_for
 from shared.messaging.redis import StreamNames
 from shared.roles import Role
 from shared.service import Runtime, runtime_of
@@ -126,13 +126,22 @@ async def erase_here(runtime: Runtime, data: PersonData, person: Person) -> dict
                 "in_flight": done.in_flight,
             }
         )
+    # Events about them this service has yet to consume would write about them again.
+    consuming = {}
+    for stream, groups in CONSUMERS.items():
+        if runtime.spec.name in groups:
+            waiting = await waiting_for(
+                runtime.redis, runtime.names(stream), runtime.spec.name, person
+            )
+            consuming[stream] = waiting
     return {
         "service": runtime.spec.name,
         "at": runtime.now().isoformat(),
         "erased": erased,
         "outbox_redacted": outbox,
         "streams": streams,
-        "done": all(s["in_flight"] == 0 for s in streams),
+        "to_consume": consuming,
+        "done": all(s["in_flight"] == 0 for s in streams) and not any(consuming.values()),
     }
 
 

@@ -196,13 +196,37 @@ def _id(entry_id: str) -> tuple[int, int]:
     return int(ms), int(seq or 0)
 
 
-async def _still_needed(redis: Redis, stream: str) -> Callable[[str], bool]:
-    """Whether an entry is still needed by a consumer group: not yet delivered to it
-    (after its last-delivered id), or delivered and pending (not acknowledged)."""
+async def waiting_for(
+    redis: Redis, stream: str, group: str, person: Person, batch: int = 500
+) -> int:
+    """How many entries of `stream` naming `person` the consumer group `group` has not yet
+    handled: a consuming service's erasure is not done while one may still write about
+    them."""
+    if not person:
+        return 0
+    needed = await _still_needed(redis, stream, only=group)
+    count = 0
+    async for entry_id, raw in _entries(redis, stream, batch):
+        payload = raw.get(WIRE_FIELD.encode())
+        if payload is None or not needed(entry_id):
+            continue
+        if redact_payload(payload.decode(errors="replace"), person) is not None:
+            count += 1
+    return count
+
+
+async def _still_needed(
+    redis: Redis, stream: str, only: str | None = None
+) -> Callable[[str], bool]:
+    """Whether an entry is still needed by a consumer group (every group, or `only`): not
+    yet delivered to it (after its last-delivered id), or delivered and pending (not
+    acknowledged)."""
     try:
         groups = await redis.xinfo_groups(stream)
     except ResponseError:
         groups = []
+    if only is not None:
+        groups = [g for g in groups if as_str(g["name"]) == only]
     last_delivered: list[tuple[int, int]] = []
     pending: set[str] = set()
     for group in groups:

@@ -20,7 +20,7 @@ from shared.events import (
     parse_data,
 )
 from shared.messaging import dead_letters, dlq
-from shared.messaging.redact import REDACTED_NAME, Person, redact_stream
+from shared.messaging.redact import REDACTED_NAME, Person, redact_stream, waiting_for
 from shared.messaging.redis import StreamNames, as_entries, as_str, ensure_group
 from tests.notify.samples import sample
 
@@ -109,12 +109,17 @@ async def test_a_person_is_redacted_from_stream_and_dead_letters_and_others_are_
     assert fields[REPLAY_GROUP_FIELD.encode()] == b"notify"
     assert b"per@example.org" in fields[WIRE_FIELD.encode()]
 
+    # notify, a consumer, is not done with her while it has two of her events to handle.
+    assert await waiting_for(redis, stream, "notify", person) == 2
+    assert await waiting_for(redis, stream, "notify", Person.of(emails=["x@example.org"])) == 0
+
     # What notify still needed it consumes; the erasure's next run finds nothing in flight.
     await redis.xack(stream, "notify", kari_as_participant)
     await redis.xreadgroup("notify", "n-1", {stream: ">"})
     await redis.xack(stream, "notify", unread, replayed)
     second = await redact_stream(redis, stream, dlq_stream(stream), person)
     assert (second.deleted, second.in_flight, second.dead_letters) == (2, 0, 0)
+    assert await waiting_for(redis, stream, "notify", person) == 0
     remaining = await texts(redis, stream)
     assert len(remaining) == 2  # Per's booking and its replay
     for text in remaining + await texts(redis, dlq_stream(stream)):

@@ -272,6 +272,10 @@ class Store:
         )
         return list(await self.session.scalars(select(PreferenceRow).where(found)))
 
+    async def delete_preferences(self, rows: list[PreferenceRow]) -> None:
+        for pref in rows:
+            await self.session.delete(pref)
+
     async def erase_deliveries(self, ids: list[str], now: datetime) -> int:
         """The retention's anonymisation of these rows, whatever their age; one not sent yet
         is suppressed (it would tell someone about an erased person, or the person)."""

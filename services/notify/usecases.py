@@ -445,8 +445,7 @@ async def erase_person(uow: Work, person: Person) -> dict[str, int]:
     rows = await uow.store.deliveries_of_events({d.event_id for d in to_them})
     erased = await uow.store.erase_deliveries([d.id for d in rows], uow.now())
     preferences = await uow.store.preferences_of(person)
-    for pref in preferences:
-        await uow.store.session.delete(pref)
+    await uow.store.delete_preferences(preferences)
     return {"notifications": erased, "preferences": len(preferences)}
 
 

@@ -432,13 +432,15 @@ async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, An
 async def erase_person(uow: Uow, person: Person) -> dict[str, int]:
     """Erasure (docs/privacy.md): the borrower's name, phone and email go, as retention
     does; their loans stay under the anonymous borrower (an item still out is still the
-    desk's to get back: the loan and its item say which)."""
+    desk's to get back: the loan and its item say which), with no more reminders."""
     borrowers = 0
     open_loans = 0
     for borrower in await uow.store.borrowers_of(person):
-        open_loans += sum(
-            1 for loan in await uow.store.loans_of_borrower(borrower.id) if loan.returned_at is None
-        )
+        for loan in await uow.store.loans_of_borrower(borrower.id):
+            if loan.returned_at is None:
+                open_loans += 1
+                # Nobody left to remind: the desk follows the item up from its loan.
+                loan.next_notice_at = None
         borrower.name = ANONYMISED
         borrower.phone = "anon-" + borrower.id.replace("-", "")[:15]
         borrower.email = None

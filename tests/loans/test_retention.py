@@ -16,6 +16,7 @@ from services.loans.app import SPEC
 from services.loans.models import Borrower, Loan
 from services.loans.store import Store
 from shared.anonymise import ANONYMISED
+from shared.messaging.redact import Person
 from shared.unit_of_work import UnitsOfWork
 from tests.loans.test_usecases import DESK, Loans, _check_out, loans, who
 from tests.support.units import service_units
@@ -120,3 +121,19 @@ async def test_two_replicas_anonymise_each_borrower_once(loans: Loans, database_
         rest = await run_all(loans.units)
     assert first + second + rest == 4
     assert all(b.name == ANONYMISED for b in (await borrowers(loans)).values())
+
+
+async def test_erasing_a_borrower_with_an_item_out_keeps_the_loan_without_reminders(
+    loans: Loans,
+) -> None:
+    out = await _check_out(loans, 1, kind="pc")
+    person = Person.of(phones=["40000001"])
+    held, _ = await loans.run(lambda uow: usecases.export_person(uow, person))
+    assert [loan["id"] for loan in held["loans"]] == [out.loan.id]
+    erased, _ = await loans.run(lambda uow: usecases.erase_person(uow, person))
+    assert erased == {"borrowers": 1, "open_loans_kept_without_contact": 1}
+    loan = await loans.scalar(select(Loan).where(Loan.id == out.loan.id))
+    assert loan.returned_at is None and loan.next_notice_at is None
+    assert "Låner 1" not in await borrowers(loans)
+    again, _ = await loans.run(lambda uow: usecases.export_person(uow, person))
+    assert again == {"borrowers": [], "loans": [], "reservations": []}

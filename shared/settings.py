@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     outbox_poll_seconds: float = Field(default=1.0, gt=0)
     outbox_keep_seconds: int = Field(default=86_400, ge=0)
     stream_retention_seconds: int = Field(default=7 * 86_400, ge=1)
+    # The access log's entries (shared/access_log.py) are kept this long (docs/privacy.md).
+    access_log_retention_days: float = Field(default=365.0, ge=1)
+    # How often a service looks for erasure requests left for it (shared/person_data.py).
+    erasure_poll_seconds: float = Field(default=30.0, gt=0)
     max_event_bytes: int = Field(default=64 * 1024, ge=1024)
     migrate_on_start: bool = True
     # PostgreSQL: how long a request may wait on a server that does not answer before it

@@ -1,5 +1,5 @@
 """The ops commands: see and steer a running hub (status, events, dead letters, outbox
-republish, demo, docs).
+republish, a person's export and erasure, demo, docs).
 
 Everything here works against any hub, embedded or compose: Redis and the services are
 found through the environment (REDIS_URL, STREAM_PREFIX, BOOKING_URL…, STAFF_TOKENS)."""
@@ -17,5 +17,8 @@ def register(app: typer.Typer) -> None:
     app.add_typer(commands.events_app, name="events")
     app.add_typer(commands.dlq_app, name="dlq")
     app.add_typer(commands.outbox_app, name="outbox")
+    from knutepunkt.ops.person import person_app
+
+    app.add_typer(person_app, name="person")
     demo.register(app)
     app.command()(commands.docs)

@@ -21,6 +21,11 @@ class BookingSettings(BaseSettings):
     promotion_sms_hours: float = Field(default=48.0, ge=0)
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
+    # Retention (docs/privacy.md): a booking's personal data is anonymised this many days
+    # after its end, a sign-up's after its activity's end; the timer looks this often.
+    retention_days: float = Field(default=90.0, ge=0)
+    registration_retention_days: float = Field(default=30.0, ge=0)
+    retention_poll_seconds: float = Field(default=3600.0, gt=0)
     seed_demo: bool = True
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,10 +25,12 @@ from services.booking.models import (
     Resource,
     Series,
 )
+from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar
 from shared.calendar import Closure as CalendarClosure
 from shared.db import advisory_xact_lock, insert_for
 from shared.errors import Conflict, Refusal
+from shared.messaging.redact import Person
 
 OVERLAP_SQLSTATE = "23P01"  # exclusion_violation: PostgreSQL's booking_no_overlap
 OVERLAP_CONSTRAINT = "booking_no_overlap"  # also the SQLite triggers' abort message
@@ -439,6 +441,116 @@ class Store:
                 BookingHistory.booking_id == booking_id, BookingHistory.status == "confirmed"
             )
         )
+
+    # ----------------------------------------------------------------------- retention
+
+    async def past_retention(self, ended_before: datetime, limit: int) -> list[Booking]:
+        """Bookings that ended before `ended_before` and still name their booker, oldest
+        first. end_at has no index of its own: start_at's, bounded by the longest booking."""
+        rows = await self.session.scalars(
+            select(Booking)
+            .where(
+                Booking.start_at < ended_before,
+                Booking.end_at < ended_before,
+                Booking.booker_name != ANONYMISED,
+            )
+            .order_by(Booking.start_at, Booking.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def anonymise_booking(self, booking: Booking, now: datetime) -> bool:
+        """Keep what the statistics count (resource, times, status, kind of booker, price,
+        organisation) and drop what names or describes a person; False when another replica
+        did it first. A public activity's title was published and stays."""
+        catering = dict(booking.catering, note=None) if booking.catering else booking.catering
+        done = await self.session.execute(
+            update(Booking)
+            .where(Booking.id == booking.id, Booking.booker_name != ANONYMISED)
+            .values(
+                booker_name=ANONYMISED,
+                booker_email=None,
+                booker_phone=None,
+                title=booking.title if booking.public else None,
+                description=booking.description if booking.public else None,
+                participants=[],
+                catering=catering,
+                reason=None,
+                manage_token_hash="",
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if done.rowcount != 1:  # type: ignore[attr-defined]  # a CursorResult
+            return False
+        await self.session.execute(
+            update(BookingHistory)
+            .where(BookingHistory.booking_id == booking.id)
+            .values(note=None)
+            .execution_options(synchronize_session=False)
+        )
+        return True
+
+    async def anonymise_registrations(self, ended_before: datetime, limit: int) -> int:
+        """Sign-ups of activities that ended before `ended_before`: the participant's name
+        and contacts go, the sign-up (its status, its activity) stays for the counts."""
+        due = (
+            select(Registration.id)
+            .join(Booking, Booking.id == Registration.booking_id)
+            .where(
+                Booking.start_at < ended_before,
+                Booking.end_at < ended_before,
+                Registration.name != ANONYMISED,
+            )
+            .order_by(Registration.id)
+            .limit(limit)
+        )
+        ids = list(await self.session.scalars(due))
+        if not ids:
+            return 0
+        done = await self.session.execute(
+            update(Registration)
+            .where(Registration.id.in_(ids), Registration.name != ANONYMISED)
+            .values(name=ANONYMISED, email=None, phone=None, token_hash="")
+            .execution_options(synchronize_session=False)
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+
+    # ----------------------------------------------------------------------- one person
+
+    async def bookings_of(self, person: Person) -> list[Booking]:
+        """Bookings the person made (as the booker)."""
+        found = or_(
+            func.lower(Booking.booker_email).in_(sorted(person.emails)),
+            Booking.booker_phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Booking).where(found)))
+
+    async def bookings_listing(self, person: Person) -> list[Booking]:
+        """Bookings whose participants include the person (the JSON's text narrows the
+        read; the contact's own fields decide)."""
+        text = func.lower(cast(Booking.participants, String))
+        hints = [text.contains(e) for e in person.emails] + [
+            text.contains(p) for p in person.phones
+        ]
+        if not hints:
+            return []
+        rows = await self.session.scalars(select(Booking).where(or_(*hints)))
+        return [b for b in rows if any(person.matches(p) for p in b.participants or [])]
+
+    async def registrations_of(self, person: Person) -> list[Registration]:
+        found = or_(
+            func.lower(Registration.email).in_(sorted(person.emails)),
+            Registration.phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Registration).where(found)))
+
+    async def organisations_naming(self, person: Person) -> list[Organisation]:
+        found = or_(
+            func.lower(Organisation.public_email).in_(sorted(person.emails)),
+            Organisation.public_phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Organisation).where(found)))
 
     # ----------------------------------------------------------------------- organisations
 

@@ -7,7 +7,10 @@ succeeds:
   (domain.reminder_wanted): the claim settles it without an event;
 - no-shows: a confirmed booking of a resource that releases (release_after_minutes) not
   checked in by its release time is released, BookingReleased (claimed on status
-  'confirmed' and checked_in_at IS NULL).
+  'confirmed' and checked_in_at IS NULL);
+- retention: bookings and sign-ups past BOOKING_RETENTION_DAYS /
+  BOOKING_REGISTRATION_RETENTION_DAYS lose their personal data (claimed on the booker's or
+  participant's name not being anonymised yet: shared/anonymise.py).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from functools import partial
 
 from services.booking import usecases
 from services.booking.settings import booking_settings
+from shared.anonymise import days, retention_loop
 from shared.service import Runtime
 from shared.unit_of_work import UnitOfWork
 
@@ -67,6 +71,30 @@ async def release_loop(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(booking_settings(runtime).release_poll_seconds)
         await release_no_shows(runtime)
+
+
+async def anonymise_expired(runtime: Runtime, batch: int = 200) -> int:
+    """Anonymise every booking and sign-up past its retention, a batch per transaction;
+    how many rows this replica anonymised."""
+    config = booking_settings(runtime)
+    cmd = usecases.AnonymiseExpired(
+        bookings=days(config.retention_days),
+        registrations=days(config.registration_retention_days),
+        limit=batch,
+    )
+    total = 0
+    while True:
+        done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
+        total += done.total
+        # Fewer than a batch: nothing more is due now (or another replica has it).
+        if done.bookings < batch and done.registrations < batch:
+            return total
+
+
+async def anonymise_loop(runtime: Runtime) -> None:
+    await retention_loop(
+        runtime, booking_settings(runtime).retention_poll_seconds, anonymise_expired
+    )
 
 
 async def _claim_each(

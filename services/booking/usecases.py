@@ -24,10 +24,13 @@ from services.booking.models import (
 )
 from services.booking.store import Activity, Store, policy_of
 from shared import events
+from shared.anonymise import ANONYMISED
 from shared.auth import token_matches
 from shared.calendar import Calendar, local_midnight, require_aware
 from shared.errors import NotAllowed, NotAuthenticated, NotFound
 from shared.hubs import DEFAULT_HUB
+from shared.messaging.redact import Person
+from shared.person_data import row
 from shared.unit_of_work import UnitOfWork
 
 Uow = UnitOfWork[Store]
@@ -585,6 +588,101 @@ async def check_in(uow: Uow, cmd: CheckIn) -> Booked:
 
 
 # --------------------------------------------------------------------------- no-shows
+
+
+@dataclass(frozen=True)
+class AnonymiseExpired:
+    """Bookings ended more than `bookings` ago and sign-ups of activities ended more than
+    `registrations` ago lose their personal data; at most `limit` of each per call."""
+
+    bookings: timedelta
+    registrations: timedelta
+    limit: int = 200
+
+
+@dataclass(frozen=True)
+class Anonymised:
+    bookings: int
+    registrations: int
+
+    @property
+    def total(self) -> int:
+        return self.bookings + self.registrations
+
+
+async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> Anonymised:
+    """One batch of retention's work, in this unit of work's transaction. Each row's UPDATE
+    is conditioned on it not being anonymised yet, so two replicas count each row once."""
+    now = uow.now()
+    bookings = 0
+    for booking in await uow.store.past_retention(now - cmd.bookings, cmd.limit):
+        if await uow.store.anonymise_booking(booking, now):
+            bookings += 1
+    registrations = await uow.store.anonymise_registrations(now - cmd.registrations, cmd.limit)
+    return Anonymised(bookings, registrations)
+
+
+async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, Any]]]:
+    """Access (docs/privacy.md): every booking, participation, sign-up and organisation
+    listing that names the person."""
+    listed = await uow.store.bookings_listing(person)
+    return {
+        "bookings": [row(b) for b in await uow.store.bookings_of(person)],
+        "listed_as_participant": [
+            {
+                "booking_id": b.id,
+                "resource_id": b.resource_id,
+                "start_at": b.start_at.isoformat(),
+                "end_at": b.end_at.isoformat(),
+                "status": b.status,
+                "you": [p for p in b.participants if person.matches(p)],
+            }
+            for b in listed
+        ],
+        "registrations": [row(r) for r in await uow.store.registrations_of(person)],
+        "organisations": [row(o) for o in await uow.store.organisations_naming(person)],
+    }
+
+
+async def erase_person(uow: Uow, person: Person) -> dict[str, int]:
+    """Erasure (docs/privacy.md): the person's bookings are anonymised as retention does
+    (the booking itself stays: the resource's use, a paid hire's price and organisation,
+    which the accounting rules keep, carry no contact); they leave others' participant
+    lists; their sign-ups and an organisation's public contact naming them go."""
+    now = uow.now()
+    bookings = 0
+    own = await uow.store.bookings_of(person)
+    for booking in own:
+        if await uow.store.anonymise_booking(booking, now):
+            bookings += 1
+    participations = 0
+    own_ids = {b.id for b in own}  # their participant lists went with them
+    for booking in await uow.store.bookings_listing(person):
+        if booking.id in own_ids:
+            continue
+        kept = [p for p in booking.participants if not person.matches(p)]
+        participations += len(booking.participants) - len(kept)
+        booking.participants = kept
+        booking.updated_at = now
+    registrations = 0
+    for reg in await uow.store.registrations_of(person):
+        reg.name, reg.email, reg.phone, reg.token_hash = ANONYMISED, None, None, ""
+        reg.updated_at = now
+        registrations += 1
+    organisations = 0
+    for org in await uow.store.organisations_naming(person):
+        if org.public_email and org.public_email.lower() in person.emails:
+            org.public_email = None
+        if org.public_phone in person.phones:
+            org.public_phone = None
+        org.updated_at = now
+        organisations += 1
+    return {
+        "bookings": bookings,
+        "participations": participations,
+        "registrations": registrations,
+        "organisations": organisations,
+    }
 
 
 async def due_releases(uow: Uow, cmd: DueReleases) -> list[str]:

@@ -22,6 +22,10 @@ class CateringSettings(BaseSettings):
     max_days_ahead: int = Field(default=180, ge=1, le=730)
     # Portions per pick-up day when staff have not set that day's capacity.
     daily_capacity: int = Field(default=120, ge=0, le=100_000)
+    # Retention (docs/privacy.md): an order's personal data is anonymised this many days
+    # after its pick-up (or cancellation, rejection); the timer looks this often.
+    retention_days: float = Field(default=90.0, ge=0)
+    retention_poll_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("cutoff")
     @classmethod

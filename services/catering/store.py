@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,8 +24,10 @@ from services.catering.models import (
     Order,
     OrderChangeRequest,
 )
+from shared.anonymise import ANONYMISED
 from shared.db import insert_for
 from shared.errors import Conflict, Refusal
+from shared.messaging.redact import Person
 
 
 class Store:
@@ -139,6 +141,44 @@ class Store:
         return {day: (int(count), int(portions or 0)) for day, count, portions in rows}
 
     # ----------------------------------------------------------------------- changes
+
+    async def anonymise_orders(self, ended_before: datetime, limit: int) -> int:
+        """Retention (docs/privacy.md): orders that ended (picked up, cancelled, rejected; or,
+        never picked up, their pick-up time) before `ended_before` lose the customer's name,
+        contacts and note; lines, counts, totals, times and status stay for statistics. The
+        UPDATE repeats the condition, so of two replicas one counts each order."""
+        ended = func.coalesce(
+            Order.picked_up_at, Order.cancelled_at, Order.rejected_at, Order.pickup_at
+        )
+        due = [Order.customer_name != ANONYMISED, ended < ended_before]
+        ids = list(
+            await self.session.scalars(
+                select(Order.id).where(*due).order_by(Order.pickup_at, Order.id).limit(limit)
+            )
+        )
+        if not ids:
+            return 0
+        done = await self.session.execute(
+            update(Order)
+            .where(Order.id.in_(ids), *due)
+            .values(
+                customer_name=ANONYMISED,
+                customer_email=None,
+                customer_phone=None,
+                note=None,
+                reason=None,
+                manage_token_hash=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def orders_of(self, person: Person) -> list[Order]:
+        found = or_(
+            func.lower(Order.customer_email).in_(sorted(person.emails)),
+            Order.customer_phone.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(Order).where(found)))
 
     async def pending_change(self, order_id: str) -> OrderChangeRequest | None:
         """The change waiting for the café (the caller holds the order's lock)."""

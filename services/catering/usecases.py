@@ -32,6 +32,7 @@ from services.catering.domain import (
 )
 from services.catering.models import CafeClosure, MenuItem, Order, OrderChangeRequest, OrderLineRow
 from services.catering.store import Store
+from shared.anonymise import ANONYMISED
 from shared.auth import hash_token, new_token, token_matches
 from shared.calendar import CAFE_HOURS, Calendar, Closure, check_whole_days, local_date
 from shared.errors import NotFound
@@ -50,6 +51,8 @@ from shared.events import (
     OrderReady,
     OrderRejected,
 )
+from shared.messaging.redact import Person
+from shared.person_data import row
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.catering")
@@ -531,6 +534,40 @@ def _apply_change(order: Order, change: OrderChangeRequest, now: datetime) -> No
 
 
 # --------------------------------------------------------------------------- the café's day
+
+
+async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, Any]]]:
+    """Access (docs/privacy.md): the person's orders with their lines."""
+    out: dict[str, list[dict[str, Any]]] = {"orders": []}
+    for order in await uow.store.orders_of(person):
+        out["orders"].append({**row(order), "lines": [row(line) for line in order.lines]})
+    return out
+
+
+async def erase_person(uow: Uow, person: Person) -> dict[str, int]:
+    """Erasure (docs/privacy.md): the customer's name, contacts, note and the café's reason
+    go; the order (lines, totals, day) stays, as the accounting rules keep a sale."""
+    orders = await uow.store.orders_of(person)
+    for order in orders:
+        order.customer_name = ANONYMISED
+        order.customer_email = None
+        order.customer_phone = None
+        order.note = None
+        order.reason = None
+        order.manage_token_hash = None
+    return {"orders": len(orders)}
+
+
+@dataclass(frozen=True)
+class AnonymiseExpired:
+    """Orders ended more than `retention` ago lose their personal data; `limit` per call."""
+
+    retention: timedelta
+    limit: int = 200
+
+
+async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> int:
+    return await uow.store.anonymise_orders(uow.now() - cmd.retention, cmd.limit)
 
 
 @dataclass(frozen=True)

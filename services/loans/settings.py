@@ -26,6 +26,10 @@ class LoansSettings(BaseSettings):
     overdue_steps_days: str = "0,3,7"
     scan_batch: int = Field(default=500, ge=1, le=10_000)
     escalation_role: Role = Role.DESK
+    # Retention (docs/privacy.md): a borrower's name and contacts are anonymised this many
+    # days after their last return, when nothing is lent or reserved to them.
+    retention_days: float = Field(default=90.0, ge=0)
+    retention_poll_seconds: float = Field(default=3600.0, gt=0)
 
     @field_validator("overdue_steps_days")
     @classmethod

@@ -30,10 +30,12 @@ from services.loans.models import (
     Reservation,
     ShelfBook,
 )
+from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar, Closure
 from shared.db import insert_for
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
+from shared.messaging.redact import Person
 
 
 def new_id() -> str:
@@ -314,6 +316,80 @@ class Store:
                 borrower.email = email
             borrower.language = language
         return borrower, created
+
+    # ----------------------------------------------------------------------- retention
+
+    @staticmethod
+    def _still_needed(borrower_id: Any, ended_before: datetime) -> ColumnElement[bool]:
+        """A loan out, or returned since `ended_before`; a reservation open, or made since:
+        the borrower's contact is still needed."""
+        loan = exists().where(
+            Loan.borrower_id == borrower_id,
+            or_(Loan.returned_at.is_(None), Loan.returned_at >= ended_before),
+        )
+        reservation = exists().where(
+            Reservation.borrower_id == borrower_id,
+            or_(Reservation.status.in_(OPEN), Reservation.created_at >= ended_before),
+        )
+        return or_(loan, reservation)
+
+    async def borrowers_past_retention(self, ended_before: datetime, limit: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(Borrower.id)
+            .where(
+                Borrower.name != ANONYMISED,
+                Borrower.created_at < ended_before,
+                ~self._still_needed(Borrower.id, ended_before),
+            )
+            .order_by(Borrower.created_at, Borrower.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def anonymise_borrower(self, borrower_id: str, ended_before: datetime) -> bool:
+        """Name, phone and email go; the borrower's id stays, so loans, reservations and
+        notices still count per item, kind and month. The phone is unique: each anonymised
+        borrower gets one of their own, from their id. False when another replica did it
+        first, or a loan started meanwhile."""
+        done = await self.session.execute(
+            update(Borrower)
+            .where(
+                Borrower.id == borrower_id,
+                Borrower.name != ANONYMISED,
+                ~self._still_needed(borrower_id, ended_before),
+            )
+            .values(
+                name=ANONYMISED,
+                phone="anon-" + borrower_id.replace("-", "")[:15],
+                email=None,
+                token_hash=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return bool(done.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def borrowers_of(self, person: Person) -> list[Borrower]:
+        found = or_(
+            Borrower.phone.in_(sorted(person.phones)),
+            func.lower(Borrower.email).in_(sorted(person.emails)),
+        )
+        return list(await self.session.scalars(select(Borrower).where(found)))
+
+    async def loans_of_borrower(self, borrower_id: str) -> list[Loan]:
+        return list(
+            await self.session.scalars(
+                select(Loan).where(Loan.borrower_id == borrower_id).order_by(Loan.started_at)
+            )
+        )
+
+    async def reservations_of_borrower(self, borrower_id: str) -> list[Reservation]:
+        return list(
+            await self.session.scalars(
+                select(Reservation)
+                .where(Reservation.borrower_id == borrower_id)
+                .order_by(Reservation.id)
+            )
+        )
 
     async def borrower(self, borrower_id: str, *, lock: bool = False) -> Borrower | None:
         return await self.session.get(Borrower, borrower_id, with_for_update=lock or None)

@@ -1,4 +1,4 @@
-"""The loans service's timer: reminders and escalation (LoanDueSoon, the LoanOverdue levels),
+"""The loans service's timers: reminders and escalation (LoanDueSoon, the LoanOverdue levels),
 and reservations whose date has come or whose offer lapsed.
 
 Exactly once per loan and level, with any number of replicas and across restarts: each
@@ -21,6 +21,7 @@ from services.loans import usecases
 from services.loans.settings import LoansSettings, config_of
 from services.loans.store import Store
 from services.loans.usecases import NoticeRules
+from shared.anonymise import days, retention_loop
 from shared.service import Runtime
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
@@ -87,3 +88,19 @@ async def scanner(runtime: Runtime) -> None:
                 result.offers,
             )
         await asyncio.sleep(interval)
+
+
+async def anonymise_expired(runtime: Runtime, batch: int = 200) -> int:
+    """Retention (docs/privacy.md): every borrower past LOANS_RETENTION_DAYS, a batch per
+    transaction; how many this replica anonymised."""
+    cmd = usecases.AnonymiseExpired(days(config_of(runtime).retention_days), batch)
+    total = 0
+    while True:
+        done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
+        total += done
+        if done < batch:
+            return total
+
+
+async def anonymise_loop(runtime: Runtime) -> None:
+    await retention_loop(runtime, config_of(runtime).retention_poll_seconds, anonymise_expired)

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from services.loans import domain
 from services.loans.domain import UNLENDABLE, ReservationStatus
 from services.loans.models import Borrower, DeskClosure, Item, Loan, Reservation, ShelfBook
 from services.loans.store import NoticeClaim, Store, contact_of, new_id
+from shared.anonymise import ANONYMISED
 from shared.auth import hash_token, new_token
 from shared.calendar import Calendar, Closure, check_whole_days, local_date
 from shared.events import (
@@ -29,6 +31,8 @@ from shared.events import (
     LoanStarted,
     ReservationReady,
 )
+from shared.messaging.redact import Person
+from shared.person_data import row
 from shared.unit_of_work import UnitOfWork
 
 Uow = UnitOfWork[Store]
@@ -410,6 +414,57 @@ async def reissue_token(uow: Uow, cmd: ReissueToken) -> str:
 
 
 # --- the waiting list --------------------------------------------------------------------
+
+
+async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, Any]]]:
+    """Access (docs/privacy.md): the borrower records with the person's phone or email, and
+    their loans and reservations."""
+    out: dict[str, list[dict[str, Any]]] = {"borrowers": [], "loans": [], "reservations": []}
+    for borrower in await uow.store.borrowers_of(person):
+        out["borrowers"].append(row(borrower))
+        out["loans"] += [row(loan) for loan in await uow.store.loans_of_borrower(borrower.id)]
+        out["reservations"] += [
+            row(r) for r in await uow.store.reservations_of_borrower(borrower.id)
+        ]
+    return out
+
+
+async def erase_person(uow: Uow, person: Person) -> dict[str, int]:
+    """Erasure (docs/privacy.md): the borrower's name, phone and email go, as retention
+    does; their loans stay under the anonymous borrower (an item still out is still the
+    desk's to get back: the loan and its item say which), with no more reminders."""
+    borrowers = 0
+    open_loans = 0
+    for borrower in await uow.store.borrowers_of(person):
+        for loan in await uow.store.loans_of_borrower(borrower.id):
+            if loan.returned_at is None:
+                open_loans += 1
+                # Nobody left to remind: the desk follows the item up from its loan.
+                loan.next_notice_at = None
+        borrower.name = ANONYMISED
+        borrower.phone = "anon-" + borrower.id.replace("-", "")[:15]
+        borrower.email = None
+        borrower.token_hash = None
+        borrowers += 1
+    return {"borrowers": borrowers, "open_loans_kept_without_contact": open_loans}
+
+
+@dataclass(frozen=True)
+class AnonymiseExpired:
+    """Borrowers whose last loan was returned more than `retention` ago, with nothing lent
+    or reserved since, lose their personal data; at most `limit` per call."""
+
+    retention: timedelta
+    limit: int = 200
+
+
+async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> int:
+    ended_before = uow.now() - cmd.retention
+    done = 0
+    for borrower_id in await uow.store.borrowers_past_retention(ended_before, cmd.limit):
+        if await uow.store.anonymise_borrower(borrower_id, ended_before):
+            done += 1
+    return done
 
 
 @dataclass(frozen=True)

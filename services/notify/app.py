@@ -11,6 +11,7 @@ from services.notify.models import messaging, metadata
 from services.notify.settings import RULES_KEY, NotifySettings, load_rules, notify_settings
 from services.notify.store import Store
 from shared.events import NOTIFY_STREAM
+from shared.person_data import PersonData, erasure_task
 from shared.service import Runtime, ServiceSpec, create_app
 from shared.settings import Settings
 
@@ -26,6 +27,10 @@ async def setup(runtime: Runtime) -> None:
     timers.install(runtime)
 
 
+# Erasure requests left for this service while it was down (docs/privacy.md).
+ERASURES = erasure_task(PersonData(usecases.export_person, usecases.erase_person))
+
+
 def make_spec(**config: object) -> ServiceSpec:
     """The service, with notify settings given here winning over the environment (tests)."""
     return ServiceSpec(
@@ -38,7 +43,12 @@ def make_spec(**config: object) -> ServiceSpec:
         # Overrides are checked by the settings' own validation, not by the type checker.
         service_settings=lambda: NotifySettings(**config),  # type: ignore[arg-type]
         handlers=handlers,
-        tasks=[timers.sender_loop, timers.digest_loop],
+        tasks=[
+            timers.sender_loop,
+            timers.digest_loop,
+            timers.anonymise_loop,
+            ERASURES,
+        ],
         setup=setup,
         title="Knutepunkt notify",
     )

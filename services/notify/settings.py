@@ -136,6 +136,11 @@ class NotifySettings(BaseSettings):
     # How often the digest timer looks whether a digest is due.
     digest_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
 
+    # Retention (docs/privacy.md): a message's address, name and texts are anonymised this
+    # many days after it was sent (or failed); the timer looks this often.
+    retention_days: float = Field(default=30.0, ge=0)
+    retention_poll_seconds: float = Field(default=3600.0, gt=0)
+
     @field_validator("quiet_hours")
     @classmethod
     def _hours(cls, value: str) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.digest import Item, ItemChange
@@ -23,10 +23,17 @@ from services.notify.models import (
     PreferenceRow,
     SenderRow,
 )
+from shared.anonymise import ANONYMISED
 from shared.db import insert_for
+from shared.messaging.redact import Person
 
 # Set on a session that made deliveries due; after its commit the sender is woken.
 DELIVERIES_DUE = "notify.deliveries_due"
+
+
+# A delivery whose retention ended: "anonymised:" and its own id, not an address.
+ANONYMISED_ADDRESS = "anonymised:"
+FINISHED = ("sent", "delivered", "failed", "suppressed")
 
 
 class Store:
@@ -204,6 +211,97 @@ class Store:
             )
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def anonymise_deliveries(self, ended_before: datetime, limit: int) -> int:
+        """Retention (docs/privacy.md): messages sent, delivered, failed or suppressed before
+        `ended_before` lose their address, name and texts (a staff member's message names
+        the citizen it is about); event, template, channel, role, status and times stay for
+        statistics, provider_ref for a late delivery report. Each address becomes one of its
+        own, so (event, recipient, channel) stays unique. The UPDATE repeats the condition:
+        of two replicas one counts each row."""
+        ended = func.coalesce(
+            DeliveryRow.delivered_at,
+            DeliveryRow.sent_at,
+            DeliveryRow.failed_at,
+            DeliveryRow.updated_at,
+        )
+        due = [
+            DeliveryRow.recipient_name != ANONYMISED,
+            DeliveryRow.status.in_(FINISHED),
+            ended < ended_before,
+        ]
+        ids = list(
+            await self.session.scalars(
+                select(DeliveryRow.id).where(*due).order_by(DeliveryRow.id).limit(limit)
+            )
+        )
+        if not ids:
+            return 0
+        done = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids), *due)
+            .values(
+                recipient=literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
+                recipient_name=ANONYMISED,
+                subject=None,
+                body_text="",
+                body_html=None,
+                ics=None,
+                preferences_url=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(done, "rowcount", 0) or 0)
+
+    async def deliveries_to(self, person: Person) -> list[DeliveryRow]:
+        found = or_(
+            func.lower(DeliveryRow.recipient).in_(sorted(person.emails)),
+            DeliveryRow.recipient.in_(sorted(person.phones)),
+        )
+        query = select(DeliveryRow).where(found).order_by(DeliveryRow.created_at)
+        return list(await self.session.scalars(query))
+
+    async def deliveries_of_events(self, event_ids: Iterable[str]) -> list[DeliveryRow]:
+        query = select(DeliveryRow).where(DeliveryRow.event_id.in_(sorted(set(event_ids))))
+        return list(await self.session.scalars(query.order_by(DeliveryRow.created_at)))
+
+    async def preferences_of(self, person: Person) -> list[PreferenceRow]:
+        found = or_(
+            func.lower(PreferenceRow.recipient).in_(sorted(person.emails)),
+            PreferenceRow.recipient.in_(sorted(person.phones)),
+        )
+        return list(await self.session.scalars(select(PreferenceRow).where(found)))
+
+    async def delete_preferences(self, rows: list[PreferenceRow]) -> None:
+        for pref in rows:
+            await self.session.delete(pref)
+
+    async def erase_deliveries(self, ids: list[str], now: datetime) -> int:
+        """The retention's anonymisation of these rows, whatever their age; one not sent yet
+        is suppressed (it would tell someone about an erased person, or the person)."""
+        if not ids:
+            return 0
+        await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids), DeliveryRow.status == "queued")
+            .values(status="suppressed", updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        done = await self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(ids), DeliveryRow.recipient_name != ANONYMISED)
+            .values(
+                recipient=literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
+                recipient_name=ANONYMISED,
+                subject=None,
+                body_text="",
+                body_html=None,
+                ics=None,
+                preferences_url=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(done, "rowcount", 0) or 0)
 
     async def claim_digest(self, role: str, day: str, items: int, now: datetime) -> bool:
         """The role's digest for `day` marked as made; False when it was already."""

@@ -40,6 +40,7 @@ from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings, notify_rules, notify_settings
 from services.notify.sms import FailoverSms, SmsGateway, SmsOptions
 from services.notify.store import DELIVERIES_DUE
+from shared.anonymise import days, retention_loop
 from shared.backoff import Backoff
 from shared.calendar import utcnow
 from shared.errors import Busy
@@ -431,3 +432,21 @@ async def digest_loop(runtime: Runtime) -> None:
             # Only today's marks matter: a day's digest is never made on another day.
             known = {mark for mark in known if mark[1] == day} | {(role, day)}
         await asyncio.sleep(settings.digest_poll_seconds)
+
+
+async def anonymise_expired(runtime: Runtime, batch: int = 500) -> int:
+    """Retention (docs/privacy.md): every delivery past NOTIFY_RETENTION_DAYS, a batch per
+    transaction; how many this replica anonymised."""
+    cmd = usecases.AnonymiseExpired(days(notify_settings(runtime).retention_days), batch)
+    total = 0
+    while True:
+        done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
+        total += done
+        if done < batch:
+            return total
+
+
+async def anonymise_loop(runtime: Runtime) -> None:
+    await retention_loop(
+        runtime, notify_settings(runtime).retention_poll_seconds, anonymise_expired
+    )

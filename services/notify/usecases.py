@@ -37,7 +37,9 @@ from shared.calendar import Calendar, at_local
 from shared.errors import NotAuthenticated, NotFound, Refused
 from shared.events import Envelope, EventData, NotificationFailed, NotificationSent
 from shared.hubs import DEFAULT_HUB
+from shared.messaging.redact import Person
 from shared.observability import correlation_id, scrub
+from shared.person_data import row
 from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.notify")
@@ -408,6 +410,55 @@ class NotificationQuery:
     status: Status | None = None
     limit: int = 100
     offset: int = 0
+
+
+async def export_person(uow: Work, person: Person) -> dict[str, list[dict[str, Any]]]:
+    """Access (docs/privacy.md): the messages sent to the person (with their texts), what
+    staff were told by the same events (without the staff's addresses or texts), and the
+    person's preferences."""
+    to_them = await uow.store.deliveries_to(person)
+    own = {d.id for d in to_them}
+    staff = [
+        {
+            "event_type": d.event_type,
+            "channel": d.channel,
+            "role": d.recipient_role,
+            "status": d.status,
+            "created_at": d.created_at.isoformat(),
+            "sent_at": d.sent_at.isoformat() if d.sent_at else None,
+        }
+        for d in await uow.store.deliveries_of_events({d.event_id for d in to_them})
+        if d.id not in own and d.recipient_kind == "staff"
+    ]
+    return {
+        "notifications": [row(d) for d in to_them],
+        "staff_told": staff,
+        "preferences": [row(p) for p in await uow.store.preferences_of(person)],
+    }
+
+
+async def erase_person(uow: Work, person: Person) -> dict[str, int]:
+    """Erasure (docs/privacy.md): every message to the person, and the staff's messages
+    about the same events (they name the person), anonymised as retention does; queued ones
+    are not sent; their preferences go."""
+    to_them = await uow.store.deliveries_to(person)
+    rows = await uow.store.deliveries_of_events({d.event_id for d in to_them})
+    erased = await uow.store.erase_deliveries([d.id for d in rows], uow.now())
+    preferences = await uow.store.preferences_of(person)
+    await uow.store.delete_preferences(preferences)
+    return {"notifications": erased, "preferences": len(preferences)}
+
+
+@dataclass(frozen=True)
+class AnonymiseExpired:
+    """Deliveries finished more than `retention` ago lose their personal data."""
+
+    retention: timedelta
+    limit: int = 500
+
+
+async def anonymise_expired(uow: Work, cmd: AnonymiseExpired) -> int:
+    return await uow.store.anonymise_deliveries(uow.now() - cmd.retention, cmd.limit)
 
 
 async def list_notifications(uow: Work, query: NotificationQuery) -> list[DeliveryRow]:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from services.booking import usecases
 from services.booking.api import activities, bookings, resources
+from shared.person_data import PersonData, mount
 
 
 def build_api(app: FastAPI) -> None:
     app.include_router(resources.router)
     app.include_router(bookings.router)
     app.include_router(activities.router)
+    mount(app, PersonData(usecases.export_person, usecases.erase_person))

@@ -1,0 +1,68 @@
+"""The access log's parts on a real Redis (shared/access_log.py): the people an answer names,
+entries found by a person's email or phone and never holding them in clear, append-only
+with its own retention (the oldest trimmed, nothing else)."""
+
+from __future__ import annotations
+
+import time
+
+from redis.asyncio import Redis
+
+from shared import access_log
+from shared.auth import Staff
+from shared.messaging.redis import StreamNames
+
+DESK = Staff("td", frozenset({"desk"}), account="token-abc")
+
+
+def test_the_people_an_answer_names() -> None:
+    answer = {
+        "items": [
+            {"booker": {"name": "Kari", "email": "Kari@Example.org", "phone": "+47 000 00 010"}},
+            {"customer_email": "per@example.org", "customer_phone": None},
+            {"recipient": "+4700000020", "recipient_name": "Ola"},
+            {"public_phone": "not a phone", "email": "not-an-email"},
+        ]
+    }
+    assert access_log.people_in(answer) == {
+        "kari@example.org",
+        "+4700000010",
+        "per@example.org",
+        "+4700000020",
+    }
+
+
+async def test_entries_by_person_hashed_and_trimmed_by_age(redis: Redis, prefix: str) -> None:
+    names = StreamNames(prefix)
+    old = time.time() - 400 * 86_400
+    kari = access_log.identifiers(["kari@example.org"], ["+47 000 00 010"])
+    await redis.xadd(
+        names(access_log.STREAM), {"at": "old", "people": ""}, id=f"{int(old * 1000)}-0"
+    )
+    await access_log.record(
+        redis, names, service="loans", staff=DESK, action="read", what="GET /loans", people=kari
+    )
+    await access_log.record(
+        redis,
+        names,
+        service="loans",
+        staff=DESK,
+        action="change",
+        what="POST /loans",
+        people={"per@example.org"},
+    )
+    # Asked with her phone alone: her entry, not Per's.
+    [hers] = await access_log.entries(redis, names, access_log.identifiers([], ["00000010"]))
+    assert (hers["action"], hers["what"], hers["actor"], hers["people"]) == (
+        "read",
+        "GET /loans",
+        "service_account:token-abc",
+        "2",
+    )
+    raw = b" ".join(
+        b" ".join(f.values()) for _id, f in await redis.xrange(names(access_log.STREAM))
+    )
+    assert b"kari" not in raw.lower() and b"00000010" not in raw and b"per@" not in raw
+    assert await access_log.trim(redis, names, retention_days=365) == 1
+    assert len(await access_log.entries(redis, names)) == 2
+    assert await access_log.trim(redis, names, retention_days=365) == 0

@@ -349,3 +349,12 @@ async def test_link_pages_in_process(redis: Redis, redis_url: str, prefix: str) 
         transport = httpx.ASGITransport(app=no_secret)
         async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
             assert (await client.get(good)).status_code == 404
+
+
+def test_the_citizens_texts_take_no_key_of_the_staff_desk() -> None:
+    """texts_public.PUBLIC is merged into TEXTS without replacing a key: a key in both would
+    show the staff desk's text on a citizens' page."""
+    from services.web.texts_public import PUBLIC
+
+    clashes = [k for k, (nb, en) in PUBLIC.items() if TEXTS[k] != {"nb": nb, "en": en}]
+    assert not clashes

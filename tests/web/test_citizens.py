@@ -53,6 +53,13 @@ def check(page: Any, what: str, name: str | None = None) -> None:
         screenshot(page, name)
 
 
+def follow(page: Any, target: Any) -> None:
+    """Click a link or a form's button and wait for the page it leads to: reading the page
+    before it has come would read the old one."""
+    with page.expect_navigation():
+        target.click()
+
+
 def main_text(page: Any) -> str:
     return str(page.locator("main").inner_text())
 
@@ -126,12 +133,12 @@ def test_the_front_page_shows_17_may_and_a_staff_closure_closed_with_the_reason(
     assert "Stengt" in row("lørdag 22. mai")
     check(visitor, "the front page, a week with closures", "forside")
     # The week switch works without scripts, and comes back to this week.
-    visitor.get_by_role("link", name="Neste uke").click()
+    follow(visitor, visitor.get_by_role("link", name="Neste uke"))
     assert (
         "24. mai"
         in visitor.get_by_role("heading", level=2, name=re.compile("^Åpningstider")).inner_text()
     )
-    visitor.get_by_role("link", name="Denne uken").click()
+    follow(visitor, visitor.get_by_role("link", name="Denne uken"))
     assert visitor.get_by_role("row", name=re.compile("i dag")).count() == 1
 
 
@@ -169,28 +176,28 @@ def test_a_sign_up_to_a_full_activity_lands_on_the_waiting_list(hub: WebHub, vis
     card = visitor.locator(".activities li", has_text="Nærutvalgets møte")
     assert "Fullt." in card.inner_text()
     check(visitor, "activities (full)", "aktiviteter")
-    visitor.get_by_role("link", name="Vis som kalender").click()
+    follow(visitor, visitor.get_by_role("link", name="Vis som kalender"))
     month = visitor.get_by_role("table")
     if "Nærutvalgets møte" not in month.inner_text():  # next week may be next month
-        visitor.get_by_role("link", name="Neste måned").click()
+        follow(visitor, visitor.get_by_role("link", name="Neste måned"))
     assert "Nærutvalgets møte" in visitor.get_by_role("table").inner_text()
     check(visitor, "the month view", "aktiviteter-kalender")
-    visitor.get_by_role("link", name=re.compile("Nærutvalgets møte")).first.click()
+    follow(visitor, visitor.get_by_role("link", name=re.compile("Nærutvalgets møte")).first)
     assert visitor.get_by_role("heading", level=1).inner_text() == "Nærutvalgets møte"
     # Sent without a name or a way to reach you: both beside their fields, nothing lost.
     visitor.get_by_label("Mobilnummer").fill("")
-    visitor.get_by_role("button", name="Sett meg på venteliste").click()
+    follow(visitor, visitor.get_by_role("button", name="Sett meg på venteliste"))
     assert visitor.locator("#pamelding-navn-feil").inner_text().endswith("Skriv navnet ditt.")
     assert visitor.get_by_label("Navn").get_attribute("aria-invalid") == "true"
     check(visitor, "a sign-up with errors", "pamelding-feil")
     # A refusal of the booking service itself comes back beside the field, the values kept.
     visitor.get_by_label("Navn").fill("Vera Venter")
     visitor.get_by_label("E-post").fill("ikke-en-adresse")
-    visitor.get_by_role("button", name="Sett meg på venteliste").click()
+    follow(visitor, visitor.get_by_role("button", name="Sett meg på venteliste"))
     assert visitor.locator("#pamelding-epost-feil").count() == 1
     assert visitor.get_by_label("Navn").input_value() == "Vera Venter"
     visitor.get_by_label("E-post").fill(f"vera-{secrets.token_hex(3)}@example.org")
-    visitor.get_by_role("button", name="Sett meg på venteliste").click()
+    follow(visitor, visitor.get_by_role("button", name="Sett meg på venteliste"))
     assert visitor.get_by_role("heading", level=1).inner_text() == "Du står på venteliste"
     assert "nummer 1 på ventelisten" in visitor.get_by_role("status").inner_text()
     assert "vera" not in visitor.url and "Vera" not in visitor.url  # nothing personal
@@ -210,19 +217,19 @@ def test_a_takeaway_order_for_today_inside_cafe_hours(hub: WebHub, visitor: Any)
     visitor.goto(hub.web_url + "/kafe")
     assert "Allergener:" in main_text(visitor) and "kr" in main_text(visitor)
     check(visitor, "the menu", "kafe-meny")
-    visitor.get_by_role("link", name="Bestill take-away").first.click()
+    follow(visitor, visitor.get_by_role("link", name="Bestill take-away").first)
     visitor.get_by_label(re.compile("^Samosa")).fill("3")
     visitor.get_by_label("Dato").fill(pickup.date().isoformat())
     visitor.get_by_label("Klokkeslett").fill("16:00")  # after the café has closed
     visitor.get_by_label("Navn").fill("Tone Take-away")
     visitor.get_by_label("Mobilnummer").fill("+4700000071")
-    visitor.get_by_role("button", name="Send bestillingen").click()
+    follow(visitor, visitor.get_by_role("button", name="Send bestillingen"))
     # The catering service's own reason, beside the time; what was typed is kept.
     assert "kafeen er stengt" in visitor.locator("#bestilling-tid-feil").inner_text()
     assert visitor.get_by_label(re.compile("^Samosa")).input_value() == "3"
     check(visitor, "an order outside café hours", "kafe-bestill-feil")
     visitor.get_by_label("Klokkeslett").fill(pickup.strftime("%H:%M"))
-    visitor.get_by_role("button", name="Send bestillingen").click()
+    follow(visitor, visitor.get_by_role("button", name="Send bestillingen"))
     assert visitor.get_by_role("heading", level=1).inner_text() == "Takk for bestillingen"
     done = main_text(visitor)
     assert "3 × Samosa" in done and "Kort varsel" not in done
@@ -244,13 +251,13 @@ def test_a_catering_order_for_tomorrow_is_short_notice(hub: WebHub, visitor: Any
     visitor.get_by_label("Klokkeslett").fill("11:30")
     visitor.get_by_label("Navn").fill("Siri Servering")
     visitor.get_by_label("E-post").fill(f"siri-{secrets.token_hex(3)}@example.org")
-    visitor.get_by_role("button", name="Send bestillingen").click()
+    follow(visitor, visitor.get_by_role("button", name="Send bestillingen"))
     # Catering needs the number of people: beside its field, the rest kept.
     assert visitor.locator("#bestilling-personer-feil").count() == 1
     assert visitor.get_by_label("Dato").input_value() == day
     check(visitor, "catering without the number of people")
     visitor.get_by_label("Antall personer").fill("12")
-    visitor.get_by_role("button", name="Send bestillingen").click()
+    follow(visitor, visitor.get_by_role("button", name="Send bestillingen"))
     assert visitor.get_by_role("heading", level=1).inner_text() == "Bestillingen venter på kafeen"
     status = visitor.get_by_role("status").inner_text()
     assert "Kort varsel." in status and "Kafeen må godta den" in status, status
@@ -289,17 +296,17 @@ def test_only_the_clubs_that_chose_to_be_listed(hub: WebHub, visitor: Any) -> No
 
 def test_a_planter_box_reservation(hub: WebHub, visitor: Any) -> None:
     visitor.goto(hub.web_url + "/lane")
-    visitor.get_by_role("button", name="Reserver").click()
+    follow(visitor, visitor.get_by_role("button", name="Reserver"))
     assert visitor.locator(".field-error").count() == 2
     check(visitor, "a reservation with errors", "lane-feil")
     visitor.get_by_label("Navn").fill("Gro Grønnsak")
     visitor.get_by_label("Mobilnummer").fill("12")
-    visitor.get_by_role("button", name="Reserver").click()
+    follow(visitor, visitor.get_by_role("button", name="Reserver"))
     # The loans service's reason for a phone number it cannot read, beside the field.
     assert visitor.locator("#reserver-telefon-feil").count() == 1
     assert visitor.get_by_label("Navn").input_value() == "Gro Grønnsak"
     visitor.get_by_label("Mobilnummer").fill("+4700000081")
-    visitor.get_by_role("button", name="Reserver").click()
+    follow(visitor, visitor.get_by_role("button", name="Reserver"))
     assert visitor.get_by_role("heading", level=1).inner_text() == "Reservasjonen er mottatt"
     assert "klar til deg" in visitor.get_by_role("status").inner_text()
     check(visitor, "a reservation's confirmation", "lane-reservert")
@@ -313,7 +320,7 @@ def test_the_english_switch_keeps_the_page(hub: WebHub, browser: Any) -> None:
     try:
         page = context.new_page()
         page.goto(hub.web_url + "/kafe")
-        page.get_by_role("link", name="English").click()
+        follow(page, page.get_by_role("link", name="English"))
         page.wait_for_url(hub.web_url + "/kafe")
         assert "Allergens:" in page.locator("main").inner_text()
         assert_accessible(page, "the menu in English")

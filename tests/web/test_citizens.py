@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.calendar import HUB_HOURS, Calendar
@@ -354,6 +355,44 @@ def test_the_english_switch_keeps_the_page(hub: WebHub, browser: Any) -> None:
         assert_accessible(page, "the menu in English")
     finally:
         context.close()
+
+
+def test_bad_input_is_a_clear_page_never_a_500(hub: WebHub) -> None:
+    """By HTTP, as a script would send it: odd addresses fall back or are 404 pages; a form
+    without the page's CSRF token is refused; impossible values come back as 422."""
+    with httpx.Client(base_url=hub.web_url, timeout=30, trust_env=False) as web:
+        for path in (
+            "/?uke=nonsense",
+            "/?uke=1900-01-01",
+            "/aktiviteter/maned?m=2027-13",
+            "/kafe/bestill?type=evil",
+            "/kafe/bestilt",
+            "/lane/reservert",
+        ):
+            answer = web.get(path, follow_redirects=True)
+            assert answer.status_code == 200, path
+        assert web.get("/aktiviteter/x%3Fy").status_code == 404
+        assert web.post("/kafe/bestill", data={"kind": "takeaway"}).status_code == 400
+        form = web.get("/kafe/bestill").text
+        token = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert token is not None
+        sent = web.post(
+            "/kafe/bestill",
+            data={"csrf": token[1], "kind": "catering", "date": "2027-13-01", "time": "25:00",
+                  "antall-kaffe-te": "999999", "people": "-1", "name": "", "email": ""},
+        )  # fmt: skip
+        assert sent.status_code == 422
+        for field in (
+            "bestilling-varer",
+            "bestilling-dato",
+            "bestilling-tid",
+            "bestilling-personer",
+            "bestilling-navn",
+            "bestilling-epost",
+        ):
+            assert f'id="{field}-feil"' in sent.text, field
+        gone = web.post("/aktiviteter/x%3Fy/pamelding", data={"csrf": token[1], "name": "A"})
+        assert gone.status_code == 404
 
 
 def test_a_service_that_is_down(hub: WebHub, visitor: Any) -> None:

@@ -5,6 +5,7 @@ waiting list, then a confirmation page."""
 from __future__ import annotations
 
 import calendar
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -21,6 +22,8 @@ FIELDS = ("name", "email", "phone")
 # The confirmation page reads what the sign-up answered from the session, never the
 # address: no personal data and no manage token in URLs.
 DONE = "pamelding"
+# An id goes into the booking service's path: nothing that could reach past it ("?", "/").
+ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _month_of(text: str | None) -> date:
@@ -82,6 +85,8 @@ async def activity_month(request: Request, m: str | None = None) -> HTMLResponse
 
 
 async def _activity(request: Request, activity_id: str) -> dict[str, Any] | None:
+    if not ID.match(activity_id):
+        return None
     return next((a for a in await _upcoming(request) if a["id"] == activity_id), None)
 
 
@@ -121,6 +126,8 @@ def _field(refusal: Refused) -> str:
 @router.post(PAGE + "/{activity_id}/pamelding", response_model=None)
 async def sign_up(request: Request, activity_id: str) -> HTMLResponse | RedirectResponse:
     form = await form_of(request)
+    if not ID.match(activity_id):
+        return render(request, "public/gone.html", 404, title_key="activities.gone.title")
     lang = request.state.lang
     values = {k: form.get(k, "") for k in FIELDS}
     errors: dict[str, str] = {}

@@ -171,10 +171,10 @@ def test_the_front_page_shows_17_may_and_a_staff_closure_closed_with_the_reason(
     assert visitor.get_by_role("row", name=re.compile("i dag")).count() == 1
 
 
-def _activity(hub: WebHub, title: str, capacity: int) -> dict[str, Any]:
-    """A public activity with sign-up, on an open weekday next week at noon."""
+def _activity(hub: WebHub, title: str, capacity: int, hour: int = 12) -> dict[str, Any]:
+    """A public activity with sign-up, on an open weekday next week (an hour of its own)."""
     day = Calendar(HUB_HOURS).next_open_day(hub.now().date() + timedelta(days=7))
-    start = datetime.combine(day, time(12), OSLO)
+    start = datetime.combine(day, time(hour), OSLO)
     made = hub.http.post(
         hub.url("booking", "/bookings"),
         headers=hub.staff("booking"),
@@ -231,6 +231,39 @@ def test_a_sign_up_to_a_full_activity_lands_on_the_waiting_list(hub: WebHub, vis
     assert "nummer 1 på ventelisten" in visitor.get_by_role("status").inner_text()
     assert "vera" not in visitor.url and "Vera" not in visitor.url  # nothing personal
     check(visitor, "the waiting list's confirmation", "pamelding-venteliste")
+
+
+def test_a_sign_up_by_keyboard_alone(hub: WebHub, browser: Any) -> None:
+    """The skip link first, then Tab to each field with its focus visible, Enter to send:
+    a place, "Du er påmeldt"."""
+    activity = _activity(hub, "Kurs i digital post", capacity=5, hour=10)
+    context = browser.new_context(locale="nb-NO", viewport=DESKTOP)
+    try:
+        page = context.new_page()
+        page.goto(f"{hub.web_url}/aktiviteter/{activity['id']}")
+        page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Gå til innholdet"
+        page.keyboard.press("Enter")
+
+        def tab_to(field_id: str) -> None:
+            for _ in range(30):
+                page.keyboard.press("Tab")
+                if page.evaluate("document.activeElement.id") == field_id:
+                    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+                    assert outline != "none", f"{field_id}: no visible focus"
+                    return
+            raise AssertionError(f"Tab never reached {field_id}")
+
+        tab_to("pamelding-navn")
+        page.keyboard.type("Kai Tastatur")
+        tab_to("pamelding-epost")
+        page.keyboard.type(f"kai-{secrets.token_hex(3)}@example.org")
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.get_by_role("heading", level=1).inner_text() == "Du er påmeldt"
+        assert page.get_by_role("status").inner_text() == "Du har fått plass."
+    finally:
+        context.close()
 
 
 def _takeaway_time(hub: WebHub) -> datetime:

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from services.web.i18n import OSLO, clock
-from shared.calendar import CAFE_HOURS, HUB_HOURS, Calendar, Closure, OpeningHours
+from shared.calendar import CAFE_HOURS, HUB_HOURS, Calendar, Closure
 
 
 @dataclass(frozen=True)
@@ -61,13 +61,13 @@ def cafe_calendar(cafe_closures: list[dict[str, Any]]) -> Calendar:
     return Calendar(CAFE_HOURS, _closures(cafe_closures, "start_at", "end_at"))
 
 
-def hours_of(calendar: Calendar, hours: OpeningHours, day: date) -> Hours:
+def hours_of(calendar: Calendar, day: date) -> Hours:
     intervals = calendar.open_intervals(day)
     text = [f"{clock(a)}–{clock(b)}" for a, b in intervals]
     holiday = calendar.holiday_name(day)
     if holiday is not None:
         return Hours([], holiday=holiday)
-    regular = hours.intervals(day.weekday())
+    regular = calendar.hours.intervals(day.weekday())
     if not regular:
         return Hours([], weekly_closed=True)
     start = datetime.combine(day, time(0), OSLO)
@@ -85,9 +85,7 @@ def week(
     hub = hub_calendar(booking_closures)
     cafe = cafe_calendar(cafe_closures)
     days = [monday + timedelta(days=n) for n in range(7)]
-    return [
-        Day(d, d == today, hours_of(hub, HUB_HOURS, d), hours_of(cafe, CAFE_HOURS, d)) for d in days
-    ]
+    return [Day(d, d == today, hours_of(hub, d), hours_of(cafe, d)) for d in days]
 
 
 def monday_of(day: date) -> date:

@@ -1,7 +1,8 @@
 """What the citizens' pages ask of the services, without a person's token: the public reads
-(from the front's short cache where the staff desk already keeps them) and the public
-writes (a sign-up, an order, a reservation), each answered with the service's own reason
-when it says no (clients.Refused)."""
+and the public writes (a sign-up, an order, a reservation), each answered with the
+service's own reason when it says no (clients.Refused). Apart from clients.py so that the
+staff desk's calls and these change without touching each other; the activities and
+closures the staff desk already reads come from its client (and the front's short cache)."""
 
 from __future__ import annotations
 
@@ -13,33 +14,35 @@ from services.web.clients import Services
 
 async def menu(services: Services) -> list[dict[str, Any]]:
     """Only what is on sale now. Not cached: an item the café takes off sale goes at once."""
-    return await services.catering._get("/menu", None)
+    return await services.call("catering", "GET", "/menu", None)
+
+
+async def availability(services: Services, start: date, days: int) -> list[dict[str, Any]]:
+    """The café's open days with the catering order-by deadline of each."""
+    params = {"from": start, "days": days}
+    return await services.call("catering", "GET", "/availability", None, params=params)
 
 
 async def organisations(services: Services) -> list[dict[str, Any]]:
-    return await services.booking._public(60, "/organisations")
+    return await services.call("booking", "GET", "/organisations", None)
 
 
 async def items(services: Services) -> list[dict[str, Any]]:
-    # Lending changes what is free without an event the cache follows: always asked.
-    return await services.loans._get("/items", None)
+    # Lending changes what is free without an event the front's cache follows: always asked.
+    return await services.call("loans", "GET", "/items", None)
 
 
 async def sign_up(services: Services, activity_id: str, body: dict[str, Any]) -> dict[str, Any]:
-    made = await services.booking._post(f"/activities/{activity_id}/registrations", None, body)
+    path = f"/activities/{activity_id}/registrations"
+    made = await services.call("booking", "POST", path, None, json=body)
     if services.cache is not None:
         services.cache.drop("booking")  # the places left change at once on the pages
     return made
 
 
 async def place_order(services: Services, body: dict[str, Any]) -> dict[str, Any]:
-    return await services.catering._post("/orders", None, body)
+    return await services.call("catering", "POST", "/orders", None, json=body)
 
 
 async def reserve(services: Services, body: dict[str, Any]) -> dict[str, Any]:
-    return await services.loans._post("/reservations", None, body)
-
-
-async def availability(services: Services, start: date, days: int) -> list[dict[str, Any]]:
-    """The café's open days with the catering order-by deadline of each."""
-    return await services.catering._get("/availability", None, **{"from": start, "days": days})
+    return await services.call("loans", "POST", "/reservations", None, json=body)

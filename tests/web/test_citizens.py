@@ -398,6 +398,7 @@ def test_bad_input_is_a_clear_page_never_a_500(hub: WebHub) -> None:
             "/?uke=nonsense",
             "/?uke=1900-01-01",
             "/aktiviteter/maned?m=2027-13",
+            "/aktiviteter/maned?m=2025-01",
             "/kafe/bestill?type=evil",
             "/kafe/bestilt",
             "/lane/reservert",

@@ -62,7 +62,12 @@ async def activity_month(request: Request, m: str | None = None) -> HTMLResponse
     start = datetime.combine(first, time(0), i18n.OSLO)
     end = datetime.combine(last + timedelta(days=1), time(0), i18n.OSLO)
     now = datetime.now(i18n.OSLO)
-    found = await request.app.state.services.booking.activities(max(start, now), max(end, now))
+    # Only what is still to come: a month gone by asks nothing.
+    found = (
+        await request.app.state.services.booking.activities(max(start, now), end)
+        if end > now
+        else []
+    )
     by_day: dict[date, list[dict[str, Any]]] = {}
     for activity in found:
         by_day.setdefault(i18n.local(activity["start"]).date(), []).append(activity)

@@ -431,7 +431,7 @@ def test_bad_input_is_a_clear_page_never_a_500(hub: WebHub) -> None:
 
 def test_a_service_that_is_down(hub: WebHub, visitor: Any) -> None:
     """A clear page (503), never a trace; the front page still shows the hub's hours. (Last:
-    it stops the catering service.)"""
+    it stops the catering service, then the booking service.)"""
     hub.services["catering"].stop()
     answer = visitor.goto(hub.web_url + "/kafe")
     assert answer is not None and answer.status == 503
@@ -441,3 +441,17 @@ def test_a_service_that_is_down(hub: WebHub, visitor: Any) -> None:
     assert answer is not None and answer.status == 200
     assert "Kafétjenesten svarer ikke akkurat nå" in main_text(visitor)
     check(visitor, "the front page (catering down)")
+    hub.services["booking"].stop()
+    for path in ("/aktiviteter", "/foreninger"):
+        answer = visitor.goto(hub.web_url + path)
+        assert answer is not None and answer.status == 503, path
+        assert "Bookingtjenesten svarer ikke" in main_text(visitor)
+
+    def noticed() -> bool:
+        # The closures the front read last are kept 30 s: the notice comes after them.
+        answer = visitor.goto(hub.web_url + "/")
+        assert answer is not None and answer.status == 200
+        return "Bookingtjenesten svarer ikke akkurat nå" in main_text(visitor)
+
+    wait_for_sync(noticed, 90, interval=2, message="the booking service's notice")
+    assert "10:00–14:00" in main_text(visitor)  # the hours still, from the calendar

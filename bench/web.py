@@ -2,8 +2,8 @@
 
 The staff desk's "I dag" and "Forespørsler" pages per second, signed in as a booking
 officer, with 1,000 and with 100,000 bookings in the booking service's database, against a
-static page (the front page: the same app, middleware, session and template engine, no
-service call) served the same way in the same run. Prints pages/s, p50 and p99, each page
+static page (the accessibility statement: the same app, middleware, session and template
+engine, no service call) served the same way in the same run. Prints pages/s, p50 and p99, each page
 against the static page, and 100k against 1k. Asserts nothing about speed.
 
 Two hubs run side by side, one per database size, each a booking service and a web front
@@ -62,7 +62,11 @@ TOKEN = "bench-booking"
 CLIENTS = 8
 PENDING = 20
 PER_DAY = 20
-PAGES = {"static /": "/", "I dag": "/ansatt/", "Forespørsler": "/ansatt/foresporsler"}
+PAGES = {
+    "static /": "/tilgjengelighet",  # the front page now shows the week's hours: not static
+    "I dag": "/ansatt/",
+    "Forespørsler": "/ansatt/foresporsler",
+}
 
 
 @contextlib.contextmanager

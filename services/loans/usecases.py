@@ -560,6 +560,11 @@ async def reserve(uow: Uow, cmd: Reserve) -> ReservationView:
             raise domain.staff_must_name_borrower()
         borrower, created = await _borrower_for(uow, cmd.borrower)
         token = _issue_token(borrower, created)
+    elif cmd.caller.token is None and cmd.borrower is not None:
+        # A first reservation from the public pages, known by phone as at the desk. A token
+        # is issued only to a new borrower (or one who never had one), never one's again.
+        borrower, created = await _borrower_for(uow, cmd.borrower)
+        token = _issue_token(borrower, created)
     else:
         borrower = await borrower_of(uow, cmd.caller)
     domain.check_no_open_reservation(

@@ -23,8 +23,13 @@ from services.web.clients import ServiceDown, Services, SignedOut
 from services.web.links import UsedLinks
 from services.web.live import LiveHub
 from services.web.pages import (
+    about,
+    activities,
+    borrowing,
     cafe,
+    cafe_public,
     closures,
+    clubs,
     common,
     links,
     live,
@@ -34,6 +39,9 @@ from services.web.pages import (
     requests,
     signin,
     today,
+)
+from services.web.pages import (
+    hub as front_page,
 )
 from services.web.sessions import CLEAR, SessionMiddleware, SessionStore
 from services.web.settings import WebSettings
@@ -143,7 +151,9 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     app.state.used_links = UsedLinks(redis, settings.stream_prefix)
 
     pages = (public, signin, today, requests, loans, cafe, closures, notifications, live, links)
-    for module in pages:
+    # The citizens' pages (issue 17): the hub, activities, the café, clubs, borrowing, about.
+    citizens = (front_page, activities, cafe_public, clubs, borrowing, about)
+    for module in (*pages, *citizens):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

@@ -83,3 +83,8 @@ def language_of(cookie: str | None) -> str:
     """Bokmål, unless the person chose English (the switch on every page sets a cookie): a
     browser's own language says little about which language a Norwegian office works in."""
     return "en" if cookie == "en" else "nb"
+
+
+def month_name(lang: str, day: date) -> str:
+    """`mai 2027` / `May 2027`."""
+    return f"{_MONTHS[lang].split()[day.month - 1]} {day.year}"

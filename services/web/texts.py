@@ -3,6 +3,8 @@ and the thing; `{name}` marks a value filled in."""
 
 from __future__ import annotations
 
+from services.web.texts_public import PUBLIC
+
 _T: dict[str, tuple[str, str]] = {
     # the frame
     "skip": ("Gå til innholdet", "Skip to content"),
@@ -445,8 +447,7 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "link.expired.title": ("Lenken er utløpt", "The link has expired"),
     "link.expired.body": (
-        "Lenken gjaldt bare en begrenset tid. Ingenting er endret. Åpne saken fra menyen "
-        "i stedet.",
+        "Lenken gjaldt bare en begrenset tid. Ingenting er endret. Åpne saken fra menyen i stedet.",
         "The link was valid for a limited time only. Nothing was changed. Open the matter "
         "from the menu instead.",
     ),
@@ -490,4 +491,5 @@ _T: dict[str, tuple[str, str]] = {
     "channel.sms": ("SMS", "SMS"),
 }
 
+_T.update({k: v for k, v in PUBLIC.items() if k not in _T})  # the citizens' pages
 TEXTS: dict[str, dict[str, str]] = {key: {"nb": nb, "en": en} for key, (nb, en) in _T.items()}

@@ -99,3 +99,26 @@ async def test_book_swap_keeps_the_stock(database_url: str, redis_url: str, pref
         # Books are swapped, not lent.
         r = await c.post("/loans", json={"kind": "book", "borrower": borrower()}, headers=DESK)
         assert r.status_code == 422
+
+
+async def test_a_first_reservation_from_the_public_pages(
+    database_url: str, redis_url: str, prefix: str
+) -> None:
+    """Without a token, a person reserves by name and phone: a new borrower gets a manage
+    token once; the same phone again gets none (never another's token) and one open
+    reservation per kind; no borrower at all is still 401."""
+    clock = Clock(OPEN_TUESDAY)
+    async with loans_service(database_url, redis_url, prefix, clock) as svc:
+        c = svc.client
+        assert (await c.post("/reservations", json={"kind": "planter_box"})).status_code == 401
+        body = {"kind": "planter_box", "borrower": borrower(7)}
+        first = await c.post("/reservations", json=body)
+        assert first.status_code == 201, first.text
+        token = first.json()["manage_token"]
+        assert token
+        again = await c.post("/reservations", json=body)
+        assert again.status_code == 409 and again.json()["code"] == "reservation_exists"
+        pc = await c.post("/reservations", json={"kind": "pc", "borrower": borrower(7)})
+        assert pc.status_code == 201 and pc.json()["manage_token"] is None
+        mine = await c.get("/reservations", headers={"X-Manage-Token": token})
+        assert {r["kind"] for r in mine.json()} == {"planter_box", "pc"}

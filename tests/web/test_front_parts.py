@@ -349,3 +349,63 @@ async def test_link_pages_in_process(redis: Redis, redis_url: str, prefix: str) 
         transport = httpx.ASGITransport(app=no_secret)
         async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
             assert (await client.get(good)).status_code == 404
+
+
+def test_the_citizens_texts_take_no_key_of_the_staff_desk() -> None:
+    """texts_public.PUBLIC is merged into TEXTS without replacing a key: a key in both would
+    show the staff desk's text on a citizens' page."""
+    from services.web.texts_public import PUBLIC
+
+    clashes = [k for k, (nb, en) in PUBLIC.items() if TEXTS[k] != {"nb": nb, "en": en}]
+    assert not clashes
+
+
+def test_the_weeks_opening_hours_from_the_one_calendar() -> None:
+    """The front page's week: a holiday and a whole-hub closure closed with their reasons; a
+    room's closure leaves the hub open; part of a day closed keeps the hours left; the café
+    keeps its own calendar."""
+    from datetime import date
+
+    from services.web import opening
+
+    booking = [
+        {
+            "resource_id": None,
+            "start": "2027-05-19T00:00:00+02:00",
+            "end": "2027-05-20T00:00:00+02:00",
+            "reason": "Personalseminar",
+        },
+        {
+            "resource_id": "gymsalen",
+            "start": "2027-05-18T00:00:00+02:00",
+            "end": "2027-05-19T00:00:00+02:00",
+            "reason": "Nytt gulv",
+        },
+        {
+            "resource_id": None,
+            "start": "2027-05-20T10:00:00+02:00",
+            "end": "2027-05-20T12:00:00+02:00",
+            "reason": "",
+        },
+        {"resource_id": None, "start": "not a time", "end": "", "reason": "unreadable"},
+    ]
+    cafe = [
+        {"start_at": "2027-05-21T00:00:00+02:00", "end_at": "2027-05-22T00:00:00+02:00",
+         "reason": "Kurs"},
+    ]  # fmt: skip
+    days = opening.week(date(2027, 5, 17), date(2027, 5, 18), booking, cafe)
+    assert [d.day.day for d in days] == [17, 18, 19, 20, 21, 22, 23]
+    assert days[0].hub.closed and "Grunnlovsdag" in (days[0].hub.holiday or "")
+    assert days[0].cafe.closed and days[0].cafe.holiday == days[0].hub.holiday
+    assert days[1].today and days[1].hub.open == ["10:00–14:00"]  # a room's closure
+    assert days[1].cafe.open == ["10:00–15:00"]
+    assert days[2].hub.closed and days[2].hub.closures == ("Personalseminar",)
+    assert days[2].cafe.open == ["10:00–15:00"]  # the café's own calendar
+    assert days[3].hub.open == ["12:00–14:00"] and days[3].hub.closures == ("",)
+    assert days[4].cafe.closed and days[4].cafe.closures == ("Kurs",)
+    assert days[5].hub.weekly_closed and days[6].cafe.weekly_closed
+    assert opening.monday_of(date(2027, 5, 23)) == date(2027, 5, 17)
+    # Either side of the clocks going back (Sunday 25 October 2026): 10:00–14:00 in Oslo.
+    for monday in (date(2026, 10, 19), date(2026, 10, 26)):
+        week = opening.week(monday, monday, [], [])
+        assert all(d.hub.open == ["10:00–14:00"] for d in week[:5]), monday

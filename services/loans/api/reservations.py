@@ -19,7 +19,9 @@ async def reserve(
     request: Request, body: ReservationIn, who: Caller = Depends(caller)
 ) -> ReservationOut:
     """Reserve a kind of item from a date, or join the queue now. Desk staff reserve for a
-    borrower given in the body; a borrower reserves for themself with X-Manage-Token. When
+    borrower given in the body; a borrower reserves for themself with X-Manage-Token, or, the
+    first time, by giving their name and phone in the body (the answer then carries a new
+    manage token, unless the phone is a borrower's who already has one). When
     an item is free (now, or when one comes back) it is offered (ReservationReady) and held."""
     details = BorrowerDetails(**body.borrower.model_dump()) if body.borrower else None
     cmd = usecases.Reserve(body.hub, body.kind, who, body.wanted_from, details)

@@ -124,7 +124,8 @@ class ReservationIn(_In):
         default=None, description="from when the item is wanted; now (join the queue) if absent"
     )
     borrower: BorrowerIn | None = Field(
-        default=None, description="staff: who reserves (a borrower with a token: themself)"
+        default=None,
+        description="who reserves: staff say who; the public without a token, themself",
     )
 
 

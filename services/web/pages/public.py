@@ -1,20 +1,14 @@
-"""The citizens' side (issue 17 builds it here): for now the front page, the language
-switch, and the page the benchmark compares against."""
+"""The language switch of every page (the citizens' pages live in their own modules: the
+front page in hub.py)."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
 from services.web import i18n
-from services.web.pages.common import render
 
 router = APIRouter()
-
-
-@router.get("/", response_class=HTMLResponse)
-async def front(request: Request) -> HTMLResponse:
-    return render(request, "public/front.html", title_key="front.title")
 
 
 @router.get("/sprak/{lang}")

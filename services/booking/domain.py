@@ -216,20 +216,33 @@ def first_conflict(start: datetime, block_end: datetime, busy: Iterable[Busy]) -
     return None
 
 
-def overlap_refusal(other: Busy) -> Conflict:
+def overlap_refusal(other: Busy, allocation: Mapping[str, Any] | None = None) -> Conflict:
     """The 409 of an overlap, naming the booking in the way (a client may offer the time
-    after `blocked_until`)."""
+    after `blocked_until`), and the season's allocation when the booking is one's."""
     start, end, until = (t.isoformat() for t in (other.start, other.end, other.blocked_until))
+    en = nb = ""
+    if allocation is not None:
+        en = (
+            f"; it is {allocation['organisation_name']}'s allocated training time "
+            f"in the season {allocation['season_name']}"
+        )
+        nb = (
+            f"; det er treningstid tildelt {allocation['organisation_name']} "
+            f"i sesongen {allocation['season_name']}"
+        )
+    conflict: dict[str, Any] = {
+        "booking_id": other.booking_id,
+        "start": start,
+        "end": end,
+        "blocked_until": until,
+    }
+    if allocation is not None:
+        conflict["allocation"] = dict(allocation)
     return Conflict(
-        f"the resource is already booked from {start} to {end} (blocked until {until})",
+        f"the resource is already booked from {start} to {end} (blocked until {until}){en}",
         code="booking_overlap",
-        nb=f"ressursen er allerede booket fra {start} til {end} (opptatt til {until})",
-        conflict={
-            "booking_id": other.booking_id,
-            "start": start,
-            "end": end,
-            "blocked_until": until,
-        },
+        nb=f"ressursen er allerede booket fra {start} til {end} (opptatt til {until}){nb}",
+        conflict=conflict,
     )
 
 

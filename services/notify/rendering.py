@@ -87,9 +87,15 @@ def _filters(language: str) -> dict[str, Any]:
             return f"{whole:,}".replace(",", " ") + f",{cents:02d} kr"
         return f"NOK {whole:,}.{cents:02d}"
 
+    def ukedag(code: str) -> str:
+        # A weekly slot's weekday as the events carry it (mon … sun).
+        index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(code)
+        return str(weekdays[index])
+
     return {
         "dato": dato,
         "dato_kort": dato_kort,
+        "ukedag": ukedag,
         "tid": tid,
         "dato_tid": dato_tid,
         "kroner": kroner,
@@ -185,7 +191,6 @@ class Renderer:
         if preferences_url:
             text += f"\n\n--\n{label}: {preferences_url}"
         return Rendered(subject, text, html)
-
 
     def _labelled(
         self, template: str, language: str, context: dict[str, Any], links: Mapping[str, str]

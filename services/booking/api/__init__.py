@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.booking.api import activities, bookings, resources
+from services.booking.api import activities, bookings, resources, seasons
 
 
 def build_api(app: FastAPI) -> None:
     app.include_router(resources.router)
     app.include_router(bookings.router)
     app.include_router(activities.router)
+    app.include_router(seasons.router)

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from services.booking.models import Booking
+from services.notify import usecases as notify_usecases
+from services.notify.routing import FanoutRules
 from shared.calendar import local
-from shared.events import Envelope
+from shared.events import Envelope, parse_data
 from tests.booking.conftest import (
     BOOKING_STAFF,
     DESK_STAFF,
@@ -20,8 +23,11 @@ from tests.booking.conftest import (
     booking_events,
     org_booking,
 )
+from tests.notify.test_usecases import NOON, deliveries, notify_units, rules
 from tests.support.apps import RunningService
 from tests.support.waiting import wait_for
+
+__all__ = ["rules"]  # notify's fan-out rules, a fixture
 
 # Valid organisation numbers (MOD11).
 YOUTH_CLUB, ADULT_CLUB, SENIOR_CLUB = "974760606", "974760614", "974760622"
@@ -417,3 +423,55 @@ async def test_report_counts_hours_per_organisation_and_target_group(
     lines = csv_answer.text.splitlines()
     assert lines[0] == "kind,key,name,hours"
     assert f"organisation,{YOUTH_CLUB},Klubb 606,24.00" in lines
+
+
+async def test_the_events_of_a_round_reach_notify_once_each(
+    service: RunningService, redis: Redis, prefix: str, tmp_path: Path, rules: FanoutRules
+) -> None:
+    season_id = await open_season(service)
+    holder = await apply(service, season_id, application(YOUTH_CLUB, "children", ("tue", "18:00")))
+    await apply(service, season_id, application(ADULT_CLUB, "adults", ("tue", "18:00")))
+    await close_and_propose(service, season_id)
+    [slot] = (await publish(service, season_id))["allocations"]
+    given = await service.client.post(
+        f"/season-allocations/{slot['allocation_id']}/release",
+        headers={"X-Manage-Token": holder["manage_token"]},
+        json={"date": "2027-04-13"},
+    )
+    assert given.status_code == 200, given.text
+    kinds = (
+        "ApplicationReceived",
+        "AllocationGranted",
+        "AllocationDeclined",
+        "AllocationReleased",
+        "AllocationOffered",
+    )
+    await events_of(redis, prefix, "AllocationOffered", 1)
+    round_events = [e for e in await booking_events(redis, prefix) if e.type in kinds]
+    assert sorted(e.type for e in round_events) == sorted(
+        ["ApplicationReceived"] * 2 + list(kinds[1:])
+    )
+
+    # Each event through notify's fan-out twice (a redelivery): one delivery per route.
+    async with notify_units(f"sqlite+aiosqlite:///{tmp_path / 'notify.db'}", NOON) as (units, _):
+        for envelope in round_events:
+            data = parse_data(envelope)
+            command = notify_usecases.FanOut(envelope, data)
+
+            async def once(uow: Any, command: Any = command) -> Any:
+                return await notify_usecases.fan_out(uow, command, rules=rules)
+
+            for _ in range(2):
+                await units.run(once)
+            rows = await deliveries(units, envelope.id)
+            routed = rules.routes.for_event(envelope.type)
+            phone = envelope.data["booker"]["phone"]
+            expected = [
+                (r.to, c)
+                for r in routed
+                for c in r.channels
+                if r.to == "booker" and (c == "email" or phone)
+            ]
+            to_club = [r for r in rows if r.recipient.startswith(("leder", "+47"))]
+            assert len(to_club) == len(expected), (envelope.type, rows)
+            assert len({(r.recipient, r.channel) for r in rows}) == len(rows)

@@ -11,6 +11,7 @@ Refusals are shared.errors types, each with a stable code and a Bokmål text.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -214,6 +215,26 @@ def first_conflict(start: datetime, block_end: datetime, busy: Iterable[Busy]) -
         if overlaps(start, block_end, other):
             return other
     return None
+
+
+class BusyIndex:
+    """Active bookings kept sorted by start, for checking many slots against one read of
+    the resource (publishing a season): the same overlap rule as `first_conflict`."""
+
+    def __init__(self, busy: Iterable[Busy]) -> None:
+        self._busy = sorted(busy, key=lambda b: (b.start, b.booking_id))
+        self._starts = [b.start for b in self._busy]
+
+    def first_conflict(self, start: datetime, block_end: datetime) -> Busy | None:
+        # Only bookings starting within MAX_SPAN before `start` can reach into it.
+        low = bisect.bisect_right(self._starts, start - MAX_SPAN)
+        high = bisect.bisect_left(self._starts, block_end)
+        return first_conflict(start, block_end, self._busy[low:high])
+
+    def add(self, busy: Busy) -> None:
+        at = bisect.bisect_right(self._starts, busy.start)
+        self._starts.insert(at, busy.start)
+        self._busy.insert(at, busy)
 
 
 def overlap_refusal(other: Busy, allocation: Mapping[str, Any] | None = None) -> Conflict:

@@ -292,6 +292,10 @@ class Store:
         self.session.add(booking)
         await self.session.flush()
 
+    async def add_bookings(self, bookings: Sequence[Booking]) -> None:
+        self.session.add_all(bookings)
+        await self.session.flush()
+
     async def add_series(self, series: Series) -> None:
         self.session.add(series)
         await self.session.flush()

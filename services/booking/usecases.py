@@ -1547,11 +1547,19 @@ async def publish_season(uow: Uow, season_id: str) -> Published:
     calendar = await uow.store.calendar_for(
         resource, local_midnight(season.starts_on), local_midnight(season.ends_on + timedelta(1))
     )
+    busy = await _busy_index(
+        uow,
+        resource,
+        local_midnight(season.starts_on),
+        local_midnight(season.ends_on + timedelta(1)),
+    )
     summaries = []
     for row in rows:
         dates = allocation.season_dates(season.starts_on, season.ends_on, row.weekday)
         summaries.append(
-            await _book_allocation(uow, resource, calendar, apps[row.application_id], row, dates)
+            await _book_allocation(
+                uow, resource, calendar, busy, apps[row.application_id], row, dates
+            )
         )
     season.published = {"allocations": summaries}
     season.published_at = now
@@ -1670,7 +1678,8 @@ async def answer_offer(uow: Uow, cmd: AnswerOffer) -> SeasonOffer:
     uow.store.add_season_row(row)
     calendar = await uow.store.calendar_for(resource, occurrences[0].start, occurrences[-1].end)
     dates = [local_date(o.start) for o in occurrences]
-    summary = await _book_allocation(uow, resource, calendar, app, row, dates)
+    busy = await _busy_index(uow, resource, occurrences[0].start, occurrences[-1].end)
+    summary = await _book_allocation(uow, resource, calendar, busy, app, row, dates)
     uow.record(
         events.AllocationGranted(
             **_season_facts(season, resource, app),
@@ -1908,10 +1917,24 @@ async def _held(uow: Uow, rows: Sequence[SeasonAllocation]) -> list[allocation.H
     return held
 
 
+async def _busy_index(
+    uow: Uow, resource: Resource, start: datetime, end: datetime
+) -> domain.BusyIndex:
+    """The resource's active bookings over a season, read once: publishing holds the
+    resource's lock, so nobody else adds one meanwhile (the database's guard stays)."""
+    rows = await uow.store.active_of_resource(
+        resource.id, start - domain.MAX_SPAN, end, limit=1_000_000
+    )
+    return domain.BusyIndex(
+        [domain.Busy(b.id, b.start_at, b.end_at, b.blocked_until) for b in rows]
+    )
+
+
 async def _book_allocation(
     uow: Uow,
     resource: Resource,
     calendar: Calendar,
+    busy: domain.BusyIndex,
     app: SeasonApplication,
     row: SeasonAllocation,
     dates: Sequence[date],
@@ -1922,6 +1945,17 @@ async def _book_allocation(
     consecutive slots do not collide on the resource's buffer."""
     now = uow.now()
     slot = _slot_of(row)
+    if not dates:  # a season shorter than a week may not have the weekday at all
+        return {
+            **slot.to_json(),
+            "allocation_id": row.id,
+            "application_id": app.id,
+            "series_id": None,
+            "occurrences": 0,
+            "first": None,
+            "last": None,
+            "skipped": [],
+        }
     series = Series(
         id=str(uuid.uuid4()),
         resource_id=resource.id,
@@ -1959,8 +1993,7 @@ async def _book_allocation(
         if reason is None and occurrence.start <= now:
             reason = "already past"
         if reason is None:
-            busy = await uow.store.active_overlapping(resource.id, occurrence.start, occurrence.end)
-            other = domain.first_conflict(occurrence.start, occurrence.end, busy)
+            other = busy.first_conflict(occurrence.start, occurrence.end)
             if other is not None:
                 reason = f"already booked {other.start.isoformat()} to {other.end.isoformat()}"
         if reason is not None:
@@ -1972,9 +2005,12 @@ async def _book_allocation(
         # Granted by the officer: confirmed, and blocking the slot itself (see above).
         booking.status = "confirmed"
         booking.blocked_until = occurrence.end
-        await uow.store.add_booking(booking)
-        uow.store.record(booking, "staff", now, f"season allocation {row.id}")
+        busy.add(domain.Busy(booking.id, booking.start_at, booking.end_at, booking.blocked_until))
         booked.append(booking)
+    # One flush for the series: the database's overlap guard still checks each row.
+    await uow.store.add_bookings(booked)
+    for booking in booked:
+        uow.store.record(booking, "staff", now, f"season allocation {row.id}")
     row.series_id = series.id
     row.skipped = skipped
     row.updated_at = now

@@ -239,6 +239,9 @@ async def test_publishing_skips_easter_ascension_and_a_closure_and_blocks_the_re
         },
     )
     assert closure.status_code == 201, closure.text
+    # A birthday party booked before publishing keeps its time; that Thursday is skipped.
+    party = org_booking("gymsalen", "2027-04-01T17:00:00+02:00", "2027-04-01T18:30:00+02:00")
+    assert (await service.client.post("/bookings", json=party)).status_code == 201
     await close_and_propose(service, season_id)
     before = await active_bookings(service)
 
@@ -246,13 +249,14 @@ async def test_publishing_skips_easter_ascension_and_a_closure_and_blocks_the_re
     assert done["already_published"] is False
     [slot] = done["allocations"]
     skipped = {s["date"]: s["reason"] for s in slot["skipped"]}
-    assert set(skipped) == {"2027-03-25", "2027-05-06", "2027-04-15"}
+    assert set(skipped) == {"2027-03-25", "2027-05-06", "2027-04-15", "2027-04-01"}
     assert "Skjærtorsdag" in skipped["2027-03-25"]
     assert "Kristi himmelfartsdag" in skipped["2027-05-06"]
     assert "Vannlekkasje" in skipped["2027-04-15"]
+    assert skipped["2027-04-01"].startswith("already booked")
     thursdays = 14  # 11 March to 10 June
-    assert slot["occurrences"] == thursdays - 3
-    assert await active_bookings(service) == before + thursdays - 3
+    assert slot["occurrences"] == thursdays - 4
+    assert await active_bookings(service) == before + thursdays - 4
 
     # A single booking in the allocated hour: 409 naming the allocation.
     clash = await service.client.post(
@@ -269,7 +273,7 @@ async def test_publishing_skips_easter_ascension_and_a_closure_and_blocks_the_re
     again = await publish(service, season_id)
     assert again["already_published"] is True
     assert again["allocations"] == done["allocations"]
-    assert await active_bookings(service) == before + thursdays - 3
+    assert await active_bookings(service) == before + thursdays - 4
     status = (await service.client.get(f"/seasons/{season_id}")).json()["status"]
     assert status == "published"
     clock.set(datetime(2027, 3, 8, 12, tzinfo=UTC))

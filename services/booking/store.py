@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -292,9 +292,25 @@ class Store:
         self.session.add(booking)
         await self.session.flush()
 
-    async def add_bookings(self, bookings: Sequence[Booking]) -> None:
-        self.session.add_all(bookings)
-        await self.session.flush()
+    async def insert_bookings(
+        self, bookings: Sequence[Booking], *, actor: str, at: datetime, note: str
+    ) -> None:
+        """Many new bookings with their first history row, as two multi-row INSERTs (a
+        season's series: thousands of rows; the ORM's per-object flush cost seconds). The
+        database's overlap guard checks each row as for any booking."""
+        if not bookings:
+            return
+        columns = [c.key for c in Booking.__table__.columns]
+        await self.session.execute(
+            insert(Booking), [{k: getattr(b, k) for k in columns} for b in bookings]
+        )
+        await self.session.execute(
+            insert(BookingHistory),
+            [
+                {"booking_id": b.id, "at": at, "status": b.status, "actor": actor, "note": note}
+                for b in bookings
+            ],
+        )
 
     async def add_series(self, series: Series) -> None:
         self.session.add(series)

@@ -2007,10 +2007,9 @@ async def _book_allocation(
         booking.blocked_until = occurrence.end
         busy.add(domain.Busy(booking.id, booking.start_at, booking.end_at, booking.blocked_until))
         booked.append(booking)
-    # One flush for the series: the database's overlap guard still checks each row.
-    await uow.store.add_bookings(booked)
-    for booking in booked:
-        uow.store.record(booking, "staff", now, f"season allocation {row.id}")
+    await uow.store.insert_bookings(
+        booked, actor="staff", at=now, note=f"season allocation {row.id}"
+    )
     row.series_id = series.id
     row.skipped = skipped
     row.updated_at = now

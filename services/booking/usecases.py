@@ -1287,6 +1287,7 @@ class MoveAllocation:
     allocation_id: str
     weekday: int
     start: time
+    access: Access = Access(staff=True)
 
 
 @dataclass(frozen=True)
@@ -1494,18 +1495,53 @@ async def grant_slot(uow: Uow, cmd: GrantSlot) -> SeasonAllocation:
 
 
 async def move_allocation(uow: Uow, cmd: MoveAllocation) -> SeasonAllocation:
-    """The officer moves a slot (before publishing; during the season: withdraw it and
-    grant the new time by hand is not there yet, docs/booking.md)."""
+    """The officer moves a slot. Before publishing the allocation just changes; in a
+    published season the rest of its bookings are given back (AllocationReleased, the old
+    time offered to its waiting list) and the new time is booked for the rest of the season
+    as a new allocation (AllocationGranted), which is the answer."""
     now = uow.now()
     row = await _allocation(uow, cmd.allocation_id)
     season = await _season(uow, row.season_id, for_update=True)
-    allocation.check_allocating(season.status)
     slot = _frame(season).slot_at(cmd.weekday, cmd.start)
     held = await _held(uow, await uow.store.allocations(season.id))
     allocation.check_free(slot, held, moving=row.id)
-    row.weekday, row.start_time, row.end_time = slot.weekday, _hhmm(slot.start), _hhmm(slot.end)
-    row.rule, row.reason, row.updated_at = "manual", "moved by the booking officer", now
-    return row
+    if season.status != "published":
+        allocation.check_allocating(season.status)
+        row.weekday, row.start_time = slot.weekday, _hhmm(slot.start)
+        row.end_time = _hhmm(slot.end)
+        row.rule, row.reason, row.updated_at = "manual", "moved by the booking officer", now
+        return row
+    reason = f"moved to {slot.label()}"
+    await release_allocation(uow, ReleaseAllocation(row.id, cmd.access, reason=reason))
+    app = await uow.store.application(row.application_id)
+    resource = await _bookable(uow, season.resource_id)
+    assert app is not None  # a foreign key
+    moved = _allocation_row(
+        season, app.id, slot, "manual", f"moved from {_slot_of(row).label()}", now
+    )
+    uow.store.add_season_row(moved)
+    dates = [
+        d
+        for d in allocation.season_dates(season.starts_on, season.ends_on, slot.weekday)
+        if d > local_date(now)
+    ]
+    first, last = (dates[0], dates[-1]) if dates else (season.starts_on, season.ends_on)
+    calendar = await uow.store.calendar_for(
+        resource, local_midnight(first), local_midnight(last + timedelta(1))
+    )
+    busy = await _busy_index(
+        uow, resource, local_midnight(first), local_midnight(last + timedelta(1))
+    )
+    summary = await _book_allocation(uow, resource, calendar, busy, app, moved, dates)
+    uow.record(
+        events.AllocationGranted(
+            **_season_facts(season, resource, app),
+            starts_on=first,
+            ends_on=last,
+            slots=[_event_slot(events.GrantedSlot, summary)],
+        )
+    )
+    return moved
 
 
 async def withdraw_allocation(uow: Uow, allocation_id: str, access: Access) -> SeasonAllocation:

@@ -148,3 +148,30 @@ def test_season_dates_and_checks() -> None:
         al.frame_of({"tue": "18:00-18:30"}, 60)
     assert al.season_status("published", date(2027, 8, 16), date(2027, 8, 16)) == "running"
     assert al.next_season_status("drafted", "open") == "open"
+
+
+def test_busy_index_answers_as_first_conflict_does() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from services.booking.domain import Busy, BusyIndex, first_conflict
+
+    base = datetime(2027, 3, 1, tzinfo=UTC)
+    rng = random.Random(7)
+    busy = []
+    for i in range(300):
+        start = base + timedelta(minutes=15 * rng.randrange(2000))
+        end = start + timedelta(minutes=rng.choice((30, 60, 90, 24 * 60)))
+        busy.append(Busy(f"b{i}", start, end, end + timedelta(minutes=rng.choice((0, 30)))))
+    index = BusyIndex(busy[:150])
+    for b in busy[150:]:
+        index.add(b)
+    for _ in range(500):
+        start = base + timedelta(minutes=15 * rng.randrange(2000))
+        end = start + timedelta(minutes=60)
+        expected = first_conflict(start, end, busy)
+        found = index.first_conflict(start, end)
+        assert (found is None) == (expected is None)
+        if expected is not None and found is not None:
+            # The first by start; among equal starts either one is the answer.
+            assert found.start == expected.start
+            assert found.start < end and start < found.blocked_until

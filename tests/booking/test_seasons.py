@@ -479,3 +479,66 @@ async def test_the_events_of_a_round_reach_notify_once_each(
             to_club = [r for r in rows if r.recipient.startswith(("leder", "+47"))]
             assert len(to_club) == len(expected), (envelope.type, rows)
             assert len({(r.recipient, r.channel) for r in rows}) == len(rows)
+
+
+async def test_the_officer_moves_an_allocation_in_a_running_season(
+    service: RunningService, redis: Redis, prefix: str, clock: Clock
+) -> None:
+    season_id = await open_season(service)
+    await apply(service, season_id, application(YOUTH_CLUB, "children", ("tue", "18:00")))
+    await close_and_propose(service, season_id)
+    [slot] = (await publish(service, season_id))["allocations"]
+    clock.set(datetime(2027, 4, 20, 12, tzinfo=UTC))  # a Tuesday, the season running
+
+    held = await service.client.patch(
+        f"/season-allocations/{slot['allocation_id']}",
+        headers=BOOKING_STAFF,
+        json={"weekday": "wed", "start": "19:00"},
+    )
+    assert held.status_code == 200, held.text
+    moved = held.json()
+    assert (moved["weekday"], moved["start"], moved["status"]) == ("wed", "19:00", "granted")
+    async with service.runtime.db.read() as session:
+        rows = (
+            await session.execute(
+                select(Booking.series_id, Booking.status, Booking.start_at).where(
+                    Booking.resource_id == "gymsalen"
+                )
+            )
+        ).all()
+    old = [(st, local(at)) for series, st, at in rows if series == slot["series_id"]]
+    new = [(st, local(at)) for series, st, at in rows if series == moved["series_id"]]
+    # The old Tuesdays before the move stand; those after it are cancelled.
+    assert {st for st, at in old if at < clock.now} == {"confirmed"}
+    assert {st for st, at in old if at > clock.now} == {"cancelled"}
+    # The new Wednesdays, from the next day: 21 April to 9 June, no holiday among them.
+    assert [at.strftime("%a %H:%M") for _, at in new] == ["Wed 19:00"] * 8
+    assert {st for st, _ in new} == {"confirmed"}
+    [released] = await events_of(redis, prefix, "AllocationReleased", 1)
+    assert released.data["released_by"] == "staff" and "wed 19:00" in released.data["reason"]
+    granted = await events_of(redis, prefix, "AllocationGranted", 2)
+    assert granted[-1].data["slots"][0]["allocation_id"] == moved["id"]
+
+
+async def test_a_closure_inside_the_season_tells_the_clubs_it_touches(
+    service: RunningService, redis: Redis, prefix: str
+) -> None:
+    season_id = await open_season(service)
+    await apply(service, season_id, application(YOUTH_CLUB, "children", ("tue", "18:00")))
+    await close_and_propose(service, season_id)
+    [slot] = (await publish(service, season_id))["allocations"]
+    closed = await service.client.post(
+        "/closures",
+        headers=BOOKING_STAFF,
+        json={
+            "resource_id": "gymsalen",
+            "start": "2027-04-13T00:00:00+02:00",
+            "end": "2027-04-14T00:00:00+02:00",
+            "reason": "Gulvet lakkeres",
+        },
+    )
+    assert closed.status_code == 201, closed.text
+    assert len(closed.json()["affected_bookings"]) == 1
+    [told] = await events_of(redis, prefix, "BookingAffectedByClosure", 1)
+    assert told.data["series_id"] == slot["series_id"]
+    assert told.data["booker"]["email"] == "leder606@example.org"

@@ -385,10 +385,12 @@ async def grant(
 
 @router.patch("/season-allocations/{allocation_id}", response_model=AllocationOut)
 async def move(
-    request: Request, allocation_id: str, body: MoveIn, _staff: Staff = _OFFICER
+    request: Request, allocation_id: str, body: MoveIn, staff: Staff = _OFFICER
 ) -> dict[str, Any]:
+    """Move a slot (409 when the new one is held). In a published season the rest of the
+    old time is given back and the new one booked: the answer is the new allocation."""
     cmd = usecases.MoveAllocation(
-        allocation_id, allocation.WEEKDAYS.index(body.weekday), body.start
+        allocation_id, allocation.WEEKDAYS.index(body.weekday), body.start, _access(None, staff)
     )
     row = await runtime_of(request).uow.run(lambda uow: usecases.move_allocation(uow, cmd))
     return allocation_out(row)

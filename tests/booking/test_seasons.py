@@ -478,6 +478,13 @@ async def test_the_events_of_a_round_reach_notify_once_each(
             ]
             to_club = [r for r in rows if r.recipient.startswith(("leder", "+47"))]
             assert len(to_club) == len(expected), (envelope.type, rows)
+            if envelope.type == "AllocationGranted":
+                # The season's .ics: one entry per booked Tuesday, 18:00 in Oslo.
+                ics = (to_club[0].ics or b"").decode()
+                assert ics.count("BEGIN:VEVENT") == envelope.data["slots"][0]["occurrences"]
+                assert "DTSTART:20270309T170000Z" in ics  # CET
+                assert "DTSTART:20270406T160000Z" in ics  # CEST
+
             assert len({(r.recipient, r.channel) for r in rows}) == len(rows)
 
 

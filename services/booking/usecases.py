@@ -1502,6 +1502,12 @@ async def move_allocation(uow: Uow, cmd: MoveAllocation) -> SeasonAllocation:
     now = uow.now()
     row = await _allocation(uow, cmd.allocation_id)
     season = await _season(uow, row.season_id, for_update=True)
+    if row.status != "granted":
+        raise Conflict(
+            f"a {row.status} allocation cannot be moved",
+            code="allocation_not_granted",
+            nb="bare en tildelt tid kan flyttes",
+        )
     slot = _frame(season).slot_at(cmd.weekday, cmd.start)
     held = await _held(uow, await uow.store.allocations(season.id))
     allocation.check_free(slot, held, moving=row.id)

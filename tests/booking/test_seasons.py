@@ -525,6 +525,12 @@ async def test_the_officer_moves_an_allocation_in_a_running_season(
     assert released.data["released_by"] == "staff" and "wed 19:00" in released.data["reason"]
     granted = await events_of(redis, prefix, "AllocationGranted", 2)
     assert granted[-1].data["slots"][0]["allocation_id"] == moved["id"]
+    again = await service.client.patch(
+        f"/season-allocations/{slot['allocation_id']}",
+        headers=BOOKING_STAFF,
+        json={"weekday": "thu", "start": "19:00"},
+    )
+    assert again.status_code == 409 and again.json()["code"] == "allocation_not_granted"
 
 
 async def test_a_closure_inside_the_season_tells_the_clubs_it_touches(

@@ -9,7 +9,7 @@ from services.booking.models import messaging, metadata
 from services.booking.seed import seed
 from services.booking.settings import BookingSettings, booking_settings
 from services.booking.store import Store, refusal_of
-from services.booking.timers import release_loop, reminder_loop
+from services.booking.timers import offer_loop, release_loop, reminder_loop
 from shared.events import BOOKING_STREAM
 from shared.service import Runtime, ServiceSpec, create_app
 from shared.settings import Settings
@@ -29,7 +29,7 @@ SPEC = ServiceSpec(
     store=Store,
     integrity=refusal_of,
     service_settings=BookingSettings,
-    tasks=[reminder_loop, release_loop],
+    tasks=[reminder_loop, release_loop, offer_loop],
     seed=seed,
     setup=setup,
     title="Knutepunkt booking",

@@ -287,6 +287,8 @@ class SeasonOffer(Base):
     application_id: Mapped[str] = mapped_column(ForeignKey("season_applications.id"))
     # [{"start", "end"}] of the given-back occurrences.
     occurrences: Mapped[list[Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))  # offered | accepted | declined
+    status: Mapped[str] = mapped_column(String(16))  # offered | accepted | declined | expired
+    # Unanswered by then, it goes to the next on the waiting list.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -626,6 +626,29 @@ class Store:
         )
         return list(rows)
 
+    async def due_offers(self, now: datetime, limit: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(SeasonOffer.id)
+            .where(SeasonOffer.status == "offered", SeasonOffer.expires_at <= now)
+            .order_by(SeasonOffer.expires_at, SeasonOffer.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim_expiry(self, offer_id: str, now: datetime) -> bool:
+        """Mark an unanswered offer expired, once (of two replicas, or an answer at the
+        same moment, one wins)."""
+        claimed = await self.session.execute(
+            update(SeasonOffer)
+            .where(
+                SeasonOffer.id == offer_id,
+                SeasonOffer.status == "offered",
+                SeasonOffer.expires_at <= now,
+            )
+            .values(status="expired", updated_at=now)
+        )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
     async def offer_for_update(self, offer_id: str) -> SeasonOffer | None:
         return await self.session.scalar(
             select(SeasonOffer).where(SeasonOffer.id == offer_id).with_for_update()

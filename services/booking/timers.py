@@ -7,7 +7,9 @@ succeeds:
   (domain.reminder_wanted): the claim settles it without an event;
 - no-shows: a confirmed booking of a resource that releases (release_after_minutes) not
   checked in by its release time is released, BookingReleased (claimed on status
-  'confirmed' and checked_in_at IS NULL).
+  'confirmed' and checked_in_at IS NULL);
+- season offers: given-back time offered to the waiting list and not answered by its
+  expiry goes to the next (claimed on status 'offered').
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.booking.reminders")
 release_log = logging.getLogger("knutepunkt.booking.releases")
+offer_log = logging.getLogger("knutepunkt.booking.offers")
 
 
 async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
@@ -67,6 +70,27 @@ async def release_loop(runtime: Runtime) -> None:
     while True:
         await asyncio.sleep(booking_settings(runtime).release_poll_seconds)
         await release_no_shows(runtime)
+
+
+async def expire_offers(runtime: Runtime, batch: int = 200) -> int:
+    """Pass unanswered waiting-list offers on to the next on the list."""
+    window = timedelta(hours=booking_settings(runtime).offer_hours)
+    due = usecases.DueOffers(limit=batch)
+    ids = await runtime.uow.run(lambda uow: usecases.due_offers(uow, due), read_only=True)
+    expired = await _claim_each(
+        runtime,
+        ids,
+        lambda offer_id: partial(usecases.expire_offer, offer_id=offer_id, window=window),
+    )
+    if expired:
+        offer_log.info("passed on %d unanswered season offers", expired)
+    return expired
+
+
+async def offer_loop(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(booking_settings(runtime).offer_poll_seconds)
+        await expire_offers(runtime)
 
 
 async def _claim_each(

@@ -1288,6 +1288,7 @@ class MoveAllocation:
     weekday: int
     start: time
     access: Access = Access(staff=True)
+    offer_window: timedelta = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -1298,6 +1299,8 @@ class ReleaseAllocation:
     access: Access
     on: date | None = None
     reason: str | None = None
+    # How long an offer of the given-back time to the waiting list stands (BOOKING_OFFER_HOURS).
+    offer_window: timedelta = timedelta(hours=48)
 
 
 @dataclass(frozen=True)
@@ -1305,6 +1308,7 @@ class AnswerOffer:
     offer_id: str
     access: Access
     accept: bool
+    offer_window: timedelta = timedelta(hours=48)
 
 
 @dataclass
@@ -1518,7 +1522,9 @@ async def move_allocation(uow: Uow, cmd: MoveAllocation) -> SeasonAllocation:
         row.rule, row.reason, row.updated_at = "manual", "moved by the booking officer", now
         return row
     reason = f"moved to {slot.label()}"
-    await release_allocation(uow, ReleaseAllocation(row.id, cmd.access, reason=reason))
+    await release_allocation(
+        uow, ReleaseAllocation(row.id, cmd.access, reason=reason, offer_window=cmd.offer_window)
+    )
     app = await uow.store.application(row.application_id)
     resource = await _bookable(uow, season.resource_id)
     assert app is not None  # a foreign key
@@ -1550,14 +1556,19 @@ async def move_allocation(uow: Uow, cmd: MoveAllocation) -> SeasonAllocation:
     return moved
 
 
-async def withdraw_allocation(uow: Uow, allocation_id: str, access: Access) -> SeasonAllocation:
+async def withdraw_allocation(
+    uow: Uow, allocation_id: str, access: Access, offer_window: timedelta = timedelta(hours=48)
+) -> SeasonAllocation:
     """Before publishing the slot is simply not granted; in a published season the rest of
     its bookings are cancelled (release_allocation, by staff)."""
     row = await _allocation(uow, allocation_id)
     season = await _season(uow, row.season_id, for_update=True)
     if season.status in ("published",):
         released = await release_allocation(
-            uow, ReleaseAllocation(allocation_id, access, reason="withdrawn by the officer")
+            uow,
+            ReleaseAllocation(
+                allocation_id, access, reason="withdrawn by the officer", offer_window=offer_window
+            ),
         )
         return released.allocation
     allocation.check_allocating(season.status)
@@ -1682,7 +1693,9 @@ async def release_allocation(uow: Uow, cmd: ReleaseAllocation) -> Released:
             actor=cmd.access.actor if actor == "staff" else None,
         )
     )
-    offer = await _offer_next(uow, season, resource, row, str(uuid.uuid4()), occurrences)
+    offer = await _offer_next(
+        uow, season, resource, row, str(uuid.uuid4()), occurrences, cmd.offer_window
+    )
     return Released(row, bookings, offer)
 
 
@@ -1700,7 +1713,13 @@ async def answer_offer(uow: Uow, cmd: AnswerOffer) -> SeasonOffer:
         raise Conflict(
             f"the offer was already {offer.status}",
             code="offer_answered",
-            nb="tilbudet er allerede besvart",
+            nb="tilbudet er allerede besvart eller utløpt",
+        )
+    if now >= offer.expires_at:
+        raise Conflict(
+            "the offer has expired; the time goes to the next on the waiting list",
+            code="offer_expired",
+            nb="tilbudet er utløpt; tiden går til nestemann på ventelisten",
         )
     season = await _season(uow, offer.season_id)
     await uow.store.lock_resource(season.resource_id)
@@ -1710,7 +1729,9 @@ async def answer_offer(uow: Uow, cmd: AnswerOffer) -> SeasonOffer:
     occurrences = [events.ReleasedOccurrence.model_validate(o) for o in offer.occurrences]
     if not cmd.accept:
         offer.status = "declined"
-        await _offer_next(uow, season, resource, released, offer.release_id, occurrences)
+        await _offer_next(
+            uow, season, resource, released, offer.release_id, occurrences, cmd.offer_window
+        )
         return offer
     offer.status = "accepted"
     slot = _slot_of(released)
@@ -1731,6 +1752,31 @@ async def answer_offer(uow: Uow, cmd: AnswerOffer) -> SeasonOffer:
         )
     )
     return offer
+
+
+@dataclass(frozen=True)
+class DueOffers:
+    limit: int = 200
+
+
+async def due_offers(uow: Uow, cmd: DueOffers) -> list[str]:
+    """Waiting-list offers nobody answered in time."""
+    return await uow.store.due_offers(uow.now(), cmd.limit)
+
+
+async def expire_offer(uow: Uow, offer_id: str, window: timedelta) -> bool:
+    """An unanswered offer expires, once, and the time goes to the next on the waiting
+    list (with a new offer of its own); False when it was answered or expired meanwhile."""
+    if not await uow.store.claim_expiry(offer_id, uow.now()):
+        return False
+    offer = await uow.store.offer_for_update(offer_id)
+    assert offer is not None
+    season = await _season(uow, offer.season_id)
+    released = await _allocation(uow, offer.allocation_id)
+    resource = await _bookable(uow, season.resource_id)
+    occurrences = [events.ReleasedOccurrence.model_validate(o) for o in offer.occurrences]
+    await _offer_next(uow, season, resource, released, offer.release_id, occurrences, window)
+    return True
 
 
 async def season_report(uow: Uow, season_id: str) -> dict[str, Any]:
@@ -2102,6 +2148,7 @@ async def _offer_next(
     released: SeasonAllocation,
     release_id: str,
     occurrences: Sequence[events.ReleasedOccurrence],
+    window: timedelta,
 ) -> SeasonOffer | None:
     """Offer given-back time to the first on the waiting list not yet offered it in this
     release (so each is offered it once); nobody waiting: the time is simply free."""
@@ -2109,6 +2156,10 @@ async def _offer_next(
     waiting = allocation.waiting_list(
         proposal.get("decisions", []), proposal.get("order", []), _slot_of(released)
     )
+    now = uow.now()
+    first = min(o.start for o in occurrences)
+    if first <= now:
+        return None  # nothing left to offer
     offered = {o.application_id for o in await uow.store.offers_of_release(release_id)}
     for application_id in waiting:
         app = await uow.store.application(application_id)
@@ -2116,7 +2167,6 @@ async def _offer_next(
             continue
         if application_id == released.application_id:
             continue
-        now = uow.now()
         offer = SeasonOffer(
             id=str(uuid.uuid4()),
             season_id=season.id,
@@ -2125,6 +2175,7 @@ async def _offer_next(
             application_id=application_id,
             occurrences=[o.model_dump(mode="json") for o in occurrences],
             status="offered",
+            expires_at=min(now + window, first),
             created_at=now,
             updated_at=now,
         )

@@ -4,7 +4,7 @@ back with the waiting list, report; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from services.booking.models import Booking
+from services.booking.timers import expire_offers
 from services.notify import usecases as notify_usecases
 from services.notify.routing import FanoutRules
 from shared.calendar import local
@@ -555,3 +556,37 @@ async def test_a_closure_inside_the_season_tells_the_clubs_it_touches(
     [told] = await events_of(redis, prefix, "BookingAffectedByClosure", 1)
     assert told.data["series_id"] == slot["series_id"]
     assert told.data["booker"]["email"] == "leder606@example.org"
+
+
+async def test_an_unanswered_offer_passes_to_the_next_once(
+    service: RunningService, redis: Redis, prefix: str, clock: Clock
+) -> None:
+    season_id = await open_season(service)
+    holder = await apply(service, season_id, application(YOUTH_CLUB, "children", ("tue", "18:00")))
+    second = await apply(service, season_id, application(ADULT_CLUB, "adults", ("tue", "18:00")))
+    third = await apply(
+        service, season_id, application(SENIOR_CLUB, "seniors", ("tue", "18:00"), local=False)
+    )
+    await close_and_propose(service, season_id)
+    [slot] = (await publish(service, season_id))["allocations"]
+    given = await service.client.post(
+        f"/season-allocations/{slot['allocation_id']}/release",
+        headers={"X-Manage-Token": holder["manage_token"]},
+        json={"date": "2027-04-13"},
+    )
+    offer_id = given.json()["offer_id"]
+    assert await expire_offers(service.runtime) == 0  # not yet: 48 hours by default
+
+    clock.set(clock.now + timedelta(hours=48))
+    late = await service.client.post(
+        f"/season-offers/{offer_id}/accept", headers={"X-Manage-Token": second["manage_token"]}
+    )
+    assert late.status_code == 409 and late.json()["code"] == "offer_expired"
+    assert await expire_offers(service.runtime) == 1
+    assert await expire_offers(service.runtime) == 0  # passed on once
+    offers = await events_of(redis, prefix, "AllocationOffered", 2)
+    assert [e.data["application_id"] for e in offers] == [second["id"], third["id"]]
+    # The last on the list lets it expire too: nobody is left, nothing more is offered.
+    clock.set(clock.now + timedelta(hours=48))
+    assert await expire_offers(service.runtime) == 1
+    assert len(await events_of(redis, prefix, "AllocationOffered", 2)) == 2

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, time
+from datetime import date, time, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -15,6 +15,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 from services.booking import allocation, usecases
 from services.booking.api.schemas import ContactIn, OrganisationIn
 from services.booking.models import SeasonAllocation, SeasonApplication, SeasonOffer
+from services.booking.settings import booking_settings
 from shared.auth import Staff, hash_token, new_token, optional_staff, require_staff
 from shared.hubs import DEFAULT_HUB
 from shared.requests import RequestModel
@@ -207,8 +208,9 @@ class ReleasedOut(BaseModel):
 class OfferOut(BaseModel):
     id: str
     application_id: str
-    status: Literal["offered", "accepted", "declined"]
+    status: Literal["offered", "accepted", "declined", "expired"]
     occurrences: list[dict[str, Any]]
+    expires_at: AwareDatetime
 
 
 # --------------------------------------------------------------------------- views
@@ -271,7 +273,12 @@ def offer_out(o: SeasonOffer) -> dict[str, Any]:
         "application_id": o.application_id,
         "status": o.status,
         "occurrences": o.occurrences,
+        "expires_at": o.expires_at,
     }
+
+
+def _offer_window(request: Request) -> timedelta:
+    return timedelta(hours=booking_settings(runtime_of(request)).offer_hours)
 
 
 def _access(token: str | None, staff: Staff | None) -> usecases.Access:
@@ -390,7 +397,11 @@ async def move(
     """Move a slot (409 when the new one is held). In a published season the rest of the
     old time is given back and the new one booked: the answer is the new allocation."""
     cmd = usecases.MoveAllocation(
-        allocation_id, allocation.WEEKDAYS.index(body.weekday), body.start, _access(None, staff)
+        allocation_id,
+        allocation.WEEKDAYS.index(body.weekday),
+        body.start,
+        _access(None, staff),
+        _offer_window(request),
     )
     row = await runtime_of(request).uow.run(lambda uow: usecases.move_allocation(uow, cmd))
     return allocation_out(row)
@@ -402,9 +413,9 @@ async def withdraw_allocation(
 ) -> dict[str, Any]:
     """Before publishing: the slot is not granted. In a published season: the rest of its
     bookings are cancelled and the club is told (AllocationReleased)."""
-    access = _access(None, staff)
+    access, window = _access(None, staff), _offer_window(request)
     row = await runtime_of(request).uow.run(
-        lambda uow: usecases.withdraw_allocation(uow, allocation_id, access)
+        lambda uow: usecases.withdraw_allocation(uow, allocation_id, access, window)
     )
     return allocation_out(row)
 
@@ -513,7 +524,11 @@ async def release(
     """The club gives back one occurrence (`date`) or the rest of the season; the first on
     the waiting list for that slot is offered it."""
     cmd = usecases.ReleaseAllocation(
-        allocation_id, _access(x_manage_token, staff), body.date, body.reason
+        allocation_id,
+        _access(x_manage_token, staff),
+        body.date,
+        body.reason,
+        _offer_window(request),
     )
     done = await runtime_of(request).uow.run(lambda uow: usecases.release_allocation(uow, cmd))
     return {
@@ -534,6 +549,8 @@ async def answer_offer(
     staff: Staff | None = Depends(optional_staff()),
 ) -> dict[str, Any]:
     """The club offered given-back time takes it or says no (then the next is offered)."""
-    cmd = usecases.AnswerOffer(offer_id, _access(x_manage_token, staff), answer == "accept")
+    cmd = usecases.AnswerOffer(
+        offer_id, _access(x_manage_token, staff), answer == "accept", _offer_window(request)
+    )
     offer = await runtime_of(request).uow.run(lambda uow: usecases.answer_offer(uow, cmd))
     return offer_out(offer)

@@ -107,6 +107,7 @@ def upgrade() -> None:
         sa.Column("application_id", sa.String(length=64), nullable=False),
         sa.Column("occurrences", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("expires_at", shared.db.UTCDateTime(timezone=True), nullable=False),
         *_stamps(),
         sa.ForeignKeyConstraint(["allocation_id"], ["season_allocations.id"]),
         sa.ForeignKeyConstraint(["application_id"], ["season_applications.id"]),
@@ -116,6 +117,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_season_offers_season_id", "season_offers", ["season_id"])
     op.create_index("ix_season_offers_release_id", "season_offers", ["release_id"])
+    op.create_index("ix_season_offers_expires_at", "season_offers", ["expires_at"])
 
 
 def downgrade() -> None:

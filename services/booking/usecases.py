@@ -460,6 +460,7 @@ async def cancel_booking(uow: Uow, cmd: CancelBooking) -> Booked:
     status = domain.next_status(booking.status, "cancel")
     resource = await _resource_of(uow, booking)
     if actor == "owner":
+        await _not_season_time(uow, booking.series_id)
         domain.check_owner_cancel(policy_of(resource), booking.start_at, now)
     booking.status = status
     booking.cancelled_by = actor
@@ -504,6 +505,7 @@ async def cancel_series(uow: Uow, cmd: CancelSeries) -> SeriesCancelled:
     chosen = [b for b in occurrences if b.id in taken]
     resource = await _resource_of(uow, chosen[0])
     if actor == "owner":
+        await _not_season_time(uow, cmd.series_id)
         domain.check_owner_cancel(policy_of(resource), chosen[0].start_at, now)
     org = await uow.store.organisation_name(chosen[0].org_number)
     staff_actor = cmd.access.actor if actor == "staff" else None
@@ -1807,6 +1809,21 @@ async def _view(uow: Uow, season: Season) -> SeasonView:
     return SeasonView(
         season, resource, allocation.season_status(season.status, season.starts_on, today)
     )
+
+
+async def _not_season_time(uow: Uow, series_id: str | None) -> None:
+    """A club gives season time back through its allocation, so that the waiting list is
+    offered it: cancelling those bookings as plain bookings is refused (staff still may)."""
+    row = await uow.store.allocation_of_series(series_id)
+    if row is not None:
+        raise Conflict(
+            "this is season time: give it back with POST "
+            f"/season-allocations/{row.id}/release, so that the waiting list is offered it",
+            code="season_time",
+            nb="dette er tildelt sesongtid: gi den tilbake med POST "
+            f"/season-allocations/{row.id}/release, så får ventelisten tilbud om den",
+            allocation_id=row.id,
+        )
 
 
 async def _allocation_named(uow: Uow, booking_id: str) -> dict[str, Any] | None:

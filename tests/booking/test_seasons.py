@@ -360,6 +360,14 @@ async def test_a_club_gives_back_one_occurrence_and_the_next_waiting_is_offered_
 
     path = f"/season-allocations/{slot['allocation_id']}/release"
     assert (await service.client.post(path, json={"date": "2027-04-13"})).status_code == 401
+    # Cancelling the season's bookings as plain bookings would pass the waiting list by.
+    plain = await service.client.post(
+        f"/bookings/series/{slot['series_id']}/cancel",
+        headers={"X-Manage-Token": holder["manage_token"]},
+        json={},
+    )
+    assert plain.status_code == 409 and plain.json()["code"] == "season_time"
+    assert plain.json()["allocation_id"] == slot["allocation_id"]
     given = await service.client.post(
         path,
         headers={"X-Manage-Token": holder["manage_token"]},

@@ -4,6 +4,10 @@
    p99 latency, against a trivial endpoint (/health/live) served the same way in the same run.
 2. Time per booking with 1,000 versus 100,000 existing bookings of the same resource (the
    overlap search is an index range, so the ratio should stay near 1).
+3. A season: 60 clubs applying for 3 weekly slots each (4 wishes, overlapping) over a
+   20-week season: the time to compute the proposal and to publish it, the latter as a ratio
+   to booking the same number of bookings one by one (POST /bookings) in the same run.
+   `--part season` runs only this.
 
 Prints figures and ratios; asserts nothing about speed. SQLite by default (a temp file);
 --postgres takes an admin URL and uses a fresh database it drops afterwards.
@@ -175,11 +179,96 @@ async def time_per_booking(base_url: str, resource_id: str, base: datetime, n: i
         return (time.perf_counter() - started) / n * 1000
 
 
+CLUBS, SLOTS_EACH, WEEKS = 60, 3, 20
+# Valid organisation numbers (MOD11) for the clubs: 9 digits, the last the check digit.
+_WEIGHTS = (3, 2, 7, 6, 5, 4, 3, 2)
+
+
+def org_number(i: int) -> str:
+    for base in itertools.count(97476 * 1000 + i * 10):
+        digits = f"{base:08d}"
+        check = 11 - sum(int(d) * w for d, w in zip(digits, _WEIGHTS, strict=True)) % 11
+        check = 0 if check == 11 else check
+        if check != 10:
+            return digits + str(check)
+    raise AssertionError("unreachable")
+
+
+async def season_bench(base_url: str, one_by_one_count: int | None = None) -> None:
+    groups = ("children", "youth", "adults", "seniors", "mixed")
+    weekdays = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    grid = [(d, f"{h:02d}:{m:02d}") for d in weekdays for h in range(8, 22) for m in (0, 30)]
+    async with httpx.AsyncClient(base_url=base_url, headers=STAFF, timeout=600) as client:
+        hall = (await client.post("/resources", json=RESOURCE)).json()["id"]
+        single_room = (await client.post("/resources", json=RESOURCE)).json()["id"]
+        first = (NOW + timedelta(days=7)).date()
+        made = await client.post(
+            "/seasons",
+            json={
+                "resource_id": hall,
+                "name": "Benkesesong",
+                "starts_on": first.isoformat(),
+                "ends_on": (first + timedelta(weeks=WEEKS, days=-1)).isoformat(),
+                "applications_open_at": (NOW - timedelta(days=1)).isoformat(),
+                "applications_close_at": (NOW + timedelta(days=1)).isoformat(),
+                "frame": {"mon-sun": "08:00-22:00"},
+                "slot_minutes": 30,
+                "rules": {"max_hours_per_org": 2},
+            },
+        )
+        season_id = made.json()["id"]
+        await client.post(f"/seasons/{season_id}/open")
+        for i in range(CLUBS):
+            # Four wishes, the first shared with the next club: contested slots.
+            wishes = [grid[(SLOTS_EACH * i + k) % len(grid)] for k in range(SLOTS_EACH + 1)]
+            r = await client.post(
+                f"/seasons/{season_id}/applications",
+                json={
+                    "organisation": {"number": org_number(i), "name": f"Klubb {i}"},
+                    "contact": {"name": "Benk", "email": f"klubb{i}@example.org"},
+                    "target_group": groups[i % len(groups)],
+                    "activity": "Trening",
+                    "participants": 20,
+                    "local": i % 4 != 0,
+                    "wishes": [{"weekday": d, "start": t} for d, t in wishes],
+                    "wanted": SLOTS_EACH,
+                },
+            )
+            if r.status_code != 201:
+                raise RuntimeError(f"application failed: {r.status_code} {r.text[:300]}")
+        await client.post(f"/seasons/{season_id}/close")
+        started = time.perf_counter()
+        proposal = await client.post(f"/seasons/{season_id}/proposal")
+        proposed = time.perf_counter() - started
+        granted = len(proposal.json()["allocations"])
+        started = time.perf_counter()
+        published = await client.post(f"/seasons/{season_id}/publish")
+        publishing = time.perf_counter() - started
+        if published.status_code != 200:
+            raise RuntimeError(f"publish failed: {published.status_code} {published.text[:300]}")
+        booked = sum(a["occurrences"] for a in published.json()["allocations"])
+        skipped = sum(len(a["skipped"]) for a in published.json()["allocations"])
+    # --one-by-one N times N bookings and scales to the season's count (a quicker run).
+    sample = min(one_by_one_count or booked, booked)
+    one_by_one = await time_per_booking(base_url, single_room, NOW + timedelta(days=30), sample)
+    print(
+        f"season: {CLUBS} clubs x {SLOTS_EACH} slots, {WEEKS} weeks: {granted} slots granted, "
+        f"{booked} bookings, {skipped} dates skipped (holidays)"
+    )
+    print(f"compute the proposal (POST …/proposal): {proposed * 1000:8.1f} ms")
+    print(f"publish the season  (POST …/publish):  {publishing * 1000:8.1f} ms")
+    timed = "" if sample == booked else f" ({sample} timed, scaled)"
+    print(f"the same {booked} bookings one by one{timed}:  {one_by_one * booked:8.1f} ms")
+    print(f"ratio publish : one by one = {publishing * 1000 / (one_by_one * booked):.3f}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
     parser.add_argument("--redis", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
     parser.add_argument("--bookings", type=int, default=1000)
+    parser.add_argument("--part", choices=("all", "bookings", "season"), default="all")
+    parser.add_argument("--one-by-one", type=int, default=None, help="season: bookings timed")
     args = parser.parse_args()
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     tmp = tempfile.TemporaryDirectory()
@@ -197,6 +286,10 @@ async def main() -> None:
                     for _ in range(2)
                 ]
             throughput_room, scale_room = made
+            if args.part in ("all", "season"):
+                await season_bench(base_url, args.one_by_one)
+            if args.part == "season":
+                return
 
             async def trivial(client: httpx.AsyncClient, i: int) -> int:
                 return (await client.get("/health/live")).status_code

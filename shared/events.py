@@ -381,6 +381,115 @@ class RegistrationCancelled(_RegistrationFacts):
     was_waitlisted: bool = False
 
 
+# A model with a field named `date` cannot annotate another with the type `date`.
+date_ = date
+
+# The season's allocation round (docs/booking.md, "Seasons"): an organisation applies for
+# weekly slots of a resource, the booking officer allocates and publishes, and each
+# granted slot becomes a series of bookings. `booker` is the application's contact.
+
+TargetGroup = Literal["children", "youth", "adults", "seniors", "mixed"]
+
+
+class WeeklySlot(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    start_time: str  # HH:MM, Oslo wall time
+    end_time: str
+
+
+class SkippedDate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    date: date_
+    reason: str
+
+
+class GrantedSlot(WeeklySlot):
+    allocation_id: str
+    series_id: str | None = None
+    occurrences: int = 0
+    first: AwareDatetime | None = None
+    last: AwareDatetime | None = None
+    # Holidays, closures (and times already booked) the series does not book.
+    skipped: list[SkippedDate] = Field(default_factory=list)
+
+
+class DeclinedWish(WeeklySlot):
+    reason: str  # the rule's explanation, in the application's language
+
+
+class _SeasonFacts(EventData):
+    season_id: str
+    season_name: str
+    hub: str
+    resource_id: str
+    resource_name: str
+    application_id: str
+    organisation_name: str
+    activity: str
+    booker: Contact
+
+
+@event(BOOKING_STREAM, subject="application_id")
+class ApplicationReceived(_SeasonFacts):
+    """The receipt of an application for a season's weekly time (made or changed)."""
+
+    target_group: TargetGroup
+    wishes: list[WeeklySlot]
+    minimum: int
+    applications_close_at: AwareDatetime
+    changed: bool = False
+
+
+@event(BOOKING_STREAM, subject="application_id")
+class AllocationGranted(_SeasonFacts):
+    """A published season: what the application got (one series per slot), and which of
+    its wishes it did not get."""
+
+    starts_on: date_
+    ends_on: date_
+    slots: list[GrantedSlot] = Field(min_length=1)
+    declined: list[DeclinedWish] = Field(default_factory=list)
+
+
+@event(BOOKING_STREAM, subject="application_id")
+class AllocationDeclined(_SeasonFacts):
+    """A published season in which the application got nothing, with the reasons."""
+
+    declined: list[DeclinedWish] = Field(default_factory=list)
+
+
+class ReleasedOccurrence(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    booking_id: str
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+@event(BOOKING_STREAM, subject="allocation_id")
+class AllocationReleased(_SeasonFacts):
+    """Time of an allocation given back by the club (owner) or withdrawn by the officer
+    (staff): one occurrence or the rest of the season; the bookings are cancelled."""
+
+    allocation_id: str
+    released_by: Literal["owner", "staff"]
+    whole: bool  # the rest of the season, not one occurrence
+    occurrences: list[ReleasedOccurrence] = Field(min_length=1)
+    reason: str | None = None
+    actor: Actor | None = None
+
+
+@event(BOOKING_STREAM, subject="offer_id")
+class AllocationOffered(_SeasonFacts):
+    """Given-back time offered to the next on the season's waiting list (once each)."""
+
+    offer_id: str
+    occurrences: list[ReleasedOccurrence] = Field(min_length=1)
+
+
 # --- loans.events -----------------------------------------------------------------------
 
 ItemKind = Literal["pc", "planter_box", "book", "other"]

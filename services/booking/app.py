@@ -9,7 +9,7 @@ from services.booking.models import messaging, metadata
 from services.booking.seed import seed
 from services.booking.settings import BookingSettings, booking_settings
 from services.booking.store import Store, refusal_of
-from services.booking.timers import anonymise_loop, release_loop, reminder_loop
+from services.booking.timers import anonymise_loop, offer_loop, release_loop, reminder_loop
 from shared.events import BOOKING_STREAM
 from shared.person_data import PersonData, erasure_task
 from shared.service import Runtime, ServiceSpec, create_app
@@ -34,7 +34,7 @@ SPEC = ServiceSpec(
     store=Store,
     integrity=refusal_of,
     service_settings=BookingSettings,
-    tasks=[reminder_loop, release_loop, anonymise_loop, ERASURES],
+    tasks=[reminder_loop, release_loop, offer_loop, anonymise_loop, ERASURES],
     seed=seed,
     setup=setup,
     title="Knutepunkt booking",

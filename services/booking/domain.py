@@ -11,6 +11,7 @@ Refusals are shared.errors types, each with a stable code and a Bokmål text.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -216,20 +217,53 @@ def first_conflict(start: datetime, block_end: datetime, busy: Iterable[Busy]) -
     return None
 
 
-def overlap_refusal(other: Busy) -> Conflict:
+class BusyIndex:
+    """Active bookings kept sorted by start, for checking many slots against one read of
+    the resource (publishing a season): the same overlap rule as `first_conflict`."""
+
+    def __init__(self, busy: Iterable[Busy]) -> None:
+        self._busy = sorted(busy, key=lambda b: (b.start, b.booking_id))
+        self._starts = [b.start for b in self._busy]
+
+    def first_conflict(self, start: datetime, block_end: datetime) -> Busy | None:
+        # Only bookings starting within MAX_SPAN before `start` can reach into it.
+        low = bisect.bisect_right(self._starts, start - MAX_SPAN)
+        high = bisect.bisect_left(self._starts, block_end)
+        return first_conflict(start, block_end, self._busy[low:high])
+
+    def add(self, busy: Busy) -> None:
+        at = bisect.bisect_right(self._starts, busy.start)
+        self._starts.insert(at, busy.start)
+        self._busy.insert(at, busy)
+
+
+def overlap_refusal(other: Busy, allocation: Mapping[str, Any] | None = None) -> Conflict:
     """The 409 of an overlap, naming the booking in the way (a client may offer the time
-    after `blocked_until`)."""
+    after `blocked_until`), and the season's allocation when the booking is one's."""
     start, end, until = (t.isoformat() for t in (other.start, other.end, other.blocked_until))
+    en = nb = ""
+    if allocation is not None:
+        en = (
+            f"; it is {allocation['organisation_name']}'s allocated training time "
+            f"in the season {allocation['season_name']}"
+        )
+        nb = (
+            f"; det er treningstid tildelt {allocation['organisation_name']} "
+            f"i sesongen {allocation['season_name']}"
+        )
+    conflict: dict[str, Any] = {
+        "booking_id": other.booking_id,
+        "start": start,
+        "end": end,
+        "blocked_until": until,
+    }
+    if allocation is not None:
+        conflict["allocation"] = dict(allocation)
     return Conflict(
-        f"the resource is already booked from {start} to {end} (blocked until {until})",
+        f"the resource is already booked from {start} to {end} (blocked until {until}){en}",
         code="booking_overlap",
-        nb=f"ressursen er allerede booket fra {start} til {end} (opptatt til {until})",
-        conflict={
-            "booking_id": other.booking_id,
-            "start": start,
-            "end": end,
-            "blocked_until": until,
-        },
+        nb=f"ressursen er allerede booket fra {start} til {end} (opptatt til {until}){nb}",
+        conflict=conflict,
     )
 
 

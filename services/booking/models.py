@@ -9,10 +9,21 @@ not allowed inside a constraint.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import TYPE_ANNOTATION_MAP
@@ -180,5 +191,104 @@ class Registration(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     language: Mapped[str] = mapped_column(String(2), default="nb", server_default="nb")
     token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Season(Base):
+    """An allocation round of one resource: clubs apply for weekly slots of its frame time
+    (allocation.py has the rules). status: drafted, open, closed, published; `running` is
+    a published season from its first day (derived, not stored)."""
+
+    __tablename__ = "seasons"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hub: Mapped[str] = mapped_column(String(32), index=True)
+    resource_id: Mapped[str] = mapped_column(ForeignKey("resources.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    applications_open_at: Mapped[datetime]
+    applications_close_at: Mapped[datetime]
+    # An OpeningHours spec ({"mon-fri": "17:00-22:00"}): the weekly frame time.
+    frame: Mapped[dict[str, Any]] = mapped_column(JSON)
+    slot_minutes: Mapped[int] = mapped_column(Integer)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    # The last computed proposal: its decisions and the rules' order of applications (the
+    # waiting list's order during the season).
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # What publishing did, kept so that publishing again answers the same.
+    published: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    published_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SeasonApplication(Base):
+    __tablename__ = "season_applications"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    season_id: Mapped[str] = mapped_column(ForeignKey("seasons.id"), index=True)
+    org_number: Mapped[str] = mapped_column(ForeignKey("organisations.org_number"), index=True)
+    org_name: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(2), default="nb")
+    target_group: Mapped[str] = mapped_column(String(16))
+    activity: Mapped[str] = mapped_column(String(200))
+    participants: Mapped[int] = mapped_column(Integer)
+    local: Mapped[bool] = mapped_column(Boolean)
+    # [{"weekday": "tue", "start": "18:00", "end": "19:00"}, ...] in order of preference.
+    wishes: Mapped[list[Any]] = mapped_column(JSON)
+    minimum: Mapped[int] = mapped_column(Integer)
+    wanted: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))  # received | withdrawn
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SeasonAllocation(Base):
+    """A weekly slot granted to an application: proposed by the rules or set by hand,
+    then published as one series of bookings (series_id)."""
+
+    __tablename__ = "season_allocations"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    season_id: Mapped[str] = mapped_column(ForeignKey("seasons.id"), index=True)
+    application_id: Mapped[str] = mapped_column(ForeignKey("season_applications.id"), index=True)
+    weekday: Mapped[int] = mapped_column(Integer)
+    start_time: Mapped[str] = mapped_column(String(5))
+    end_time: Mapped[str] = mapped_column(String(5))
+    # granted | withdrawn (by the officer) | released (given back by the club)
+    status: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(500))
+    series_id: Mapped[str | None] = mapped_column(ForeignKey("series.id"), index=True)
+    # The season's dates it does not book, with why: [{"date", "reason", "status"}].
+    skipped: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SeasonOffer(Base):
+    """Given-back time offered to the next on the season's waiting list; one offer per
+    application and release, so nobody is offered the same time twice."""
+
+    __tablename__ = "season_offers"
+    __table_args__ = (UniqueConstraint("release_id", "application_id"),)
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    season_id: Mapped[str] = mapped_column(ForeignKey("seasons.id"), index=True)
+    release_id: Mapped[str] = mapped_column(String(64), index=True)
+    allocation_id: Mapped[str] = mapped_column(ForeignKey("season_allocations.id"))
+    application_id: Mapped[str] = mapped_column(ForeignKey("season_applications.id"))
+    # [{"start", "end"}] of the given-back occurrences.
+    occurrences: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))  # offered | accepted | declined | expired
+    # Unanswered by then, it goes to the next on the waiting list.
+    expires_at: Mapped[datetime] = mapped_column(index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

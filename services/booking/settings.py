@@ -19,6 +19,10 @@ class BookingSettings(BaseSettings):
     # Someone moved up from a waiting list this close to the activity's start gets an SMS
     # besides the email (RegistrationPromoted.short_notice).
     promotion_sms_hours: float = Field(default=48.0, ge=0)
+    # A season's given-back time offered to the next on the waiting list stands this long
+    # (never past the time's start); unanswered, it goes to the next (timers.expire_offers).
+    offer_hours: float = Field(default=48.0, gt=0)
+    offer_poll_seconds: float = Field(default=60.0, gt=0)
     # A PostgreSQL deadlock (40P01) or serialization failure is retried this many times.
     transaction_attempts: int = Field(default=4, ge=1)
     # Retention (docs/privacy.md): a booking's personal data is anonymised this many days

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, or_, select, update
+from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +23,10 @@ from services.booking.models import (
     Organisation,
     Registration,
     Resource,
+    Season,
+    SeasonAllocation,
+    SeasonApplication,
+    SeasonOffer,
     Series,
 )
 from shared.anonymise import ANONYMISED
@@ -289,6 +293,26 @@ class Store:
         # Flushed at once, so that the database's overlap guard answers inside the use case.
         self.session.add(booking)
         await self.session.flush()
+
+    async def insert_bookings(
+        self, bookings: Sequence[Booking], *, actor: str, at: datetime, note: str
+    ) -> None:
+        """Many new bookings with their first history row, as two multi-row INSERTs (a
+        season's series: thousands of rows; the ORM's per-object flush cost seconds). The
+        database's overlap guard checks each row as for any booking."""
+        if not bookings:
+            return
+        columns = [c.key for c in Booking.__table__.columns]
+        await self.session.execute(
+            insert(Booking), [{k: getattr(b, k) for k in columns} for b in bookings]
+        )
+        await self.session.execute(
+            insert(BookingHistory),
+            [
+                {"booking_id": b.id, "at": at, "status": b.status, "actor": actor, "note": note}
+                for b in bookings
+            ],
+        )
 
     async def add_series(self, series: Series) -> None:
         self.session.add(series)
@@ -642,3 +666,125 @@ class Store:
             .order_by(Registration.created_at, Registration.id)
             .limit(1)
         )
+
+    # ----------------------------------------------------------------------- seasons
+
+    def add_season_row(
+        self, row: Season | SeasonApplication | SeasonAllocation | SeasonOffer
+    ) -> None:
+        self.session.add(row)
+
+    async def season(self, season_id: str, *, for_update: bool = False) -> Season | None:
+        query = select(Season).where(Season.id == season_id)
+        if for_update:
+            # Refreshed, not the copy this session may have read before the lock: a second
+            # publisher must see the first's `published`.
+            query = query.with_for_update().execution_options(populate_existing=True)
+        return await self.session.scalar(query)
+
+    async def seasons(self, hub: str) -> list[Season]:
+        rows = await self.session.scalars(
+            select(Season).where(Season.hub == hub).order_by(Season.starts_on, Season.id)
+        )
+        return list(rows)
+
+    async def application(self, application_id: str) -> SeasonApplication | None:
+        return await self.session.get(SeasonApplication, application_id)
+
+    async def applications(self, season_id: str) -> list[SeasonApplication]:
+        rows = await self.session.scalars(
+            select(SeasonApplication)
+            .where(SeasonApplication.season_id == season_id)
+            .order_by(SeasonApplication.created_at, SeasonApplication.id)
+        )
+        return list(rows)
+
+    async def allocation(self, allocation_id: str) -> SeasonAllocation | None:
+        return await self.session.get(SeasonAllocation, allocation_id)
+
+    async def allocations(
+        self, season_id: str, statuses: Sequence[str] = ("granted",)
+    ) -> list[SeasonAllocation]:
+        rows = await self.session.scalars(
+            select(SeasonAllocation)
+            .where(SeasonAllocation.season_id == season_id, SeasonAllocation.status.in_(statuses))
+            .order_by(SeasonAllocation.weekday, SeasonAllocation.start_time, SeasonAllocation.id)
+        )
+        return list(rows)
+
+    async def drop_allocations(self, season_id: str) -> None:
+        """A new proposal replaces the last one (before publishing only)."""
+        await self.session.execute(
+            delete(SeasonAllocation).where(SeasonAllocation.season_id == season_id)
+        )
+
+    async def allocation_of_series(self, series_id: str | None) -> SeasonAllocation | None:
+        if series_id is None:
+            return None
+        return await self.session.scalar(
+            select(SeasonAllocation).where(SeasonAllocation.series_id == series_id)
+        )
+
+    async def allocation_of_booking(self, booking_id: str) -> SeasonAllocation | None:
+        return await self.session.scalar(
+            select(SeasonAllocation)
+            .join(Booking, Booking.series_id == SeasonAllocation.series_id)
+            .where(Booking.id == booking_id)
+        )
+
+    async def offers_of_release(self, release_id: str) -> list[SeasonOffer]:
+        rows = await self.session.scalars(
+            select(SeasonOffer).where(SeasonOffer.release_id == release_id)
+        )
+        return list(rows)
+
+    async def due_offers(self, now: datetime, limit: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(SeasonOffer.id)
+            .where(SeasonOffer.status == "offered", SeasonOffer.expires_at <= now)
+            .order_by(SeasonOffer.expires_at, SeasonOffer.id)
+            .limit(limit)
+        )
+        return list(rows)
+
+    async def claim_expiry(self, offer_id: str, now: datetime) -> bool:
+        """Mark an unanswered offer expired, once (of two replicas, or an answer at the
+        same moment, one wins)."""
+        claimed = await self.session.execute(
+            update(SeasonOffer)
+            .where(
+                SeasonOffer.id == offer_id,
+                SeasonOffer.status == "offered",
+                SeasonOffer.expires_at <= now,
+            )
+            .values(status="expired", updated_at=now)
+        )
+        return bool(claimed.rowcount == 1)  # type: ignore[attr-defined]  # a CursorResult
+
+    async def offer_for_update(self, offer_id: str) -> SeasonOffer | None:
+        return await self.session.scalar(
+            select(SeasonOffer).where(SeasonOffer.id == offer_id).with_for_update()
+        )
+
+    async def season_hours(self, season_id: str) -> list[tuple[str, str, str, float]]:
+        """(org number, org name, target group, hours) of each active booking of the
+        season's allocations: what the report adds up."""
+        rows = await self.session.execute(
+            select(
+                SeasonApplication.org_number,
+                SeasonApplication.org_name,
+                SeasonApplication.target_group,
+                Booking.start_at,
+                Booking.end_at,
+            )
+            .join(SeasonAllocation, SeasonAllocation.application_id == SeasonApplication.id)
+            .join(Booking, Booking.series_id == SeasonAllocation.series_id)
+            .where(
+                SeasonAllocation.season_id == season_id,
+                Booking.status.in_(domain.ACTIVE),
+            )
+        )
+        return [
+            (number, name, group, (end - start).total_seconds() / 3600)
+            for number, name, group, start, end in rows.all()
+        ]

@@ -10,7 +10,9 @@ succeeds:
   'confirmed' and checked_in_at IS NULL);
 - retention: bookings and sign-ups past BOOKING_RETENTION_DAYS /
   BOOKING_REGISTRATION_RETENTION_DAYS lose their personal data (claimed on the booker's or
-  participant's name not being anonymised yet: shared/anonymise.py).
+  participant's name not being anonymised yet: shared/anonymise.py);
+- season offers: given-back time offered to the waiting list and not answered by its
+  expiry goes to the next (claimed on status 'offered').
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("knutepunkt.booking.reminders")
 release_log = logging.getLogger("knutepunkt.booking.releases")
+offer_log = logging.getLogger("knutepunkt.booking.offers")
 
 
 async def send_due_reminders(runtime: Runtime, batch: int = 200) -> int:
@@ -95,6 +98,27 @@ async def anonymise_loop(runtime: Runtime) -> None:
     await retention_loop(
         runtime, booking_settings(runtime).retention_poll_seconds, anonymise_expired
     )
+
+
+async def expire_offers(runtime: Runtime, batch: int = 200) -> int:
+    """Pass unanswered waiting-list offers on to the next on the list."""
+    window = timedelta(hours=booking_settings(runtime).offer_hours)
+    due = usecases.DueOffers(limit=batch)
+    ids = await runtime.uow.run(lambda uow: usecases.due_offers(uow, due), read_only=True)
+    expired = await _claim_each(
+        runtime,
+        ids,
+        lambda offer_id: partial(usecases.expire_offer, offer_id=offer_id, window=window),
+    )
+    if expired:
+        offer_log.info("passed on %d unanswered season offers", expired)
+    return expired
+
+
+async def offer_loop(runtime: Runtime) -> None:
+    while True:
+        await asyncio.sleep(booking_settings(runtime).offer_poll_seconds)
+        await expire_offers(runtime)
 
 
 async def _claim_each(

@@ -10,9 +10,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from services.booking import domain
+from services.booking import allocation, domain
 from services.booking.models import (
     Booking,
     Closure,
@@ -20,17 +20,21 @@ from services.booking.models import (
     Organisation,
     Registration,
     Resource,
+    Season,
+    SeasonAllocation,
+    SeasonApplication,
+    SeasonOffer,
     Series,
 )
 from services.booking.store import Activity, Store, policy_of
 from shared import events
 from shared.anonymise import ANONYMISED
 from shared.auth import token_matches
-from shared.calendar import Calendar, local_midnight, require_aware
-from shared.errors import NotAllowed, NotAuthenticated, NotFound
+from shared.calendar import Calendar, local_date, local_midnight, require_aware
+from shared.errors import Conflict, NotAllowed, NotAuthenticated, NotFound
 from shared.hubs import DEFAULT_HUB
 from shared.messaging.redact import Person
-from shared.person_data import row
+from shared.person_data import row as exported
 from shared.unit_of_work import UnitOfWork
 
 Uow = UnitOfWork[Store]
@@ -348,7 +352,7 @@ async def make_booking(uow: Uow, cmd: MakeBooking) -> Booked:
     block_end = domain.blocked_until(slot.end, policy)
     busy = await uow.store.active_overlapping(resource.id, slot.start, block_end)
     if (other := domain.first_conflict(slot.start, block_end, busy)) is not None:
-        raise domain.overlap_refusal(other)
+        raise domain.overlap_refusal(other, await _allocation_named(uow, other.booking_id))
     await _keep_organisation(uow, booker, details, now)
     booking = _new_booking(
         details,
@@ -459,6 +463,7 @@ async def cancel_booking(uow: Uow, cmd: CancelBooking) -> Booked:
     status = domain.next_status(booking.status, "cancel")
     resource = await _resource_of(uow, booking)
     if actor == "owner":
+        await _not_season_time(uow, booking.series_id)
         domain.check_owner_cancel(policy_of(resource), booking.start_at, now)
     booking.status = status
     booking.cancelled_by = actor
@@ -503,6 +508,7 @@ async def cancel_series(uow: Uow, cmd: CancelSeries) -> SeriesCancelled:
     chosen = [b for b in occurrences if b.id in taken]
     resource = await _resource_of(uow, chosen[0])
     if actor == "owner":
+        await _not_season_time(uow, cmd.series_id)
         domain.check_owner_cancel(policy_of(resource), chosen[0].start_at, now)
     org = await uow.store.organisation_name(chosen[0].org_number)
     staff_actor = cmd.access.actor if actor == "staff" else None
@@ -627,7 +633,7 @@ async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, An
     listing that names the person."""
     listed = await uow.store.bookings_listing(person)
     return {
-        "bookings": [row(b) for b in await uow.store.bookings_of(person)],
+        "bookings": [exported(b) for b in await uow.store.bookings_of(person)],
         "listed_as_participant": [
             {
                 "booking_id": b.id,
@@ -639,8 +645,8 @@ async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, An
             }
             for b in listed
         ],
-        "registrations": [row(r) for r in await uow.store.registrations_of(person)],
-        "organisations": [row(o) for o in await uow.store.organisations_naming(person)],
+        "registrations": [exported(r) for r in await uow.store.registrations_of(person)],
+        "organisations": [exported(o) for o in await uow.store.organisations_naming(person)],
     }
 
 
@@ -1307,3 +1313,994 @@ def _confirmed(
         participants=_participants(booking),
         actor=actor,
     )
+
+
+# --------------------------------------------------------------------------- seasons
+#
+# A season's allocation round (allocation.py has its rules). Publishing books each granted
+# weekly slot as one series, through the same overlap guard as any booking; the bookings
+# are told to the club once, by AllocationGranted, not one BookingConfirmed each.
+
+
+@dataclass(frozen=True)
+class CreateSeason:
+    resource_id: str
+    name: str
+    starts_on: date
+    ends_on: date
+    opens_at: datetime
+    closes_at: datetime
+    frame: Mapping[str, str]
+    slot_minutes: int
+    rules: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class SeasonAction:
+    season_id: str
+    action: allocation.Transition
+
+
+@dataclass(frozen=True)
+class ApplicationDetails:
+    organisation: OrganisationDetails
+    contact: domain.Contact
+    target_group: str
+    activity: str
+    participants: int
+    local: bool
+    wishes: tuple[tuple[int, time], ...]
+    minimum: int = 1
+    wanted: int | None = None
+
+
+@dataclass(frozen=True)
+class Apply:
+    season_id: str
+    details: ApplicationDetails
+    token_hash: str
+
+
+@dataclass(frozen=True)
+class ChangeApplication:
+    application_id: str
+    access: Access
+    details: ApplicationDetails
+
+
+@dataclass(frozen=True)
+class WithdrawApplication:
+    application_id: str
+    access: Access
+
+
+@dataclass(frozen=True)
+class GrantSlot:
+    season_id: str
+    application_id: str
+    weekday: int
+    start: time
+
+
+@dataclass(frozen=True)
+class MoveAllocation:
+    allocation_id: str
+    weekday: int
+    start: time
+    access: Access = Access(staff=True)
+    offer_window: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class ReleaseAllocation:
+    """Give back one occurrence (`on`) or the rest of the season (`on` None)."""
+
+    allocation_id: str
+    access: Access
+    on: date | None = None
+    reason: str | None = None
+    # How long an offer of the given-back time to the waiting list stands (BOOKING_OFFER_HOURS).
+    offer_window: timedelta = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class AnswerOffer:
+    offer_id: str
+    access: Access
+    accept: bool
+    offer_window: timedelta = timedelta(hours=48)
+
+
+@dataclass
+class SeasonView:
+    season: Season
+    resource: Resource
+    status: str  # with `running` derived
+
+
+@dataclass
+class SeasonOverview:
+    view: SeasonView
+    applications: list[SeasonApplication]
+    allocations: list[SeasonAllocation]
+    conflicts: list[dict[str, Any]]
+    hours: dict[str, float]
+
+
+@dataclass
+class ProposalMade:
+    view: SeasonView
+    decisions: list[allocation.Decision]
+    allocations: list[SeasonAllocation]
+
+
+@dataclass
+class Published:
+    view: SeasonView
+    allocations: list[dict[str, Any]]
+    again: bool
+
+
+@dataclass
+class Released:
+    allocation: SeasonAllocation
+    occurrences: list[Booking]
+    offer: SeasonOffer | None
+
+
+async def create_season(uow: Uow, cmd: CreateSeason) -> SeasonView:
+    now = uow.now()
+    resource = await _bookable(uow, cmd.resource_id)
+    opens_at, closes_at = require_aware(cmd.opens_at), require_aware(cmd.closes_at)
+    allocation.check_season(
+        starts_on=cmd.starts_on, ends_on=cmd.ends_on, opens_at=opens_at, closes_at=closes_at
+    )
+    frame = allocation.frame_of(cmd.frame, cmd.slot_minutes)
+    rules = allocation.Rules.from_json(cmd.rules)
+    season = Season(
+        id=str(uuid.uuid4()),
+        hub=resource.hub,
+        resource_id=resource.id,
+        name=cmd.name,
+        starts_on=cmd.starts_on,
+        ends_on=cmd.ends_on,
+        applications_open_at=opens_at,
+        applications_close_at=closes_at,
+        frame=frame.hours.to_spec(),
+        slot_minutes=cmd.slot_minutes,
+        rules=rules.to_json(),
+        status="drafted",
+        created_at=now,
+        updated_at=now,
+    )
+    uow.store.add_season_row(season)
+    return SeasonView(season, resource, season.status)
+
+
+async def list_seasons(uow: Uow, hub: str) -> list[SeasonView]:
+    return [await _view(uow, s) for s in await uow.store.seasons(hub)]
+
+
+async def get_season(uow: Uow, season_id: str) -> SeasonView:
+    return await _view(uow, await _season(uow, season_id))
+
+
+async def change_season_status(uow: Uow, cmd: SeasonAction) -> SeasonView:
+    """Open for applications, or close them (publishing is publish_season)."""
+    season = await _season(uow, cmd.season_id, for_update=True)
+    season.status = allocation.next_season_status(season.status, cmd.action)
+    season.updated_at = uow.now()
+    return await _view(uow, season)
+
+
+async def apply_for_season(uow: Uow, cmd: Apply) -> SeasonApplication:
+    now = uow.now()
+    season = await _season(uow, cmd.season_id)
+    allocation.check_accepting(
+        season.status, season.applications_open_at, season.applications_close_at, now
+    )
+    app = SeasonApplication(
+        id=str(uuid.uuid4()),
+        season_id=season.id,
+        status="received",
+        token_hash=cmd.token_hash,
+        created_at=now,
+    )
+    await _fill_application(uow, season, app, cmd.details, now)
+    uow.store.add_season_row(app)
+    await _received(uow, season, app, changed=False)
+    return app
+
+
+async def change_application(uow: Uow, cmd: ChangeApplication) -> SeasonApplication:
+    now = uow.now()
+    app = await _application(uow, cmd.application_id, cmd.access)
+    season = await _season(uow, app.season_id)
+    allocation.check_accepting(
+        season.status, season.applications_open_at, season.applications_close_at, now
+    )
+    _require_received(app)
+    await _fill_application(uow, season, app, cmd.details, now)
+    await _received(uow, season, app, changed=True)
+    return app
+
+
+async def withdraw_application(uow: Uow, cmd: WithdrawApplication) -> SeasonApplication:
+    now = uow.now()
+    app = await _application(uow, cmd.application_id, cmd.access)
+    season = await _season(uow, app.season_id)
+    allocation.check_accepting(
+        season.status, season.applications_open_at, season.applications_close_at, now
+    )
+    _require_received(app)
+    app.status = "withdrawn"
+    app.updated_at = now
+    return app
+
+
+async def read_application(uow: Uow, application_id: str, access: Access) -> SeasonApplication:
+    return await _application(uow, application_id, access)
+
+
+async def propose_allocation(uow: Uow, season_id: str) -> ProposalMade:
+    """Compute the proposal by the season's rules and make it the allocations to adjust;
+    it replaces the previous proposal and any adjustment made to it."""
+    now = uow.now()
+    season = await _season(uow, season_id, for_update=True)
+    allocation.check_allocating(season.status)
+    apps = [a for a in await uow.store.applications(season.id) if a.status == "received"]
+    proposal = allocation.propose(
+        season.id, allocation.Rules.from_json(season.rules), [_applicant(a) for a in apps]
+    )
+    await uow.store.drop_allocations(season.id)
+    made = []
+    for d in proposal.granted():
+        row = _allocation_row(season, d.application_id, d.slot, d.rule, d.reason, now)
+        uow.store.add_season_row(row)
+        made.append(row)
+    season.proposal = {
+        "decisions": [d.to_json() for d in proposal.decisions],
+        "order": proposal.order,
+        "computed_at": now.isoformat(),
+    }
+    season.updated_at = now
+    return ProposalMade(await _view(uow, season), proposal.decisions, made)
+
+
+async def season_overview(uow: Uow, season_id: str) -> SeasonOverview:
+    """The officer's grid: applications, allocations, contested slots, hours per club."""
+    season = await _season(uow, season_id)
+    apps = await uow.store.applications(season.id)
+    rows = await uow.store.allocations(season.id)
+    held = await _held(uow, rows)
+    live = [_applicant(a) for a in apps if a.status == "received"]
+    return SeasonOverview(
+        await _view(uow, season),
+        apps,
+        rows,
+        allocation.conflicts(live, held),
+        allocation.hours_per_org(held),
+    )
+
+
+async def grant_slot(uow: Uow, cmd: GrantSlot) -> SeasonAllocation:
+    """The officer grants a slot by hand (before publishing): 409 when it is held."""
+    now = uow.now()
+    season = await _season(uow, cmd.season_id, for_update=True)
+    allocation.check_allocating(season.status)
+    app = await uow.store.application(cmd.application_id)
+    if app is None or app.season_id != season.id or app.status != "received":
+        raise _no_application(cmd.application_id)
+    slot = _frame(season).slot_at(cmd.weekday, cmd.start)
+    allocation.check_free(slot, await _held(uow, await uow.store.allocations(season.id)))
+    row = _allocation_row(season, app.id, slot, "manual", "granted by the booking officer", now)
+    uow.store.add_season_row(row)
+    return row
+
+
+async def move_allocation(uow: Uow, cmd: MoveAllocation) -> SeasonAllocation:
+    """The officer moves a slot. Before publishing the allocation just changes; in a
+    published season the rest of its bookings are given back (AllocationReleased, the old
+    time offered to its waiting list) and the new time is booked for the rest of the season
+    as a new allocation (AllocationGranted), which is the answer."""
+    now = uow.now()
+    row = await _allocation(uow, cmd.allocation_id)
+    season = await _season(uow, row.season_id, for_update=True)
+    if row.status != "granted":
+        raise Conflict(
+            f"a {row.status} allocation cannot be moved",
+            code="allocation_not_granted",
+            nb="bare en tildelt tid kan flyttes",
+        )
+    slot = _frame(season).slot_at(cmd.weekday, cmd.start)
+    held = await _held(uow, await uow.store.allocations(season.id))
+    allocation.check_free(slot, held, moving=row.id)
+    if season.status != "published":
+        allocation.check_allocating(season.status)
+        row.weekday, row.start_time = slot.weekday, _hhmm(slot.start)
+        row.end_time = _hhmm(slot.end)
+        row.rule, row.reason, row.updated_at = "manual", "moved by the booking officer", now
+        return row
+    reason = f"moved to {slot.label()}"
+    await release_allocation(
+        uow, ReleaseAllocation(row.id, cmd.access, reason=reason, offer_window=cmd.offer_window)
+    )
+    app = await uow.store.application(row.application_id)
+    resource = await _bookable(uow, season.resource_id)
+    assert app is not None  # a foreign key
+    moved = _allocation_row(
+        season, app.id, slot, "manual", f"moved from {_slot_of(row).label()}", now
+    )
+    uow.store.add_season_row(moved)
+    dates = [
+        d
+        for d in allocation.season_dates(season.starts_on, season.ends_on, slot.weekday)
+        if d > local_date(now)
+    ]
+    first, last = (dates[0], dates[-1]) if dates else (season.starts_on, season.ends_on)
+    calendar = await uow.store.calendar_for(
+        resource, local_midnight(first), local_midnight(last + timedelta(1))
+    )
+    busy = await _busy_index(
+        uow, resource, local_midnight(first), local_midnight(last + timedelta(1))
+    )
+    summary = await _book_allocation(uow, resource, calendar, busy, app, moved, dates)
+    uow.record(
+        events.AllocationGranted(
+            **_season_facts(season, resource, app),
+            starts_on=first,
+            ends_on=last,
+            slots=[_event_slot(events.GrantedSlot, summary)],
+        )
+    )
+    return moved
+
+
+async def withdraw_allocation(
+    uow: Uow, allocation_id: str, access: Access, offer_window: timedelta = timedelta(hours=48)
+) -> SeasonAllocation:
+    """Before publishing the slot is simply not granted; in a published season the rest of
+    its bookings are cancelled (release_allocation, by staff)."""
+    row = await _allocation(uow, allocation_id)
+    season = await _season(uow, row.season_id, for_update=True)
+    if season.status in ("published",):
+        released = await release_allocation(
+            uow,
+            ReleaseAllocation(
+                allocation_id, access, reason="withdrawn by the officer", offer_window=offer_window
+            ),
+        )
+        return released.allocation
+    allocation.check_allocating(season.status)
+    row.status = "withdrawn"
+    row.updated_at = uow.now()
+    return row
+
+
+async def publish_season(uow: Uow, season_id: str) -> Published:
+    """Book every granted slot as one series over the season, skipping holidays, closures
+    and times already booked (each listed), and tell each club what it got and what not.
+    Publishing again answers what was published, and books nothing."""
+    now = uow.now()
+    first = await _season(uow, season_id)
+    # Serialise with every other writer of the resource (a second officer publishing, a
+    # single booking): PostgreSQL's advisory lock; SQLite's BEGIN IMMEDIATE already does.
+    await uow.store.lock_resource(first.resource_id)
+    season = await _season(uow, season_id, for_update=True)
+    if season.status == "published" and season.published is not None:
+        return Published(await _view(uow, season), season.published["allocations"], True)
+    season.status = allocation.next_season_status(season.status, "publish")
+    resource = await _bookable(uow, season.resource_id)
+    apps = {a.id: a for a in await uow.store.applications(season.id)}
+    rows = [
+        r
+        for r in await uow.store.allocations(season.id)
+        if apps[r.application_id].status == "received"
+    ]
+    calendar = await uow.store.calendar_for(
+        resource, local_midnight(season.starts_on), local_midnight(season.ends_on + timedelta(1))
+    )
+    busy = await _busy_index(
+        uow,
+        resource,
+        local_midnight(season.starts_on),
+        local_midnight(season.ends_on + timedelta(1)),
+    )
+    summaries = []
+    for row in rows:
+        dates = allocation.season_dates(season.starts_on, season.ends_on, row.weekday)
+        summaries.append(
+            await _book_allocation(
+                uow, resource, calendar, busy, apps[row.application_id], row, dates
+            )
+        )
+    season.published = {"allocations": summaries}
+    season.published_at = now
+    season.updated_at = now
+    decisions = (season.proposal or {}).get("decisions", [])
+    for app in apps.values():
+        if app.status != "received":
+            continue
+        mine = [s for s in summaries if s["application_id"] == app.id]
+        declined = _declined_wishes(app, mine, decisions)
+        facts = _season_facts(season, resource, app)
+        if mine:
+            uow.record(
+                events.AllocationGranted(
+                    **facts,
+                    starts_on=season.starts_on,
+                    ends_on=season.ends_on,
+                    slots=[_event_slot(events.GrantedSlot, s) for s in mine],
+                    declined=declined,
+                )
+            )
+        else:
+            uow.record(events.AllocationDeclined(**facts, declined=declined))
+    return Published(await _view(uow, season), summaries, False)
+
+
+async def release_allocation(uow: Uow, cmd: ReleaseAllocation) -> Released:
+    """A club gives back one occurrence or the rest of its slot (or the officer withdraws
+    it): the bookings are cancelled, and the time is offered to the first on the season's
+    waiting list for that slot."""
+    now = uow.now()
+    row = await _allocation(uow, cmd.allocation_id)
+    app = await _application(uow, row.application_id, cmd.access)
+    actor: Literal["owner", "staff"] = "staff" if cmd.access.staff else "owner"
+    season = await _season(uow, row.season_id)
+    await uow.store.lock_resource(season.resource_id)
+    if season.status != "published" or row.series_id is None or row.status != "granted":
+        raise domain.BookingRefused(
+            "only a granted slot of a published season can be given back",
+            code="allocation_not_published",
+            nb="bare en tildelt tid i en publisert sesong kan gis tilbake",
+        )
+    bookings = [
+        b
+        for b in await uow.store.series_bookings_for_update(row.series_id)
+        if b.status in domain.ACTIVE
+        and b.start_at > now
+        and (cmd.on is None or local_date(b.start_at) == cmd.on)
+    ]
+    if not bookings:
+        raise NotFound(
+            "no coming occurrence of this allocation to give back"
+            + (f" on {cmd.on.isoformat()}" if cmd.on else ""),
+            code="occurrence_not_found",
+            nb="fant ingen kommende gang av denne tildelingen å gi tilbake",
+        )
+    for booking in bookings:
+        booking.status = domain.next_status(booking.status, "cancel")
+        booking.cancelled_by = actor
+        booking.reason = cmd.reason or "given back from the season's allocation"
+        booking.updated_at = now
+        uow.store.record(booking, actor, now, booking.reason)
+    if cmd.on is None:
+        row.status = "withdrawn" if actor == "staff" else "released"
+        row.updated_at = now
+    resource = await _resource_of(uow, bookings[0])
+    occurrences = [
+        events.ReleasedOccurrence(booking_id=b.id, start=b.start_at, end=b.end_at) for b in bookings
+    ]
+    uow.record(
+        events.AllocationReleased(
+            **_season_facts(season, resource, app),
+            allocation_id=row.id,
+            released_by=actor,
+            whole=cmd.on is None,
+            occurrences=occurrences,
+            reason=cmd.reason,
+            actor=cmd.access.actor if actor == "staff" else None,
+        )
+    )
+    offer = await _offer_next(
+        uow, season, resource, row, str(uuid.uuid4()), occurrences, cmd.offer_window
+    )
+    return Released(row, bookings, offer)
+
+
+async def answer_offer(uow: Uow, cmd: AnswerOffer) -> SeasonOffer:
+    """The club offered given-back time takes it (booked as its own allocation, the
+    occurrences still free) or says no (the next on the waiting list is offered it)."""
+    now = uow.now()
+    offer = await uow.store.offer_for_update(cmd.offer_id)
+    if offer is None:
+        raise NotFound(
+            f"no offer {cmd.offer_id!r}", code="offer_not_found", nb="fant ikke tilbudet"
+        )
+    app = await _application(uow, offer.application_id, cmd.access)
+    if offer.status != "offered":
+        raise Conflict(
+            f"the offer was already {offer.status}",
+            code="offer_answered",
+            nb="tilbudet er allerede besvart eller utløpt",
+        )
+    if now >= offer.expires_at:
+        raise Conflict(
+            "the offer has expired; the time goes to the next on the waiting list",
+            code="offer_expired",
+            nb="tilbudet er utløpt; tiden går til nestemann på ventelisten",
+        )
+    season = await _season(uow, offer.season_id)
+    await uow.store.lock_resource(season.resource_id)
+    released = await _allocation(uow, offer.allocation_id)
+    resource = await _bookable(uow, season.resource_id)
+    offer.updated_at = now
+    occurrences = [events.ReleasedOccurrence.model_validate(o) for o in offer.occurrences]
+    if not cmd.accept:
+        offer.status = "declined"
+        await _offer_next(
+            uow, season, resource, released, offer.release_id, occurrences, cmd.offer_window
+        )
+        return offer
+    offer.status = "accepted"
+    slot = _slot_of(released)
+    row = _allocation_row(
+        season, app.id, slot, "waiting_list", "offered from the waiting list", now
+    )
+    uow.store.add_season_row(row)
+    calendar = await uow.store.calendar_for(resource, occurrences[0].start, occurrences[-1].end)
+    dates = [local_date(o.start) for o in occurrences]
+    busy = await _busy_index(uow, resource, occurrences[0].start, occurrences[-1].end)
+    summary = await _book_allocation(uow, resource, calendar, busy, app, row, dates)
+    uow.record(
+        events.AllocationGranted(
+            **_season_facts(season, resource, app),
+            starts_on=dates[0],
+            ends_on=dates[-1],
+            slots=[_event_slot(events.GrantedSlot, summary)],
+        )
+    )
+    return offer
+
+
+@dataclass(frozen=True)
+class DueOffers:
+    limit: int = 200
+
+
+async def due_offers(uow: Uow, cmd: DueOffers) -> list[str]:
+    """Waiting-list offers nobody answered in time."""
+    return await uow.store.due_offers(uow.now(), cmd.limit)
+
+
+async def expire_offer(uow: Uow, offer_id: str, window: timedelta) -> bool:
+    """An unanswered offer expires, once, and the time goes to the next on the waiting
+    list (with a new offer of its own); False when it was answered or expired meanwhile."""
+    if not await uow.store.claim_expiry(offer_id, uow.now()):
+        return False
+    offer = await uow.store.offer_for_update(offer_id)
+    assert offer is not None
+    season = await _season(uow, offer.season_id)
+    released = await _allocation(uow, offer.allocation_id)
+    resource = await _bookable(uow, season.resource_id)
+    occurrences = [events.ReleasedOccurrence.model_validate(o) for o in offer.occurrences]
+    await _offer_next(uow, season, resource, released, offer.release_id, occurrences, window)
+    return True
+
+
+async def season_report(uow: Uow, season_id: str) -> dict[str, Any]:
+    """Hours booked per organisation and per target group (active bookings only)."""
+    season = await _season(uow, season_id)
+    body = allocation.report(await uow.store.season_hours(season.id))
+    return {"season_id": season.id, "name": season.name, **body}
+
+
+# --------------------------------------------------------------------------- season helpers
+
+
+async def _season(uow: Uow, season_id: str, *, for_update: bool = False) -> Season:
+    season = await uow.store.season(season_id, for_update=for_update)
+    if season is None:
+        raise NotFound(
+            f"no season {season_id!r}",
+            code="season_not_found",
+            nb=f"fant ingen sesong {season_id!r}",
+        )
+    return season
+
+
+async def _view(uow: Uow, season: Season) -> SeasonView:
+    resource = await uow.store.resource(season.resource_id)
+    assert resource is not None  # a foreign key
+    today = local_date(uow.now())
+    return SeasonView(
+        season, resource, allocation.season_status(season.status, season.starts_on, today)
+    )
+
+
+async def _not_season_time(uow: Uow, series_id: str | None) -> None:
+    """A club gives season time back through its allocation, so that the waiting list is
+    offered it: cancelling those bookings as plain bookings is refused (staff still may)."""
+    row = await uow.store.allocation_of_series(series_id)
+    if row is not None:
+        raise Conflict(
+            "this is season time: give it back with POST "
+            f"/season-allocations/{row.id}/release, so that the waiting list is offered it",
+            code="season_time",
+            nb="dette er tildelt sesongtid: gi den tilbake med POST "
+            f"/season-allocations/{row.id}/release, så får ventelisten tilbud om den",
+            allocation_id=row.id,
+        )
+
+
+async def _allocation_named(uow: Uow, booking_id: str) -> dict[str, Any] | None:
+    """The season's allocation a booking belongs to, as a 409 names it; None: none."""
+    row = await uow.store.allocation_of_booking(booking_id)
+    if row is None:
+        return None
+    app = await uow.store.application(row.application_id)
+    season = await uow.store.season(row.season_id)
+    assert app is not None and season is not None  # foreign keys
+    return {
+        "allocation_id": row.id,
+        "season_id": season.id,
+        "season_name": season.name,
+        "organisation_name": app.org_name,
+        "activity": app.activity,
+    }
+
+
+def _no_application(application_id: str) -> NotFound:
+    return NotFound(
+        f"no application {application_id!r}",
+        code="application_not_found",
+        nb=f"fant ingen søknad {application_id!r}",
+    )
+
+
+async def _application(uow: Uow, application_id: str, access: Access) -> SeasonApplication:
+    app = await uow.store.application(application_id)
+    if app is None:
+        raise _no_application(application_id)
+    if not access.staff:
+        _require_owner(access.token, app.token_hash)
+    return app
+
+
+async def _allocation(uow: Uow, allocation_id: str) -> SeasonAllocation:
+    row = await uow.store.allocation(allocation_id)
+    if row is None:
+        raise NotFound(
+            f"no allocation {allocation_id!r}",
+            code="allocation_not_found",
+            nb=f"fant ingen tildeling {allocation_id!r}",
+        )
+    return row
+
+
+def _require_received(app: SeasonApplication) -> None:
+    if app.status != "received":
+        raise Conflict(
+            "the application was withdrawn", code="application_withdrawn", nb="søknaden er trukket"
+        )
+
+
+def _frame(season: Season) -> allocation.Frame:
+    return allocation.frame_of(season.frame, season.slot_minutes)
+
+
+async def _fill_application(
+    uow: Uow,
+    season: Season,
+    app: SeasonApplication,
+    details: ApplicationDetails,
+    now: datetime,
+) -> None:
+    booker = domain.booker_of(
+        "organisation",
+        details.contact,
+        (details.organisation.number, details.organisation.name),
+        by_staff=False,
+    )
+    assert booker.org_number is not None
+    wishes, minimum, wanted = allocation.wishes_of(
+        _frame(season), details.wishes, details.minimum, details.wanted
+    )
+    values = asdict(details.organisation)
+    del values["number"]
+    await uow.store.upsert_organisation(booker.org_number, values, now)
+    app.org_number = booker.org_number
+    app.org_name = details.organisation.name
+    app.contact_name = booker.contact.name
+    app.contact_email = booker.contact.email
+    app.contact_phone = booker.contact.phone
+    app.language = booker.contact.language
+    app.target_group = details.target_group
+    app.activity = details.activity
+    app.participants = details.participants
+    app.local = details.local
+    app.wishes = [w.to_json() for w in wishes]
+    app.minimum = minimum
+    app.wanted = wanted
+    app.updated_at = now
+
+
+def _contact(app: SeasonApplication) -> events.Contact:
+    return events.Contact(
+        name=app.contact_name,
+        email=app.contact_email,
+        phone=app.contact_phone,
+        language=app.language,
+    )
+
+
+def _season_facts(season: Season, resource: Resource, app: SeasonApplication) -> dict[str, Any]:
+    return {
+        "season_id": season.id,
+        "season_name": season.name,
+        "hub": season.hub,
+        "resource_id": resource.id,
+        "resource_name": resource.name,
+        "application_id": app.id,
+        "organisation_name": app.org_name,
+        "activity": app.activity,
+        "booker": _contact(app),
+    }
+
+
+async def _received(uow: Uow, season: Season, app: SeasonApplication, *, changed: bool) -> None:
+    resource = await uow.store.resource(season.resource_id)
+    assert resource is not None
+    uow.record(
+        events.ApplicationReceived(
+            **_season_facts(season, resource, app),
+            target_group=app.target_group,
+            wishes=[_event_slot(events.WeeklySlot, w) for w in app.wishes],
+            minimum=app.minimum,
+            applications_close_at=season.applications_close_at,
+            changed=changed,
+        )
+    )
+
+
+def _applicant(app: SeasonApplication) -> allocation.Applicant:
+    return allocation.Applicant(
+        id=app.id,
+        org_number=app.org_number,
+        org_name=app.org_name,
+        target_group=app.target_group,
+        local=app.local,
+        wishes=tuple(allocation.WeeklySlot.from_json(w) for w in app.wishes),
+        minimum=app.minimum,
+        wanted=app.wanted,
+    )
+
+
+SlotEvent = TypeVar("SlotEvent", bound=events.WeeklySlot)
+
+
+def _event_slot(kind: type[SlotEvent], slot: Mapping[str, Any]) -> SlotEvent:
+    """A stored slot ({weekday, start, end, …}) as the events name its times."""
+    values = dict(slot)
+    values["start_time"], values["end_time"] = values.pop("start"), values.pop("end")
+    return kind.model_validate(values)
+
+
+def _hhmm(t: time) -> str:
+    return f"{t:%H:%M}"
+
+
+def _slot_of(row: SeasonAllocation) -> allocation.WeeklySlot:
+    return allocation.WeeklySlot(
+        row.weekday, time.fromisoformat(row.start_time), time.fromisoformat(row.end_time)
+    )
+
+
+def _allocation_row(
+    season: Season,
+    application_id: str,
+    slot: allocation.WeeklySlot,
+    rule: str,
+    reason: str,
+    now: datetime,
+) -> SeasonAllocation:
+    return SeasonAllocation(
+        id=str(uuid.uuid4()),
+        season_id=season.id,
+        application_id=application_id,
+        weekday=slot.weekday,
+        start_time=_hhmm(slot.start),
+        end_time=_hhmm(slot.end),
+        status="granted",
+        rule=rule,
+        reason=reason[:500],
+        skipped=[],
+        created_at=now,
+        updated_at=now,
+    )
+
+
+async def _held(uow: Uow, rows: Sequence[SeasonAllocation]) -> list[allocation.Held]:
+    held = []
+    for row in rows:
+        app = await uow.store.application(row.application_id)
+        assert app is not None
+        held.append(allocation.Held(row.id, app.id, app.org_number, _slot_of(row)))
+    return held
+
+
+async def _busy_index(
+    uow: Uow, resource: Resource, start: datetime, end: datetime
+) -> domain.BusyIndex:
+    """The resource's active bookings over a season, read once: publishing holds the
+    resource's lock, so nobody else adds one meanwhile (the database's guard stays)."""
+    rows = await uow.store.active_of_resource(
+        resource.id, start - domain.MAX_SPAN, end, limit=1_000_000
+    )
+    return domain.BusyIndex(
+        [domain.Busy(b.id, b.start_at, b.end_at, b.blocked_until) for b in rows]
+    )
+
+
+async def _book_allocation(
+    uow: Uow,
+    resource: Resource,
+    calendar: Calendar,
+    busy: domain.BusyIndex,
+    app: SeasonApplication,
+    row: SeasonAllocation,
+    dates: Sequence[date],
+) -> dict[str, Any]:
+    """One granted weekly slot as a series of bookings on `dates`: a date the calendar
+    closes (holiday, closure), one already past, or one already booked is skipped and
+    listed. The slot is the blocked time (the season's slot length includes changing), so
+    consecutive slots do not collide on the resource's buffer."""
+    now = uow.now()
+    slot = _slot_of(row)
+    if not dates:  # a season shorter than a week may not have the weekday at all
+        return {
+            **slot.to_json(),
+            "allocation_id": row.id,
+            "application_id": app.id,
+            "series_id": None,
+            "occurrences": 0,
+            "first": None,
+            "last": None,
+            "skipped": [],
+        }
+    series = Series(
+        id=str(uuid.uuid4()),
+        resource_id=resource.id,
+        rule={
+            "season_id": row.season_id,
+            "allocation_id": row.id,
+            "start_time": row.start_time,
+            "end_time": row.end_time,
+            "dates": [d.isoformat() for d in dates],
+        },
+        created_at=now,
+    )
+    await uow.store.add_series(series)
+    details = BookingDetails(
+        resource_id=resource.id,
+        booker_type="organisation",
+        booker=domain.Contact(app.contact_name, app.contact_email, app.contact_phone, app.language),
+        token_hash=app.token_hash,
+        by_staff=True,
+        organisation=OrganisationDetails(app.org_number, app.org_name),
+        title=app.activity,
+    )
+    booker = domain.Booker(
+        type="organisation",
+        contact=details.booker,
+        org_number=app.org_number,
+        org_name=app.org_name,
+    )
+    policy = policy_of(resource)
+    skipped: list[dict[str, Any]] = []
+    booked: list[Booking] = []
+    for occurrence in domain.occurrences(dates, slot.start, slot.end):
+        day = local_date(occurrence.start).isoformat()
+        reason = calendar.closed_reason(occurrence.start, occurrence.end)
+        if reason is None and occurrence.start <= now:
+            reason = "already past"
+        if reason is None:
+            other = busy.first_conflict(occurrence.start, occurrence.end)
+            if other is not None:
+                reason = f"already booked {other.start.isoformat()} to {other.end.isoformat()}"
+        if reason is not None:
+            skipped.append({"date": day, "reason": reason})
+            continue
+        booking = _new_booking(
+            details, resource, policy, booker, occurrence, now=now, series_id=series.id
+        )
+        # Granted by the officer: confirmed, and blocking the slot itself (see above).
+        booking.status = "confirmed"
+        booking.blocked_until = occurrence.end
+        busy.add(domain.Busy(booking.id, booking.start_at, booking.end_at, booking.blocked_until))
+        booked.append(booking)
+    await uow.store.insert_bookings(
+        booked, actor="staff", at=now, note=f"season allocation {row.id}"
+    )
+    row.series_id = series.id
+    row.skipped = skipped
+    row.updated_at = now
+    return {
+        **slot.to_json(),
+        "allocation_id": row.id,
+        "application_id": app.id,
+        "series_id": series.id,
+        "occurrences": len(booked),
+        "first": booked[0].start_at.isoformat() if booked else None,
+        "last": booked[-1].start_at.isoformat() if booked else None,
+        "skipped": skipped,
+    }
+
+
+def _declined_wishes(
+    app: SeasonApplication,
+    granted: Sequence[Mapping[str, Any]],
+    decisions: Sequence[Mapping[str, Any]],
+) -> list[events.DeclinedWish]:
+    """The application's wishes it did not get, each with the proposal's reason (in its
+    language), or the officer's hand when the proposal had granted it."""
+    got = {(g["weekday"], g["start"]) for g in granted}
+    said = {
+        (d["slot"]["weekday"], d["slot"]["start"]): d
+        for d in decisions
+        if d["application_id"] == app.id and d["outcome"] == "declined"
+    }
+    out = []
+    for wish in app.wishes:
+        key = (wish["weekday"], wish["start"])
+        if key in got:
+            continue
+        d = said.get(key)
+        if d is not None:
+            reason = d["reason_nb"] if app.language == "nb" else d["reason"]
+        else:
+            en, nb = allocation.RULE_TEXT["manual"]
+            reason = nb if app.language == "nb" else en
+        out.append(_event_slot(events.DeclinedWish, {**wish, "reason": reason}))
+    return out
+
+
+async def _offer_next(
+    uow: Uow,
+    season: Season,
+    resource: Resource,
+    released: SeasonAllocation,
+    release_id: str,
+    occurrences: Sequence[events.ReleasedOccurrence],
+    window: timedelta,
+) -> SeasonOffer | None:
+    """Offer given-back time to the first on the waiting list not yet offered it in this
+    release (so each is offered it once); nobody waiting: the time is simply free."""
+    proposal = season.proposal or {}
+    waiting = allocation.waiting_list(
+        proposal.get("decisions", []), proposal.get("order", []), _slot_of(released)
+    )
+    now = uow.now()
+    first = min(o.start for o in occurrences)
+    if first <= now:
+        return None  # nothing left to offer
+    offered = {o.application_id for o in await uow.store.offers_of_release(release_id)}
+    for application_id in waiting:
+        app = await uow.store.application(application_id)
+        if application_id in offered or app is None or app.status != "received":
+            continue
+        if application_id == released.application_id:
+            continue
+        offer = SeasonOffer(
+            id=str(uuid.uuid4()),
+            season_id=season.id,
+            release_id=release_id,
+            allocation_id=released.id,
+            application_id=application_id,
+            occurrences=[o.model_dump(mode="json") for o in occurrences],
+            status="offered",
+            expires_at=min(now + window, first),
+            created_at=now,
+            updated_at=now,
+        )
+        uow.store.add_season_row(offer)
+        uow.record(
+            events.AllocationOffered(
+                **_season_facts(season, resource, app),
+                offer_id=offer.id,
+                occurrences=list(occurrences),
+            )
+        )
+        return offer
+    return None

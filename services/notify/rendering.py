@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +16,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, sel
 from pydantic import BaseModel
 
 from services.notify.domain import Channel, fit_sms
-from shared.calendar import OSLO
+from shared.calendar import OSLO, at_local
 from shared.events import EventData
 from shared.hubs import DEFAULT_HUB
 
@@ -87,9 +87,15 @@ def _filters(language: str) -> dict[str, Any]:
             return f"{whole:,}".replace(",", " ") + f",{cents:02d} kr"
         return f"NOK {whole:,}.{cents:02d}"
 
+    def ukedag(code: str) -> str:
+        # A weekly slot's weekday as the events carry it (mon … sun).
+        index = ("mon", "tue", "wed", "thu", "fri", "sat", "sun").index(code)
+        return str(weekdays[index])
+
     return {
         "dato": dato,
         "dato_kort": dato_kort,
+        "ukedag": ukedag,
         "tid": tid,
         "dato_tid": dato_tid,
         "kroner": kroner,
@@ -186,7 +192,6 @@ class Renderer:
             text += f"\n\n--\n{label}: {preferences_url}"
         return Rendered(subject, text, html)
 
-
     def _labelled(
         self, template: str, language: str, context: dict[str, Any], links: Mapping[str, str]
     ) -> list[tuple[str, str]]:
@@ -234,6 +239,8 @@ def booking_invitation(
     """The .ics a booking email carries (RFC 5545): one VEVENT per booking, its UID stable,
     so a calendar updates (or, with CANCEL, removes) the entry it already has instead of
     adding a second one."""
+    if hasattr(data, "slots"):
+        return season_invitation(data, method, hub, now)
     cal = Calendar()
     cal.add("prodid", "-//Knutepunkt//notify//NO")
     cal.add("version", "2.0")
@@ -252,3 +259,49 @@ def booking_invitation(
     event.add("status", "CANCELLED" if method == "cancel" else "CONFIRMED")
     cal.add_component(event)
     return cal.to_ical()
+
+
+def season_invitation(
+    data: EventData, method: Literal["publish", "cancel"], hub: str, now: datetime
+) -> bytes:
+    """The .ics of a season's granted slots (AllocationGranted): one VEVENT per occurrence,
+    each at the slot's Oslo wall time on its date (a weekly RRULE in UTC would move by an hour
+    at the DST change), without the skipped dates; UIDs stable per allocation and date."""
+    cal = Calendar()
+    cal.add("prodid", "-//Knutepunkt//notify//NO")
+    cal.add("version", "2.0")
+    cal.add("method", method.upper())
+    title = str(getattr(data, "activity", "") or "Trening")
+    where = f"{getattr(data, 'resource_name', '')}, {hub}, {ADDRESS}"
+    for slot in getattr(data, "slots", []):
+        for day, start, end in _season_dates(slot):
+            event = Event()
+            event.add("uid", f"allocation-{slot.allocation_id}-{day.isoformat()}@knutepunkt")
+            event.add("dtstamp", now)
+            event.add("dtstart", start)
+            event.add("dtend", end)
+            event.add("summary", title)
+            event.add("location", where)
+            event.add("sequence", 1 if method == "cancel" else 0)
+            event.add("status", "CANCELLED" if method == "cancel" else "CONFIRMED")
+            cal.add_component(event)
+    return cal.to_ical()
+
+
+def _season_dates(slot: Any) -> list[tuple[date, datetime, datetime]]:
+    """The slot's booked dates: weekly from its first to its last, less the skipped ones."""
+    try:
+        start_time = time.fromisoformat(slot.start_time)
+        end_time = time.fromisoformat(slot.end_time)
+    except ValueError:
+        return []
+    if slot.first is None or slot.last is None:
+        return []
+    skipped = {s.date for s in slot.skipped}
+    day, last = slot.first.astimezone(OSLO).date(), slot.last.astimezone(OSLO).date()
+    found = []
+    while day <= last:
+        if day not in skipped:
+            found.append((day, at_local(day, start_time), at_local(day, end_time)))
+        day += timedelta(weeks=1)
+    return found

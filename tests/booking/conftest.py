@@ -36,6 +36,7 @@ def _quiet_reminder_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     # release_no_shows); the loops wait a poll first.
     monkeypatch.setenv("BOOKING_REMINDER_POLL_SECONDS", "3600")
     monkeypatch.setenv("BOOKING_RELEASE_POLL_SECONDS", "3600")
+    monkeypatch.setenv("BOOKING_OFFER_POLL_SECONDS", "3600")
 
 
 @pytest.fixture

@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.text import Text
 
 from knutepunkt.supervisor import ChildExited, LineHandler, StopRequested, Supervisor
+from shared import ratelimit
 from shared.action_links import ActionLinks
 from shared.calendar import OSLO, utcnow
 from shared.clock import AT_FORMS, demo_clock_refusal, parse_at
@@ -363,6 +364,10 @@ def service_env(
     env.setdefault(
         f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{plan.var_dir / (name + '.db')}"
     )
+    # The public writes' limit per client address, as the web front's public forms have it.
+    env.setdefault("PUBLIC_WRITE_LIMIT", ratelimit.DEFAULT)
+    # The web front, on this machine, names the citizen it posts for.
+    env.setdefault("TRUSTED_PROXIES", "127.0.0.1")
     # Where notify's one-click links point: this hub's web front.
     env.setdefault("WEB_PUBLIC_URL", f"http://127.0.0.1:{plan.web_port}")
     return env

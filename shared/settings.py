@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.clock import demo_clock_refusal
+from shared.manage_links import ManageLinks
 from shared.ratelimit import Limit, parse_networks
 from shared.roles import parse_role
 
@@ -68,6 +69,9 @@ class Settings(BaseSettings):
     # Public writes (a POST without a staff token) per client address, `count/seconds`
     # (shared/ratelimit.py); empty: no limit. The launcher and compose set it.
     public_write_limit: str = ""
+    # Signs the manage links in bookers' messages (shared/manage_links.py): notify writes
+    # them, the booking service takes them. Empty: no links, and none taken.
+    manage_link_secret: str = ""
     # Addresses (or networks) whose X-Forwarded-For names the client for that limit: the
     # reverse proxy and the web front. Empty: the connecting address counts.
     trusted_proxies: str = ""
@@ -116,6 +120,13 @@ class Settings(BaseSettings):
     @classmethod
     def _limit_parses(cls, value: str) -> str:
         Limit.parse(value)
+        return value
+
+    @field_validator("manage_link_secret")
+    @classmethod
+    def _manage_secret(cls, value: str) -> str:
+        if value:
+            ManageLinks(value)
         return value
 
     @field_validator("trusted_proxies")

@@ -43,6 +43,8 @@ class Access:
     token: str | None = None
     staff: bool = False
     actor: events.Actor | None = None  # the staff member, for the events they cause
+    # The token was the booking's manage link (shared/manage_links.py), checked at the door.
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -1023,6 +1025,8 @@ def _check_rules(resource: Resource) -> None:
 def _actor(digest: str, access: Access) -> Literal["owner", "staff"]:
     if access.staff:
         return "staff"
+    if access.link:
+        return "owner"
     _require_owner(access.token, digest)
     return "owner"
 

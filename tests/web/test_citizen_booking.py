@@ -7,6 +7,7 @@ state, and a booking made with the keyboard alone."""
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -28,7 +29,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
     # The services take the web front's word (127.0.0.1) for whom it posts for; the tests'
     # own posts for the limit come from other loopback addresses, so the browser's are not
     # counted with them.
-    env = {"PUBLIC_WRITE_LIMIT": f"{LIMIT}/600", "TRUSTED_PROXIES": "127.0.0.1"}
+    env = {
+        "PUBLIC_WRITE_LIMIT": f"{LIMIT}/600",
+        "TRUSTED_PROXIES": "127.0.0.1",
+        "MANAGE_LINK_SECRET": secrets.token_urlsafe(32),
+    }
     started = WebHub(tmp_path_factory.mktemp("citizens"), extra_env=env)
     try:
         started.start()
@@ -116,8 +121,14 @@ def test_a_person_books_moterom_1_with_coffee_and_cancels_it(hub: WebHub, contex
 
     order = wait_for_sync(order_placed, 60, message="the café's order")
 
-    # The manage link, as a new visit: the booking, its .ics, and the deadline to cancel.
-    page.goto(url.split("?")[0])
+    # The manage link in the email (not the one the booking was made with, which only the
+    # booker's browser saw): the booking, its .ics, and the deadline to cancel.
+    text = hub.mail(mails[0]["id"]).get("text") or ""
+    link = re.search(r"^Se eller avbestill: (\S+)$", text, re.MULTILINE)
+    assert link and link[1].startswith(f"{hub.web_url}/mine/booking/{booking_id}/"), text
+    assert link[1] != url.split("?")[0]
+    url = link[1]
+    page.goto(url)
     assert page.get_by_text("Bekreftet", exact=True).is_visible()
     assert page.get_by_text("Du kan avbestille til").is_visible()
     ics = page.request.get(url.split("?")[0] + "/kalender.ics")
@@ -153,6 +164,7 @@ def test_a_club_asks_for_gymsalen_on_a_saturday_and_is_approved(hub: WebHub, con
     page.get_by_label("Navn på laget eller foreningen").fill("Strømsø turn")
     page.get_by_label("Navn", exact=True).fill("Kari Leder")
     page.get_by_label("E-post").fill("kari.leder@example.org")
+    page.get_by_label("Mobilnummer").fill("+47 000 00 031")
     page.get_by_role("button", name="Send forespørsel").click()
     field = page.get_by_label("Organisasjonsnummer")
     assert field.get_attribute("aria-invalid") == "true"
@@ -175,6 +187,19 @@ def test_a_club_asks_for_gymsalen_on_a_saturday_and_is_approved(hub: WebHub, con
     )
     assert answer.status_code == 200, answer.text
     page.goto(page.url.split("?")[0])
+    assert page.get_by_text("Bekreftet", exact=True).is_visible()
+
+    # The confirmation's SMS ends with the manage link, which opens the same booking.
+    def sms_link() -> str | None:
+        for message in hub.sms():
+            found = re.search(
+                rf"{re.escape(hub.web_url)}/mine/booking/{booking_id}/\S+", message["text"]
+            )
+            if message["to"].endswith("4700000031") and found:
+                return found[0]
+        return None
+
+    page.goto(wait_for_sync(sms_link, 60, message="the SMS with the manage link"))
     assert page.get_by_text("Bekreftet", exact=True).is_visible()
 
 

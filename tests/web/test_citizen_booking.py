@@ -271,15 +271,19 @@ def test_a_booking_with_the_keyboard_alone(hub: WebHub, context: Any) -> None:
     assert page.get_by_text("Bookingen er bekreftet").is_visible()
 
 
-def test_a_service_that_is_down_gives_a_page(hub: WebHub, context: Any) -> None:
+def test_a_manage_link_that_is_not_valid(hub: WebHub, context: Any) -> None:
+    """A changed token, or none of this booking's: the same 404 page, so a guess learns
+    nothing of which bookings exist."""
     page = context.new_page()
-    answer = page.goto(f"{hub.web_url}/mine/booking/nope/not-a-valid-token-at-all")
-    assert answer is not None and answer.status == 404
-    assert page.get_by_role("heading", name="Siden finnes ikke").is_visible()
+    for path in ("/mine/booking/nope/not-a-valid-token-at-all", "/mine/booking/x/y"):
+        answer = page.goto(hub.web_url + path)
+        assert answer is not None and answer.status == 404
+        assert page.get_by_role("heading", name="Siden finnes ikke").is_visible()
+        assert answer.headers["cache-control"] == "no-store"
 
 
 def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:
-    """Last in the module: the posts come from addresses of their own (127.0.0.2, .3), so
+    """Near the end of the module: the posts come from addresses of their own (127.0.0.2, .3), so
     the browser's address is not counted with them."""
     web = httpx.Client(
         base_url=hub.web_url,
@@ -316,3 +320,21 @@ def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:
         # Staff with a token are not counted as the public.
         staff = booking.post(url, json={}, headers=hub.staff("booking"))
         assert staff.status_code == 422
+
+
+def test_services_that_are_down(hub: WebHub, context: Any) -> None:
+    """Last in the module: it stops services. The café away: the booking form says so and
+    books without food; the booking service away: a clear 503 page, never a trace."""
+    page = context.new_page()
+    hub.services["catering"].stop()
+    day = _catering_day(hub) + timedelta(days=14)
+    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={day}&fra=10:00&til=11:00")
+    assert page.get_by_text("Kafeen svarer ikke akkurat nå").is_visible()
+    assert_accessible(page, "the booking form, the café down")
+    hub.services["booking"].stop()
+    # (The list of rooms may still come from the front's short cache of resources.)
+    for path in ("/rom/moterom-1", f"/mine/booking/{'a' * 36}/{'b' * 32}"):
+        answer = page.goto(hub.web_url + path)
+        assert answer is not None and answer.status == 503, path
+        assert "Bookingtjenesten svarer ikke" in page.locator("main").inner_text()
+    assert_accessible(page, "a page with the booking service down")

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.web import i18n
 from services.web.clients import Refused
 from services.web.limits import forwarded
-from services.web.pages.common import NoSuchPage, back, form_of, render
+from services.web.pages.common import NoSuchPage, back, form_of, part, render
 
 router = APIRouter()
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -62,8 +62,19 @@ async def _page(
     error: str | None = None,
     fresh: bool = False,
 ) -> HTMLResponse:
-    resources = await request.app.state.services.booking.resources()
+    services = request.app.state.services
+    resources = await services.booking.resources()
     deadline = _deadline(resources, booking)
+    menu = (
+        await part(services.call("catering", "GET", "/menu", None), [])
+        if booking.get("catering")
+        else None
+    )
+    lang = request.state.lang
+    dishes = {
+        m["id"]: (m.get("name_en") if lang == "en" else None) or m["name_nb"]
+        for m in (menu.value if menu else [])
+    }
     now = datetime.now(i18n.OSLO)
     may_cancel = booking["status"] in ACTIVE and (deadline is None or now < deadline)
     return render(
@@ -74,6 +85,7 @@ async def _page(
         booking=booking,
         deadline=deadline,
         may_cancel=may_cancel,
+        dishes=dishes,
         error=error,
         fresh=fresh,
         here=_path(booking["id"], token),

@@ -571,6 +571,7 @@ _T: dict[str, tuple[str, str]] = {
     "book.title_field": ("Hva skal rommet brukes til? (valgfritt)", "What is it for? (optional)"),
     "book.title_field.hint": ("Vises bare for de ansatte.", "Shown only to the staff."),
     "book.attendees": ("Hvor mange kommer? (valgfritt)", "How many are coming? (optional)"),
+    "book.attendees.hint": ("Plass til {n} personer.", "Room for {n} people."),
     "book.food": ("Mat fra Café Jasmin (valgfritt)", "Food from Café Jasmin (optional)"),
     "book.food.until": (
         "Bestill mat sammen med bookingen innen {when}. Skriv antall ved det du vil ha.",

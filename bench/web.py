@@ -205,7 +205,7 @@ def report(tallies: dict[tuple[str, str], Tally], labels: list[str]) -> None:
                 f"  p50 {booking_bench.pct(tally.latencies, 50):7.1f} ms"
                 f"  p99 {booking_bench.pct(tally.latencies, 99):7.1f} ms"
             )
-        for name in ("I dag", "Forespørsler"):
+        for name in (n for n in PAGES if n != "static /"):
             print(f"  ratio {name} : static = {rates[name] / rates['static /']:.2f}")
     small, large = labels
     print()

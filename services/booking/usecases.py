@@ -182,6 +182,14 @@ class DayQuery:
 
 
 @dataclass(frozen=True)
+class DaysQuery:
+    resource_id: str
+    first: date
+    days: int = 7
+    slot_minutes: int = 60
+
+
+@dataclass(frozen=True)
 class AddClosure:
     resource_id: str | None
     start: datetime
@@ -700,6 +708,29 @@ async def availability(uow: Uow, query: DayQuery) -> Availability:
     busy = await uow.store.active_overlapping(resource.id, day_start, day_end)
     day = domain.day_of(calendar, policy, query.date, length, busy, uow.now())
     return Availability(resource, busy, day)
+
+
+async def availability_days(uow: Uow, query: DaysQuery) -> list[Availability]:
+    """`availability` of several days in a row (the citizens' week view) from one read of
+    the closures and one of the bookings, each day as `availability` gives it."""
+    resource = await _bookable(uow, query.resource_id)
+    policy = policy_of(resource)
+    length = timedelta(minutes=query.slot_minutes)
+    domain.check_slot_length(policy, length)
+    start = local_midnight(query.first)
+    end = local_midnight(query.first + timedelta(days=query.days))
+    calendar = await uow.store.calendar_for(resource, start, end)
+    busy = await uow.store.active_overlapping(resource.id, start, end)
+    now = uow.now()
+    found = []
+    for n in range(query.days):
+        d = query.first + timedelta(days=n)
+        day_start, day_end = local_midnight(d), local_midnight(d + timedelta(days=1))
+        # As active_overlapping reads them for one day: the blocked range meets the day.
+        todays = [b for b in busy if b.start < day_end and b.blocked_until > day_start]
+        day = domain.day_of(calendar, policy, d, length, todays, now)
+        found.append(Availability(resource, todays, day))
+    return found
 
 
 async def calendar_feed(uow: Uow, resource_id: str) -> Feed:

@@ -115,17 +115,12 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
     services = request.app.state.services
     days = [week + timedelta(days=n) for n in range(7)]
     slot = max(SLOT_MINUTES, int(resource["min_length_minutes"]))
-    answers = await asyncio.gather(
-        *(
-            services.call(
-                "booking",
-                "GET",
-                f"/resources/{resource_id}/availability",
-                None,
-                params={"date": d, "slot_minutes": slot},
-            )
-            for d in days
-        )
+    answers = await services.call(
+        "booking",
+        "GET",
+        f"/resources/{resource_id}/availability/days",
+        None,
+        params={"from": week, "days": 7, "slot_minutes": slot},
     )
     lang = request.state.lang
     shown = []

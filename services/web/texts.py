@@ -661,6 +661,37 @@ _T: dict[str, tuple[str, str]] = {
         "The deadline for cancelling here was {when}. Please contact the citizens' desk.",
     ),
     "manage.cancel.button": ("Avbestill bookingen", "Cancel the booking"),
+    "manage.order.title": ("Din bestilling fra Café Jasmin", "Your order from Café Jasmin"),
+    "manage.order.status.pending_acceptance": ("Venter på svar fra kafeen", "Waiting for the café"),
+    "manage.order.status.placed": ("Mottatt", "Received"),
+    "manage.order.status.accepted": ("Bekreftet", "Confirmed"),
+    "manage.order.status.rejected": ("Avslått", "Rejected"),
+    "manage.order.status.ready": ("Klar til henting", "Ready for pick-up"),
+    "manage.order.status.picked_up": ("Hentet", "Picked up"),
+    "manage.order.status.cancelled": ("Avbestilt", "Cancelled"),
+    "manage.order.kind": ("Type", "Kind"),
+    "manage.order.kind.takeaway": ("Take-away", "Take-away"),
+    "manage.order.kind.catering": ("Catering", "Catering"),
+    "manage.order.pickup": ("Henting", "Pick-up"),
+    "manage.order.short_notice": (
+        "Bestillingen kom etter fristen. Kafeen sier ja eller nei, og du får beskjed.",
+        "The order came after the deadline. The café says yes or no, and you will be told.",
+    ),
+    "manage.order.rejected": (
+        "Kafeen kunne ikke ta bestillingen: {reason}",
+        "The café could not take the order: {reason}",
+    ),
+    "manage.order.cancelled": ("Bestillingen er avbestilt.", "The order is cancelled."),
+    "manage.order.lines": ("Det du har bestilt", "What you ordered"),
+    "manage.order.item": ("Vare", "Item"),
+    "manage.order.quantity": ("Antall", "Quantity"),
+    "manage.order.sum": ("Sum", "Sum"),
+    "manage.order.total": ("Totalt", "Total"),
+    "manage.order.cancel.button": ("Avbestill bestillingen", "Cancel the order"),
+    "manage.order.cancel.late": (
+        "Fristen for å avbestille her var {when}. Ta kontakt med kafeen.",
+        "The deadline for cancelling here was {when}. Please contact the café.",
+    ),
 }
 
 TEXTS: dict[str, dict[str, str]] = {key: {"nb": nb, "en": en} for key, (nb, en) in _T.items()}

@@ -271,6 +271,44 @@ def test_a_booking_with_the_keyboard_alone(hub: WebHub, context: Any) -> None:
     assert page.get_by_text("Bookingen er bekreftet").is_visible()
 
 
+def test_a_cafe_order_from_its_manage_link(hub: WebHub, context: Any) -> None:
+    """An order placed with the café (its own pages are the other half of issue 17): its
+    manage link shows the status, the lines and until when it can be cancelled; cancelling
+    it there cancels it in the café."""
+    pickup = datetime.combine(_catering_day(hub) + timedelta(days=1), time(12), OSLO)
+    while pickup.weekday() >= 5:
+        pickup += timedelta(days=1)
+    body = {
+        "kind": "catering",
+        "pickup_at": pickup.isoformat(),
+        "people": 12,
+        "lines": [{"item_id": "kaffe-te", "quantity": 12}],
+        "customer": {"name": "Lise Kunde", "email": "lise.kunde@example.org"},
+    }
+    placed = hub.http.post(hub.url("catering", "/orders"), json=body)
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    page = context.new_page()
+    url = f"{hub.web_url}/mine/bestilling/{order['id']}/{order['manage_token']}"
+    answer = page.goto(url)
+    assert answer is not None and answer.headers["cache-control"] == "no-store"
+    assert page.get_by_role("heading", name="Din bestilling fra Café Jasmin").is_visible()
+    assert page.get_by_role("cell", name="Kaffe og te").is_visible()
+    assert page.get_by_text("Du kan avbestille til").is_visible()
+    assert_accessible(page, "an order", phone=True)
+    page.get_by_role("button", name="Avbestill bestillingen").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Bestillingen er avbestilt.").is_visible()
+    assert_accessible(page, "a cancelled order")
+    seen = hub.http.get(
+        hub.url("catering", f"/orders/{order['id']}"),
+        headers={"X-Manage-Token": order["manage_token"]},
+    )
+    assert seen.json()["status"] == "cancelled"
+    wrong = page.goto(f"{hub.web_url}/mine/bestilling/{order['id']}/{'x' * 32}")
+    assert wrong is not None and wrong.status == 404
+
+
 def test_a_manage_link_that_is_not_valid(hub: WebHub, context: Any) -> None:
     """A changed token, or none of this booking's: the same 404 page, so a guess learns
     nothing of which bookings exist."""

@@ -143,3 +143,74 @@ async def calendar_file(request: Request, booking_id: str, token: str) -> Respon
             "cache-control": "no-store",
         },
     )
+
+
+# --------------------------------------------------------------------------- café orders
+
+ORDER_ACTIVE = ("pending_acceptance", "placed", "accepted")
+
+
+def _order_path(order_id: str, token: str) -> str:
+    return f"/mine/bestilling/{order_id}/{token}"
+
+
+async def _order(request: Request, order_id: str, token: str) -> dict[str, Any]:
+    if not (_ID.match(order_id) and _TOKEN.match(token)):
+        raise NoSuchPage()
+    try:
+        found: dict[str, Any] = await request.app.state.services.call(
+            "catering",
+            "GET",
+            f"/orders/{order_id}",
+            None,
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token},
+        )
+    except Refused as exc:
+        raise NoSuchPage() from exc
+    return found
+
+
+def _order_page(
+    request: Request, order: dict[str, Any], token: str, status: int = 200, error: str = ""
+) -> HTMLResponse:
+    cutoff = datetime.fromisoformat(order["cancel_cutoff_at"])
+    may_cancel = order["status"] in ORDER_ACTIVE and datetime.now(i18n.OSLO) < cutoff
+    return render(
+        request,
+        "public/manage_order.html",
+        status,
+        title_key="manage.order.title",
+        order=order,
+        cutoff=cutoff,
+        may_cancel=may_cancel,
+        active=order["status"] in ORDER_ACTIVE,
+        error=error,
+        here=_order_path(order["id"], token),
+    )
+
+
+@router.get("/mine/bestilling/{order_id}/{token}", response_class=HTMLResponse)
+async def order_page(request: Request, order_id: str, token: str) -> HTMLResponse:
+    return _order_page(request, await _order(request, order_id, token), token)
+
+
+@router.post("/mine/bestilling/{order_id}/{token}/avbestill", response_model=None)
+async def cancel_order(
+    request: Request, order_id: str, token: str
+) -> HTMLResponse | RedirectResponse:
+    order = await _order(request, order_id, token)
+    await form_of(request)
+    try:
+        await request.app.state.services.call(
+            "catering",
+            "POST",
+            f"/orders/{order_id}/cancel",
+            None,
+            json={},
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return _order_page(request, order, token, 422, error=exc.detail)
+    return back(_order_path(order_id, token))

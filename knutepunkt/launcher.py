@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.text import Text
 
 from knutepunkt.supervisor import ChildExited, LineHandler, StopRequested, Supervisor
+from shared import ratelimit
 from shared.action_links import ActionLinks
 from shared.calendar import OSLO, utcnow
 from shared.clock import AT_FORMS, demo_clock_refusal, parse_at
@@ -363,9 +364,30 @@ def service_env(
     env.setdefault(
         f"{name.upper()}_DATABASE_URL", f"sqlite+aiosqlite:///{plan.var_dir / (name + '.db')}"
     )
+    # The public writes' limit per client address, as the web front's public forms have it.
+    env.setdefault("PUBLIC_WRITE_LIMIT", ratelimit.DEFAULT)
+    # The web front, on this machine, names the citizen it posts for.
+    env.setdefault("TRUSTED_PROXIES", "127.0.0.1")
+    if "MANAGE_LINK_SECRET" not in env:
+        env["MANAGE_LINK_SECRET"] = manage_link_secret(plan.var_dir)
     # Where notify's one-click links point: this hub's web front.
     env.setdefault("WEB_PUBLIC_URL", f"http://127.0.0.1:{plan.web_port}")
     return env
+
+
+def manage_link_secret(var_dir: Path) -> str:
+    """The secret of the manage links in bookers' messages (shared/manage_links.py): kept
+    in the data folder, so that a link sent before a restart still opens its booking."""
+    path = var_dir / "manage-link-secret"
+    if path.is_file():
+        kept = path.read_text().strip()
+        if len(kept) >= 16:
+            return kept
+    secret = secrets.token_urlsafe(32)
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(secret + "\n")
+    return secret
 
 
 def web_env(plan: Plan, redis_url: str, environ: Mapping[str, str]) -> dict[str, str]:

@@ -15,6 +15,8 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.clock import demo_clock_refusal
+from shared.manage_links import ManageLinks
+from shared.ratelimit import Limit, parse_networks
 from shared.roles import parse_role
 
 SERVICES: tuple[str, ...] = ("booking", "loans", "catering", "notify")
@@ -64,6 +66,15 @@ class Settings(BaseSettings):
     oidc_roles_claim: str = "roles"
     oidc_jwks_cache_seconds: int = Field(default=600, ge=10)
     staff_directory: Path | None = None
+    # Public writes (a POST without a staff token) per client address, `count/seconds`
+    # (shared/ratelimit.py); empty: no limit. The launcher and compose set it.
+    public_write_limit: str = ""
+    # Signs the manage links in bookers' messages (shared/manage_links.py): notify writes
+    # them, the booking service takes them. Empty: no links, and none taken.
+    manage_link_secret: str = ""
+    # Addresses (or networks) whose X-Forwarded-For names the client for that limit: the
+    # reverse proxy and the web front. Empty: the connecting address counts.
+    trusted_proxies: str = ""
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | text
 
@@ -108,6 +119,25 @@ class Settings(BaseSettings):
             if refusal:
                 raise ValueError(refusal)
         return self
+
+    @field_validator("public_write_limit")
+    @classmethod
+    def _limit_parses(cls, value: str) -> str:
+        Limit.parse(value)
+        return value
+
+    @field_validator("manage_link_secret")
+    @classmethod
+    def _manage_secret(cls, value: str) -> str:
+        if value:
+            ManageLinks(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks_parse(cls, value: str) -> str:
+        parse_networks(value)
+        return value
 
     @field_validator("staff_tokens")
     @classmethod

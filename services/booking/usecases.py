@@ -50,6 +50,8 @@ class Access:
     token: str | None = None
     staff: bool = False
     actor: events.Actor | None = None  # the staff member, for the events they cause
+    # The token was the booking's manage link (shared/manage_links.py), checked at the door.
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,14 @@ class EditResource:
 class DayQuery:
     resource_id: str
     date: date
+    slot_minutes: int = 60
+
+
+@dataclass(frozen=True)
+class DaysQuery:
+    resource_id: str
+    first: date
+    days: int = 7
     slot_minutes: int = 60
 
 
@@ -804,6 +814,29 @@ async def availability(uow: Uow, query: DayQuery) -> Availability:
     return Availability(resource, busy, day)
 
 
+async def availability_days(uow: Uow, query: DaysQuery) -> list[Availability]:
+    """`availability` of several days in a row (the citizens' week view) from one read of
+    the closures and one of the bookings, each day as `availability` gives it."""
+    resource = await _bookable(uow, query.resource_id)
+    policy = policy_of(resource)
+    length = timedelta(minutes=query.slot_minutes)
+    domain.check_slot_length(policy, length)
+    start = local_midnight(query.first)
+    end = local_midnight(query.first + timedelta(days=query.days))
+    calendar = await uow.store.calendar_for(resource, start, end)
+    busy = await uow.store.active_overlapping(resource.id, start, end)
+    now = uow.now()
+    found = []
+    for n in range(query.days):
+        d = query.first + timedelta(days=n)
+        day_start, day_end = local_midnight(d), local_midnight(d + timedelta(days=1))
+        # As active_overlapping reads them for one day: the blocked range meets the day.
+        todays = [b for b in busy if b.start < day_end and b.blocked_until > day_start]
+        day = domain.day_of(calendar, policy, d, length, todays, now)
+        found.append(Availability(resource, todays, day))
+    return found
+
+
 async def calendar_feed(uow: Uow, resource_id: str) -> Feed:
     """The resource's busy times around now, as the public may see them."""
     resource = await get_resource(uow, resource_id)
@@ -1127,6 +1160,8 @@ def _check_rules(resource: Resource) -> None:
 def _actor(digest: str, access: Access) -> Literal["owner", "staff"]:
     if access.staff:
         return "staff"
+    if access.link:
+        return "owner"
     _require_owner(access.token, digest)
     return "owner"
 

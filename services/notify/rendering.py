@@ -162,6 +162,7 @@ class Renderer:
         name: str,
         preferences_url: str | None = None,
         links: Mapping[str, str] | None = None,
+        manage_url: str | None = None,
     ) -> Rendered:
         """`links`: one-click links by action (shared/action_links.py); an email lists each
         one its template labels, an SMS carries the first, whole, on its last line."""
@@ -169,6 +170,10 @@ class Renderer:
         parts = self._templates[language][template]
         context = _context(data, language, name)
         actions = self._labelled(template, language, context, links or {})
+        if manage_url and not actions:
+            # The booker's own page for this booking: an action of its own, last in an email,
+            # the SMS's last line.
+            actions = [(_MANAGE_LABEL[language], manage_url)]
         if channel == "sms":
             tail = f"{actions[0][0]}: {actions[0][1]}" if actions else ""
             return Rendered(None, fit_sms(parts["sms"].render(context), tail=tail), None)
@@ -202,6 +207,9 @@ class Renderer:
             if label:
                 out.append((label, url))
         return out
+
+
+_MANAGE_LABEL = {"nb": "Se eller avbestill", "en": "See or cancel"}
 
 
 def _tidy(text: str) -> str:

@@ -36,6 +36,7 @@ from services.notify.rendering import Renderer, booking_invitation, hub_name
 from services.notify.staff import StaffDirectory
 from shared.action_links import Action, ActionLinks
 from shared.events import CATALOG, Contact, Envelope, EventData
+from shared.manage_links import ManageLinks
 from shared.roles import Role
 
 _expressions = SandboxedEnvironment()
@@ -155,6 +156,8 @@ class FanoutRules:
     action_links: ActionLinks | None = None
     web_url: str | None = None
     link_lifetime: timedelta = timedelta(hours=72)
+    # Manage links in bookers' messages: off unless the secret and the web address are set.
+    manage_links: ManageLinks | None = None
 
 
 @dataclass
@@ -244,12 +247,22 @@ def _one(
         name=target.name,
         preferences_url=preferences_url,
         links=action_links(route, data, rules, now),
+        manage_url=manage_url(route, data, rules),
     )
     planned.subject, planned.text, planned.html = rendered.subject, rendered.text, rendered.html
     planned.preferences_url = preferences_url
     if channel == "email" and route.ics:
         planned.ics = booking_invitation(data, route.ics, hub_name(data), now)
     return planned
+
+
+def manage_url(route: Route, data: EventData, rules: FanoutRules) -> str | None:
+    """The booker's manage link (shared/manage_links.py), in messages to the booker about
+    one booking: the page to see it, download it to a calendar, or cancel it."""
+    booking_id = getattr(data, "booking_id", None)
+    if route.to != "booker" or not booking_id or not (rules.manage_links and rules.web_url):
+        return None
+    return rules.manage_links.url(rules.web_url, "booking", str(booking_id))
 
 
 def action_links(

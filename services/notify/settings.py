@@ -19,6 +19,7 @@ from services.notify.routing import FanoutRules, load_routes
 from services.notify.sms import PROVIDERS
 from services.notify.staff import load_staff
 from shared.action_links import ActionLinks
+from shared.manage_links import ManageLinks
 from shared.service import Runtime
 
 HERE = Path(__file__).resolve().parent
@@ -63,6 +64,12 @@ class NotifySettings(BaseSettings):
         validation_alias=AliasChoices("notify_action_link_secret", "action_link_secret"),
     )
     action_link_hours: float = Field(default=72.0, gt=0, le=24 * 31)
+    # Manage links in bookers' messages (shared/manage_links.py), unprefixed as the booking
+    # service reads it; without it and WEB_PUBLIC_URL, bookers' messages carry no link.
+    manage_link_secret: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("notify_manage_link_secret", "manage_link_secret"),
+    )
     # A shared secret the gateway must send (header X-Report-Token or ?token=); unset: open.
     report_token: str | None = None
 
@@ -237,6 +244,9 @@ def load_rules(settings: NotifySettings, staff_directory: Path | None, key: byte
         else None,
         web_url=settings.web_public_url.rstrip("/") if settings.web_public_url else None,
         link_lifetime=timedelta(hours=settings.action_link_hours),
+        manage_links=ManageLinks(settings.manage_link_secret)
+        if settings.manage_link_secret
+        else None,
     )
     check_templates(rules)
     return rules

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.web import i18n
 from services.web.clients import ServiceDown, Services, SignedOut
+from services.web.limits import PublicPostLimit
 from services.web.links import UsedLinks
 from services.web.live import LiveHub
 from services.web.pages import (
@@ -34,9 +35,11 @@ from services.web.pages import (
     links,
     live,
     loans,
+    manage,
     notifications,
     public,
     requests,
+    rooms,
     signin,
     today,
 )
@@ -50,6 +53,7 @@ from services.web.staff import NeedsSignIn, NotPermitted
 from shared.action_links import ActionLinks
 from shared.messaging.redis import StreamNames, connect
 from shared.observability import correlation_id
+from shared.ratelimit import Limit, parse_networks
 from shared.tasks import stop_tasks
 
 log = logging.getLogger("knutepunkt.web")
@@ -90,7 +94,8 @@ class FrontMiddleware:
         scope.setdefault("state", {})["lang"] = lang
         cid = str(uuid.uuid4())
         token = correlation_id.set(cid)
-        private = scope["path"].startswith("/ansatt")
+        # Staff pages, and a booker's own (personal data behind the manage link).
+        private = scope["path"].startswith(("/ansatt", "/mine"))
         started = False
 
         async def sending(message: Message) -> None:
@@ -155,6 +160,8 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     citizens = (front_page, activities, cafe_public, clubs, borrowing, about)
     for module in (*pages, *citizens):
         app.include_router(module.router)
+    for module in (rooms, manage):  # the citizens' rooms and what they booked (issue 17)
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health/live", include_in_schema=False)
@@ -176,6 +183,11 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         redis, settings.stream_prefix, settings.session_secret, settings.session_seconds
     )
     app.state.session_store = store
+    post_limit = Limit.parse(settings.public_post_limit)
+    if post_limit is not None:
+        app.add_middleware(
+            PublicPostLimit, limit=post_limit, trusted=parse_networks(settings.trusted_proxies)
+        )
     app.add_middleware(SessionMiddleware, store=store, secure=settings.secure_cookies)
     app.add_middleware(FrontMiddleware, headers=security_headers(settings.oidc_issuer))
     return app

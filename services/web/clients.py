@@ -103,8 +103,12 @@ class Services:
         *,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        lang: str | None = None,
+        extra_headers: dict[str, str] | None = None,
     ) -> Any:
-        headers = {"Accept-Language": caller.lang if caller else "nb"}
+        # `lang`: a public call's page language; `extra_headers`: a booker's X-Manage-Token.
+        headers = {"Accept-Language": caller.lang if caller else (lang or "nb")}
+        headers.update(extra_headers or {})
         if caller is not None:
             headers["Authorization"] = f"Bearer {caller.token}"
         cid = correlation_id.get()

@@ -6,9 +6,10 @@ import ipaddress
 import secrets
 from functools import cached_property
 
-from pydantic import Field, model_validator
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared import ratelimit
 from shared.action_links import ActionLinks
 from shared.roles import parse_role
 
@@ -75,6 +76,15 @@ class WebSettings(BaseSettings):
     # The launcher's dev sign-in: choose a role, act with that role's static token.
     dev_signin: bool = False
     dev_tokens: str = ""
+
+    # Posts to the public pages per client address, `count/seconds` (shared/ratelimit.py);
+    # the same name as the services' own limit unless WEB_PUBLIC_POST_LIMIT says otherwise.
+    public_post_limit: str = Field(
+        default=ratelimit.DEFAULT,
+        validation_alias=AliasChoices("WEB_PUBLIC_POST_LIMIT", "PUBLIC_WRITE_LIMIT"),
+    )
+    # The reverse proxy whose X-Forwarded-For names the client (as the services read it).
+    trusted_proxies: str = Field(default="", validation_alias="TRUSTED_PROXIES")
 
     log_level: str = Field(default="INFO", validation_alias="LOG_LEVEL")
     log_format: str = Field(default="auto", validation_alias="LOG_FORMAT")

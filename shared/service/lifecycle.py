@@ -18,8 +18,10 @@ from shared import migrations
 from shared.backoff import Backoff
 from shared.db import Database
 from shared.db_errors import is_outage
+from shared.ratelimit import Limit, parse_networks
 from shared.service.admin import add_admin
 from shared.service.http import add_observability
+from shared.service.limits import PublicWriteLimit
 from shared.service.problems import add_problem_handlers
 from shared.service.runtime import VERSION, Runtime, ServiceSpec, Task, build_runtime
 from shared.settings import Settings, load_settings
@@ -70,6 +72,12 @@ def create_app(
         version=VERSION,
         lifespan=lifespan,
     )
+    limit = Limit.parse(settings.public_write_limit)
+    if limit is not None:
+        # Added before the edge middleware, so it is inside it: a 429 is counted and logged.
+        app.add_middleware(
+            PublicWriteLimit, limit=limit, trusted=parse_networks(settings.trusted_proxies)
+        )
     add_observability(app)
     add_admin(app)
     add_problem_handlers(app)
@@ -135,5 +143,3 @@ async def _supervised(task: Task, runtime: Runtime) -> None:
         if time.monotonic() - started > 60:
             backoff.reset()  # it ran a good while: a new failure, not the same one again
         await asyncio.sleep(backoff.next())
-
-

@@ -77,6 +77,44 @@ async def test_availability_never_offers_past_or_booked_slots(
     assert status == 422 and "past" in body["detail"]
 
 
+async def test_a_week_of_availability_is_each_day_as_asked_alone(
+    sqlite_service: RunningService, clock: Clock
+) -> None:
+    """The week view's one call answers each day exactly as the one-day call does: past and
+    booked slots left out, a closure and a weekend closed with their reasons."""
+    clock.now = datetime(2027, 3, 2, 8, 40, tzinfo=UTC)
+    booked = org_booking("moterom-1", "2027-03-03T12:00:00+01:00", "2027-03-03T13:00:00+01:00")
+    assert (await _book(sqlite_service, booked))[0] == 201
+    closure = {
+        "resource_id": "moterom-1",
+        "start": "2027-03-04T00:00:00+01:00",
+        "end": "2027-03-05T00:00:00+01:00",
+        "reason": "Maling",
+    }
+    made = await sqlite_service.client.post("/closures", json=closure, headers=BOOKING_STAFF)
+    assert made.status_code == 201, made.text
+    week = await sqlite_service.client.get(
+        "/resources/moterom-1/availability/days", params={"from": "2027-03-01", "days": 7}
+    )
+    assert week.status_code == 200, week.text
+    days = week.json()
+    assert [d["date"] for d in days] == [f"2027-03-0{n}" for n in range(1, 8)]
+    for d in days:
+        alone = await sqlite_service.client.get(
+            "/resources/moterom-1/availability", params={"date": d["date"]}
+        )
+        assert d == alone.json()
+    by_date = {d["date"]: d for d in days}
+    assert by_date["2027-03-01"]["free_slots"] == []  # the past
+    assert len(by_date["2027-03-03"]["busy"]) == 1
+    assert by_date["2027-03-04"]["closed_reason"] == "closed: Maling"
+    assert by_date["2027-03-06"]["closed_reason"] == "closed on Saturdays"
+    too_many = await sqlite_service.client.get(
+        "/resources/moterom-1/availability/days", params={"from": "2027-03-01", "days": 15}
+    )
+    assert too_many.status_code == 422
+
+
 async def test_dst_weekends(sqlite_service: RunningService, clock: Clock) -> None:
     # A resource open around the clock on Sundays shows the 23- and 25-hour days.
     night = await sqlite_service.client.post(

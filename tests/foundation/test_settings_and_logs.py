@@ -140,3 +140,14 @@ def test_launcher_shows_service_logs_readably_and_scrubbed() -> None:
     raw = render_log_line("notify", f"Traceback: bad recipient {EMAIL} {PHONE}").plain
     assert raw == "notify   │ Traceback: bad recipient [email] [phone]"
     _assert_clean(shown + raw)
+
+
+@pytest.mark.usefixtures("restore_logging")
+def test_a_bookers_manage_token_never_reaches_a_log(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("INFO", "json", "web")
+    path = "/mine/booking/b-1/ksy4hmmYiB3YoDbsTOyYSr4OttQGQR7dXAG4IrEoypE"
+    logging.getLogger("knutepunkt.test").info("GET https://hub.example.org%s/avbestill", path)
+    err = capsys.readouterr().err
+    message = json.loads(err)["message"]
+    assert message == "GET https://hub.example.org/mine/booking/b-1/[token]/avbestill"
+    assert "ksy4hm" not in err

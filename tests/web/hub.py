@@ -116,8 +116,10 @@ class Process:
 
 
 class WebHub:
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, extra_env: dict[str, str] | None = None) -> None:
         self.tmp = tmp
+        # For every process of the hub (the services and the web front), e.g. the limits.
+        self.extra_env = dict(extra_env or {})
         self.prefix = f"test-web-{uuid.uuid4().hex[:8]}:"
         # The run's Redis, as tests/conftest.py chose it (the shared one, or the run's own).
         self.redis_url = os.environ.get(REDIS_ENV, DEFAULT_REDIS_URL)
@@ -200,6 +202,7 @@ class WebHub:
             "NOTIFY_POLL_SECONDS": "0.2",
             "LOG_FORMAT": "json",
             **CLOCK,
+            **self.extra_env,
         }
         for name in SERVICES:
             env[f"{name.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{self.tmp / name}.db"
@@ -231,6 +234,7 @@ class WebHub:
             env[f"WEB_{name.upper()}_URL"] = self.services[name].url
         # Never inherit the launcher's switch from the environment the tests run in.
         env["WEB_DEV_SIGNIN"] = "false"
+        env.update(self.extra_env)
         return env
 
     def _start_web(self) -> Process:

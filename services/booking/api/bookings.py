@@ -23,6 +23,7 @@ from services.booking.api.schemas import (
 )
 from services.booking.api.views import booking_model, booking_out, occurrence_out, request_model
 from shared.auth import Staff, hash_token, new_token, optional_staff, require_staff
+from shared.manage_links import ManageLinks
 from shared.roles import Role
 from shared.service import runtime_of
 
@@ -38,9 +39,15 @@ ManageToken = Header(
 )
 
 
-def _access(token: str | None, staff: Staff | None) -> usecases.Access:
+def _access(
+    token: str | None, staff: Staff | None, request: Request | None = None, booking_id: str = ""
+) -> usecases.Access:
+    """`request` and `booking_id`: a single booking, whose manage link's token (from an email
+    or SMS) is taken as the booker's own."""
+    secret = runtime_of(request).settings.manage_link_secret if request else ""
+    link = bool(token and secret and ManageLinks(secret).valid(token, "booking", booking_id))
     return usecases.Access(
-        token=token, staff=staff is not None, actor=staff.actor() if staff else None
+        token=token, staff=staff is not None, actor=staff.actor() if staff else None, link=link
     )
 
 
@@ -144,7 +151,7 @@ async def get_booking(
     staff: Staff | None = Depends(optional_staff(Role.BOOKING)),
 ) -> dict[str, Any]:
     """The booker (X-Manage-Token) or staff with the booking role."""
-    cmd = usecases.ReadBooking(booking_id, _access(x_manage_token, staff))
+    cmd = usecases.ReadBooking(booking_id, _access(x_manage_token, staff, request, booking_id))
     booked = await runtime_of(request).uow.run(
         lambda uow: usecases.read_booking(uow, cmd), read_only=True
     )
@@ -161,7 +168,7 @@ async def cancel_booking(
 ) -> dict[str, Any]:
     """The booker cancels before the resource's deadline; staff at any time. The booking
     is kept, with status `cancelled`."""
-    access = _access(x_manage_token, staff)
+    access = _access(x_manage_token, staff, request, booking_id)
     cmd = usecases.CancelBooking(booking_id, access, body.reason if body else None)
     booked = await runtime_of(request).uow.run(lambda uow: usecases.cancel_booking(uow, cmd))
     return booking_out(booked)
@@ -199,6 +206,6 @@ async def check_in(
 ) -> dict[str, Any]:
     """Say a confirmed booking is in use, so it is not released as a no-show: staff until
     its end, the booker (X-Manage-Token) from 15 minutes before the start until its end."""
-    cmd = usecases.CheckIn(booking_id, _access(x_manage_token, staff))
+    cmd = usecases.CheckIn(booking_id, _access(x_manage_token, staff, request, booking_id))
     booked = await runtime_of(request).uow.run(lambda uow: usecases.check_in(uow, cmd))
     return booking_out(booked)

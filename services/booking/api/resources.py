@@ -86,6 +86,23 @@ async def availability(
     return availability_out(day, slot_minutes)
 
 
+@router.get("/resources/{resource_id}/availability/days", response_model=list[AvailabilityOut])
+async def availability_days(
+    request: Request,
+    resource_id: str,
+    from_: date = Query(alias="from", description="the first Oslo date, YYYY-MM-DD"),
+    days: int = Query(default=7, ge=1, le=14),
+    slot_minutes: int = Query(default=60, ge=5, le=7 * 24 * 60),
+) -> list[dict[str, Any]]:
+    """`/availability` for `days` days from `from` in one answer (a week view): the same
+    rules, one read of closures and bookings for all of them."""
+    query = usecases.DaysQuery(resource_id, from_, days, slot_minutes)
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.availability_days(uow, query), read_only=True
+    )
+    return [availability_out(day, slot_minutes) for day in found]
+
+
 @router.get(
     "/resources/{resource_id}/calendar.ics",
     response_class=Response,

@@ -1,0 +1,216 @@
+"""Det du har bestilt: a booking seen from its manage link (`/mine/booking/<id>/<token>`),
+with its status (waiting, confirmed, rejected with the reason, cancelled), its .ics, and
+cancelling it before the deadline. The token is the booker's only key: it travels in the
+path (never a query, never a log) and to the booking service as X-Manage-Token."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.web import i18n
+from services.web.clients import Refused
+from services.web.limits import forwarded
+from services.web.pages.common import NoSuchPage, back, form_of, part, render
+
+router = APIRouter()
+_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
+ACTIVE = ("pending", "confirmed")
+
+
+def _path(booking_id: str, token: str) -> str:
+    return f"/mine/booking/{booking_id}/{token}"
+
+
+async def _booking(request: Request, booking_id: str, token: str) -> dict[str, Any]:
+    if not (_ID.match(booking_id) and _TOKEN.match(token)):
+        raise NoSuchPage()
+    try:
+        found: dict[str, Any] = await request.app.state.services.call(
+            "booking",
+            "GET",
+            f"/bookings/{booking_id}",
+            None,
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token},
+        )
+    except Refused as exc:
+        # Not there, or not this token's: the same page, so a guess learns nothing.
+        raise NoSuchPage() from exc
+    return found
+
+
+def _deadline(resources: list[dict[str, Any]], booking: dict[str, Any]) -> datetime | None:
+    """Until when the booker may cancel: the resource's cancel deadline before the start."""
+    resource = next((r for r in resources if r["id"] == booking["resource_id"]), None)
+    if resource is None:
+        return None
+    start = datetime.fromisoformat(booking["start"])
+    return start - timedelta(hours=int(resource["cancel_deadline_hours"]))
+
+
+async def _page(
+    request: Request,
+    booking: dict[str, Any],
+    token: str,
+    status: int = 200,
+    error: str | None = None,
+    fresh: bool = False,
+) -> HTMLResponse:
+    services = request.app.state.services
+    resources = await services.booking.resources()
+    deadline = _deadline(resources, booking)
+    menu = (
+        await part(services.call("catering", "GET", "/menu", None), [])
+        if booking.get("catering")
+        else None
+    )
+    lang = request.state.lang
+    dishes = {
+        m["id"]: (m.get("name_en") if lang == "en" else None) or m["name_nb"]
+        for m in (menu.value if menu else [])
+    }
+    now = datetime.now(i18n.OSLO)
+    may_cancel = booking["status"] in ACTIVE and (deadline is None or now < deadline)
+    return render(
+        request,
+        "public/manage.html",
+        status,
+        title_key="manage.title",
+        booking=booking,
+        deadline=deadline,
+        may_cancel=may_cancel,
+        dishes=dishes,
+        error=error,
+        fresh=fresh,
+        here=_path(booking["id"], token),
+        manage_url=request.app.state.settings.public_url.rstrip("/") + _path(booking["id"], token),
+    )
+
+
+@router.get("/mine/booking/{booking_id}/{token}", response_class=HTMLResponse)
+async def booking_page(request: Request, booking_id: str, token: str, ny: str = "") -> HTMLResponse:
+    booking = await _booking(request, booking_id, token)
+    return await _page(request, booking, token, fresh=ny == "1")
+
+
+@router.post("/mine/booking/{booking_id}/{token}/avbestill", response_model=None)
+async def cancel(request: Request, booking_id: str, token: str) -> HTMLResponse | RedirectResponse:
+    booking = await _booking(request, booking_id, token)
+    await form_of(request)
+    try:
+        await request.app.state.services.call(
+            "booking",
+            "POST",
+            f"/bookings/{booking_id}/cancel",
+            None,
+            json={},
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return await _page(request, booking, token, 422, error=exc.detail)
+    return back(_path(booking_id, token))
+
+
+@router.get("/mine/booking/{booking_id}/{token}/kalender.ics")
+async def calendar_file(request: Request, booking_id: str, token: str) -> Response:
+    from icalendar import Calendar, Event
+
+    booking = await _booking(request, booking_id, token)
+    cal = Calendar()
+    cal.add("prodid", "-//Knutepunkt//web//NO")
+    cal.add("version", "2.0")
+    event = Event()
+    event.add("uid", f"{booking['id']}@knutepunkt")
+    event.add("dtstamp", datetime.fromisoformat(booking["created_at"]))
+    event.add("dtstart", datetime.fromisoformat(booking["start"]))
+    event.add("dtend", datetime.fromisoformat(booking["end"]))
+    event.add("summary", booking.get("title") or booking["resource_name"])
+    event.add("location", f"{booking['resource_name']}, Knutepunkt Strømsø, Telthusgata 8, Drammen")
+    event.add("status", "CONFIRMED" if booking["status"] == "confirmed" else "TENTATIVE")
+    cal.add_component(event)
+    return Response(
+        cal.to_ical(),
+        media_type="text/calendar; charset=utf-8",
+        headers={
+            "content-disposition": 'attachment; filename="booking.ics"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+# --------------------------------------------------------------------------- café orders
+
+ORDER_ACTIVE = ("pending_acceptance", "placed", "accepted")
+
+
+def _order_path(order_id: str, token: str) -> str:
+    return f"/mine/bestilling/{order_id}/{token}"
+
+
+async def _order(request: Request, order_id: str, token: str) -> dict[str, Any]:
+    if not (_ID.match(order_id) and _TOKEN.match(token)):
+        raise NoSuchPage()
+    try:
+        found: dict[str, Any] = await request.app.state.services.call(
+            "catering",
+            "GET",
+            f"/orders/{order_id}",
+            None,
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token},
+        )
+    except Refused as exc:
+        raise NoSuchPage() from exc
+    return found
+
+
+def _order_page(
+    request: Request, order: dict[str, Any], token: str, status: int = 200, error: str = ""
+) -> HTMLResponse:
+    cutoff = datetime.fromisoformat(order["cancel_cutoff_at"])
+    may_cancel = order["status"] in ORDER_ACTIVE and datetime.now(i18n.OSLO) < cutoff
+    return render(
+        request,
+        "public/manage_order.html",
+        status,
+        title_key="manage.order.title",
+        order=order,
+        cutoff=cutoff,
+        may_cancel=may_cancel,
+        active=order["status"] in ORDER_ACTIVE,
+        error=error,
+        here=_order_path(order["id"], token),
+    )
+
+
+@router.get("/mine/bestilling/{order_id}/{token}", response_class=HTMLResponse)
+async def order_page(request: Request, order_id: str, token: str) -> HTMLResponse:
+    return _order_page(request, await _order(request, order_id, token), token)
+
+
+@router.post("/mine/bestilling/{order_id}/{token}/avbestill", response_model=None)
+async def cancel_order(
+    request: Request, order_id: str, token: str
+) -> HTMLResponse | RedirectResponse:
+    order = await _order(request, order_id, token)
+    await form_of(request)
+    try:
+        await request.app.state.services.call(
+            "catering",
+            "POST",
+            f"/orders/{order_id}/cancel",
+            None,
+            json={},
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return _order_page(request, order, token, 422, error=exc.detail)
+    return back(_order_path(order_id, token))

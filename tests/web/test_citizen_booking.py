@@ -1,0 +1,378 @@
+"""The citizens' rooms pages in a real browser, against the hub as real processes: booking
+Møterom 1 with coffee and cancelling it (the café's order goes with it), a club's request
+for Gymsalen that waits and is then approved, closed days with their reasons, the public
+writes' rate limit (pages and the services' own endpoints), axe-core on every page and
+state, and a booking made with the keyboard alone."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.waiting import wait_for_sync
+from tests.web.hub import OSLO, WebHub
+from tests.web.test_accessibility import assert_accessible, screenshot
+
+pytestmark = pytest.mark.slow
+LIMIT = 30
+MANAGE = re.compile(r"/mine/booking/([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
+    # The services take the web front's word (127.0.0.1) for whom it posts for; the tests'
+    # own posts for the limit come from other loopback addresses, so the browser's are not
+    # counted with them.
+    env = {
+        "PUBLIC_WRITE_LIMIT": f"{LIMIT}/600",
+        "TRUSTED_PROXIES": "127.0.0.1",
+        "MANAGE_LINK_SECRET": secrets.token_urlsafe(32),
+    }
+    started = WebHub(tmp_path_factory.mktemp("citizens"), extra_env=env)
+    try:
+        started.start()
+        yield started
+    finally:
+        started.stop()
+
+
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
+
+
+def _count(rows: list[dict[str, Any]], address: str, subject_has: str) -> int:
+    return sum(1 for m in rows if address in m["to"] and subject_has in (m["subject"] or ""))
+
+
+def _free_slot(page: Any, day: date) -> Any:
+    """The first free time's link on `day` in the week view shown."""
+    return page.locator(f"a[href*='bestill?dato={day.isoformat()}']").first
+
+
+def _catering_day(hub: WebHub) -> date:
+    """A weekday far enough ahead for the café's two working days' lead time."""
+    day = hub.now().date() + timedelta(days=8)
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _book_moterom(page: Any, hub: WebHub, email: str, day: date, coffee: bool) -> str:
+    page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(day).isoformat()}")
+    _free_slot(page, day).click()
+    page.get_by_label("Meg som privatperson").check()
+    page.get_by_label("Navn", exact=True).fill("Lise Nabo")
+    page.get_by_label("E-post").fill(email)
+    page.get_by_label("Hva skal rommet brukes til? (valgfritt)").fill("Nabomøte")
+    if coffee:
+        page.get_by_label(re.compile("^Kaffe og te")).fill("10")
+        page.get_by_label("Mat til hvor mange personer?").fill("10")
+    page.get_by_role("button", name="Book").click()
+    page.wait_for_url(re.compile(r"/mine/booking/"))
+    return str(page.url)
+
+
+def test_a_person_books_moterom_1_with_coffee_and_cancels_it(hub: WebHub, context: Any) -> None:
+    page = context.new_page()
+    page.goto(hub.web_url + "/rom")
+    assert_accessible(page, "the rooms")
+    screenshot(page, "rom")
+    page.get_by_role("link", name="Se ledige tider i Møterom 1").click()
+    assert_accessible(page, "a week, this week", phone=True)
+
+    day = _catering_day(hub)
+    email = "lise.nabo@example.org"
+    page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(day).isoformat()}")
+    screenshot(page, "rom-uke")
+    _free_slot(page, day).click()
+    assert page.get_by_text("Bestill mat sammen med bookingen innen").is_visible()
+    assert_accessible(page, "the booking form, empty", phone=True)
+    screenshot(page, "bestill")
+    url = _book_moterom(page, hub, email, day, coffee=True)
+    booking_id = MANAGE.search(url)[1]  # type: ignore[index]
+    assert page.get_by_text("Bookingen er bekreftet").is_visible()
+    assert page.get_by_text("Til 10 personer").is_visible()
+    assert "?ny=1" in url
+    assert_accessible(page, "the confirmation", phone=True)
+    screenshot(page, "bekreftet")
+
+    confirmed = "Bookingen er bekreftet"
+    wait_for_sync(lambda: _count(hub.mails(), email, confirmed), 60, message="the confirmation")
+    wait_for_sync(hub.notify_drained, 60, message="notify drained")
+    mails = [m for m in hub.mails() if email in m["to"] and confirmed in (m["subject"] or "")]
+    assert len(mails) == 1
+    assert any(a["filename"].endswith(".ics") for a in mails[0]["attachments"]), mails[0]
+
+    def order_placed() -> dict[str, Any] | None:
+        return next(
+            (
+                e["data"]
+                for e in hub.events("catering.events")
+                if e["type"] == "OrderPlaced" and e["data"].get("booking_id") == booking_id
+            ),
+            None,
+        )
+
+    order = wait_for_sync(order_placed, 60, message="the café's order")
+
+    # The manage link in the email (not the one the booking was made with, which only the
+    # booker's browser saw): the booking, its .ics, and the deadline to cancel.
+    text = hub.mail(mails[0]["id"]).get("text") or ""
+    link = re.search(r"^Se eller avbestill: (\S+)$", text, re.MULTILINE)
+    assert link and link[1].startswith(f"{hub.web_url}/mine/booking/{booking_id}/"), text
+    assert link[1] != url.split("?")[0]
+    url = link[1]
+    page.goto(url)
+    assert page.get_by_text("Bekreftet", exact=True).is_visible()
+    assert page.get_by_text("Du kan avbestille til").is_visible()
+    ics = page.request.get(url.split("?")[0] + "/kalender.ics")
+    assert ics.status == 200 and b"BEGIN:VEVENT" in ics.body()
+    assert ics.headers["cache-control"] == "no-store"
+    page.get_by_role("button", name="Avbestill bookingen").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Bookingen er avbestilt.").is_visible()
+    assert_accessible(page, "a cancelled booking")
+
+    def order_cancelled() -> bool:
+        return any(
+            e["type"] == "OrderCancelled" and e["subject"] == order["order_id"]
+            for e in hub.events("catering.events")
+        )
+
+    wait_for_sync(order_cancelled, 60, message="the café's order cancelled")
+    # The café is told by catering's OrderCancelled (email and SMS to its staff).
+    told = "Bestilling avbestilt"
+    wait_for_sync(lambda: _count(hub.mails(), "kafe@example.org", told), 60, message="café told")
+
+
+def test_a_club_asks_for_gymsalen_on_a_saturday_and_is_approved(hub: WebHub, context: Any) -> None:
+    page = context.new_page()
+    saturday = hub.now().date() + timedelta(days=3)
+    while saturday.weekday() != 5:
+        saturday += timedelta(days=1)
+    page.goto(f"{hub.web_url}/rom/gymsalen?uke={_monday(saturday).isoformat()}")
+    assert page.get_by_text("Her må en bookingansvarlig godkjenne").is_visible()
+    _free_slot(page, saturday).click()
+    page.get_by_label("Et lag eller en forening").check()
+    page.get_by_label("Organisasjonsnummer").fill("123456789")  # a wrong check digit
+    page.get_by_label("Navn på laget eller foreningen").fill("Strømsø turn")
+    page.get_by_label("Navn", exact=True).fill("Kari Leder")
+    page.get_by_label("E-post").fill("kari.leder@example.org")
+    page.get_by_label("Mobilnummer").fill("+47 000 00 031")
+    page.get_by_role("button", name="Send forespørsel").click()
+    field = page.get_by_label("Organisasjonsnummer")
+    assert field.get_attribute("aria-invalid") == "true"
+    described = field.get_attribute("aria-describedby") or ""
+    error = page.locator(f"#{described.split()[0]}")
+    assert "kontrollsiffer" in error.inner_text()
+    assert page.get_by_label("Navn på laget eller foreningen").input_value() == "Strømsø turn"
+    assert_accessible(page, "the booking form with errors", phone=True)
+    screenshot(page, "bestill-feil")
+
+    field.fill(hub.next_org())
+    page.get_by_role("button", name="Send forespørsel").click()
+    page.wait_for_url(MANAGE)
+    assert page.get_by_text("venter på en bookingansvarlig").is_visible()
+    assert page.get_by_text("Venter på godkjenning").is_visible()
+    assert_accessible(page, "a waiting request")
+    booking_id = MANAGE.search(page.url)[1]  # type: ignore[index]
+    answer = hub.http.post(
+        hub.url("booking", f"/bookings/{booking_id}/approve"), headers=hub.staff("booking")
+    )
+    assert answer.status_code == 200, answer.text
+    page.goto(page.url.split("?")[0])
+    assert page.get_by_text("Bekreftet", exact=True).is_visible()
+
+    # The confirmation's SMS ends with the manage link, which opens the same booking.
+    def sms_link() -> str | None:
+        for message in hub.sms():
+            found = re.search(
+                rf"{re.escape(hub.web_url)}/mine/booking/{booking_id}/\S+", message["text"]
+            )
+            if message["to"].endswith("4700000031") and found:
+                return found[0]
+        return None
+
+    page.goto(wait_for_sync(sms_link, 60, message="the SMS with the manage link"))
+    assert page.get_by_text("Bekreftet", exact=True).is_visible()
+
+
+def test_closed_days_show_their_reason_and_refuse_a_booking(hub: WebHub, context: Any) -> None:
+    page = context.new_page()
+    today = hub.now().date()
+    may17 = date(today.year, 5, 17)
+    if may17 <= today + timedelta(days=1):
+        may17 = date(today.year + 1, 5, 17)
+    page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(may17).isoformat()}")
+    day = page.locator(f"li:has(h2#dag-{may17.isoformat()})")
+    assert "Grunnlovsdag" in day.inner_text() and "Stengt" in day.inner_text()
+    assert _free_slot(page, may17).count() == 0
+    # Asked for anyway (the form's own date): the booking service's reason, beside the time.
+    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={may17}&fra=10:00&til=11:00")
+    page.get_by_label("Navn", exact=True).fill("Lise Nabo")
+    page.get_by_label("E-post").fill("lise.nabo@example.org")
+    page.get_by_role("button", name="Book").click()
+    assert "Grunnlovsdag" in page.locator("#felt-start-feil").inner_text()
+    assert page.get_by_label("Navn", exact=True).input_value() == "Lise Nabo"
+
+    closed = today + timedelta(days=10)
+    while closed.weekday() >= 5:
+        closed += timedelta(days=1)
+    body = {
+        "resource_id": "moterom-1",
+        "start": datetime.combine(closed, time(0), OSLO).isoformat(),
+        "end": datetime.combine(closed + timedelta(days=1), time(0), OSLO).isoformat(),
+        "reason": "Vannlekkasje",
+    }
+    made = hub.http.post(hub.url("booking", "/closures"), json=body, headers=hub.staff("booking"))
+    assert made.status_code == 201, made.text
+    page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(closed).isoformat()}")
+    day = page.locator(f"li:has(h2#dag-{closed.isoformat()})")
+    assert "Stengt: Vannlekkasje" in day.inner_text()
+    assert_accessible(page, "a week with closed days", phone=True)
+    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={closed}&fra=10:00&til=11:00")
+    page.get_by_label("Navn", exact=True).fill("Lise Nabo")
+    page.get_by_label("E-post").fill("lise.nabo@example.org")
+    page.get_by_role("button", name="Book").click()
+    assert "Vannlekkasje" in page.locator("#felt-start-feil").inner_text()
+
+
+def _tab_to(page: Any, selector: str, presses: int = 80) -> None:
+    """Tab until the element is focused: the keyboard alone, as a person without a mouse."""
+    for _ in range(presses):
+        if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
+            return
+        page.keyboard.press("Tab")
+    raise AssertionError(f"{selector} never got the focus")
+
+
+def test_a_booking_with_the_keyboard_alone(hub: WebHub, context: Any) -> None:
+    page = context.new_page()
+    day = _catering_day(hub) + timedelta(days=7)
+    page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(day).isoformat()}")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip"
+    _tab_to(page, f"a[href*='bestill?dato={day.isoformat()}']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("/bestill"))
+    _tab_to(page, "#felt-name")
+    page.keyboard.type("Ola Tastatur")
+    _tab_to(page, "#felt-email")
+    page.keyboard.type("ola.tastatur@example.org")
+    _tab_to(page, "button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_url(MANAGE)
+    assert page.get_by_text("Bookingen er bekreftet").is_visible()
+
+
+def test_a_cafe_order_from_its_manage_link(hub: WebHub, context: Any) -> None:
+    """An order placed with the café (its own pages are the other half of issue 17): its
+    manage link shows the status, the lines and until when it can be cancelled; cancelling
+    it there cancels it in the café."""
+    pickup = datetime.combine(_catering_day(hub) + timedelta(days=1), time(12), OSLO)
+    while pickup.weekday() >= 5:
+        pickup += timedelta(days=1)
+    body = {
+        "kind": "catering",
+        "pickup_at": pickup.isoformat(),
+        "people": 12,
+        "lines": [{"item_id": "kaffe-te", "quantity": 12}],
+        "customer": {"name": "Lise Kunde", "email": "lise.kunde@example.org"},
+    }
+    placed = hub.http.post(hub.url("catering", "/orders"), json=body)
+    assert placed.status_code == 201, placed.text
+    order = placed.json()
+    page = context.new_page()
+    url = f"{hub.web_url}/mine/bestilling/{order['id']}/{order['manage_token']}"
+    answer = page.goto(url)
+    assert answer is not None and answer.headers["cache-control"] == "no-store"
+    assert page.get_by_role("heading", name="Din bestilling fra Café Jasmin").is_visible()
+    assert page.get_by_role("cell", name="Kaffe og te").is_visible()
+    assert page.get_by_text("Du kan avbestille til").is_visible()
+    assert_accessible(page, "an order", phone=True)
+    page.get_by_role("button", name="Avbestill bestillingen").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Bestillingen er avbestilt.").is_visible()
+    assert_accessible(page, "a cancelled order")
+    seen = hub.http.get(
+        hub.url("catering", f"/orders/{order['id']}"),
+        headers={"X-Manage-Token": order["manage_token"]},
+    )
+    assert seen.json()["status"] == "cancelled"
+    wrong = page.goto(f"{hub.web_url}/mine/bestilling/{order['id']}/{'x' * 32}")
+    assert wrong is not None and wrong.status == 404
+
+
+def test_a_manage_link_that_is_not_valid(hub: WebHub, context: Any) -> None:
+    """A changed token, or none of this booking's: the same 404 page, so a guess learns
+    nothing of which bookings exist."""
+    page = context.new_page()
+    for path in ("/mine/booking/nope/not-a-valid-token-at-all", "/mine/booking/x/y"):
+        answer = page.goto(hub.web_url + path)
+        assert answer is not None and answer.status == 404
+        assert page.get_by_role("heading", name="Siden finnes ikke").is_visible()
+        assert answer.headers["cache-control"] == "no-store"
+
+
+def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:
+    """Near the end of the module: the posts come from addresses of their own (127.0.0.2, .3), so
+    the browser's address is not counted with them."""
+    web = httpx.Client(
+        base_url=hub.web_url,
+        trust_env=False,
+        transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+    )
+    with web:
+        statuses = [web.post("/rom/moterom-1/bestill", data={"x": "1"}).status_code]
+        statuses += [web.post("/rom/moterom-1/bestill", data={}).status_code for _ in range(LIMIT)]
+        assert statuses[:LIMIT] == [400] * LIMIT  # no CSRF token: refused, and counted
+        over = web.post("/rom/moterom-1/bestill", data={})
+        assert statuses[LIMIT] == 429 and over.status_code == 429
+        assert int(over.headers["retry-after"]) > 0
+        assert "For mange innsendinger" in over.text and "Vent" in over.text
+        assert over.headers["content-security-policy"].startswith("default-src 'self'")
+        assert web.get("/rom").status_code == 200  # reading is not limited
+        # The staff desk's forms are behind a sign-in and not counted here.
+        assert web.post("/ansatt/logg-ut", data={}).status_code != 429
+
+    booking = httpx.Client(
+        trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.3")
+    )
+    with booking:
+        url = hub.url("booking", "/bookings")
+        codes = [booking.post(url, json={}).status_code for _ in range(LIMIT)]
+        assert codes == [422] * LIMIT
+        over = booking.post(url, json={}, headers={"Accept-Language": "nb"})
+        assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
+        assert over.json()["code"] == "rate_limited"
+        # Saying it is someone else does not help: only a trusted proxy is believed.
+        spoofed = booking.post(url, json={}, headers={"X-Forwarded-For": "203.0.113.5"})
+        assert spoofed.status_code == 429
+        assert hub.http.post(url, json={}).status_code == 422  # another address
+        # Staff with a token are not counted as the public.
+        staff = booking.post(url, json={}, headers=hub.staff("booking"))
+        assert staff.status_code == 422
+
+
+def test_services_that_are_down(hub: WebHub, context: Any) -> None:
+    """Last in the module: it stops services. The café away: the booking form says so and
+    books without food; the booking service away: a clear 503 page, never a trace."""
+    page = context.new_page()
+    hub.services["catering"].stop()
+    day = _catering_day(hub) + timedelta(days=14)
+    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={day}&fra=10:00&til=11:00")
+    assert page.get_by_text("Kafeen svarer ikke akkurat nå").is_visible()
+    assert_accessible(page, "the booking form, the café down")
+    hub.services["booking"].stop()
+    # (The list of rooms may still come from the front's short cache of resources.)
+    for path in ("/rom/moterom-1", f"/mine/booking/{'a' * 36}/{'b' * 32}"):
+        answer = page.goto(hub.web_url + path)
+        assert answer is not None and answer.status == 503, path
+        assert "Bookingtjenesten svarer ikke" in page.locator("main").inner_text()
+    assert_accessible(page, "a page with the booking service down")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select, update
@@ -540,6 +540,31 @@ class Store:
         )
         return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult
 
+    async def anonymise_season_applications(self, last_day_before: date, limit: int) -> int:
+        """Applications to seasons whose last day is before `last_day_before`: the contact
+        person's name and contacts go; the application (organisation, target group, wishes)
+        and its allocations stay for the season's report."""
+        due = (
+            select(SeasonApplication.id)
+            .join(Season, Season.id == SeasonApplication.season_id)
+            .where(
+                Season.ends_on < last_day_before,
+                SeasonApplication.contact_name != ANONYMISED,
+            )
+            .order_by(SeasonApplication.id)
+            .limit(limit)
+        )
+        ids = list(await self.session.scalars(due))
+        if not ids:
+            return 0
+        done = await self.session.execute(
+            update(SeasonApplication)
+            .where(SeasonApplication.id.in_(ids), SeasonApplication.contact_name != ANONYMISED)
+            .values(contact_name=ANONYMISED, contact_email=None, contact_phone=None, token_hash="")
+            .execution_options(synchronize_session=False)
+        )
+        return int(done.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+
     # ----------------------------------------------------------------------- one person
 
     async def bookings_of(self, person: Person) -> list[Booking]:
@@ -568,6 +593,18 @@ class Store:
             Registration.phone.in_(sorted(person.phones)),
         )
         return list(await self.session.scalars(select(Registration).where(found)))
+
+    async def season_applications_of(self, person: Person) -> list[SeasonApplication]:
+        """Season applications naming the person as the club's contact."""
+        found = or_(
+            func.lower(SeasonApplication.contact_email).in_(sorted(person.emails)),
+            SeasonApplication.contact_phone.in_(sorted(person.phones)),
+        )
+        return list(
+            await self.session.scalars(
+                select(SeasonApplication).where(found).order_by(SeasonApplication.created_at)
+            )
+        )
 
     async def organisations_naming(self, person: Person) -> list[Organisation]:
         found = or_(

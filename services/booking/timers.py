@@ -9,8 +9,9 @@ succeeds:
   checked in by its release time is released, BookingReleased (claimed on status
   'confirmed' and checked_in_at IS NULL);
 - retention: bookings and sign-ups past BOOKING_RETENTION_DAYS /
-  BOOKING_REGISTRATION_RETENTION_DAYS lose their personal data (claimed on the booker's or
-  participant's name not being anonymised yet: shared/anonymise.py);
+  BOOKING_REGISTRATION_RETENTION_DAYS, and season applications BOOKING_RETENTION_DAYS after
+  their season's last day, lose their personal data (claimed on the booker's, participant's
+  or contact person's name not being anonymised yet: shared/anonymise.py);
 - season offers: given-back time offered to the waiting list and not answered by its
   expiry goes to the next (claimed on status 'offered').
 """
@@ -77,8 +78,8 @@ async def release_loop(runtime: Runtime) -> None:
 
 
 async def anonymise_expired(runtime: Runtime, batch: int = 200) -> int:
-    """Anonymise every booking and sign-up past its retention, a batch per transaction;
-    how many rows this replica anonymised."""
+    """Anonymise every booking, sign-up and season application past its retention, a
+    batch per transaction; how many rows this replica anonymised."""
     config = booking_settings(runtime)
     cmd = usecases.AnonymiseExpired(
         bookings=days(config.retention_days),
@@ -90,7 +91,7 @@ async def anonymise_expired(runtime: Runtime, batch: int = 200) -> int:
         done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
         total += done.total
         # Fewer than a batch: nothing more is due now (or another replica has it).
-        if done.bookings < batch and done.registrations < batch:
+        if max(done.bookings, done.registrations, done.applications) < batch:
             return total
 
 

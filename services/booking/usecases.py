@@ -608,8 +608,10 @@ async def check_in(uow: Uow, cmd: CheckIn) -> Booked:
 
 @dataclass(frozen=True)
 class AnonymiseExpired:
-    """Bookings ended more than `bookings` ago and sign-ups of activities ended more than
-    `registrations` ago lose their personal data; at most `limit` of each per call."""
+    """Bookings ended more than `bookings` ago, sign-ups of activities ended more than
+    `registrations` ago, and season applications of seasons ended more than `bookings` ago
+    (the season's bookings follow the booking rule, so its applications do too) lose their
+    personal data; at most `limit` of each per call."""
 
     bookings: timedelta
     registrations: timedelta
@@ -620,10 +622,11 @@ class AnonymiseExpired:
 class Anonymised:
     bookings: int
     registrations: int
+    applications: int = 0
 
     @property
     def total(self) -> int:
-        return self.bookings + self.registrations
+        return self.bookings + self.registrations + self.applications
 
 
 async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> Anonymised:
@@ -635,12 +638,22 @@ async def anonymise_expired(uow: Uow, cmd: AnonymiseExpired) -> Anonymised:
         if await uow.store.anonymise_booking(booking, now):
             bookings += 1
     registrations = await uow.store.anonymise_registrations(now - cmd.registrations, cmd.limit)
-    return Anonymised(bookings, registrations)
+    applications = await uow.store.anonymise_season_applications(
+        _days_ended_before(now - cmd.bookings), cmd.limit
+    )
+    return Anonymised(bookings, registrations, applications)
+
+
+def _days_ended_before(cutoff: datetime) -> date:
+    """The first Oslo day not wholly before `cutoff`: a season whose last day is earlier
+    ended (at the next local midnight) before it."""
+    day = local_date(cutoff)
+    return day - timedelta(days=1) if local_midnight(day) == cutoff else day
 
 
 async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, Any]]]:
-    """Access (docs/privacy.md): every booking, participation, sign-up and organisation
-    listing that names the person."""
+    """Access (docs/privacy.md): every booking, participation, sign-up, organisation
+    listing and season application that names the person."""
     listed = await uow.store.bookings_listing(person)
     return {
         "bookings": [exported(b) for b in await uow.store.bookings_of(person)],
@@ -657,6 +670,9 @@ async def export_person(uow: Uow, person: Person) -> dict[str, list[dict[str, An
         ],
         "registrations": [exported(r) for r in await uow.store.registrations_of(person)],
         "organisations": [exported(o) for o in await uow.store.organisations_naming(person)],
+        "season_applications": [
+            exported(a) for a in await uow.store.season_applications_of(person)
+        ],
     }
 
 
@@ -664,7 +680,9 @@ async def erase_person(uow: Uow, person: Person) -> dict[str, int]:
     """Erasure (docs/privacy.md): the person's bookings are anonymised as retention does
     (the booking itself stays: the resource's use, a paid hire's price and organisation,
     which the accounting rules keep, carry no contact); they leave others' participant
-    lists; their sign-ups and an organisation's public contact naming them go."""
+    lists; their sign-ups and an organisation's public contact naming them go; a season
+    application naming them as the club's contact keeps its row and allocations (the
+    season's report counts them) without the contact."""
     now = uow.now()
     bookings = 0
     own = await uow.store.bookings_of(person)
@@ -693,11 +711,18 @@ async def erase_person(uow: Uow, person: Person) -> dict[str, int]:
             org.public_phone = None
         org.updated_at = now
         organisations += 1
+    applications = 0
+    for app in await uow.store.season_applications_of(person):
+        app.contact_name, app.contact_email, app.contact_phone = ANONYMISED, None, None
+        app.token_hash = ""
+        app.updated_at = now
+        applications += 1
     return {
         "bookings": bookings,
         "participations": participations,
         "registrations": registrations,
         "organisations": organisations,
+        "season_applications": applications,
     }
 
 

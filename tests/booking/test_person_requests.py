@@ -1,14 +1,26 @@
 """A person's request in the booking service (shared/person_data.py): admin only, the person
-in the body, bad input a 4xx; export finds their bookings, participations and sign-ups;
-erasure anonymises them, leaves others' data, and twice is harmless."""
+in the body, bad input a 4xx; export finds their bookings, participations, sign-ups and
+season applications; erasure anonymises them, leaves others' data and the season's report,
+and twice is harmless."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from services.booking.models import Booking
+from sqlalchemy import select
+
+from services.booking.models import Booking, SeasonAllocation, SeasonApplication
 from shared.anonymise import ANONYMISED
 from tests.booking.conftest import BOOKING_STAFF, DESK_STAFF, org_booking, person_booking
+from tests.booking.test_seasons import (
+    SENIOR_CLUB,
+    YOUTH_CLUB,
+    application,
+    apply,
+    close_and_propose,
+    open_season,
+    publish,
+)
 from tests.support.apps import RunningService
 from tests.support.waiting import wait_for
 
@@ -53,6 +65,7 @@ async def test_export_then_erase_a_booker_and_a_participant(service: RunningServ
         "participations": 1,
         "registrations": 0,
         "organisations": 0,
+        "season_applications": 0,
     }
     assert erased["streams"][0]["stream"] == "booking.events"
     async with service.runtime.db.read() as session:
@@ -64,6 +77,58 @@ async def test_export_then_erase_a_booker_and_a_participant(service: RunningServ
     again = (await post(service, "/privacy/erase", KARI, ADMIN)).json()
     assert again["erased"]["bookings"] == 0 and again["erased"]["participations"] == 0
     assert (await post(service, "/privacy/export", KARI, ADMIN)).json()["held"]["bookings"] == []
+
+
+async def test_a_club_contact_is_exported_and_erased_and_the_season_report_stays(
+    service: RunningService,
+) -> None:
+    season_id = await open_season(service)
+    kari = application(
+        YOUTH_CLUB,
+        "youth",
+        ("mon", "17:00"),
+        contact={"name": "Kari Nordmann", "email": "kari@example.org", "phone": "+4700000000"},
+    )
+    mine = await apply(service, season_id, kari)
+    theirs = await apply(service, season_id, application(SENIOR_CLUB, "seniors", ("wed", "19:00")))
+    await close_and_propose(service, season_id)
+    await publish(service, season_id)
+    report_path = f"/seasons/{season_id}/report"
+    report = (await service.client.get(report_path, headers=BOOKING_STAFF)).json()
+    assert report["total_hours"] > 0
+
+    held = (await post(service, "/privacy/export", KARI, ADMIN)).json()["held"]
+    [exported] = held["season_applications"]
+    assert (exported["id"], exported["contact_email"]) == (mine["id"], "kari@example.org")
+    # Her club's season bookings name her as the booker, and are exported as such.
+    assert held["bookings"] and all(b["series_id"] for b in held["bookings"])
+
+    erased = (await post(service, "/privacy/erase", KARI, ADMIN)).json()["erased"]
+    assert erased["season_applications"] == 1
+    assert erased["bookings"] == len(held["bookings"])
+    async with service.runtime.db.read() as session:
+        apps = {a.id: a for a in await session.scalars(select(SeasonApplication))}
+        allocated = list(await session.scalars(select(SeasonAllocation.application_id)))
+    gone, kept = apps[mine["id"]], apps[theirs["id"]]
+    assert (gone.contact_name, gone.contact_email, gone.contact_phone, gone.token_hash) == (
+        ANONYMISED,
+        None,
+        None,
+        "",
+    )
+    assert (gone.org_number, gone.org_name, gone.target_group) == (YOUTH_CLUB, "Klubb 606", "youth")
+    assert (kept.contact_name, kept.contact_email) == ("Kari Nordmann", "leder622@example.org")
+    assert mine["id"] in allocated  # the allocation stays, and with it the report
+    assert (await service.client.get(report_path, headers=BOOKING_STAFF)).json() == report
+    # Her manage token no longer opens the application.
+    token = {"X-Manage-Token": mine["manage_token"]}
+    answer = await service.client.get(f"/season-applications/{mine['id']}", headers=token)
+    assert answer.status_code == 403
+
+    again = (await post(service, "/privacy/erase", KARI, ADMIN)).json()["erased"]
+    assert again["season_applications"] == 0
+    export = (await post(service, "/privacy/export", KARI, ADMIN)).json()["held"]
+    assert export["season_applications"] == []
 
 
 async def test_staff_reads_and_changes_are_in_the_access_log(service: RunningService) -> None:

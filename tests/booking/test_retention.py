@@ -1,5 +1,6 @@
-"""Retention (docs/privacy.md): a booking past BOOKING_RETENTION_DAYS after its end, and a
-sign-up past BOOKING_REGISTRATION_RETENTION_DAYS after its activity, lose their personal
+"""Retention (docs/privacy.md): a booking past BOOKING_RETENTION_DAYS after its end, a
+sign-up past BOOKING_REGISTRATION_RETENTION_DAYS after its activity, and a season
+application's contact BOOKING_RETENTION_DAYS after its season's last day, lose their personal
 data once; what is inside its retention is untouched; the counts statistics need survive;
 two replicas anonymise each row once (SQLite and PostgreSQL, on the injected clock)."""
 
@@ -8,7 +9,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time, timedelta
+from functools import partial
 
 import pytest
 from sqlalchemy import select
@@ -16,7 +19,13 @@ from sqlalchemy import select
 from services.booking import timers, usecases
 from services.booking.app import SPEC
 from services.booking.domain import Contact
-from services.booking.models import Booking, BookingHistory, Registration
+from services.booking.models import (
+    Booking,
+    BookingHistory,
+    Registration,
+    SeasonAllocation,
+    SeasonApplication,
+)
 from services.booking.seed import seed_resources
 from shared.anonymise import ANONYMISED
 from shared.calendar import OSLO
@@ -191,3 +200,131 @@ async def test_the_timer_reads_its_retention_from_the_settings(
         assert await timers.anonymise_expired(svc.runtime, batch=1) == 1
         assert await timers.anonymise_expired(svc.runtime) == 0
         assert (await rows(units))[booking_id].booker_name == ANONYMISED
+
+
+# --------------------------------------------------------------------------- seasons
+
+# Valid organisation numbers (MOD11), as tests/booking/test_seasons.py uses.
+CLUBS = ("974760606", "974760614", "974760622")
+SPRING = usecases.CreateSeason(
+    resource_id="gymsalen",
+    name="Vår 2027",
+    starts_on=date(2027, 3, 8),
+    ends_on=date(2027, 6, 13),
+    opens_at=datetime.fromisoformat("2027-03-01T00:00:00+01:00"),
+    closes_at=datetime.fromisoformat("2027-03-05T00:00:00+01:00"),
+    frame={"mon-fri": "17:00-21:00"},
+    slot_minutes=60,
+)
+# The spring season ends at the Oslo midnight after its last day (summer time).
+END_OF_SPRING = datetime.fromisoformat("2027-06-14T00:00:00+02:00")
+AUTUMN = replace(
+    SPRING,
+    name="Høst 2027",
+    starts_on=date(2027, 8, 16),
+    ends_on=date(2027, 12, 12),
+    closes_at=datetime.fromisoformat("2027-08-01T00:00:00+02:00"),
+)
+
+
+async def season_with_applications(units: Units, season: usecases.CreateSeason) -> list[str]:
+    """An open season with an application from each club (its contact named by number)."""
+    made = await units.run(lambda uow: usecases.create_season(uow, season))
+    season_id = made.season.id
+    opening = usecases.SeasonAction(season_id, "open")
+    await units.run(lambda uow: usecases.change_season_status(uow, opening))
+    ids = []
+    for n, number in enumerate(CLUBS):
+        details = usecases.ApplicationDetails(
+            organisation=usecases.OrganisationDetails(number, f"Klubb {n}"),
+            contact=Contact(f"Leder {n}", f"leder{n}@example.org", f"+470000010{n}"),
+            target_group="youth",
+            activity="Basistrening",
+            participants=20,
+            local=True,
+            wishes=((n, time(18, 0)),),
+        )
+        cmd = usecases.Apply(season_id, details, "h")
+        ids.append((await units.run(partial(usecases.apply_for_season, cmd=cmd))).id)
+    return ids
+
+
+async def applications(units: Units) -> dict[str, SeasonApplication]:
+    async with units.db.read() as session:
+        return {a.id: a for a in await session.scalars(select(SeasonApplication))}
+
+
+async def anonymise_all(units: Units) -> int:
+    """Run retention until a call does nothing; the season applications it anonymised."""
+    total = 0
+    while True:
+        done = await anonymise(units)
+        total += done.applications
+        if done.total == 0:
+            return total
+
+
+async def test_a_season_s_contacts_go_90_days_after_its_end_and_its_report_stays(
+    units: Units, clock: TestClock
+) -> None:
+    spring = await season_with_applications(units, SPRING)
+    autumn = await season_with_applications(units, AUTUMN)
+    season_id = (await applications(units))[spring[0]].season_id
+    closing = usecases.SeasonAction(season_id, "close")
+    await units.run(lambda uow: usecases.change_season_status(uow, closing))
+    await units.run(lambda uow: usecases.propose_allocation(uow, season_id))
+    await units.run(lambda uow: usecases.publish_season(uow, season_id))
+    report = await units.run(lambda uow: usecases.season_report(uow, season_id))
+    assert report["total_hours"] > 0
+    async with units.db.read() as session:
+        allocated = sorted(await session.scalars(select(SeasonAllocation.application_id)))
+    assert sorted(allocated) == sorted(spring)
+
+    clock.now = END_OF_SPRING + timedelta(days=90) - timedelta(seconds=1)
+    assert await anonymise_all(units) == 0
+    assert all(a.contact_name.startswith("Leder") for a in (await applications(units)).values())
+
+    clock.now = END_OF_SPRING + timedelta(days=90, seconds=1)
+    assert await anonymise_all(units) == 3  # two to a batch: counted once across batches
+    assert await anonymise_all(units) == 0
+    after = await applications(units)
+    for app_id in spring:
+        gone = after[app_id]
+        assert (gone.contact_name, gone.contact_email, gone.contact_phone, gone.token_hash) == (
+            ANONYMISED,
+            None,
+            None,
+            "",
+        )
+        assert (gone.org_number, gone.target_group, gone.status) == (
+            CLUBS[spring.index(app_id)],
+            "youth",
+            "received",
+        )
+    assert [after[a].contact_name for a in autumn] == ["Leder 0", "Leder 1", "Leder 2"]
+    # The season's own bookings went by the booking rule; the report is the same.
+    assert all(b.booker_name == ANONYMISED for b in (await rows(units)).values())
+    assert await units.run(lambda uow: usecases.season_report(uow, season_id)) == report
+    async with units.db.read() as session:
+        assert sorted(await session.scalars(select(SeasonAllocation.application_id))) == allocated
+
+
+async def test_two_replicas_anonymise_each_season_application_once(
+    units: Units, clock: TestClock, database_url: str
+) -> None:
+    spring = await season_with_applications(units, SPRING)
+    clock.now = END_OF_SPRING + timedelta(days=91)
+    async with service_units(SPEC, database_url, clock) as replica:
+
+        async def run_all(on: Units) -> int:
+            total = 0
+            while True:
+                done = await on.run(lambda uow: usecases.anonymise_expired(uow, RETENTION))
+                total += done.applications
+                if done.applications < RETENTION.limit:
+                    return total
+
+        first, second = await asyncio.gather(run_all(units), run_all(replica))
+        rest = await run_all(units)
+    assert first + second + rest == len(spring)
+    assert all(a.contact_name == ANONYMISED for a in (await applications(units)).values())

@@ -30,6 +30,7 @@ from services.web.pages import (
     live,
     loans,
     notifications,
+    organisations,
     public,
     requests,
     signin,
@@ -145,6 +146,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     pages = (public, signin, today, requests, loans, cafe, closures, notifications, live, links)
     for module in pages:
         app.include_router(module.router)
+    app.include_router(organisations.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health/live", include_in_schema=False)

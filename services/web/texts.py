@@ -445,8 +445,7 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "link.expired.title": ("Lenken er utløpt", "The link has expired"),
     "link.expired.body": (
-        "Lenken gjaldt bare en begrenset tid. Ingenting er endret. Åpne saken fra menyen "
-        "i stedet.",
+        "Lenken gjaldt bare en begrenset tid. Ingenting er endret. Åpne saken fra menyen i stedet.",
         "The link was valid for a limited time only. Nothing was changed. Open the matter "
         "from the menu instead.",
     ),
@@ -467,6 +466,128 @@ _T: dict[str, tuple[str, str]] = {
     ),
     "link.refused.title": ("Ble ikke gjort", "Not done"),
     "link.refused.body": ("Ingenting ble endret: {reason}", "Nothing was changed: {reason}"),
+    # the desk's later pages and buttons (issue 16's second round)
+    "closures.decision.open": ("Ikke avgjort: bookingen står", "Not decided: the booking stands"),
+    "closures.decision.kept": ("Beholdes", "Kept"),
+    "closures.decision.cancelled": ("Avlyst på grunn av stengingen", "Cancelled for the closure"),
+    "closures.decide.cancel": ("Avlys bookingen", "Cancel the booking"),
+    "closures.decide.keep": ("Behold", "Keep"),
+    "closures.decided.cancel": (
+        "Avlyst: {title}, {when}. Den som booket får beskjed.",
+        "Cancelled: {title}, {when}. The booker is told.",
+    ),
+    "closures.decided.keep": ("Beholdes: {title}, {when}.", "Kept: {title}, {when}."),
+    "closures.desk": ("Utlånet stengt", "Loans desk closed"),
+    "closures.desk.none": (
+        "Utlånet har ingen stengte dager framover.",
+        "The loans desk has no closed days ahead.",
+    ),
+    "closures.desk.add": ("Steng utlånet", "Close the loans desk"),
+    "closures.desk.lead": (
+        "Hele dager uten utlån og innlevering. Lån med frist på en stengt dag, og gjenstander "
+        "som holdes av, får frist ved stengetid neste åpne dag.",
+        "Whole days without lending or returns. Loans due on a closed day, and items held "
+        "for someone, run to closing time on the next open day.",
+    ),
+    "closures.desk.reason": ("Grunn (vises for låntakerne)", "Reason (shown to borrowers)"),
+    "closures.desk.submit": ("Steng utlånet", "Close the loans desk"),
+    "closures.desk.added": (
+        "Utlånet er stengt fra {first} til {last}. Frister flyttet: {moved}.",
+        "The loans desk is closed from {first} to {last}. Due dates moved: {moved}.",
+    ),
+    "today.check_in": ("Sjekk inn", "Check in"),
+    "today.checked_in": ("Sjekket inn {time}", "Checked in {time}"),
+    "today.check_in.refused": (
+        "Innsjekkingen ble ikke gjort: {reason}",
+        "The check-in was not done: {reason}",
+    ),
+    "today.checked_in.done": (
+        "Sjekket inn: {title} kl. {time}. Den frigis ikke.",
+        "Checked in: {title} at {time}. It will not be released.",
+    ),
+    "org.title": ("Organisasjon", "Organisation"),
+    "org.no_shows": ("Ikke møtt", "No-shows"),
+    "org.no_shows.count": ("{n} bookinger frigitt", "{n} bookings released"),
+    "org.no_shows.lead": (
+        "Ikke møtt: bekreftede bookinger som ble frigitt fordi ingen sjekket inn i tide.",
+        "No-shows: confirmed bookings released because nobody checked in in time.",
+    ),
+    "org.listed": ("I foreningsoversikten", "In the directory"),
+    "org.listed.yes": ("Ja", "Yes"),
+    "org.listed.no": ("Nei", "No"),
+    "org.description": ("Om", "About"),
+    "org.website": ("Nettsted", "Website"),
+    "org.email": ("E-post", "Email"),
+    "org.phone": ("Telefon", "Phone"),
+    "org.back": ("Til forespørslene", "To the requests"),
+    "cafe.changes": ("Endringer som venter svar ({n})", "Changes waiting for an answer ({n})"),
+    "cafe.changes.none": ("Ingen endringer venter.", "No changes are waiting."),
+    "cafe.changes.lead": (
+        "Kunden endret bestillingen etter fristen. Bestillingen står som før til dere svarer.",
+        "The customer changed the order after the cut-off. The order stands as it was "
+        "until you answer.",
+    ),
+    "cafe.changes.waiting": ("endring etter fristen", "change after the cut-off"),
+    "cafe.changes.now": ("Nå", "Now"),
+    "cafe.changes.asked": ("Ønsket endring", "Change asked for"),
+    "cafe.changes.accept": ("Godta endringen", "Accept the change"),
+    "cafe.changes.reject": ("Avvis endringen", "Reject the change"),
+    "cafe.changes.reason": (
+        "Grunn til avvisning (valgfri, sendes til kunden)",
+        "Reason for rejecting (optional, sent to the customer)",
+    ),
+    "cafe.change.accepted": (
+        "Endringen er godtatt. Kunden får beskjed.",
+        "The change is accepted. The customer is told.",
+    ),
+    "cafe.change.rejected": (
+        "Endringen er avvist. Bestillingen står som før, og kunden får beskjed.",
+        "The change is rejected. The order stands as it was, and the customer is told.",
+    ),
+    "notifications.recipient": (
+        "Mottaker (e-postadresse eller mobilnummer)",
+        "Recipient (email address or mobile number)",
+    ),
+    "notifications.recipient.filter": ("Vis varsler til mottakeren", "Show the recipient's"),
+    "notifications.recipient.missing": (
+        "Skriv en e-postadresse eller et mobilnummer.",
+        "Write an email address or a mobile number.",
+    ),
+    "notifications.recipient.active": (
+        "Viser bare varsler til {recipient}.",
+        "Showing only notifications to {recipient}.",
+    ),
+    "notifications.recipient.clear": ("Vis alle mottakere", "Show all recipients"),
+    "menu.add": ("Legg til en vare", "Add an item"),
+    "menu.add.submit": ("Legg til på menyen", "Add to the menu"),
+    "menu.added": ("Lagt til på menyen: {item}.", "Added to the menu: {item}."),
+    "menu.name_nb": ("Navn (bokmål)", "Name (Norwegian)"),
+    "menu.name_en": ("Navn på engelsk (valgfritt)", "Name in English (optional)"),
+    "menu.category": ("Kategori", "Category"),
+    "menu.price": ("Pris i kroner", "Price in kroner"),
+    "menu.unit": ("Enhet", "Unit"),
+    "menu.unit.piece": ("per stykk", "per piece"),
+    "menu.unit.per_person": ("per person", "per person"),
+    "menu.unit.platter": ("per fat", "per platter"),
+    "menu.kinds": ("Kan bestilles som", "Can be ordered as"),
+    "menu.name.missing": ("Skriv navnet på varen.", "Write the item's name."),
+    "menu.name.letters": (
+        "Navnet må ha minst én bokstav eller ett tall.",
+        "The name needs at least one letter or digit.",
+    ),
+    "menu.category.missing": (
+        "Skriv en kategori med små bokstaver, tall eller bindestrek, for eksempel «bakst».",
+        "Write a category in lower-case letters, digits or hyphens, for example «bakst».",
+    ),
+    "menu.price.invalid": (
+        "Skriv prisen i kroner, for eksempel 45 eller 45,50.",
+        "Write the price in kroner, for example 45 or 45,50.",
+    ),
+    "menu.unit.missing": ("Velg en enhet.", "Choose a unit."),
+    "menu.kinds.missing": (
+        "Velg minst én måte varen kan bestilles på.",
+        "Choose at least one way the item can be ordered.",
+    ),
     # notifications
     "notifications.title": ("Varsler", "Notifications"),
     "notifications.filter": ("Vis status", "Show status"),

@@ -588,6 +588,7 @@ _T: dict[str, tuple[str, str]] = {
         "Velg minst én måte varen kan bestilles på.",
         "Choose at least one way the item can be ordered.",
     ),
+    "signin.signed_out": ("Du er logget ut.", "You are signed out."),
     # notifications
     "notifications.title": ("Varsler", "Notifications"),
     "notifications.filter": ("Vis status", "Show status"),

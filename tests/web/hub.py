@@ -171,6 +171,7 @@ class WebHub:
                 *("--port", str(provider_port), "--client-id", CLIENT_ID),
                 *("--client-secret", CLIENT_SECRET, "--audience", AUDIENCE),
                 *("--redirect-uri", f"{self.web_url}/ansatt/innlogget"),
+                *("--post-logout-redirect-uri", f"{self.web_url}/ansatt/utlogget"),
                 *("--people", json.dumps(PEOPLE)),
             ],
             {},

@@ -11,6 +11,7 @@ import secrets
 from datetime import datetime, time, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.support.waiting import wait_for_sync
@@ -321,3 +322,104 @@ def test_varsler_filtered_by_recipient_without_it_in_the_address(hub: WebHub, co
     page.get_by_role("button", name="Vis alle mottakere").click()
     assert page.locator("#varsel-mottaker-aktiv").count() == 0
     assert page.locator("[data-live-region='notifications'] tbody tr").count() > filtered
+
+
+# -- the menu: add, rename, reprice ---------------------------------------------------------
+
+
+def test_the_cafe_adds_an_item_then_renames_and_reprices_it(hub: WebHub, context: Any) -> None:
+    page = context.new_page()
+    sign_in(page, hub, "jasmin", start="/ansatt/kafe/meny")
+    form = page.locator('form[action="/ansatt/kafe/meny/ny"]')
+    form.get_by_label("Navn (bokmål)").fill("Skolebolle")
+    form.get_by_label("Navn på engelsk (valgfritt)").fill("Custard bun")
+    form.get_by_label("Kategori").fill("bakst")
+    form.get_by_label("Pris i kroner").fill("tretti")
+    form.get_by_label("gluten").check()
+    form.get_by_label("egg", exact=True).check()
+    with page.expect_navigation() as navigation:
+        form.get_by_role("button", name="Legg til på menyen").click()
+    assert navigation.value is not None and navigation.value.status == 422
+    price = page.locator("#ny-pris")
+    assert price.get_attribute("aria-invalid") == "true" and price.input_value() == "tretti"
+    assert "45,50" in page.locator("#ny-pris-feil").inner_text()
+    assert page.locator("#ny-navn").input_value() == "Skolebolle"  # what was typed is kept
+    assert page.locator("#ny-allergen-gluten").is_checked()
+    assert_accessible(page, "Meny with the new item's price wrong")
+
+    page.locator("#ny-pris").fill("32,50")
+    page.locator('form[action="/ansatt/kafe/meny/ny"]').get_by_role(
+        "button", name="Legg til på menyen"
+    ).click()
+    assert page.get_by_role("status").first.inner_text() == "Lagt til på menyen: Skolebolle."
+    menu = hub.http.get(hub.url("catering", "/menu")).json()
+    added = next(i for i in menu if i["id"] == "skolebolle")
+    assert (added["name_en"], added["price_ore"], added["category"]) == (
+        "Custard bun",
+        3250,
+        "bakst",
+    )
+    assert {a["code"] for a in added["allergens"]} == {"gluten", "eggs"}
+    assert set(added["kinds"]) == {"takeaway", "catering"}
+
+    # The same name again: the service's reason beside the name.
+    form = page.locator('form[action="/ansatt/kafe/meny/ny"]')
+    form.get_by_label("Navn (bokmål)").fill("Skolebolle")
+    form.get_by_label("Kategori").fill("bakst")
+    form.get_by_label("Pris i kroner").fill("30")
+    with page.expect_navigation() as navigation:
+        form.get_by_role("button", name="Legg til på menyen").click()
+    assert navigation.value is not None and navigation.value.status == 409
+    assert page.locator("#ny-navn").get_attribute("aria-invalid") == "true"
+    assert page.locator("#ny-navn-feil").inner_text()
+
+    # Renamed and repriced in the item's own form; a wrong price first.
+    card = page.locator("#vare-skolebolle")
+    card.get_by_label(re.compile(r"^Navn \(bokmål\)")).fill("Skolebolle med kokos")
+    card.get_by_label(re.compile("^Pris i kroner")).fill("35,-")
+    with page.expect_navigation() as navigation:
+        card.get_by_role("button", name=re.compile("^Lagre")).click()
+    assert navigation.value is not None and navigation.value.status == 422
+    card = page.locator("#vare-skolebolle")
+    assert card.get_by_label(re.compile("^Pris i kroner")).input_value() == "35,-"
+    assert card.get_by_label(re.compile(r"^Navn \(bokmål\)")).input_value() == (
+        "Skolebolle med kokos"
+    )
+    assert_accessible(page, "Meny with an item's price wrong")
+    card.get_by_label(re.compile("^Pris i kroner")).fill("35")
+    card.get_by_role("button", name=re.compile("^Lagre")).click()
+    status = page.get_by_role("status").first.inner_text()
+    assert status == "Lagret: Skolebolle med kokos er i salg."
+    menu = hub.http.get(hub.url("catering", "/menu")).json()
+    changed = next(i for i in menu if i["id"] == "skolebolle")
+    assert (changed["name_nb"], changed["price_ore"]) == ("Skolebolle med kokos", 3500)
+    assert "35,00" in page.locator("#vare-skolebolle").inner_text()
+    assert_accessible(page, "Meny with an added item", phone=True)
+
+
+# -- sign-out at the identity provider ------------------------------------------------------
+
+
+def test_sign_out_goes_through_the_provider_and_ends_the_session(hub: WebHub, context: Any) -> None:
+    """RP-initiated logout: the hub's session is deleted, then the browser goes to the
+    provider's end_session_endpoint (the test provider advertises one) and comes back to
+    the sign-in page that says so."""
+    before = len(hub.http.get(f"{hub.issuer}/stats").json()["logouts"])
+    page = context.new_page()
+    sign_in(page, hub, "kari", start="/ansatt/stengt")
+    cookie = next(c for c in context.cookies() if c["name"] == "kp_okt")
+    addresses: list[str] = []
+    page.on("request", lambda r: addresses.append(r.url))
+    page.get_by_role("button", name="Logg ut").click()
+    page.wait_for_url(hub.web_url + "/ansatt/logg-inn?utlogget=1")
+    assert page.get_by_role("status").first.inner_text() == "Du er logget ut."
+    logouts = hub.http.get(f"{hub.issuer}/stats").json()["logouts"]
+    assert len(logouts) == before + 1 and logouts[-1]["client_id"] == "knutepunkt-web"
+    to_provider = [a for a in addresses if a.startswith(hub.issuer + "/logout")]
+    assert len(to_provider) == 1
+    assert "Kari" not in to_provider[0] and "kari" not in to_provider[0]  # no person in it
+    replay = httpx.get(
+        hub.web_url + "/ansatt/stengt", cookies={"kp_okt": cookie["value"]}, trust_env=False
+    )
+    assert replay.status_code == 303
+    assert_accessible(page, "signed out")

@@ -158,6 +158,11 @@ def test_a_booking_is_checked_in_from_i_dag(hub: WebHub, context: Any) -> None:
         ).click()
     assert navigation.value is not None and navigation.value.status == 409
     assert "bekreftet booking" in page.locator("main").inner_text()
+    # An id that is not one (dots, as in a path) never reaches the service's address.
+    odd = page.request.post(
+        hub.web_url + "/ansatt/bookinger/..x/sjekk-inn", form={"csrf": _csrf(page)}, max_redirects=0
+    )
+    assert (odd.status, odd.headers["location"]) == (303, "/ansatt/")
     assert_accessible(page, "I dag with a refused check-in")
 
 

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n
 from services.web.clients import Refused
+from services.web.pages.closures import SERVICE_ID
 from services.web.pages.common import back, flash, form_of, parse_day, part, render, today
 from services.web.staff import Actor, staff
 
@@ -310,6 +311,8 @@ async def decide_change(
     form = await form_of(request)
     dato = form.get("dato")
     if action not in ("aksepter", "avvis"):
+        return back(PAGE)
+    if not SERVICE_ID.match(order_id):  # it goes into the service's address
         return back(PAGE)
     accept = action == "aksepter"
     reason = None if accept else (form.get("reason") or None)

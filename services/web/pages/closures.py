@@ -7,6 +7,7 @@ closure fell on; the café and the desk add their own."""
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ PAGE = "/ansatt/stengt"
 SHOWN = 10  # closures whose effects are looked up; the rest are listed only
 ORDER_DAYS = 14  # the café's days looked at per closure
 FINAL_ORDERS = {"picked_up", "rejected", "cancelled"}
+SERVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # a booking's or closure's id
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -216,7 +218,8 @@ async def decide_booking(
 ) -> HTMLResponse | RedirectResponse:
     await form_of(request)
     verb = DECISIONS.get(action)
-    if verb is None:
+    # Ids go into the service's address: nothing but an id's characters (no "..").
+    if verb is None or not (SERVICE_ID.match(closure_id) and SERVICE_ID.match(booking_id)):
         return back(PAGE)
     services = request.app.state.services
     try:

@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n
 from services.web.clients import Refused
+from services.web.pages.closures import SERVICE_ID
 from services.web.pages.common import (
     back,
     day_bounds,
@@ -41,6 +42,8 @@ async def check_in(
 ) -> HTMLResponse | RedirectResponse:
     """Staff say a confirmed booking is in use, so it is not released as a no-show."""
     await form_of(request)
+    if not SERVICE_ID.match(booking_id):  # it goes into the service's address
+        return back("/ansatt/")
     try:
         booking = await request.app.state.services.booking.check_in(actor.caller, booking_id)
     except Refused as exc:

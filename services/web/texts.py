@@ -521,6 +521,10 @@ _T: dict[str, tuple[str, str]] = {
     "org.phone": ("Telefon", "Phone"),
     "org.back": ("Til forespørslene", "To the requests"),
     "cafe.changes": ("Endringer som venter svar ({n})", "Changes waiting for an answer ({n})"),
+    "cafe.changes.gone": (
+        "Endringen ble ikke besvart: {reason}",
+        "The change was not answered: {reason}",
+    ),
     "cafe.changes.none": ("Ingen endringer venter.", "No changes are waiting."),
     "cafe.changes.lead": (
         "Kunden endret bestillingen etter fristen. Bestillingen står som før til dere svarer.",

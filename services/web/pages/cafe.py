@@ -110,6 +110,14 @@ async def _render(
         capacity_down=prep.down,
         changes=changes.value,
         changes_down=changes.down,
+        # A refused answer to a change no longer waiting (answered meanwhile) goes on top.
+        changes_gone=[
+            message
+            for key, fields in (errors or {}).items()
+            if key.startswith("endring-")
+            and key.removeprefix("endring-") not in {c["order"]["id"] for c in changes.value}
+            for message in fields.values()
+        ],
         errors=errors or {},
         values=values or {},
     )

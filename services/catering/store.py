@@ -188,6 +188,20 @@ class Store:
         )
         return (await self.session.execute(query)).scalar_one_or_none()
 
+    async def pending_changes(self, hub: str) -> list[tuple[OrderChangeRequest, Order]]:
+        """Every change waiting for the café, oldest first, with its order."""
+        query = (
+            select(OrderChangeRequest, Order)
+            .join(Order, Order.id == OrderChangeRequest.order_id)
+            .where(
+                Order.hub == hub,
+                OrderChangeRequest.status == ChangeStatus.PENDING.value,
+            )
+            .order_by(OrderChangeRequest.requested_at, OrderChangeRequest.id)
+            .limit(1000)
+        )
+        return [(change, order) for change, order in await self.session.execute(query)]
+
     async def add_change(self, change: OrderChangeRequest) -> None:
         self.session.add(change)
         await self.session.flush()

@@ -582,6 +582,18 @@ async def list_orders(uow: Uow, cmd: OrdersQuery) -> list[Order]:
 
 
 @dataclass(frozen=True)
+class PendingChangesQuery:
+    hub: str
+
+
+async def pending_changes(
+    uow: Uow, cmd: PendingChangesQuery
+) -> list[tuple[OrderChangeRequest, Order]]:
+    """The customers' short-notice changes the café has not answered, with their orders."""
+    return await uow.store.pending_changes(cmd.hub)
+
+
+@dataclass(frozen=True)
 class PrepListQuery:
     hub: str
     day: date

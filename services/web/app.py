@@ -37,6 +37,7 @@ from services.web.pages import (
     loans,
     manage,
     notifications,
+    organisations,
     public,
     requests,
     rooms,
@@ -162,6 +163,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (rooms, manage):  # the citizens' rooms and what they booked (issue 17)
         app.include_router(module.router)
+    app.include_router(organisations.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health/live", include_in_schema=False)

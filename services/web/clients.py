@@ -246,6 +246,22 @@ class BookingApi(_Api):
             self.services.cache.drop(self.service)  # this front's own change shows at once
         return made
 
+    async def closure_bookings(self, caller: Caller, closure_id: str) -> list[dict[str, Any]]:
+        """The bookings a closure fell on, each with staff's choice (open, kept, cancelled)."""
+        return await self._get(f"/closures/{closure_id}/bookings", caller)
+
+    async def decide_closure_booking(
+        self, caller: Caller, closure_id: str, booking_id: str, action: str
+    ) -> dict[str, Any]:
+        return await self._post(f"/closures/{closure_id}/bookings/{booking_id}/{action}", caller)
+
+    async def check_in(self, caller: Caller, booking_id: str) -> dict[str, Any]:
+        return await self._post(f"/bookings/{booking_id}/check-in", caller)
+
+    async def organisation(self, caller: Caller, org_number: str) -> dict[str, Any]:
+        """An organisation as staff see it, with its no-shows."""
+        return await self._get(f"/organisations/{org_number}", caller)
+
     async def activities(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         # Sign-ups change the counts without an event: kept only briefly.
         return await self._public(15, "/activities", **{"from": start, "to": end})
@@ -271,6 +287,13 @@ class LoansApi(_Api):
 
     async def waiting_lists(self, caller: Caller) -> list[dict[str, Any]]:
         return await self._get("/waiting-lists", caller)
+
+    async def closures(self) -> list[dict[str, Any]]:
+        """The desk's closures that have not ended."""
+        return await self._get("/closures", None)
+
+    async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/closures", caller, body)
 
     async def shelf(self) -> dict[str, Any]:
         return await self._get("/books", None, limit=1)
@@ -311,6 +334,21 @@ class CateringApi(_Api):
     async def closures(self) -> list[dict[str, Any]]:
         return await self._get("/closures", None)
 
+    async def pending_changes(self, caller: Caller) -> list[dict[str, Any]]:
+        """The customers' changes waiting for the café's answer."""
+        return await self._get("/order-changes", caller)
+
+    async def decide_change(
+        self, caller: Caller, order_id: str, accept: bool, reason: str | None = None
+    ) -> dict[str, Any]:
+        if accept:
+            return await self._post(f"/orders/{order_id}/change/accept", caller)
+        body = {"reason": reason} if reason else None
+        return await self._post(f"/orders/{order_id}/change/reject", caller, body)
+
+    async def add_item(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._post("/menu/items", caller, body)
+
     async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
         return await self._post("/closures", caller, body)
 
@@ -319,9 +357,23 @@ class NotifyApi(_Api):
     service = "notify"
 
     async def notifications(
-        self, caller: Caller, status: str | None = None, limit: int = 100, offset: int = 0
+        self,
+        caller: Caller,
+        status: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        recipient: str | None = None,
     ) -> list[dict[str, Any]]:
-        return await self._get("/notifications", caller, status=status, limit=limit, offset=offset)
+        # The recipient goes to notify's own API only (no service logs request addresses);
+        # the person's browser never has it in an address (pages/notifications.py).
+        return await self._get(
+            "/notifications",
+            caller,
+            status=status,
+            limit=limit,
+            offset=offset,
+            recipient=recipient,
+        )
 
     async def retry(self, caller: Caller, delivery_id: str) -> dict[str, Any]:
         return await self._post(f"/notifications/{delivery_id}/retry", caller)

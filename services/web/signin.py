@@ -4,8 +4,10 @@ issuer, audience, expiry, nonce). The roles come from a configurable claim."""
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.integrations.starlette_client import (  # type: ignore[import-untyped]  # no stubs
     OAuth,
@@ -18,6 +20,10 @@ from services.web.settings import WebSettings
 from shared.auth import roles_from_claims
 
 CALLBACK = "/ansatt/innlogget"
+# Where the provider sends the person back after signing out there (register it as the
+# client's post-logout redirect URI).
+SIGNED_OUT = "/ansatt/utlogget"
+log = logging.getLogger("knutepunkt.web.signin")
 
 
 class SignInFailed(Exception):
@@ -66,3 +72,29 @@ class OidcSignIn:
             "token": access,
             "expires": expires,
         }
+
+    async def end_session_url(self, state: str) -> str | None:
+        """Where to send the person to sign out at the provider too (OpenID Connect
+        RP-Initiated Logout), when its discovery document names an `end_session_endpoint`;
+        None: the provider has none (or cannot be reached), and only the hub's session ends.
+
+        No `id_token_hint`: the ID token carries the person's name, and the hint would put it
+        in an address (the provider's logs, the browser's history). The client id and the
+        registered return address identify the request instead; a provider may then ask the
+        person to confirm."""
+        try:
+            metadata = await self.client.load_server_metadata()
+        except Exception as exc:  # the provider away: the hub's own sign-out still holds
+            log.warning("no provider metadata for sign-out: %s", type(exc).__name__)
+            return None
+        endpoint = metadata.get("end_session_endpoint")
+        if not isinstance(endpoint, str) or not endpoint.startswith(("https://", "http://")):
+            return None
+        query = urlencode(
+            {
+                "client_id": self.settings.oidc_client_id,
+                "post_logout_redirect_uri": self.settings.public_url + SIGNED_OUT,
+                "state": state,
+            }
+        )
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"

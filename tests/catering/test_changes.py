@@ -84,6 +84,11 @@ async def set_capacity(units: UnitsOfWork[Any], day: date, portions: int) -> Non
     )
 
 
+async def pending(units: UnitsOfWork[Any]) -> list[Any]:
+    query = usecases.PendingChangesQuery(DEFAULT_HUB)
+    return await units.run(lambda uow: usecases.pending_changes(uow, query), read_only=True)
+
+
 async def types(units: UnitsOfWork[Any]) -> list[str]:
     return [e["type"] for e in await outbox(units)]
 
@@ -160,8 +165,14 @@ async def test_after_the_cut_off_a_change_waits_for_the_cafe_who_accepts_it(
         "2026-06-04T11:00:00Z",
     )
     assert [line["quantity"] for line in requested["lines"]] == [12]
+    # The café's list of what waits for it: the change with its order as it stands.
+    waiting = await pending(units)
+    assert [(c.order_id, c.portions, o.portions) for c, o in waiting] == [
+        (placed.order.id, 12, 8)
+    ]
 
     accepted = await decide(units, placed.order.id, accept=True)
+    assert await pending(units) == []
     assert (accepted.pickup_at, accepted.portions, accepted.people) == (
         oslo("2026-06-04", "13:00"),
         12,

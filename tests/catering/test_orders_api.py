@@ -350,12 +350,22 @@ async def test_a_customer_changes_an_order_and_the_cafe_answers_a_late_change(
         body["lines"] = [{"item_id": "kake", "quantity": 12}]
         late = (await c.post(url, json=body, headers=mine)).json()
         assert (late["change_applied"], late["portions"]) == (False, 10)
+        # The café's list of changes waiting for it: the café's, not the desk's or anyone's.
+        assert (await c.get("/order-changes")).status_code == 401
+        assert (await c.get("/order-changes", headers=DESK)).status_code == 403
+        waiting = await c.get("/order-changes", headers=CAFE)
+        assert waiting.status_code == 200
+        [pending] = waiting.json()
+        assert (pending["order"]["id"], pending["order"]["portions"]) == (placed["id"], 10)
+        assert (pending["portions"], pending["lines"][0]["quantity"]) == (12, 12)
+        assert pending["total_display"] and pending["pickup_date"] == "2026-06-04"
         accept = f"/orders/{placed['id']}/change/accept"
         assert (await c.post(accept, headers=DESK)).status_code == 403
         accepted = await c.post(accept, headers=CAFE)
         assert (accepted.status_code, accepted.json()["portions"]) == (200, 12)
         again = await c.post(f"/orders/{placed['id']}/change/reject", headers=CAFE)
         assert (again.status_code, again.json()["code"]) == (409, "no_change_pending")
+        assert (await c.get("/order-changes", headers=CAFE)).json() == []
 
         async def changes() -> list[dict] | None:
             found = [e for e in await events(redis, prefix) if e["type"] == "OrderChanged"]

@@ -1,6 +1,7 @@
 """A small OpenID Connect provider for tests, as its own process, built from Authlib's
 server parts: discovery, JWKS, authorization code with PKCE (S256, required), an ID token
-and a JWT access token (RFC 9068) for the hub's audience, with the person's roles in a claim.
+and a JWT access token (RFC 9068) for the hub's audience, with the person's roles in a claim;
+with --post-logout-redirect-uri, RP-initiated logout (end_session_endpoint).
 
 Who signs in is chosen on its sign-in form (a list of the configured people), as a person
 would at a real identity provider. Run:
@@ -21,6 +22,7 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, grants
@@ -28,7 +30,7 @@ from authlib.oauth2.rfc6749.errors import InvalidRequestError
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9068 import JWTBearerTokenGenerator
 from authlib.oidc.core import OpenIDCode, UserInfo
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, redirect, request
 from joserfc.jwk import KeySet, RSAKey
 from werkzeug.serving import make_server
 
@@ -124,6 +126,10 @@ class Provider:
         self.key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(4)})
         self.codes: dict[str, Code] = {}
         self.tokens_issued = 0
+        # RP-Initiated Logout: where a client may send people back after signing out here
+        # (none: the provider advertises no end_session_endpoint), and what it was asked.
+        self.post_logout_uris: list[str] = []
+        self.logouts: list[dict[str, str]] = []
 
 
 def build_app(provider: Provider) -> Flask:
@@ -207,7 +213,9 @@ def build_app(provider: Provider) -> Flask:
 
     @app.get("/.well-known/openid-configuration")
     def discovery() -> Any:
+        logout = {"end_session_endpoint": f"{provider.issuer}/logout"}
         return jsonify(
+            **(logout if provider.post_logout_uris else {}),
             issuer=provider.issuer,
             authorization_endpoint=f"{provider.issuer}/authorize",
             token_endpoint=f"{provider.issuer}/token",
@@ -246,9 +254,23 @@ def build_app(provider: Provider) -> Flask:
     def token() -> Any:
         return server.create_token_response()
 
+    @app.get("/logout")
+    def logout() -> Any:
+        """RP-Initiated Logout 1.0: the client and a registered return address, or an error
+        page; this provider keeps no session of its own, so it only records the request."""
+        if not provider.post_logout_uris:
+            return "<p>not found</p>", 404
+        client_id = request.args.get("client_id", "")
+        back = request.args.get("post_logout_redirect_uri", "")
+        if client_id != provider.client.client_id or back not in provider.post_logout_uris:
+            return "<p>Ukjent klient eller returadresse.</p>", 400
+        state = request.args.get("state", "")
+        provider.logouts.append({"client_id": client_id, "state": state})
+        return redirect(f"{back}?{urlencode({'state': state})}" if state else back)
+
     @app.get("/stats")
     def stats() -> Any:
-        return jsonify(tokens_issued=provider.tokens_issued)
+        return jsonify(tokens_issued=provider.tokens_issued, logouts=provider.logouts)
 
     return app
 
@@ -278,6 +300,12 @@ def main() -> None:
     parser.add_argument("--client-secret", required=True)
     parser.add_argument("--redirect-uri", action="append", required=True)
     parser.add_argument("--audience", required=True)
+    parser.add_argument(
+        "--post-logout-redirect-uri",
+        action="append",
+        default=[],
+        help="offer RP-initiated logout, sending people back here",
+    )
     parser.add_argument("--roles-claim", default="roles")
     parser.add_argument("--people", required=True, help="JSON: {sub: {name, roles}}")
     args = parser.parse_args()
@@ -293,6 +321,7 @@ def main() -> None:
         args.audience,
         args.roles_claim,
     )
+    provider.post_logout_uris = list(args.post_logout_redirect_uri)
     server = make_server(args.host, args.port, build_app(provider), threaded=True)
     print(f"oidc provider ready {issuer}", flush=True)
     server.serve_forever()

@@ -127,6 +127,7 @@ class WebHub:
         self.services: dict[str, ServiceProcess] = {}
         self.http = httpx.Client(timeout=15, trust_env=False)
         self._org_seed = secrets.randbelow(1_000_000) * 10
+        self._orgs: set[str] = set()
         self._slots: set[tuple[str, date]] = set()
         self.offset = timedelta(0)
         self.desk_closed = False  # and no libfaketime to move the clock: lending cannot run
@@ -172,6 +173,7 @@ class WebHub:
                 *("--port", str(provider_port), "--client-id", CLIENT_ID),
                 *("--client-secret", CLIENT_SECRET, "--audience", AUDIENCE),
                 *("--redirect-uri", f"{self.web_url}/ansatt/innlogget"),
+                *("--post-logout-redirect-uri", f"{self.web_url}/ansatt/utlogget"),
                 *("--people", json.dumps(PEOPLE)),
             ],
             {},
@@ -272,8 +274,15 @@ class WebHub:
         return {"Authorization": f"Bearer {TOKENS[role]}"}
 
     def next_org(self) -> str:
-        self._org_seed += 1
-        return org_number(self._org_seed)
+        # Two seeds can give one number (a seed whose check digit would be 10 moves on to
+        # the next): a club's second request would then count against the first's hours.
+        used = self._orgs
+        while True:
+            self._org_seed += 1
+            number = org_number(self._org_seed)
+            if number not in used:
+                used.add(number)
+                return number
 
     def request_gymsalen(self, email: str, title: str = "Bursdagsfeiring") -> dict[str, Any]:
         """A club's request for Gymsalen on a free evening (it waits for approval)."""

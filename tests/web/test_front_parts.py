@@ -5,10 +5,12 @@ them, sessions in the real Redis, the CSRF check, and the texts every template u
 from __future__ import annotations
 
 import re
+import sys
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
@@ -17,11 +19,14 @@ from redis.asyncio import Redis
 from services.web import i18n
 from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
 from services.web.links import LinkState, UsedLinks
-from services.web.pages.cafe import ALLERGENS
+from services.web.pages.cafe import ALLERGENS, KINDS, UNITS
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
+from services.web.signin import OidcSignIn
 from services.web.texts import TEXTS
 from shared.action_links import PATH, Action, ActionLinks
+from tests.support.servers import free_port
+from tests.web.hub import Process
 
 # The link pages' keys (pages/links.py): a refusal of the token, or of its use.
 LINK_PAGES = ("invalid", "expired", "used", "busy", "answered", "refused")
@@ -101,6 +106,10 @@ def test_every_text_a_page_uses_exists_in_both_languages() -> None:
         "condition.": ("ok", "worn", "damaged", "out_of_service"),
         "cafe.done.": ("accept", "reject", "ready", "picked-up"),
         "menu.saved.": ("available", "unavailable"),
+        "menu.unit.": UNITS,
+        "kind.order.": KINDS,
+        "closures.decision.": ("open", "kept", "cancelled"),
+        "closures.decided.": ("cancel", "keep"),
         "allergen.": ALLERGENS,
         "link.": (
             *(f"{a.value}.{part}" for a in Action for part in ("title", "lead", "button")),
@@ -409,3 +418,52 @@ def test_the_weeks_opening_hours_from_the_one_calendar() -> None:
     for monday in (date(2026, 10, 19), date(2026, 10, 26)):
         week = opening.week(monday, monday, [], [])
         assert all(d.hub.open == ["10:00–14:00"] for d in week[:5]), monday
+
+
+@pytest.mark.parametrize("offers_logout", [True, False])
+async def test_sign_out_at_the_provider_only_when_it_offers_it(
+    tmp_path: Path, offers_logout: bool
+) -> None:
+    """RP-initiated logout: the provider's end_session_endpoint from its own discovery
+    document (a real provider process), with the client and the return address and no
+    personal data; a provider without one leaves only the hub's own sign-out."""
+    port = free_port()
+    web = "https://knutepunkt.example.org"
+    argv = [
+        *(sys.executable, "-m", "tests.support.oidc_provider", "--port", str(port)),
+        *("--client-id", "desk", "--client-secret", "s", "--audience", "knutepunkt"),
+        *("--redirect-uri", f"{web}/ansatt/innlogget", "--people", "{}"),
+    ]
+    if offers_logout:
+        argv += ["--post-logout-redirect-uri", f"{web}/ansatt/utlogget"]
+    provider = Process("oidc", argv, {}, tmp_path)
+    try:
+        provider.line("oidc provider ready")
+        settings = WebSettings(
+            oidc_issuer=f"http://127.0.0.1:{port}",
+            oidc_client_id="desk",
+            oidc_client_secret="s",
+            session_secret="x" * 32,
+            public_url=web,
+        )
+        target = await OidcSignIn(settings).end_session_url("st4te")
+        if not offers_logout:
+            assert target is None
+            return
+        assert target is not None
+        address = urlparse(target)
+        assert f"{address.scheme}://{address.netloc}{address.path}" == (
+            f"http://127.0.0.1:{port}/logout"
+        )
+        assert parse_qs(address.query) == {
+            "client_id": ["desk"],
+            "post_logout_redirect_uri": [f"{web}/ansatt/utlogget"],
+            "state": ["st4te"],
+        }
+        # The provider takes it and sends the person back.
+        async with httpx.AsyncClient(trust_env=False) as client:
+            answer = await client.get(target)
+        assert answer.status_code == 302
+        assert answer.headers["location"] == f"{web}/ansatt/utlogget?state=st4te"
+    finally:
+        provider.stop()

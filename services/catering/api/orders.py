@@ -18,10 +18,11 @@ from services.catering.api.schemas import (
     OrderCreated,
     OrderIn,
     OrderOut,
+    PendingChangeOut,
     ReasonIn,
     Status,
 )
-from services.catering.api.views import order_out
+from services.catering.api.views import order_out, pending_change_out
 from services.catering.domain import StaffAction
 from services.catering.settings import catering_settings
 from shared.auth import Staff, optional_staff, require_staff
@@ -161,6 +162,21 @@ async def _decide_change(
         lambda uow: usecases.decide_change(uow, cmd, daily_capacity=default)
     )
     return order_out(order)
+
+
+@router.get("/order-changes", response_model=list[PendingChangeOut])
+async def pending_changes(
+    request: Request,
+    hub: Annotated[HubKey, Query()] = DEFAULT_HUB,
+    _staff: Staff = Depends(require_staff(Role.CAFE)),
+) -> list[PendingChangeOut]:
+    """The customers' changes waiting for the café (after the cut-off), oldest first, each
+    with its order as it stands: answer with `/orders/{id}/change/accept` or `/reject`."""
+    query = usecases.PendingChangesQuery(hub)
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.pending_changes(uow, query), read_only=True
+    )
+    return [pending_change_out(change, order) for change, order in found]
 
 
 @router.post("/orders/{order_id}/change/accept", response_model=OrderOut)

@@ -279,6 +279,28 @@ class OrderChangedOut(OrderOut):
     message: str
 
 
+class ChangeLineOut(BaseModel):
+    item_id: str
+    name: str
+    quantity: int
+    unit_price_ore: int
+
+
+class PendingChangeOut(BaseModel):
+    """A customer's change waiting for the café: what the order would become."""
+
+    change_id: str
+    order: OrderOut = Field(description="the order as it stands until the café answers")
+    pickup_at: datetime
+    pickup_date: date
+    people: int | None
+    portions: int
+    lines: list[ChangeLineOut]
+    total_ore: int
+    total_display: str
+    requested_at: datetime
+
+
 # --------------------------------------------------------------------------- the café's day
 
 

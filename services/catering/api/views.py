@@ -7,18 +7,20 @@ from datetime import date
 from services.catering.api.schemas import (
     AvailabilityDay,
     CapacityOut,
+    ChangeLineOut,
     ClosureOut,
     ContactOut,
     DayOrder,
     MenuItemOut,
     OrderLineOut,
     OrderOut,
+    PendingChangeOut,
     PrepItem,
     PrepList,
     allergens_out,
 )
 from services.catering.domain import DayAvailability, DayLoad, format_nok
-from services.catering.models import CafeClosure, MenuItem, Order
+from services.catering.models import CafeClosure, MenuItem, Order, OrderChangeRequest
 from services.catering.usecases import DayPrep
 
 
@@ -137,4 +139,27 @@ def availability_out(day: DayAvailability) -> AvailabilityDay:
 def closure_out(row: CafeClosure) -> ClosureOut:
     return ClosureOut(
         id=row.id, hub=row.hub, start_at=row.start_at, end_at=row.end_at, reason=row.reason
+    )
+
+
+def pending_change_out(change: OrderChangeRequest, order: Order) -> PendingChangeOut:
+    return PendingChangeOut(
+        change_id=change.id,
+        order=order_out(order),
+        pickup_at=change.pickup_at,
+        pickup_date=change.pickup_day,
+        people=change.people,
+        portions=change.portions,
+        lines=[
+            ChangeLineOut(
+                item_id=line["item_id"],
+                name=line["name"],
+                quantity=line["quantity"],
+                unit_price_ore=line["unit_price_ore"],
+            )
+            for line in change.lines
+        ],
+        total_ore=change.total_ore,
+        total_display=format_nok(change.total_ore),
+        requested_at=change.requested_at,
     )

@@ -1,6 +1,7 @@
 """Kafé: the orders of a day by status; accept or reject short-notice orders, mark ready and
-picked up; the day's capacity, seen and changed; the prep list for the day, printable; the
-menu, where each item is put on or taken off sale and its allergens are set."""
+picked up; answer the customers' changes that came after the cut-off; the day's capacity,
+seen and changed; the prep list for the day, printable; the menu, where items are added,
+renamed and repriced, put on or taken off sale and their allergens set."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n
 from services.web.clients import Refused
+from services.web.pages.closures import SERVICE_ID
 from services.web.pages.common import back, flash, form_of, parse_day, part, render, today
 from services.web.staff import Actor, staff
 
@@ -43,6 +45,29 @@ ALLERGENS = (
     "molluscs",
 )
 ITEM_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")  # the catering service's item ids
+UNITS = ("piece", "per_person", "platter")
+KINDS = ("takeaway", "catering")
+# Kroner as people write them: 45, 45,50, 45.50, 1 250,00 kr.
+PRICE = re.compile(r"^(\d{1,6})(?:[.,](\d{1,2}))?$")
+# The service's field names in its refusals, as the add form's fields.
+NEW_FIELDS = {
+    "name_nb": "name_nb",
+    "name_en": "name_en",
+    "category": "category",
+    "price_ore": "price",
+    "unit": "unit",
+    "kinds": "kinds",
+    "allergens": "allergens",
+    "id": "name_nb",
+}
+EDIT_FIELDS = {
+    "name_nb": "name_nb",
+    "name_en": "name_en",
+    "price_ore": "price",
+    "available": "available",
+    "allergens": "allergens",
+}
+CATEGORY = re.compile(r"^[a-zæøå0-9-]{1,40}$")  # as the catering service takes them
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -62,8 +87,10 @@ async def _render(
 ) -> HTMLResponse:
     day = parse_day(dato) or today()
     catering = request.app.state.services.catering
-    orders, prep = await asyncio.gather(
-        catering.orders(actor.caller, day), part(catering.prep_list(actor.caller, day))
+    orders, prep, changes = await asyncio.gather(
+        catering.orders(actor.caller, day),
+        part(catering.prep_list(actor.caller, day)),
+        part(catering.pending_changes(actor.caller), []),
     )
     groups = [(s, [o for o in orders if o["status"] == s]) for s in ORDER]
     return render(
@@ -81,6 +108,16 @@ async def _render(
         count=len(orders),
         capacity=prep.value["capacity"] if prep.value else None,
         capacity_down=prep.down,
+        changes=changes.value,
+        changes_down=changes.down,
+        # A refused answer to a change no longer waiting (answered meanwhile) goes on top.
+        changes_gone=[
+            message
+            for key, fields in (errors or {}).items()
+            if key.startswith("endring-")
+            and key.removeprefix("endring-") not in {c["order"]["id"] for c in changes.value}
+            for message in fields.values()
+        ],
         errors=errors or {},
         values=values or {},
     )
@@ -138,6 +175,10 @@ async def _render_menu(
         status,
         title_key="menu.title",
         items=items,
+        categories=sorted({i["category"] for i in items}),
+        units=UNITS,
+        kinds=KINDS,
+        kroner_text=_kroner_text,
         allergens=ALLERGENS,
         errors=errors or {},
         values=values or {},
@@ -156,20 +197,145 @@ async def change_item(
         "available": form.get("available") == "on",
         "allergens": [code for code in ALLERGENS if form.get(f"allergen_{code}") == "on"],
     }
+    lang = request.state.lang
+    typed = {**changes, "name_nb": form.get("name_nb"), "name_en": form.get("name_en")}
+    typed["price"] = form.get("price")
+    errors: dict[str, str] = {}
+    # Renamed and repriced in the same form; a form without the fields (an older page)
+    # leaves name and price as they are.
+    if "name_nb" in form:
+        if form["name_nb"]:
+            changes["name_nb"] = form["name_nb"]
+        else:
+            errors["name_nb"] = i18n.text(lang, "menu.name.missing")
+    if "name_en" in form:
+        changes["name_en"] = form["name_en"] or None
+    if "price" in form:
+        price = _ore(form["price"])
+        if price is None:
+            errors["price"] = i18n.text(lang, "menu.price.invalid")
+        else:
+            changes["price_ore"] = price
+    if errors:
+        return await _render_menu(request, actor, 422, {item_id: errors}, {item_id: typed})
     try:
         item = await request.app.state.services.catering.update_item(actor.caller, item_id, changes)
     except Refused as exc:
         name = (exc.field or "").split(".")[-1]
-        field = name if name in ("available", "allergens") else "form"
-        errors = {item_id: {field: exc.detail}}
-        return await _render_menu(request, actor, exc.status, errors, {item_id: changes})
+        field = EDIT_FIELDS.get(name, "form")
+        errors = {field: exc.detail}
+        return await _render_menu(request, actor, exc.status, {item_id: errors}, {item_id: typed})
     key = "menu.saved.available" if item["available"] else "menu.saved.unavailable"
     flash(request, key, item=_item_name(item, request.state.lang))
     return back(f"{MENU}#vare-{item_id}")
 
 
+@router.post(MENU + "/ny", response_model=None)
+async def add_item(
+    request: Request, actor: Actor = Depends(staff(CAFE))
+) -> HTMLResponse | RedirectResponse:
+    """A new item on the menu; its id is made from the Bokmål name."""
+    form = await form_of(request)
+    lang = request.state.lang
+    errors: dict[str, str] = {}
+    name = form.get("name_nb", "")
+    item_id = _slug(name)
+    if not name:
+        errors["name_nb"] = i18n.text(lang, "menu.name.missing")
+    elif not item_id:
+        errors["name_nb"] = i18n.text(lang, "menu.name.letters")
+    category = re.sub(r"\s+", "-", form.get("category", "").lower())
+    if not CATEGORY.match(category):
+        errors["category"] = i18n.text(lang, "menu.category.missing")
+    price = _ore(form.get("price", ""))
+    if price is None:
+        errors["price"] = i18n.text(lang, "menu.price.invalid")
+    unit = form.get("unit", "")
+    if unit not in UNITS:
+        errors["unit"] = i18n.text(lang, "menu.unit.missing")
+    kinds = [k for k in KINDS if form.get(f"kind_{k}") == "on"]
+    if not kinds:
+        errors["kinds"] = i18n.text(lang, "menu.kinds.missing")
+    values = {**form, "allergens": [c for c in ALLERGENS if form.get(f"allergen_{c}") == "on"]}
+    if errors:
+        return await _render_menu(request, actor, 422, {"new": errors}, {"new": values})
+    body = {
+        "id": item_id,
+        "name_nb": name,
+        "name_en": form.get("name_en") or None,
+        "category": category,
+        "unit": unit,
+        "price_ore": price,
+        "allergens": values["allergens"],
+        "kinds": kinds,
+        "available": form.get("available") == "on",
+    }
+    try:
+        item = await request.app.state.services.catering.add_item(actor.caller, body)
+    except Refused as exc:
+        field = NEW_FIELDS.get((exc.field or "").split(".")[-1], "name_nb")
+        return await _render_menu(
+            request, actor, exc.status, {"new": {field: exc.detail}}, {"new": values}
+        )
+    flash(request, "menu.added", item=_item_name(item, lang))
+    return back(f"{MENU}#vare-{item['id']}")
+
+
+def _ore(text: str | None) -> int | None:
+    """Kroner as typed, in øre; None when it is not a price."""
+    cleaned = (text or "").lower().removesuffix("kr").replace(" ", "").replace("\u00a0", "")
+    match = PRICE.match(cleaned)
+    if match is None:
+        return None
+    return int(match[1]) * 100 + int((match[2] or "0").ljust(2, "0"))
+
+
+def _kroner_text(ore: int) -> str:
+    """øre as a person types kroner: 45 or 45,50."""
+    whole, part = divmod(ore, 100)
+    return f"{whole},{part:02d}" if part else str(whole)
+
+
+_LETTERS = str.maketrans({"æ": "ae", "ø": "o", "å": "a", "é": "e", "ü": "u", "ö": "o", "ä": "a"})
+
+
+def _slug(text: str) -> str:
+    """An id as the catering service takes them: lower-case a–z, digits and hyphens."""
+    words = re.findall(r"[a-z0-9]+", text.lower().translate(_LETTERS))
+    return "-".join(words)[:60].strip("-")
+
+
 def _item_name(item: dict[str, Any], lang: str) -> str:
     return str(item["name_en"] if lang == "en" and item.get("name_en") else item["name_nb"])
+
+
+@router.post(PAGE + "/endring/{order_id}/{action}", response_model=None)
+async def decide_change(
+    request: Request, order_id: str, action: str, actor: Actor = Depends(staff(CAFE))
+) -> HTMLResponse | RedirectResponse:
+    """Answer a customer's change that came after the cut-off: accept it (the order becomes
+    what they asked, if the day has room) or reject it (the order stays; the reason, if
+    any, is sent to the customer)."""
+    form = await form_of(request)
+    dato = form.get("dato")
+    if action not in ("aksepter", "avvis"):
+        return back(PAGE)
+    if not SERVICE_ID.match(order_id):  # it goes into the service's address
+        return back(PAGE)
+    accept = action == "aksepter"
+    reason = None if accept else (form.get("reason") or None)
+    try:
+        await request.app.state.services.catering.decide_change(
+            actor.caller, order_id, accept, reason
+        )
+    except Refused as exc:
+        field = "reason" if not accept and exc.field else "action"
+        errors = {f"endring-{order_id}": {field: exc.detail}}
+        return await _render(
+            request, actor, dato, exc.status, errors, {f"endring-{order_id}": reason or ""}
+        )
+    flash(request, "cafe.change.accepted" if accept else "cafe.change.rejected")
+    return back(f"{PAGE}?dato={dato}" if parse_day(dato) else PAGE)
 
 
 @router.post(PAGE + "/{order_id}/{action}", response_model=None)

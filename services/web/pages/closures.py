@@ -1,11 +1,13 @@
 """Stengt: the hub's and the rooms' closures, and for each what it touches, as far as the
 services' APIs tell it today: the bookings inside it, the café's orders on its days, and
-the loans that fall due in it; the café's own closures (whole days). Booking officers add
-closures of the hub or a room here, the café its own."""
+the loans that fall due in it; the café's own closures (whole days) and the loans desk's.
+Booking officers add closures of the hub or a room here and cancel or keep each booking a
+closure fell on; the café and the desk add their own."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,6 +24,7 @@ PAGE = "/ansatt/stengt"
 SHOWN = 10  # closures whose effects are looked up; the rest are listed only
 ORDER_DAYS = 14  # the café's days looked at per closure
 FINAL_ORDERS = {"picked_up", "rejected", "cancelled"}
+SERVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # a booking's or closure's id
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -43,6 +46,7 @@ async def _render(
         part(services.catering.closures(), []),
         part(services.loans.loans(actor.caller, "active"), []) if actor.may("desk") else skipped(),
     )
+    desk_closures = await (part(services.loans.closures(), []) if actor.may("desk") else skipped())
     names = {r["id"]: r["name"] for r in resources.value}
     due = None if loans.down else loans.value  # not "none due" when loans is away
     touched = await asyncio.gather(*(_touches(request, actor, c, due) for c in closures[:SHOWN]))
@@ -65,6 +69,11 @@ async def _render(
         resources=resources.value,
         may_add=actor.may("booking"),
         may_add_cafe=actor.may("cafe"),
+        may_add_desk=actor.may("desk"),
+        desk_closures=None
+        if desk_closures.value is None
+        else [_cafe_days(c) for c in desk_closures.value],
+        desk_down=desk_closures.down,
         errors=errors or {},
         values=values or {},
     )
@@ -89,13 +98,9 @@ async def _touches(
 ) -> dict[str, Any]:
     services = request.app.state.services
     start, end = i18n.local(closure["start"]), i18n.local(closure["end"])
+    # The bookings the closure fell on when it was added, each with staff's choice.
     bookings = (
-        part(
-            services.booking.bookings(
-                actor.caller, start=start, end=end, resource_id=closure["resource_id"]
-            ),
-            [],
-        )
+        part(services.booking.closure_bookings(actor.caller, closure["id"]), [])
         if actor.may("booking")
         else skipped()
     )
@@ -109,9 +114,7 @@ async def _touches(
     )
     found_bookings, found_orders = await asyncio.gather(bookings, orders)
     return {
-        "bookings": None
-        if found_bookings.value is None
-        else [b for b in found_bookings.value if b["status"] in ("pending", "confirmed")],
+        "bookings": found_bookings.value,
         "orders": None
         if found_orders.value is None
         else [o for day in found_orders.value for o in day if o["status"] not in FINAL_ORDERS],
@@ -197,5 +200,83 @@ async def add_cafe_closure(
         "closures.cafe.added",
         first=i18n.day_name(lang, first),
         last=i18n.day_name(lang, last),
+    )
+    return back(PAGE)
+
+
+# The page's words for the booking service's choices on a booking a closure fell on.
+DECISIONS = {"avlys": "cancel", "behold": "keep"}
+
+
+@router.post(PAGE + "/{closure_id}/bookinger/{booking_id}/{action}", response_model=None)
+async def decide_booking(
+    request: Request,
+    closure_id: str,
+    booking_id: str,
+    action: str,
+    actor: Actor = Depends(staff("booking")),
+) -> HTMLResponse | RedirectResponse:
+    await form_of(request)
+    verb = DECISIONS.get(action)
+    # Ids go into the service's address: nothing but an id's characters (no "..").
+    if verb is None or not (SERVICE_ID.match(closure_id) and SERVICE_ID.match(booking_id)):
+        return back(PAGE)
+    services = request.app.state.services
+    try:
+        decided = await services.booking.decide_closure_booking(
+            actor.caller, closure_id, booking_id, verb
+        )
+    except Refused as exc:
+        return await _render(request, actor, exc.status, {f"booking-{booking_id}": exc.detail})
+    if services.cache is not None:
+        services.cache.drop("booking")  # a cancellation shows at once on I dag
+    booking = decided["booking"]
+    flash(
+        request,
+        f"closures.decided.{verb}",
+        title=booking.get("title") or booking["resource_name"],
+        when=i18n.when(request.state.lang, booking["start"]),
+    )
+    return back(f"{PAGE}#stengt-{closure_id}")
+
+
+@router.post(PAGE + "/utlan", response_model=None)
+async def add_desk_closure(
+    request: Request, actor: Actor = Depends(staff("desk"))
+) -> HTMLResponse | RedirectResponse:
+    """The loans desk closed for whole days: loans due and offers held then run to the next
+    open day (the loans service moves them and says how many)."""
+    form = await form_of(request)
+    lang = request.state.lang
+    first = parse_day(form.get("desk_first_date"))
+    last = parse_day(form.get("desk_last_date")) or first
+    errors: dict[str, str] = {}
+    if first is None:
+        errors["desk_first_date"] = i18n.text(lang, "closures.date.invalid")
+    elif last is not None and last < first:
+        errors["desk_last_date"] = i18n.text(lang, "closures.cafe.order")
+    if not form.get("desk_reason"):
+        errors["desk_reason"] = i18n.text(lang, "closures.reason.missing")
+    if errors or first is None or last is None:
+        return await _render(request, actor, 422, errors, form)
+    body = {
+        "first_date": first.isoformat(),
+        "last_date": last.isoformat(),
+        "reason": form["desk_reason"],
+    }
+    try:
+        added = await request.app.state.services.loans.add_closure(actor.caller, body)
+    except Refused as exc:
+        name = (exc.field or "").split(".")[-1]
+        field = {"first_date": "desk_first_date", "last_date": "desk_last_date"}.get(
+            name, "desk_reason" if name == "reason" else "desk_form"
+        )
+        return await _render(request, actor, exc.status, {field: exc.detail}, form)
+    flash(
+        request,
+        "closures.desk.added",
+        first=i18n.day_name(lang, first),
+        last=i18n.day_name(lang, last),
+        moved=added.get("loans_moved") or 0,
     )
     return back(PAGE)

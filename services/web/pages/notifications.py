@@ -1,11 +1,17 @@
 """Varsler: the notification log (queued, sent, delivered, failed, suppressed), filtered by
-status, and a failed message sent again."""
+status and by recipient, and a failed message sent again.
+
+The recipient (an email address or a phone number) is personal data, so it never goes in
+the page's address: it is posted, kept in the person's own session (in Redis, gone at
+sign-out or when the session ends) and applied to every page of the log until it is
+cleared. The address carries only the status and the page number."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from services.web import i18n
 from services.web.clients import Refused
 from services.web.pages.common import back, flash, form_of, render
 from services.web.staff import Actor, staff
@@ -14,6 +20,7 @@ router = APIRouter()
 PAGE = "/ansatt/varsler"
 STATUSES = ("queued", "sending", "sent", "delivered", "failed", "suppressed")
 PER_PAGE = 50
+RECIPIENT = "notify_recipient"  # the session's key for the recipient filter
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -30,11 +37,18 @@ async def _render(
     side: int = 1,
     code: int = 200,
     errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     chosen = status if status in STATUSES else None
     side = max(side, 1)
+    given = (values or {}).get("recipient")
+    recipient = request.session.get(RECIPIENT)
     rows = await request.app.state.services.notify.notifications(
-        actor.caller, chosen, limit=PER_PAGE + 1, offset=(side - 1) * PER_PAGE
+        actor.caller,
+        chosen,
+        limit=PER_PAGE + 1,
+        offset=(side - 1) * PER_PAGE,
+        recipient=recipient,
     )
     return render(
         request,
@@ -47,6 +61,8 @@ async def _render(
         side=side,
         chosen=chosen,
         statuses=STATUSES,
+        recipient=recipient,
+        typed=recipient if given is None else given,
         errors=errors or {},
     )
 
@@ -62,4 +78,27 @@ async def retry(
     except Refused as exc:
         return await _render(request, actor, status, 1, 409, {delivery_id: exc.detail})
     flash(request, "notifications.retried")
+    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+
+
+@router.post(PAGE + "/mottaker", response_model=None)
+async def filter_by_recipient(
+    request: Request, actor: Actor = Depends(staff())
+) -> HTMLResponse | RedirectResponse:
+    form = await form_of(request)
+    status = form.get("status") or None
+    recipient = form.get("recipient", "")
+    if not recipient or len(recipient) > 254:
+        wrong = i18n.text(request.state.lang, "notifications.recipient.missing")
+        request.session.pop(RECIPIENT, None)
+        return await _render(request, actor, status, 1, 422, {"recipient": wrong}, form)
+    request.session[RECIPIENT] = recipient
+    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+
+
+@router.post(PAGE + "/mottaker/fjern", response_model=None)
+async def clear_recipient(request: Request, actor: Actor = Depends(staff())) -> RedirectResponse:
+    form = await form_of(request)
+    status = form.get("status") or None
+    request.session.pop(RECIPIENT, None)
     return back(PAGE + (f"?status={status}" if status in STATUSES else ""))

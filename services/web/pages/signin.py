@@ -4,18 +4,20 @@ sign-in that lets you choose a role."""
 from __future__ import annotations
 
 import logging
+import secrets
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web.pages.common import NoSuchPage, back, flash, form_of, render
 from services.web.sessions import CLEAR, ROTATE
-from services.web.signin import SignInFailed
+from services.web.signin import SIGNED_OUT, SignInFailed
 from shared.roles import Role
 
 router = APIRouter()
 log = logging.getLogger("knutepunkt.web.signin")
 DEV_ROLES = tuple(role.value for role in Role)
+SIGNED_OUT_PAGE = "/ansatt/logg-inn?utlogget=1"
 
 
 def _safe_next(target: str | None) -> str:
@@ -27,14 +29,21 @@ def _safe_next(target: str | None) -> str:
 
 @router.get("/ansatt/logg-inn", response_class=HTMLResponse)
 async def sign_in_page(
-    request: Request, neste: str | None = None, utlopt: str | None = None
+    request: Request,
+    neste: str | None = None,
+    utlopt: str | None = None,
+    utlogget: str | None = None,
 ) -> HTMLResponse:
     request.session["after_signin"] = _safe_next(neste)
-    return _signin_page(request, 200, expired=bool(utlopt))
+    return _signin_page(request, 200, expired=bool(utlopt), signed_out=bool(utlogget))
 
 
 def _signin_page(
-    request: Request, status: int, error: str | None = None, expired: bool = False
+    request: Request,
+    status: int,
+    error: str | None = None,
+    expired: bool = False,
+    signed_out: bool = False,
 ) -> HTMLResponse:
     return render(
         request,
@@ -45,6 +54,7 @@ def _signin_page(
         dev=request.app.state.settings.dev_signin,
         dev_roles=DEV_ROLES,
         expired=expired,
+        signed_out=signed_out,
         error=error,
     )
 
@@ -108,6 +118,22 @@ def _start_session(
 
 @router.post("/ansatt/logg-ut")
 async def sign_out(request: Request) -> RedirectResponse:
+    """The hub's session ends at once (deleted in Redis); a person signed in through the
+    provider is then sent there to sign out too, when it offers that, and comes back to
+    /ansatt/utlogget. Without it, straight to the sign-in page."""
     await form_of(request)
+    signed_in_there = (request.session.get("staff") or {}).get("mode") == "oidc"
     request.scope[CLEAR] = True
-    return back("/ansatt/logg-inn")
+    oidc = request.app.state.oidc
+    if oidc is not None and signed_in_there:
+        target = await oidc.end_session_url(secrets.token_urlsafe(16))
+        if target:
+            return RedirectResponse(target, status_code=303)
+    return back(SIGNED_OUT_PAGE)
+
+
+@router.get(SIGNED_OUT)
+async def signed_out(request: Request) -> RedirectResponse:
+    """Back from the provider's sign-out: nothing to check (the session is already gone),
+    only the sign-in page that says so."""
+    return back(SIGNED_OUT_PAGE)

@@ -9,18 +9,57 @@ from datetime import date, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n
-from services.web.pages.common import day_bounds, part, render, skipped, today
+from services.web.clients import Refused
+from services.web.pages.closures import SERVICE_ID
+from services.web.pages.common import (
+    back,
+    day_bounds,
+    flash,
+    form_of,
+    part,
+    render,
+    skipped,
+    today,
+)
 from services.web.staff import Actor, staff
 
 router = APIRouter()
-ACTIVE = {"confirmed", "pending"}
+# Released: a no-show the booking service let go; shown so the desk knows the room is free.
+SHOWN = {"confirmed", "pending", "released"}
 
 
 @router.get("/ansatt/", response_class=HTMLResponse)
 async def today_page(request: Request, actor: Actor = Depends(staff())) -> HTMLResponse:
+    return await _render(request, actor)
+
+
+@router.post("/ansatt/bookinger/{booking_id}/sjekk-inn", response_model=None)
+async def check_in(
+    request: Request, booking_id: str, actor: Actor = Depends(staff("booking"))
+) -> HTMLResponse | RedirectResponse:
+    """Staff say a confirmed booking is in use, so it is not released as a no-show."""
+    await form_of(request)
+    if not SERVICE_ID.match(booking_id):  # it goes into the service's address
+        return back("/ansatt/")
+    try:
+        booking = await request.app.state.services.booking.check_in(actor.caller, booking_id)
+    except Refused as exc:
+        return await _render(request, actor, exc.status, {booking_id: exc.detail})
+    flash(
+        request,
+        "today.checked_in.done",
+        title=booking.get("title") or booking["resource_name"],
+        time=i18n.clock(booking["start"]),
+    )
+    return back(f"/ansatt/#booking-{booking_id}")
+
+
+async def _render(
+    request: Request, actor: Actor, status: int = 200, errors: dict[str, str] | None = None
+) -> HTMLResponse:
     services = request.app.state.services
     first = today()
     start, end = day_bounds(first, 2)
@@ -40,12 +79,19 @@ async def today_page(request: Request, actor: Actor = Depends(staff())) -> HTMLR
         else skipped(),
     )
     days = [first, first + timedelta(days=1)]
+    shown_days = [_day(d, resources, bookings, activities, closures) for d in days]
+    # A refusal about a booking no longer on the page (cancelled meanwhile) goes on top.
+    shown = {b["id"] for d in shown_days for r in d["resources"] for b in r["bookings"]}
+    gone = [message for key, message in (errors or {}).items() if key not in shown]
     return render(
         request,
         "staff/today.html",
+        status,
         title_key="today.title",
+        errors=errors or {},
         live=("bookings", "orders", "loans"),
-        days=[_day(d, resources, bookings, activities, closures) for d in days],
+        days=shown_days,
+        gone=gone,
         bookings_shown=actor.may("booking"),
         orders=None if orders.down or orders.value is None else _order_counts(orders.value),
         orders_down=orders.down,
@@ -61,7 +107,7 @@ def _on(day: date, moment: str) -> bool:
 def _day(
     day: date, resources: Any, bookings: Any, activities: Any, closures: Any
 ) -> dict[str, Any]:
-    rows = [b for b in bookings.value or [] if b["status"] in ACTIVE and _on(day, b["start"])]
+    rows = [b for b in bookings.value or [] if b["status"] in SHOWN and _on(day, b["start"])]
     per_resource = [
         {
             "resource": r,

@@ -8,6 +8,7 @@ handled (p50/p99), and for each process of both runs its SQL statements, Redis c
 CPU time per event and its peak RSS (bench/probe.py).
 
     python bench/backbone.py [--events 20000] [--db sqlite|postgres] [--postgres-url URL]
+                             [--read-count 100]
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ from tests.support.databases import create_postgres_database, drop_postgres_data
 from tests.support.waiting import wait_for
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Entries per read (XREADGROUP COUNT), the same for the raw consumer and the backbone's: the
+# services' default CONSUMER_BATCH. An environment variable, so the spawned processes see it.
+READ_COUNT = int(os.environ.get("BENCH_READ_COUNT", "100"))
 
 
 # --- backbone ---------------------------------------------------------------------------
@@ -74,7 +78,9 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
                 ]
             )
 
-        consumer = make_consumer(db, REDIS_URL, prefix, handler=handler, block_ms=50)
+        consumer = make_consumer(
+            db, REDIS_URL, prefix, handler=handler, block_ms=50, batch=READ_COUNT
+        )
         out.put("ready")
         before = probe.snapshot()
         task = asyncio.create_task(consumer.run())
@@ -173,7 +179,7 @@ async def _raw_consume(stream: str, total: int, on_ready) -> float:  # type: ign
     on_ready()
     seen = 0
     while seen < total:
-        resp = await r.xreadgroup("g", "c", {stream: ">"}, count=100, block=1000)
+        resp = await r.xreadgroup("g", "c", {stream: ">"}, count=READ_COUNT, block=1000)
         for _name, entries in resp or []:
             for _entry_id, fields in entries:
                 Envelope.model_validate_json(fields[b"__data__"])  # same parse work
@@ -272,9 +278,16 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    global READ_COUNT
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--per-transaction", type=int, default=100)
+    parser.add_argument(
+        "--read-count",
+        type=int,
+        default=READ_COUNT,
+        help="entries per consumer read, raw and backbone alike (CONSUMER_BATCH; default 100)",
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -283,6 +296,8 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
+    os.environ["BENCH_READ_COUNT"] = str(args.read_count)
+    READ_COUNT = args.read_count
     n = args.events
     pg_names: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -297,7 +312,8 @@ def main() -> None:
             pg_names = [producer_name, consumer_name]
         print(
             f"layout: 2 processes (producer+relay | consumer); {n} events; "
-            f"{args.per_transaction} events per producer transaction; db={args.db}"
+            f"{args.per_transaction} events per producer transaction; "
+            f"{args.read_count} per consumer read; db={args.db}"
         )
         try:
             raw2, raw_producer, raw_consumer = run_raw(n)

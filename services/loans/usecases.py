@@ -106,8 +106,6 @@ def _schedule_next(loan: Loan, rules: NoticeRules, now: datetime) -> None:
     loan.next_notice_at = domain.next_notice_at(schedule, now)
 
 
-
-
 async def borrower_of(uow: Uow, caller: Caller) -> Borrower:
     """The borrower whose manage token the caller sent."""
     borrower = None

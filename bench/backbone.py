@@ -3,10 +3,12 @@
 Backbone: commit (outbox row, 100 events per transaction) → relay → XADD → consumer group
 read → handler + inbox in one transaction → XACK. Baseline: pipelined XADD, and a consumer
 doing XREADGROUP COUNT 100 with one XACK per batch. Both use two processes (producer,
-consumer), as the services run. Prints events/s, the ratio, and the latency from commit to
-handled (p50/p99).
+consumer), as the services run. Prints events/s, the ratio, the latency from commit to
+handled (p50/p99), and for each process of both runs its SQL statements, Redis commands and
+CPU time per event and its peak RSS (bench/probe.py).
 
     python bench/backbone.py [--events 20000] [--db sqlite|postgres] [--postgres-url URL]
+                             [--read-count 100]
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
+from bench.probe import Counts, Probe
 from shared.events import BOOKING_STREAM, Envelope, encode_entry, new_event
 from tests.backbone.harness import (
     applied_at_least,
@@ -36,15 +41,21 @@ from tests.backbone.harness import (
     make_relay,
     messaging,
 )
+from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.waiting import wait_for
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
+# Entries per read (XREADGROUP COUNT), the same for the raw consumer and the backbone's: the
+# services' default CONSUMER_BATCH. An environment variable, so the spawned processes see it.
+READ_COUNT = int(os.environ.get("BENCH_READ_COUNT", "100"))
 
 
 # --- backbone ---------------------------------------------------------------------------
 
 
 def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> None:
+    probe = Probe.install()
+
     async def go() -> None:
         db = await make_db(db_url)
         latencies: list[float] = []
@@ -67,8 +78,11 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
                 ]
             )
 
-        consumer = make_consumer(db, REDIS_URL, prefix, handler=handler, block_ms=50)
+        consumer = make_consumer(
+            db, REDIS_URL, prefix, handler=handler, block_ms=50, batch=READ_COUNT
+        )
         out.put("ready")
+        before = probe.snapshot()
         task = asyncio.create_task(consumer.run())
         await finished.wait()
         await wait_for(lambda: applied_at_least(db, total), timeout=60)
@@ -77,18 +91,21 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await consumer.flush_acks()
-        out.put((done, latencies))
+        out.put((done, latencies, probe.snapshot() - before))
 
     asyncio.run(go())
 
 
-async def _backbone_producer(db_url: str, prefix: str, total: int, per_tx: int) -> float:
+async def _backbone_producer(
+    db_url: str, prefix: str, total: int, per_tx: int, probe: Probe
+) -> tuple[float, Counts]:
     db = await make_db(db_url)
     relay = make_relay(db, REDIS_URL, prefix, batch=1000, poll_seconds=0.05)
-    relay_task = asyncio.create_task(relay.run())
     # Events are built before the clock starts, in both runs: what is timed is the path
     # from serialising and committing them to their being handled.
     events = [new_event(booking(n)) for n in range(total)]
+    before = probe.snapshot()
+    relay_task = asyncio.create_task(relay.run())
     start = time.perf_counter()
     for chunk in range(0, total, per_tx):
         async with db.transaction() as session:
@@ -104,33 +121,53 @@ async def _backbone_producer(db_url: str, prefix: str, total: int, per_tx: int) 
                 ],
             )
         await asyncio.sleep(0)
-    await wait_for(_backlog_empty(relay), timeout=600, interval=0.01)
+    # The backlog check's own statements are the bench's, not the relay's.
+    spent = probe.snapshot() - before
+    while (await relay.backlog())[0]:
+        spent = probe.snapshot() - before
+        await asyncio.sleep(0.01)
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
     await db.dispose()
-    return start
+    return start, spent
 
 
-def run_backbone(db_url: str, total: int, per_tx: int) -> tuple[float, list[float]]:
+def _producer_process(
+    db_url: str, prefix: str, total: int, per_tx: int, go: Any, out: mp.Queue
+) -> None:
+    probe = Probe.install()
+    go.wait()
+    out.put(asyncio.run(_backbone_producer(db_url, prefix, total, per_tx, probe)))
+
+
+@dataclass
+class Run:
+    rate: float
+    producer: Counts
+    consumer: Counts
+    latencies: list[float]
+
+
+def run_backbone(db_url: str, consumer_db: str, total: int, per_tx: int) -> Run:
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
-    consumer_db = db_url.replace("producer", "consumer")
+    produced: mp.Queue = ctx.Queue()
+    go = ctx.Event()
     proc = ctx.Process(target=_backbone_consumer, args=(consumer_db, prefix, total, out))
+    producer = ctx.Process(
+        target=_producer_process, args=(db_url, prefix, total, per_tx, go, produced)
+    )
     proc.start()
+    producer.start()
     assert out.get(timeout=60) == "ready"
-    start = asyncio.run(_backbone_producer(db_url, prefix, total, per_tx))
-    done, latencies = out.get(timeout=600)
+    go.set()
+    start, producer_counts = produced.get(timeout=600)
+    done, latencies, consumer_counts = out.get(timeout=600)
     proc.join(30)
+    producer.join(30)
     asyncio.run(_cleanup(prefix))
-    return total / (done - start), latencies
-
-
-def _backlog_empty(relay):  # type: ignore[no-untyped-def]
-    async def check() -> bool:
-        return (await relay.backlog())[0] == 0
-
-    return check
+    return Run(total / (done - start), producer_counts, consumer_counts, latencies)
 
 
 # --- raw baseline -----------------------------------------------------------------------
@@ -142,7 +179,7 @@ async def _raw_consume(stream: str, total: int, on_ready) -> float:  # type: ign
     on_ready()
     seen = 0
     while seen < total:
-        resp = await r.xreadgroup("g", "c", {stream: ">"}, count=100, block=1000)
+        resp = await r.xreadgroup("g", "c", {stream: ">"}, count=READ_COUNT, block=1000)
         for _name, entries in resp or []:
             for _entry_id, fields in entries:
                 Envelope.model_validate_json(fields[b"__data__"])  # same parse work
@@ -153,12 +190,22 @@ async def _raw_consume(stream: str, total: int, on_ready) -> float:  # type: ign
 
 
 def _raw_consumer(stream: str, total: int, out: mp.Queue) -> None:
-    out.put(asyncio.run(_raw_consume(stream, total, lambda: out.put("ready"))))
+    probe = Probe.install()
+    before: list[Counts] = []
+
+    def ready() -> None:
+        before.append(probe.snapshot())
+        out.put("ready")
+
+    done = asyncio.run(_raw_consume(stream, total, ready))
+    out.put((done, probe.snapshot() - before[0]))
 
 
-async def _raw_producer(stream: str, total: int) -> float:
+async def _raw_producer(stream: str, total: int, on_start=None) -> float:  # type: ignore[no-untyped-def]
     r = Redis.from_url(REDIS_URL)
     events = [new_event(booking(n)) for n in range(total)]
+    if on_start:
+        on_start()
     start = time.perf_counter()
     payloads = [encode_entry(e) for e in events]
     for chunk in range(0, total, 1000):
@@ -170,20 +217,34 @@ async def _raw_producer(stream: str, total: int) -> float:
     return start
 
 
-def run_raw(total: int) -> float:
+def _raw_producer_process(stream: str, total: int, go: Any, out: mp.Queue) -> None:
+    probe = Probe.install()
+    go.wait()
+    before: list[Counts] = []
+    start = asyncio.run(_raw_producer(stream, total, lambda: before.append(probe.snapshot())))
+    out.put((start, probe.snapshot() - before[0]))
+
+
+def run_raw(total: int) -> tuple[float, Counts, Counts]:
     """Producer and consumer in two processes."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     stream = prefix + BOOKING_STREAM
     ctx = mp.get_context("spawn")
     out: mp.Queue = ctx.Queue()
+    produced: mp.Queue = ctx.Queue()
+    go = ctx.Event()
     proc = ctx.Process(target=_raw_consumer, args=(stream, total, out))
+    producer = ctx.Process(target=_raw_producer_process, args=(stream, total, go, produced))
     proc.start()
+    producer.start()
     assert out.get(timeout=60) == "ready"
-    start = asyncio.run(_raw_producer(stream, total))
-    done = out.get(timeout=600)
+    go.set()
+    start, producer_counts = produced.get(timeout=600)
+    done, consumer_counts = out.get(timeout=600)
     proc.join(30)
+    producer.join(30)
     asyncio.run(_cleanup(prefix))
-    return total / (done - start)
+    return total / (done - start), producer_counts, consumer_counts
 
 
 def run_raw_one_process(total: int) -> float:
@@ -217,9 +278,16 @@ def _pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
+    global READ_COUNT
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--per-transaction", type=int, default=100)
+    parser.add_argument(
+        "--read-count",
+        type=int,
+        default=READ_COUNT,
+        help="entries per consumer read, raw and backbone alike (CONSUMER_BATCH; default 100)",
+    )
     parser.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument(
         "--postgres-url",
@@ -228,57 +296,47 @@ def main() -> None:
         ),
     )
     args = parser.parse_args()
+    os.environ["BENCH_READ_COUNT"] = str(args.read_count)
+    READ_COUNT = args.read_count
+    n = args.events
+    pg_names: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         if args.db == "sqlite":
             db_url = f"sqlite+aiosqlite:///{tmp}/producer.db"
+            consumer_db = f"sqlite+aiosqlite:///{tmp}/consumer.db"
         else:
-            db_url = asyncio.run(_pg_databases(args.postgres_url))
+            # Databases of its own, so that two runs at once (other work) do not collide.
+            (db_url, producer_name), (consumer_db, consumer_name) = [
+                asyncio.run(create_postgres_database(args.postgres_url)) for _ in range(2)
+            ]
+            pg_names = [producer_name, consumer_name]
         print(
-            f"layout: 2 processes (producer+relay | consumer); {args.events} events; "
-            f"{args.per_transaction} events per producer transaction; db={args.db}"
+            f"layout: 2 processes (producer+relay | consumer); {n} events; "
+            f"{args.per_transaction} events per producer transaction; "
+            f"{args.read_count} per consumer read; db={args.db}"
         )
-        raw2 = run_raw(args.events)
-        raw1 = run_raw_one_process(args.events)
-        print(f"raw redis-py baseline, 2 processes: {raw2:10,.0f} events/s")
-        print(f"raw redis-py baseline, 1 process  : {raw1:10,.0f} events/s")
-        rate, latencies = run_backbone(db_url, args.events, args.per_transaction)
-        print(f"backbone end to end, 2 processes  : {rate:10,.0f} events/s")
-        print(f"ratio to the 2-process baseline   : {rate / raw2:10.2f}")
-        print(f"ratio to the 1-process baseline   : {rate / raw1:10.2f}")
-        print(
-            f"commit→handled latency          : p50 {_pct(latencies, 0.5):.1f} ms, "
-            f"p99 {_pct(latencies, 0.99):.1f} ms, mean {statistics.mean(latencies) * 1000:.1f} ms"
-        )
-        if args.db == "postgres":
-            asyncio.run(_pg_drop(args.postgres_url))
-
-
-_PG_NAMES = ["kp_bench_producer", "kp_bench_consumer"]
-
-
-async def _pg_databases(admin_url: str) -> str:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    plain = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(plain)
-    for name in _PG_NAMES:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=_PG_NAMES[0])
-    return url.render_as_string(False)
-
-
-async def _pg_drop(admin_url: str) -> None:
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    plain = make_url(admin_url).set(drivername="postgresql").render_as_string(False)
-    conn = await asyncpg.connect(plain)
-    for name in _PG_NAMES:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await conn.close()
+        try:
+            raw2, raw_producer, raw_consumer = run_raw(n)
+            raw1 = run_raw_one_process(n)
+            run = run_backbone(db_url, consumer_db, n, args.per_transaction)
+        finally:
+            for name in pg_names:
+                asyncio.run(drop_postgres_database(args.postgres_url, name))
+    print(f"raw redis-py baseline, 2 processes: {raw2:10,.0f} events/s")
+    print(f"raw redis-py baseline, 1 process  : {raw1:10,.0f} events/s")
+    print(f"backbone end to end, 2 processes  : {run.rate:10,.0f} events/s")
+    print(f"ratio to the 2-process baseline   : {run.rate / raw2:10.2f}")
+    print(f"ratio to the 1-process baseline   : {run.rate / raw1:10.2f}")
+    print(
+        f"commit→handled latency          : p50 {_pct(run.latencies, 0.5):.1f} ms, "
+        f"p99 {_pct(run.latencies, 0.99):.1f} ms, "
+        f"mean {statistics.mean(run.latencies) * 1000:.1f} ms"
+    )
+    print("per process, per event:")
+    print(f"  raw producer         {raw_producer.per(n, 'event')}")
+    print(f"  raw consumer         {raw_consumer.per(n, 'event')}")
+    print(f"  backbone producer    {run.producer.per(n, 'event')}  (writes + relay)")
+    print(f"  backbone consumer    {run.consumer.per(n, 'event')}")
 
 
 if __name__ == "__main__":

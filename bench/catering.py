@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx
 from redis.asyncio import Redis
 
+from bench.probe import Counts, Probe
 from services.catering.app import SPEC
 from shared.calendar import CAFE_HOURS, Calendar, at_local
 from shared.service import create_app
@@ -33,6 +34,7 @@ from tests.support.databases import create_postgres_database, drop_postgres_data
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOW = at_local(date(2026, 6, 1), wall(9, 0))
+SHOW_SQL = False
 
 
 def order(day: date) -> dict[str, object]:
@@ -44,7 +46,9 @@ def order(day: date) -> dict[str, object]:
     }
 
 
-async def timed(client: httpx.AsyncClient, calls: list, concurrency: int) -> float:
+async def timed(client: httpx.AsyncClient, calls: list, concurrency: int) -> tuple[float, Counts]:
+    probe = Probe.install()
+    before = probe.snapshot()
     gate = asyncio.Semaphore(concurrency)
 
     async def one(make) -> None:  # type: ignore[no-untyped-def]
@@ -55,7 +59,7 @@ async def timed(client: httpx.AsyncClient, calls: list, concurrency: int) -> flo
 
     started = time.perf_counter()
     await asyncio.gather(*(one(c) for c in calls))
-    return len(calls) / (time.perf_counter() - started)
+    return len(calls) / (time.perf_counter() - started), probe.snapshot() - before
 
 
 async def run(database_url: str, label: str, orders: int, concurrency: int) -> None:
@@ -75,8 +79,8 @@ async def run(database_url: str, label: str, orders: int, concurrency: int) -> N
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
                 await c.get("/menu")
-                menu = await timed(c, [lambda: c.get("/menu")] * orders, concurrency)
-                spread = await timed(
+                menu, menu_spent = await timed(c, [lambda: c.get("/menu")] * orders, concurrency)
+                spread, spread_spent = await timed(
                     c,
                     [
                         lambda d=days[i % len(days)]: c.post("/orders", json=order(d))
@@ -84,7 +88,7 @@ async def run(database_url: str, label: str, orders: int, concurrency: int) -> N
                     ],
                     concurrency,
                 )
-                one_day = await timed(
+                one_day, one_day_spent = await timed(
                     c, [lambda: c.post("/orders", json=order(days[-1]))] * orders, concurrency
                 )
     finally:
@@ -102,6 +106,14 @@ async def run(database_url: str, label: str, orders: int, concurrency: int) -> N
         f"{label}: orders on one day {one_day:8.0f} orders/s"
         f"  = {one_day / spread:.2f} × spread, {one_day / menu:.2f} × baseline"
     )
+    # One process: the app, its relay and timers, and the clients.
+    print(f"  GET /menu:         {menu_spent.per(orders)}")
+    print(f"  orders, spread:    {spread_spent.per(orders, 'order')}")
+    print(f"  orders, one day:   {one_day_spent.per(orders, 'order')}")
+    if SHOW_SQL:
+        print("  statements per order (spread):")
+        for line in spread_spent.top(20, orders, limit=20):
+            print(f"    {line}")
 
 
 async def main() -> None:
@@ -109,7 +121,11 @@ async def main() -> None:
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=25)
     parser.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL"))
+    parser.add_argument("--sql", action="store_true", help="print an order's statements")
     args = parser.parse_args()
+    global SHOW_SQL
+    SHOW_SQL = args.sql
+    Probe.install(keep_sql=args.sql)
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
         await run(url, "sqlite", args.orders, args.concurrency)

@@ -14,6 +14,7 @@ No asserts on speed: it prints figures and ratios measured in the same run.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import statistics
@@ -30,6 +31,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy import delete, event, insert, update
 
+from bench.probe import Counts, Probe
 from services.loans.app import SPEC
 from services.loans.models import Borrower, Item, Loan, NoticeSent, messaging
 from services.loans.settings import LoansSettings
@@ -161,7 +163,9 @@ async def scan_time(url: str, total: int, repeats: int = 7) -> tuple[float, int]
     return statistics.median(times), statements[0]
 
 
-async def http_rates(url: str, redis_url: str, n: int = 300) -> tuple[float, float]:
+async def http_rates(
+    url: str, redis_url: str, probe: Probe, n: int = 300
+) -> tuple[float, float, Counts, Counts]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     settings = load_settings(
         "loans",
@@ -181,11 +185,14 @@ async def http_rates(url: str, redis_url: str, n: int = 300) -> tuple[float, flo
                         "/items", json={"kind": "other", "label": f"Ting {i}"}, headers=headers
                     )
                     r.raise_for_status()
+                before = probe.snapshot()
                 started = time.perf_counter()
                 for _ in range(n):
                     r = await c.get("/health/live")
                     r.raise_for_status()
                 trivial = n / (time.perf_counter() - started)
+                spent_trivial = probe.snapshot() - before
+                before = probe.snapshot()
                 started = time.perf_counter()
                 for i in range(n):
                     body = {
@@ -197,16 +204,22 @@ async def http_rates(url: str, redis_url: str, n: int = 300) -> tuple[float, flo
                     if r.status_code != 201:
                         raise RuntimeError(r.text)
                 checkouts = n / (time.perf_counter() - started)
+                spent = probe.snapshot() - before
     finally:
         redis = Redis.from_url(redis_url)
         keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
-    return trivial, checkouts
+    return trivial, checkouts, spent_trivial, spent
 
 
 async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sql", action="store_true", help="print a check-out's statements")
+    parser.add_argument("--checkouts", type=int, default=300)
+    args = parser.parse_args()
+    probe = Probe.install(keep_sql=args.sql)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     with tempfile.TemporaryDirectory() as tmp:
 
@@ -225,11 +238,21 @@ async def main() -> None:
         )
         print(f"  ratio 1M / 1k:    {large / small:8.2f}  (near 1: cost follows what is due)")
 
-        trivial, checkouts = await http_rates(url("http"), redis_url)
+        n = args.checkouts
+        trivial, checkouts, spent_trivial, spent = await http_rates(
+            url("http"), redis_url, probe, n
+        )
         print("HTTP, in-process (httpx ASGI transport, lifespan running), sequential")
         print(f"  GET /health/live: {trivial:8.0f} req/s")
         print(f"  POST /loans:      {checkouts:8.0f} check-outs/s")
         print(f"  ratio:            {checkouts / trivial:8.3f}  (check-outs / trivial)")
+        # One process: the app, its relay and timers, and the client.
+        print(f"  trivial:   {spent_trivial.per(n)}")
+        print(f"  check-out: {spent.per(n, 'check-out')}")
+        if args.sql:
+            print("  statements per check-out (all of the process's engines):")
+            for line in spent.top(20, n, limit=20):
+                print(f"    {line}")
 
 
 if __name__ == "__main__":

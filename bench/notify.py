@@ -1,6 +1,6 @@
 """Notify benchmark: fan-out throughput and booking-to-SMS latency.
 
-    python bench/notify.py [--events 10000] [--bookings 500]
+    python bench/notify.py [--events 2000] [--bookings 100]
 
 1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
    sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
@@ -36,6 +36,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.probe import Probe
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.booking.app import SPEC as BOOKING
 from services.notify.app import make_spec
@@ -112,7 +113,10 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
             consumer_batch=500,
         ) as notify,
     ):
+        probe = Probe.install()
+        before = probe.snapshot()
         base = await baseline(mail.url, sms.url, events)
+        base_spent = probe.snapshot() - before
         mail.clear()
         sms.clear()
         envelopes = [
@@ -127,6 +131,7 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
             for i in range(events)
         ]
         runtime = notify.runtime
+        before = probe.snapshot()
         started = time.perf_counter()
         for chunk in range(0, events, 1000):
             pipe = redis.pipeline(transaction=False)
@@ -134,21 +139,29 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
                 pipe.xadd(prefix + BOOKING_STREAM, encode_entry(envelope))
             await pipe.execute()
         target = 2 * events
+        polled = 0  # the bench's own statements, taken out of notify's
         while True:
+            statements = probe.statements
             async with runtime.db.read() as session:
                 sent = (
                     await session.execute(select(func.count()).where(DeliveryRow.status == "sent"))
                 ).scalar_one()
+            polled += probe.statements - statements
             if sent >= target:
                 break
             await asyncio.sleep(0.1)
         seconds = time.perf_counter() - started
+        spent = probe.snapshot() - before
+        spent.statements -= polled
         assert len(mail.messages) == events and len(sms.messages) == events, "lost messages"
     await redis.aclose()
     rate = target / seconds
     print(f"fan-out: {events} events -> {target} deliveries in {seconds:.1f} s: {rate:.0f}/s")
     print(f"baseline (raw aiosmtplib + raw httpx loops, same sinks): {base:.0f} messages/s")
     print(f"ratio notify / baseline: {rate / base:.2f}")
+    # One process: notify, the mail catcher and the SMS stub (and the bench's XADDs).
+    print(f"  baseline: {base_spent.per(2 * events, 'message')}")
+    print(f"  notify:   {spent.per(target, 'delivery')}")
     return rate, seconds
 
 
@@ -236,8 +249,8 @@ async def latency(tmp: Path, prefix: str, bookings: int) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=10_000)
-    parser.add_argument("--bookings", type=int, default=500)
+    parser.add_argument("--events", type=int, default=2_000)
+    parser.add_argument("--bookings", type=int, default=100)
     args = parser.parse_args()
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     with tempfile.TemporaryDirectory() as folder:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -97,9 +97,21 @@ class UnitOfWork(Generic[S]):
     async def flush(self) -> None:
         """Write what was recorded so far to the outbox (in this transaction) and the
         store's pending changes to the database."""
-        events, self._events = self._events, []
-        await emit_envelopes(self._session, self._tables, events)
-        await self._session.flush()
+        await flush_together([self])
+
+
+async def flush_together(units: Sequence[UnitOfWork[Any]]) -> None:
+    """`flush` for units of work on one session (a consumed batch's deliveries): their
+    recorded events in one outbox statement, then one flush of the session."""
+    if not units:
+        return
+    events: list[Envelope] = []
+    for unit in units:
+        events += unit._events
+        unit._events = []
+    first = units[0]
+    await emit_envelopes(first._session, first._tables, events)
+    await first._session.flush()
 
 
 class UnitsOfWork(Generic[S]):
@@ -125,9 +137,17 @@ class UnitsOfWork(Generic[S]):
         self.attempts = attempts
         self.integrity = integrity
 
-    def bound(self, session: AsyncSession, *, correlation: str | None = None) -> UnitOfWork[S]:
+    def bound(
+        self, session: AsyncSession, *, correlation: str | None = None, store: S | None = None
+    ) -> UnitOfWork[S]:
+        """A unit of work on `session`'s transaction; units of work on one session may share
+        one store (`store`), which holds nothing but the session."""
         return UnitOfWork(
-            session, self.store(session), self.tables, self.clock, correlation=correlation
+            session,
+            self.store(session) if store is None else store,
+            self.tables,
+            self.clock,
+            correlation=correlation,
         )
 
     async def run(

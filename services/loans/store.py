@@ -286,36 +286,43 @@ class Store:
         phone: str,
         email: str | None,
         language: str,
+        token_hash: str | None = None,
     ) -> tuple[Borrower, bool]:
         """The borrower with this (E.164) phone, created if new, locked for the rest of the
         transaction (their loan count is checked under the lock). Returns (borrower,
-        created); an existing borrower takes the desk's newest details."""
-        result = await self.session.execute(
-            insert_for(self._dialect)(Borrower)
-            .values(
-                id=new_id(),
+        created); an existing borrower takes the desk's newest details, and `token_hash`
+        becomes the borrower's manage token if they have none.
+
+        One statement (an upsert that returns the row), not an insert, a locking read and
+        updates: the conflict's update locks the row as SELECT … FOR UPDATE did."""
+        proposed = new_id()
+        insert = insert_for(self._dialect)(Borrower)
+        stmt = (
+            insert.values(
+                id=proposed,
                 name=name,
                 phone=phone,
                 email=email,
                 language=language,
+                token_hash=token_hash,
                 created_at=now,
             )
-            .on_conflict_do_nothing(index_elements=["phone"])
-            .returning(Borrower.id)
-        )
-        created = result.scalar_one_or_none() is not None
-        borrower = (
-            await self.session.execute(
-                self._for_update(select(Borrower).where(Borrower.phone == phone)),
-                execution_options={"populate_existing": True},
+            .on_conflict_do_update(
+                index_elements=["phone"],
+                set_={
+                    "name": insert.excluded.name,
+                    # An empty or missing email keeps the one on file.
+                    "email": func.coalesce(func.nullif(insert.excluded.email, ""), Borrower.email),
+                    "language": insert.excluded.language,
+                    "token_hash": func.coalesce(Borrower.token_hash, insert.excluded.token_hash),
+                },
             )
+            .returning(Borrower)
+        )
+        borrower = (
+            await self.session.execute(stmt, execution_options={"populate_existing": True})
         ).scalar_one()
-        if not created:
-            borrower.name = name
-            if email:
-                borrower.email = email
-            borrower.language = language
-        return borrower, created
+        return borrower, borrower.id == proposed
 
     # ----------------------------------------------------------------------- retention
 
@@ -405,22 +412,15 @@ class Store:
         rows = await self.session.execute(select(Borrower).where(Borrower.id.in_(ids)))
         return {b.id: b for b in rows.scalars()}
 
-    async def overdue_loans_of(self, borrower_id: str, now: datetime) -> list[tuple[str, datetime]]:
+    async def active_loans_of(self, borrower_id: str) -> list[tuple[str, datetime, str]]:
+        """The borrower's loans not yet returned: (loan id, due, item kind), in one read for
+        both the overdue block and the per-kind limit."""
         rows = await self.session.execute(
-            select(Loan.id, Loan.due_at).where(
-                Loan.borrower_id == borrower_id, Loan.returned_at.is_(None), Loan.due_at <= now
-            )
-        )
-        return [(loan_id, due_at) for loan_id, due_at in rows.all()]
-
-    async def active_loans_of(self, borrower_id: str, kind: str) -> int:
-        query = (
-            select(func.count())
-            .select_from(Loan)
+            select(Loan.id, Loan.due_at, Item.kind)
             .join(Item, Item.id == Loan.item_id)
-            .where(Loan.borrower_id == borrower_id, Loan.returned_at.is_(None), Item.kind == kind)
+            .where(Loan.borrower_id == borrower_id, Loan.returned_at.is_(None))
         )
-        return int((await self.session.execute(query)).scalar_one())
+        return [(loan_id, due_at, kind) for loan_id, due_at, kind in rows.all()]
 
     # --- loans ------------------------------------------------------------------------
 

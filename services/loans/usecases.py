@@ -110,15 +110,6 @@ def _schedule_next(loan: Loan, rules: NoticeRules, now: datetime) -> None:
     loan.next_notice_at = domain.next_notice_at(schedule, now)
 
 
-def _issue_token(borrower: Borrower, created: bool) -> str | None:
-    """A new borrower (or one who never had one) gets a manage token, shown once."""
-    if not created and borrower.token_hash is not None:
-        return None
-    token = new_token()
-    borrower.token_hash = hash_token(token)
-    return token
-
-
 async def borrower_of(uow: Uow, caller: Caller) -> Borrower:
     """The borrower whose manage token the caller sent."""
     borrower = None
@@ -167,11 +158,21 @@ class CheckOut:
     actor: Actor | None = None
 
 
-async def _borrower_for(uow: Uow, details: BorrowerDetails) -> tuple[Borrower, bool]:
+async def _borrower_for(uow: Uow, details: BorrowerDetails) -> tuple[Borrower, str | None]:
+    """The borrower (created if new, locked) and the manage token issued to them, shown
+    once: a new borrower, or one who never had one, gets one."""
     phone = domain.normalise_phone(details.phone)
-    return await uow.store.borrower_for_update(
-        uow.now(), name=details.name, phone=phone, email=details.email, language=details.language
+    token = new_token()
+    digest = hash_token(token)
+    borrower, _created = await uow.store.borrower_for_update(
+        uow.now(),
+        name=details.name,
+        phone=phone,
+        email=details.email,
+        language=details.language,
+        token_hash=digest,
     )
+    return borrower, token if borrower.token_hash == digest else None
 
 
 async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
@@ -181,8 +182,9 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
     backfill = cmd.started_at is not None
     start = cmd.started_at or now
     domain.check_backfill(cmd.started_at, now)
+    calendar = await _calendar(uow, cmd.hub)  # read once: opening now, and the due time
     if not backfill:
-        domain.require_open(await _calendar(uow, cmd.hub), now, "check-out")
+        domain.require_open(calendar, now, "check-out")
     domain.check_request_shape(cmd.condition, cmd.item_id, cmd.kind)
 
     item: Item | None = None
@@ -198,13 +200,14 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
         kind = cmd.kind
     policy = await _policy(uow, cmd.hub, kind)
     due = domain.due_date(policy, local_date(start), cmd.days, cmd.due_date)
-    due_at = domain.closing_time(await _calendar(uow, cmd.hub), due)
+    due_at = domain.closing_time(calendar, due)
 
-    borrower, created = await _borrower_for(uow, cmd.borrower)
-    blocker = domain.blocking_loan(
-        await store.overdue_loans_of(borrower.id, now), now, cmd.rules.steps
-    )
-    domain.check_may_borrow(blocker, await store.active_loans_of(borrower.id, kind), policy, kind)
+    borrower, token = await _borrower_for(uow, cmd.borrower)
+    active = await store.active_loans_of(borrower.id)
+    overdue = [(loan_id, loan_due) for loan_id, loan_due, _ in active if loan_due <= now]
+    blocker = domain.blocking_loan(overdue, now, cmd.rules.steps)
+    of_kind = sum(1 for *_, loan_kind in active if loan_kind == kind)
+    domain.check_may_borrow(blocker, of_kind, policy, kind)
 
     reservation = await store.open_reservation_of(cmd.hub, kind, borrower.id)
     if item is not None:
@@ -229,7 +232,6 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
         if cmd.condition in UNLENDABLE:
             raise domain.unlendable(item.label, cmd.condition)
 
-    token = _issue_token(borrower, created)
     loan = Loan(
         id=new_id(),
         hub=cmd.hub,
@@ -558,13 +560,11 @@ async def reserve(uow: Uow, cmd: Reserve) -> ReservationView:
     if cmd.caller.staff:
         if cmd.borrower is None:
             raise domain.staff_must_name_borrower()
-        borrower, created = await _borrower_for(uow, cmd.borrower)
-        token = _issue_token(borrower, created)
+        borrower, token = await _borrower_for(uow, cmd.borrower)
     elif cmd.caller.token is None and cmd.borrower is not None:
         # A first reservation from the public pages, known by phone as at the desk. A token
         # is issued only to a new borrower (or one who never had one), never one's again.
-        borrower, created = await _borrower_for(uow, cmd.borrower)
-        token = _issue_token(borrower, created)
+        borrower, token = await _borrower_for(uow, cmd.borrower)
     else:
         borrower = await borrower_of(uow, cmd.caller)
     domain.check_no_open_reservation(

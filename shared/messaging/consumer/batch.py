@@ -34,7 +34,7 @@ from shared.messaging.consumer.member import Member
 from shared.messaging.redis import Entry, as_str
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
-from shared.unit_of_work import UnitOfWork, UnitsOfWork
+from shared.unit_of_work import UnitOfWork, UnitsOfWork, flush_together
 
 _REPLAY_GROUP = REPLAY_GROUP_FIELD.encode()
 
@@ -127,11 +127,13 @@ class Batches:
                     utcnow(),
                 )
                 runs: list[tuple[int, list[Delivery[Any]]]] = []
+                # One store for the transaction: a store holds nothing but its session.
+                store = self.units.store(session) if self.units is not None else None
                 for index, (_, envelope, data) in enumerate(todo):
                     if envelope.id not in fresh:
                         continue
                     fresh.discard(envelope.id)  # the same event twice in one batch
-                    delivery = Delivery(self._bind(session, envelope), envelope, data)
+                    delivery = Delivery(self._bind(session, envelope, store), envelope, data)
                     handler = self.handlers[envelope.type]
                     if (
                         batch_of(handler) is not None
@@ -151,9 +153,9 @@ class Batches:
             self.acks.add(stream, entry_id)
         self.metrics.events_consumed.labels(base, "handled").inc(len(todo))
 
-    def _bind(self, session: AsyncSession, envelope: Envelope) -> UnitOfWork[Any]:
+    def _bind(self, session: AsyncSession, envelope: Envelope, store: Any) -> UnitOfWork[Any]:
         if self.units is not None:
-            return self.units.bound(session, correlation=envelope.correlationid)
+            return self.units.bound(session, correlation=envelope.correlationid, store=store)
         # Without a service's units of work: no store, on the real clock.
         return UnitOfWork(session, None, self.tables, utcnow, correlation=envelope.correlationid)
 
@@ -167,8 +169,8 @@ class Batches:
                 await batch(deliveries)
             else:
                 await handler(first)
-            for delivery in deliveries:
-                await delivery.uow.flush()
+            # A run's events in one outbox statement and one flush, not one per delivery.
+            await flush_together([delivery.uow for delivery in deliveries])
         except Exception as exc:
             if isinstance(exc, SQLAlchemyError | OSError):
                 raise_if_outage(exc)

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Table, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db import insert_for
 from shared.events import Envelope
 
 
@@ -23,27 +23,19 @@ async def claim(
     envelopes: list[Envelope],
     now: datetime,
 ) -> set[str]:
-    """Record the event ids; returns those not seen before (one statement per batch)."""
+    """Record the event ids; returns those not seen before (one statement per batch).
+
+    Concurrent transactions may race for an id (PostgreSQL): the database decides, and
+    RETURNING says which rows were ours. On SQLite the transaction holds the write lock
+    (BEGIN IMMEDIATE), so there is no race, and the one statement replaces a lookup and
+    an insert: a round trip, and two of the driver thread's hand-offs, fewer per batch.
+    """
     unique = {e.id: e for e in envelopes}
     rows = [
         {"event_id": e.id, "stream": stream, "type": e.type, "processed_at": now}
         for e in unique.values()
     ]
-    if dialect == "postgresql":
-        # Concurrent transactions may race for an id: the database decides, and
-        # RETURNING says which rows were ours.
-        stmt = pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
-        return set((await session.execute(stmt, rows)).scalars())
-    # SQLite: this transaction holds the write lock (BEGIN IMMEDIATE), so a lookup then
-    # a plain executemany is race-free, and cheaper than INSERT … RETURNING.
-    seen: set[str] = set(
-        (
-            await session.execute(
-                select(inbox.c.event_id).where(inbox.c.event_id.in_(list(unique)))
-            )
-        ).scalars()
-    )
-    fresh = [row for row in rows if row["event_id"] not in seen]
-    if fresh:
-        await session.execute(insert(inbox), fresh)
-    return set(unique) - seen
+    stmt = insert_for(dialect)(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
+    # On the session's connection: a Core statement needs none of the ORM's execution.
+    connection = await session.connection()
+    return set((await connection.execute(stmt, rows)).scalars())

@@ -1,0 +1,123 @@
+"""What a bench counts beside its ratio, in the process it runs in: SQL statements (every
+engine's `before_cursor_execute`, an executemany counting once: one round trip), Redis
+commands and round trips (redis-py's asyncio connections), CPU seconds (user + system, all
+threads: aiosqlite's included) and the peak RSS.
+
+    probe = Probe.install()       # once per process, before the work
+    before = probe.snapshot()
+    ...                           # the measured work
+    spent = probe.snapshot() - before
+    print(spent.per(n, "request"))
+
+A bench whose work runs in several processes installs one in each and sends its `Counts`
+back (they pickle). `Probe.install(keep_sql=True)` also keeps each statement's text, so
+that `Counts.top()` can say which statements a request sends.
+"""
+
+from __future__ import annotations
+
+import resource
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Counts:
+    statements: int = 0
+    redis_commands: int = 0
+    redis_round_trips: int = 0
+    cpu_seconds: float = 0.0
+    peak_rss_mb: float = 0.0
+    sql: Counter[str] = field(default_factory=Counter)
+
+    def __sub__(self, other: Counts) -> Counts:
+        return Counts(
+            statements=self.statements - other.statements,
+            redis_commands=self.redis_commands - other.redis_commands,
+            redis_round_trips=self.redis_round_trips - other.redis_round_trips,
+            cpu_seconds=self.cpu_seconds - other.cpu_seconds,
+            # A peak is a peak: the process's, up to the later snapshot.
+            peak_rss_mb=self.peak_rss_mb,
+            sql=self.sql - other.sql,
+        )
+
+    def per(self, n: int, unit: str = "request") -> str:
+        """One line: statements, Redis commands and CPU per unit, and the peak RSS."""
+        return (
+            f"{self.statements / n:6.2f} SQL statements/{unit}, "
+            f"{self.redis_commands / n:6.3f} Redis commands/{unit} "
+            f"({self.redis_round_trips / n:.3f} round trips), "
+            f"CPU {self.cpu_seconds / n * 1e6:7.0f} µs/{unit}, "
+            f"peak RSS {self.peak_rss_mb:5.0f} MB"
+        )
+
+    def top(self, n: int, per: int, limit: int = 12) -> list[str]:
+        """The most sent statements, as `count per unit  text` lines."""
+        return [f"{count / per:7.2f}  {text}" for text, count in self.sql.most_common(limit)][:n]
+
+
+class Probe:
+    _installed: Probe | None = None
+
+    def __init__(self, keep_sql: bool) -> None:
+        self.keep_sql = keep_sql
+        self.statements = 0
+        self.redis_commands = 0
+        self.redis_round_trips = 0
+        self.sql: Counter[str] = Counter()
+
+    @classmethod
+    def install(cls, *, keep_sql: bool = False) -> Probe:
+        if cls._installed is not None:
+            cls._installed.keep_sql = cls._installed.keep_sql or keep_sql
+            return cls._installed
+        probe = cls(keep_sql)
+        probe._hook_sql()
+        probe._hook_redis()
+        cls._installed = probe
+        return probe
+
+    def _hook_sql(self) -> None:
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        def counted(
+            _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+        ) -> None:
+            self.statements += 1
+            if self.keep_sql:
+                text = " ".join(statement.split())[:110]
+                self.sql[("(many) " if many else "") + text] += 1
+
+        # On the class: every engine of the process, made before or after this.
+        event.listen(Engine, "before_cursor_execute", counted)
+
+    def _hook_redis(self) -> None:
+        from redis.asyncio.connection import AbstractConnection
+
+        pack = AbstractConnection.pack_command
+        send = AbstractConnection.send_packed_command
+        probe = self
+
+        def pack_command(conn: Any, *args: Any) -> Any:
+            probe.redis_commands += 1
+            return pack(conn, *args)
+
+        async def send_packed_command(conn: Any, *args: Any, **kwargs: Any) -> None:
+            probe.redis_round_trips += 1
+            await send(conn, *args, **kwargs)
+
+        AbstractConnection.pack_command = pack_command  # type: ignore[method-assign]
+        AbstractConnection.send_packed_command = send_packed_command  # type: ignore[method-assign]
+
+    def snapshot(self) -> Counts:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return Counts(
+            statements=self.statements,
+            redis_commands=self.redis_commands,
+            redis_round_trips=self.redis_round_trips,
+            cpu_seconds=usage.ru_utime + usage.ru_stime,
+            peak_rss_mb=usage.ru_maxrss / 1024,  # kB on Linux
+            sql=Counter(self.sql),
+        )

@@ -8,8 +8,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,10 +46,12 @@ def create_app(
         app.state.runtime = runtime
         tasks: list[asyncio.Task[None]] = []
         await _migrate_with_retry(runtime)
+        # Setup and seed are idempotent: a database that is slow to answer right after a
+        # restart (a connect timeout) is waited for, as for the migrations, not a crash.
         if spec.setup:
-            await spec.setup(runtime)
+            await when_reachable(partial(spec.setup, runtime), f"{spec.name} setup")
         if spec.seed:
-            await spec.seed(runtime)
+            await when_reachable(partial(spec.seed, runtime), f"{spec.name} seed")
         tasks.append(asyncio.create_task(_supervised(_relay, runtime), name="outbox-relay"))
         if runtime.consumer:
             tasks.append(asyncio.create_task(_supervised(_consume, runtime), name="consumer"))
@@ -105,17 +108,29 @@ async def _migrate_with_retry(runtime: Runtime) -> None:
 
 async def upgrade_when_reachable(service: str, db: Database, attempts: int = 60) -> None:
     """The database may come up after us (compose has no start order we can rely on)."""
+    await when_reachable(partial(migrations.upgrade, service, db), "migrations", attempts)
+
+
+async def when_reachable(
+    step: Callable[[], Awaitable[None]], what: str, attempts: int = 60
+) -> None:
+    """Run a startup step, again with backoff while the database does not answer."""
     backoff = Backoff(0.2, 5.0)
     for attempt in range(attempts):
         try:
-            await migrations.upgrade(service, db)
+            await step()
             return
         except (SQLAlchemyError, OSError) as exc:
             if not is_outage(exc):
-                raise  # a broken migration is not a database that is still starting
-            log.warning("database not ready (attempt %d): %s", attempt + 1, type(exc).__name__)
+                raise  # a broken migration or seed is not a database that is still starting
+            log.warning(
+                "database not ready for %s (attempt %d): %s",
+                what,
+                attempt + 1,
+                type(exc).__name__,
+            )
             await asyncio.sleep(backoff.next())
-    await migrations.upgrade(service, db)
+    await step()
 
 
 async def _relay(runtime: Runtime) -> None:

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from redis.exceptions import RedisError
 
 from services.web import i18n
+from services.web.clients import SignedOut
 from services.web.pages.common import back, form_of, render
 from services.web.staff import ADMIN, Actor, staff
 from shared import access_log, person_requests
@@ -70,13 +71,16 @@ def _search(
 
 async def _export(request: Request, actor: Actor, asked: dict[str, str]) -> dict[str, Any]:
     app = request.app
-    return await person_requests.export_all(
+    made = await person_requests.export_all(
         app.state.settings.service_urls(),
         _headers(request, actor),
         app.state.live.redis,
         app.state.live.names,
         asked,
     )
+    if any(why.startswith("answered 401") for why in made["missing"].values()):
+        raise SignedOut()  # the admin's token expired: sign in again, not a partial export
+    return made
 
 
 @router.get(PAGE, response_class=HTMLResponse)

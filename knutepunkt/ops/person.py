@@ -7,29 +7,25 @@ command exits 1. An erasure is left for every service before they are asked
 (shared/person_data.py): one that is down erases when it starts again, and
 `knutepunkt person pending` says which services have not finished. An erasure is also
 pending while a stream entry naming the person is still in flight; the service's erasure
-timer finishes it. Erasing twice is harmless.
+timer finishes it. Erasing twice is harmless. The asking and assembling is
+shared/person_requests.py, which the web front's admin pages use too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import uuid
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from knutepunkt.ops.connection import target
 from knutepunkt.ops.output import HEALTHY, UNHEALTHY, USAGE, console, fail, print_json
 from knutepunkt.ops.target import Target, TargetError
-from shared import access_log
-from shared.person_data import PersonIn, leave_request, pending_requests
-from shared.settings import SERVICES
+from shared import person_requests
+from shared.person_requests import readable
 
 person_app = typer.Typer(
     help="One person's data across the hub: export (innsyn) or erase.", no_args_is_help=True
@@ -37,93 +33,36 @@ person_app = typer.Typer(
 
 EmailOption = Annotated[str | None, typer.Option("--email", help="The person's email address.")]
 PhoneOption = Annotated[str | None, typer.Option("--phone", help="The person's phone number.")]
-TIMEOUT_SECONDS = 15.0
+
+__all__ = ["erase_all", "export_all", "person_app", "readable", "still_pending"]
 
 
-async def ask_all(hub: Target, path: str, body: dict[str, str]) -> dict[str, Any]:
-    """Each service's answer, or why there is none."""
+def _admin_headers(hub: Target) -> dict[str, str]:
     try:
-        headers = hub.staff_headers("admin")
+        return hub.staff_headers("admin")
     except TargetError as exc:
         fail(str(exc), USAGE)
 
-    async def ask(client: httpx.AsyncClient, service: str) -> tuple[str, dict[str, Any]]:
-        try:
-            response = await client.post(hub.urls[service] + path, json=body, headers=headers)
-        except httpx.HTTPError as exc:
-            return service, {"missing": f"not answering ({type(exc).__name__})"}
-        if response.status_code != 200:
-            return service, {"missing": f"answered {response.status_code}: {response.text[:300]}"}
-        return service, response.json()
 
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
-        answers = await asyncio.gather(*(ask(client, s) for s in SERVICES))
-    return dict(answers)
+def _redis(hub: Target) -> Redis:
+    return Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
 
 
 async def export_all(hub: Target, asked: dict[str, str]) -> dict[str, Any]:
-    """The four services' answers and the access log's entries naming the person."""
-    made = assemble_export(await ask_all(hub, "/privacy/export", asked), asked)
-    redis = Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    """The four services' answers and the access log's entries naming the person
+    (shared/person_requests.py, as the web front's admin pages do it)."""
+    headers = _admin_headers(hub)
+    redis = _redis(hub)
     try:
-        people = access_log.identifiers([asked.get("email")], [asked.get("phone")])
-        made["access_log"] = await access_log.entries(redis, hub.names, people)
-    except (RedisError, OSError) as exc:
-        made["missing"]["access_log"] = f"Redis not answering ({type(exc).__name__})"
-        made["complete"] = False
+        return await person_requests.export_all(hub.urls, headers, redis, hub.names, asked)
     finally:
         await redis.aclose()
-    return made
 
 
 def _body(email: str | None, phone: str | None) -> dict[str, str]:
     if not (email or phone):
         fail("give --email, --phone or both", USAGE)
     return {k: v for k, v in (("email", email), ("phone", phone)) if v}
-
-
-def assemble_export(answers: dict[str, Any], asked: dict[str, str]) -> dict[str, Any]:
-    missing = {s: a["missing"] for s, a in answers.items() if "missing" in a}
-    return {
-        "asked_for": asked,
-        "made_at": datetime.now(UTC).isoformat(),
-        "complete": not missing,
-        "missing": missing,
-        "services": {s: a.get("held", {}) for s, a in answers.items() if "missing" not in a},
-    }
-
-
-def readable(export: dict[str, Any]) -> str:
-    """The export as a document a person can read (Markdown)."""
-    lines = [
-        "# Innsyn: opplysninger Knutepunkt har om deg / what Knutepunkt holds about you",
-        "",
-        f"Laget / made: {export['made_at']}",
-        "",
-    ]
-    if export["missing"]:
-        lines += ["**Mangler ennå / still missing:**", ""]
-        lines += [f"- {s}: {why}" for s, why in export["missing"].items()]
-        lines.append("")
-    log = export.get("access_log", [])
-    lines += [
-        f"## Hvem blant de ansatte har sett eller endret / staff reads and changes ({len(log)})",
-        "",
-    ]
-    lines += [f"- {e['at']}: {e['actor']} ({e['roles']}) {e['action']} {e['what']}" for e in log]
-    lines.append("")
-    for service, held in export["services"].items():
-        lines += [f"## {service}", ""]
-        for kind, rows in held.items():
-            lines.append(f"### {kind} ({len(rows)})")
-            lines.append("")
-            for row in rows:
-                lines.append(
-                    "- "
-                    + "; ".join(f"{k}: {v}" for k, v in row.items() if v not in (None, "", [], {}))
-                )
-            lines.append("")
-    return "\n".join(lines)
 
 
 @person_app.command("export")
@@ -152,30 +91,20 @@ def export(
 
 
 async def erase_all(hub: Target, asked: dict[str, str]) -> dict[str, Any]:
-    """Leave the request for every service, then ask each: what answers done is removed
-    from its list by the service itself; a service down finds it when it starts again."""
-    request_id = str(uuid.uuid4())
-    body = PersonIn(**asked, request_id=request_id)
-    redis = Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    """Leave the request for every service, then ask each (shared/person_requests.py)."""
+    headers = _admin_headers(hub)
+    redis = _redis(hub)
     try:
-        await leave_request(redis, hub.names, SERVICES, request_id, body)
+        return await person_requests.erase_all(hub.urls, headers, redis, hub.names, asked)
     finally:
         await redis.aclose()
-    answers = await ask_all(hub, "/privacy/erase", body.model_dump(exclude_none=True))
-    states = {
-        s: ("pending: " + a["missing"])
-        if "missing" in a
-        else ("done" if a["done"] else "pending: events in flight")
-        for s, a in answers.items()
-    }
-    return {"request_id": request_id, "services": states, "answers": answers}
 
 
 async def still_pending(hub: Target) -> dict[str, list[str]]:
     """The erasure requests each service has not finished yet (ids only)."""
-    redis = Redis.from_url(hub.redis_url, socket_connect_timeout=3, socket_timeout=10)
+    redis = _redis(hub)
     try:
-        return {s: sorted(await pending_requests(redis, hub.names, s)) for s in SERVICES}
+        return await person_requests.still_pending(redis, hub.names)
     finally:
         await redis.aclose()
 

@@ -38,6 +38,7 @@ from services.web.pages import (
     manage,
     notifications,
     organisations,
+    privacy,
     public,
     requests,
     rooms,
@@ -164,6 +165,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     for module in (rooms, manage):  # the citizens' rooms and what they booked (issue 17)
         app.include_router(module.router)
     app.include_router(organisations.router)
+    app.include_router(privacy.router)  # an admin's personvern pages (issue 18)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/health/live", include_in_schema=False)

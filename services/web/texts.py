@@ -18,6 +18,7 @@ _T: dict[str, tuple[str, str]] = {
     "nav.cafe": ("Kafé", "Café"),
     "nav.closures": ("Stengt", "Closures"),
     "nav.notifications": ("Varsler", "Notifications"),
+    "nav.privacy": ("Personvern", "Privacy"),
     "front.title": ("Velkommen", "Welcome"),
     "front.lead": (
         "Et møtested for alle i Strømsø: møterom, Gymsalen, utlån og Café Jasmin.",
@@ -820,6 +821,124 @@ _T: dict[str, tuple[str, str]] = {
         "Fristen for å avbestille her var {when}. Ta kontakt med kafeen.",
         "The deadline for cancelling here was {when}. Please contact the café.",
     ),
+    # Personvern: one person's innsyn and erasure, and the access log (admins only)
+    "personvern.title": ("Personvern", "Privacy"),
+    "personvern.lead": (
+        "Svar på en persons krav om innsyn eller sletting: alt Knutepunkt har om personen, "
+        "fra hver tjeneste.",
+        "Answer a person's request for access or erasure: everything Knutepunkt holds about "
+        "them, from each service.",
+    ),
+    "personvern.search": ("Finn en person", "Find a person"),
+    "personvern.email": ("E-postadresse", "Email address"),
+    "personvern.phone": ("Telefonnummer", "Phone number"),
+    "personvern.hint": (
+        "Bruk det personen oppga til huset; begge gir et mer fullstendig svar.",
+        "Use what the person gave the hub; both give a more complete answer.",
+    ),
+    "personvern.show": ("Vis innsyn", "Show the export"),
+    "personvern.again": ("Søk etter en annen person", "Find another person"),
+    "personvern.person.missing": (
+        "Skriv en e-postadresse, et telefonnummer eller begge.",
+        "Enter an email address, a phone number or both.",
+    ),
+    "personvern.email.wrong": (
+        "Dette er ikke en e-postadresse. Skriv den som navn@eksempel.no.",
+        "This is not an email address. Write it as name@example.org.",
+    ),
+    "personvern.phone.wrong": (
+        "Dette er ikke et telefonnummer. Skriv det som 912 34 567 eller +47 912 34 567.",
+        "This is not a phone number. Write it as 912 34 567 or +47 912 34 567.",
+    ),
+    "personvern.export.title": ("Innsyn", "Export"),
+    "personvern.export.for": ("Opplysninger om {who}.", "What is held about {who}."),
+    "personvern.export.complete": ("Alle tjenestene har svart.", "Every service has answered."),
+    "personvern.export.incomplete": (
+        "Innsynet er ikke komplett. Disse har ikke svart ennå; prøv igjen senere:",
+        "The export is not complete. These have not answered yet; try again later:",
+    ),
+    "personvern.export.missing": (
+        "Tjenesten svarte ikke, så det den har mangler her.",
+        "The service did not answer, so what it holds is missing here.",
+    ),
+    "personvern.export.nothing": ("Ingen opplysninger om personen.", "Nothing about the person."),
+    "personvern.export.download": ("Last ned som JSON", "Download as JSON"),
+    "personvern.export.reads": (
+        "Ansatte som har sett eller endret opplysningene ({count})",
+        "Staff who read or changed the data ({count})",
+    ),
+    "personvern.export.noreads": ("Ingen i tilgangsloggen.", "None in the access log."),
+    "personvern.erase.start": ("Slett personen …", "Erase the person …"),
+    "personvern.erase.title": ("Slette personen?", "Erase the person?"),
+    "personvern.erase.warning": (
+        "Alle tjenestene sletter eller anonymiserer det de har om {who}. Det kan ikke angres.",
+        "Every service erases or anonymises what it holds about {who}. This cannot be undone.",
+    ),
+    "personvern.erase.kept": (
+        "Det loven krever at vi tar vare på (betalte leier, kafésalg, utlån som ikke er "
+        "levert) blir stående, uten kontaktopplysninger.",
+        "What the law requires to keep (paid hires, café sales, loans not yet returned) "
+        "stays, without contact data.",
+    ),
+    "personvern.erase.confirm": ("Ja, slett personen", "Yes, erase the person"),
+    "personvern.erase.cancel": ("Avbryt", "Cancel"),
+    "personvern.erase.redis": (
+        "Slettingen ble ikke startet: køen svarer ikke. Prøv igjen om litt.",
+        "The erasure did not start: the queue is not answering. Try again shortly.",
+    ),
+    "personvern.erasure.title": ("Sletting", "Erasure"),
+    "personvern.erasure.none": (
+        "Du har ikke startet noen sletting i denne økten.",
+        "You have not started an erasure in this session.",
+    ),
+    "personvern.erasure.service": ("Tjeneste", "Service"),
+    "personvern.erasure.done": ("Slettet", "Done"),
+    "personvern.erasure.pending": ("Venter", "Pending"),
+    "personvern.erasure.all_done": (
+        "Alle tjenestene har slettet personen.",
+        "Every service has erased the person.",
+    ),
+    "personvern.erasure.waiting": (
+        "Noen tjenester er ikke ferdige. De sletter av seg selv når de kan; oppdater siden "
+        "for å se.",
+        "Some services have not finished. They erase by themselves when they can; refresh "
+        "the page to see.",
+    ),
+    "personvern.erasure.unknown": (
+        "Køen svarer ikke, så tilstanden under er det tjenestene svarte først.",
+        "The queue is not answering, so the state below is what the services first answered.",
+    ),
+    "personvern.erasure.refresh": ("Oppdater", "Refresh"),
+    "personvern.erasure.why.down": (
+        "tjenesten svarer ikke; den sletter når den starter igjen",
+        "the service is not answering; it erases when it starts again",
+    ),
+    "personvern.erasure.why.flight": (
+        "en hendelse om personen er underveis; tjenesten fullfører straks",
+        "an event about the person is in flight; the service finishes shortly",
+    ),
+    "personvern.erasure.why.refused": (
+        "tjenesten avviste forespørselen; den prøver igjen selv",
+        "the service refused the request; it tries again by itself",
+    ),
+    "personvern.log.title": ("Tilgangslogg", "Access log"),
+    "personvern.log.lead": (
+        "Hver gang en ansatt har sett eller endret personopplysninger, nyeste først. "
+        "Personene står ikke i loggen, bare hvor mange.",
+        "Every time staff read or changed personal data, newest first. The people are not in "
+        "the log, only how many.",
+    ),
+    "personvern.log.none": ("Loggen er tom.", "The log is empty."),
+    "personvern.log.down": (
+        "Køen svarer ikke, så loggen kan ikke vises nå.",
+        "The queue is not answering, so the log cannot be shown now.",
+    ),
+    "personvern.log.who": ("Hvem", "Who"),
+    "personvern.log.service": ("Tjeneste", "Service"),
+    "personvern.log.what": ("Hva", "What"),
+    "personvern.log.people": ("Personer", "People"),
+    "personvern.log.action.read": ("så", "read"),
+    "personvern.log.action.change": ("endret", "changed"),
 }
 
 _T.update({k: v for k, v in PUBLIC.items() if k not in _T})  # the citizens' pages

@@ -26,6 +26,8 @@ PAGES = (
     "/ansatt/kafe/meny",
     "/ansatt/stengt",
     "/ansatt/varsler",
+    "/ansatt/personvern",
+    "/ansatt/personvern/tilgangslogg",
 )
 
 

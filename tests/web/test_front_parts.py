@@ -110,6 +110,8 @@ def test_every_text_a_page_uses_exists_in_both_languages() -> None:
         "kind.order.": KINDS,
         "closures.decision.": ("open", "kept", "cancelled"),
         "closures.decided.": ("cancel", "keep"),
+        "personvern.erasure.why.": ("down", "flight", "refused"),
+        "personvern.log.action.": ("read", "change"),
         "allergen.": ALLERGENS,
         "link.": (
             *(f"{a.value}.{part}" for a in Action for part in ("title", "lead", "button")),

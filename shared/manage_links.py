@@ -18,7 +18,11 @@ from itsdangerous import Signer
 MIN_SECRET_LENGTH = 16
 # A salt of its own: a signature made with the same secret for anything else is no link.
 _SALT = "knutepunkt.manage-link.v1"
-PATHS = {"booking": "/mine/booking/"}
+PATHS = {
+    "booking": "/mine/booking/",
+    "registration": "/mine/pamelding/",
+    "order": "/mine/bestilling/",
+}
 
 
 class ManageLinks:

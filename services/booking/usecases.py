@@ -245,7 +245,8 @@ class CancelSignUp:
 
 @dataclass(frozen=True)
 class RegistrationQuery:
-    activity_id: str
+    # None: whichever activity it is for (the manage link names the sign-up only).
+    activity_id: str | None
     registration_id: str
     token: str | None
     link: bool = False
@@ -1061,10 +1062,10 @@ async def sign_up(uow: Uow, cmd: SignUp) -> SignedUp:
 
 
 async def _own_registration(
-    uow: Uow, activity_id: str, registration_id: str, token: str | None, link: bool
+    uow: Uow, activity_id: str | None, registration_id: str, token: str | None, link: bool
 ) -> Registration:
     registration = await uow.store.registration(registration_id)
-    if registration is None or registration.booking_id != activity_id:
+    if registration is None or activity_id not in (None, registration.booking_id):
         raise NotFound(
             f"no registration {registration_id!r} for this activity",
             code="registration_not_found",
@@ -1081,7 +1082,7 @@ async def registration_for_owner(uow: Uow, query: RegistrationQuery) -> Registra
     registration = await _own_registration(
         uow, query.activity_id, query.registration_id, query.token, query.link
     )
-    booking = await uow.store.booking(query.activity_id)
+    booking = await uow.store.booking(registration.booking_id)
     assert booking is not None  # a foreign key
     resource = await _resource_of(uow, booking)
     position = (

@@ -88,6 +88,11 @@ async def test_a_sign_ups_manage_link_reads_and_cancels_it_until_the_start(
     assert (await seen(first, forged))[0] == 403
     assert (await linked.client.get(f"{url}/{first['id']}")).status_code == 401
     assert (await seen({"id": "nobody"}, "x" * 20))[0] == 404
+    by_id = await linked.client.get(
+        f"/registrations/{second['id']}", headers={"X-Manage-Token": str(second["manage_token"])}
+    )
+    assert by_id.status_code == 200 and by_id.json()["activity_id"] == activity
+    assert (await linked.client.get(f"/registrations/{second['id']}")).status_code == 401
     cancelled = await linked.client.post(
         f"{url}/{first['id']}/cancel",
         headers={"X-Manage-Token": links.token("registration", str(first["id"]))},

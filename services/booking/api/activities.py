@@ -76,10 +76,38 @@ def _link(request: Request, token: str | None, registration_id: str) -> bool:
     )
 
 
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no X-Manage-Token"},
+    403: {"description": "not this sign-up's token"},
+    404: {"description": "no such sign-up (for this activity)"},
+}
+
+
+async def _registration(
+    request: Request, activity_id: str | None, registration_id: str, token: str | None
+) -> dict[str, Any]:
+    link = _link(request, token, registration_id)
+    query = usecases.RegistrationQuery(activity_id, registration_id, token, link)
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.registration_for_owner(uow, query), read_only=True
+    )
+    return RegistrationView(
+        id=found.registration.id,
+        activity_id=found.registration.booking_id,
+        status=found.registration.status,
+        waitlist_position=found.waitlist_position,
+        name=found.registration.name,
+        title=found.title,
+        resource_name=found.resource_name,
+        start=found.start,
+        end=found.end,
+    ).model_dump(mode="json")
+
+
 @router.get(
     "/activities/{activity_id}/registrations/{registration_id}",
     response_model=RegistrationView,
-    responses={401: {"description": "no X-Manage-Token"}, 403: {"description": "not its token"}},
+    responses=_READ_ERRORS,
 )
 async def get_registration(
     request: Request,
@@ -89,22 +117,18 @@ async def get_registration(
 ) -> dict[str, Any]:
     """One sign-up, with its manage token (or its manage link's): the activity, the status,
     and the place on the waiting list."""
-    link = _link(request, x_manage_token, registration_id)
-    query = usecases.RegistrationQuery(activity_id, registration_id, x_manage_token, link)
-    found = await runtime_of(request).uow.run(
-        lambda uow: usecases.registration_for_owner(uow, query), read_only=True
-    )
-    return RegistrationView(
-        id=found.registration.id,
-        activity_id=activity_id,
-        status=found.registration.status,
-        waitlist_position=found.waitlist_position,
-        name=found.registration.name,
-        title=found.title,
-        resource_name=found.resource_name,
-        start=found.start,
-        end=found.end,
-    ).model_dump(mode="json")
+    return await _registration(request, activity_id, registration_id, x_manage_token)
+
+
+@router.get(
+    "/registrations/{registration_id}", response_model=RegistrationView, responses=_READ_ERRORS
+)
+async def get_registration_by_id(
+    request: Request, registration_id: str, x_manage_token: str | None = ManageToken
+) -> dict[str, Any]:
+    """The same, by the sign-up's id alone, as its manage link names it
+    (`/mine/pamelding/<id>/<token>`)."""
+    return await _registration(request, None, registration_id, x_manage_token)
 
 
 @router.post(

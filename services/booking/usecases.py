@@ -1071,7 +1071,8 @@ async def _own_registration(
             code="registration_not_found",
             nb=f"fant ingen påmelding {registration_id!r} til denne aktiviteten",
         )
-    if not link:
+    # An erased or expired sign-up (docs/privacy.md) opens to no link either.
+    if not (link and registration.name != ANONYMISED):
         _require_owner(token, registration.token_hash)
     return registration
 

@@ -100,6 +100,12 @@ async def test_a_sign_ups_manage_link_reads_and_cancels_it_until_the_start(
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     status, body = await seen(second, str(second["manage_token"]))
     assert (status, body["status"], body["waitlist_position"]) == (200, "registered", None)
+    # Once the participant is erased, the link opens nothing.
+    erased = await linked.client.post(
+        "/privacy/erase", json={"email": "k@example.org"}, headers={"Authorization": "Bearer ta"}
+    )
+    assert erased.status_code == 200, erased.text
+    assert (await seen(first, links.token("registration", str(first["id"]))))[0] == 403
     clock.set(datetime.fromisoformat(ROOM[0]))
     late = await linked.client.post(
         f"{url}/{second['id']}/cancel", headers={"X-Manage-Token": str(second["manage_token"])}

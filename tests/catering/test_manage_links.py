@@ -54,3 +54,9 @@ async def test_the_manage_link_opens_and_cancels_its_own_order_only(cafe: Runnin
     cancelled = await c.post(f"/orders/{first['id']}/cancel", headers=token)
     assert cancelled.status_code == 200 and cancelled.json()["cancelled_by"] == "customer"
     assert (await c.get(f"/orders/{other['id']}")).status_code == 401
+    # Once the customer is erased, the link opens nothing.
+    erased = await c.post(
+        "/privacy/erase", json={"email": "kari@example.org"}, headers={"Authorization": "Bearer ta"}
+    )
+    assert erased.status_code == 200, erased.text
+    assert (await c.get(f"/orders/{first['id']}", headers=token)).status_code == 403

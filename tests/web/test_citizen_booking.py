@@ -2,7 +2,8 @@
 Møterom 1 with coffee and cancelling it (the café's order goes with it), a club's request
 for Gymsalen that waits and is then approved, closed days with their reasons, the public
 writes' rate limit (pages and the services' own endpoints), axe-core on every page and
-state, and a booking made with the keyboard alone."""
+state, a booking made with the keyboard alone, and a sign-up's and a café order's emailed
+manage links opening their pages."""
 
 from __future__ import annotations
 
@@ -321,64 +322,6 @@ def test_a_manage_link_that_is_not_valid(hub: WebHub, context: Any) -> None:
         assert answer.headers["cache-control"] == "no-store"
 
 
-def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:
-    """Near the end of the module: the posts come from addresses of their own (127.0.0.2, .3), so
-    the browser's address is not counted with them."""
-    web = httpx.Client(
-        base_url=hub.web_url,
-        trust_env=False,
-        transport=httpx.HTTPTransport(local_address="127.0.0.2"),
-    )
-    with web:
-        statuses = [web.post("/rom/moterom-1/bestill", data={"x": "1"}).status_code]
-        statuses += [web.post("/rom/moterom-1/bestill", data={}).status_code for _ in range(LIMIT)]
-        assert statuses[:LIMIT] == [400] * LIMIT  # no CSRF token: refused, and counted
-        over = web.post("/rom/moterom-1/bestill", data={})
-        assert statuses[LIMIT] == 429 and over.status_code == 429
-        assert int(over.headers["retry-after"]) > 0
-        assert "For mange innsendinger" in over.text and "Vent" in over.text
-        assert over.headers["content-security-policy"].startswith("default-src 'self'")
-        assert web.get("/rom").status_code == 200  # reading is not limited
-        # The staff desk's forms are behind a sign-in and not counted here.
-        assert web.post("/ansatt/logg-ut", data={}).status_code != 429
-
-    booking = httpx.Client(
-        trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.3")
-    )
-    with booking:
-        url = hub.url("booking", "/bookings")
-        codes = [booking.post(url, json={}).status_code for _ in range(LIMIT)]
-        assert codes == [422] * LIMIT
-        over = booking.post(url, json={}, headers={"Accept-Language": "nb"})
-        assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
-        assert over.json()["code"] == "rate_limited"
-        # Saying it is someone else does not help: only a trusted proxy is believed.
-        spoofed = booking.post(url, json={}, headers={"X-Forwarded-For": "203.0.113.5"})
-        assert spoofed.status_code == 429
-        assert hub.http.post(url, json={}).status_code == 422  # another address
-        # Staff with a token are not counted as the public.
-        staff = booking.post(url, json={}, headers=hub.staff("booking"))
-        assert staff.status_code == 422
-
-
-def test_services_that_are_down(hub: WebHub, context: Any) -> None:
-    """Last in the module: it stops services. The café away: the booking form says so and
-    books without food; the booking service away: a clear 503 page, never a trace."""
-    page = context.new_page()
-    hub.services["catering"].stop()
-    day = _catering_day(hub) + timedelta(days=14)
-    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={day}&fra=10:00&til=11:00")
-    assert page.get_by_text("Kafeen svarer ikke akkurat nå").is_visible()
-    assert_accessible(page, "the booking form, the café down")
-    hub.services["booking"].stop()
-    # (The list of rooms may still come from the front's short cache of resources.)
-    for path in ("/rom/moterom-1", f"/mine/booking/{'a' * 36}/{'b' * 32}"):
-        answer = page.goto(hub.web_url + path)
-        assert answer is not None and answer.status == 503, path
-        assert "Bookingtjenesten svarer ikke" in page.locator("main").inner_text()
-    assert_accessible(page, "a page with the booking service down")
-
-
 def _emailed_link(hub: WebHub, address: str, subject_has: str, path: str) -> str:
     """The 'Se eller avbestill' link in the one email to `address` whose subject has that."""
     wait_for_sync(lambda: _count(hub.mails(), address, subject_has), 60, message=subject_has)
@@ -444,3 +387,61 @@ def test_a_cafe_order_from_its_emailed_manage_link(hub: WebHub, context: Any) ->
     assert answer is not None and answer.status == 200
     assert page.get_by_role("heading", name="Din bestilling fra Café Jasmin").is_visible()
     assert page.get_by_text("Du kan avbestille til").is_visible()
+
+
+def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:
+    """Near the end of the module: the posts come from addresses of their own (127.0.0.2, .3), so
+    the browser's address is not counted with them."""
+    web = httpx.Client(
+        base_url=hub.web_url,
+        trust_env=False,
+        transport=httpx.HTTPTransport(local_address="127.0.0.2"),
+    )
+    with web:
+        statuses = [web.post("/rom/moterom-1/bestill", data={"x": "1"}).status_code]
+        statuses += [web.post("/rom/moterom-1/bestill", data={}).status_code for _ in range(LIMIT)]
+        assert statuses[:LIMIT] == [400] * LIMIT  # no CSRF token: refused, and counted
+        over = web.post("/rom/moterom-1/bestill", data={})
+        assert statuses[LIMIT] == 429 and over.status_code == 429
+        assert int(over.headers["retry-after"]) > 0
+        assert "For mange innsendinger" in over.text and "Vent" in over.text
+        assert over.headers["content-security-policy"].startswith("default-src 'self'")
+        assert web.get("/rom").status_code == 200  # reading is not limited
+        # The staff desk's forms are behind a sign-in and not counted here.
+        assert web.post("/ansatt/logg-ut", data={}).status_code != 429
+
+    booking = httpx.Client(
+        trust_env=False, transport=httpx.HTTPTransport(local_address="127.0.0.3")
+    )
+    with booking:
+        url = hub.url("booking", "/bookings")
+        codes = [booking.post(url, json={}).status_code for _ in range(LIMIT)]
+        assert codes == [422] * LIMIT
+        over = booking.post(url, json={}, headers={"Accept-Language": "nb"})
+        assert over.status_code == 429 and int(over.headers["retry-after"]) > 0
+        assert over.json()["code"] == "rate_limited"
+        # Saying it is someone else does not help: only a trusted proxy is believed.
+        spoofed = booking.post(url, json={}, headers={"X-Forwarded-For": "203.0.113.5"})
+        assert spoofed.status_code == 429
+        assert hub.http.post(url, json={}).status_code == 422  # another address
+        # Staff with a token are not counted as the public.
+        staff = booking.post(url, json={}, headers=hub.staff("booking"))
+        assert staff.status_code == 422
+
+
+def test_services_that_are_down(hub: WebHub, context: Any) -> None:
+    """Last in the module: it stops services. The café away: the booking form says so and
+    books without food; the booking service away: a clear 503 page, never a trace."""
+    page = context.new_page()
+    hub.services["catering"].stop()
+    day = _catering_day(hub) + timedelta(days=14)
+    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={day}&fra=10:00&til=11:00")
+    assert page.get_by_text("Kafeen svarer ikke akkurat nå").is_visible()
+    assert_accessible(page, "the booking form, the café down")
+    hub.services["booking"].stop()
+    # (The list of rooms may still come from the front's short cache of resources.)
+    for path in ("/rom/moterom-1", f"/mine/booking/{'a' * 36}/{'b' * 32}"):
+        answer = page.goto(hub.web_url + path)
+        assert answer is not None and answer.status == 503, path
+        assert "Bookingtjenesten svarer ikke" in page.locator("main").inner_text()
+    assert_accessible(page, "a page with the booking service down")

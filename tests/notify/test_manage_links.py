@@ -1,6 +1,7 @@
-"""Manage links in bookers' messages (shared/manage_links.py): the booker's email and SMS
-about one booking end with the link to its page; staff, participants and series messages
-get none; without the secret nobody does; the token opens that booking only."""
+"""Manage links (shared/manage_links.py): the booker's email and SMS about one booking end
+with the link to its page, a participant's about a sign-up and a café customer's about an
+order with theirs; staff, a booking's participants and series messages get none; without the
+secret nobody does; a token opens its own booking, sign-up or order only."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_the_booker_gets_the_link_to_the_booking_in_email_and_sms(rules: FanoutR
     sms = next(p for p in booker if p.channel == "sms")
     assert LINK.fullmatch(sms.text.splitlines()[-1].split(": ", 1)[1])
     assert sms_segments(sms.text) <= 3 and is_gsm7(sms.text)
-    # Staff and participants: no manage link (it is the booker's key).
+    # Staff and the booking's participants: no manage link (it is the booker's key).
     assert all(not LINK.search(p.text) for p in planned if p.route.to != "booker")
 
 

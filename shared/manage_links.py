@@ -1,4 +1,7 @@
-"""Manage links in the messages a booker gets: `<WEB_PUBLIC_URL>/mine/booking/<id>/<token>`.
+"""Manage links in the messages a booker gets: `<WEB_PUBLIC_URL>/mine/booking/<id>/<token>`;
+so too a participant's about a sign-up (`/mine/pamelding/`, the kind `registration`) and a
+café customer's about an order (`/mine/bestilling/`, the kind `order`), each signed over its
+kind and id, so a token opens only the one thing it was made for.
 
 The manage token a booking is made with is returned once, to whoever made it, and only its
 hash is kept: notify never sees it. So the links in emails and SMS carry a second token of
@@ -18,7 +21,11 @@ from itsdangerous import Signer
 MIN_SECRET_LENGTH = 16
 # A salt of its own: a signature made with the same secret for anything else is no link.
 _SALT = "knutepunkt.manage-link.v1"
-PATHS = {"booking": "/mine/booking/"}
+PATHS = {
+    "booking": "/mine/booking/",
+    "registration": "/mine/pamelding/",
+    "order": "/mine/bestilling/",
+}
 
 
 class ManageLinks:

@@ -69,8 +69,9 @@ class Settings(BaseSettings):
     # Public writes (a POST without a staff token) per client address, `count/seconds`
     # (shared/ratelimit.py); empty: no limit. The launcher and compose set it.
     public_write_limit: str = ""
-    # Signs the manage links in bookers' messages (shared/manage_links.py): notify writes
-    # them, the booking service takes them. Empty: no links, and none taken.
+    # Signs the manage links in bookers', participants' and café customers' messages
+    # (shared/manage_links.py): notify writes them, booking and catering take them. Empty:
+    # no links, and none taken.
     manage_link_secret: str = ""
     # Addresses (or networks) whose X-Forwarded-For names the client for that limit: the
     # reverse proxy and the web front. Empty: the connecting address counts.

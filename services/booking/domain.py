@@ -923,6 +923,16 @@ def cancel_signup(status: str) -> bool:
     return status == "registered"
 
 
+def check_signup_cancellable(start: datetime, now: datetime) -> None:
+    """A sign-up is cancelled before the activity starts: after, the place is spent."""
+    if start <= now:
+        raise Conflict(
+            "the activity has already started: the sign-up can no longer be cancelled",
+            code="activity_started",
+            nb="aktiviteten har allerede startet: påmeldingen kan ikke lenger avmeldes",
+        )
+
+
 ClosureAction = Literal["cancel", "keep"]
 
 

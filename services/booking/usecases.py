@@ -239,6 +239,17 @@ class CancelSignUp:
     token: str | None
     # Who moves up this close to the start is told by SMS too (BOOKING_PROMOTION_SMS_HOURS).
     short_notice: timedelta = timedelta(hours=48)
+    # The token was the sign-up's manage link (shared/manage_links.py), checked at the door.
+    link: bool = False
+
+
+@dataclass(frozen=True)
+class RegistrationQuery:
+    # None: whichever activity it is for (the manage link names the sign-up only).
+    activity_id: str | None
+    registration_id: str
+    token: str | None
+    link: bool = False
 
 
 @dataclass(frozen=True)
@@ -337,6 +348,18 @@ class OrganisationRecord:
 class SignedUp:
     registration: Registration
     waitlist_position: int | None
+
+
+@dataclass(frozen=True)
+class RegistrationView:
+    """A sign-up as its owner sees it from the manage link: the activity and where it stands."""
+
+    registration: Registration
+    waitlist_position: int | None
+    title: str
+    resource_name: str
+    start: datetime
+    end: datetime
 
 
 # --------------------------------------------------------------------------- bookings
@@ -1038,24 +1061,61 @@ async def sign_up(uow: Uow, cmd: SignUp) -> SignedUp:
     return SignedUp(registration, None)
 
 
-async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
-    """Cancel a sign-up with its manage token; the first on the waiting list moves up."""
-    await uow.store.lock_activity(cmd.activity_id)
-    registration = await uow.store.registration(cmd.registration_id)
-    if registration is None or registration.booking_id != cmd.activity_id:
+async def _own_registration(
+    uow: Uow, activity_id: str | None, registration_id: str, token: str | None, link: bool
+) -> Registration:
+    registration = await uow.store.registration(registration_id)
+    if registration is None or activity_id not in (None, registration.booking_id):
         raise NotFound(
-            f"no registration {cmd.registration_id!r} for this activity",
+            f"no registration {registration_id!r} for this activity",
             code="registration_not_found",
-            nb=f"fant ingen påmelding {cmd.registration_id!r} til denne aktiviteten",
+            nb=f"fant ingen påmelding {registration_id!r} til denne aktiviteten",
         )
-    _require_owner(cmd.token, registration.token_hash)
+    # An erased or expired sign-up (docs/privacy.md) opens to no link either.
+    if not (link and registration.name != ANONYMISED):
+        _require_owner(token, registration.token_hash)
+    return registration
+
+
+async def registration_for_owner(uow: Uow, query: RegistrationQuery) -> RegistrationView:
+    """One sign-up, for whoever holds its manage token or link: the activity, the status,
+    and the place on the waiting list."""
+    registration = await _own_registration(
+        uow, query.activity_id, query.registration_id, query.token, query.link
+    )
+    booking = await uow.store.booking(registration.booking_id)
+    assert booking is not None  # a foreign key
+    resource = await _resource_of(uow, booking)
+    position = (
+        await uow.store.waitlist_position(registration)
+        if registration.status == "waitlisted"
+        else None
+    )
+    return RegistrationView(
+        registration=registration,
+        waitlist_position=position,
+        title=booking.title or resource.name,
+        resource_name=resource.name,
+        start=booking.start_at,
+        end=booking.end_at,
+    )
+
+
+async def cancel_sign_up(uow: Uow, cmd: CancelSignUp) -> Registration:
+    """Cancel a sign-up with its manage token, until the activity starts; the first on the
+    waiting list moves up."""
+    await uow.store.lock_activity(cmd.activity_id)
+    registration = await _own_registration(
+        uow, cmd.activity_id, cmd.registration_id, cmd.token, cmd.link
+    )
     was_waitlisted = registration.status == "waitlisted"
     frees_a_place = domain.cancel_signup(registration.status)
     now = uow.now()
-    registration.status = "cancelled"
-    registration.updated_at = now
     booking = await uow.store.booking(cmd.activity_id)
     assert booking is not None  # a foreign key
+    domain.check_signup_cancellable(booking.start_at, now)
+    registration.status = "cancelled"
+    registration.updated_at = now
     uow.record(
         events.RegistrationCancelled(
             **await _registration_facts(uow, booking, registration),

@@ -256,13 +256,28 @@ def _one(
     return planned
 
 
+# Whose key a manage link is, by the route's recipient: the field naming the one thing
+# and the kind of link (shared/manage_links.py). Nobody else gets one: a booking's
+# participants and staff hold no key to it.
+_MANAGED = {
+    "booker": ("booking_id", "booking"),
+    "participant": ("registration_id", "registration"),
+    "customer": ("order_id", "order"),
+}
+
+
 def manage_url(route: Route, data: EventData, rules: FanoutRules) -> str | None:
-    """The booker's manage link (shared/manage_links.py), in messages to the booker about
-    one booking: the page to see it, download it to a calendar, or cancel it."""
-    booking_id = getattr(data, "booking_id", None)
-    if route.to != "booker" or not booking_id or not (rules.manage_links and rules.web_url):
+    """The owner's manage link (shared/manage_links.py) in messages to the booker about one
+    booking, to a participant about their sign-up, to a customer about their café order: the
+    page to see it (and cancel it, before its deadline)."""
+    managed = _MANAGED.get(route.to)
+    if managed is None or not (rules.manage_links and rules.web_url):
         return None
-    return rules.manage_links.url(rules.web_url, "booking", str(booking_id))
+    field, kind = managed
+    item_id = getattr(data, field, None)
+    if not item_id:
+        return None
+    return rules.manage_links.url(rules.web_url, kind, str(item_id))
 
 
 def action_links(

@@ -3,8 +3,10 @@ dates, times and money in Europe/Oslo."""
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 from zoneinfo import ZoneInfo
 
 from services.web.texts import TEXTS
@@ -12,6 +14,24 @@ from services.web.texts import TEXTS
 OSLO = ZoneInfo("Europe/Oslo")
 LANGUAGES = ("nb", "en")
 LANG_COOKIE = "kp_sprak"
+# The query keys the language switch keeps (which week, month, day, kind of order, time):
+# never a name, an address, a note or a token, whatever else a page's address carries.
+KEPT_QUERY = ("uke", "m", "dato", "type", "fra", "til")
+_KEPT_VALUE = re.compile(r"^[A-Za-z0-9:._-]{1,40}$")
+
+
+def switch_target(path: str, query: str = "") -> str:
+    """Where the language switch goes back to: this page, with only the kept query keys
+    (`KEPT_QUERY`, short plain values); anything not a local path is the front page."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    kept = [
+        (key, value)
+        for key, value in parse_qsl(query, keep_blank_values=False)
+        if key in KEPT_QUERY and _KEPT_VALUE.match(value)
+    ]
+    return path + ("?" + urlencode(kept) if kept else "")
+
 
 _WEEKDAYS = {
     "nb": ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"],

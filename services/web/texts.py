@@ -817,6 +817,27 @@ _T: dict[str, tuple[str, str]] = {
     "manage.order.sum": ("Sum", "Sum"),
     "manage.order.total": ("Totalt", "Total"),
     "manage.order.cancel.button": ("Avbestill bestillingen", "Cancel the order"),
+    "manage.signup.title": ("Din påmelding", "Your sign-up"),
+    "manage.signup.activity": ("Aktivitet", "Activity"),
+    "manage.signup.name": ("Påmeldt", "Signed up"),
+    "manage.signup.status.registered": ("Du har plass", "You have a place"),
+    "manage.signup.status.waitlisted": ("På venteliste", "On the waiting list"),
+    "manage.signup.status.cancelled": ("Avmeldt", "Cancelled"),
+    "manage.signup.position": (
+        "Du er nummer {n} på ventelisten. Får du plass, får du beskjed.",
+        "You are number {n} on the waiting list. If you get a place, you will be told.",
+    ),
+    "manage.signup.cancelled": ("Påmeldingen er avmeldt.", "The sign-up is cancelled."),
+    "manage.signup.cancel": ("Avmelde", "Cancel"),
+    "manage.signup.cancel.until": (
+        "Du kan melde deg av til aktiviteten starter, {when}.",
+        "You can cancel until the activity starts, {when}.",
+    ),
+    "manage.signup.cancel.button": ("Meld meg av", "Cancel my sign-up"),
+    "manage.signup.cancel.late": (
+        "Aktiviteten har startet ({when}): påmeldingen kan ikke lenger avmeldes her.",
+        "The activity has started ({when}): the sign-up can no longer be cancelled here.",
+    ),
     "manage.order.cancel.late": (
         "Fristen for å avbestille her var {when}. Ta kontakt med kafeen.",
         "The deadline for cancelling here was {when}. Please contact the café.",

@@ -1,6 +1,7 @@
-"""Manage links in bookers' messages (shared/manage_links.py): the booker's email and SMS
-about one booking end with the link to its page; staff, participants and series messages
-get none; without the secret nobody does; the token opens that booking only."""
+"""Manage links (shared/manage_links.py): the booker's email and SMS about one booking end
+with the link to its page, a participant's about a sign-up and a café customer's about an
+order with theirs; staff, a booking's participants and series messages get none; without the
+secret nobody does; a token opens its own booking, sign-up or order only."""
 
 from __future__ import annotations
 
@@ -62,7 +63,7 @@ def test_the_booker_gets_the_link_to_the_booking_in_email_and_sms(rules: FanoutR
     sms = next(p for p in booker if p.channel == "sms")
     assert LINK.fullmatch(sms.text.splitlines()[-1].split(": ", 1)[1])
     assert sms_segments(sms.text) <= 3 and is_gsm7(sms.text)
-    # Staff and participants: no manage link (it is the booker's key).
+    # Staff and the booking's participants: no manage link (it is the booker's key).
     assert all(not LINK.search(p.text) for p in planned if p.route.to != "booker")
 
 
@@ -87,3 +88,32 @@ def test_a_token_opens_its_own_booking_only() -> None:
     assert links.url(WEB + "/", "booking", "b-1") == f"{WEB}/mine/booking/b-1/{token}"
     with pytest.raises(ValueError):
         ManageLinks("short")
+
+
+@pytest.mark.parametrize(
+    ("event_type", "to", "field", "kind", "path"),
+    [
+        ("RegistrationWaitlisted", "participant", "registration_id", "registration", "pamelding"),
+        ("RegistrationPromoted", "participant", "registration_id", "registration", "pamelding"),
+        ("OrderPlaced", "customer", "order_id", "order", "bestilling"),
+        ("OrderReady", "customer", "order_id", "order", "bestilling"),
+    ],
+)
+def test_a_sign_up_and_a_cafe_order_link_to_their_own_page(
+    rules: FanoutRules, event_type: str, to: str, field: str, kind: str, path: str
+) -> None:
+    data = sample(event_type)
+    item_id = getattr(data, field)
+    link = re.compile(re.escape(WEB) + rf"/mine/{path}/([A-Za-z0-9_-]+)/([A-Za-z0-9_-]+)")
+    planned = _planned(rules, event_type)
+    theirs = [p for p in planned if p.route.to == to]
+    assert theirs
+    for message in theirs:
+        found = link.findall(message.text)
+        assert len(found) == 1 and found[0][0] == item_id
+        assert ManageLinks(SECRET).valid(found[0][1], kind, item_id)
+        assert not ManageLinks(SECRET).valid(found[0][1], "booking", item_id)
+        if message.channel == "sms":
+            assert sms_segments(message.text) <= 3 and is_gsm7(message.text)
+    # The café's staff get their one-click links, never the customer's key.
+    assert all(not link.search(p.text) for p in planned if p.route.to != to)

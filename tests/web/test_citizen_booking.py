@@ -2,7 +2,8 @@
 Møterom 1 with coffee and cancelling it (the café's order goes with it), a club's request
 for Gymsalen that waits and is then approved, closed days with their reasons, the public
 writes' rate limit (pages and the services' own endpoints), axe-core on every page and
-state, and a booking made with the keyboard alone."""
+state, a booking made with the keyboard alone, and a sign-up's and a café order's emailed
+manage links opening their pages."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import pytest
 from tests.support.waiting import wait_for_sync
 from tests.web.hub import OSLO, WebHub
 from tests.web.test_accessibility import assert_accessible, screenshot
+from tests.web.test_citizens import _activity
 
 pytestmark = pytest.mark.slow
 LIMIT = 30
@@ -318,6 +320,73 @@ def test_a_manage_link_that_is_not_valid(hub: WebHub, context: Any) -> None:
         assert answer is not None and answer.status == 404
         assert page.get_by_role("heading", name="Siden finnes ikke").is_visible()
         assert answer.headers["cache-control"] == "no-store"
+
+
+def _emailed_link(hub: WebHub, address: str, subject_has: str, path: str) -> str:
+    """The 'Se eller avbestill' link in the one email to `address` whose subject has that."""
+    wait_for_sync(lambda: _count(hub.mails(), address, subject_has), 60, message=subject_has)
+    mail = next(m for m in hub.mails() if address in m["to"] and subject_has in m["subject"])
+    text = hub.mail(mail["id"]).get("text") or ""
+    link = re.search(r"^Se eller avbestill: (\S+)$", text, re.MULTILINE)
+    assert link and link[1].startswith(f"{hub.web_url}{path}"), text
+    return link[1]
+
+
+def test_a_sign_up_from_its_emailed_manage_link(hub: WebHub, context: Any) -> None:
+    """A sign-up's confirmation email links to its own page: the activity, the status, the
+    place on the waiting list; cancelling there moves the next one up."""
+    activity = _activity(hub, "Språkkafé", capacity=1, hour=11)
+    url = hub.url("booking", f"/activities/{activity['id']}/registrations")
+    first, second = (f"{who}-{secrets.token_hex(3)}@example.org" for who in ("per", "mari"))
+    for name, email in (("Per Påmeldt", first), ("Mari Venter", second)):
+        made = hub.http.post(url, json={"name": name, "email": email})
+        assert made.status_code == 201, made.text
+    page = context.new_page()
+    waiting = _emailed_link(hub, second, "venteliste", "/mine/pamelding/")
+    answer = page.goto(waiting)
+    assert answer is not None and answer.status == 200
+    assert answer.headers["cache-control"] == "no-store"
+    assert page.get_by_role("heading", name="Din påmelding").is_visible()
+    assert page.get_by_text("Du er nummer 1 på ventelisten").is_visible()
+    assert_accessible(page, "a sign-up on the waiting list", phone=True)
+    link = _emailed_link(hub, first, "Du er påmeldt", "/mine/pamelding/")
+    page.goto(link)
+    assert page.get_by_text("Språkkafé").first.is_visible()
+    assert page.get_by_text("Du har plass").is_visible()
+    assert page.get_by_text("Du kan melde deg av til aktiviteten starter").is_visible()
+    assert_accessible(page, "a sign-up with a place")
+    page.get_by_role("button", name="Meld meg av").click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Påmeldingen er avmeldt.").is_visible()
+    assert_accessible(page, "a cancelled sign-up")
+    page.goto(waiting)
+    assert page.get_by_text("Du har plass").is_visible()  # moved up
+    wrong = page.goto(link.rsplit("/", 1)[0] + "/" + "x" * 32)
+    assert wrong is not None and wrong.status == 404
+
+
+def test_a_cafe_order_from_its_emailed_manage_link(hub: WebHub, context: Any) -> None:
+    """The café's 'order received' email links to the order's own page."""
+    pickup = datetime.combine(_catering_day(hub) + timedelta(days=2), time(12), OSLO)
+    while pickup.weekday() >= 5:
+        pickup += timedelta(days=1)
+    email = f"ola-{secrets.token_hex(3)}@example.org"
+    body = {
+        "kind": "catering",
+        "pickup_at": pickup.isoformat(),
+        "people": 10,
+        "lines": [{"item_id": "kaffe-te", "quantity": 10}],
+        "customer": {"name": "Ola Kunde", "email": email},
+    }
+    placed = hub.http.post(hub.url("catering", "/orders"), json=body)
+    assert placed.status_code == 201, placed.text
+    link = _emailed_link(hub, email, "Bestillingen er mottatt", "/mine/bestilling/")
+    assert placed.json()["id"] in link and placed.json()["manage_token"] not in link
+    page = context.new_page()
+    answer = page.goto(link)
+    assert answer is not None and answer.status == 200
+    assert page.get_by_role("heading", name="Din bestilling fra Café Jasmin").is_visible()
+    assert page.get_by_text("Du kan avbestille til").is_visible()
 
 
 def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:

@@ -386,6 +386,12 @@ def test_the_english_switch_keeps_the_page(hub: WebHub, browser: Any) -> None:
         page.wait_for_url(hub.web_url + "/kafe")
         assert "Allergens:" in page.locator("main").inner_text()
         assert_accessible(page, "the menu in English")
+        # The week shown stays; whatever else the address carries does not ride along.
+        week = (hub.now().date() + timedelta(days=14)).isoformat()
+        page.goto(f"{hub.web_url}/rom/moterom-1?uke={week}&navn=Kari+Nordmann")
+        follow(page, page.get_by_role("link", name="Norsk (bokmål)"))
+        page.wait_for_url(f"{hub.web_url}/rom/moterom-1?uke={week}")
+        assert page.locator("html").get_attribute("lang") == "nb"
     finally:
         context.close()
 

@@ -469,3 +469,34 @@ async def test_sign_out_at_the_provider_only_when_it_offers_it(
         assert answer.headers["location"] == f"{web}/ansatt/utlogget?state=st4te"
     finally:
         provider.stop()
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "back"),
+    [
+        ("/rom/moterom-1", "uke=2026-11-30", "/rom/moterom-1?uke=2026-11-30"),
+        ("/aktiviteter/kalender", "m=2026-12", "/aktiviteter/kalender?m=2026-12"),
+        ("/kafe/bestill", "type=catering", "/kafe/bestill?type=catering"),
+        (
+            "/rom/moterom-1/bestill",
+            "dato=2026-12-07&fra=10:00",
+            "/rom/moterom-1/bestill?dato=2026-12-07&fra=10%3A00",
+        ),
+        # Personal data or anything else in the query stays behind; odd values too.
+        (
+            "/rom",
+            "name=Kari+Nordmann&email=kari%40example.org&uke=2026-11-30",
+            "/rom?uke=2026-11-30",
+        ),
+        ("/kafe/bestill", "type=%3Cscript%3E&token=abcdef", "/kafe/bestill"),
+        ("/", "uke=" + "9" * 41, "/"),
+        # Only a local path: not another site.
+        ("//evil.example", "uke=2026-11-30", "/"),
+        ("/\\evil.example", "", "/"),
+        ("https://evil.example/", "", "/"),
+    ],
+)
+def test_the_language_switch_keeps_the_page_and_only_its_week_month_or_day(
+    path: str, query: str, back: str
+) -> None:
+    assert i18n.switch_target(path, query) == back

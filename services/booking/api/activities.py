@@ -18,10 +18,12 @@ from services.booking.api.schemas import (
     RegistrationCreated,
     RegistrationIn,
     RegistrationOut,
+    RegistrationView,
 )
 from services.booking.api.views import activity_out, organisation_out, organisation_record_out
 from services.booking.settings import booking_settings
 from shared.auth import Staff, hash_token, new_token, require_staff
+from shared.manage_links import ManageLinks
 from shared.roles import Role
 from shared.service import runtime_of
 
@@ -65,6 +67,70 @@ async def register(request: Request, activity_id: str, body: RegistrationIn) -> 
     }
 
 
+def _link(request: Request, token: str | None, registration_id: str) -> bool:
+    """Whether the token is the sign-up's manage link (from an email or SMS), taken as the
+    participant's own manage token."""
+    secret = runtime_of(request).settings.manage_link_secret
+    return bool(
+        token and secret and ManageLinks(secret).valid(token, "registration", registration_id)
+    )
+
+
+_READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "no X-Manage-Token"},
+    403: {"description": "not this sign-up's token"},
+    404: {"description": "no such sign-up (for this activity)"},
+}
+
+
+async def _registration(
+    request: Request, activity_id: str | None, registration_id: str, token: str | None
+) -> dict[str, Any]:
+    link = _link(request, token, registration_id)
+    query = usecases.RegistrationQuery(activity_id, registration_id, token, link)
+    found = await runtime_of(request).uow.run(
+        lambda uow: usecases.registration_for_owner(uow, query), read_only=True
+    )
+    return RegistrationView(
+        id=found.registration.id,
+        activity_id=found.registration.booking_id,
+        status=found.registration.status,
+        waitlist_position=found.waitlist_position,
+        name=found.registration.name,
+        title=found.title,
+        resource_name=found.resource_name,
+        start=found.start,
+        end=found.end,
+    ).model_dump(mode="json")
+
+
+@router.get(
+    "/activities/{activity_id}/registrations/{registration_id}",
+    response_model=RegistrationView,
+    responses=_READ_ERRORS,
+)
+async def get_registration(
+    request: Request,
+    activity_id: str,
+    registration_id: str,
+    x_manage_token: str | None = ManageToken,
+) -> dict[str, Any]:
+    """One sign-up, with its manage token (or its manage link's): the activity, the status,
+    and the place on the waiting list."""
+    return await _registration(request, activity_id, registration_id, x_manage_token)
+
+
+@router.get(
+    "/registrations/{registration_id}", response_model=RegistrationView, responses=_READ_ERRORS
+)
+async def get_registration_by_id(
+    request: Request, registration_id: str, x_manage_token: str | None = ManageToken
+) -> dict[str, Any]:
+    """The same, by the sign-up's id alone, as its manage link names it
+    (`/mine/pamelding/<id>/<token>`)."""
+    return await _registration(request, None, registration_id, x_manage_token)
+
+
 @router.post(
     "/activities/{activity_id}/registrations/{registration_id}/cancel",
     response_model=RegistrationOut,
@@ -75,10 +141,12 @@ async def cancel_registration(
     registration_id: str,
     x_manage_token: str | None = ManageToken,
 ) -> dict[str, Any]:
-    """Cancel a sign-up with its manage token; the first on the waiting list moves up."""
+    """Cancel a sign-up with its manage token (or its manage link's) until the activity
+    starts; the first on the waiting list moves up."""
     runtime = runtime_of(request)
     window = timedelta(hours=booking_settings(runtime).promotion_sms_hours)
-    cmd = usecases.CancelSignUp(activity_id, registration_id, x_manage_token, window)
+    link = _link(request, x_manage_token, registration_id)
+    cmd = usecases.CancelSignUp(activity_id, registration_id, x_manage_token, window, link)
     registration = await runtime.uow.run(lambda uow: usecases.cancel_sign_up(uow, cmd))
     return {
         "id": registration.id,

@@ -376,6 +376,16 @@ class RegistrationCreated(RegistrationOut):
     manage_token: str
 
 
+class RegistrationView(RegistrationOut):
+    """A sign-up as its owner sees it: the activity it is for, and where it stands."""
+
+    name: str
+    title: str
+    resource_name: str
+    start: datetime
+    end: datetime
+
+
 class OrganisationOut(BaseModel):
     org_number: str
     name: str

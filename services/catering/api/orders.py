@@ -28,6 +28,7 @@ from services.catering.settings import catering_settings
 from shared.auth import Staff, optional_staff, require_staff
 from shared.events import Contact, Language
 from shared.hubs import DEFAULT_HUB
+from shared.manage_links import ManageLinks
 from shared.roles import Role
 from shared.service import runtime_of
 from shared.service.problems import language_of
@@ -46,12 +47,26 @@ def _reply_language(request: Request, customer: CustomerIn) -> Language:
     return "nb" if language_of(request) == "nb" else "en"
 
 
-def _caller(staff: Staff | None, token: str | None, any_staff: Staff | None) -> usecases.Caller:
+def _link(request: Request, token: str | None, order_id: str) -> bool:
+    """Whether the token is the order's manage link (from the customer's email or SMS),
+    taken as the customer's own manage token."""
+    secret = runtime_of(request).settings.manage_link_secret
+    return bool(token and secret and ManageLinks(secret).valid(token, "order", order_id))
+
+
+def _caller(
+    staff: Staff | None,
+    token: str | None,
+    any_staff: Staff | None,
+    request: Request,
+    order_id: str,
+) -> usecases.Caller:
     return usecases.Caller(
         cafe_staff=staff is not None,
         other_staff=any_staff is not None,
         token=token,
         actor=staff.actor() if staff else None,
+        link=_link(request, token, order_id),
     )
 
 
@@ -97,7 +112,8 @@ async def get_order(
     staff: Staff | None = Depends(optional_staff(Role.CAFE)),
     any_staff: Staff | None = Depends(optional_staff()),
 ) -> OrderOut:
-    cmd = usecases.SeeOrder(str(order_id), _caller(staff, x_manage_token, any_staff))
+    caller = _caller(staff, x_manage_token, any_staff, request, str(order_id))
+    cmd = usecases.SeeOrder(str(order_id), caller)
     order = await runtime_of(request).uow.run(lambda uow: usecases.get_order(uow, cmd))
     return order_out(order)
 
@@ -113,9 +129,8 @@ async def cancel_order(
 ) -> OrderOut:
     """The customer (with the manage token) until the cut-off, or the café at any time
     before pick-up."""
-    cmd = usecases.CancelOrder(
-        str(order_id), _caller(staff, x_manage_token, any_staff), body.reason if body else None
-    )
+    caller = _caller(staff, x_manage_token, any_staff, request, str(order_id))
+    cmd = usecases.CancelOrder(str(order_id), caller, body.reason if body else None)
     order = await runtime_of(request).uow.run(lambda uow: usecases.cancel_order(uow, cmd))
     return order_out(order)
 
@@ -141,6 +156,7 @@ async def change_order(
         pickup_at=body.pickup_at,
         lines=[(line.item_id, line.quantity) for line in body.lines],
         people=body.people,
+        link=_link(request, x_manage_token, str(order_id)),
     )
     rules = catering_settings(runtime).rules()
     changed = await runtime.uow.run(lambda uow: usecases.change_order(uow, cmd, rules=rules))

@@ -9,7 +9,7 @@ import secrets
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -150,6 +150,8 @@ def render(
     page = env.get_template(template).render(
         request=request,
         path=request.url.path,
+        # The language switch's way back (i18n.KEPT_QUERY only), URL-encoded for its query.
+        switch_next=quote(i18n.switch_target(request.url.path, request.url.query), safe="/"),
         lang=lang,
         t=t,
         actor=actor,

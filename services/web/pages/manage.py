@@ -1,7 +1,8 @@
 """Det du har bestilt: a booking seen from its manage link (`/mine/booking/<id>/<token>`),
 with its status (waiting, confirmed, rejected with the reason, cancelled), its .ics, and
-cancelling it before the deadline. The token is the booker's only key: it travels in the
-path (never a query, never a log) and to the booking service as X-Manage-Token."""
+cancelling it before the deadline; a sign-up (`/mine/pamelding/<id>/<token>`) and a café
+order (`/mine/bestilling/<id>/<token>`) the same way. The token is the owner's only key: it
+travels in the path (never a query, never a log) and to the service as X-Manage-Token."""
 
 from __future__ import annotations
 
@@ -214,3 +215,75 @@ async def cancel_order(
     except Refused as exc:
         return _order_page(request, order, token, 422, error=exc.detail)
     return back(_order_path(order_id, token))
+
+
+# --------------------------------------------------------------------------- sign-ups
+
+SIGNUP_ACTIVE = ("registered", "waitlisted")
+
+
+def _signup_path(registration_id: str, token: str) -> str:
+    return f"/mine/pamelding/{registration_id}/{token}"
+
+
+async def _signup(request: Request, registration_id: str, token: str) -> dict[str, Any]:
+    if not (_ID.match(registration_id) and _TOKEN.match(token)):
+        raise NoSuchPage()
+    try:
+        found: dict[str, Any] = await request.app.state.services.call(
+            "booking",
+            "GET",
+            f"/registrations/{registration_id}",
+            None,
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token},
+        )
+    except Refused as exc:
+        raise NoSuchPage() from exc
+    return found
+
+
+def _signup_page(
+    request: Request, signup: dict[str, Any], token: str, status: int = 200, error: str = ""
+) -> HTMLResponse:
+    start = datetime.fromisoformat(signup["start"])
+    active = signup["status"] in SIGNUP_ACTIVE
+    return render(
+        request,
+        "public/manage_signup.html",
+        status,
+        title_key="manage.signup.title",
+        signup=signup,
+        start=start,
+        active=active,
+        # Until the activity starts (the booking service says the same).
+        may_cancel=active and datetime.now(i18n.OSLO) < start,
+        error=error,
+        here=_signup_path(signup["id"], token),
+    )
+
+
+@router.get("/mine/pamelding/{registration_id}/{token}", response_class=HTMLResponse)
+async def signup_page(request: Request, registration_id: str, token: str) -> HTMLResponse:
+    return _signup_page(request, await _signup(request, registration_id, token), token)
+
+
+@router.post("/mine/pamelding/{registration_id}/{token}/avmeld", response_model=None)
+async def cancel_signup(
+    request: Request, registration_id: str, token: str
+) -> HTMLResponse | RedirectResponse:
+    signup = await _signup(request, registration_id, token)
+    await form_of(request)
+    try:
+        await request.app.state.services.call(
+            "booking",
+            "POST",
+            f"/activities/{signup['activity_id']}/registrations/{registration_id}/cancel",
+            None,
+            json={},
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return _signup_page(request, signup, token, 422, error=exc.detail)
+    return back(_signup_path(registration_id, token))

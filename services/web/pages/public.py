@@ -13,8 +13,10 @@ router = APIRouter()
 
 @router.get("/sprak/{lang}")
 async def switch_language(request: Request, lang: str, neste: str = "/") -> RedirectResponse:
-    """A link, not a form: it changes only how pages are shown, and keeps the page."""
-    target = neste if neste.startswith("/") and not neste.startswith("//") else "/"
+    """A link, not a form: it changes only how pages are shown, and keeps the page and
+    its week, month or day (only those: i18n.KEPT_QUERY)."""
+    path, _, query = neste.partition("?")
+    target = i18n.switch_target(path, query)
     answer = RedirectResponse(target, status_code=303)
     if lang in i18n.LANGUAGES:
         answer.set_cookie(

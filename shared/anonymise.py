@@ -16,11 +16,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from redis.exceptions import RedisError
 
 from shared import access_log
 from shared.service import Runtime
+from shared.unit_of_work import UnitOfWork
 
 ANONYMISED = "(anonymisert)"
 
@@ -29,6 +31,20 @@ log = logging.getLogger("knutepunkt.retention")
 
 def days(value: float) -> timedelta:
     return timedelta(days=value)
+
+
+async def in_batches(
+    runtime: Runtime, batch: int, anonymise: Callable[[UnitOfWork[Any]], Awaitable[int]]
+) -> int:
+    """Run `anonymise` (at most `batch` records) a transaction at a time until a run finds
+    fewer than a batch: nothing more is due now, or another replica has it. How many this
+    replica anonymised."""
+    total = 0
+    while True:
+        done = await runtime.uow.run(anonymise)
+        total += done
+        if done < batch:
+            return total
 
 
 async def retention_loop(

@@ -6,19 +6,14 @@ from __future__ import annotations
 
 from services.catering import usecases
 from services.catering.settings import catering_settings
-from shared.anonymise import days, retention_loop
+from shared.anonymise import days, in_batches, retention_loop
 from shared.service import Runtime
 
 
 async def anonymise_expired(runtime: Runtime, batch: int = 200) -> int:
     """Every order past its retention, a batch per transaction; how many this replica did."""
     cmd = usecases.AnonymiseExpired(days(catering_settings(runtime).retention_days), batch)
-    total = 0
-    while True:
-        done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
-        total += done
-        if done < batch:
-            return total
+    return await in_batches(runtime, batch, lambda uow: usecases.anonymise_expired(uow, cmd))
 
 
 async def anonymise_loop(runtime: Runtime) -> None:

@@ -21,7 +21,7 @@ from services.loans import usecases
 from services.loans.settings import LoansSettings, config_of
 from services.loans.store import Store
 from services.loans.usecases import NoticeRules
-from shared.anonymise import days, retention_loop
+from shared.anonymise import days, in_batches, retention_loop
 from shared.service import Runtime
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 
@@ -94,12 +94,7 @@ async def anonymise_expired(runtime: Runtime, batch: int = 200) -> int:
     """Retention (docs/privacy.md): every borrower past LOANS_RETENTION_DAYS, a batch per
     transaction; how many this replica anonymised."""
     cmd = usecases.AnonymiseExpired(days(config_of(runtime).retention_days), batch)
-    total = 0
-    while True:
-        done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
-        total += done
-        if done < batch:
-            return total
+    return await in_batches(runtime, batch, lambda uow: usecases.anonymise_expired(uow, cmd))
 
 
 async def anonymise_loop(runtime: Runtime) -> None:

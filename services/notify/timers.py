@@ -40,7 +40,7 @@ from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings, notify_rules, notify_settings
 from services.notify.sms import FailoverSms, SmsGateway, SmsOptions
 from services.notify.store import DELIVERIES_DUE
-from shared.anonymise import days, retention_loop
+from shared.anonymise import days, in_batches, retention_loop
 from shared.backoff import Backoff
 from shared.calendar import utcnow
 from shared.errors import Busy
@@ -438,12 +438,7 @@ async def anonymise_expired(runtime: Runtime, batch: int = 500) -> int:
     """Retention (docs/privacy.md): every delivery past NOTIFY_RETENTION_DAYS, a batch per
     transaction; how many this replica anonymised."""
     cmd = usecases.AnonymiseExpired(days(notify_settings(runtime).retention_days), batch)
-    total = 0
-    while True:
-        done = await runtime.uow.run(lambda uow: usecases.anonymise_expired(uow, cmd))
-        total += done
-        if done < batch:
-            return total
+    return await in_batches(runtime, batch, lambda uow: usecases.anonymise_expired(uow, cmd))
 
 
 async def anonymise_loop(runtime: Runtime) -> None:

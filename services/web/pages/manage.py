@@ -24,18 +24,15 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{10,200}$")
 ACTIVE = ("pending", "confirmed")
 
 
-def _path(booking_id: str, token: str) -> str:
-    return f"/mine/booking/{booking_id}/{token}"
-
-
-async def _booking(request: Request, booking_id: str, token: str) -> dict[str, Any]:
-    if not (_ID.match(booking_id) and _TOKEN.match(token)):
+async def _owned(request: Request, service: str, path: str, item_id: str, token: str) -> Any:
+    """What the manage token opens at `service`'s `path`."""
+    if not (_ID.match(item_id) and _TOKEN.match(token)):
         raise NoSuchPage()
     try:
-        found: dict[str, Any] = await request.app.state.services.call(
-            "booking",
+        return await request.app.state.services.call(
+            service,
             "GET",
-            f"/bookings/{booking_id}",
+            path,
             None,
             lang=request.state.lang,
             extra_headers={"X-Manage-Token": token},
@@ -43,6 +40,33 @@ async def _booking(request: Request, booking_id: str, token: str) -> dict[str, A
     except Refused as exc:
         # Not there, or not this token's: the same page, so a guess learns nothing.
         raise NoSuchPage() from exc
+
+
+async def _cancel_owned(request: Request, service: str, path: str, token: str) -> str | None:
+    """Cancel with the manage token; the service's reason when it refuses."""
+    try:
+        await request.app.state.services.call(
+            service,
+            "POST",
+            path,
+            None,
+            json={},
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return exc.detail
+    return None
+
+
+def _path(booking_id: str, token: str) -> str:
+    return f"/mine/booking/{booking_id}/{token}"
+
+
+async def _booking(request: Request, booking_id: str, token: str) -> dict[str, Any]:
+    found: dict[str, Any] = await _owned(
+        request, "booking", f"/bookings/{booking_id}", booking_id, token
+    )
     return found
 
 
@@ -104,18 +128,9 @@ async def booking_page(request: Request, booking_id: str, token: str, ny: str = 
 async def cancel(request: Request, booking_id: str, token: str) -> HTMLResponse | RedirectResponse:
     booking = await _booking(request, booking_id, token)
     await form_of(request)
-    try:
-        await request.app.state.services.call(
-            "booking",
-            "POST",
-            f"/bookings/{booking_id}/cancel",
-            None,
-            json={},
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token, **forwarded(request)},
-        )
-    except Refused as exc:
-        return await _page(request, booking, token, 422, error=exc.detail)
+    refused = await _cancel_owned(request, "booking", f"/bookings/{booking_id}/cancel", token)
+    if refused is not None:
+        return await _page(request, booking, token, 422, error=refused)
     return back(_path(booking_id, token))
 
 
@@ -156,19 +171,9 @@ def _order_path(order_id: str, token: str) -> str:
 
 
 async def _order(request: Request, order_id: str, token: str) -> dict[str, Any]:
-    if not (_ID.match(order_id) and _TOKEN.match(token)):
-        raise NoSuchPage()
-    try:
-        found: dict[str, Any] = await request.app.state.services.call(
-            "catering",
-            "GET",
-            f"/orders/{order_id}",
-            None,
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token},
-        )
-    except Refused as exc:
-        raise NoSuchPage() from exc
+    found: dict[str, Any] = await _owned(
+        request, "catering", f"/orders/{order_id}", order_id, token
+    )
     return found
 
 
@@ -202,18 +207,9 @@ async def cancel_order(
 ) -> HTMLResponse | RedirectResponse:
     order = await _order(request, order_id, token)
     await form_of(request)
-    try:
-        await request.app.state.services.call(
-            "catering",
-            "POST",
-            f"/orders/{order_id}/cancel",
-            None,
-            json={},
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token, **forwarded(request)},
-        )
-    except Refused as exc:
-        return _order_page(request, order, token, 422, error=exc.detail)
+    refused = await _cancel_owned(request, "catering", f"/orders/{order_id}/cancel", token)
+    if refused is not None:
+        return _order_page(request, order, token, 422, error=refused)
     return back(_order_path(order_id, token))
 
 
@@ -227,19 +223,9 @@ def _signup_path(registration_id: str, token: str) -> str:
 
 
 async def _signup(request: Request, registration_id: str, token: str) -> dict[str, Any]:
-    if not (_ID.match(registration_id) and _TOKEN.match(token)):
-        raise NoSuchPage()
-    try:
-        found: dict[str, Any] = await request.app.state.services.call(
-            "booking",
-            "GET",
-            f"/registrations/{registration_id}",
-            None,
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token},
-        )
-    except Refused as exc:
-        raise NoSuchPage() from exc
+    found: dict[str, Any] = await _owned(
+        request, "booking", f"/registrations/{registration_id}", registration_id, token
+    )
     return found
 
 
@@ -274,16 +260,8 @@ async def cancel_signup(
 ) -> HTMLResponse | RedirectResponse:
     signup = await _signup(request, registration_id, token)
     await form_of(request)
-    try:
-        await request.app.state.services.call(
-            "booking",
-            "POST",
-            f"/activities/{signup['activity_id']}/registrations/{registration_id}/cancel",
-            None,
-            json={},
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token, **forwarded(request)},
-        )
-    except Refused as exc:
-        return _signup_page(request, signup, token, 422, error=exc.detail)
+    path = f"/activities/{signup['activity_id']}/registrations/{registration_id}/cancel"
+    refused = await _cancel_owned(request, "booking", path, token)
+    if refused is not None:
+        return _signup_page(request, signup, token, 422, error=refused)
     return back(_signup_path(registration_id, token))

@@ -1632,29 +1632,31 @@ async def apply_for_season(uow: Uow, cmd: Apply) -> SeasonApplication:
     return app
 
 
-async def change_application(uow: Uow, cmd: ChangeApplication) -> SeasonApplication:
-    now = uow.now()
-    app = await _application(uow, cmd.application_id, cmd.access)
+async def _changeable_application(
+    uow: Uow, application_id: str, access: Access
+) -> tuple[SeasonApplication, Season]:
+    """The application and its season, while the window is open and it is not withdrawn."""
+    app = await _application(uow, application_id, access)
     season = await _season(uow, app.season_id)
     allocation.check_accepting(
-        season.status, season.applications_open_at, season.applications_close_at, now
+        season.status, season.applications_open_at, season.applications_close_at, uow.now()
     )
     _require_received(app)
+    return app, season
+
+
+async def change_application(uow: Uow, cmd: ChangeApplication) -> SeasonApplication:
+    now = uow.now()
+    app, season = await _changeable_application(uow, cmd.application_id, cmd.access)
     await _fill_application(uow, season, app, cmd.details, now)
     await _received(uow, season, app, changed=True)
     return app
 
 
 async def withdraw_application(uow: Uow, cmd: WithdrawApplication) -> SeasonApplication:
-    now = uow.now()
-    app = await _application(uow, cmd.application_id, cmd.access)
-    season = await _season(uow, app.season_id)
-    allocation.check_accepting(
-        season.status, season.applications_open_at, season.applications_close_at, now
-    )
-    _require_received(app)
+    app, _ = await _changeable_application(uow, cmd.application_id, cmd.access)
     app.status = "withdrawn"
-    app.updated_at = now
+    app.updated_at = uow.now()
     return app
 
 

@@ -36,6 +36,18 @@ ANONYMISED_ADDRESS = "anonymised:"
 FINISHED = ("sent", "delivered", "failed", "suppressed")
 
 
+# What a delivery keeps once its person is gone: event, channel, role, status and times.
+_ANONYMISED_DELIVERY: dict[str, Any] = {
+    "recipient": literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
+    "recipient_name": ANONYMISED,
+    "subject": None,
+    "body_text": "",
+    "body_html": None,
+    "ics": None,
+    "preferences_url": None,
+}
+
+
 class Store:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -240,15 +252,7 @@ class Store:
         done = await self.session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.id.in_(ids), *due)
-            .values(
-                recipient=literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
-                recipient_name=ANONYMISED,
-                subject=None,
-                body_text="",
-                body_html=None,
-                ics=None,
-                preferences_url=None,
-            )
+            .values(**_ANONYMISED_DELIVERY)
             .execution_options(synchronize_session=False)
         )
         return int(getattr(done, "rowcount", 0) or 0)
@@ -290,15 +294,7 @@ class Store:
         done = await self.session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.id.in_(ids), DeliveryRow.recipient_name != ANONYMISED)
-            .values(
-                recipient=literal(ANONYMISED_ADDRESS) + DeliveryRow.id,
-                recipient_name=ANONYMISED,
-                subject=None,
-                body_text="",
-                body_html=None,
-                ics=None,
-                preferences_url=None,
-            )
+            .values(**_ANONYMISED_DELIVERY)
             .execution_options(synchronize_session=False)
         )
         return int(getattr(done, "rowcount", 0) or 0)

@@ -663,6 +663,11 @@ _T: dict[str, tuple[str, str]] = {
     "rooms.day.past": ("Dagen er passert.", "This day has passed."),
     "rooms.day.closed": ("Stengt:", "Closed:"),
     "rooms.day.full": ("Ingen ledige tider.", "No free times."),
+    "rooms.next_free": ("Neste dag med ledig tid: {day}.", "The next day with a free time: {day}."),
+    "rooms.day.full_none": (
+        "Ingen ledige tider de neste to ukene.",
+        "No free times in the next two weeks.",
+    ),
     "rooms.slot.free": ("Ledig", "Free"),
     "rooms.slot.busy": ("Opptatt", "Busy"),
     "rooms.closed.holiday": ("helligdag ({name})", "public holiday ({name})"),

@@ -245,6 +245,52 @@ def test_closed_days_show_their_reason_and_refuse_a_booking(hub: WebHub, context
     assert "Vannlekkasje" in page.locator("#felt-start-feil").inner_text()
 
 
+def _free_two_days_in_a_week(hub: WebHub, day: date) -> bool:
+    if day.weekday() >= 4:  # Monday to Thursday: the next weekday is in the same week
+        return False
+    answers = hub.http.get(
+        hub.url("booking", "/resources/moterom-1/availability/days"),
+        params={"from": day.isoformat(), "days": 2},
+    ).json()
+    return all(len(a["free_slots"]) >= 4 for a in answers)  # 10–14 all free, both days
+
+
+def test_a_full_day_names_the_next_day_with_a_free_time(hub: WebHub, context: Any) -> None:
+    """Møterom 1 is open 10–14 on weekdays: one four-hour booking fills a day. The week says
+    so with the next day that has a free time, and a booking asked for anyway is refused
+    with the service's reason and that day."""
+    full = hub.now().date() + timedelta(days=22)
+    while not _free_two_days_in_a_week(hub, full):  # no holiday, no closure, no booking
+        full += timedelta(days=1)
+    following = full + timedelta(days=1)
+    body = {
+        "resource_id": "moterom-1",
+        "booker_type": "person",
+        "booker": {"name": "Hele Dagen", "email": "hele.dagen@example.org"},
+        "start": datetime.combine(full, time(10), OSLO).isoformat(),
+        "end": datetime.combine(full, time(14), OSLO).isoformat(),
+    }
+    made = hub.http.post(hub.url("booking", "/bookings"), json=body, headers=hub.staff("booking"))
+    assert made.status_code == 201, made.text
+
+    page = context.new_page()
+    page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(full).isoformat()}")
+    day = page.locator(f"li:has(h2#dag-{full.isoformat()})")
+    assert "Ingen ledige tider" in day.inner_text()
+    onward = day.get_by_role("link", name=re.compile("Neste dag med ledig tid"))
+    assert f"#dag-{following.isoformat()}" in (onward.get_attribute("href") or "")
+    assert_accessible(page, "a week with a full day")
+    onward.click()
+    assert _free_slot(page, following).count() > 0
+
+    page.goto(f"{hub.web_url}/rom/moterom-1/bestill?dato={full}&fra=11:00&til=12:00")
+    page.get_by_label("Navn", exact=True).fill("Lise Nabo")
+    page.get_by_label("E-post").fill("lise.nabo@example.org")
+    page.get_by_role("button", name="Book").click()
+    refused = page.locator("#felt-start-feil").inner_text()
+    assert "Neste dag med ledig tid" in refused, refused
+
+
 def _tab_to(page: Any, selector: str, presses: int = 80) -> None:
     """Tab until the element is focused: the keyboard alone, as a person without a mouse."""
     for _ in range(presses):

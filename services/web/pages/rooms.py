@@ -132,8 +132,10 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
                 "closed": closed_text(lang, a["closed_reason"]) if a["closed_reason"] else "",
                 "free": a["free_slots"],
                 "busy": a["busy"],
+                "next_free": None,
             }
         )
+    await _point_full_days_onward(request, resource_id, shown, slot)
     return render(
         request,
         "public/week.html",
@@ -145,6 +147,47 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
         following=week + timedelta(weeks=1),
         week_number=week.isocalendar().week,
     )
+
+
+async def next_free_day(
+    request: Request, resource_id: str, after: date, slot_minutes: int
+) -> date | None:
+    """The first day after `after` with a free time, within the two weeks the booking
+    service answers in one call; None when there is none that soon (or it is down)."""
+    answers = await part(
+        request.app.state.services.call(
+            "booking",
+            "GET",
+            f"/resources/{resource_id}/availability/days",
+            None,
+            params={"from": after + timedelta(days=1), "days": 14, "slot_minutes": slot_minutes},
+        ),
+        [],
+    )
+    first = after + timedelta(days=1)
+    return next(
+        (first + timedelta(days=n) for n, a in enumerate(answers.value) if a["free_slots"]),
+        None,
+    )
+
+
+async def _point_full_days_onward(
+    request: Request, resource_id: str, days: list[dict[str, Any]], slot_minutes: int
+) -> None:
+    """A full day names the next day with a free time: from the week itself, or from the
+    days after it (one more call, only when a full day has none after it in the week)."""
+    later: date | None = None
+    asked = False
+    for day in reversed(days):
+        if day["past"] or day["closed"] or day["free"]:
+            if day["free"] and not day["past"]:
+                later = day["date"]
+            continue
+        if later is None and not asked:
+            asked = True
+            later = await next_free_day(request, resource_id, days[-1]["date"], slot_minutes)
+        day["next_free"] = later
+        day["next_free_week"] = _monday(later) if later else None
 
 
 # --------------------------------------------------------------------------- the form
@@ -320,8 +363,22 @@ async def book(request: Request, resource_id: str) -> HTMLResponse | RedirectRes
         )
     except Refused as exc:
         field = _FIELDS.get(exc.field or "", "") or _FIELD_CODES.get(exc.code, "")
+        reason = exc.detail
         if exc.status == 409 or exc.code in _TIME_CODES:
             field = "start"
-        return await _form(request, resource, values, {field or "form": exc.detail}, 422)
+            reason = await _with_next_free_day(request, resource, slot[0].date(), reason)
+        return await _form(request, resource, values, {field or "form": reason}, 422)
     # The token goes in the path of the manage page only: never in a log or a query.
     return back(f"/mine/booking/{made['id']}/{made['manage_token']}?ny=1")
+
+
+async def _with_next_free_day(
+    request: Request, resource: dict[str, Any], day: date, reason: str
+) -> str:
+    """A refused time also says the next day with a free time (a full or closed day)."""
+    slot = max(SLOT_MINUTES, int(resource["min_length_minutes"]))
+    following = await next_free_day(request, resource["id"], day, slot)
+    if following is None:
+        return reason
+    lang = request.state.lang
+    return f"{reason} {i18n.text(lang, 'rooms.next_free', day=i18n.day_name(lang, following))}"

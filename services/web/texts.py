@@ -665,8 +665,8 @@ _T: dict[str, tuple[str, str]] = {
     "rooms.day.full": ("Ingen ledige tider.", "No free times."),
     "rooms.next_free": ("Neste dag med ledig tid: {day}.", "The next day with a free time: {day}."),
     "rooms.day.full_none": (
-        "Ingen ledige tider de neste to ukene.",
-        "No free times in the next two weeks.",
+        "Ingen ledige dager resten av uken: se neste uke.",
+        "No free days for the rest of the week: see next week.",
     ),
     "rooms.slot.free": ("Ledig", "Free"),
     "rooms.slot.busy": ("Opptatt", "Busy"),

@@ -135,7 +135,7 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
                 "next_free": None,
             }
         )
-    await _point_full_days_onward(request, resource_id, shown, slot)
+    _point_full_days_onward(shown)
     return render(
         request,
         "public/week.html",
@@ -171,23 +171,16 @@ async def next_free_day(
     )
 
 
-async def _point_full_days_onward(
-    request: Request, resource_id: str, days: list[dict[str, Any]], slot_minutes: int
-) -> None:
-    """A full day names the next day with a free time: from the week itself, or from the
-    days after it (one more call, only when a full day has none after it in the week)."""
+def _point_full_days_onward(days: list[dict[str, Any]]) -> None:
+    """A full day names the next day of the week with a free time, or says there is none
+    this week (the week's link goes on): the week stays one call to the booking service."""
     later: date | None = None
-    asked = False
     for day in reversed(days):
         if day["past"] or day["closed"] or day["free"]:
             if day["free"] and not day["past"]:
                 later = day["date"]
             continue
-        if later is None and not asked:
-            asked = True
-            later = await next_free_day(request, resource_id, days[-1]["date"], slot_minutes)
         day["next_free"] = later
-        day["next_free_week"] = _monday(later) if later else None
 
 
 # --------------------------------------------------------------------------- the form

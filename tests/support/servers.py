@@ -32,10 +32,20 @@ POSTGRES_ENV = "TEST_POSTGRES_URL"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, and never one this run handed out before: the kernel may
+    give the same free port twice in a row (seen in a fresh network namespace), and two
+    services started on it make one of them fail to bind."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
 
 
 def _port_open(port: int) -> bool:

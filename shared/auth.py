@@ -214,11 +214,17 @@ async def staff_roles(
     if credentials is None or credentials.scheme.lower() != "bearer":
         return None
     presented = credentials.credentials
+    # Once per request and token: the route's dependency and the access log (which reads
+    # the same request's scope after the answer) both ask, and a JWT costs a verification.
+    known: dict[str, Staff | None] = request.scope.setdefault("knutepunkt.staff", {})
+    if presented in known:
+        return known[presented]
     staff = static_staff(request.app.state.runtime.settings.tokens, presented)
     if staff is None and presented.count(".") == 2:
         verifier = verifier_of(request)
         if verifier is not None:
             staff = await verifier.verify(presented)
+    known[presented] = staff
     return staff
 
 

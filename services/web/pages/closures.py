@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -165,36 +166,62 @@ async def add_closure(
     return back(PAGE)
 
 
+@dataclass(frozen=True)
+class _WholeDays:
+    first: date
+    last: date
+    reason: str
+
+    @property
+    def body(self) -> dict[str, str]:
+        return {
+            "first_date": self.first.isoformat(),
+            "last_date": self.last.isoformat(),
+            "reason": self.reason,
+        }
+
+
+def _whole_days(
+    form: dict[str, str], prefix: str, lang: str
+) -> tuple[_WholeDays | None, dict[str, str]]:
+    """The café's or the loans desk's closure form (fields `<prefix>_first_date`,
+    `_last_date`, `_reason`): whole days, one when no last day is given."""
+    first = parse_day(form.get(f"{prefix}_first_date"))
+    last = parse_day(form.get(f"{prefix}_last_date")) or first
+    errors: dict[str, str] = {}
+    if first is None:
+        errors[f"{prefix}_first_date"] = i18n.text(lang, "closures.date.invalid")
+    elif last is not None and last < first:
+        errors[f"{prefix}_last_date"] = i18n.text(lang, "closures.cafe.order")
+    reason = form.get(f"{prefix}_reason") or ""
+    if not reason:
+        errors[f"{prefix}_reason"] = i18n.text(lang, "closures.reason.missing")
+    if errors or first is None or last is None:
+        return None, errors
+    return _WholeDays(first, last, reason), errors
+
+
+def _refused_beside(exc: Refused, prefix: str) -> dict[str, str]:
+    """The service's reason beside the field of the form it names."""
+    name = (exc.field or "").split(".")[-1]
+    known = {"first_date", "last_date", "reason"}
+    return {f"{prefix}_{name}" if name in known else f"{prefix}_form": exc.detail}
+
+
 @router.post(PAGE + "/kafe", response_model=None)
 async def add_cafe_closure(
     request: Request, actor: Actor = Depends(staff("cafe"))
 ) -> HTMLResponse | RedirectResponse:
     form = await form_of(request)
-    lang = request.state.lang
-    first = parse_day(form.get("cafe_first_date"))
-    last = parse_day(form.get("cafe_last_date")) or first  # one day when no end is given
-    errors: dict[str, str] = {}
-    if first is None:
-        errors["cafe_first_date"] = i18n.text(lang, "closures.date.invalid")
-    elif last is not None and last < first:
-        errors["cafe_last_date"] = i18n.text(lang, "closures.cafe.order")
-    if not form.get("cafe_reason"):
-        errors["cafe_reason"] = i18n.text(lang, "closures.reason.missing")
-    if errors or first is None or last is None:
+    days, errors = _whole_days(form, "cafe", request.state.lang)
+    if days is None:
         return await _render(request, actor, 422, errors, form)
-    body = {
-        "first_date": first.isoformat(),
-        "last_date": last.isoformat(),
-        "reason": form["cafe_reason"],
-    }
     try:
-        await request.app.state.services.catering.add_closure(actor.caller, body)
+        await request.app.state.services.catering.add_closure(actor.caller, days.body)
     except Refused as exc:
-        name = (exc.field or "").split(".")[-1]
-        field = {"first_date": "cafe_first_date", "last_date": "cafe_last_date"}.get(
-            name, "cafe_reason" if name == "reason" else "cafe_form"
-        )
-        return await _render(request, actor, exc.status, {field: exc.detail}, form)
+        return await _render(request, actor, exc.status, _refused_beside(exc, "cafe"), form)
+    lang = request.state.lang
+    first, last = days.first, days.last
     flash(
         request,
         "closures.cafe.added",
@@ -247,31 +274,15 @@ async def add_desk_closure(
     """The loans desk closed for whole days: loans due and offers held then run to the next
     open day (the loans service moves them and says how many)."""
     form = await form_of(request)
-    lang = request.state.lang
-    first = parse_day(form.get("desk_first_date"))
-    last = parse_day(form.get("desk_last_date")) or first
-    errors: dict[str, str] = {}
-    if first is None:
-        errors["desk_first_date"] = i18n.text(lang, "closures.date.invalid")
-    elif last is not None and last < first:
-        errors["desk_last_date"] = i18n.text(lang, "closures.cafe.order")
-    if not form.get("desk_reason"):
-        errors["desk_reason"] = i18n.text(lang, "closures.reason.missing")
-    if errors or first is None or last is None:
+    days, errors = _whole_days(form, "desk", request.state.lang)
+    if days is None:
         return await _render(request, actor, 422, errors, form)
-    body = {
-        "first_date": first.isoformat(),
-        "last_date": last.isoformat(),
-        "reason": form["desk_reason"],
-    }
     try:
-        added = await request.app.state.services.loans.add_closure(actor.caller, body)
+        added = await request.app.state.services.loans.add_closure(actor.caller, days.body)
     except Refused as exc:
-        name = (exc.field or "").split(".")[-1]
-        field = {"first_date": "desk_first_date", "last_date": "desk_last_date"}.get(
-            name, "desk_reason" if name == "reason" else "desk_form"
-        )
-        return await _render(request, actor, exc.status, {field: exc.detail}, form)
+        return await _render(request, actor, exc.status, _refused_beside(exc, "desk"), form)
+    lang = request.state.lang
+    first, last = days.first, days.last
     flash(
         request,
         "closures.desk.added",

@@ -14,7 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +22,16 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from knutepunkt.ops.person import erase_all, still_pending
-from knutepunkt.ops.target import Target
-from shared.calendar import CAFE_HOURS, HUB_HOURS, Calendar, at_local, utcnow
+from shared.calendar import at_local, utcnow
 from shared.events import BOOKING_STREAM, Envelope, dlq_stream, encode_entry
 from shared.messaging import dead_letters, dlq
 from shared.messaging.redis import StreamNames, as_entries, as_str
-from tests.support.processes import ServiceProcess
-from tests.support.staff import STAFF_YAML
+from tests.e2e.hub import SERVICES, Hub, open_meeting_day, running_hub
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
 
-SERVICES = ("booking", "loans", "catering", "notify")
 TOKENS = {"booking": "pe-booking", "desk": "pe-desk", "cafe": "pe-cafe", "admin": "pe-admin"}
 KARI = {"name": "Kari Slettemann", "email": "kari.slettemann@example.org", "phone": "+4700000077"}
 PER = {"name": "Per Beholdsen", "email": "per.beholdsen@example.org", "phone": "+4700000088"}
@@ -50,76 +46,16 @@ KARI_TRACES = (
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class Hub:
-    def __init__(self, procs: dict[str, ServiceProcess], env: dict[str, str], tmp: Path) -> None:
-        self.procs = procs
-        self.env = env
-        self.tmp = tmp
-        self.http = httpx.AsyncClient(timeout=15)
-
-    def url(self, service: str, path: str) -> str:
-        return self.procs[service].url + path
-
-    def staff(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKENS[role]}"}
-
-    def target(self) -> Target:
-        return Target(
-            redis_url=self.env["REDIS_URL"],
-            prefix=self.env["STREAM_PREFIX"],
-            urls={s: p.url for s, p in self.procs.items()},
-            tokens={TOKENS["admin"]: frozenset({"admin"})},
-        )
-
-    def database(self, service: str) -> Path:
-        return self.tmp / f"{service}.db"
-
-
 @pytest.fixture
 async def hub(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterator[Hub]:
-    staff_file = tmp_path / "staff.yaml"
-    staff_file.write_text(STAFF_YAML)
-    async with running_mail_catcher() as mail, running_sms_sink() as sms:
-        env = {
-            "REDIS_URL": redis_url,
-            "STREAM_PREFIX": prefix,
-            "SMTP_URL": mail.url,
-            "SMS_GATEWAY_URL": sms.url,
-            "SMS_PROVIDER": "generic",
-            "STAFF_TOKENS": ",".join(f"{t}:{r}" for r, t in TOKENS.items()),
-            "STAFF_DIRECTORY": str(staff_file),
-            "NOTIFY_QUIET_HOURS": "04:00-04:01",  # the test may run at night
-            "CONSUMER_BLOCK_MS": "200",
-            "OUTBOX_POLL_SECONDS": "0.2",
-            "NOTIFY_POLL_SECONDS": "0.2",
-            "CLAIM_IDLE_MS": "5000",
-            "ERASURE_POLL_SECONDS": "1",
-            "NOTIFY_DIGEST_DESK_ENABLED": "false",
-            "NOTIFY_DIGEST_CAFE_ENABLED": "false",
-            "NOTIFY_DIGEST_BOOKING_ENABLED": "false",
-        }
-        for service in SERVICES:
-            env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / service}.db"
-        procs = {s: ServiceProcess(s, env, tmp_path) for s in SERVICES}
-        try:
-            for proc in procs.values():
-                proc.start(wait=False)
-            for proc in procs.values():
-                await asyncio.to_thread(proc.wait_ready, 120)
-            made = Hub(procs, env, tmp_path)
-            yield made
-            await made.http.aclose()
-        finally:
-            for proc in procs.values():
-                proc.stop()
-
-
-def _open_day() -> date:
-    hub, cafe = Calendar(HUB_HOURS), Calendar(CAFE_HOURS)
-    day = cafe.add_working_days(utcnow().date(), 4)
-    while not (hub.is_open_day(day) and cafe.is_open_day(day)):
-        day += timedelta(days=1)
-    return day
+    quiet = {
+        "ERASURE_POLL_SECONDS": "1",
+        "NOTIFY_DIGEST_DESK_ENABLED": "false",
+        "NOTIFY_DIGEST_CAFE_ENABLED": "false",
+        "NOTIFY_DIGEST_BOOKING_ENABLED": "false",
+    }
+    async with running_hub(tmp_path, redis_url, prefix, TOKENS, quiet) as made:
+        yield made
 
 
 async def _created(response: httpx.Response) -> dict[str, Any]:
@@ -132,7 +68,7 @@ async def seed(hub: Hub) -> dict[str, Any]:
     rooms = (await hub.http.get(hub.url("booking", "/resources"))).json()
     room1 = next(r for r in rooms if r["name"] == "Møterom 1")
     room2 = next(r for r in rooms if r["name"] == "Møterom 2")
-    day = _open_day()
+    day = open_meeting_day()
     start = at_local(day, time(11, 0))
     kari_booking = await _created(
         await hub.http.post(

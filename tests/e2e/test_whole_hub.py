@@ -3,19 +3,15 @@ gateway stub): the cross-service flows of DESIGN.md, each message arriving once.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 from pathlib import Path
 
-import httpx
 import pytest
 
-from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
-from shared.calendar import CAFE_HOURS, HUB_HOURS, Calendar, at_local, utcnow
-from tests.support.processes import ServiceProcess
-from tests.support.staff import STAFF_YAML
+from shared.calendar import at_local, utcnow
+from tests.e2e.hub import Hub, open_meeting_day, running_hub
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.slow
@@ -27,72 +23,18 @@ BOOKER_PHONE = "+4700000021"
 BORROWER_PHONE = "+4700000031"
 
 
-class Hub:
-    def __init__(self, procs: dict[str, ServiceProcess], mail, sms) -> None:  # type: ignore[no-untyped-def]
-        self.procs = procs
-        self.mail = mail
-        self.sms = sms
-        self.http = httpx.AsyncClient(timeout=15)
-
-    def url(self, service: str, path: str) -> str:
-        return self.procs[service].url + path
-
-    def staff(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {TOKENS[role]}"}
-
-
 @pytest.fixture
 async def hub(tmp_path: Path, redis_url: str, prefix: str) -> AsyncIterator[Hub]:
-    staff_file = tmp_path / "staff.yaml"
-    staff_file.write_text(STAFF_YAML)
-    async with running_mail_catcher() as mail, running_sms_sink() as sms:
-        env = {
-            "REDIS_URL": redis_url,
-            "STREAM_PREFIX": prefix,
-            "SMTP_URL": mail.url,
-            "SMS_GATEWAY_URL": sms.url,
-            "SMS_PROVIDER": "generic",
-            "STAFF_TOKENS": ",".join(f"{t}:{r}" for r, t in TOKENS.items()),
-            "STAFF_DIRECTORY": str(staff_file),
-            "NOTIFY_QUIET_HOURS": "04:00-04:01",  # the test may run at night
-            "LOANS_OVERDUE_SCAN_SECONDS": "1",
-            "CONSUMER_BLOCK_MS": "200",
-            "OUTBOX_POLL_SECONDS": "0.2",
-            "NOTIFY_POLL_SECONDS": "0.2",
-            "CLAIM_IDLE_MS": "5000",
-        }
-        for service in ("booking", "loans", "catering", "notify"):
-            env[f"{service.upper()}_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / service}.db"
-        procs = {
-            s: ServiceProcess(s, env, tmp_path) for s in ("booking", "loans", "catering", "notify")
-        }
-        try:
-            for proc in procs.values():
-                proc.start(wait=False)
-            for proc in procs.values():
-                await asyncio.to_thread(proc.wait_ready, 120)
-            hub = Hub(procs, mail, sms)
-            yield hub
-            await hub.http.aclose()
-        finally:
-            for proc in procs.values():
-                proc.stop()
-
-
-def _meeting_day() -> date:
-    """An open day for the rooms and the café, far enough ahead for catering's lead time."""
-    hub, cafe = Calendar(HUB_HOURS), Calendar(CAFE_HOURS)
-    day = cafe.add_working_days(utcnow().date(), 4)
-    while not (hub.is_open_day(day) and cafe.is_open_day(day)):
-        day += timedelta(days=1)
-    return day
+    overdue_soon = {"LOANS_OVERDUE_SCAN_SECONDS": "1"}
+    async with running_hub(tmp_path, redis_url, prefix, TOKENS, overdue_soon) as made:
+        yield made
 
 
 async def test_room_with_catering_then_cancelled_and_an_overdue_loan(hub: Hub) -> None:
     # A club books a meeting room and asks for coffee and lunch.
     resources = (await hub.http.get(hub.url("booking", "/resources"))).json()
     room = next(r for r in resources if r["name"] == "Møterom 1")
-    day = _meeting_day()
+    day = open_meeting_day()
     start = at_local(day, time(11, 0))
     body = {
         "resource_id": room["id"],

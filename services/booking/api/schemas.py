@@ -4,11 +4,11 @@ requests converted to the use cases' commands at the door."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
-from services.booking import usecases
+from services.booking import allocation, usecases
 from services.booking.domain import Contact
 from shared.events import Actor, CateringRequest
 from shared.requests import RequestModel
@@ -406,3 +406,192 @@ class OrganisationRecordOut(BaseModel):
     public_email: str | None
     public_phone: str | None
     no_shows: int = Field(description="its bookings released because nobody checked in")
+
+
+# --------------------------------------------------------------------------- seasons
+
+# A model with a field named `date` cannot annotate it with the type `date`.
+Date = date
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+TargetGroup = Literal["children", "youth", "adults", "seniors", "mixed"]
+
+
+class RulesIn(RequestModel):
+    group_priority: dict[TargetGroup, int] | None = Field(
+        default=None,
+        description="lower is served first; default children/youth 1, mixed 2, adults/seniors 3",
+    )
+    local_first: bool = True
+    max_hours_per_org: float | None = Field(
+        default=allocation.DEFAULT_MAX_HOURS_PER_ORG,
+        gt=0,
+        le=168,
+        description="weekly hours per organisation; null: no maximum",
+    )
+
+
+class SeasonIn(RequestModel):
+    resource_id: str = Field(min_length=1, max_length=64)
+    name: str = Field(min_length=1, max_length=200, examples=["Høst 2027"])
+    starts_on: date
+    ends_on: date
+    applications_open_at: AwareDatetime
+    applications_close_at: AwareDatetime
+    frame: dict[str, str] = Field(
+        description="weekly frame time, e.g. {'mon-fri': '17:00-22:00', 'sat': '10:00-14:00'}"
+    )
+    slot_minutes: int = Field(ge=15, le=480)
+    rules: RulesIn = Field(default_factory=RulesIn)
+
+
+class SeasonOut(BaseModel):
+    id: str
+    hub: str
+    resource_id: str
+    resource_name: str
+    name: str
+    starts_on: date
+    ends_on: date
+    applications_open_at: AwareDatetime
+    applications_close_at: AwareDatetime
+    frame: dict[str, str]
+    slot_minutes: int
+    rules: dict[str, Any]
+    status: Literal["drafted", "open", "closed", "published", "running"]
+    published_at: AwareDatetime | None
+
+
+class WishIn(RequestModel):
+    weekday: Weekday
+    start: time = Field(description="Oslo wall time of a slot of the frame, e.g. 18:00")
+
+
+class ApplicationIn(RequestModel):
+    organisation: OrganisationIn
+    contact: ContactIn
+    target_group: TargetGroup
+    activity: str = Field(min_length=1, max_length=200)
+    participants: int = Field(ge=1, le=10_000)
+    local: bool = Field(default=True, description="a club of the municipality")
+    wishes: list[WishIn] = Field(min_length=1, max_length=20, description="first preference first")
+    minimum: int = Field(default=1, ge=1, le=20, description="fewest slots the club can use")
+    wanted: int | None = Field(
+        default=None, ge=1, le=20, description="slots wanted per week (default: every wish)"
+    )
+
+    def details(self) -> usecases.ApplicationDetails:
+        return usecases.ApplicationDetails(
+            organisation=self.organisation.details(),
+            contact=self.contact.contact(),
+            target_group=self.target_group,
+            activity=self.activity,
+            participants=self.participants,
+            local=self.local,
+            wishes=tuple((allocation.WEEKDAYS.index(w.weekday), w.start) for w in self.wishes),
+            minimum=self.minimum,
+            wanted=self.wanted,
+        )
+
+
+class WeeklySlotOut(BaseModel):
+    weekday: Weekday
+    start: str
+    end: str
+
+
+class ApplicationOut(BaseModel):
+    id: str
+    season_id: str
+    status: Literal["received", "withdrawn"]
+    organisation: dict[str, str]
+    target_group: TargetGroup
+    activity: str
+    participants: int
+    local: bool
+    wishes: list[WeeklySlotOut]
+    minimum: int
+    wanted: int
+
+
+class ApplicationCreated(ApplicationOut):
+    manage_token: str
+
+
+class AllocationOut(WeeklySlotOut):
+    id: str
+    application_id: str
+    status: Literal["granted", "withdrawn", "released"]
+    rule: str
+    reason: str
+    series_id: str | None
+    skipped: list[dict[str, Any]]
+
+
+class DecisionOut(BaseModel):
+    application_id: str
+    org_number: str
+    wish: int
+    slot: WeeklySlotOut
+    outcome: Literal["granted", "declined"]
+    rule: str
+    reason: str
+    reason_nb: str
+    holder: str | None
+    round: int | None
+
+
+class ProposalOut(BaseModel):
+    season: SeasonOut
+    decisions: list[DecisionOut]
+    allocations: list[AllocationOut]
+
+
+class OverviewOut(BaseModel):
+    season: SeasonOut
+    applications: list[ApplicationOut]
+    allocations: list[AllocationOut]
+    conflicts: list[dict[str, Any]] = Field(description="slots wished by several applications")
+    hours_per_organisation: dict[str, float]
+
+
+class GrantIn(RequestModel):
+    application_id: str = Field(min_length=1, max_length=64)
+    weekday: Weekday
+    start: time
+
+
+class MoveIn(RequestModel):
+    weekday: Weekday
+    start: time
+
+
+class PublishedOut(BaseModel):
+    season: SeasonOut
+    already_published: bool
+    allocations: list[dict[str, Any]] = Field(
+        description="per granted slot: series_id, occurrences booked, skipped dates with why"
+    )
+
+
+class ReleaseIn(RequestModel):
+    date: Date | None = Field(
+        default=None, description="the one occurrence to give back; none: the rest of the season"
+    )
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class ReleasedOut(BaseModel):
+    allocation: AllocationOut
+    released: list[dict[str, Any]]
+    offer_id: str | None
+
+
+class OfferOut(BaseModel):
+    id: str
+    application_id: str
+    status: Literal["offered", "accepted", "declined", "expired"]
+    occurrences: list[dict[str, Any]]
+    expires_at: AwareDatetime
+
+
+# --------------------------------------------------------------------------- views

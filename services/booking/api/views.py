@@ -8,7 +8,7 @@ from typing import Any
 from icalendar import Calendar as ICalendar
 from icalendar import Event as IEvent
 
-from services.booking import domain, usecases
+from services.booking import allocation, domain, usecases
 from services.booking.api.schemas import (
     ActivityOut,
     AvailabilityOut,
@@ -23,7 +23,14 @@ from services.booking.api.schemas import (
     ResourceOut,
     SlotOut,
 )
-from services.booking.models import Closure, Organisation, Resource
+from services.booking.models import (
+    Closure,
+    Organisation,
+    Resource,
+    SeasonAllocation,
+    SeasonApplication,
+    SeasonOffer,
+)
 from shared.events import CateringRequest
 
 
@@ -217,3 +224,67 @@ def organisation_record_out(record: usecases.OrganisationRecord) -> dict[str, An
         public_phone=o.public_phone,
         no_shows=record.no_shows,
     ).model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- seasons
+
+
+def season_out(view: usecases.SeasonView) -> dict[str, Any]:
+    s = view.season
+    return {
+        "id": s.id,
+        "hub": s.hub,
+        "resource_id": s.resource_id,
+        "resource_name": view.resource.name,
+        "name": s.name,
+        "starts_on": s.starts_on,
+        "ends_on": s.ends_on,
+        "applications_open_at": s.applications_open_at,
+        "applications_close_at": s.applications_close_at,
+        "frame": s.frame,
+        "slot_minutes": s.slot_minutes,
+        "rules": s.rules,
+        "status": view.status,
+        "published_at": s.published_at,
+    }
+
+
+def application_out(a: SeasonApplication) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "season_id": a.season_id,
+        "status": a.status,
+        "organisation": {"number": a.org_number, "name": a.org_name},
+        "target_group": a.target_group,
+        "activity": a.activity,
+        "participants": a.participants,
+        "local": a.local,
+        "wishes": a.wishes,
+        "minimum": a.minimum,
+        "wanted": a.wanted,
+    }
+
+
+def allocation_out(r: SeasonAllocation) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "application_id": r.application_id,
+        "weekday": allocation.WEEKDAYS[r.weekday],
+        "start": r.start_time,
+        "end": r.end_time,
+        "status": r.status,
+        "rule": r.rule,
+        "reason": r.reason,
+        "series_id": r.series_id,
+        "skipped": r.skipped,
+    }
+
+
+def offer_out(o: SeasonOffer) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "application_id": o.application_id,
+        "status": o.status,
+        "occurrences": o.occurrences,
+        "expires_at": o.expires_at,
+    }

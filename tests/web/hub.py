@@ -25,9 +25,9 @@ import redis as sync_redis
 
 from shared.calendar import HUB_HOURS, Calendar
 from shared.events import WIRE_FIELD
-from tests.e2e.test_whole_hub import STAFF_YAML
 from tests.support.processes import ROOT, ServiceProcess
 from tests.support.servers import DEFAULT_REDIS_URL, REDIS_ENV, free_port
+from tests.support.staff import STAFF_YAML
 from tests.support.waiting import wait_for_sync
 
 OSLO = ZoneInfo("Europe/Oslo")

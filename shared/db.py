@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
+from shared import sqlite_driver
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Switching a fresh file to WAL needs its exclusive lock, and SQLite answers BUSY at once,
 # without the busy handler, when two connections ask together (deadlock avoidance); so
@@ -117,6 +119,7 @@ def create_engine(
     a frozen server)."""
     if is_sqlite(url):
         _prepare_sqlite_file(url)
+        kwargs.setdefault("module", sqlite_driver.dbapi())
         engine = create_async_engine(url, **kwargs)
         _sqlite_transactions(engine)
         return engine

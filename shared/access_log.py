@@ -22,16 +22,18 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import Staff, staff_roles
 from shared.contacts import e164
@@ -44,13 +46,23 @@ MAX_PEOPLE = 500  # per answer: a list answer of a whole day still fits in one e
 
 log = logging.getLogger("knutepunkt.access_log")
 _tasks: set[asyncio.Task[None]] = set()
+# The key, once read, is kept a while instead of asked for on every entry; a while, not for
+# ever, so that a Redis that lost it (kept nothing on disk) and made another is followed.
+KEY_KEPT_SECONDS = 60.0
+_keys: dict[str, tuple[float, bytes]] = {}
 
 
 async def log_key(redis: Redis, names: StreamNames) -> bytes:
-    await redis.set(names(KEY), secrets.token_hex(32), nx=True)
-    value = await redis.get(names(KEY))
+    name = names(KEY)
+    kept = _keys.get(name)
+    if kept is not None and time.monotonic() - kept[0] < KEY_KEPT_SECONDS:
+        return kept[1]
+    await redis.set(name, secrets.token_hex(32), nx=True)
+    value = await redis.get(name)
     assert value is not None
-    return value if isinstance(value, bytes) else str(value).encode()
+    key = value if isinstance(value, bytes) else str(value).encode()
+    _keys[name] = (time.monotonic(), key)
+    return key
 
 
 def person_ref(key: bytes, identifier: str) -> str:
@@ -62,29 +74,27 @@ def identifiers(emails: Iterable[str | None] = (), phones: Iterable[str | None] 
     return found | {p for p in (e164(raw) for raw in phones if raw) if p}
 
 
-def people_in(value: Any) -> set[str]:
+# A contact in JSON text: `"email"`, `"phone"`, `"…_email"`, `"…_phone"` or `"recipient"`
+# (keys are words), then a string. Read off the text, not a parsed tree: an answer of a
+# whole day is tens of kilobytes, and parsing it again only to find its few contacts cost
+# more than the answer. A quote inside a JSON string is escaped, so text that merely looks
+# like a key does not match; `\\.` takes an escape whole.
+_CONTACT = re.compile(rb'"((?:\w*_)?(?:email|phone)|recipient)"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def people_in(body: bytes) -> set[str]:
     """The emails and phones in a JSON answer or body: a contact's `email`/`phone`, fields
     named `*_email`/`*_phone`, and a delivery's `recipient`."""
     emails: list[str] = []
     phones: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, item in node.items():
-                if isinstance(item, str) and isinstance(key, str):
-                    if key == "email" or key.endswith("_email"):
-                        emails.append(item)
-                    elif key == "phone" or key.endswith("_phone"):
-                        phones.append(item)
-                    elif key == "recipient":
-                        (emails if "@" in item else phones).append(item)
-                else:
-                    walk(item)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(value)
+    for key, raw in _CONTACT.findall(body):
+        value = json.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+        if key.endswith(b"email"):
+            emails.append(value)
+        elif key.endswith(b"phone"):
+            phones.append(value)
+        else:
+            (emails if "@" in value else phones).append(value)
     return identifiers(emails, phones)
 
 
@@ -144,40 +154,60 @@ async def trim(redis: Redis, names: StreamNames, retention_days: float) -> int:
 
 def install(app: FastAPI) -> None:
     """Record the service's staff answers and changes that carry a person's contact."""
+    app.add_middleware(AccessLogMiddleware)
 
-    @app.middleware("http")
-    async def access_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        auth = request.headers.get("authorization", "")
-        path = request.url.path
-        if not auth.lower().startswith("bearer ") or path.startswith(SKIPPED):
-            return await call_next(request)
+
+class AccessLogMiddleware:
+    """Plain ASGI: the body sent and the answer pass through unchanged and are copied on the
+    way (an `@app.middleware("http")` function would run every request through a task and
+    memory streams of its own, and buffer the answer); the entry is recorded after the last
+    byte is sent."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(SKIPPED):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        auth = headers.get("authorization", "")
+        if not auth.lower().startswith("bearer "):
+            await self.app(scope, receive, send)
+            return
+        method = scope["method"]
         # A change names its person in what was sent (a borrower checked out to) as often
-        # as in the answer; Starlette keeps the body read here for the route.
-        sent = b""
-        if request.method not in ("GET", "HEAD") and request.headers.get(
-            "content-type", ""
-        ).startswith("application/json"):
-            sent = await request.body()
-        response = await call_next(request)
-        if response.status_code >= 400 or not response.headers.get("content-type", "").startswith(
+        # as in the answer.
+        sent: list[bytes] = []
+        keep_sent = method not in ("GET", "HEAD") and headers.get("content-type", "").startswith(
             "application/json"
-        ):
-            return response
-        body = b"".join([chunk async for chunk in response.body_iterator])  # type: ignore[attr-defined]
-        route = request.scope.get("route")
-        what = f"{request.method} {getattr(route, 'path', path)}"
-        task = asyncio.create_task(_record_later(request, auth, what, [sent, body]))
-        _tasks.add(task)
-        task.add_done_callback(_tasks.discard)
-        return Response(
-            content=body,
-            status_code=response.status_code,
-            headers={k: v for k, v in response.headers.items() if k.lower() != "content-length"},
-            media_type=response.media_type,
-            background=response.background,
         )
+        answer: list[bytes] | None = None
+
+        async def receiving() -> Message:
+            message = await receive()
+            if keep_sent and message["type"] == "http.request":
+                sent.append(message.get("body", b""))
+            return message
+
+        async def sending(message: Message) -> None:
+            nonlocal answer
+            if message["type"] == "http.response.start":
+                kind = Headers(raw=message.get("headers", [])).get("content-type", "")
+                if message["status"] < 400 and kind.startswith("application/json"):
+                    answer = []
+            elif message["type"] == "http.response.body" and answer is not None:
+                answer.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    route = scope.get("route")
+                    what = f"{method} {getattr(route, 'path', scope['path'])}"
+                    bodies = [b"".join(sent), b"".join(answer)]
+                    task = asyncio.create_task(_record_later(Request(scope), auth, what, bodies))
+                    _tasks.add(task)
+                    task.add_done_callback(_tasks.discard)
+            await send(message)
+
+        await self.app(scope, receiving if keep_sent else receive, sending)
 
 
 async def _record_later(request: Request, auth: str, what: str, bodies: list[bytes]) -> None:
@@ -186,7 +216,7 @@ async def _record_later(request: Request, auth: str, what: str, bodies: list[byt
         people: set[str] = set()
         for body in bodies:
             if body:
-                people |= people_in(json.loads(body))
+                people |= people_in(body)
         if not people:
             return
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=auth[7:].strip())

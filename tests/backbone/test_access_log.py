@@ -4,6 +4,7 @@ with its own retention (the oldest trimmed, nothing else)."""
 
 from __future__ import annotations
 
+import json
 import time
 
 from redis.asyncio import Redis
@@ -22,14 +23,21 @@ def test_the_people_an_answer_names() -> None:
             {"customer_email": "per@example.org", "customer_phone": None},
             {"recipient": "+4700000020", "recipient_name": "Ola"},
             {"public_phone": "not a phone", "email": "not-an-email"},
+            # Text that only looks like a contact, inside a string, names nobody.
+            {"title": 'say "email": "x@example.org"', "notes": "C:\\", "phone": "+47 000 00 030"},
+            {"email": "p\u00e5l@example.org"},
         ]
     }
-    assert access_log.people_in(answer) == {
-        "kari@example.org",
-        "+4700000010",
-        "per@example.org",
-        "+4700000020",
-    }
+    for ascii_only in (True, False):
+        assert access_log.people_in(json.dumps(answer, ensure_ascii=ascii_only).encode()) == {
+            "kari@example.org",
+            "+4700000010",
+            "per@example.org",
+            "+4700000020",
+            "+4700000030",
+            "pål@example.org",
+        }
+    assert access_log.people_in(b"[]") == set()
 
 
 async def test_entries_by_person_hashed_and_trimmed_by_age(redis: Redis, prefix: str) -> None:

@@ -33,7 +33,7 @@ router = APIRouter(tags=["resources"])
 
 
 @router.get("/resources", response_model=list[ResourceOut])
-async def list_resources(request: Request, hub: str = DEFAULT_HUB) -> list[dict[str, Any]]:
+async def list_resources(request: Request, hub: str = DEFAULT_HUB) -> list[ResourceOut]:
     found = await runtime_of(request).uow.run(
         lambda uow: usecases.list_resources(uow, hub), read_only=True
     )
@@ -41,7 +41,7 @@ async def list_resources(request: Request, hub: str = DEFAULT_HUB) -> list[dict[
 
 
 @router.get("/resources/{resource_id}", response_model=ResourceOut)
-async def get_resource(request: Request, resource_id: str) -> dict[str, Any]:
+async def get_resource(request: Request, resource_id: str) -> ResourceOut:
     resource = await runtime_of(request).uow.run(
         lambda uow: usecases.get_resource(uow, resource_id), read_only=True
     )
@@ -51,7 +51,7 @@ async def get_resource(request: Request, resource_id: str) -> dict[str, Any]:
 @router.post("/resources", status_code=201, response_model=ResourceOut)
 async def create_resource(
     request: Request, body: ResourceIn, _staff: Staff = Depends(require_staff(Role.BOOKING))
-) -> dict[str, Any]:
+) -> ResourceOut:
     cmd = usecases.AddResource(body.model_dump())
     resource = await runtime_of(request).uow.run(lambda uow: usecases.add_resource(uow, cmd))
     return resource_out(resource)
@@ -63,7 +63,7 @@ async def update_resource(
     resource_id: str,
     body: ResourcePatch,
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
-) -> dict[str, Any]:
+) -> ResourceOut:
     """Staff edit a resource. New rules apply to new bookings; existing ones are kept."""
     cmd = usecases.EditResource(resource_id, body.model_dump(exclude_unset=True))
     resource = await runtime_of(request).uow.run(lambda uow: usecases.edit_resource(uow, cmd))
@@ -76,7 +76,7 @@ async def availability(
     resource_id: str,
     date: date = Query(description="the Oslo date, YYYY-MM-DD"),
     slot_minutes: int = Query(default=60, ge=5, le=7 * 24 * 60),
-) -> dict[str, Any]:
+) -> AvailabilityOut:
     """Free slots of one day: opening hours minus holidays, closures, bookings (with the
     buffer) and anything before now plus the minimum notice. Never offers a past slot."""
     query = usecases.DayQuery(resource_id, date, slot_minutes)
@@ -93,7 +93,7 @@ async def availability_days(
     from_: date = Query(alias="from", description="the first Oslo date, YYYY-MM-DD"),
     days: int = Query(default=7, ge=1, le=14),
     slot_minutes: int = Query(default=60, ge=5, le=7 * 24 * 60),
-) -> list[dict[str, Any]]:
+) -> list[AvailabilityOut]:
     """`/availability` for `days` days from `from` in one answer (a week view): the same
     rules, one read of closures and bookings for all of them."""
     query = usecases.DaysQuery(resource_id, from_, days, slot_minutes)
@@ -119,7 +119,7 @@ async def calendar_feed(request: Request, resource_id: str) -> Response:
 @router.post("/closures", status_code=201, response_model=ClosureOut)
 async def add_closure(
     request: Request, body: ClosureIn, staff: Staff = Depends(require_staff(Role.BOOKING))
-) -> dict[str, Any]:
+) -> ClosureOut:
     """Staff close the hub (resource_id null) or one resource. The active bookings inside
     are listed in the answer (`affected_bookings`) and their bookers told (email and SMS,
     with the reason); each booking stands until staff cancel or keep it."""
@@ -129,7 +129,7 @@ async def add_closure(
 
 
 @router.get("/closures", response_model=list[ClosureOut])
-async def list_closures(request: Request) -> list[dict[str, Any]]:
+async def list_closures(request: Request) -> list[ClosureOut]:
     found = await runtime_of(request).uow.run(
         lambda uow: usecases.list_closures(uow, DEFAULT_HUB), read_only=True
     )

@@ -32,6 +32,15 @@ class ContactIn(_In):
         return Contact(self.name, self.email, self.phone, self.language)
 
 
+class ContactOut(BaseModel):
+    """A contact as stored: what was given, checked then (an erased one is blanked)."""
+
+    name: str
+    email: str | None = None
+    phone: str | None = Field(default=None, description="E.164")
+    language: Literal["nb", "en"] = "nb"
+
+
 class OrganisationIn(_In):
     number: str = Field(min_length=9, max_length=15, description="organisasjonsnummer (MOD11)")
     name: str = Field(min_length=1, max_length=200)
@@ -145,7 +154,7 @@ class BookingOut(BaseModel):
     start: datetime
     end: datetime
     booker_type: str
-    booker: ContactIn
+    booker: ContactOut
     organisation_number: str | None
     title: str | None
     description: str | None
@@ -153,7 +162,7 @@ class BookingOut(BaseModel):
     signup_capacity: int | None
     attendees: int | None
     catering: CateringRequest | None
-    participants: list[ContactIn]
+    participants: list[ContactOut]
     series_id: str | None
     free_of_charge: bool
     price_nok: int

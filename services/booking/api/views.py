@@ -14,7 +14,6 @@ from services.booking.api.schemas import (
     AvailabilityOut,
     BookingOut,
     ClosureOut,
-    ContactIn,
     FreeHoursOut,
     OccurrenceReport,
     OrganisationOut,
@@ -31,7 +30,6 @@ from services.booking.models import (
     SeasonApplication,
     SeasonOffer,
 )
-from shared.events import CateringRequest
 
 
 def booking_out(booked: usecases.Booked) -> dict[str, Any]:
@@ -55,20 +53,20 @@ def _booking_fields(booked: usecases.Booked) -> dict[str, Any]:
         start=booking.start_at,
         end=booking.end_at,
         booker_type=booking.booker_type,
-        booker=ContactIn.model_construct(
-            name=booking.booker_name,
-            email=booking.booker_email,
-            phone=booking.booker_phone,
-            language=booking.booker_language,  # type: ignore[arg-type]  # "nb"/"en", as stored
-        ),
+        booker={
+            "name": booking.booker_name,
+            "email": booking.booker_email,
+            "phone": booking.booker_phone,
+            "language": booking.booker_language,
+        },
         organisation_number=booking.org_number,
         title=booking.title,
         description=booking.description,
         public=booking.public,
         signup_capacity=booking.signup_capacity,
         attendees=booking.attendees,
-        catering=CateringRequest.model_validate(booking.catering) if booking.catering else None,
-        participants=[ContactIn.model_construct(**p) for p in booking.participants or []],
+        catering=booking.catering,
+        participants=booking.participants or [],
         series_id=booking.series_id,
         free_of_charge=booking.free_of_charge,
         price_nok=booking.price_nok,
@@ -102,7 +100,7 @@ def occurrence_out(o: domain.Occurrence) -> OccurrenceReport:
     )
 
 
-def resource_out(r: Resource) -> dict[str, Any]:
+def resource_out(r: Resource) -> ResourceOut:
     return ResourceOut(
         id=r.id,
         hub=r.hub,
@@ -124,10 +122,10 @@ def resource_out(r: Resource) -> dict[str, Any]:
         price_per_hour_nok=r.price_per_hour_nok,
         release_after_minutes=r.release_after_minutes,
         active=r.active,
-    ).model_dump(mode="json")
+    )
 
 
-def availability_out(a: usecases.Availability, slot_minutes: int) -> dict[str, Any]:
+def availability_out(a: usecases.Availability, slot_minutes: int) -> AvailabilityOut:
     day, resource = a.day, a.resource
     return AvailabilityOut(
         resource_id=resource.id,
@@ -141,7 +139,7 @@ def availability_out(a: usecases.Availability, slot_minutes: int) -> dict[str, A
         bookable_from=day.bookable_from,
         max_length_minutes=resource.max_length_minutes,
         approval_required=resource.approval_required,
-    ).model_dump(mode="json")
+    )
 
 
 def ics(feed: usecases.Feed) -> bytes:
@@ -162,7 +160,7 @@ def ics(feed: usecases.Feed) -> bytes:
     return bytes(cal.to_ical())
 
 
-def closure_out(c: Closure, affected_bookings: list[str] | None = None) -> dict[str, Any]:
+def closure_out(c: Closure, affected_bookings: list[str] | None = None) -> ClosureOut:
     return ClosureOut(
         id=c.id,
         hub=c.hub,
@@ -171,7 +169,7 @@ def closure_out(c: Closure, affected_bookings: list[str] | None = None) -> dict[
         end=c.end_at,
         reason=c.reason,
         affected_bookings=affected_bookings or [],
-    ).model_dump(mode="json")
+    )
 
 
 def affected_booking_out(a: usecases.AffectedBooking) -> dict[str, Any]:

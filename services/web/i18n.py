@@ -3,6 +3,7 @@ dates, times and money in Europe/Oslo."""
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import date, datetime
 from typing import Any
@@ -53,8 +54,15 @@ def text(lang: str, key: str, **values: Any) -> str:
 
 def local(moment: datetime | str) -> datetime:
     if isinstance(moment, str):
-        moment = datetime.fromisoformat(moment)
+        return _local_of_text(moment)
     return moment.astimezone(OSLO)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _local_of_text(moment: str) -> datetime:
+    # A page shows the services' ISO times, the same ones on every request and several
+    # times on one page (a row's start, its end, the button's label).
+    return datetime.fromisoformat(moment).astimezone(OSLO)
 
 
 def day_name(lang: str, day: date | datetime | str, year: bool = False) -> str:
@@ -73,13 +81,28 @@ def day_name(lang: str, day: date | datetime | str, year: bool = False) -> str:
 
 
 def clock(moment: datetime | str) -> str:
+    if isinstance(moment, str):
+        return _clock_of_text(moment)
     return local(moment).strftime("%H:%M")
+
+
+@functools.lru_cache(maxsize=16_384)
+def _clock_of_text(moment: str) -> str:
+    return _local_of_text(moment).strftime("%H:%M")
 
 
 def when(lang: str, moment: datetime | str) -> str:
     """`tirsdag 5. mai kl. 10:00` / `Tuesday 5 May 10:00`."""
+    if isinstance(moment, str):
+        return _when_of_text(lang, moment)
     joint = " kl. " if lang == "nb" else " "
     return day_name(lang, local(moment)) + joint + clock(moment)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _when_of_text(lang: str, moment: str) -> str:
+    joint = " kl. " if lang == "nb" else " "
+    return day_name(lang, _local_of_text(moment)) + joint + _clock_of_text(moment)
 
 
 def short_date(moment: datetime | str) -> str:

@@ -4,8 +4,9 @@
 
 1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
    sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
-   baseline measured in the same run: a raw aiosmtplib loop over one connection plus a
-   raw httpx loop, sending as many messages straight to the same sinks.
+   baseline measured in the same run: raw aiosmtplib loops (one per SMTP connection notify
+   keeps) and raw httpx loops (as many as notify sends SMS at once), sending as many
+   messages straight to the same sinks.
 2. The latency from `POST /bookings` returning to the SMS arriving at the stub, p50/p99
    (booking and notify in-process on one Redis).
 
@@ -41,6 +42,7 @@ from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.booking.app import SPEC as BOOKING
 from services.notify.app import make_spec
 from services.notify.models import DeliveryRow
+from services.notify.settings import NotifySettings
 from shared.calendar import OSLO
 from shared.events import BOOKING_STREAM, Contact, encode_entry, new_event
 from tests.notify.samples import sample
@@ -64,15 +66,18 @@ def moving_clock(start: datetime):  # type: ignore[no-untyped-def]
     return lambda: datetime.now(UTC) + offset
 
 
-async def baseline(mail_url: str, sms_url: str, count: int) -> float:
-    """count emails over one SMTP connection and count SMS over one httpx client,
-    concurrently; returns messages per second."""
+async def baseline(
+    mail_url: str, sms_url: str, count: int, smtp_connections: int, sms_concurrency: int
+) -> float:
+    """count emails and count SMS sent straight to the same sinks, with the concurrency
+    notify is given (its SMTP connections, each a loop over one connection; its SMS at
+    once, over one httpx client); returns messages per second."""
     host, port = mail_url.removeprefix("smtp://").split(":")
 
-    async def emails() -> None:
+    async def emails(numbers: range) -> None:
         smtp = aiosmtplib.SMTP(hostname=host, port=int(port), start_tls=False)
         await smtp.connect()
-        for i in range(count):
+        for i in numbers:
             message = EmailMessage()
             message["From"] = "bench@example.org"
             message["To"] = f"raw{i}@example.org"
@@ -81,18 +86,21 @@ async def baseline(mail_url: str, sms_url: str, count: int) -> float:
             await smtp.send_message(message)
         await smtp.quit()
 
-    async def texts() -> None:
-        async with httpx.AsyncClient() as client:
-            for i in range(count):
-                response = await client.post(
-                    f"{sms_url}/sms",
-                    json={"to": f"+4790{i:06d}", "message": "Bookingen ble ikke godkjent.",
-                          "reference": str(i)},
-                )  # fmt: skip
-                response.raise_for_status()
+    async def texts(client: httpx.AsyncClient, numbers: range) -> None:
+        for i in numbers:
+            response = await client.post(
+                f"{sms_url}/sms",
+                json={"to": f"+4790{i:06d}", "message": "Bookingen ble ikke godkjent.",
+                      "reference": str(i)},
+            )  # fmt: skip
+            response.raise_for_status()
 
     started = time.perf_counter()
-    await asyncio.gather(emails(), texts())
+    async with httpx.AsyncClient() as client:
+        await asyncio.gather(
+            *(emails(range(n, count, smtp_connections)) for n in range(smtp_connections)),
+            *(texts(client, range(n, count, sms_concurrency)) for n in range(sms_concurrency)),
+        )
     return 2 * count / (time.perf_counter() - started)
 
 
@@ -115,7 +123,10 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
     ):
         probe = Probe.install()
         before = probe.snapshot()
-        base = await baseline(mail.url, sms.url, events)
+        config = NotifySettings(**NOTIFY_CONFIG)
+        base = await baseline(
+            mail.url, sms.url, events, config.smtp_connections, config.sms_concurrency
+        )
         base_spent = probe.snapshot() - before
         mail.clear()
         sms.clear()
@@ -157,7 +168,7 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
     await redis.aclose()
     rate = target / seconds
     print(f"fan-out: {events} events -> {target} deliveries in {seconds:.1f} s: {rate:.0f}/s")
-    print(f"baseline (raw aiosmtplib + raw httpx loops, same sinks): {base:.0f} messages/s")
+    print(f"baseline (raw aiosmtplib + httpx, same sinks and concurrency): {base:.0f} messages/s")
     print(f"ratio notify / baseline: {rate / base:.2f}")
     # One process: notify, the mail catcher and the SMS stub (and the bench's XADDs).
     print(f"  baseline: {base_spent.per(2 * events, 'message')}")

@@ -1,5 +1,5 @@
 """Email over SMTP (SMTP_URL smtp://[user:pass@]host:port, or smtps:// for implicit TLS),
-one connection kept open and reused across messages."""
+over a small pool of connections kept open and reused across messages."""
 
 from __future__ import annotations
 
@@ -134,3 +134,27 @@ class SmtpSender:
         if client is not None and client.is_connected:
             with contextlib.suppress(Exception):
                 await client.quit()
+
+
+class SmtpPool:
+    """Up to `size` SMTP connections, each kept open and reused: as many messages on their
+    way at once. A connection is opened when first needed, and the one used last is used
+    next, so that a quiet hub holds one connection, not `size`."""
+
+    def __init__(self, url: str, timeout: float = 10.0, size: int = 4) -> None:
+        self.size = size
+        self._all = [SmtpSender(url, timeout) for _ in range(size)]
+        self._idle: asyncio.LifoQueue[SmtpSender] = asyncio.LifoQueue()
+        for sender in reversed(self._all):
+            self._idle.put_nowait(sender)
+
+    async def send(self, message: EmailMessage) -> SendResult:
+        sender = await self._idle.get()
+        try:
+            return await sender.send(message)
+        finally:
+            self._idle.put_nowait(sender)
+
+    async def aclose(self) -> None:
+        for sender in self._all:
+            await sender.aclose()

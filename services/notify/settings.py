@@ -125,6 +125,8 @@ class NotifySettings(BaseSettings):
     batch: int = Field(default=100, ge=1, le=2000)
     poll_seconds: float = Field(default=1.0, gt=0)
     sms_concurrency: int = Field(default=8, ge=1, le=200)
+    # SMTP connections kept open to the relay: as many emails on their way at once.
+    smtp_connections: int = Field(default=4, ge=1, le=50)
     # Rate limits per provider (messages per second; 0 = no limit).
     sms_per_second: float = Field(default=10.0, ge=0)
     email_per_second: float = Field(default=0.0, ge=0)

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from services.notify import usecases
 from services.notify.domain import CircuitBreaker, RetryPolicy, SendResult
-from services.notify.mail import SmtpSender, build_email
+from services.notify.mail import SmtpPool, build_email
 from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings, notify_rules, notify_settings
 from services.notify.sms import FailoverSms, SmsGateway, SmsOptions
@@ -80,7 +80,7 @@ class RateLimiter:
 
 @dataclass
 class Channels:
-    smtp: SmtpSender
+    smtp: SmtpPool
     sms: FailoverSms
     email_limit: RateLimiter
     sms_limit: RateLimiter
@@ -122,7 +122,7 @@ def open_channels(runtime: Runtime, config: NotifySettings) -> Channels:
         )
     breaker = CircuitBreaker(config.sms_failover_after, config.sms_failover_seconds)
     return Channels(
-        smtp=SmtpSender(settings.smtp_url, config.smtp_timeout_seconds),
+        smtp=SmtpPool(settings.smtp_url, config.smtp_timeout_seconds, config.smtp_connections),
         sms=FailoverSms(primary, fallback, breaker),
         email_limit=RateLimiter(config.email_per_second),
         sms_limit=RateLimiter(config.sms_per_second),
@@ -338,10 +338,15 @@ class Sender:
             recorder.add(usecases.SendOutcome(row, result))
 
         async def send_emails() -> None:
-            # One SMTP connection, reused: messages go one after another over it.
-            for row in (r for r in rows if r.channel == "email"):
-                message = _email(row, settings)
-                await send(row, channels.email_limit, partial(channels.smtp.send, message))
+            # As many at once as the pool has connections, each reused.
+            gate = asyncio.Semaphore(channels.smtp.size)
+
+            async def one(row: DeliveryRow) -> None:
+                async with gate:
+                    message = _email(row, settings)
+                    await send(row, channels.email_limit, partial(channels.smtp.send, message))
+
+            await asyncio.gather(*(one(r) for r in rows if r.channel == "email"))
 
         async def send_texts() -> None:
             gate = asyncio.Semaphore(settings.sms_concurrency)

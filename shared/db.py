@@ -8,6 +8,7 @@ constraints in the schema.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import sqlite3
 import time
@@ -163,6 +164,8 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self._after_commit: list[Callable[[Session], None]] = []
+        self._sqlite = is_sqlite(url)
+        self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
         class _Session(Session):
             pass
@@ -184,9 +187,24 @@ class Database:
         self._after_commit.append(hook)
 
     @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Around a write transaction. SQLite lets one writer in at a time, and one that
+        finds the file locked sleeps and tries again (1, 2, 5, 10… ms): this process's
+        writers queue here instead and go in the moment the one before them commits.
+        Other processes' writers still meet the file's lock and its busy timeout."""
+        if not self._sqlite:
+            yield
+            return
+        loop = asyncio.get_running_loop()
+        if self._writer is None or self._writer[0] is not loop:
+            self._writer = (loop, asyncio.Lock())
+        async with self._writer[1]:
+            yield
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        async with self.writing(), self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

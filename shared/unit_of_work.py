@@ -184,6 +184,14 @@ class UnitsOfWork(Generic[S]):
         raise AssertionError("unreachable")
 
     async def _once(self, work: Callable[[UnitOfWork[S]], Awaitable[T]], read_only: bool) -> T:
+        if not read_only:
+            async with self.db.writing():
+                return await self._in_transaction(work, read_only)
+        return await self._in_transaction(work, read_only)
+
+    async def _in_transaction(
+        self, work: Callable[[UnitOfWork[S]], Awaitable[T]], read_only: bool
+    ) -> T:
         async with self.db.sessions() as session, session.begin():
             if read_only:
                 # On SQLite a read must not take the write lock (BEGIN IMMEDIATE); the

@@ -29,9 +29,11 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import aiosmtplib
 import httpx
+from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -44,7 +46,7 @@ from services.notify.app import make_spec
 from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings
 from shared.calendar import OSLO
-from shared.events import BOOKING_STREAM, Contact, encode_entry, new_event
+from shared.events import BOOKING_STREAM, Contact, decode_entry, encode_entry, new_event
 from tests.notify.samples import sample
 from tests.support.apps import running_service
 from tests.support.waiting import wait_for
@@ -193,6 +195,9 @@ def _slots(count: int) -> list[tuple[str, datetime, datetime]]:
 
 
 async def latency(tmp: Path, prefix: str, bookings: int) -> None:
+    notify_clock = moving_clock(NOON)
+    # What notify's clock is ahead of the real one: its rows' times, made real again.
+    ahead = notify_clock() - datetime.now(UTC)
     async with (
         running_mail_catcher(http=False) as mail,
         running_sms_sink() as sms,
@@ -208,11 +213,11 @@ async def latency(tmp: Path, prefix: str, bookings: int) -> None:
             database_url=f"sqlite+aiosqlite:///{tmp / 'notify-latency.db'}",
             redis_url=REDIS_URL,
             prefix=prefix,
-            clock=moving_clock(NOON),
+            clock=notify_clock,
             smtp_url=mail.url,
             sms_gateway_url=sms.url,
             consumer_block_ms=1000,
-        ),
+        ) as notify,
     ):
         returned: dict[str, float] = {}
         made = 0
@@ -249,13 +254,120 @@ async def latency(tmp: Path, prefix: str, bookings: int) -> None:
         with contextlib.suppress(TimeoutError):
             await wait_for(lambda: len(confirmations()) >= len(returned), timeout=120)
         arrived = confirmations()
-        latencies = sorted((arrived[phone] - returned[phone]) * 1000 for phone in arrived)
-    p50 = statistics.median(latencies)
-    p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
+        hops = await _hops(prefix, notify.runtime, returned, arrived, ahead)
+    whole = [(arrived[phone] - returned[phone]) * 1000 for phone in arrived]
+    raw = await raw_chain(prefix, len(returned))
+    print(f"latency, {len(whole)} bookings paced 0.1 s apart (ms):")
+    print(f"  POST /bookings returned -> SMS at the stub: {_p50_p99(whole)}")
+    for name, values in hops.items():
+        print(f"    {name:<42} {_p50_p99(values)}")
+    print(f"  raw chain (an endpoint that XADDs, a consumer that POSTs): {_p50_p99(raw)}")
     print(
-        f"POST /bookings returned -> SMS at the stub, {len(latencies)} bookings: "
-        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms"
+        f"  ratio hub / raw: p50 {statistics.median(whole) / statistics.median(raw):.1f}, "
+        f"p99 {_pct(whole, 99) / _pct(raw, 99):.1f}"
     )
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, int(len(ordered) * q / 100) - 1)] if q < 100 else ordered[-1]
+
+
+def _p50_p99(values: list[float]) -> str:
+    return f"p50 {statistics.median(values):6.1f}  p99 {_pct(values, 99):6.1f}"
+
+
+async def _hops(
+    prefix: str,
+    runtime: Any,
+    returned: dict[str, float],
+    arrived: dict[str, float],
+    ahead: timedelta,
+) -> dict[str, list[float]]:
+    """Each confirmation's path cut where it can be seen from outside: the entry id of
+    its event on the stream (when the relay added it), the time notify's consumer wrote
+    the delivery (in the transaction that handled the event), the stub's arrival."""
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        added: dict[str, float] = {}
+        for entry_id, fields in await redis.xrange(prefix + BOOKING_STREAM):
+            envelope = decode_entry(fields, max_bytes=1_000_000)
+            added[envelope.id] = int(entry_id.decode().split("-")[0]) / 1000
+    finally:
+        await redis.aclose()
+    async with runtime.db.read() as session:
+        rows = (
+            await session.execute(
+                select(DeliveryRow.recipient, DeliveryRow.event_id, DeliveryRow.created_at).where(
+                    DeliveryRow.channel == "sms", DeliveryRow.event_type == "BookingConfirmed"
+                )
+            )
+        ).all()
+    hops: dict[str, list[float]] = {
+        "returned -> XADD (relay woken on commit)": [],
+        "XADD -> consumer's transaction (notify)": [],
+        "consumer's transaction -> request at the stub": [],
+    }
+    for phone, event_id, created_at in rows:
+        if phone not in arrived or event_id not in added:
+            continue
+        handled = (created_at - ahead).timestamp()
+        hops["returned -> XADD (relay woken on commit)"].append(
+            (added[event_id] - returned[phone]) * 1000
+        )
+        hops["XADD -> consumer's transaction (notify)"].append((handled - added[event_id]) * 1000)
+        hops["consumer's transaction -> request at the stub"].append(
+            (arrived[phone] - handled) * 1000
+        )
+    return hops
+
+
+async def raw_chain(prefix: str, count: int) -> list[float]:
+    """The same path with nothing of the hub's: a trivial endpoint that XADDs, a raw
+    consumer (XREADGROUP, POST to the same kind of stub, XACK), paced the same way."""
+    redis = Redis.from_url(REDIS_URL)
+    stream, group = f"{prefix}raw-chain", "raw"
+    await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    app = FastAPI()
+
+    @app.post("/raw")
+    async def add(body: dict[str, str]) -> dict[str, str]:
+        await redis.xadd(stream, {"to": body["to"]})
+        return {"ok": "yes"}
+
+    async def consume(sms_url: str) -> None:
+        async with httpx.AsyncClient() as client:
+            while True:
+                answer = await redis.xreadgroup(group, "c", {stream: ">"}, count=10, block=1000)
+                for _stream, entries in answer or []:
+                    for entry_id, fields in entries:
+                        sent = await client.post(
+                            f"{sms_url}/sms",
+                            json={"to": fields[b"to"].decode(), "message": "Bekreftet (raw)",
+                                  "reference": entry_id.decode()},
+                        )  # fmt: skip
+                        sent.raise_for_status()
+                        await redis.xack(stream, group, entry_id)
+
+    returned: dict[str, float] = {}
+    async with running_sms_sink() as sms:
+        consumer = asyncio.create_task(consume(sms.url))
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://raw") as client:
+                for n in range(count):
+                    phone = f"+4793{n:06d}"
+                    (await client.post("/raw", json={"to": phone})).raise_for_status()
+                    returned[phone] = time.time()
+                    await asyncio.sleep(0.1)
+            await wait_for(lambda: len(sms.messages) >= count, timeout=60)
+        finally:
+            consumer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await consumer
+            await redis.delete(stream)
+            await redis.aclose()
+        return [(m.received_at.timestamp() - returned[m.to]) * 1000 for m in sms.messages]
 
 
 async def main() -> None:

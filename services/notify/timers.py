@@ -361,7 +361,10 @@ class Sender:
             await asyncio.gather(*(one(r) for r in rows if r.channel == "sms"))
 
         try:
-            await asyncio.gather(send_emails(), send_texts())
+            # Texts first: each is quick to make and on its way at its first await, where
+            # an email (its .ics, its MIME) takes milliseconds of CPU to build before its
+            # first; the SMS would otherwise wait behind those.
+            await asyncio.gather(send_texts(), send_emails())
         finally:
             # Stopping too: what the providers answered is committed before we go.
             await asyncio.shield(recorder.drain())

@@ -10,18 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    String,
-    cast,
-    delete,
-    func,
-    insert,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -221,7 +210,7 @@ class Store:
         self, hub: str, start: datetime, end: datetime, resource_id: str | None, limit: int
     ) -> list[tuple[Booking, Resource]]:
         """The hub's (or one resource's) active bookings meeting [start, end), in order."""
-        query = select(Booking).where(
+        query = _BOOKING_AND_RESOURCE.where(
             Booking.hub == hub,
             Booking.status.in_(domain.ACTIVE),
             Booking.start_at < end,
@@ -230,21 +219,8 @@ class Store:
         )
         if resource_id is not None:
             query = query.where(Booking.resource_id == resource_id)
-        return await self._with_resources(query.order_by(Booking.start_at).limit(limit))
-
-    async def _with_resources(self, query: Select[Booking]) -> list[tuple[Booking, Resource]]:
-        """The bookings `query` finds, each with its resource: the few resources read once,
-        not joined onto every row (a list of a busy day is one room's forty bookings, and
-        a joined row carries the room's columns, JSON among them, forty times)."""
-        bookings = list(await self.session.scalars(query))
-        wanted = {b.resource_id for b in bookings}
-        if not wanted:
-            return []
-        resources = {
-            r.id: r
-            for r in await self.session.scalars(select(Resource).where(Resource.id.in_(wanted)))
-        }
-        return [(b, resources[b.resource_id]) for b in bookings]
+        rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
 
     async def active_of_resource(
         self, resource_id: str, start: datetime, end: datetime, limit: int
@@ -382,7 +358,7 @@ class Store:
         limit: int,
     ) -> list[tuple[Booking, Resource]]:
         """Bookings overlapping [start, end), oldest first."""
-        query = select(Booking)
+        query = _BOOKING_AND_RESOURCE
         if resource_id:
             query = query.where(Booking.resource_id == resource_id)
         if start:
@@ -391,14 +367,16 @@ class Store:
             query = query.where(Booking.start_at < end)
         if status:
             query = query.where(Booking.status == status)
-        return await self._with_resources(query.order_by(Booking.start_at).limit(limit))
+        rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
+        return [(b, r) for b, r in rows.all()]
 
     async def waiting(self, limit: int) -> list[tuple[Booking, Resource]]:
         """Bookings waiting for approval, in the order they were asked for."""
-        query = select(Booking).where(Booking.status == "pending")
-        return await self._with_resources(
+        query = _BOOKING_AND_RESOURCE.where(Booking.status == "pending")
+        rows = await self.session.execute(
             query.order_by(Booking.created_at, Booking.id).limit(limit)
         )
+        return [(b, r) for b, r in rows.all()]
 
     async def count_bookings(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Booking)) or 0)

@@ -4,9 +4,7 @@ Bokmål when asked) turned into `Refused` with the reason and the field at fault
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -17,11 +15,6 @@ from shared.observability import correlation_id
 
 log = logging.getLogger("knutepunkt.web.clients")
 
-# httpcore tries `import sniffio` for every lock and event it makes, several per service
-# call; where sniffio is not installed, each try searches all of sys.path again before it
-# fails (about a tenth of a page's CPU here). None in sys.modules makes it fail at once.
-if importlib.util.find_spec("sniffio") is None:
-    sys.modules["sniffio"] = None  # type: ignore[assignment]  # None: "known to be absent"
 SERVICES = ("booking", "loans", "catering", "notify")
 
 

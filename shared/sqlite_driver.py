@@ -30,25 +30,18 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _run(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
+def _run(
+    connection: sqlite3.Connection, operation: str, parameters: Any, many: bool = False
+) -> _Outcome:
     """On the connection's thread: the whole statement, the rows read at once."""
     cursor = connection.cursor()
     try:
-        if parameters is None:
+        if many:
+            cursor.executemany(operation, parameters)
+        elif parameters is None:
             cursor.execute(operation)
         else:
             cursor.execute(operation, parameters)
-        description = cursor.description
-        rows = cursor.fetchall() if description else []
-        return description, rows, cursor.rowcount, cursor.lastrowid
-    finally:
-        cursor.close()
-
-
-def _run_many(connection: sqlite3.Connection, operation: str, parameters: Any) -> _Outcome:
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(operation, parameters)
         description = cursor.description
         rows = cursor.fetchall() if description else []
         return description, rows, cursor.rowcount, cursor.lastrowid
@@ -112,7 +105,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             connection = self._connection
             self._keep(
-                await connection._execute(_run_many, connection._conn, operation, seq_of_parameters)
+                await connection._execute(
+                    _run, connection._conn, operation, seq_of_parameters, many=True
+                )
             )
 
     def nextset(self) -> None:

@@ -9,11 +9,16 @@ CPU time per event and its peak RSS (bench/probe.py).
 
     python bench/backbone.py [--events 20000] [--db sqlite|postgres] [--postgres-url URL]
                              [--read-count 100]
+
+It also prints each backbone process's resident memory after a tenth of the events (at
+most 10,000) and at the end: `--events 100000` is the soak that shows whether memory grows
+with the events that went through (a leak) or stays (within 10 %).
 """
 
 from __future__ import annotations
 
 import argparse
+import array
 import asyncio
 import multiprocessing as mp
 import os
@@ -31,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
-from bench.probe import Counts, Probe
+from bench.probe import Counts, Probe, current_rss_mb
 from shared.events import BOOKING_STREAM, Envelope, encode_entry, new_event
 from tests.backbone.harness import (
     applied_at_least,
@@ -58,7 +63,9 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
 
     async def go() -> None:
         db = await make_db(db_url)
-        latencies: list[float] = []
+        # Compact: the bench's own memory must not grow much with the events either.
+        latencies = array.array("d")
+        rss: dict[str, float] = {}
         finished = asyncio.Event()
         from shared.messaging.consumer import Delivery, batch_handler
         from tests.backbone.harness import EffectsStore
@@ -67,6 +74,8 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
         async def handler(deliveries: list[Delivery[EffectsStore]]) -> None:
             now = datetime.now(UTC)
             latencies.extend((now - d.envelope.time).total_seconds() for d in deliveries)
+            if "early" not in rss and len(latencies) >= _early(total):
+                rss["early"] = current_rss_mb()
             if len(latencies) >= total:
                 # Counted before commit; the consumer loop commits right after this returns.
                 asyncio.get_running_loop().call_soon(finished.set)
@@ -91,19 +100,21 @@ def _backbone_consumer(db_url: str, prefix: str, total: int, out: mp.Queue) -> N
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await consumer.flush_acks()
-        out.put((done, latencies, probe.snapshot() - before))
+        rss["end"] = current_rss_mb()
+        out.put((done, list(latencies), probe.snapshot() - before, rss))
 
     asyncio.run(go())
 
 
 async def _backbone_producer(
     db_url: str, prefix: str, total: int, per_tx: int, probe: Probe
-) -> tuple[float, Counts]:
+) -> tuple[float, Counts, dict[str, float]]:
     db = await make_db(db_url)
     relay = make_relay(db, REDIS_URL, prefix, batch=1000, poll_seconds=0.05)
     # Events are built before the clock starts, in both runs: what is timed is the path
     # from serialising and committing them to their being handled.
     events = [new_event(booking(n)) for n in range(total)]
+    rss: dict[str, float] = {}
     before = probe.snapshot()
     relay_task = asyncio.create_task(relay.run())
     start = time.perf_counter()
@@ -121,15 +132,18 @@ async def _backbone_producer(
                 ],
             )
         await asyncio.sleep(0)
+        if "early" not in rss and chunk + per_tx >= _early(total):
+            rss["early"] = current_rss_mb()
     # The backlog check's own statements are the bench's, not the relay's.
     spent = probe.snapshot() - before
     while (await relay.backlog())[0]:
         spent = probe.snapshot() - before
         await asyncio.sleep(0.01)
+    rss["end"] = current_rss_mb()
     relay_task.cancel()
     await asyncio.gather(relay_task, return_exceptions=True)
     await db.dispose()
-    return start, spent
+    return start, spent, rss
 
 
 def _producer_process(
@@ -140,12 +154,19 @@ def _producer_process(
     out.put(asyncio.run(_backbone_producer(db_url, prefix, total, per_tx, probe)))
 
 
+def _early(total: int) -> int:
+    """Where the first memory reading is taken: a tenth of the events, at most 10,000."""
+    return min(10_000, max(1, total // 10))
+
+
 @dataclass
 class Run:
     rate: float
     producer: Counts
     consumer: Counts
     latencies: list[float]
+    producer_rss: dict[str, float]
+    consumer_rss: dict[str, float]
 
 
 def run_backbone(db_url: str, consumer_db: str, total: int, per_tx: int) -> Run:
@@ -162,12 +183,19 @@ def run_backbone(db_url: str, consumer_db: str, total: int, per_tx: int) -> Run:
     producer.start()
     assert out.get(timeout=60) == "ready"
     go.set()
-    start, producer_counts = produced.get(timeout=600)
-    done, latencies, consumer_counts = out.get(timeout=600)
+    start, producer_counts, producer_rss = produced.get(timeout=600)
+    done, latencies, consumer_counts, consumer_rss = out.get(timeout=600)
     proc.join(30)
     producer.join(30)
     asyncio.run(_cleanup(prefix))
-    return Run(total / (done - start), producer_counts, consumer_counts, latencies)
+    return Run(
+        total / (done - start),
+        producer_counts,
+        consumer_counts,
+        latencies,
+        producer_rss,
+        consumer_rss,
+    )
 
 
 # --- raw baseline -----------------------------------------------------------------------
@@ -337,6 +365,12 @@ def main() -> None:
     print(f"  raw consumer         {raw_consumer.per(n, 'event')}")
     print(f"  backbone producer    {run.producer.per(n, 'event')}  (writes + relay)")
     print(f"  backbone consumer    {run.consumer.per(n, 'event')}")
+    print(f"resident memory at {_early(n):,} events and at {n:,}:")
+    for name, rss in (("producer", run.producer_rss), ("consumer", run.consumer_rss)):
+        print(
+            f"  backbone {name:<11} {rss['early']:6.0f} MB -> {rss['end']:6.0f} MB"
+            f"  ({rss['end'] / rss['early']:.2f})"
+        )
 
 
 if __name__ == "__main__":

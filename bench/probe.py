@@ -16,6 +16,7 @@ that `Counts.top()` can say which statements a request sends.
 
 from __future__ import annotations
 
+import os
 import resource
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,6 +56,16 @@ class Counts:
     def top(self, n: int, per: int, limit: int = 12) -> list[str]:
         """The most sent statements, as `count per unit  text` lines."""
         return [f"{count / per:7.2f}  {text}" for text, count in self.sql.most_common(limit)][:n]
+
+
+def current_rss_mb() -> float:
+    """The process's resident memory now (Linux's /proc; elsewhere its peak so far)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 class Probe:

@@ -32,7 +32,7 @@ from services.loans.models import (
 )
 from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar, Closure
-from shared.db import insert_for
+from shared.db import insert_for, try_advisory_xact_lock
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
 from shared.messaging.redact import Person
@@ -599,6 +599,14 @@ class Store:
         return [(hub, kind) for hub, kind in rows.all()]
 
     # --- the scan ---------------------------------------------------------------------
+
+    async def take_the_scan(self) -> bool:
+        """The notice scan, for this transaction, or False while another replica's scan
+        holds it. One scan at a time: two that split a borrower's loans between them (each
+        skipping the rows the other locked) would each tell the borrower of some of them,
+        where one notice should cover them all. On SQLite the write lock already
+        serialises the scans."""
+        return await try_advisory_xact_lock(self.session, "loans-notice-scan")
 
     async def due_for_notice(self, now: datetime, limit: int) -> list[tuple[Loan, Item, Borrower]]:
         """Loans whose next notice has come, with their item and borrower, in one read;

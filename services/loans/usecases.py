@@ -826,6 +826,8 @@ async def send_due_notices(uow: Uow, rules: NoticeRules) -> NoticeBatch:
     """One batch of the scan: every loan whose next notice has come, with its item and
     borrower in one read; each notice claimed by its key in one insert (a second scanner
     claims nothing); one event per borrower and notice, covering all their loans."""
+    if not await uow.store.take_the_scan():
+        return NoticeBatch()  # another replica is scanning: it sends these
     now = uow.now()
     rows = await uow.store.due_for_notice(now, rules.batch)
     wanted: dict[str, tuple[domain.Notice, Loan, Item, Borrower]] = {}

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -191,15 +192,28 @@ class Database:
         """Around a write transaction. SQLite lets one writer in at a time, and one that
         finds the file locked sleeps and tries again (1, 2, 5, 10… ms): this process's
         writers queue here instead and go in the moment the one before them commits.
-        Other processes' writers still meet the file's lock and its busy timeout."""
+        Other processes' writers still meet the file's lock and its busy timeout.
+
+        The wait is bounded as SQLite's own is: past the busy timeout the writer gets the
+        error SQLite would have given it, and its caller answers as it did then."""
         if not self._sqlite:
             yield
             return
         loop = asyncio.get_running_loop()
         if self._writer is None or self._writer[0] is not loop:
             self._writer = (loop, asyncio.Lock())
-        async with self._writer[1]:
+        lock = self._writer[1]
+        try:
+            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+                await lock.acquire()
+        except TimeoutError as exc:
+            raise OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+            ) from exc
+        try:
             yield
+        finally:
+            lock.release()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:

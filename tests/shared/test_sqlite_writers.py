@@ -9,8 +9,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
+from shared import db as db_module
 from shared.db import Database
 
 WRITERS = 20
@@ -57,5 +60,32 @@ async def test_a_read_is_not_queued_behind_a_write(tmp_path: Path) -> None:
             read_done.set()
 
         await asyncio.gather(writer(), reader())
+    finally:
+        await db.dispose()
+
+
+async def test_a_writer_waits_no_longer_than_the_busy_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'bounded.db'}")
+    try:
+        holding, done = asyncio.Event(), asyncio.Event()
+
+        async def holder() -> None:
+            async with db.transaction():
+                holding.set()
+                await asyncio.wait_for(done.wait(), 10)
+
+        held = asyncio.create_task(holder())
+        await holding.wait()
+        # What SQLite itself says past its busy timeout, so that callers answer as before.
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with db.transaction():
+                pass
+        done.set()
+        await held
+        async with db.transaction() as session:  # the queue is free again
+            await session.execute(text("SELECT 1"))
     finally:
         await db.dispose()

@@ -95,14 +95,17 @@ def when(lang: str, moment: datetime | str) -> str:
     """`tirsdag 5. mai kl. 10:00` / `Tuesday 5 May 10:00`."""
     if isinstance(moment, str):
         return _when_of_text(lang, moment)
-    joint = " kl. " if lang == "nb" else " "
-    return day_name(lang, local(moment)) + joint + clock(moment)
+    return _when_local(lang, local(moment))
 
 
 @functools.lru_cache(maxsize=16_384)
 def _when_of_text(lang: str, moment: str) -> str:
+    return _when_local(lang, _local_of_text(moment))
+
+
+def _when_local(lang: str, at: datetime) -> str:
     joint = " kl. " if lang == "nb" else " "
-    return day_name(lang, _local_of_text(moment)) + joint + _clock_of_text(moment)
+    return day_name(lang, at) + joint + at.strftime("%H:%M")
 
 
 def short_date(moment: datetime | str) -> str:

@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.probe import Probe
+from bench.probe import Probe, percentile
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.booking.app import SPEC as BOOKING
 from services.notify.app import make_spec
@@ -264,17 +264,12 @@ async def latency(tmp: Path, prefix: str, bookings: int) -> None:
     print(f"  raw chain (an endpoint that XADDs, a consumer that POSTs): {_p50_p99(raw)}")
     print(
         f"  ratio hub / raw: p50 {statistics.median(whole) / statistics.median(raw):.1f}, "
-        f"p99 {_pct(whole, 99) / _pct(raw, 99):.1f}"
+        f"p99 {percentile(whole, 99) / percentile(raw, 99):.1f}"
     )
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, int(len(ordered) * q / 100) - 1)] if q < 100 else ordered[-1]
-
-
 def _p50_p99(values: list[float]) -> str:
-    return f"p50 {statistics.median(values):6.1f}  p99 {_pct(values, 99):6.1f}"
+    return f"p50 {statistics.median(values):6.1f}  p99 {percentile(values, 99):6.1f}"
 
 
 async def _hops(

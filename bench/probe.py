@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import os
 import resource
+import statistics
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,11 @@ class Counts:
     def top(self, n: int, per: int, limit: int = 12) -> list[str]:
         """The most sent statements, as `count per unit  text` lines."""
         return [f"{count / per:7.2f}  {text}" for text, count in self.sql.most_common(limit)][:n]
+
+
+def percentile(values: Sequence[float], q: int) -> float:
+    """The q-th percentile (1–99) of values, in their own unit."""
+    return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
 
 
 def current_rss_mb() -> float:

@@ -121,7 +121,7 @@ def create_engine(
     a frozen server)."""
     if is_sqlite(url):
         _prepare_sqlite_file(url)
-        kwargs.setdefault("module", sqlite_driver.dbapi())
+        kwargs.setdefault("module", sqlite_driver.dbapi(SQLITE_BUSY_TIMEOUT_MS))
         engine = create_async_engine(url, **kwargs)
         _sqlite_transactions(engine)
         return engine
@@ -144,7 +144,6 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         # Take transaction control from the driver, so that BEGIN is ours (below).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         use_wal(dbapi_connection)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")

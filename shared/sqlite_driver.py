@@ -1,15 +1,21 @@
-"""SQLAlchemy's aiosqlite adaptation with one hop to the connection's thread per statement.
+"""SQLAlchemy's aiosqlite adaptation, with statements run on the event loop's own thread.
 
 aiosqlite runs each sqlite3 call on a thread of the connection's own, and SQLAlchemy's
 adaptation makes four such calls per statement (open a cursor, execute, fetch the rows,
 close the cursor). Each call is a trip through the event loop: a future, a wake-up of the
-loop from the thread and a greenlet switch, about a tenth of a millisecond of the main
-thread's CPU. For a request of ten statements that is most of its cost (docs/bench.md).
-Here a statement's execute, fetch and close run as one function on that thread, and the
-cursor answers `description`, `rowcount` and `lastrowid` from what that function saw.
+loop from the thread and a greenlet switch, and the thread then contends for the GIL with
+the loop. A statement on a local file in WAL mode takes microseconds: the trips cost more
+than the work (docs/bench.md, third pass: a check-out 12.1 → 8.4 ms, POST /bookings +40 %).
 
-Everything else (the connection, its thread, commit and rollback, error translation, the
-pool) stays SQLAlchemy's and aiosqlite's: `dbapi()` is passed to the engine as its module.
+So a statement, a commit and a rollback run here, on the caller's thread, whole (execute,
+fetch, close), with the connection's busy timeout at 0: SQLite answers at once or says the
+file is busy. The only waits are for a lock another process holds (readers never wait in
+WAL mode; this process's writers queue in `Database.writing` before they begin). A busy
+statement is sent once more on the connection's thread, with the busy timeout set for that
+one statement, so the loop goes on serving while it waits, as it did before.
+
+Everything else (the connection, its thread, error translation, the pool) stays
+SQLAlchemy's and aiosqlite's: `dbapi()` is passed to the engine as its module.
 """
 
 from __future__ import annotations
@@ -28,6 +34,12 @@ from sqlalchemy.util.concurrency import await_
 
 # What one statement left behind: description, rows, rowcount, lastrowid.
 _Outcome = tuple[Any, list[Any], int, int | None]
+
+
+def _busy(error: BaseException) -> bool:
+    """SQLite's SQLITE_BUSY (any extended form): another connection holds the lock."""
+    code = getattr(error, "sqlite_errorcode", None)
+    return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
 
 
 def _run(
@@ -49,8 +61,23 @@ def _run(
         cursor.close()
 
 
+def _waiting(busy_timeout_ms: int, work: Any, connection: sqlite3.Connection, *args: Any) -> Any:
+    """On the connection's thread: `work` with SQLite's busy handler waiting up to the
+    timeout, and the connection back at no wait afterwards."""
+    connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+    try:
+        return work(connection, *args)
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
+
+
+def _commit(connection: sqlite3.Connection) -> None:
+    connection.commit()
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A buffered cursor whose statement ran whole on the connection's thread."""
+    """A buffered cursor whose statement ran whole: here, or on the connection's thread
+    when it had to wait for another process's lock."""
 
     __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
 
@@ -96,17 +123,48 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
-    async def _execute_async(self, operation: Any, parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
-            connection = self._connection
-            self._keep(await connection._execute(_run, connection._conn, operation, parameters))
+    def execute(self, operation: Any, parameters: Any = None) -> Any:
+        try:
+            await_(self._here_or_waiting(operation, parameters, False))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
 
-    async def _executemany_async(self, operation: Any, seq_of_parameters: Any) -> Any:
-        async with self._adapt_connection._execute_mutex:
+    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
+        try:
+            await_(self._here_or_waiting(operation, seq_of_parameters, True))
+        except Exception as error:
+            self._adapt_connection._handle_exception(error)
+
+    async def _here_or_waiting(self, operation: Any, parameters: Any, many: bool) -> None:
+        # A coroutine although it rarely waits: SQLAlchemy's AsyncConnection.execute
+        # insists that its driver awaited something.
+        if not self._adapt_connection._execute_mutex.locked():
+            try:
+                self._keep(_run(self._connection._conn, operation, parameters, many))
+                return
+            except sqlite3.OperationalError as error:
+                if not _busy(error):
+                    raise
+        # Busy, or a statement of this connection waits on its thread (its caller was
+        # cancelled): this one goes there, behind it.
+        await self._waiting(operation, parameters, many)
+
+    async def _waiting(self, operation: Any, parameters: Any, many: bool) -> None:
+        """The statement on the connection's thread, waiting for another process's lock
+        up to the busy timeout; statements that fail with SQLITE_BUSY did nothing, so
+        sending one again is what SQLite's own busy handler does."""
+        adapt = self._adapt_connection
+        async with adapt._execute_mutex:
             connection = self._connection
             self._keep(
                 await connection._execute(
-                    _run, connection._conn, operation, seq_of_parameters, many=True
+                    _waiting,
+                    adapt.dbapi.busy_timeout_ms,
+                    _run,
+                    connection._conn,
+                    operation,
+                    parameters,
+                    many,
                 )
             )
 
@@ -118,15 +176,58 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneHopCursor
 
+    def commit(self) -> None:
+        if not self._connection._connection:
+            return
+        try:
+            if self._execute_mutex.locked():
+                super().commit()  # behind the statement waiting on the thread
+                return
+            try:
+                self._connection._conn.commit()
+            except sqlite3.OperationalError as error:
+                # Outside WAL mode a commit can wait for readers to finish.
+                if not _busy(error):
+                    raise
+                await_(
+                    self._connection._execute(
+                        _waiting, self.dbapi.busy_timeout_ms, _commit, self._connection._conn
+                    )
+                )
+        except Exception as error:
+            self._handle_exception(error)
+
+    def rollback(self) -> None:
+        if not self._connection._connection:
+            return
+        if self._execute_mutex.locked():
+            super().rollback()
+            return
+        try:
+            self._connection._conn.rollback()
+        except Exception as error:
+            self._handle_exception(error)
+
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    busy_timeout_ms: int
+
     def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+        # Used from the loop's thread and from its own (when waiting for a lock), never
+        # from both at once (the connection's mutex).
+        kw["check_same_thread"] = False
         connection = aiosqlite.connect(*arg, **kw)
         # As SQLAlchemy does: the connection's thread must not keep the process alive.
         connection._thread.daemon = True
-        return OneHopConnection(self, await_(connection))  # type: ignore[arg-type]
+        adapted = OneHopConnection(self, await_(connection))  # type: ignore[arg-type]
+        adapted._connection._conn.execute("PRAGMA busy_timeout=0")
+        return adapted
 
 
-def dbapi() -> OneHopDBAPI:
-    """The module to give `create_async_engine(..., module=...)` for an aiosqlite URL."""
-    return OneHopDBAPI(aiosqlite, sqlite3)
+def dbapi(busy_timeout_ms: int) -> OneHopDBAPI:
+    """The module to give `create_async_engine(..., module=...)` for an aiosqlite URL; a
+    statement that finds the file locked by another process waits up to `busy_timeout_ms`
+    (on the connection's thread) before it fails with "database is locked"."""
+    module = OneHopDBAPI(aiosqlite, sqlite3)
+    module.busy_timeout_ms = busy_timeout_ms
+    return module

@@ -34,6 +34,7 @@ import httpx
 import uvicorn
 from redis.asyncio import Redis
 from sqlalchemy import insert
+from sqlalchemy.engine import Connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
@@ -172,11 +173,18 @@ async def prefill(app: Any, resource_id: str, count: int, base: datetime) -> Non
         # The prefill's pages wait in the WAL; the first commits after it would copy them
         # into the database file (an automatic checkpoint) inside the timed bookings. That
         # copy is the setup's cost, not a booking's, and grows with the machine's I/O load.
-        # On the driver's connection: SQLAlchemy's would begin a transaction first, and a
-        # checkpoint cannot run inside one.
+        # On the pooled DBAPI connection: SQLAlchemy's would begin a transaction first,
+        # and a checkpoint cannot run inside one. Its cursor is closed: one left open keeps
+        # a read snapshot, and that connection's next write would be refused.
+        def checkpoint(sync_connection: Connection) -> None:
+            cursor = sync_connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                cursor.close()
+
         async with runtime.db.engine.connect() as conn:
-            raw = await conn.get_raw_connection()
-            await raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            await conn.run_sync(checkpoint)
 
 
 async def time_per_booking(base_url: str, resource_id: str, base: datetime, n: int) -> float:

@@ -61,10 +61,10 @@ def cafe_calendar(cafe_closures: list[dict[str, Any]]) -> Calendar:
     return Calendar(CAFE_HOURS, _closures(cafe_closures, "start_at", "end_at"))
 
 
-def hours_of(calendar: Calendar, day: date) -> Hours:
+def hours_of(calendar: Calendar, day: date, lang: str = "nb") -> Hours:
     intervals = calendar.open_intervals(day)
     text = [f"{clock(a)}–{clock(b)}" for a, b in intervals]
-    holiday = calendar.holiday_name(day)
+    holiday = calendar.holiday_name(day, lang)
     if holiday is not None:
         return Hours([], holiday=holiday)
     regular = calendar.hours.intervals(day.weekday())
@@ -81,11 +81,12 @@ def week(
     today: date,
     booking_closures: list[dict[str, Any]],
     cafe_closures: list[dict[str, Any]],
+    lang: str = "nb",
 ) -> list[Day]:
     hub = hub_calendar(booking_closures)
     cafe = cafe_calendar(cafe_closures)
     days = [monday + timedelta(days=n) for n in range(7)]
-    return [Day(d, d == today, hours_of(hub, d), hours_of(cafe, d)) for d in days]
+    return [Day(d, d == today, hours_of(hub, d, lang), hours_of(cafe, d, lang)) for d in days]
 
 
 def monday_of(day: date) -> date:

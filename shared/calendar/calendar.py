@@ -102,12 +102,13 @@ class Calendar:
 
     # -- days
 
-    def holiday_name(self, d: date) -> str | None:
-        """The Norwegian name of the public holiday on ``d`` (e.g. "Grunnlovsdag"), or None.
+    def holiday_name(self, d: date, language: str = "nb") -> str | None:
+        """The name of the public holiday on ``d`` (e.g. "Grunnlovsdag", in English
+        "Constitution Day"), or None.
 
         Answers whether or not this calendar closes on holidays.
         """
-        return norwegian_holidays(d.year).get(d)
+        return norwegian_holidays(d.year, language).get(d)
 
     def _closed_for_holiday(self, d: date) -> bool:
         return self._holidays_closed and self.holiday_name(d) is not None

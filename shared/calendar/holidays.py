@@ -1,4 +1,4 @@
-"""Norwegian public holidays."""
+"""Norwegian public holidays, named in Norwegian or English."""
 
 from __future__ import annotations
 
@@ -9,15 +9,21 @@ from types import MappingProxyType
 
 import holidays as holidays_lib
 
+# The holidays library's names for our two languages (its Norwegian is Bokmål).
+_LANGUAGES = {"nb": "no", "en": "en_US"}
+
 
 @lru_cache(maxsize=256)
-def _holidays_of_year(year: int) -> Mapping[date, str]:
+def _holidays_of_year(year: int, language: str) -> Mapping[date, str]:
     # include_sundays=False: the library can count every Sunday as a Norwegian "helligdag";
     # weekly closing days come from the opening hours instead.
-    table = holidays_lib.country_holidays("NO", years=year, language="no", include_sundays=False)
+    table = holidays_lib.country_holidays(
+        "NO", years=year, language=_LANGUAGES[language], include_sundays=False
+    )
     return MappingProxyType(dict(table.items()))
 
 
-def norwegian_holidays(year: int) -> Mapping[date, str]:
-    """Norwegian public holidays of a year, with their Norwegian names (Sundays not included)."""
-    return _holidays_of_year(year)
+def norwegian_holidays(year: int, language: str = "nb") -> Mapping[date, str]:
+    """Norwegian public holidays of a year (Sundays not included), named in `language`:
+    "nb" (Grunnlovsdag) or "en" (Constitution Day)."""
+    return _holidays_of_year(year, language if language in _LANGUAGES else "nb")

@@ -20,6 +20,7 @@ from services.web import i18n
 from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
 from services.web.links import LinkState, UsedLinks
 from services.web.pages.cafe import ALLERGENS, KINDS, UNITS
+from services.web.pages.rooms import closed_text
 from services.web.sessions import SessionStore
 from services.web.settings import WebSettings
 from services.web.signin import OidcSignIn
@@ -416,6 +417,17 @@ def test_the_weeks_opening_hours_from_the_one_calendar() -> None:
     assert days[4].cafe.closed and days[4].cafe.closures == ("Kurs",)
     assert days[5].hub.weekly_closed and days[6].cafe.weekly_closed
     assert opening.monday_of(date(2027, 5, 23)) == date(2027, 5, 17)
+    english = opening.week(date(2027, 5, 17), date(2027, 5, 18), booking, cafe, "en")
+    # 17 May 2027 is Whit Monday too.
+    assert english[0].hub.holiday == "Constitution Day; Pentecost Monday"
+    assert english[0].cafe.holiday == english[0].hub.holiday
+    # The booking service names a closed day's holiday in Norwegian; a room's English week
+    # says it in English.
+    said = closed_text("en", "public holiday: Grunnlovsdag", date(2028, 5, 17))
+    assert said == "public holiday (Constitution Day)"
+    assert closed_text("nb", "public holiday: Grunnlovsdag", date(2028, 5, 17)) == (
+        "helligdag (Grunnlovsdag)"
+    )
     # Either side of the clocks going back (Sunday 25 October 2026): 10:00–14:00 in Oslo.
     for monday in (date(2026, 10, 19), date(2026, 10, 26)):
         week = opening.week(monday, monday, [], [])

@@ -29,12 +29,13 @@ async def front(request: Request, uke: str | None = None) -> HTMLResponse:
     booking, cafe = await asyncio.gather(
         part(services.booking.closures(), []), part(services.catering.closures(), [])
     )
-    days = opening.week(monday, now, booking.value, cafe.value)
+    lang = request.state.lang  # holidays are named in the page's language
+    days = opening.week(monday, now, booking.value, cafe.value, lang)
     this_week = opening.monday_of(now)
     today_hours = (
         next(d for d in days if d.today)
         if monday == this_week
-        else opening.week(this_week, now, booking.value, cafe.value)[now.weekday()]
+        else opening.week(this_week, now, booking.value, cafe.value, lang)[now.weekday()]
     )
     return render(
         request,

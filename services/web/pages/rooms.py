@@ -16,6 +16,7 @@ from services.web import i18n
 from services.web.clients import Refused
 from services.web.limits import forwarded
 from services.web.pages.common import NoSuchPage, back, form_of, parse_day, part, render, today
+from shared.calendar import norwegian_holidays
 
 router = APIRouter()
 SLOT_MINUTES = 60
@@ -70,12 +71,16 @@ def org_number_ok(raw: str) -> bool:
     return check != 10 and check == int(digits[8])
 
 
-def closed_text(lang: str, reason: str | None) -> str:
-    """The booking service's day reasons are English and short; said in the page's words."""
+def closed_text(lang: str, reason: str | None, day: date | None = None) -> str:
+    """The booking service's day reasons are English and short; said in the page's words,
+    a holiday by its name in the page's language."""
     if not reason:
         return ""
     if reason.startswith("public holiday: "):
-        return i18n.text(lang, "rooms.closed.holiday", name=reason.removeprefix("public holiday: "))
+        name = reason.removeprefix("public holiday: ")
+        if day is not None:
+            name = norwegian_holidays(day.year, lang).get(day, name)
+        return i18n.text(lang, "rooms.closed.holiday", name=name)
     if reason.startswith("closed: "):
         return i18n.text(lang, "rooms.closed.closure", reason=reason.removeprefix("closed: "))
     if reason == "closed by staff":
@@ -129,7 +134,7 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
             {
                 "date": d,
                 "past": d < today(),
-                "closed": closed_text(lang, a["closed_reason"]) if a["closed_reason"] else "",
+                "closed": closed_text(lang, a["closed_reason"], d) if a["closed_reason"] else "",
                 "free": a["free_slots"],
                 "busy": a["busy"],
                 "next_free": None,

@@ -46,6 +46,9 @@ class WebSettings(BaseSettings):
     # Not WEB_-prefixed: the address every process of the hub binds (as the services read it).
     host: str = Field(default="127.0.0.1", validation_alias="HOST")
     public_url: str = ""  # where people reach this front; the OIDC redirect is built from it
+    # The hub's address for questions and for the rights the privacy notice names; without
+    # one the pages send people to the desk.
+    contact_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
     booking_url: str = "http://127.0.0.1:8001"
     loans_url: str = "http://127.0.0.1:8002"

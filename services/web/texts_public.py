@@ -64,7 +64,10 @@ PUBLIC: dict[str, tuple[str, str]] = {
         "Café Jasmin is on the 1st floor of the A building.",
     ),
     "hub.contact": ("Spørsmål? Skriv til", "Questions? Write to"),
-    "hub.email": ("knutepunkt@example.org", "knutepunkt@example.org"),
+    "hub.contact.desk": (
+        "Spørsmål? Spør oss i skranken i åpningstiden.",
+        "Questions? Ask us at the desk during opening hours.",
+    ),
     "hub.week": ("Åpningstider uken fra {day}", "Opening hours, the week from {day}"),
     "hub.week.caption": (
         "Åpningstider for Knutepunkt og Café Jasmin",
@@ -384,6 +387,10 @@ PUBLIC: dict[str, tuple[str, str]] = {
         "Får du ikke brukt noe på sidene? Skriv til oss:",
         "Is something on these pages not usable for you? Write to us:",
     ),
+    "a11y.contact.desk": (
+        "Får du ikke brukt noe på sidene? Si fra i skranken, så hjelper vi deg.",
+        "Is something on these pages not usable for you? Tell us at the desk and we will help you.",
+    ),
     "a11y.uu": (
         "Du kan også klage til Tilsynet for universell utforming av ikt.",
         "You can also complain to the Authority for Universal Design of ICT.",
@@ -426,6 +433,10 @@ PUBLIC: dict[str, tuple[str, str]] = {
     "privacy.rights": (
         "Du kan be om å få se, rette eller slette opplysningene om deg. Skriv til:",
         "You can ask to see, correct or delete the details about you. Write to:",
+    ),
+    "privacy.rights.desk": (
+        "Du kan be om å få se, rette eller slette opplysningene om deg. Spør i skranken.",
+        "You can ask to see, correct or delete the details about you. Ask at the desk.",
     ),
     "privacy.complain": (
         "Du kan også klage til Datatilsynet.",

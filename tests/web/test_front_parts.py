@@ -278,6 +278,31 @@ async def test_a_live_refresh_leaves_the_message_for_the_page_after_the_redirect
             assert "Velg en rolle." in landed.text
 
 
+@pytest.mark.parametrize("email", ["post@knutepunkt.test", ""])
+async def test_the_contact_address_is_the_hubs_own_or_the_desk(
+    redis_url: str, prefix: str, email: str
+) -> None:
+    """WEB_CONTACT_EMAIL on the three pages that give one (the front page, the
+    accessibility statement, the privacy notice); without it they send people to the desk,
+    never to an address nobody reads."""
+    from services.web.app import create_app
+
+    settings = _in_process_settings(redis_url, prefix).model_copy(update={"contact_email": email})
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            for path in ("/", "/tilgjengelighet", "/personvern"):
+                page = (await client.get(path)).text
+                assert "example.org" not in page, path
+                if email:
+                    assert f'href="mailto:{email}"' in page, path
+                else:
+                    assert "mailto:" not in page and "skranken" in page, path
+    with pytest.raises(ValueError, match="contact_email"):
+        WebSettings(contact_email="not an address")
+
+
 def _in_process_settings(redis_url: str, prefix: str) -> WebSettings:
     """The launcher's dev sign-in, on the run's Redis (which need not be on 6379)."""
     return WebSettings(

@@ -160,6 +160,7 @@ def render(
         csrf=LazyCsrf(request),
         live_topics=" ".join(sorted(topics)),
         title=t(title_key),
+        contact_email=request.app.state.settings.contact_email,
         day_name=lambda d, year=False: i18n.day_name(lang, d, year),
         when=lambda m: i18n.when(lang, m),
         clock=i18n.clock,

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from shared import sqlite_driver
+from shared.wal_checkpoints import WalCheckpoints
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Switching a fresh file to WAL needs its exclusive lock, and SQLite answers BUSY at once,
@@ -166,12 +167,15 @@ class Database:
         self._after_commit: list[Callable[[Session], None]] = []
         self._sqlite = is_sqlite(url)
         self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
+        self.checkpoints = _checkpoints_of(self.engine, url)
 
         class _Session(Session):
             pass
 
         @event.listens_for(_Session, "after_commit")
         def _committed(session: Session) -> None:
+            if self.checkpoints is not None:
+                self.checkpoints.committed()
             for hook in self._after_commit:
                 hook(session)
 
@@ -232,7 +236,25 @@ class Database:
             await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         await self.engine.dispose()
+
+
+def _checkpoints_of(engine: AsyncEngine, url: str) -> WalCheckpoints | None:
+    """A SQLite file's log is checkpointed in the background, never inside a commit on the
+    loop's thread (shared/wal_checkpoints.py); None for PostgreSQL and in-memory files."""
+    database = make_url(url).database
+    if not is_sqlite(url) or not database or database == ":memory:" or database.startswith("file:"):
+        return None
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _no_checkpoint_in_commits(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA wal_autocheckpoint=0")
+        cursor.close()
+
+    return WalCheckpoints(database)
 
 
 def advisory_key(name: str) -> int:

@@ -21,7 +21,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from shared import db as db_module
+from shared import wal_checkpoints
 from shared.db import Database
+from tests.support.waiting import wait_for
 
 WRITERS = 20
 
@@ -190,6 +192,31 @@ async def test_a_writer_cancelled_while_it_waits_leaves_nothing_behind(tmp_path:
         await asyncio.wait_for(_insert(db, 2), 10)
         async with db.read() as session:
             assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [2]
+    finally:
+        await db.dispose()
+
+
+async def test_the_log_is_checkpointed_beside_the_commits_not_in_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wal_checkpoints, "CHECKPOINT_EVERY", 5)
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
+    try:
+        async with db.transaction() as session:
+            await session.execute(text("CREATE TABLE t (n INTEGER)"))
+            # A commit on the loop's thread never copies the log into the file itself.
+            assert (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        assert db.checkpoints is not None
+        checkpoints = db.checkpoints
+        for n in range(5):
+            await _insert(db, n)
+        # The fifth commit started one; commits go on meanwhile, none of them waiting for it.
+        await wait_for(lambda: checkpoints.done == 1, 10, message="a checkpoint")
+        for n in range(5, 10):
+            await _insert(db, n)
+        await wait_for(lambda: checkpoints.done == 2, 10, message="the next checkpoint")
+        async with db.read() as session:
+            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 10
     finally:
         await db.dispose()
 

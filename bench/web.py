@@ -5,8 +5,9 @@ officer, and the citizens' week of Møterom 1 ("Uke", this week, 20 bookings a d
 1,000 and with 100,000 bookings in the booking service's database, against a static page
 (the accessibility statement: the same app, middleware, session and template engine, no
 service call)
-served the same way in the same run. Prints pages/s, p50 and p99, each page against the
-static page, and 100k against 1k. Asserts nothing about speed.
+served the same way in the same run. Prints pages/s, p50 and p99, the CPU time per page of
+each process (the bench's clients, the web front, the booking service), each page against
+the static page, and 100k against 1k. Asserts nothing about speed.
 
 Two hubs run side by side, one per database size, each a booking service and a web front
 as their own processes, as deployed (SQLite, the shared Redis with a key prefix of its own;
@@ -73,8 +74,21 @@ PAGES = {
 }
 
 
+def cpu_seconds(pid: int | None = None) -> float:
+    """A process's CPU time so far (user + system, all its threads): this process's own
+    when `pid` is None, another's from Linux's /proc (nan elsewhere)."""
+    if pid is None:
+        return time_module.process_time()
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    # utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def process(module: str, env: dict[str, str], ready: str, log: Path) -> Iterator[None]:
+def process(module: str, env: dict[str, str], ready: str, log: Path) -> Iterator[int]:
     with log.open("ab") as out:
         child = subprocess.Popen(
             [sys.executable, "-m", module],
@@ -85,7 +99,7 @@ def process(module: str, env: dict[str, str], ready: str, log: Path) -> Iterator
         )
     try:
         wait_for_sync(lambda: _ready(ready, child, log), 120, interval=0.2, message=module)
-        yield
+        yield child.pid
     finally:
         child.terminate()
         child.wait(15)
@@ -137,19 +151,29 @@ async def requests_waiting(booking_url: str) -> None:
 
 
 class Tally:
-    """One page of one hub: its requests, the time they took in all, their latencies."""
+    """One page of one hub: its requests, the time they took in all, their latencies, and
+    the CPU time each process spent meanwhile (the bench's clients, the web front, the
+    booking service)."""
 
     def __init__(self) -> None:
         self.requests = 0
         self.elapsed = 0.0
         self.latencies: list[float] = []
+        self.cpu: dict[str, float] = {}
+
+    def cpu_per_page(self) -> str:
+        return ", ".join(
+            f"{name} {seconds / self.requests * 1000:.1f}" for name, seconds in self.cpu.items()
+        )
 
     @property
     def rate(self) -> float:
         return self.requests / self.elapsed
 
 
-async def measure(client: httpx.AsyncClient, path: str, n: int, tally: Tally) -> None:
+async def measure(
+    client: httpx.AsyncClient, path: str, n: int, tally: Tally, pids: dict[str, int | None]
+) -> None:
     """`n` requests of `path` by CLIENTS concurrent clients, added to `tally`."""
     counter = iter(range(n))
     statuses: set[int] = set()
@@ -160,16 +184,19 @@ async def measure(client: httpx.AsyncClient, path: str, n: int, tally: Tally) ->
             statuses.add((await client.get(path)).status_code)
             tally.latencies.append(time_module.perf_counter() - started)
 
+    spent = {name: cpu_seconds(pid) for name, pid in pids.items()}
     started = time_module.perf_counter()
     await asyncio.gather(*(worker() for _ in range(CLIENTS)))
     tally.elapsed += time_module.perf_counter() - started
+    for name, pid in pids.items():
+        tally.cpu[name] = tally.cpu.get(name, 0.0) + cpu_seconds(pid) - spent[name]
     tally.requests += n
     if statuses != {200}:
         raise RuntimeError(f"{path}: statuses {statuses}")
 
 
 async def interleaved(
-    hubs: dict[str, tuple[str, httpx.Cookies]], n: int, slices: int
+    hubs: dict[str, tuple[str, httpx.Cookies, dict[str, int | None]]], n: int, slices: int
 ) -> dict[tuple[str, str], Tally]:
     """Every page of every hub, in `slices` turns of n/slices requests each: on a machine
     whose load moves (other work runs on it), each page then sees the same mix of quiet and
@@ -177,7 +204,7 @@ async def interleaved(
     limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
     clients = {
         label: httpx.AsyncClient(base_url=url, cookies=cookies, limits=limits, timeout=60)
-        for label, (url, cookies) in hubs.items()
+        for label, (url, cookies, _pids) in hubs.items()
     }
     tallies = {(label, name): Tally() for label in hubs for name in PAGES}
     try:
@@ -188,7 +215,7 @@ async def interleaved(
         share = max(1, n // slices)
         for _ in range(slices):
             for (label, name), tally in tallies.items():
-                await measure(clients[label], PAGES[name], share, tally)
+                await measure(clients[label], PAGES[name], share, tally, hubs[label][2])
     finally:
         for client in clients.values():
             await client.aclose()
@@ -205,6 +232,7 @@ def report(tallies: dict[tuple[str, str], Tally], labels: list[str]) -> None:
                 f"  {name:<13} {tally.rate:7.1f} pages/s"
                 f"  p50 {booking_bench.pct(tally.latencies, 50):7.1f} ms"
                 f"  p99 {booking_bench.pct(tally.latencies, 99):7.1f} ms"
+                f"  CPU ms/page: {tally.cpu_per_page()}"
             )
         for name in (n for n in PAGES if n != "static /"):
             print(f"  ratio {name} : static = {rates[name] / rates['static /']:.2f}")
@@ -218,9 +246,10 @@ def report(tallies: dict[tuple[str, str], Tally], labels: list[str]) -> None:
 @contextlib.contextmanager
 def hub(
     label: str, tmp: Path, redis_url: str, prefix: str
-) -> Iterator[tuple[str, str, SimpleNamespace]]:
+) -> Iterator[tuple[str, str, SimpleNamespace, dict[str, int | None]]]:
     """A booking service and a web front on it, as processes, with a database of their
-    own: (booking URL, web URL, a writer for the prefill)."""
+    own: (booking URL, web URL, a writer for the prefill, the processes whose CPU time is
+    counted)."""
     slug = label.replace(",", "")
     database_url = f"sqlite+aiosqlite:///{tmp}/booking-{slug}.db"
     booking_port, web_port = free_port(), free_port()
@@ -246,10 +275,10 @@ def hub(
     )
     log = tmp / f"{slug}.log"
     with (
-        process("services.booking", booking_env, booking_url + "/health/ready", log),
-        process("services.web", web_env, web_url + "/health/ready", log),
+        process("services.booking", booking_env, booking_url + "/health/ready", log) as booking,
+        process("services.web", web_env, web_url + "/health/ready", log) as web,
     ):
-        yield booking_url, web_url, writer
+        yield booking_url, web_url, writer, {"clients": None, "web": web, "booking": booking}
 
 
 async def main() -> None:
@@ -268,18 +297,18 @@ async def main() -> None:
     writers: list[SimpleNamespace] = []
     try:
         with (
-            hub("1,000", Path(tmp.name), args.redis, prefix) as (small_booking, small_web, w1),
-            hub("100,000", Path(tmp.name), args.redis, prefix) as (large_booking, large_web, w2),
+            hub("1,000", Path(tmp.name), args.redis, prefix) as (s_booking, s_web, w1, s_pids),
+            hub("100,000", Path(tmp.name), args.redis, prefix) as (l_booking, l_web, w2, l_pids),
         ):
             writers = [w1, w2]
-            hubs: dict[str, tuple[str, httpx.Cookies]] = {}
-            for label, booking_url, web_url in (
-                ("1,000", small_booking, small_web),
-                ("100,000", large_booking, large_web),
+            hubs: dict[str, tuple[str, httpx.Cookies, dict[str, int | None]]] = {}
+            for label, booking_url, web_url, pids in (
+                ("1,000", s_booking, s_web, s_pids),
+                ("100,000", l_booking, l_web, l_pids),
             ):
                 async with httpx.AsyncClient(base_url=web_url, timeout=60) as client:
                     await signed_in(client)
-                    hubs[label] = (web_url, client.cookies)
+                    hubs[label] = (web_url, client.cookies, pids)
                 await requests_waiting(booking_url)
             # A busy room: 20 bookings a day on Møterom 1 for the 50 days around today, in
             # both; then, in the large one, 99,000 more back to back in the years before.

@@ -132,26 +132,33 @@ async def _lock_held_elsewhere(path: Path) -> AsyncIterator[asyncio.subprocess.P
             await asyncio.wait_for(holder.wait(), 10)
 
 
-async def test_a_writer_waits_for_another_process_while_the_loop_serves(tmp_path: Path) -> None:
-    path = tmp_path / "shared.db"
+@pytest.fixture
+async def table(tmp_path: Path) -> AsyncIterator[tuple[Database, Path]]:
+    """A database with a table `t (n INTEGER)`, and its file."""
+    path = tmp_path / "table.db"
     db = Database(f"sqlite+aiosqlite:///{path}")
     try:
         async with db.transaction() as session:
             await session.execute(text("CREATE TABLE t (n INTEGER)"))
-        async with _lock_held_elsewhere(path) as holder:
-            writer = asyncio.create_task(_insert(db, 1))
-            # The writer waits for the lock; meanwhile this loop reads, more than once.
-            for _ in range(3):
-                async with db.read() as session:
-                    assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 0
-            assert not writer.done()
-            assert holder.stdin is not None
-            holder.stdin.close()  # the other process commits and lets go
-            await asyncio.wait_for(writer, 10)
-        async with db.read() as session:
-            assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [1]
+        yield db, path
     finally:
         await db.dispose()
+
+
+async def test_a_writer_waits_for_another_process_while_the_loop_serves(
+    table: tuple[Database, Path],
+) -> None:
+    db, path = table
+    async with _lock_held_elsewhere(path) as holder:
+        writer = asyncio.create_task(_insert(db, 1))
+        # The writer waits for the lock; meanwhile this loop reads, more than once.
+        for _ in range(3):
+            assert await _rows(db) == []
+        assert not writer.done()
+        assert holder.stdin is not None
+        holder.stdin.close()  # the other process commits and lets go
+        await asyncio.wait_for(writer, 10)
+    assert await _rows(db) == [1]
 
 
 async def test_another_process_lock_is_waited_for_no_longer_than_the_busy_timeout(
@@ -167,33 +174,26 @@ async def test_another_process_lock_is_waited_for_no_longer_than_the_busy_timeou
             with pytest.raises(OperationalError, match="database is locked"):
                 await _insert(db, 1)
         await _insert(db, 2)  # once the other process lets go, writers go in again
-        async with db.read() as session:
-            assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [2]
+        assert await _rows(db) == [2]
     finally:
         await db.dispose()
 
 
-async def test_a_writer_cancelled_while_it_waits_leaves_nothing_behind(tmp_path: Path) -> None:
-    path = tmp_path / "cancelled.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with db.transaction() as session:
-            await session.execute(text("CREATE TABLE t (n INTEGER)"))
-        async with _lock_held_elsewhere(path) as holder:
-            writer = asyncio.create_task(_insert(db, 1))
-            async with db.read() as session:  # a turn of the loop: the writer is waiting
-                await session.execute(text("SELECT 1"))
-            assert not writer.done()
-            writer.cancel()  # as a request past its deadline is
-            with pytest.raises(asyncio.CancelledError):
-                await writer
-            assert holder.stdin is not None
-            holder.stdin.close()
-        await asyncio.wait_for(_insert(db, 2), 10)
-        async with db.read() as session:
-            assert (await session.execute(text("SELECT n FROM t"))).scalars().all() == [2]
-    finally:
-        await db.dispose()
+async def test_a_writer_cancelled_while_it_waits_leaves_nothing_behind(
+    table: tuple[Database, Path],
+) -> None:
+    db, path = table
+    async with _lock_held_elsewhere(path) as holder:
+        writer = asyncio.create_task(_insert(db, 1))
+        assert await _rows(db) == []  # a turn of the loop: the writer is waiting
+        assert not writer.done()
+        writer.cancel()  # as a request past its deadline is
+        with pytest.raises(asyncio.CancelledError):
+            await writer
+        assert holder.stdin is not None
+        holder.stdin.close()
+    await asyncio.wait_for(_insert(db, 2), 10)
+    assert await _rows(db) == [2]
 
 
 async def test_the_log_is_checkpointed_beside_the_commits_not_in_them(
@@ -215,8 +215,7 @@ async def test_the_log_is_checkpointed_beside_the_commits_not_in_them(
         for n in range(5, 10):
             await _insert(db, n)
         await wait_for(lambda: checkpoints.done == 2, 10, message="the next checkpoint")
-        async with db.read() as session:
-            assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 10
+        assert await _rows(db) == list(range(10))
     finally:
         await db.dispose()
 
@@ -224,3 +223,8 @@ async def test_the_log_is_checkpointed_beside_the_commits_not_in_them(
 async def _insert(db: Database, n: int) -> None:
     async with db.transaction() as session:
         await session.execute(text("INSERT INTO t (n) VALUES (:n)"), {"n": n})
+
+
+async def _rows(db: Database) -> list[int]:
+    async with db.read() as session:
+        return list((await session.execute(text("SELECT n FROM t ORDER BY n"))).scalars())

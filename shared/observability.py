@@ -27,6 +27,8 @@ _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
 _LINK_TOKEN = re.compile(re.escape(PATH) + r"[^\s\"'<>?#]+")
 # So would a booker's manage link (shared/manage_links.py): the booking's id may stay.
 _MANAGE_TOKEN = re.compile(r"(/mine/[a-z]+/[A-Za-z0-9_-]+/)[^\s\"'<>?#/]+")
+# A borrower's page (the loans service's manage token) has the token and no id before it.
+_BORROWER_TOKEN = re.compile(r"(/mine/lan/)[^\s\"'<>?#/]+")
 
 
 def scrub(text: str, names: Iterable[str] = ()) -> str:
@@ -34,6 +36,7 @@ def scrub(text: str, names: Iterable[str] = ()) -> str:
     names the caller knows to be in play (a recipient's), removed too: a name cannot be
     recognised by its shape."""
     text = _LINK_TOKEN.sub(PATH + "[token]", text)
+    text = _BORROWER_TOKEN.sub(r"\1[token]", text)
     text = _MANAGE_TOKEN.sub(r"\1[token]", text)
     text = _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
     for name in names:

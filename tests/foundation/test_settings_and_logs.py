@@ -151,3 +151,8 @@ def test_a_bookers_manage_token_never_reaches_a_log(capsys: pytest.CaptureFixtur
     message = json.loads(err)["message"]
     assert message == "GET https://hub.example.org/mine/booking/b-1/[token]/avbestill"
     assert "ksy4hm" not in err
+    # A borrower's page: the token right after /mine/lan/, with or without more after it.
+    for tail in ("", "/reservasjon/7/avbestill"):
+        logging.getLogger("knutepunkt.test").info("POST /mine/lan/ksy4hmmYiB3YoDbsTOyYSr4%s", tail)
+        message = json.loads(capsys.readouterr().err)["message"]
+        assert message == f"POST /mine/lan/[token]{tail}"

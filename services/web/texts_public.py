@@ -343,6 +343,40 @@ PUBLIC: dict[str, tuple[str, str]] = {
         "You are told by SMS or email.",
     ),
     "borrow.back": ("Tilbake til Låne", "Back to Borrow"),
+    "borrow.done.keep": (
+        "Ta vare på denne lenken. Der ser du reservasjonen, og der kan du avbestille den:",
+        "Keep this link. There you see the reservation, and there you can cancel it:",
+    ),
+    # a borrower's own page, from the link above
+    "manage.loans.title": ("Dine lån og reservasjoner", "Your loans and reservations"),
+    "manage.loans.reservations": ("Reservasjoner", "Reservations"),
+    "manage.loans.reservations.none": (
+        "Du har ingen åpne reservasjoner.",
+        "You have no open reservations.",
+    ),
+    "manage.loans.kind.planter_box": ("Pallekarm i Strømsøhagen", "Planter box in Strømsøhagen"),
+    "manage.loans.kind.pc": ("PC", "PC"),
+    "manage.loans.kind.book": ("Bok", "Book"),
+    "manage.loans.kind.other": ("Annet utstyr", "Other equipment"),
+    "manage.loans.waiting": (
+        "Du står på venteliste. Vi sier fra når det er din tur.",
+        "You are on the waiting list. We tell you when it is your turn.",
+    ),
+    "manage.loans.offered": (
+        "Klar til deg. Hent den innen {until}.",
+        "Ready for you. Pick it up by {until}.",
+    ),
+    "manage.loans.cancel": ("Avbestill reservasjonen", "Cancel the reservation"),
+    "manage.loans.cancelled": ("Reservasjonen er avbestilt.", "The reservation is cancelled."),
+    "manage.loans.loans": ("Lån", "Loans"),
+    "manage.loans.loans.none": ("Du har ingen lån nå.", "You have no loans now."),
+    "manage.loans.due": ("Leveres innen {when}.", "Return it by {when}."),
+    "manage.loans.overdue": (
+        "Fristen er passert. Lever så snart du kan.",
+        "The date has passed. Please return it as soon as you can.",
+    ),
+    "manage.loans.renew": ("Forleng lånet", "Extend the loan"),
+    "manage.loans.renewed": ("Lånet er forlenget til {when}.", "The loan is extended to {when}."),
     # accessibility statement
     "a11y.title": ("Tilgjengelighetserklæring", "Accessibility statement"),
     "a11y.lead": (

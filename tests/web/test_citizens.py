@@ -372,9 +372,46 @@ def test_a_planter_box_reservation(hub: WebHub, visitor: Any) -> None:
     assert visitor.get_by_role("heading", level=1).inner_text() == "Reservasjonen er mottatt"
     assert "klar til deg" in visitor.get_by_role("status").inner_text()
     check(visitor, "a reservation's confirmation", "lane-reservert")
+    # A new borrower's key to her own page, shown this once.
+    link = visitor.locator("main a[href*='/mine/lan/']")
+    manage_url = link.get_attribute("href")
+    assert manage_url and manage_url.startswith(hub.web_url + "/mine/lan/")
+    visitor.reload()
+    assert visitor.locator("main a[href*='/mine/lan/']").count() == 0
     visitor.goto(hub.web_url + "/lane")
     assert "5 av 6 ledige nå" in main_text(visitor)  # the box is held for her
     screenshot(visitor, "lane")
+
+    visitor.goto(manage_url)
+    assert visitor.get_by_role("heading", level=1).inner_text() == "Dine lån og reservasjoner"
+    assert "Klar til deg. Hent den innen" in main_text(visitor)
+    check(visitor, "a borrower's page with a reservation", "mine-lan")
+    follow(visitor, visitor.get_by_role("button", name="Avbestill reservasjonen"))
+    assert visitor.get_by_role("status").inner_text() == "Reservasjonen er avbestilt."
+    assert "Du har ingen åpne reservasjoner." in main_text(visitor)
+    visitor.goto(hub.web_url + "/lane")
+    assert "6 av 6 ledige nå" in main_text(visitor)  # the box went back
+
+    # The desk registers a box lent to her on paper; a box cannot be extended (the season
+    # ends on a fixed date), and the loans service's reason stands beside the button.
+    lent = hub.http.post(
+        hub.url("loans", "/loans"),
+        json={
+            "kind": "planter_box",
+            "borrower": {"name": "Gro Grønnsak", "phone": "+4700000081"},
+            "started_at": (hub.now() - timedelta(hours=1)).isoformat(),
+        },
+        headers=hub.staff("desk"),
+    )
+    assert lent.status_code == 201, lent.text
+    visitor.goto(manage_url)
+    assert "Du har ingen lån nå." not in main_text(visitor)
+    follow(visitor, visitor.get_by_role("button", name=re.compile("^Forleng lånet")))
+    loan_id = lent.json()["id"]
+    assert visitor.locator(f"#forleng-{loan_id}-feil").count() == 1
+    check(visitor, "a borrower's page with a refused extension", "mine-lan-feil")
+    # Nobody's key: the page that is not there, as for any address.
+    assert visitor.goto(hub.web_url + "/mine/lan/" + "x" * 32).status == 404
 
 
 def test_the_english_switch_keeps_the_page(hub: WebHub, browser: Any) -> None:

@@ -79,7 +79,13 @@ async def reserve(request: Request) -> HTMLResponse | RedirectResponse:
         )
     except Refused as exc:
         return await _render(request, exc.status, {_field(exc): exc.detail}, values)
-    request.session[DONE] = {"status": made["status"], "hold_until": made.get("hold_until")}
+    request.session[DONE] = {
+        "status": made["status"],
+        "hold_until": made.get("hold_until"),
+        # A new borrower's key to their page, given once (a borrower the loans service
+        # knew already has theirs, or asks the desk for a new one).
+        "token": made.get("manage_token"),
+    }
     return back(PAGE + "/reservert")
 
 
@@ -88,4 +94,16 @@ async def reserved(request: Request) -> HTMLResponse | RedirectResponse:
     done = request.session.get(DONE)
     if not done:
         return back(PAGE)
-    return render(request, "public/reserved.html", title_key="borrow.done.title", done=done)
+    token = done.get("token")
+    if token:  # shown once: the session does not keep the key after this page
+        request.session[DONE] = {**done, "token": None}
+    manage_url = (
+        request.app.state.settings.public_url.rstrip("/") + f"/mine/lan/{token}" if token else None
+    )
+    return render(
+        request,
+        "public/reserved.html",
+        title_key="borrow.done.title",
+        done=done,
+        manage_url=manage_url,
+    )

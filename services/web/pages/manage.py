@@ -1,11 +1,14 @@
 """Det du har bestilt: a booking seen from its manage link (`/mine/booking/<id>/<token>`),
 with its status (waiting, confirmed, rejected with the reason, cancelled), its .ics, and
 cancelling it before the deadline; a sign-up (`/mine/pamelding/<id>/<token>`) and a café
-order (`/mine/bestilling/<id>/<token>`) the same way. The token is the owner's only key: it
-travels in the path (never a query, never a log) and to the service as X-Manage-Token."""
+order (`/mine/bestilling/<id>/<token>`) the same way; a borrower's reservations and loans
+(`/mine/lan/<token>`, the loans service's manage token): cancel one, extend one. The token
+is the owner's only key: it travels in the path (never a query, never a log) and to the
+service as X-Manage-Token."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.web import i18n
 from services.web.clients import Refused
 from services.web.limits import forwarded
-from services.web.pages.common import NoSuchPage, back, form_of, part, render
+from services.web.pages.common import NoSuchPage, back, flash, form_of, part, render
 
 router = APIRouter()
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -265,3 +268,93 @@ async def cancel_signup(
     if refused is not None:
         return _signup_page(request, signup, token, 422, error=refused)
     return back(_signup_path(registration_id, token))
+
+
+# --------------------------------------------------------------------- loans and reservations
+
+
+def _loans_path(token: str) -> str:
+    return f"/mine/lan/{token}"
+
+
+async def _borrowed(request: Request, token: str) -> tuple[list[Any], list[Any]]:
+    """The borrower's open reservations and the loans not yet returned, by their token."""
+    if not _TOKEN.match(token):
+        raise NoSuchPage()
+    services = request.app.state.services
+    headers = {"X-Manage-Token": token}
+    lang = request.state.lang
+    try:
+        reservations, loans = await asyncio.gather(
+            services.call("loans", "GET", "/reservations", None, lang=lang, extra_headers=headers),
+            services.call("loans", "GET", "/loans", None, lang=lang, extra_headers=headers),
+        )
+    except Refused as exc:
+        raise NoSuchPage() from exc  # nobody's token: the same page as any address not here
+    return reservations, [loan for loan in loans if loan["returned_at"] is None]
+
+
+async def _loans_page(
+    request: Request, token: str, status: int = 200, errors: dict[str, str] | None = None
+) -> HTMLResponse:
+    reservations, loans = await _borrowed(request, token)
+    return render(
+        request,
+        "public/manage_loans.html",
+        status,
+        title_key="manage.loans.title",
+        reservations=reservations,
+        loans=loans,
+        errors=errors or {},
+        here=_loans_path(token),
+    )
+
+
+@router.get("/mine/lan/{token}", response_class=HTMLResponse)
+async def loans_page(request: Request, token: str) -> HTMLResponse:
+    return await _loans_page(request, token)
+
+
+@router.post("/mine/lan/{token}/reservasjon/{reservation_id}/avbestill", response_model=None)
+async def cancel_reservation(
+    request: Request, token: str, reservation_id: str
+) -> HTMLResponse | RedirectResponse:
+    await _borrowed(request, token)  # a token that opens nothing gets the 404 page, as a GET
+    await form_of(request)
+    if not reservation_id.isdigit() or len(reservation_id) > 9:
+        raise NoSuchPage()
+    try:
+        await request.app.state.services.call(
+            "loans",
+            "DELETE",
+            f"/reservations/{reservation_id}",
+            None,
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return await _loans_page(request, token, 422, {f"r{reservation_id}": exc.detail})
+    flash(request, "manage.loans.cancelled")
+    return back(_loans_path(token))
+
+
+@router.post("/mine/lan/{token}/lan/{loan_id}/forleng", response_model=None)
+async def renew_loan(request: Request, token: str, loan_id: str) -> HTMLResponse | RedirectResponse:
+    await _borrowed(request, token)
+    await form_of(request)
+    if not _ID.match(loan_id):
+        raise NoSuchPage()
+    try:
+        renewed = await request.app.state.services.call(
+            "loans",
+            "POST",
+            f"/loans/{loan_id}/renew",
+            None,
+            json={},
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        return await _loans_page(request, token, 422, {f"l{loan_id}": exc.detail})
+    flash(request, "manage.loans.renewed", when=i18n.when(request.state.lang, renewed["due_at"]))
+    return back(_loans_path(token))

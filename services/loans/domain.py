@@ -115,7 +115,7 @@ def no_policy(hub: str, kind: str) -> Refused:
     return Refused(
         f"no loan policy for {kind} at hub {hub}",
         code="no_policy",
-        nb=f"{hub} har ingen utlånsregler for {kind}",
+        nb=f"{hub} har ingen utlånsregler for {_nb(kind)}",
     )
 
 
@@ -137,6 +137,12 @@ def require_open(calendar: Calendar, now: datetime, what: str) -> None:
 
 
 _WHAT_NB = {"check-out": "utlån", "return": "innlevering"}
+# The kinds as a Norwegian reason names them (the API's own names stay in the English text).
+_KIND_NB = {"pc": "PC", "planter_box": "pallekarm", "book": "bok", "other": "utstyr"}
+
+
+def _nb(kind: str) -> str:
+    return _KIND_NB.get(kind, kind)
 
 
 # --- due dates ---------------------------------------------------------------------------
@@ -161,7 +167,7 @@ def check_lendable(policy: Policy) -> None:
         raise Refused(
             f"{policy.kind} items are not lent (the book swap has no loans)",
             code="not_lendable",
-            nb=f"{policy.kind} lånes ikke ut (byttehylla har ingen lån)",
+            nb=f"{_nb(policy.kind)} lånes ikke ut (byttehylla har ingen lån)",
         )
 
 
@@ -189,7 +195,7 @@ def due_date(policy: Policy, start: date, days: int | None, wanted: date | None)
             raise Refused(
                 f"{policy.kind} loans run at most to {latest.isoformat()}",
                 code="past_season_end",
-                nb=f"lån av {policy.kind} varer høyst til {latest.isoformat()}",
+                nb=f"lån av {_nb(policy.kind)} varer høyst til {latest.isoformat()}",
             )
         return target
     if wanted is not None:
@@ -200,36 +206,37 @@ def due_date(policy: Policy, start: date, days: int | None, wanted: date | None)
         raise Refused(
             f"a {policy.kind} loan lasts at least {policy.min_days} day(s)",
             code="loan_too_short",
-            nb=f"et lån av {policy.kind} varer minst {policy.min_days} dag(er)",
+            nb=f"et lån av {_nb(policy.kind)} varer minst {policy.min_days} dag(er)",
         )
     if days > policy.max_days:
         raise Refused(
             f"a {policy.kind} loan lasts at most {policy.max_days} day(s)",
             code="loan_too_long",
-            nb=f"et lån av {policy.kind} varer høyst {policy.max_days} dag(er)",
+            nb=f"et lån av {_nb(policy.kind)} varer høyst {policy.max_days} dag(er)",
         )
     return start + timedelta(days=days)
 
 
 def renewed_due_date(policy: Policy, started: date, due: date, renewals: int) -> date:
-    if renewals >= policy.max_renewals:
-        raise Conflict(
-            f"no more renewals: {policy.max_renewals} allowed for {policy.kind}",
-            code="renewals_used_up",
-            nb=f"ingen flere forlengelser: {policy.max_renewals} tillatt for {policy.kind}",
-        )
+    # The season first: it is the reason a season's loan is never extended.
     if policy.season_end:
         raise Conflict(
             f"{policy.kind} loans run to the end of the season",
             code="season_loan",
-            nb=f"lån av {policy.kind} varer sesongen ut",
+            nb=f"lån av {_nb(policy.kind)} varer sesongen ut",
+        )
+    if renewals >= policy.max_renewals:
+        raise Conflict(
+            f"no more renewals: {policy.max_renewals} allowed for {policy.kind}",
+            code="renewals_used_up",
+            nb=f"ingen flere forlengelser: {policy.max_renewals} tillatt for {_nb(policy.kind)}",
         )
     new_due = due + timedelta(days=policy.default_days)
     if (new_due - started).days > policy.max_days:
         raise Conflict(
             f"a {policy.kind} loan lasts at most {policy.max_days} day(s) in all",
             code="renewal_too_long",
-            nb=f"et lån av {policy.kind} varer høyst {policy.max_days} dag(er) til sammen",
+            nb=f"et lån av {_nb(policy.kind)} varer høyst {policy.max_days} dag(er) til sammen",
         )
     return new_due
 
@@ -296,7 +303,7 @@ def check_may_borrow(
             f"the borrower already has {policy.max_items_per_borrower} {kind} item(s) on "
             "loan, the most allowed",
             code="borrower_limit",
-            nb=f"låneren har allerede lånt {policy.max_items_per_borrower} {kind}, "
+            nb=f"låneren har allerede lånt {policy.max_items_per_borrower} {_nb(kind)}, "
             "det meste som er tillatt",
         )
 
@@ -352,7 +359,7 @@ def none_free(kind: str) -> Conflict:
     return Conflict(
         f"no {kind} is free right now; a reservation joins the queue",
         code="no_item_free",
-        nb=f"ingen {kind} er ledig nå; en reservasjon stiller seg i køen",
+        nb=f"ingen {_nb(kind)} er ledig nå; en reservasjon stiller seg i køen",
     )
 
 
@@ -403,7 +410,7 @@ def check_renewable(
         raise Conflict(
             f"someone is waiting for a {kind}: it cannot be renewed",
             code="someone_waiting",
-            nb=f"noen venter på {kind}: lånet kan ikke forlenges",
+            nb=f"noen venter på {_nb(kind)}: lånet kan ikke forlenges",
         )
 
 
@@ -490,7 +497,7 @@ def check_reservable(policy: Policy) -> None:
         raise Refused(
             f"{policy.kind} items are not lent",
             code="not_lendable",
-            nb=f"{policy.kind} lånes ikke ut",
+            nb=f"{_nb(policy.kind)} lånes ikke ut",
         )
 
 
@@ -508,7 +515,7 @@ def check_no_open_reservation(has_open: bool, kind: str) -> None:
         raise Conflict(
             f"the borrower already has an open reservation of a {kind}",
             code="reservation_exists",
-            nb=f"låneren har allerede en åpen reservasjon av {kind}",
+            nb=f"låneren har allerede en åpen reservasjon av {_nb(kind)}",
         )
 
 

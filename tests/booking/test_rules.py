@@ -109,8 +109,12 @@ async def test_a_week_of_availability_is_each_day_as_asked_alone(
     assert len(by_date["2027-03-03"]["busy"]) == 1
     assert by_date["2027-03-04"]["closed_reason"] == "closed: Maling"
     assert by_date["2027-03-06"]["closed_reason"] == "closed on Saturdays"
+    month = await sqlite_service.client.get(
+        "/resources/moterom-1/availability/days", params={"from": "2027-03-01", "days": 31}
+    )
+    assert month.status_code == 200 and len(month.json()) == 31  # a month view's
     too_many = await sqlite_service.client.get(
-        "/resources/moterom-1/availability/days", params={"from": "2027-03-01", "days": 15}
+        "/resources/moterom-1/availability/days", params={"from": "2027-03-01", "days": 43}
     )
     assert too_many.status_code == 422
 

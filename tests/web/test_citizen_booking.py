@@ -245,6 +245,45 @@ def test_closed_days_show_their_reason_and_refuse_a_booking(hub: WebHub, context
     assert "Vannlekkasje" in page.locator("#felt-start-feil").inner_text()
 
 
+def test_a_room_month_shows_each_day_and_leads_to_its_week(hub: WebHub, context: Any) -> None:
+    page = context.new_page()
+    today = hub.now().date()
+    may17 = date(today.year, 5, 17)
+    if may17 <= today + timedelta(days=1):
+        may17 = date(today.year + 1, 5, 17)
+    page.goto(f"{hub.web_url}/rom/moterom-1")
+    page.get_by_role("link", name="Se hele måneden").click()
+    page.wait_for_url(re.compile(r"/rom/moterom-1/maned\?m=\d{4}-\d{2}$"))
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Møterom 1: ")
+    assert page.get_by_role("link", name="Forrige måned").count() == 0  # no month gone by
+    page.goto(f"{hub.web_url}/rom/moterom-1/maned?m={may17:%Y-%m}")
+
+    def cell(day: date) -> str:
+        return str(page.locator(f"td#dag-{day.isoformat()}").inner_text())
+
+    assert "Stengt" in cell(may17) and "Grunnlovsdag" in cell(may17)
+    saturday = may17 + timedelta(days=5)
+    assert "Stengt" in cell(saturday)  # the hub is closed at weekends
+    tuesday = may17 + timedelta(days=1)
+    free = hub.http.get(
+        hub.url("booking", "/resources/moterom-1/availability"), params={"date": tuesday}
+    ).json()["free_slots"]
+    assert free and f"{len(free)} ledige" in cell(tuesday)  # the service's count of the day
+    assert_accessible(page, "a room's month", phone=True)
+    screenshot(page, "rom-maned")
+    page.locator(f"td#dag-{tuesday.isoformat()} a").click()
+    page.wait_for_url(re.compile(f"uke={_monday(tuesday).isoformat()}#dag-{tuesday}$"))
+    assert page.locator(f"li:has(h2#dag-{tuesday.isoformat()}) a.button").count() == len(free)
+    # The same month in English names the holiday in English.
+    page.goto(f"{hub.web_url}/sprak/en?neste=/rom/moterom-1/maned%3Fm%3D{may17:%Y-%m}")
+    assert "Constitution Day" in cell(may17), cell(may17)
+    page.goto(f"{hub.web_url}/sprak/nb?neste=/rom/moterom-1")
+    # Odd months fall back to this one; a room that is not there is the 404 page.
+    for odd in ("nonsense", "1999-01", "2027-13"):
+        assert page.goto(f"{hub.web_url}/rom/moterom-1/maned?m={odd}").status == 200
+    assert page.goto(f"{hub.web_url}/rom/no-such-room/maned").status == 404
+
+
 def _free_two_days_in_a_week(hub: WebHub, day: date) -> bool:
     if day.weekday() >= 4:  # Monday to Thursday: the next weekday is in the same week
         return False

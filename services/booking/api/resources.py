@@ -91,11 +91,11 @@ async def availability_days(
     request: Request,
     resource_id: str,
     from_: date = Query(alias="from", description="the first Oslo date, YYYY-MM-DD"),
-    days: int = Query(default=7, ge=1, le=14),
+    days: int = Query(default=7, ge=1, le=42),
     slot_minutes: int = Query(default=60, ge=5, le=7 * 24 * 60),
 ) -> list[AvailabilityOut]:
-    """`/availability` for `days` days from `from` in one answer (a week view): the same
-    rules, one read of closures and bookings for all of them."""
+    """`/availability` for `days` days from `from` in one answer (a week or a month view,
+    up to six weeks): the same rules, one read of closures and bookings for all of them."""
     query = usecases.DaysQuery(resource_id, from_, days, slot_minutes)
     found = await runtime_of(request).uow.run(
         lambda uow: usecases.availability_days(uow, query), read_only=True

@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n, public_api
 from services.web.clients import Refused
-from services.web.pages.common import back, form_of, render, today
+from services.web.pages.common import back, form_of, month_of, render, today
 
 router = APIRouter()
 PAGE = "/aktiviteter"
@@ -27,14 +27,9 @@ ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _month_of(text: str | None) -> date:
-    if text:
-        try:
-            year, month = (int(p) for p in text.split("-"))
-            first = date(year, month, 1)
-            if abs((first - today()).days) <= 3 * 366:
-                return first
-        except ValueError:
-            pass
+    first = month_of(text)
+    if first is not None and abs((first - today()).days) <= 3 * 366:
+        return first
     return today().replace(day=1)
 
 

@@ -115,6 +115,17 @@ def day_bounds(day: date, days: int = 1) -> tuple[datetime, datetime]:
     return start, end
 
 
+def month_of(text: str | None) -> date | None:
+    """The first day of the month "YYYY-MM" names; None for anything else."""
+    if not text:
+        return None
+    try:
+        year, month = (int(p) for p in text.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
 def parse_day(text: str | None) -> date | None:
     if not text:
         return None

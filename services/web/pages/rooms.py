@@ -5,6 +5,7 @@ time allows), through the booking service's public API. Works without scripts.""
 from __future__ import annotations
 
 import asyncio
+import calendar
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,7 +16,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.web import i18n
 from services.web.clients import Refused
 from services.web.limits import forwarded
-from services.web.pages.common import NoSuchPage, back, form_of, parse_day, part, render, today
+from services.web.pages.common import (
+    NoSuchPage,
+    back,
+    form_of,
+    month_of,
+    parse_day,
+    part,
+    render,
+    today,
+)
 from shared.calendar import norwegian_holidays
 
 router = APIRouter()
@@ -152,6 +162,58 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
         following=week + timedelta(weeks=1),
         week_number=week.isocalendar().week,
     )
+
+
+@router.get("/rom/{resource_id}/maned", response_class=HTMLResponse)
+async def month_page(request: Request, resource_id: str, m: str | None = None) -> HTMLResponse:
+    """A month of a room at a glance: each day to come closed (with why), full, or with its
+    number of free times, linked to that day in the week view."""
+    resource = await _resource(request, resource_id)
+    now = today()
+    this_month = now.replace(day=1)
+    last_month = (now + timedelta(weeks=WEEKS_AHEAD)).replace(day=1)
+    first = min(max(month_of(m) or this_month, this_month), last_month)
+    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    start = max(first, now)  # days gone by ask the service nothing
+    slot = max(SLOT_MINUTES, int(resource["min_length_minutes"]))
+    answers = await request.app.state.services.call(
+        "booking",
+        "GET",
+        f"/resources/{resource_id}/availability/days",
+        None,
+        params={"from": start, "days": (last - start).days + 1, "slot_minutes": slot},
+    )
+    lang = request.state.lang
+    days = {}
+    for n, a in enumerate(answers):
+        d = start + timedelta(days=n)
+        reason = a["closed_reason"]
+        days[d] = {
+            "closed": closed_text(lang, reason, d) if reason else "",
+            "free": len(a["free_slots"]),
+            "week": _monday(d),
+        }
+    return render(
+        request,
+        "public/room_month.html",
+        title_key="rooms.month.title",
+        resource=resource,
+        first=first,
+        today=now,
+        days=days,
+        weeks=calendar.Calendar().monthdatescalendar(first.year, first.month),
+        month_name=i18n.month_name(lang, first),
+        previous=_month_before(first) if first > this_month else None,
+        following=_month_after(first) if first < last_month else None,
+    )
+
+
+def _month_before(first: date) -> date:
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def _month_after(first: date) -> date:
+    return (first + timedelta(days=31)).replace(day=1)
 
 
 async def next_free_day(

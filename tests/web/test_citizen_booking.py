@@ -44,6 +44,13 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebHub]:
         started.stop()
 
 
+def _next_17_may(hub: WebHub) -> date:
+    """The next 17 May that is still bookable ahead (not today or tomorrow)."""
+    today = hub.now().date()
+    may17 = date(today.year, 5, 17)
+    return may17 if may17 > today + timedelta(days=1) else date(today.year + 1, 5, 17)
+
+
 def _monday(day: date) -> date:
     return day - timedelta(days=day.weekday())
 
@@ -207,10 +214,7 @@ def test_a_club_asks_for_gymsalen_on_a_saturday_and_is_approved(hub: WebHub, con
 
 def test_closed_days_show_their_reason_and_refuse_a_booking(hub: WebHub, context: Any) -> None:
     page = context.new_page()
-    today = hub.now().date()
-    may17 = date(today.year, 5, 17)
-    if may17 <= today + timedelta(days=1):
-        may17 = date(today.year + 1, 5, 17)
+    may17 = _next_17_may(hub)
     page.goto(f"{hub.web_url}/rom/moterom-1?uke={_monday(may17).isoformat()}")
     day = page.locator(f"li:has(h2#dag-{may17.isoformat()})")
     assert "Grunnlovsdag" in day.inner_text() and "Stengt" in day.inner_text()
@@ -223,7 +227,7 @@ def test_closed_days_show_their_reason_and_refuse_a_booking(hub: WebHub, context
     assert "Grunnlovsdag" in page.locator("#felt-start-feil").inner_text()
     assert page.get_by_label("Navn", exact=True).input_value() == "Lise Nabo"
 
-    closed = today + timedelta(days=10)
+    closed = hub.now().date() + timedelta(days=10)
     while closed.weekday() >= 5:
         closed += timedelta(days=1)
     body = {
@@ -247,10 +251,7 @@ def test_closed_days_show_their_reason_and_refuse_a_booking(hub: WebHub, context
 
 def test_a_room_month_shows_each_day_and_leads_to_its_week(hub: WebHub, context: Any) -> None:
     page = context.new_page()
-    today = hub.now().date()
-    may17 = date(today.year, 5, 17)
-    if may17 <= today + timedelta(days=1):
-        may17 = date(today.year + 1, 5, 17)
+    may17 = _next_17_may(hub)
     page.goto(f"{hub.web_url}/rom/moterom-1")
     page.get_by_role("link", name="Se hele måneden").click()
     page.wait_for_url(re.compile(r"/rom/moterom-1/maned\?m=\d{4}-\d{2}$"))

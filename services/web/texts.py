@@ -683,7 +683,7 @@ _T: dict[str, tuple[str, str]] = {
     "rooms.closed.holiday": ("helligdag ({name})", "public holiday ({name})"),
     "rooms.closed.closure": ("{reason}", "{reason}"),
     "rooms.closed.staff": ("stengt av de ansatte", "closed by the staff"),
-    "rooms.closed.weekday": ("stengt denne ukedagen", "closed on this weekday"),
+    "rooms.closed.weekday": ("hver {weekday}", "every {weekday}"),
     "rooms.closed.ahead": ("for langt fram i tid", "too far ahead"),
     "rooms.closed.other": ("stengt", "closed"),
     "book.title": ("Book", "Book"),

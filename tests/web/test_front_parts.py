@@ -453,6 +453,9 @@ def test_the_weeks_opening_hours_from_the_one_calendar() -> None:
     assert closed_text("nb", "public holiday: Grunnlovsdag", date(2028, 5, 17)) == (
         "helligdag (Grunnlovsdag)"
     )
+    saturday = date(2028, 5, 20)
+    assert closed_text("nb", "closed on Saturdays", saturday) == "hver lørdag"
+    assert closed_text("en", "closed on Saturdays", saturday) == "every Saturday"
     # Either side of the clocks going back (Sunday 25 October 2026): 10:00–14:00 in Oslo.
     for monday in (date(2026, 10, 19), date(2026, 10, 26)):
         week = opening.week(monday, monday, [], [])

@@ -81,22 +81,24 @@ def org_number_ok(raw: str) -> bool:
     return check != 10 and check == int(digits[8])
 
 
-def closed_text(lang: str, reason: str | None, day: date | None = None) -> str:
+def closed_text(lang: str, reason: str | None, day: date) -> str:
     """The booking service's day reasons are English and short; said in the page's words,
     a holiday by its name in the page's language."""
     if not reason:
         return ""
     if reason.startswith("public holiday: "):
         name = reason.removeprefix("public holiday: ")
-        if day is not None:
-            name = norwegian_holidays(day.year, lang).get(day, name)
+        name = norwegian_holidays(day.year, lang).get(day, name)
         return i18n.text(lang, "rooms.closed.holiday", name=name)
     if reason.startswith("closed: "):
         return i18n.text(lang, "rooms.closed.closure", reason=reason.removeprefix("closed: "))
     if reason == "closed by staff":
         return i18n.text(lang, "rooms.closed.staff")
     if reason.startswith("closed on "):
-        return i18n.text(lang, "rooms.closed.weekday")
+        # "Stengt: hver lørdag", where the reason would only repeat "closed".
+        weekday = i18n.text(lang, f"weekday.{day.weekday()}")
+        weekday = weekday.lower() if lang == "nb" else weekday  # Norwegian days are lower case
+        return i18n.text(lang, "rooms.closed.weekday", weekday=weekday)
     if "ahead" in reason:
         return i18n.text(lang, "rooms.closed.ahead")
     return i18n.text(lang, "rooms.closed.other")

@@ -49,6 +49,21 @@ class WebSettings(BaseSettings):
     # The hub's address for questions and for the rights the privacy notice names; without
     # one the pages send people to the desk.
     contact_email: str = Field(default="", pattern=r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # What the privacy notice says of how long: the services' own settings, read by their
+    # names (set them for the web front too when they are not the defaults).
+    booking_retention_days: float = Field(
+        default=90.0, ge=0, validation_alias="BOOKING_RETENTION_DAYS"
+    )
+    registration_retention_days: float = Field(
+        default=30.0, ge=0, validation_alias="BOOKING_REGISTRATION_RETENTION_DAYS"
+    )
+    loans_retention_days: float = Field(default=90.0, ge=0, validation_alias="LOANS_RETENTION_DAYS")
+    catering_retention_days: float = Field(
+        default=90.0, ge=0, validation_alias="CATERING_RETENTION_DAYS"
+    )
+    notify_retention_days: float = Field(
+        default=30.0, ge=0, validation_alias="NOTIFY_RETENTION_DAYS"
+    )
 
     booking_url: str = "http://127.0.0.1:8001"
     loans_url: str = "http://127.0.0.1:8002"

@@ -460,8 +460,34 @@ PUBLIC: dict[str, tuple[str, str]] = {
     ),
     "privacy.long.h": ("Hvor lenge", "How long"),
     "privacy.long": (
-        "Bare så lenge vi trenger dem til det du har bedt om.",
-        "Only as long as we need them for what you asked for.",
+        "Bare så lenge vi trenger dem til det du har bedt om. Så sletter vi navnet ditt og "
+        "hvordan vi når deg:",
+        "Only as long as we need them for what you asked for. Then we delete your name and "
+        "how to reach you:",
+    ),
+    "privacy.long.booking": (
+        "En booking: {days} dager etter at den er over.",
+        "A booking: {days} days after it ends.",
+    ),
+    "privacy.long.registration": (
+        "En påmelding: {days} dager etter kurset eller møtet.",
+        "A sign-up: {days} days after the course or meeting.",
+    ),
+    "privacy.long.loan": (
+        "Lån og reservasjoner: {days} dager etter at du leverte det siste du lånte.",
+        "Loans and reservations: {days} days after you returned the last thing you borrowed.",
+    ),
+    "privacy.long.order": (
+        "En bestilling fra kafeen: {days} dager etter at den ble hentet.",
+        "An order from the café: {days} days after it was picked up.",
+    ),
+    "privacy.long.message": (
+        "E-post og SMS vi har sendt deg: {days} dager etter at de ble sendt.",
+        "Emails and text messages we sent you: {days} days after they were sent.",
+    ),
+    "privacy.long.season": (
+        "En søknad om treningstid for et lag: {days} dager etter sesongens siste dag.",
+        "A club's application for training time: {days} days after the season's last day.",
     ),
     "privacy.rights.h": ("Dine rettigheter", "Your rights"),
     "privacy.rights": (

@@ -303,6 +303,25 @@ async def test_the_contact_address_is_the_hubs_own_or_the_desk(
         WebSettings(contact_email="not an address")
 
 
+async def test_the_privacy_notice_says_how_long_from_the_services_settings(
+    redis_url: str, prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The retention the services run with, read by the services' own setting names."""
+    from services.web.app import create_app
+
+    monkeypatch.setenv("LOANS_RETENTION_DAYS", "45")
+    app = create_app(_in_process_settings(redis_url, prefix))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://web") as client:
+            page = (await client.get("/personvern")).text
+            english = (await client.get("/personvern", cookies={i18n.LANG_COOKIE: "en"})).text
+    assert "En booking: 90 dager etter at den er over." in page
+    assert "En påmelding: 30 dager etter kurset eller møtet." in page
+    assert "Lån og reservasjoner: 45 dager etter" in page
+    assert "Emails and text messages we sent you: 30 days after they were sent." in english
+
+
 def _in_process_settings(redis_url: str, prefix: str) -> WebSettings:
     """The launcher's dev sign-in, on the run's Redis (which need not be on 6379)."""
     return WebSettings(

@@ -20,4 +20,18 @@ async def accessibility(request: Request) -> HTMLResponse:
 
 @router.get(PRIVACY, response_class=HTMLResponse)
 async def privacy(request: Request) -> HTMLResponse:
-    return render(request, "public/privacy.html", title_key="privacy.title")
+    settings = request.app.state.settings
+    kept = {
+        "booking": settings.booking_retention_days,
+        "registration": settings.registration_retention_days,
+        "season": settings.booking_retention_days,
+        "loan": settings.loans_retention_days,
+        "order": settings.catering_retention_days,
+        "message": settings.notify_retention_days,
+    }
+    return render(
+        request,
+        "public/privacy.html",
+        title_key="privacy.title",
+        kept={kind: f"{days:g}" for kind, days in kept.items()},
+    )

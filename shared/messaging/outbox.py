@@ -66,6 +66,7 @@ return ids
 _SCRIPT_CHUNK = 1000
 HOUSEKEEPING_SECONDS = 30.0
 
+
 async def emit(
     session: AsyncSession,
     tables: MessagingTables,

@@ -15,4 +15,3 @@ from shared.service.lifecycle import create_app
 from shared.service.runtime import VERSION, Runtime, ServiceSpec, Task, runtime_of
 
 __all__ = ["VERSION", "Runtime", "ServiceSpec", "Task", "create_app", "run", "runtime_of"]
-

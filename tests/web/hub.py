@@ -364,6 +364,7 @@ class WebHub:
             return None
 
         return wait_for_sync(found, timeout, interval=0.2, message=f"a staff email with {label}")
+
     def events(self, stream: str) -> list[dict[str, Any]]:
         """The envelopes on one of the hub's streams (e.g. "booking.events"), oldest first."""
         client = sync_redis.Redis.from_url(self.redis_url)

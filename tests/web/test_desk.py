@@ -448,6 +448,8 @@ def test_an_overdue_loan_shows_the_reminder_level_it_has_reached(hub: WebHub, co
     row = overdue.get_by_role("row").filter(has_text="Purre Låner")
     text = row.inner_text()
     assert "purring 3" in text and "siste purring" in text
+
+
 # -- one-click links from staff messages ----------------------------------------------------
 
 

@@ -99,9 +99,7 @@ async def republish(
     hub.staff_headers("admin")
     async with httpx.AsyncClient(timeout=timeout, trust_env=False) as client:
         return list(
-            await asyncio.gather(
-                *(republish_one(client, hub, s, since, until) for s in services)
-            )
+            await asyncio.gather(*(republish_one(client, hub, s, since, until) for s in services))
         )
 
 

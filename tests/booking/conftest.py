@@ -25,6 +25,7 @@ START_OF_TESTS = datetime(2027, 3, 1, 8, 0, tzinfo=UTC)
 
 Clock = TestClock
 
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(START_OF_TESTS)

@@ -20,6 +20,7 @@ DESK = {"Authorization": "Bearer td"}
 
 Clock = TestClock
 
+
 def oslo(d: str, t: str = "10:00") -> datetime:
     return at_local(date.fromisoformat(d), time.fromisoformat(t))
 

@@ -167,9 +167,7 @@ async def test_after_the_cut_off_a_change_waits_for_the_cafe_who_accepts_it(
     assert [line["quantity"] for line in requested["lines"]] == [12]
     # The café's list of what waits for it: the change with its order as it stands.
     waiting = await pending(units)
-    assert [(c.order_id, c.portions, o.portions) for c, o in waiting] == [
-        (placed.order.id, 12, 8)
-    ]
+    assert [(c.order_id, c.portions, o.portions) for c, o in waiting] == [(placed.order.id, 12, 8)]
 
     accepted = await decide(units, placed.order.id, accept=True)
     assert await pending(units) == []

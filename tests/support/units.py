@@ -1,7 +1,7 @@
 """A service's use cases without HTTP: its migrated database and a UnitsOfWork on it.
 
-    async with service_units(SPEC, database_url, clock) as units:
-        view = await units.run(lambda uow: usecases.approve(uow, cmd))
+async with service_units(SPEC, database_url, clock) as units:
+    view = await units.run(lambda uow: usecases.approve(uow, cmd))
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ The names are a contract: ops, compose.yaml and the tests set them (README, docs
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
@@ -40,7 +41,28 @@ def parse_staff_tokens(spec: str) -> dict[str, frozenset[str]]:
     return tokens
 
 
-class Settings(BaseSettings):
+# podman-compose 1.0.3 (Debian 12's, a runtime docs/deploy.md supports) has no empty default
+# in its pattern: `${NAME:-}` in compose.yaml reaches the process as those very characters.
+# Such a value was never set, and must not become an OIDC issuer or a signing secret.
+_UNEXPANDED = re.compile(r"\$\{\w+(?::?[-?][^}]*)?\}")
+
+
+class EnvironmentSettings(BaseSettings):
+    """Every process's settings class: a value compose left unexpanded counts as unset."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_when_unexpanded(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        return {
+            key: value
+            for key, value in data.items()
+            if not (isinstance(value, str) and _UNEXPANDED.fullmatch(value))
+        }
+
+
+class Settings(EnvironmentSettings):
     """Settings shared by every service; per-service names are resolved by `service`."""
 
     model_config = SettingsConfigDict(

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from shared.service import Runtime
+from shared.settings import EnvironmentSettings
 
 
-class BookingSettings(BaseSettings):
+class BookingSettings(EnvironmentSettings):
     model_config = SettingsConfigDict(env_prefix="BOOKING_", extra="ignore")
 
     # BookingReminder goes out this long before the start.

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import time, timedelta
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.catering.domain import CafeRules
 from shared.service import Runtime
+from shared.settings import EnvironmentSettings
 
 
-class CateringSettings(BaseSettings):
+class CateringSettings(EnvironmentSettings):
     model_config = SettingsConfigDict(env_prefix="CATERING_", extra="ignore")
 
     lead_working_days: int = Field(default=2, ge=0, le=20)

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from shared.roles import Role
 from shared.service import Runtime
+from shared.settings import EnvironmentSettings
 
 
-class LoansSettings(BaseSettings):
+class LoansSettings(EnvironmentSettings):
     model_config = SettingsConfigDict(
         env_prefix="LOANS_", env_file=None, extra="ignore", case_sensitive=False
     )

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from services.notify.digest import DIGEST_ROLES, DigestPlan, parse_wall_time
 from services.notify.domain import parse_hours
@@ -21,6 +21,7 @@ from services.notify.staff import load_staff
 from shared.action_links import ActionLinks
 from shared.manage_links import ManageLinks
 from shared.service import Runtime
+from shared.settings import EnvironmentSettings
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_ROUTES = HERE / "routes.yaml"
@@ -34,7 +35,7 @@ def _gateway(name: str) -> Any:
     return AliasChoices(f"notify_{name}", name)
 
 
-class NotifySettings(BaseSettings):
+class NotifySettings(EnvironmentSettings):
     """Read from the environment (NOTIFY_<NAME>); tests pass values directly (they win)."""
 
     model_config = SettingsConfigDict(

@@ -7,11 +7,12 @@ import secrets
 from functools import cached_property
 
 from pydantic import AliasChoices, Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from shared import ratelimit
 from shared.action_links import ActionLinks
 from shared.roles import parse_role
+from shared.settings import EnvironmentSettings
 
 
 def parse_dev_tokens(spec: str) -> dict[str, str]:
@@ -37,7 +38,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-class WebSettings(BaseSettings):
+class WebSettings(EnvironmentSettings):
     model_config = SettingsConfigDict(
         env_prefix="WEB_", env_file=None, extra="ignore", hide_input_in_errors=True
     )

@@ -53,6 +53,28 @@ def test_a_bad_port_names_its_variable(monkeypatch: pytest.MonkeyPatch) -> None:
         load_settings("loans")
 
 
+def test_a_variable_compose_left_unexpanded_counts_as_unset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """podman-compose 1.0.3 passes `${NAME:-}` on as it stands: never an issuer or a secret."""
+    from services.notify.settings import NotifySettings
+    from services.web.settings import WebSettings
+
+    for name in ("OIDC_ISSUER", "MANAGE_LINK_SECRET", "NOTIFY_MANAGE_LINK_SECRET"):
+        monkeypatch.setenv(name, "${" + name + ":-}")
+    monkeypatch.setenv("SMS_FALLBACK_URL", "${SMS_FALLBACK_URL:-}")
+    settings = load_settings("booking")
+    assert settings.oidc_issuer == "" and settings.manage_link_secret == ""
+    assert NotifySettings().manage_link_secret is None
+    assert NotifySettings().sms_fallback_url is None
+    monkeypatch.setenv("WEB_CONTACT_EMAIL", "${WEB_CONTACT_EMAIL:-}")
+    web = WebSettings(dev_signin=True, dev_tokens="desk:t1", HOST="127.0.0.1")
+    assert web.contact_email == ""
+    # A value that only holds such characters is the person's own.
+    monkeypatch.setenv("MANAGE_LINK_SECRET", "a${B}c-long-enough-secret")
+    assert load_settings("booking").manage_link_secret == "a${B}c-long-enough-secret"
+
+
 def test_launcher_refuses_bad_staff_tokens_before_starting_anything(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

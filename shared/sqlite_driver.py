@@ -75,7 +75,7 @@ def _commit(connection: sqlite3.Connection) -> None:
     connection.commit()
 
 
-class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
+class LoopThreadCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor whose statement ran whole: here, or on the connection's thread
     when it had to wait for another process's lock."""
 
@@ -172,9 +172,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         return None
 
 
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
+class LoopThreadConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
-    _cursor_cls = OneHopCursor
+    _cursor_cls = LoopThreadCursor
 
     def commit(self) -> None:
         if not self._connection._connection:
@@ -209,25 +209,25 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             self._handle_exception(error)
 
 
-class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
+class LoopThreadDBAPI(AsyncAdapt_aiosqlite_dbapi):
     busy_timeout_ms: int
 
-    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
+    def connect(self, *arg: Any, **kw: Any) -> LoopThreadConnection:
         # Used from the loop's thread and from its own (when waiting for a lock), never
         # from both at once (the connection's mutex).
         kw["check_same_thread"] = False
         connection = aiosqlite.connect(*arg, **kw)
         # As SQLAlchemy does: the connection's thread must not keep the process alive.
         connection._thread.daemon = True
-        adapted = OneHopConnection(self, await_(connection))  # type: ignore[arg-type]
+        adapted = LoopThreadConnection(self, await_(connection))  # type: ignore[arg-type]
         adapted._connection._conn.execute("PRAGMA busy_timeout=0")
         return adapted
 
 
-def dbapi(busy_timeout_ms: int) -> OneHopDBAPI:
+def dbapi(busy_timeout_ms: int) -> LoopThreadDBAPI:
     """The module to give `create_async_engine(..., module=...)` for an aiosqlite URL; a
     statement that finds the file locked by another process waits up to `busy_timeout_ms`
     (on the connection's thread) before it fails with "database is locked"."""
-    module = OneHopDBAPI(aiosqlite, sqlite3)
+    module = LoopThreadDBAPI(aiosqlite, sqlite3)
     module.busy_timeout_ms = busy_timeout_ms
     return module

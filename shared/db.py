@@ -81,9 +81,19 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _prepare_sqlite_file(url: str) -> None:
+def _sqlite_file(url: str) -> str | None:
+    """The path of a SQLite database on disk; None for PostgreSQL, memory and URI files."""
+    if not is_sqlite(url):
+        return None
     database = make_url(url).database
-    if database and database != ":memory:" and not database.startswith("file:"):
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _prepare_sqlite_file(url: str) -> None:
+    database = _sqlite_file(url)
+    if database is not None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         # WAL is a property of the file: set it once here, before the pool's connections
         # (and their hooks) race for it.
@@ -244,8 +254,8 @@ class Database:
 def _checkpoints_of(engine: AsyncEngine, url: str) -> WalCheckpoints | None:
     """A SQLite file's log is checkpointed in the background, never inside a commit on the
     loop's thread (shared/wal_checkpoints.py); None for PostgreSQL and in-memory files."""
-    database = make_url(url).database
-    if not is_sqlite(url) or not database or database == ":memory:" or database.startswith("file:"):
+    database = _sqlite_file(url)
+    if database is None:
         return None
 
     @event.listens_for(engine.sync_engine, "connect")

@@ -5,7 +5,8 @@ adaptation makes four such calls per statement (open a cursor, execute, fetch th
 close the cursor). Each call is a trip through the event loop: a future, a wake-up of the
 loop from the thread and a greenlet switch, and the thread then contends for the GIL with
 the loop. A statement on a local file in WAL mode takes microseconds: the trips cost more
-than the work (docs/bench.md, third pass: a check-out 12.1 → 8.4 ms, POST /bookings +40 %).
+than the work (docs/bench.md, third pass: a check-out 11.1 → 7.1 ms of CPU, POST /bookings
+0.26 → 0.39–0.41 of its baseline).
 
 So a statement, a commit and a rollback run here, on the caller's thread, whole (execute,
 fetch, close), with the connection's busy timeout at 0: SQLite answers at once or says the
@@ -69,10 +70,6 @@ def _waiting(busy_timeout_ms: int, work: Any, connection: sqlite3.Connection, *a
         return work(connection, *args)
     finally:
         connection.execute("PRAGMA busy_timeout=0")
-
-
-def _commit(connection: sqlite3.Connection) -> None:
-    connection.commit()
 
 
 class LoopThreadCursor(AsyncAdapt_aiosqlite_cursor):
@@ -191,7 +188,10 @@ class LoopThreadConnection(AsyncAdapt_aiosqlite_connection):
                     raise
                 await_(
                     self._connection._execute(
-                        _waiting, self.dbapi.busy_timeout_ms, _commit, self._connection._conn
+                        _waiting,
+                        self.dbapi.busy_timeout_ms,
+                        sqlite3.Connection.commit,
+                        self._connection._conn,
                     )
                 )
         except Exception as error:

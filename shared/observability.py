@@ -25,10 +25,9 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
 # A one-click link's token (shared/action_links.py) would let whoever reads the log use it.
 _LINK_TOKEN = re.compile(re.escape(PATH) + r"[^\s\"'<>?#]+")
-# So would a booker's manage link (shared/manage_links.py): the booking's id may stay.
-_MANAGE_TOKEN = re.compile(r"(/mine/[a-z]+/[A-Za-z0-9_-]+/)[^\s\"'<>?#/]+")
-# A borrower's page (the loans service's manage token) has the token and no id before it.
-_BORROWER_TOKEN = re.compile(r"(/mine/lan/)[^\s\"'<>?#/]+")
+# So would a manage link (shared/manage_links.py): `/mine/<kind>/<id>/<token>`, the id may
+# stay; a borrower's page (the loans service's token) has no id: `/mine/lan/<token>`.
+_MANAGE_TOKEN = re.compile(r"(/mine/(?:lan/|[a-z]+/[A-Za-z0-9_-]+/))[^\s\"'<>?#/]+")
 
 
 def scrub(text: str, names: Iterable[str] = ()) -> str:
@@ -36,7 +35,6 @@ def scrub(text: str, names: Iterable[str] = ()) -> str:
     names the caller knows to be in play (a recipient's), removed too: a name cannot be
     recognised by its shape."""
     text = _LINK_TOKEN.sub(PATH + "[token]", text)
-    text = _BORROWER_TOKEN.sub(r"\1[token]", text)
     text = _MANAGE_TOKEN.sub(r"\1[token]", text)
     text = _PHONE.sub("[phone]", _EMAIL.sub("[email]", text))
     for name in names:

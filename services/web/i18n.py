@@ -65,12 +65,17 @@ def _local_of_text(moment: str) -> datetime:
     return datetime.fromisoformat(moment).astimezone(OSLO)
 
 
+def weekday_name(lang: str, weekday: int) -> str:
+    """`lørdag` / `Saturday` (0 is Monday)."""
+    return _WEEKDAYS[lang][weekday]
+
+
 def day_name(lang: str, day: date | datetime | str, year: bool = False) -> str:
     if isinstance(day, str):
         day = date.fromisoformat(day[:10]) if len(day) <= 10 else local(day).date()
     elif isinstance(day, datetime):
         day = local(day).date()
-    weekday = _WEEKDAYS[lang][day.weekday()]
+    weekday = weekday_name(lang, day.weekday())
     month = _MONTHS[lang].split()[day.month - 1]
     tail = f" {day.year}" if year else ""
     return (

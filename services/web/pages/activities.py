@@ -4,7 +4,6 @@ waiting list, then a confirmation page."""
 
 from __future__ import annotations
 
-import calendar
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -14,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from services.web import i18n, public_api
 from services.web.clients import Refused
-from services.web.pages.common import back, form_of, month_of, render, today
+from services.web.pages.common import Month, back, form_of, month_of, render, today
 
 router = APIRouter()
 PAGE = "/aktiviteter"
@@ -52,10 +51,10 @@ async def activity_list(request: Request) -> HTMLResponse:
 
 @router.get(PAGE + "/maned", response_class=HTMLResponse)
 async def activity_month(request: Request, m: str | None = None) -> HTMLResponse:
-    first = _month_of(m)
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    month = Month(_month_of(m))
+    first = month.first
     start = datetime.combine(first, time(0), i18n.OSLO)
-    end = datetime.combine(last + timedelta(days=1), time(0), i18n.OSLO)
+    end = datetime.combine(month.following, time(0), i18n.OSLO)
     now = datetime.now(i18n.OSLO)
     # Only what is still to come: a month gone by asks nothing.
     found = (
@@ -66,20 +65,17 @@ async def activity_month(request: Request, m: str | None = None) -> HTMLResponse
     by_day: dict[date, list[dict[str, Any]]] = {}
     for activity in found:
         by_day.setdefault(i18n.local(activity["start"]).date(), []).append(activity)
-    weeks = calendar.Calendar().monthdatescalendar(first.year, first.month)
-    previous = (first - timedelta(days=1)).replace(day=1)
-    following = last + timedelta(days=1)
     return render(
         request,
         "public/activities_month.html",
         title_key="activities.month.title",
         first=first,
         month_name=i18n.month_name(request.state.lang, first),
-        weeks=weeks,
+        weeks=month.weeks,
         by_day=by_day,
         today=today(),
-        previous=previous.strftime("%Y-%m"),
-        following=following.strftime("%Y-%m"),
+        previous=month.previous.strftime("%Y-%m"),
+        following=month.following.strftime("%Y-%m"),
         count=len(found),
     )
 

@@ -4,8 +4,10 @@ the day in Oslo."""
 
 from __future__ import annotations
 
+import calendar
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,30 @@ def month_of(text: str | None) -> date | None:
         return date(year, month, 1)
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class Month:
+    """A calendar month by its first day: what a month page lays out and links to."""
+
+    first: date
+
+    @property
+    def last(self) -> date:
+        return self.first.replace(day=calendar.monthrange(self.first.year, self.first.month)[1])
+
+    @property
+    def previous(self) -> date:
+        return (self.first - timedelta(days=1)).replace(day=1)
+
+    @property
+    def following(self) -> date:
+        return self.last + timedelta(days=1)
+
+    @property
+    def weeks(self) -> list[list[date]]:
+        """Monday to Sunday, the days of the months around it filling the first and last."""
+        return calendar.Calendar().monthdatescalendar(self.first.year, self.first.month)
 
 
 def parse_day(text: str | None) -> date | None:

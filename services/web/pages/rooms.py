@@ -5,7 +5,6 @@ time allows), through the booking service's public API. Works without scripts.""
 from __future__ import annotations
 
 import asyncio
-import calendar
 import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +16,7 @@ from services.web import i18n
 from services.web.clients import Refused
 from services.web.limits import forwarded
 from services.web.pages.common import (
+    Month,
     NoSuchPage,
     back,
     form_of,
@@ -96,8 +96,7 @@ def closed_text(lang: str, reason: str | None, day: date) -> str:
         return i18n.text(lang, "rooms.closed.staff")
     if reason.startswith("closed on "):
         # "Stengt: hver lørdag", where the reason would only repeat "closed".
-        weekday = i18n.text(lang, f"weekday.{day.weekday()}")
-        weekday = weekday.lower() if lang == "nb" else weekday  # Norwegian days are lower case
+        weekday = i18n.weekday_name(lang, day.weekday())
         return i18n.text(lang, "rooms.closed.weekday", weekday=weekday)
     if "ahead" in reason:
         return i18n.text(lang, "rooms.closed.ahead")
@@ -174,8 +173,8 @@ async def month_page(request: Request, resource_id: str, m: str | None = None) -
     now = today()
     this_month = now.replace(day=1)
     last_month = (now + timedelta(weeks=WEEKS_AHEAD)).replace(day=1)
-    first = min(max(month_of(m) or this_month, this_month), last_month)
-    last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
+    month = Month(min(max(month_of(m) or this_month, this_month), last_month))
+    first, last = month.first, month.last
     start = max(first, now)  # days gone by ask the service nothing
     slot = max(SLOT_MINUTES, int(resource["min_length_minutes"]))
     answers = await request.app.state.services.call(
@@ -203,19 +202,11 @@ async def month_page(request: Request, resource_id: str, m: str | None = None) -
         first=first,
         today=now,
         days=days,
-        weeks=calendar.Calendar().monthdatescalendar(first.year, first.month),
+        weeks=month.weeks,
         month_name=i18n.month_name(lang, first),
-        previous=_month_before(first) if first > this_month else None,
-        following=_month_after(first) if first < last_month else None,
+        previous=month.previous if first > this_month else None,
+        following=month.following if first < last_month else None,
     )
-
-
-def _month_before(first: date) -> date:
-    return (first - timedelta(days=1)).replace(day=1)
-
-
-def _month_after(first: date) -> date:
-    return (first + timedelta(days=31)).replace(day=1)
 
 
 async def next_free_day(

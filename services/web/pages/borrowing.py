@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.web import i18n, public_api
 from services.web.clients import Refused
 from services.web.pages.common import back, form_of, render
+from services.web.pages.manage import loans_path
 
 router = APIRouter()
 PAGE = "/lane"
@@ -97,9 +98,7 @@ async def reserved(request: Request) -> HTMLResponse | RedirectResponse:
     token = done.get("token")
     if token:  # shown once: the session does not keep the key after this page
         request.session[DONE] = {**done, "token": None}
-    manage_url = (
-        request.app.state.settings.public_url.rstrip("/") + f"/mine/lan/{token}" if token else None
-    )
+    manage_url = request.app.state.settings.public_url + loans_path(token) if token else None
     return render(
         request,
         "public/reserved.html",

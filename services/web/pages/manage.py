@@ -273,14 +273,13 @@ async def cancel_signup(
 # --------------------------------------------------------------------- loans and reservations
 
 
-def _loans_path(token: str) -> str:
+def loans_path(token: str) -> str:
     return f"/mine/lan/{token}"
 
 
 async def _borrowed(request: Request, token: str) -> tuple[list[Any], list[Any]]:
     """The borrower's open reservations and the loans not yet returned, by their token."""
-    if not _TOKEN.match(token):
-        raise NoSuchPage()
+    _check_token(token)
     services = request.app.state.services
     headers = {"X-Manage-Token": token}
     lang = request.state.lang
@@ -306,8 +305,37 @@ async def _loans_page(
         reservations=reservations,
         loans=loans,
         errors=errors or {},
-        here=_loans_path(token),
+        here=loans_path(token),
     )
+
+
+def _check_token(token: str) -> None:
+    if not _TOKEN.match(token):
+        raise NoSuchPage()
+
+
+# What the loans service answers a token that opens nothing (401), another borrower's loan
+# (403) or an id not there (404): the page that is not there, so a guess learns nothing.
+_NOT_YOURS = (401, 403, 404)
+
+
+async def _as_borrower(request: Request, token: str, method: str, path: str) -> Any:
+    """`method path` at the loans service with the borrower's token; its other refusals
+    (someone waits, the season) are raised for the page to show."""
+    try:
+        return await request.app.state.services.call(
+            "loans",
+            method,
+            path,
+            None,
+            json={} if method == "POST" else None,
+            lang=request.state.lang,
+            extra_headers={"X-Manage-Token": token, **forwarded(request)},
+        )
+    except Refused as exc:
+        if exc.status in _NOT_YOURS:
+            raise NoSuchPage() from exc
+        raise
 
 
 @router.get("/mine/lan/{token}", response_class=HTMLResponse)
@@ -319,42 +347,27 @@ async def loans_page(request: Request, token: str) -> HTMLResponse:
 async def cancel_reservation(
     request: Request, token: str, reservation_id: str
 ) -> HTMLResponse | RedirectResponse:
-    await _borrowed(request, token)  # a token that opens nothing gets the 404 page, as a GET
+    _check_token(token)
     await form_of(request)
     if not reservation_id.isdigit() or len(reservation_id) > 9:
         raise NoSuchPage()
     try:
-        await request.app.state.services.call(
-            "loans",
-            "DELETE",
-            f"/reservations/{reservation_id}",
-            None,
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token, **forwarded(request)},
-        )
+        await _as_borrower(request, token, "DELETE", f"/reservations/{reservation_id}")
     except Refused as exc:
         return await _loans_page(request, token, 422, {f"r{reservation_id}": exc.detail})
     flash(request, "manage.loans.cancelled")
-    return back(_loans_path(token))
+    return back(loans_path(token))
 
 
 @router.post("/mine/lan/{token}/lan/{loan_id}/forleng", response_model=None)
 async def renew_loan(request: Request, token: str, loan_id: str) -> HTMLResponse | RedirectResponse:
-    await _borrowed(request, token)
+    _check_token(token)
     await form_of(request)
     if not _ID.match(loan_id):
         raise NoSuchPage()
     try:
-        renewed = await request.app.state.services.call(
-            "loans",
-            "POST",
-            f"/loans/{loan_id}/renew",
-            None,
-            json={},
-            lang=request.state.lang,
-            extra_headers={"X-Manage-Token": token, **forwarded(request)},
-        )
+        renewed = await _as_borrower(request, token, "POST", f"/loans/{loan_id}/renew")
     except Refused as exc:
         return await _loans_page(request, token, 422, {f"l{loan_id}": exc.detail})
     flash(request, "manage.loans.renewed", when=i18n.when(request.state.lang, renewed["due_at"]))
-    return back(_loans_path(token))
+    return back(loans_path(token))

@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from redis.asyncio import Redis
 
-from bench.probe import Counts, Probe, current_rss_mb
+from bench.probe import Counts, Probe, current_rss_mb, percentile
 from shared.events import BOOKING_STREAM, Envelope, encode_entry, new_event
 from tests.backbone.harness import (
     applied_at_least,
@@ -300,11 +300,6 @@ async def _cleanup(prefix: str) -> None:
     await r.aclose()
 
 
-def _pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
-
-
 def main() -> None:
     global READ_COUNT
     parser = argparse.ArgumentParser()
@@ -356,8 +351,8 @@ def main() -> None:
     print(f"ratio to the 2-process baseline   : {run.rate / raw2:10.2f}")
     print(f"ratio to the 1-process baseline   : {run.rate / raw1:10.2f}")
     print(
-        f"commit→handled latency          : p50 {_pct(run.latencies, 0.5):.1f} ms, "
-        f"p99 {_pct(run.latencies, 0.99):.1f} ms, "
+        f"commit→handled latency          : p50 {percentile(run.latencies, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(run.latencies, 99) * 1000:.1f} ms, "
         f"mean {statistics.mean(run.latencies) * 1000:.1f} ms"
     )
     print("per process, per event:")

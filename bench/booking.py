@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import itertools
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -39,7 +38,7 @@ from sqlalchemy.engine import Connection
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
-from bench.probe import Counts, Probe
+from bench.probe import Counts, Probe, percentile
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
@@ -122,8 +121,9 @@ async def run_clients(
     return n / elapsed, latencies, statuses
 
 
-def pct(values: list[float], q: float) -> float:
-    return statistics.quantiles(values, n=100)[q - 1] * 1000 if len(values) > 1 else 0.0
+def pct(values: list[float], q: int) -> float:
+    """The q-th percentile of latencies in seconds, in milliseconds."""
+    return percentile(values, q) * 1000
 
 
 async def prefill(app: Any, resource_id: str, count: int, base: datetime) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -112,7 +112,8 @@ connection.execute("COMMIT")
 
 
 @asynccontextmanager
-async def _lock_held_elsewhere(path: Path) -> AsyncIterator[asyncio.subprocess.Process]:
+async def _lock_held_elsewhere(path: Path) -> AsyncIterator[Callable[[], None]]:
+    """Another process holds the write lock; the function lets it commit and go."""
     holder = await asyncio.create_subprocess_exec(
         sys.executable,
         "-c",
@@ -125,38 +126,53 @@ async def _lock_held_elsewhere(path: Path) -> AsyncIterator[asyncio.subprocess.P
     try:
         line = await asyncio.wait_for(holder.stdout.readline(), 10)
         assert line == b"holding\n"
-        yield holder
+        yield holder.stdin.close
     finally:
         if holder.returncode is None:
             holder.stdin.close()
             await asyncio.wait_for(holder.wait(), 10)
 
 
-@pytest.fixture
-async def table(tmp_path: Path) -> AsyncIterator[tuple[Database, Path]]:
-    """A database with a table `t (n INTEGER)`, and its file."""
-    path = tmp_path / "table.db"
+@asynccontextmanager
+async def _table(path: Path) -> AsyncIterator[Database]:
+    """A database with a table `t (n INTEGER)` (its creation is the first commit)."""
     db = Database(f"sqlite+aiosqlite:///{path}")
     try:
         async with db.transaction() as session:
             await session.execute(text("CREATE TABLE t (n INTEGER)"))
-        yield db, path
+        yield db
     finally:
         await db.dispose()
+
+
+@pytest.fixture
+async def table(tmp_path: Path) -> AsyncIterator[tuple[Database, Path]]:
+    """`_table` and its file."""
+    path = tmp_path / "table.db"
+    async with _table(path) as db:
+        yield db, path
+
+
+async def _waiting_writer(db: Database) -> asyncio.Task[None]:
+    """A writer started while another process holds the lock, seen still waiting after a
+    turn of the loop (a read, which never waits in WAL mode)."""
+    writer = asyncio.create_task(_insert(db, 1))
+    assert await _rows(db) == []
+    assert not writer.done()
+    return writer
 
 
 async def test_a_writer_waits_for_another_process_while_the_loop_serves(
     table: tuple[Database, Path],
 ) -> None:
     db, path = table
-    async with _lock_held_elsewhere(path) as holder:
-        writer = asyncio.create_task(_insert(db, 1))
-        # The writer waits for the lock; meanwhile this loop reads, more than once.
-        for _ in range(3):
+    async with _lock_held_elsewhere(path) as release:
+        writer = await _waiting_writer(db)
+        # Meanwhile this loop goes on reading, more than once.
+        for _ in range(2):
             assert await _rows(db) == []
         assert not writer.done()
-        assert holder.stdin is not None
-        holder.stdin.close()  # the other process commits and lets go
+        release()  # the other process commits and lets go
         await asyncio.wait_for(writer, 10)
     assert await _rows(db) == [1]
 
@@ -166,32 +182,24 @@ async def test_another_process_lock_is_waited_for_no_longer_than_the_busy_timeou
 ) -> None:
     monkeypatch.setattr(db_module, "SQLITE_BUSY_TIMEOUT_MS", 200)
     path = tmp_path / "held.db"
-    db = Database(f"sqlite+aiosqlite:///{path}")
-    try:
-        async with db.transaction() as session:
-            await session.execute(text("CREATE TABLE t (n INTEGER)"))
+    async with _table(path) as db:
         async with _lock_held_elsewhere(path):
             with pytest.raises(OperationalError, match="database is locked"):
                 await _insert(db, 1)
         await _insert(db, 2)  # once the other process lets go, writers go in again
         assert await _rows(db) == [2]
-    finally:
-        await db.dispose()
 
 
 async def test_a_writer_cancelled_while_it_waits_leaves_nothing_behind(
     table: tuple[Database, Path],
 ) -> None:
     db, path = table
-    async with _lock_held_elsewhere(path) as holder:
-        writer = asyncio.create_task(_insert(db, 1))
-        assert await _rows(db) == []  # a turn of the loop: the writer is waiting
-        assert not writer.done()
+    async with _lock_held_elsewhere(path) as release:
+        writer = await _waiting_writer(db)
         writer.cancel()  # as a request past its deadline is
         with pytest.raises(asyncio.CancelledError):
             await writer
-        assert holder.stdin is not None
-        holder.stdin.close()
+        release()
     await asyncio.wait_for(_insert(db, 2), 10)
     assert await _rows(db) == [2]
 
@@ -200,24 +208,21 @@ async def test_the_log_is_checkpointed_beside_the_commits_not_in_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(wal_checkpoints, "CHECKPOINT_EVERY", 5)
-    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'log.db'}")
-    try:
-        async with db.transaction() as session:
-            await session.execute(text("CREATE TABLE t (n INTEGER)"))
+    async with _table(tmp_path / "log.db") as db:
+        async with db.read() as session:
             # A commit on the loop's thread never copies the log into the file itself.
             assert (await session.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
         assert db.checkpoints is not None
         checkpoints = db.checkpoints
         for n in range(5):
             await _insert(db, n)
-        # The fifth commit started one; commits go on meanwhile, none of them waiting for it.
+        # The fifth commit (the table's was the first) started one; commits go on
+        # meanwhile, none of them waiting for it.
         await wait_for(lambda: checkpoints.done == 1, 10, message="a checkpoint")
         for n in range(5, 10):
             await _insert(db, n)
         await wait_for(lambda: checkpoints.done == 2, 10, message="the next checkpoint")
         assert await _rows(db) == list(range(10))
-    finally:
-        await db.dispose()
 
 
 async def _insert(db: Database, n: int) -> None:

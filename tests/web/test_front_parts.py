@@ -322,6 +322,27 @@ async def test_the_privacy_notice_says_how_long_from_the_services_settings(
     assert "Emails and text messages we sent you: 30 days after they were sent." in english
 
 
+def test_the_privacy_notices_defaults_are_the_services_own() -> None:
+    """The web front keeps copies of the services' retention defaults (it reads their
+    settings, not their code): a service that changes its default changes the notice too."""
+    from services.booking.settings import BookingSettings
+    from services.catering.settings import CateringSettings
+    from services.loans.settings import LoansSettings
+    from services.notify.settings import NotifySettings
+
+    def default(settings: type[Any], name: str) -> Any:
+        return settings.model_fields[name].default
+
+    web = WebSettings.model_fields
+    assert web["booking_retention_days"].default == default(BookingSettings, "retention_days")
+    assert web["registration_retention_days"].default == default(
+        BookingSettings, "registration_retention_days"
+    )
+    assert web["loans_retention_days"].default == default(LoansSettings, "retention_days")
+    assert web["catering_retention_days"].default == default(CateringSettings, "retention_days")
+    assert web["notify_retention_days"].default == default(NotifySettings, "retention_days")
+
+
 def _in_process_settings(redis_url: str, prefix: str) -> WebSettings:
     """The launcher's dev sign-in, on the run's Redis (which need not be on 6379)."""
     return WebSettings(

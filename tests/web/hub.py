@@ -171,7 +171,9 @@ class WebHub:
             [
                 *(sys.executable, "-m", "tests.support.oidc_provider"),
                 *("--port", str(provider_port), "--client-id", CLIENT_ID),
-                *("--client-secret", CLIENT_SECRET, "--audience", AUDIENCE),
+                # "=" keeps a secret that starts with "-" from being read as an option
+                f"--client-secret={CLIENT_SECRET}",
+                *("--audience", AUDIENCE),
                 *("--redirect-uri", f"{self.web_url}/ansatt/innlogget"),
                 *("--post-logout-redirect-uri", f"{self.web_url}/ansatt/utlogget"),
                 *("--people", json.dumps(PEOPLE)),

@@ -13,6 +13,11 @@ Redis beside the log (SET NX), shared by every service.
 
 Recorded after the answer is sent, off the request's path: a staff answer is not slowed,
 and a Redis outage loses log entries (counted in the service's log) rather than answers.
+
+An answer with an ETag that the caller already holds may be answered 304 Not Modified
+without its body; the person still saw it again, so the log keeps, per ETag, the people
+that answer named (`remember`, a bounded number of recent tags), records a 304 with them,
+and a route answers 304 only for a tag it finds here (`readers_of`), else in full.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import logging
 import re
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -50,6 +56,22 @@ _tasks: set[asyncio.Task[None]] = set()
 # ever, so that a Redis that lost it (kept nothing on disk) and made another is followed.
 KEY_KEPT_SECONDS = 60.0
 _keys: dict[str, tuple[float, bytes]] = {}
+# The people each recent ETag'd answer named (hashed only when recorded, like every entry).
+TAGS_KEPT = 4096
+_readers: OrderedDict[str, frozenset[str]] = OrderedDict()
+
+
+def remember(etag: str, people: Iterable[str]) -> None:
+    _readers[etag] = frozenset(people)
+    _readers.move_to_end(etag)
+    while len(_readers) > TAGS_KEPT:
+        _readers.popitem(last=False)
+
+
+def readers_of(etag: str) -> frozenset[str] | None:
+    """The people the answer with this ETag named; None when this process does not know
+    (another replica sent it, or it is long gone): then the answer is sent in full."""
+    return _readers.get(etag)
 
 
 async def log_key(redis: Redis, names: StreamNames) -> bytes:
@@ -129,7 +151,8 @@ async def record(
 async def entries(
     redis: Redis, names: StreamNames, people: set[str] | None = None, count: int = 10_000
 ) -> list[dict[str, str]]:
-    """The log, oldest first; with `people`, only the entries naming one of them."""
+    """The log, oldest answer first (entries are added after their answers, not always
+    in their order); with `people`, only the entries naming one of them."""
     refs: set[str] | None = None
     if people is not None:
         key = await log_key(redis, names)
@@ -143,7 +166,7 @@ async def entries(
         fields["id"] = as_str(entry_id)
         fields["people"] = str(len(named))
         out.append(fields)
-    return out
+    return sorted(out, key=lambda e: datetime.fromisoformat(e["at"]))
 
 
 async def trim(redis: Redis, names: StreamNames, retention_days: float) -> int:
@@ -190,33 +213,57 @@ class AccessLogMiddleware:
                 sent.append(message.get("body", b""))
             return message
 
+        etag: str | None = None
+
+        def later(people: Iterable[str] | None, bodies: list[bytes]) -> None:
+            route = scope.get("route")
+            what = f"{method} {getattr(route, 'path', scope['path'])}"
+            at = time.time()  # the answer's time: entries may reach the stream out of order
+            task = asyncio.create_task(
+                _record_later(Request(scope), auth, what, bodies, people, etag, at)
+            )
+            _tasks.add(task)
+            task.add_done_callback(_tasks.discard)
+
         async def sending(message: Message) -> None:
-            nonlocal answer
+            nonlocal answer, etag
             if message["type"] == "http.response.start":
-                kind = Headers(raw=message.get("headers", [])).get("content-type", "")
-                if message["status"] < 400 and kind.startswith("application/json"):
+                answered = Headers(raw=message.get("headers", []))
+                etag = answered.get("etag")
+                if message["status"] == 304 and etag is not None:
+                    later(readers_of(etag) or (), [])
+                elif message["status"] < 400 and answered.get("content-type", "").startswith(
+                    "application/json"
+                ):
                     answer = []
             elif message["type"] == "http.response.body" and answer is not None:
                 answer.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    route = scope.get("route")
-                    what = f"{method} {getattr(route, 'path', scope['path'])}"
-                    bodies = [b"".join(sent), b"".join(answer)]
-                    task = asyncio.create_task(_record_later(Request(scope), auth, what, bodies))
-                    _tasks.add(task)
-                    task.add_done_callback(_tasks.discard)
+                    later(None, [b"".join(sent), b"".join(answer)])
             await send(message)
 
         await self.app(scope, receiving if keep_sent else receive, sending)
 
 
-async def _record_later(request: Request, auth: str, what: str, bodies: list[bytes]) -> None:
+async def _record_later(
+    request: Request,
+    auth: str,
+    what: str,
+    bodies: list[bytes],
+    known: Iterable[str] | None,
+    etag: str | None,
+    at: float,
+) -> None:
+    """`known`: the people of a 304's earlier answer; else those in the bodies, which an
+    answer's ETag then stands for."""
     runtime = request.app.state.runtime
     try:
-        people: set[str] = set()
+        people: set[str] = set(known or ())
         for body in bodies:
             if body:
                 people |= people_in(body)
+        if etag is not None and known is None:
+            remember(etag, people)
         if not people:
             return
         credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=auth[7:].strip())
@@ -232,6 +279,7 @@ async def _record_later(request: Request, auth: str, what: str, bodies: list[byt
             action=action,
             what=what,
             people=people,
+            at=at,
         )
     except (RedisError, OSError, ValueError) as exc:
         log.warning("access log entry lost: %s", type(exc).__name__)

@@ -10,7 +10,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    String,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,6 +92,44 @@ def refusal_of(exc: IntegrityError) -> Refusal | None:
 
 # Selects are immutable: each query builds on this one.
 _BOOKING_AND_RESOURCE = select(Booking, Resource).join(Resource, Resource.id == Booking.resource_id)
+# What a list of bookings shows, as plain rows: the columns of a booking that its answer
+# shows (api/views.py), its resource's name and weekly free hours; nothing else, so that a
+# list's version (usecases.Listing) changes only when its answer does. Forty bookings cost
+# more to load as ORM objects (and their resources' settings, once per row) than to read.
+_LISTED = select(
+    *(
+        Booking.__table__.c[name]
+        for name in (
+            "id",
+            "resource_id",
+            "status",
+            "start_at",
+            "end_at",
+            "booker_type",
+            "booker_name",
+            "booker_email",
+            "booker_phone",
+            "booker_language",
+            "org_number",
+            "title",
+            "description",
+            "public",
+            "signup_capacity",
+            "attendees",
+            "catering",
+            "participants",
+            "series_id",
+            "free_of_charge",
+            "price_nok",
+            "reason",
+            "cancelled_by",
+            "checked_in_at",
+            "created_at",
+        )
+    ),
+    Resource.name.label("resource_name"),
+    Resource.weekly_free_hours.label("resource_weekly_free_hours"),
+).join(Resource, Resource.id == Booking.resource_id)
 
 
 def _starts_within_reach(start: datetime) -> ColumnElement[bool]:
@@ -356,9 +406,9 @@ class Store:
         end: datetime | None,
         status: str | None,
         limit: int,
-    ) -> list[tuple[Booking, Resource]]:
-        """Bookings overlapping [start, end), oldest first."""
-        query = _BOOKING_AND_RESOURCE
+    ) -> Sequence[Row[Any]]:
+        """Bookings overlapping [start, end), oldest first, as rows (`_LISTED`)."""
+        query = _LISTED
         if resource_id:
             query = query.where(Booking.resource_id == resource_id)
         if start:
@@ -367,16 +417,17 @@ class Store:
             query = query.where(Booking.start_at < end)
         if status:
             query = query.where(Booking.status == status)
-        rows = await self.session.execute(query.order_by(Booking.start_at).limit(limit))
-        return [(b, r) for b, r in rows.all()]
+        return await self._rows(query.order_by(Booking.start_at).limit(limit))
 
-    async def waiting(self, limit: int) -> list[tuple[Booking, Resource]]:
-        """Bookings waiting for approval, in the order they were asked for."""
-        query = _BOOKING_AND_RESOURCE.where(Booking.status == "pending")
-        rows = await self.session.execute(
-            query.order_by(Booking.created_at, Booking.id).limit(limit)
-        )
-        return [(b, r) for b, r in rows.all()]
+    async def waiting(self, limit: int) -> Sequence[Row[Any]]:
+        """Bookings waiting for approval, in the order they were asked for, as rows."""
+        query = _LISTED.where(Booking.status == "pending")
+        return await self._rows(query.order_by(Booking.created_at, Booking.id).limit(limit))
+
+    async def _rows(self, query: Select[Any]) -> Sequence[Row[Any]]:
+        # On the session's connection, past the ORM's result handling: rows, not objects.
+        connection = await self.session.connection()
+        return (await connection.execute(query)).all()
 
     async def count_bookings(self) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Booking)) or 0)

@@ -6,9 +6,10 @@ commit), and the time is `uow.now()`. Refusals are shared.errors types.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, astuple, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -279,11 +280,22 @@ class Booked:
 
 
 @dataclass(frozen=True)
-class WaitingRequest(Booked):
-    """A booking waiting for approval, with its organisation's weekly free hours (None when
-    no quota applies: not an organisation's, not free, or the resource has no limit)."""
+class Listing:
+    """A list of bookings as read: rows of each booking's columns with `resource_name`
+    and `resource_weekly_free_hours`; each request's weekly free hours by booking id; and
+    `version`, the same exactly when everything the list was made from is the same (what
+    an answer's ETag is made of, so that an unchanged list need not be sent again)."""
 
-    free_hours: domain.FreeHours | None = None
+    rows: Sequence[Any]
+    free_hours: Mapping[str, domain.FreeHours]
+    version: str
+
+
+def _version(*read: Sequence[Any]) -> str:
+    # The values as read (JSON columns parsed in their stored order, times with their
+    # zone), as plain tuples: a row's own repr costs ten times as much.
+    values = [[tuple(row) for row in rows] for rows in read]
+    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -443,7 +455,7 @@ async def make_series(uow: Uow, cmd: MakeSeries) -> SeriesBooked:
     return SeriesBooked(series.id, judged)
 
 
-async def list_bookings(uow: Uow, query: BookingQuery) -> list[Booked]:
+async def list_bookings(uow: Uow, query: BookingQuery) -> Listing:
     rows = await uow.store.bookings(
         resource_id=query.resource_id,
         start=query.start,
@@ -451,17 +463,17 @@ async def list_bookings(uow: Uow, query: BookingQuery) -> list[Booked]:
         status=query.status,
         limit=query.limit,
     )
-    return [Booked(b, r) for b, r in rows]
+    return Listing(rows, {}, _version(rows))
 
 
-async def list_requests(uow: Uow, query: RequestQuery) -> list[WaitingRequest]:
+async def list_requests(uow: Uow, query: RequestQuery) -> Listing:
     """The requests waiting for approval, oldest first, each with what it does to its
     organisation's weekly free hours: what staff weigh before approving, in one read."""
     waiting = await uow.store.waiting(query.limit)
     counted = [
         domain.FreeTime(b.id, b.org_number, b.resource_id, b.start_at, b.end_at)
-        for b, r in waiting
-        if b.org_number and b.free_of_charge and r.weekly_free_hours is not None
+        for b in waiting
+        if b.org_number and b.free_of_charge and b.resource_weekly_free_hours is not None
     ]
     held: list[domain.FreeTime] = []
     if counted:
@@ -472,9 +484,9 @@ async def list_requests(uow: Uow, query: RequestQuery) -> list[WaitingRequest]:
             min(start for start, _ in weeks),
             max(end for _, end in weeks),
         )
-    limits = {r.id: r.weekly_free_hours for _, r in waiting}
+    limits = {b.resource_id: b.resource_weekly_free_hours for b in waiting}
     free_hours = domain.weekly_free_hours(counted, held, limits)
-    return [WaitingRequest(b, r, free_hours.get(b.id)) for b, r in waiting]
+    return Listing(waiting, free_hours, _version(waiting, [astuple(h) for h in held]))
 
 
 async def read_booking(uow: Uow, cmd: ReadBooking) -> Booked:

@@ -189,7 +189,7 @@ async def test_a_range_query_finds_the_longest_booking_that_began_before_it(
     for resource_id in (None, "moterom-2"):
         query = usecases.BookingQuery(resource_id, since, since + timedelta(hours=1))
         found = await units.run(lambda uow, q=query: usecases.list_bookings(uow, q))
-        assert [b.booking.id for b in found] == ["longest"]
+        assert [b.id for b in found.rows] == ["longest"]
 
 
 async def test_approval_flow(units: Units) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.booking import usecases
+from services.booking.api.etags import NOT_MODIFIED, etag, not_modified, tagged, unchanged
 from services.booking.api.schemas import (
     BookingCreated,
     BookingIn,
@@ -21,7 +22,12 @@ from services.booking.api.schemas import (
     SeriesIn,
     Status,
 )
-from services.booking.api.views import booking_model, booking_out, occurrence_out, request_model
+from services.booking.api.views import (
+    booking_out,
+    listed_models,
+    occurrence_out,
+    request_models,
+)
 from shared.auth import Staff, hash_token, new_token, optional_staff, require_staff
 from shared.manage_links import ManageLinks
 from shared.roles import Role
@@ -109,38 +115,56 @@ async def cancel_series(
     return {"series_id": done.series_id, "cancelled": [booking_out(b) for b in done.cancelled]}
 
 
-@router.get("/bookings", response_model=list[BookingOut])
+@router.get(
+    "/bookings", response_model=list[BookingOut], responses={304: {"description": NOT_MODIFIED}}
+)
 async def list_bookings(
     request: Request,
+    response: Response,
     resource_id: str | None = None,
     from_: AwareDatetime | None = Query(default=None, alias="from"),
     to: AwareDatetime | None = None,
     status: Status | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
-) -> list[BookingOut]:
-    """Staff: bookings overlapping [from, to), oldest first."""
+) -> list[BookingOut] | Response:
+    """Staff: bookings overlapping [from, to), oldest first. With an ETag: send it back as
+    If-None-Match, and an unchanged list is answered 304 without its body."""
     query = usecases.BookingQuery(resource_id, from_, to, status, limit)
     found = await runtime_of(request).uow.run(
         lambda uow: usecases.list_bookings(uow, query), read_only=True
     )
-    return [booking_model(b) for b in found]
+    tag = etag(found, BookingOut)
+    if unchanged(request, tag):
+        return not_modified(tag)
+    tagged(response, tag)
+    return listed_models(found)
 
 
 # Before /bookings/{booking_id}, which would take "requests" for an id.
-@router.get("/bookings/requests", response_model=list[RequestOut])
+@router.get(
+    "/bookings/requests",
+    response_model=list[RequestOut],
+    responses={304: {"description": NOT_MODIFIED}},
+)
 async def list_requests(
     request: Request,
+    response: Response,
     limit: int = Query(default=200, ge=1, le=1000),
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
-) -> list[RequestOut]:
+) -> list[RequestOut] | Response:
     """Staff: the bookings waiting for approval, oldest request first, each with its
-    organisation's weekly free hours on the resource (the quota) in the request's week."""
+    organisation's weekly free hours on the resource (the quota) in the request's week.
+    With an ETag, as `GET /bookings`."""
     query = usecases.RequestQuery(limit)
     found = await runtime_of(request).uow.run(
         lambda uow: usecases.list_requests(uow, query), read_only=True
     )
-    return [request_model(w) for w in found]
+    tag = etag(found, RequestOut)
+    if unchanged(request, tag):
+        return not_modified(tag)
+    tagged(response, tag)
+    return request_models(found)
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)

@@ -7,6 +7,7 @@ from typing import Any
 
 from icalendar import Calendar as ICalendar
 from icalendar import Event as IEvent
+from sqlalchemy import Row
 
 from services.booking import allocation, domain, usecases
 from services.booking.api.schemas import (
@@ -23,6 +24,7 @@ from services.booking.api.schemas import (
     SlotOut,
 )
 from services.booking.models import (
+    Booking,
     Closure,
     Organisation,
     Resource,
@@ -40,15 +42,37 @@ def booking_model(booked: usecases.Booked) -> BookingOut:
     """The model itself, for a route to return as it is: FastAPI takes an instance of its
     response model without validating it again, where a dict of it is parsed field by
     field (a list of bookings paid for that once more per row)."""
-    return BookingOut(**_booking_fields(booked))
+    return BookingOut(**_booking_fields(booked.booking, booked.resource.name))
 
 
-def _booking_fields(booked: usecases.Booked) -> dict[str, Any]:
-    booking, resource = booked.booking, booked.resource
+def listed_models(listing: usecases.Listing) -> list[BookingOut]:
+    return [BookingOut(**_booking_fields(row, row.resource_name)) for row in listing.rows]
+
+
+def request_models(listing: usecases.Listing) -> list[RequestOut]:
+    """Each request with its organisation's weekly free hours (null when no quota applies:
+    not an organisation's, not free, or the resource has no limit)."""
+    return [
+        RequestOut(
+            **_booking_fields(row, row.resource_name),
+            free_hours=_free_hours(listing.free_hours.get(row.id)),
+        )
+        for row in listing.rows
+    ]
+
+
+def _free_hours(free: domain.FreeHours | None) -> FreeHoursOut | None:
+    if free is None:
+        return None
+    return FreeHoursOut(limit=free.limit, used=free.used, with_this=free.with_this, over=free.over)
+
+
+def _booking_fields(booking: Booking | Row[Any], resource_name: str) -> dict[str, Any]:
+    """A booking's fields, from its ORM object or from a list's row (the same names)."""
     return dict(
         id=booking.id,
         resource_id=booking.resource_id,
-        resource_name=resource.name,
+        resource_name=resource_name,
         status=booking.status,
         start=booking.start_at,
         end=booking.end_at,
@@ -74,18 +98,6 @@ def _booking_fields(booked: usecases.Booked) -> dict[str, Any]:
         cancelled_by=booking.cancelled_by,
         checked_in_at=booking.checked_in_at,
         created_at=booking.created_at,
-    )
-
-
-def request_model(waiting: usecases.WaitingRequest) -> RequestOut:
-    free = waiting.free_hours
-    return RequestOut(
-        **_booking_fields(waiting),
-        free_hours=None
-        if free is None
-        else FreeHoursOut(
-            limit=free.limit, used=free.used, with_this=free.with_this, over=free.over
-        ),
     )
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
+from json import loads  # `json` is call()'s body
 from typing import Any
 
 import httpx
 
+from services.web.kept_answers import Kept, KeptAnswers, Key
 from shared.observability import correlation_id
 
 log = logging.getLogger("knutepunkt.web.clients")
@@ -79,6 +81,7 @@ class Services:
             limits=httpx.Limits(max_connections=100, max_keepalive_connections=40),
         )
         self.timeout = httpx.Timeout(timeout).as_dict()
+        self.kept = KeptAnswers()
         self.booking = BookingApi(self)
         self.loans = LoansApi(self)
         self.catering = CateringApi(self)
@@ -116,6 +119,14 @@ class Services:
             headers=headers,
             extensions={"timeout": self.timeout},
         )
+        # A person's own read: sent again only if it changed (kept_answers.py).
+        key: Key | None = None
+        kept: Kept | None = None
+        if method == "GET" and caller is not None and not extra_headers:
+            key = (service, str(request.url), caller.token)
+            kept = self.kept.get(key)
+            if kept is not None:
+                request.headers["If-None-Match"] = kept.etag
         try:
             answer = await self.transport.handle_async_request(request)
             try:
@@ -132,8 +143,16 @@ class Services:
             raise SignedOut()
         if answer.status_code >= 400:
             raise _refusal(answer)
+        if method != "GET" and self.cache is not None:
+            self.cache.drop(service)  # this front's own change shows at once on its pages
+        if answer.status_code == 304 and key is not None and kept is not None:
+            self.kept.confirmed(key, kept)
+            return loads(kept.body)
         if answer.status_code == 204 or not answer.content:
             return None
+        etag = answer.headers.get("etag")
+        if key is not None and etag:
+            self.kept.keep(key, etag, answer.content)
         return answer.json()
 
 
@@ -234,10 +253,7 @@ class BookingApi(_Api):
         return await self._public(30, "/closures")
 
     async def add_closure(self, caller: Caller, body: dict[str, Any]) -> dict[str, Any]:
-        made = await self._post("/closures", caller, body)
-        if self.services.cache is not None:
-            self.services.cache.drop(self.service)  # this front's own change shows at once
-        return made
+        return await self._post("/closures", caller, body)
 
     async def closure_bookings(self, caller: Caller, closure_id: str) -> list[dict[str, Any]]:
         """The bookings a closure fell on, each with staff's choice (open, kept, cancelled)."""
@@ -254,6 +270,18 @@ class BookingApi(_Api):
     async def organisation(self, caller: Caller, org_number: str) -> dict[str, Any]:
         """An organisation as staff see it, with its no-shows."""
         return await self._get(f"/organisations/{org_number}", caller)
+
+    async def days(
+        self, resource_id: str, first: date, days: int, slot_minutes: int
+    ) -> list[dict[str, Any]]:
+        """A room's free times and busy spans, day by day from `first`. Kept briefly: a
+        time that passes into the notice period meanwhile is refused, with the reason, when
+        someone books it."""
+        return await self._public(
+            15,
+            f"/resources/{resource_id}/availability/days",
+            **{"from": first, "days": days, "slot_minutes": slot_minutes},
+        )
 
     async def activities(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         # Sign-ups change the counts without an event: kept only briefly.

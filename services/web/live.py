@@ -29,13 +29,17 @@ HEARTBEAT_SECONDS = 15.0
 
 
 class PublicCache:
-    """What anyone may read and every page shows (resources, closures, activities): kept a
-    short while, and dropped at once when the streams say the service changed something, or
-    when this front changed it itself. Never a person's own view: those always go to the
-    service with the person's token, which checks it."""
+    """What anyone may read and every page shows (resources, closures, activities, a
+    room's free and busy times): kept a short while, and dropped at once when the streams
+    say the service changed something, or when this front changed it itself. Never a
+    person's own view: those always go to the service with the person's token, which
+    checks it."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, ...], tuple[float, Any]] = {}
+        # Counts the drops per service: an answer fetched while a drop happened may be
+        # older than the change that dropped it, so it is used once and not kept.
+        self._drops: dict[str, int] = {}
 
     async def get(
         self, key: tuple[str, ...], seconds: float, fetch: Callable[[], Awaitable[Any]]
@@ -44,11 +48,14 @@ class PublicCache:
         now = time.monotonic()
         if found and found[0] > now:
             return found[1]
+        drops = self._drops.get(key[0], 0)
         value = await fetch()
-        self._values[key] = (now + seconds, value)
+        if self._drops.get(key[0], 0) == drops:
+            self._values[key] = (now + seconds, value)
         return value
 
     def drop(self, service: str) -> None:
+        self._drops[service] = self._drops.get(service, 0) + 1
         for key in [k for k in self._values if k[0] == service]:
             del self._values[key]
 

@@ -34,10 +34,7 @@ async def items(services: Services) -> list[dict[str, Any]]:
 
 async def sign_up(services: Services, activity_id: str, body: dict[str, Any]) -> dict[str, Any]:
     path = f"/activities/{activity_id}/registrations"
-    made = await services.call("booking", "POST", path, None, json=body)
-    if services.cache is not None:
-        services.cache.drop("booking")  # the places left change at once on the pages
-    return made
+    return await services.call("booking", "POST", path, None, json=body)
 
 
 async def place_order(services: Services, body: dict[str, Any]) -> dict[str, Any]:

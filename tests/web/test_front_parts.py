@@ -4,6 +4,7 @@ them, sessions in the real Redis, the CSRF check, and the texts every template u
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import time
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 from services.web import i18n
 from services.web.clients import Caller, Refused, ServiceDown, Services, SignedOut
 from services.web.links import LinkState, UsedLinks
+from services.web.live import PublicCache
 from services.web.pages.cafe import ALLERGENS, KINDS, UNITS
 from services.web.pages.rooms import closed_text
 from services.web.sessions import SessionStore
@@ -27,6 +29,7 @@ from services.web.signin import OidcSignIn
 from services.web.texts import TEXTS
 from shared.action_links import PATH, Action, ActionLinks
 from tests.support.servers import free_port
+from tests.support.waiting import wait_for
 from tests.web.hub import Process
 
 # The link pages' keys (pages/links.py): a refusal of the token, or of its use.
@@ -150,6 +153,76 @@ async def test_the_persons_token_and_language_go_along() -> None:
     assert seen[0].headers["authorization"] == "Bearer jwt-of-kari"
     assert seen[0].headers["accept-language"] == "nb"
     assert seen[0].url.params["status"] == "pending"
+
+
+async def test_a_rooms_times_are_kept_briefly_and_dropped_by_this_fronts_own_change() -> None:
+    asked: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        asked.append(f"{request.method} {request.url.path}")
+        return httpx.Response(200 if request.method == "GET" else 201, json=[])
+
+    urls = {s: f"http://{s}.test" for s in ("booking", "loans", "catering", "notify")}
+    services = Services(urls, transport=httpx.MockTransport(handler), cache=PublicCache())
+    week = date(2027, 3, 1)
+    await services.booking.days("moterom-1", week, 7, 60)
+    await services.booking.days("moterom-1", week, 7, 60)  # from the cache
+    await services.booking.days("moterom-1", week, 7, 30)  # another question
+    await services.call("booking", "POST", "/bookings", None, json={})
+    await services.booking.days("moterom-1", week, 7, 60)  # the booking dropped it
+    await services.loans.lend(Caller("t"), {})
+    await services.booking.days("moterom-1", week, 7, 60)  # another service's change
+    await services.aclose()
+    days = "GET /resources/moterom-1/availability/days"
+    assert asked == [days, days, "POST /bookings", days, "POST /loans"]
+
+
+async def test_a_persons_list_is_asked_for_again_only_if_changed() -> None:
+    asked: list[tuple[str, str | None]] = []
+    rows = [{"id": "b1", "status": "pending"}]
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tag = request.headers.get("if-none-match")
+        asked.append((request.headers["authorization"], tag))
+        current = f'"v{len(rows)}"'
+        if tag == current:
+            return httpx.Response(304, headers={"ETag": current})
+        return httpx.Response(200, json=rows, headers={"ETag": current})
+
+    services = _services(handler)
+    kari, ola = Caller("jwt-of-kari"), Caller("jwt-of-ola")
+    first = await services.booking.requests(kari)
+    again = await services.booking.requests(kari)  # 304: the kept body, parsed anew
+    assert first == again == rows and again is not first
+    assert await services.booking.requests(ola) == rows  # Ola's own call, no tag of Kari's
+    rows.append({"id": "b2", "status": "pending"})
+    assert await services.booking.requests(kari) == rows  # changed: the new body
+    services.kept.forget("jwt-of-kari")  # Kari signed out
+    await services.booking.requests(kari)
+    await services.aclose()
+    k, o = "Bearer jwt-of-kari", "Bearer jwt-of-ola"
+    assert asked == [(k, None), (k, '"v1"'), (o, None), (k, '"v1"'), (k, None)]
+
+
+async def test_an_answer_fetched_while_the_service_changed_is_used_once_not_kept() -> None:
+    cache, fetched = PublicCache(), 0
+    answered = asyncio.Event()
+
+    async def slow() -> int:
+        nonlocal fetched
+        fetched += 1
+        await answered.wait()
+        return fetched
+
+    first = asyncio.create_task(cache.get(("booking", "/closures"), 30, slow))
+    await wait_for(lambda: fetched == 1, 5, message="fetch started")
+    cache.drop("booking")  # a closure was added while the answer was on its way
+    answered.set()
+    assert await first == 1
+    assert await cache.get(("booking", "/closures"), 30, slow) == 2  # asked again
+    assert await cache.get(("booking", "/closures"), 30, slow) == 2  # now kept
+    cache.drop("catering")
+    assert await cache.get(("booking", "/closures"), 30, slow) == 2  # not its service
 
 
 async def test_refusals_carry_the_services_reason_and_field() -> None:

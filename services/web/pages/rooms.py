@@ -131,13 +131,7 @@ async def week_page(request: Request, resource_id: str, uke: str | None = None) 
     services = request.app.state.services
     days = [week + timedelta(days=n) for n in range(7)]
     slot = max(SLOT_MINUTES, int(resource["min_length_minutes"]))
-    answers = await services.call(
-        "booking",
-        "GET",
-        f"/resources/{resource_id}/availability/days",
-        None,
-        params={"from": week, "days": 7, "slot_minutes": slot},
-    )
+    answers = await services.booking.days(resource_id, week, 7, slot)
     lang = request.state.lang
     shown = []
     for d, a in zip(days, answers, strict=True):
@@ -177,13 +171,8 @@ async def month_page(request: Request, resource_id: str, m: str | None = None) -
     first, last = month.first, month.last
     start = max(first, now)  # days gone by ask the service nothing
     slot = max(SLOT_MINUTES, int(resource["min_length_minutes"]))
-    answers = await request.app.state.services.call(
-        "booking",
-        "GET",
-        f"/resources/{resource_id}/availability/days",
-        None,
-        params={"from": start, "days": (last - start).days + 1, "slot_minutes": slot},
-    )
+    services = request.app.state.services
+    answers = await services.booking.days(resource_id, start, (last - start).days + 1, slot)
     lang = request.state.lang
     days = {}
     for n, a in enumerate(answers):
@@ -214,15 +203,9 @@ async def next_free_day(
 ) -> date | None:
     """The first day after `after` with a free time, within the two weeks the booking
     service answers in one call; None when there is none that soon (or it is down)."""
+    services = request.app.state.services
     answers = await part(
-        request.app.state.services.call(
-            "booking",
-            "GET",
-            f"/resources/{resource_id}/availability/days",
-            None,
-            params={"from": after + timedelta(days=1), "days": 14, "slot_minutes": slot_minutes},
-        ),
-        [],
+        services.booking.days(resource_id, after + timedelta(days=1), 14, slot_minutes), []
     )
     first = after + timedelta(days=1)
     return next(

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.web.pages.common import NoSuchPage, back, flash, form_of, render
 from services.web.sessions import CLEAR, ROTATE
 from services.web.signin import SIGNED_OUT, SignInFailed
+from services.web.staff import actor_of
 from shared.roles import Role
 
 router = APIRouter()
@@ -123,6 +124,9 @@ async def sign_out(request: Request) -> RedirectResponse:
     /ansatt/utlogget. Without it, straight to the sign-in page."""
     await form_of(request)
     signed_in_there = (request.session.get("staff") or {}).get("mode") == "oidc"
+    actor = actor_of(request)
+    if actor is not None:  # what was fetched with their token goes with the session
+        request.app.state.services.kept.forget(actor.caller.token)
     request.scope[CLEAR] = True
     oidc = request.app.state.oidc
     if oidc is not None and signed_in_there:

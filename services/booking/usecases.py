@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, astuple, dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal, TypeVar
 
@@ -289,13 +289,15 @@ class Listing:
     rows: Sequence[Any]
     free_hours: Mapping[str, domain.FreeHours]
     version: str
+    unchanged: bool = False  # the version the caller holds: no rows read or given
 
 
-def _version(*read: Sequence[Any]) -> str:
+def _version(rows: Sequence[Any], *more: object) -> str:
+    """`rows`: SQLAlchemy rows; `more`: anything else the answer was made from."""
     # The values as read (JSON columns parsed in their stored order, times with their
     # zone), as plain tuples: a row's own repr costs ten times as much.
-    values = [[tuple(row) for row in rows] for rows in read]
-    return hashlib.blake2b(repr(values).encode(), digest_size=16).hexdigest()
+    values = [tuple(row) for row in rows]
+    return hashlib.blake2b(repr((values, more)).encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -455,7 +457,8 @@ async def make_series(uow: Uow, cmd: MakeSeries) -> SeriesBooked:
     return SeriesBooked(series.id, judged)
 
 
-async def list_bookings(uow: Uow, query: BookingQuery) -> Listing:
+async def list_bookings(uow: Uow, query: BookingQuery, held: str | None = None) -> Listing:
+    """`held`: the version of the list the caller has; when it still is, no rows."""
     rows = await uow.store.bookings(
         resource_id=query.resource_id,
         start=query.start,
@@ -463,30 +466,37 @@ async def list_bookings(uow: Uow, query: BookingQuery) -> Listing:
         status=query.status,
         limit=query.limit,
     )
-    return Listing(rows, {}, _version(rows))
+    version = _version(rows)
+    if version == held:
+        return Listing((), {}, version, unchanged=True)
+    return Listing(rows, {}, version)
 
 
-async def list_requests(uow: Uow, query: RequestQuery) -> Listing:
+async def list_requests(uow: Uow, query: RequestQuery, held: str | None = None) -> Listing:
     """The requests waiting for approval, oldest first, each with what it does to its
-    organisation's weekly free hours: what staff weigh before approving, in one read."""
+    organisation's weekly free hours: what staff weigh before approving, in one read.
+    `held`: as for list_bookings."""
     waiting = await uow.store.waiting(query.limit)
     counted = [
         domain.FreeTime(b.id, b.org_number, b.resource_id, b.start_at, b.end_at)
         for b in waiting
         if b.org_number and b.free_of_charge and b.resource_weekly_free_hours is not None
     ]
-    held: list[domain.FreeTime] = []
+    counted_against: list[domain.FreeTime] = []
     if counted:
         weeks = [domain.week_bounds(f.start) for f in counted]
-        held = await uow.store.free_time_between(
+        counted_against = await uow.store.free_time_between(
             {f.org_number for f in counted},
             {f.resource_id for f in counted},
             min(start for start, _ in weeks),
             max(end for _, end in weeks),
         )
+    version = _version(waiting, counted_against)  # frozen dataclasses: their repr is their fields
+    if version == held:
+        return Listing((), {}, version, unchanged=True)
     limits = {b.resource_id: b.resource_weekly_free_hours for b in waiting}
-    free_hours = domain.weekly_free_hours(counted, held, limits)
-    return Listing(waiting, free_hours, _version(waiting, [astuple(h) for h in held]))
+    free_hours = domain.weekly_free_hours(counted, counted_against, limits)
+    return Listing(waiting, free_hours, version)
 
 
 async def read_booking(uow: Uow, cmd: ReadBooking) -> Booked:

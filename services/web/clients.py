@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from json import loads  # `json` is call()'s body
 from typing import Any
 
 import httpx
@@ -147,13 +146,14 @@ class Services:
             self.cache.drop(service)  # this front's own change shows at once on its pages
         if answer.status_code == 304 and key is not None and kept is not None:
             self.kept.confirmed(key, kept)
-            return loads(kept.body)
+            return kept.value
         if answer.status_code == 204 or not answer.content:
             return None
+        value = answer.json()
         etag = answer.headers.get("etag")
         if key is not None and etag:
-            self.kept.keep(key, etag, answer.content)
-        return answer.json()
+            self.kept.keep(key, etag, value)
+        return value
 
 
 def _param(value: Any) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Any
 
 MAX_ANSWERS = 256
 MAX_AGE_SECONDS = 600.0
@@ -23,7 +24,7 @@ Key = tuple[str, str, str]  # the service, the address with its query, the perso
 @dataclass(frozen=True)
 class Kept:
     etag: str
-    body: bytes
+    value: Any  # the parsed answer: like the public cache's, never changed by a page
     at: float
 
 
@@ -42,15 +43,15 @@ class KeptAnswers:
             return None
         return kept
 
-    def keep(self, key: Key, etag: str, body: bytes) -> None:
-        self._kept[key] = Kept(etag, body, time.monotonic())
+    def keep(self, key: Key, etag: str, value: Any) -> None:
+        self._kept[key] = Kept(etag, value, time.monotonic())
         self._kept.move_to_end(key)
         while len(self._kept) > self.max_answers:
             self._kept.popitem(last=False)
 
     def confirmed(self, key: Key, kept: Kept) -> None:
         """The service said it is unchanged: kept as long again."""
-        self.keep(key, kept.etag, kept.body)
+        self.keep(key, kept.etag, kept.value)
 
     def forget(self, token: str) -> None:
         """A person signed out: nothing fetched with their token stays."""

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from pydantic import AwareDatetime
 
 from services.booking import usecases
-from services.booking.api.etags import NOT_MODIFIED, etag, not_modified, tagged, unchanged
+from services.booking.api.etags import NOT_MODIFIED, etag, held, not_modified, tagged
 from services.booking.api.schemas import (
     BookingCreated,
     BookingIn,
@@ -131,11 +131,12 @@ async def list_bookings(
     """Staff: bookings overlapping [from, to), oldest first. With an ETag: send it back as
     If-None-Match, and an unchanged list is answered 304 without its body."""
     query = usecases.BookingQuery(resource_id, from_, to, status, limit)
+    known = held(request, BookingOut)
     found = await runtime_of(request).uow.run(
-        lambda uow: usecases.list_bookings(uow, query), read_only=True
+        lambda uow: usecases.list_bookings(uow, query, known), read_only=True
     )
     tag = etag(found, BookingOut)
-    if unchanged(request, tag):
+    if found.unchanged:
         return not_modified(tag)
     tagged(response, tag)
     return listed_models(found)
@@ -157,11 +158,12 @@ async def list_requests(
     organisation's weekly free hours on the resource (the quota) in the request's week.
     With an ETag, as `GET /bookings`."""
     query = usecases.RequestQuery(limit)
+    known = held(request, RequestOut)
     found = await runtime_of(request).uow.run(
-        lambda uow: usecases.list_requests(uow, query), read_only=True
+        lambda uow: usecases.list_requests(uow, query, known), read_only=True
     )
     tag = etag(found, RequestOut)
-    if unchanged(request, tag):
+    if found.unchanged:
         return not_modified(tag)
     tagged(response, tag)
     return request_models(found)

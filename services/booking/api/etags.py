@@ -30,11 +30,21 @@ def etag(listing: Listing, model: type[BaseModel]) -> str:
     return f'"{_shape(model)}-{listing.version}"'
 
 
-def unchanged(request: Request, tag: str) -> bool:
+def held(request: Request, model: type[BaseModel]) -> str | None:
+    """The version of the list the caller holds: from an If-None-Match tag of this shape
+    whose readers the access log knows; None when there is none (a full answer)."""
     asked = request.headers.get("if-none-match")
-    if not asked or access_log.readers_of(tag) is None:
-        return False
-    return any(t.strip() in (tag, f"W/{tag}") for t in asked.split(","))
+    if not asked:
+        return None
+    shape = f'"{_shape(model)}-'
+    for tag in (t.strip().removeprefix("W/") for t in asked.split(",")):
+        if tag.startswith(shape) and tag.endswith('"') and _known(tag):
+            return tag[len(shape) : -1]
+    return None
+
+
+def _known(tag: str) -> bool:
+    return access_log.readers_of(tag) is not None  # an answer that named nobody is known too
 
 
 def not_modified(tag: str) -> Response:

@@ -91,6 +91,7 @@ async def _render(
         errors=errors or {},
         live=("bookings", "orders", "loans"),
         days=shown_days,
+        status_text={s: i18n.text(request.state.lang, f"booking.{s}") for s in SHOWN},
         gone=gone,
         bookings_shown=actor.may("booking"),
         orders=None if orders.down or orders.value is None else _order_counts(orders.value),

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -163,6 +164,18 @@ class Booking(Base):
     release_due_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+
+
+class ResourceVersion(Base):
+    """How often a resource and its bookings have changed: counted by the database's own
+    triggers on every insert, update and delete of either (migration 0008), so no writer
+    can miss it. The staff's lists read these few rows to tell whether they changed
+    (usecases.Listing) instead of reading the lists."""
+
+    __tablename__ = "resource_versions"
+
+    resource_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger)
 
 
 class BookingHistory(Base):

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Row,
-    Select,
     String,
     bindparam,
     cast,
@@ -26,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import Executable
 
 from services.booking import domain
 from services.booking.models import (
@@ -36,6 +36,7 @@ from services.booking.models import (
     Organisation,
     Registration,
     Resource,
+    ResourceVersion,
     Season,
     SeasonAllocation,
     SeasonApplication,
@@ -131,6 +132,9 @@ _LISTED = select(
     Resource.name.label("resource_name"),
     Resource.weekly_free_hours.label("resource_weekly_free_hours"),
 ).join(Resource, Resource.id == Booking.resource_id)
+_VERSIONS = select(ResourceVersion.resource_id, ResourceVersion.version).order_by(
+    ResourceVersion.resource_id
+)
 _WAITING = _LISTED.where(Booking.status == "pending").order_by(Booking.created_at, Booking.id)
 
 # Store.free_time_between's read, built once (the staff's list of requests makes it on every
@@ -432,7 +436,11 @@ class Store:
         """Bookings waiting for approval, in the order they were asked for, as rows."""
         return await self._rows(_WAITING.limit(limit))
 
-    async def _rows(self, query: Select[Any]) -> Sequence[Row[Any]]:
+    async def resource_versions(self) -> Sequence[Row[Any]]:
+        """Every resource's version (models.ResourceVersion), in the order of their ids."""
+        return await self._rows(_VERSIONS)
+
+    async def _rows(self, query: Executable) -> Sequence[Row[Any]]:
         # On the session's connection, past the ORM's result handling: rows, not objects.
         connection = await self.session.connection()
         return (await connection.execute(query)).all()

@@ -279,25 +279,32 @@ class Booked:
     resource: Resource
 
 
+# A row of a list (store._LISTED): a booking's shown columns by their names, with
+# `resource_name` and `resource_weekly_free_hours`.
+ListedRow = Any
+
+
 @dataclass(frozen=True)
 class Listing:
     """A list of bookings as read: rows of each booking's columns with `resource_name`
     and `resource_weekly_free_hours`; each request's weekly free hours by booking id; and
-    `version`, the same exactly when everything the list was made from is the same (what
-    an answer's ETag is made of, so that an unchanged list need not be sent again)."""
+    `version`, what an answer's ETag is made of, so that an unchanged list need not be read
+    or sent again. It changes with the question and with any change to a resource or a
+    booking (models.ResourceVersion): never stays while the list changes, and seldom
+    changes while it stays."""
 
-    rows: Sequence[Any]
+    rows: Sequence[ListedRow]
     free_hours: Mapping[str, domain.FreeHours]
     version: str
     unchanged: bool = False  # the version the caller holds: no rows read or given
 
 
-def _version(rows: Sequence[Any], *more: object) -> str:
-    """`rows`: SQLAlchemy rows; `more`: anything else the answer was made from."""
-    # The values as read (JSON columns parsed in their stored order, times with their
-    # zone), as plain tuples: a row's own repr costs ten times as much.
-    values = [tuple(row) for row in rows]
-    return hashlib.blake2b(repr((values, more)).encode(), digest_size=16).hexdigest()
+async def _version(uow: Uow, question: object) -> str:
+    # Read before the list: a list read after it is as new as the version or newer (on
+    # PostgreSQL each statement sees what was committed when it began), so a tag never
+    # stands for an older list than the one it came with.
+    versions = [tuple(row) for row in await uow.store.resource_versions()]
+    return hashlib.blake2b(repr((versions, question)).encode(), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -459,6 +466,9 @@ async def make_series(uow: Uow, cmd: MakeSeries) -> SeriesBooked:
 
 async def list_bookings(uow: Uow, query: BookingQuery, held: str | None = None) -> Listing:
     """`held`: the version of the list the caller has; when it still is, no rows."""
+    version = await _version(uow, query)
+    if version == held:
+        return Listing((), {}, version, unchanged=True)
     rows = await uow.store.bookings(
         resource_id=query.resource_id,
         start=query.start,
@@ -466,9 +476,6 @@ async def list_bookings(uow: Uow, query: BookingQuery, held: str | None = None) 
         status=query.status,
         limit=query.limit,
     )
-    version = _version(rows)
-    if version == held:
-        return Listing((), {}, version, unchanged=True)
     return Listing(rows, {}, version)
 
 
@@ -476,6 +483,9 @@ async def list_requests(uow: Uow, query: RequestQuery, held: str | None = None) 
     """The requests waiting for approval, oldest first, each with what it does to its
     organisation's weekly free hours: what staff weigh before approving, in one read.
     `held`: as for list_bookings."""
+    version = await _version(uow, query)
+    if version == held:
+        return Listing((), {}, version, unchanged=True)
     waiting = await uow.store.waiting(query.limit)
     counted = [
         domain.FreeTime(b.id, b.org_number, b.resource_id, b.start_at, b.end_at)
@@ -491,9 +501,6 @@ async def list_requests(uow: Uow, query: RequestQuery, held: str | None = None) 
             min(start for start, _ in weeks),
             max(end for _, end in weeks),
         )
-    version = _version(waiting, counted_against)  # frozen dataclasses: their repr is their fields
-    if version == held:
-        return Listing((), {}, version, unchanged=True)
     limits = {b.resource_id: b.resource_weekly_free_hours for b in waiting}
     free_hours = domain.weekly_free_hours(counted, counted_against, limits)
     return Listing(waiting, free_hours, version)

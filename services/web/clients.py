@@ -1,6 +1,9 @@
 """The four services' HTTP APIs, as the web front uses them: one httpx client, the person's
 own bearer token on every call, and the services' refusals (RFC 9457 problem details, in
-Bokmål when asked) turned into `Refused` with the reason and the field at fault."""
+Bokmål when asked) turned into `Refused` with the reason and the field at fault.
+
+What a call returns may be shared (the public cache, a person's kept lists): pages read it
+and never change it."""
 
 from __future__ import annotations
 

@@ -1,13 +1,15 @@
 """Staff's lists with ETags (api/etags.py): an unchanged list is answered 304 Not Modified
 without its body, and still logged as a look at the people in it; any change to what the
-list shows gives a full answer with another tag; a tag this process does not know the
-readers of is answered in full."""
+list shows gives a full answer with another tag, whoever writes it (the database's own
+triggers count each resource's changes: migration 0008); a tag this process does not know
+the readers of is answered in full."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import httpx
+from sqlalchemy import text
 
 from shared import access_log
 from tests.booking.conftest import BOOKING_STAFF, org_booking
@@ -116,3 +118,43 @@ async def test_the_requests_tag_follows_the_requests_and_their_quota(
 
 async def _at_least(fetch: Any, count: int) -> bool:
     return len(await fetch()) >= count
+
+
+async def test_any_writer_changes_the_tag_even_past_the_service(service: RunningService) -> None:
+    made = await service.client.post("/bookings", json=org_booking("moterom-1", *ROOM))
+    assert made.status_code == 201, made.text
+    booking_id = made.json()["id"]
+    tag = (await _full(service, "/bookings", **DAY)).headers["etag"]
+
+    async def write(sql: str, **values: Any) -> None:
+        async with service.runtime.db.engine.begin() as connection:
+            await connection.execute(text(sql), values)
+
+    async def versions() -> dict[str, int]:
+        async with service.runtime.db.engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT resource_id, version FROM resource_versions")
+            )
+            return {r.resource_id: r.version for r in rows}
+
+    # A booking changed with plain SQL, as an operator or another tool might.
+    await write("UPDATE bookings SET title = 'Endret' WHERE id = :id", id=booking_id)
+    changed = await _again(service, "/bookings", tag, **DAY)
+    assert changed.status_code == 200, changed.text
+    assert [b["title"] for b in changed.json()] == ["Endret"]
+    # The resource's own change: its name on the list.
+    tag = changed.headers["etag"]
+    await write("UPDATE resources SET name = 'Møterom 1 (nytt navn)' WHERE id = 'moterom-1'")
+    renamed = await _again(service, "/bookings", tag, **DAY)
+    assert renamed.status_code == 200, renamed.text
+    assert [b["resource_name"] for b in renamed.json()] == ["Møterom 1 (nytt navn)"]
+
+    # Moved to another resource: both resources count it; removed: its resource counts it.
+    before = await versions()
+    await write("UPDATE bookings SET resource_id = 'moterom-2' WHERE id = :id", id=booking_id)
+    moved = await versions()
+    assert moved["moterom-1"] == before["moterom-1"] + 1
+    assert moved["moterom-2"] == before.get("moterom-2", 0) + 1
+    await write("DELETE FROM booking_history WHERE booking_id = :id", id=booking_id)
+    await write("DELETE FROM bookings WHERE id = :id", id=booking_id)
+    assert (await versions())["moterom-2"] == moved["moterom-2"] + 1

@@ -7,7 +7,6 @@ from typing import Any
 
 from icalendar import Calendar as ICalendar
 from icalendar import Event as IEvent
-from sqlalchemy import Row
 
 from services.booking import allocation, domain, usecases
 from services.booking.api.schemas import (
@@ -67,7 +66,7 @@ def _free_hours(free: domain.FreeHours | None) -> FreeHoursOut | None:
     return FreeHoursOut(limit=free.limit, used=free.used, with_this=free.with_this, over=free.over)
 
 
-def _booking_fields(booking: Booking | Row[Any], resource_name: str) -> dict[str, Any]:
+def _booking_fields(booking: Booking | usecases.ListedRow, resource_name: str) -> dict[str, Any]:
     """A booking's fields, from its ORM object or from a list's row (the same names)."""
     return dict(
         id=booking.id,

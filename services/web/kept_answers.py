@@ -29,16 +29,14 @@ class Kept:
 
 
 class KeptAnswers:
-    def __init__(self, max_answers: int = MAX_ANSWERS, max_age: float = MAX_AGE_SECONDS) -> None:
-        self.max_answers = max_answers
-        self.max_age = max_age
+    def __init__(self) -> None:
         self._kept: OrderedDict[Key, Kept] = OrderedDict()
 
     def get(self, key: Key) -> Kept | None:
         kept = self._kept.get(key)
         if kept is None:
             return None
-        if time.monotonic() - kept.at > self.max_age:
+        if time.monotonic() - kept.at > MAX_AGE_SECONDS:
             del self._kept[key]
             return None
         return kept
@@ -46,7 +44,7 @@ class KeptAnswers:
     def keep(self, key: Key, etag: str, value: Any) -> None:
         self._kept[key] = Kept(etag, value, time.monotonic())
         self._kept.move_to_end(key)
-        while len(self._kept) > self.max_answers:
+        while len(self._kept) > MAX_ANSWERS:
             self._kept.popitem(last=False)
 
     def confirmed(self, key: Key, kept: Kept) -> None:
@@ -57,6 +55,3 @@ class KeptAnswers:
         """A person signed out: nothing fetched with their token stays."""
         for key in [k for k in self._kept if k[2] == token]:
             del self._kept[key]
-
-    def __len__(self) -> int:
-        return len(self._kept)

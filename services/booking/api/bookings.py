@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, BaseModel
 
 from services.booking import usecases
-from services.booking.api.etags import NOT_MODIFIED, etag, held, not_modified, tagged
+from services.booking.api.etags import NOT_MODIFIED, answered
 from services.booking.api.schemas import (
     BookingCreated,
     BookingIn,
@@ -127,19 +128,17 @@ async def list_bookings(
     status: Status | None = None,
     limit: int = Query(default=200, ge=1, le=1000),
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
-) -> list[BookingOut] | Response:
+) -> Sequence[BaseModel] | Response:
     """Staff: bookings overlapping [from, to), oldest first. With an ETag: send it back as
     If-None-Match, and an unchanged list is answered 304 without its body."""
     query = usecases.BookingQuery(resource_id, from_, to, status, limit)
-    known = held(request, BookingOut)
-    found = await runtime_of(request).uow.run(
-        lambda uow: usecases.list_bookings(uow, query, known), read_only=True
+    return await answered(
+        request,
+        response,
+        BookingOut,
+        lambda uow, known: usecases.list_bookings(uow, query, known),
+        listed_models,
     )
-    tag = etag(found, BookingOut)
-    if found.unchanged:
-        return not_modified(tag)
-    tagged(response, tag)
-    return listed_models(found)
 
 
 # Before /bookings/{booking_id}, which would take "requests" for an id.
@@ -153,20 +152,18 @@ async def list_requests(
     response: Response,
     limit: int = Query(default=200, ge=1, le=1000),
     _staff: Staff = Depends(require_staff(Role.BOOKING)),
-) -> list[RequestOut] | Response:
+) -> Sequence[BaseModel] | Response:
     """Staff: the bookings waiting for approval, oldest request first, each with its
     organisation's weekly free hours on the resource (the quota) in the request's week.
     With an ETag, as `GET /bookings`."""
     query = usecases.RequestQuery(limit)
-    known = held(request, RequestOut)
-    found = await runtime_of(request).uow.run(
-        lambda uow: usecases.list_requests(uow, query, known), read_only=True
+    return await answered(
+        request,
+        response,
+        RequestOut,
+        lambda uow, known: usecases.list_requests(uow, query, known),
+        request_models,
     )
-    tag = etag(found, RequestOut)
-    if found.unchanged:
-        return not_modified(tag)
-    tagged(response, tag)
-    return request_models(found)
 
 
 @router.get("/bookings/{booking_id}", response_model=BookingOut)

@@ -12,18 +12,38 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Awaitable, Callable, Sequence
 from functools import cache
-from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from fastapi import Request, Response
 from pydantic import BaseModel
 
 from services.booking.usecases import Listing
 from shared import access_log
+from shared.service import VERSION, runtime_of
 
 NOT_MODIFIED = "the list is the one with the ETag sent as If-None-Match"
 # Personal data: no shared cache may keep it; the caller's own must ask each time.
 CACHE_CONTROL = "private, no-cache"
+
+
+async def answered(
+    request: Request,
+    response: Response,
+    model: type[BaseModel],
+    listed: Callable[[Any, str | None], Awaitable[Listing]],
+    shaped: Callable[[Listing], Sequence[BaseModel]],
+) -> Sequence[BaseModel] | Response:
+    """A list route's answer: `listed(uow, held)` in a read-only unit of work, then 304
+    when the caller holds its version, else the list `shaped`, with its ETag."""
+    known = held(request, model)
+    found = await runtime_of(request).uow.run(lambda uow: listed(uow, known), read_only=True)
+    tag = etag(found, model)
+    if found.unchanged:
+        return not_modified(tag)
+    tagged(response, tag)
+    return shaped(found)
 
 
 def etag(listing: Listing, model: type[BaseModel]) -> str:
@@ -58,9 +78,5 @@ def tagged(response: Response, tag: str) -> None:
 
 @cache
 def _shape(model: type[BaseModel]) -> str:
-    try:
-        release = version("knutepunkt")
-    except PackageNotFoundError:
-        release = ""
     schema = json.dumps(model.model_json_schema(), sort_keys=True)
-    return hashlib.blake2b(f"{release}{schema}".encode(), digest_size=6).hexdigest()
+    return hashlib.blake2b(f"{VERSION}{schema}".encode(), digest_size=6).hexdigest()

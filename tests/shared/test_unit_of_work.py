@@ -211,6 +211,8 @@ async def test_past_its_deadline_the_caller_is_told_unavailable_and_nothing_land
             await units.run(hangs)
         assert refused.value.code == "database_unavailable"
         await asyncio.wait_for(abandoned.wait(), timeout=5)  # the work was ended, too
-        assert await _counts(units) == (0, 0)
+        # Checked without the deadline: the abandoned transaction's connection may take
+        # longer than 0.3 s to give back on a slow machine, and that is not under test.
+        assert await _counts(UnitsOfWork(db, tables, Store, utcnow)) == (0, 0)
     finally:
         await db.dispose()

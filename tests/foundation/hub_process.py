@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import re
 import signal
 import socket
@@ -22,14 +23,23 @@ PROC = Path("/proc")
 
 
 def free_port_range(count: int) -> int:
-    """The first of `count` consecutive free ports (the launcher's --port-base)."""
+    """The first of `count` consecutive free ports (the launcher's --port-base), below the
+    kernel's range for outgoing connections: inside it, a connection the hub's own
+    processes open while the last of them starts could take that one's port (the web
+    front then failed to start with exit code 3)."""
+    lowest = _ephemeral_start()
     for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + count < 65536 and all(_free(base + i) for i in range(count)):
+        base = random.randrange(10_000, lowest - count)
+        if all(_free(base + i) for i in range(count)):
             return base
     raise RuntimeError(f"no {count} consecutive free ports")
+
+
+def _ephemeral_start() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def _free(port: int) -> bool:

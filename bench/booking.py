@@ -17,20 +17,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import itertools
 import os
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from redis.asyncio import Redis
 from sqlalchemy import insert
 from sqlalchemy.engine import Connection
@@ -39,17 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
 from bench.probe import Counts, Probe, percentile
+from bench.serving import CLIENTS, run_clients, served
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
-from shared.service import create_app
 from shared.settings import load_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
-from tests.support.servers import free_port
-from tests.support.waiting import wait_for
 
 STAFF = {"Authorization": "Bearer bench"}
-CLIENTS = 32
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
 SLOT = timedelta(minutes=10)
 RESOURCE = {
@@ -73,52 +67,6 @@ def body(resource_id: str, index: int, base: datetime) -> dict[str, Any]:
         "booker_type": "person",
         "booker": {"name": "Benk", "email": "benk@example.org"},
     }
-
-
-@contextlib.asynccontextmanager
-async def served(database_url: str, redis_url: str, prefix: str) -> AsyncIterator[tuple[str, Any]]:
-    settings = load_settings(
-        "booking",
-        database_url=database_url,
-        redis_url=redis_url,
-        stream_prefix=prefix,
-        staff_tokens="bench:booking",
-        log_level="WARNING",
-    )
-    app = create_app(SPEC, settings, clock=lambda: NOW)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
-    task = asyncio.create_task(server.serve())
-    await wait_for(lambda: server.started, timeout=30, message="bench server started")
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.should_exit = True
-        await task
-
-
-async def run_clients(
-    n: int, request: Callable[[httpx.AsyncClient, int], Awaitable[int]], base_url: str
-) -> tuple[float, list[float], dict[int, int]]:
-    counter = itertools.count()
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
-    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-
-        async def worker() -> None:
-            while (i := next(counter)) < n:
-                started = time.perf_counter()
-                status = await request(client, i)
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(CLIENTS)))
-        elapsed = time.perf_counter() - started
-    return n / elapsed, latencies, statuses
 
 
 def pct(values: list[float], q: int) -> float:
@@ -306,7 +254,15 @@ async def main() -> None:
         url = f"sqlite+aiosqlite:///{tmp.name}/bench.db"
     print(f"database: {'PostgreSQL' if pg_name else 'SQLite (WAL)'}; {CLIENTS} clients")
     try:
-        async with served(url, args.redis, prefix) as (base_url, app):
+        settings = load_settings(
+            "booking",
+            database_url=url,
+            redis_url=args.redis,
+            stream_prefix=prefix,
+            staff_tokens="bench:booking",
+            log_level="WARNING",
+        )
+        async with served(SPEC, settings, lambda: NOW) as (base_url, app):
             async with httpx.AsyncClient(base_url=base_url) as client:
                 made = [
                     (await client.post("/resources", json=RESOURCE, headers=STAFF)).json()["id"]

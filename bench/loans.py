@@ -1,14 +1,16 @@
-"""Loans benchmarks: `python bench/loans.py` (from the repository root).
+"""Loans benchmarks: `python bench/loans.py [--postgres URL] [--part scan|checkouts] [--sql]`.
 
 1. The overdue scan with 1,000 versus 1,000,000 loans of which the same 100 are due: the scan
    reads only loans with a notice pending (a partial index), so the ratio should stay near 1.
    It also counts the SQL statements of one scan (100 borrowers told): they follow the
    batches, not the borrowers.
-2. Check-outs per second through HTTP, against a trivial endpoint served the same way (the
-   app in-process behind httpx, lifespan running), as a ratio.
+2. Check-outs per second over real HTTP (uvicorn in this process, as bench/booking.py),
+   against a trivial endpoint (/health/live) served the same way in the same run, as a
+   ratio: with 32 concurrent clients, and with one client (each request waits for the last).
 
-Uses SQLite files in a temporary directory and the Redis at REDIS_URL (default the local
-one) under a prefix of its own, removed afterwards.
+SQLite files in a temporary directory by default; --postgres takes an admin URL and uses a
+fresh database per part, dropped afterwards. The Redis at REDIS_URL (default the local one)
+is used under a prefix of its own, removed afterwards.
 No asserts on speed: it prints figures and ratios measured in the same run.
 """
 
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +36,7 @@ from redis.asyncio import Redis
 from sqlalchemy import delete, event, insert, update
 
 from bench.probe import Counts, Probe
+from bench.serving import CLIENTS, run_clients, served
 from services.loans.app import SPEC
 from services.loans.models import Borrower, Item, Loan, NoticeSent, messaging
 from services.loans.settings import LoansSettings
@@ -41,9 +46,9 @@ from shared import migrations
 from shared.calendar import OSLO
 from shared.db import Database
 from shared.hubs import DEFAULT_HUB
-from shared.service import create_app
 from shared.settings import load_settings
 from shared.unit_of_work import UnitsOfWork
+from tests.support.databases import create_postgres_database, drop_postgres_database
 
 DUE = 100
 NOW = datetime(2026, 5, 12, 10, 30, tzinfo=OSLO).astimezone(UTC)
@@ -164,8 +169,10 @@ async def scan_time(url: str, total: int, repeats: int = 7) -> tuple[float, int]
 
 
 async def http_rates(
-    url: str, redis_url: str, probe: Probe, n: int = 300
+    url: str, redis_url: str, probe: Probe, n: int, clients: int
 ) -> tuple[float, float, Counts, Counts]:
+    """Trivial requests and check-outs per second from `clients` concurrent clients, with
+    what each cost the process (server, relay, timers and clients)."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     settings = load_settings(
         "loans",
@@ -173,86 +180,104 @@ async def http_rates(
         redis_url=redis_url,
         stream_prefix=prefix,
         staff_tokens="bench:desk",
+        log_level="WARNING",
     )
-    app = create_app(SPEC, settings, clock=lambda: NOW)
     headers = {"Authorization": "Bearer bench"}
+
+    async def trivial(client: httpx.AsyncClient, i: int) -> int:
+        return (await client.get("/health/live")).status_code
+
+    async def check_out(client: httpx.AsyncClient, i: int) -> int:
+        body = {
+            "kind": "other",
+            "days": 7,
+            "borrower": {"name": f"L {i}", "phone": f"+47410{i:05d}"},
+        }
+        r = await client.post("/loans", json=body, headers=headers)
+        if r.status_code != 201:
+            raise RuntimeError(r.text)
+        return r.status_code
+
     try:
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
+        async with served(SPEC, settings, lambda: NOW) as (base_url, _app):
+            async with httpx.AsyncClient(base_url=base_url, headers=headers) as c:
                 for i in range(n):
-                    r = await c.post(
-                        "/items", json={"kind": "other", "label": f"Ting {i}"}, headers=headers
-                    )
+                    r = await c.post("/items", json={"kind": "other", "label": f"Ting {i}"})
                     r.raise_for_status()
-                before = probe.snapshot()
-                started = time.perf_counter()
-                for _ in range(n):
-                    r = await c.get("/health/live")
-                    r.raise_for_status()
-                trivial = n / (time.perf_counter() - started)
-                spent_trivial = probe.snapshot() - before
-                before = probe.snapshot()
-                started = time.perf_counter()
-                for i in range(n):
-                    body = {
-                        "kind": "other",
-                        "days": 7,
-                        "borrower": {"name": f"L {i}", "phone": f"+47410{i:05d}"},
-                    }
-                    r = await c.post("/loans", json=body, headers=headers)
-                    if r.status_code != 201:
-                        raise RuntimeError(r.text)
-                checkouts = n / (time.perf_counter() - started)
-                spent = probe.snapshot() - before
+            await run_clients(200, trivial, base_url, clients)  # warm up
+            before = probe.snapshot()
+            trivial_rate, _, _ = await run_clients(n, trivial, base_url, clients)
+            spent_trivial = probe.snapshot() - before
+            before = probe.snapshot()
+            checkouts, _, _ = await run_clients(n, check_out, base_url, clients)
+            spent = probe.snapshot() - before
     finally:
         redis = Redis.from_url(redis_url)
         keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
         if keys:
             await redis.delete(*keys)
         await redis.aclose()
-    return trivial, checkouts, spent_trivial, spent
+    return trivial_rate, checkouts, spent_trivial, spent
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sql", action="store_true", help="print a check-out's statements")
-    parser.add_argument("--checkouts", type=int, default=300)
+    parser.add_argument("--checkouts", type=int, default=600)
+    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
+    parser.add_argument("--part", choices=("all", "scan", "checkouts"), default="all")
     args = parser.parse_args()
     probe = Probe.install(keep_sql=args.sql)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     with tempfile.TemporaryDirectory() as tmp:
 
-        def url(name: str) -> str:
-            return f"sqlite+aiosqlite:///{tmp}/{name}.db"
+        @contextlib.asynccontextmanager
+        async def database(name: str) -> AsyncIterator[str]:
+            """A fresh database: a file in the temporary directory, or PostgreSQL's."""
+            if not args.postgres:
+                yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
+                return
+            url, pg_name = await create_postgres_database(args.postgres)
+            try:
+                yield url
+            finally:
+                await drop_postgres_database(args.postgres, pg_name)
 
-        print(f"overdue scan, {DUE} loans due (median of 7 scans)")
-        small, statements = await scan_time(url("small"), 1_000)
-        print(f"  1,000 loans:      {small * 1000:8.2f} ms")
-        print(f"  statements:       {statements:8d}     (one scan telling {DUE} borrowers)")
-        started = time.perf_counter()
-        large, _ = await scan_time(url("large"), 1_000_000)
-        print(
-            f"  1,000,000 loans:  {large * 1000:8.2f} ms"
-            f"   (filling took {time.perf_counter() - started:.0f} s)"
-        )
-        print(f"  ratio 1M / 1k:    {large / small:8.2f}  (near 1: cost follows what is due)")
+        print(f"database: {'PostgreSQL' if args.postgres else 'SQLite (WAL)'}")
+        if args.part in ("all", "scan"):
+            print(f"overdue scan, {DUE} loans due (median of 7 scans)")
+            async with database("small") as url:
+                small, statements = await scan_time(url, 1_000)
+            print(f"  1,000 loans:      {small * 1000:8.2f} ms")
+            print(f"  statements:       {statements:8d}     (one scan telling {DUE} borrowers)")
+            started = time.perf_counter()
+            async with database("large") as url:
+                large, _ = await scan_time(url, 1_000_000)
+            print(
+                f"  1,000,000 loans:  {large * 1000:8.2f} ms"
+                f"   (filling took {time.perf_counter() - started:.0f} s)"
+            )
+            print(f"  ratio 1M / 1k:    {large / small:8.2f}  (near 1: cost follows what is due)")
+        if args.part == "scan":
+            return
 
         n = args.checkouts
-        trivial, checkouts, spent_trivial, spent = await http_rates(
-            url("http"), redis_url, probe, n
-        )
-        print("HTTP, in-process (httpx ASGI transport, lifespan running), sequential")
-        print(f"  GET /health/live: {trivial:8.0f} req/s")
-        print(f"  POST /loans:      {checkouts:8.0f} check-outs/s")
-        print(f"  ratio:            {checkouts / trivial:8.3f}  (check-outs / trivial)")
-        # One process: the app, its relay and timers, and the client.
-        print(f"  trivial:   {spent_trivial.per(n)}")
-        print(f"  check-out: {spent.per(n, 'check-out')}")
-        if args.sql:
-            print("  statements per check-out (all of the process's engines):")
-            for line in spent.top(20, n, limit=20):
-                print(f"    {line}")
+        for clients in (CLIENTS, 1):
+            async with database(f"http{clients}") as url:
+                trivial, checkouts, spent_trivial, spent = await http_rates(
+                    url, redis_url, probe, n, clients
+                )
+            print(f"HTTP (uvicorn in this process), {clients} client(s), {n} requests each")
+            print(f"  GET /health/live: {trivial:8.0f} req/s")
+            print(f"  POST /loans:      {checkouts:8.0f} check-outs/s")
+            print(f"  ratio:            {checkouts / trivial:8.3f}  (check-outs / trivial)")
+            # One process: the server, its relay and timers, and the clients.
+            print(f"  trivial:   {spent_trivial.per(n)}")
+            print(f"  check-out: {spent.per(n, 'check-out')}")
+            if args.sql:
+                print("  statements per check-out (all of the process's engines):")
+                for line in spent.top(20, n, limit=20):
+                    print(f"    {line}")
 
 
 if __name__ == "__main__":

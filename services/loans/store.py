@@ -8,6 +8,7 @@ on one; SQLite's BEGIN IMMEDIATE already makes each write transaction the only o
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -113,12 +114,8 @@ class Store:
     async def calendar(self, hub: str, after: datetime) -> Calendar:
         """The hub's hours and Norwegian holidays, with the desk's closures that end after
         `after` (earlier ones no longer change any answer)."""
-        rows = await self.session.execute(
-            select(DeskClosure)
-            .where(DeskClosure.hub == hub, DeskClosure.end_at > after)
-            .order_by(DeskClosure.start_at)
-        )
-        return Calendar(closures=[Closure(c.start_at, c.end_at, c.reason) for c in rows.scalars()])
+        rows = await self.session.execute(_CLOSURES_AFTER, {"hub": hub, "after": after})
+        return Calendar(closures=[Closure(*row) for row in rows])
 
     async def closures(self, hub: str, after: datetime) -> Sequence[DeskClosure]:
         rows = await self.session.execute(
@@ -174,7 +171,7 @@ class Store:
     # --- policies ---------------------------------------------------------------------
 
     async def policy(self, hub: str, kind: str) -> Policy | None:
-        row = await self.session.get(LoanPolicy, (hub, kind))
+        row = (await self.session.execute(_POLICY, {"hub": hub, "kind": kind})).first()
         if row is None:
             return None
         return Policy(
@@ -216,9 +213,7 @@ class Store:
         return {r for r in rows.scalars() if r}
 
     @staticmethod
-    def _held_for_other(
-        item_id: Any, now: datetime, borrower_id: str | None
-    ) -> ColumnElement[bool]:
+    def _held_for_other(item_id: Any, now: Any, borrower_id: Any) -> ColumnElement[bool]:
         """An open offer to someone else holds the item."""
         clause = and_(
             Reservation.offered_item_id == item_id,
@@ -237,7 +232,7 @@ class Store:
         )
 
     @staticmethod
-    def _lendable(hub: str, kind: str) -> Select[Any]:
+    def _lendable(hub: Any, kind: Any) -> Select[Any]:
         # Every condition on the item's own row: PostgreSQL re-checks these on the newest
         # version of a row it locks, so a check-out committed meanwhile is seen.
         return select(Item).where(
@@ -250,18 +245,9 @@ class Store:
 
     async def free_item(self, hub: str, kind: str, now: datetime, borrower_id: str) -> Item | None:
         """A free item of the kind, locked; one a concurrent check-out holds is skipped."""
-        query = (
-            self._lendable(hub, kind)
-            .where(
-                or_(Item.available_from.is_(None), Item.available_from <= now),
-                ~self._held_for_other(Item.id, now, borrower_id),
-            )
-            .order_by(Item.label)
-            .limit(1)
-        )
-        return (
-            await self.session.execute(self._for_update(query, skip_locked=True))
-        ).scalar_one_or_none()
+        query = _FREE_ITEM_SKIP_LOCKED if self._postgres else _FREE_ITEM
+        values = {"hub": hub, "kind": kind, "now": now, "borrower_id": borrower_id}
+        return (await self.session.execute(query, values)).scalar_one_or_none()
 
     async def offerable_item(self, hub: str, kind: str, now: datetime) -> Item | None:
         """An item to offer the next in line: one still being prepared (the buffer) may be
@@ -296,31 +282,21 @@ class Store:
         One statement (an upsert that returns the row), not an insert, a locking read and
         updates: the conflict's update locks the row as SELECT … FOR UPDATE did."""
         proposed = new_id()
-        insert = insert_for(self._dialect)(Borrower)
-        stmt = (
-            insert.values(
-                id=proposed,
-                name=name,
-                phone=phone,
-                email=email,
-                language=language,
-                token_hash=token_hash,
-                created_at=now,
-            )
-            .on_conflict_do_update(
-                index_elements=["phone"],
-                set_={
-                    "name": insert.excluded.name,
-                    # An empty or missing email keeps the one on file.
-                    "email": func.coalesce(func.nullif(insert.excluded.email, ""), Borrower.email),
-                    "language": insert.excluded.language,
-                    "token_hash": func.coalesce(Borrower.token_hash, insert.excluded.token_hash),
-                },
-            )
-            .returning(Borrower)
-        )
+        values = {
+            "id": proposed,
+            "name": name,
+            "phone": phone,
+            "email": email,
+            "language": language,
+            "token_hash": token_hash,
+            "created_at": now,
+        }
         borrower = (
-            await self.session.execute(stmt, execution_options={"populate_existing": True})
+            await self.session.execute(
+                _borrower_upsert(self._dialect),
+                values,
+                execution_options={"populate_existing": True},
+            )
         ).scalar_one()
         return borrower, borrower.id == proposed
 
@@ -415,11 +391,7 @@ class Store:
     async def active_loans_of(self, borrower_id: str) -> list[tuple[str, datetime, str]]:
         """The borrower's loans not yet returned: (loan id, due, item kind), in one read for
         both the overdue block and the per-kind limit."""
-        rows = await self.session.execute(
-            select(Loan.id, Loan.due_at, Item.kind)
-            .join(Item, Item.id == Loan.item_id)
-            .where(Loan.borrower_id == borrower_id, Loan.returned_at.is_(None))
-        )
+        rows = await self.session.execute(_ACTIVE_LOANS_OF, {"borrower_id": borrower_id})
         return [(loan_id, due_at, kind) for loan_id, due_at, kind in rows.all()]
 
     # --- loans ------------------------------------------------------------------------
@@ -502,19 +474,8 @@ class Store:
     async def open_reservation_of(
         self, hub: str, kind: str, borrower_id: str
     ) -> Reservation | None:
-        return (
-            await self.session.execute(
-                select(Reservation)
-                .where(
-                    Reservation.hub == hub,
-                    Reservation.kind == kind,
-                    Reservation.borrower_id == borrower_id,
-                    Reservation.status.in_(OPEN),
-                )
-                .order_by(Reservation.id)
-                .limit(1)
-            )
-        ).scalar_one_or_none()
+        values = {"hub": hub, "kind": kind, "borrower_id": borrower_id}
+        return (await self.session.execute(_OPEN_RESERVATION_OF, values)).scalar_one_or_none()
 
     async def someone_waiting(self, hub: str, kind: str, before: datetime) -> bool:
         """Another borrower waits for this kind (now, or from a date before `before`)."""
@@ -699,3 +660,73 @@ class Store:
                 self._for_update(query.order_by(ShelfBook.brought_at).limit(1))
             )
         ).scalar_one_or_none()
+
+
+# --- the check-out's statements, built once ------------------------------------------------
+# A check-out is a handful of reads; building each statement anew (its expression tree and
+# cache key) cost more than SQLite took to answer it (docs/bench.md, fifth pass). These
+# take their values as bound parameters.
+
+_CLOSURES_AFTER = (
+    select(DeskClosure.start_at, DeskClosure.end_at, DeskClosure.reason)
+    .where(DeskClosure.hub == bindparam("hub"), DeskClosure.end_at > bindparam("after"))
+    .order_by(DeskClosure.start_at)
+)
+
+_POLICY = select(
+    LoanPolicy.kind,
+    LoanPolicy.lendable,
+    LoanPolicy.default_days,
+    LoanPolicy.min_days,
+    LoanPolicy.max_days,
+    LoanPolicy.season_end,
+    LoanPolicy.max_renewals,
+    LoanPolicy.max_items_per_borrower,
+    LoanPolicy.buffer_minutes,
+    LoanPolicy.hold_hours,
+).where(LoanPolicy.hub == bindparam("hub"), LoanPolicy.kind == bindparam("kind"))
+
+_FREE_ITEM = (
+    Store._lendable(bindparam("hub"), bindparam("kind"))
+    .where(
+        or_(Item.available_from.is_(None), Item.available_from <= bindparam("now")),
+        ~Store._held_for_other(Item.id, bindparam("now"), bindparam("borrower_id")),
+    )
+    .order_by(Item.label)
+    .limit(1)
+)
+_FREE_ITEM_SKIP_LOCKED = _FREE_ITEM.with_for_update(skip_locked=True)
+
+_ACTIVE_LOANS_OF = (
+    select(Loan.id, Loan.due_at, Item.kind)
+    .join(Item, Item.id == Loan.item_id)
+    .where(Loan.borrower_id == bindparam("borrower_id"), Loan.returned_at.is_(None))
+)
+
+_OPEN_RESERVATION_OF = (
+    select(Reservation)
+    .where(
+        Reservation.hub == bindparam("hub"),
+        Reservation.kind == bindparam("kind"),
+        Reservation.borrower_id == bindparam("borrower_id"),
+        Reservation.status.in_(OPEN),
+    )
+    .order_by(Reservation.id)
+    .limit(1)
+)
+
+
+@functools.cache
+def _borrower_upsert(dialect: str) -> Any:
+    """The borrower's upsert for the dialect; values are passed with each execution."""
+    insert = insert_for(dialect)(Borrower)
+    return insert.on_conflict_do_update(
+        index_elements=["phone"],
+        set_={
+            "name": insert.excluded.name,
+            # An empty or missing email keeps the one on file.
+            "email": func.coalesce(func.nullif(insert.excluded.email, ""), Borrower.email),
+            "language": insert.excluded.language,
+            "token_hash": func.coalesce(Borrower.token_hash, insert.excluded.token_hash),
+        },
+    ).returning(Borrower)

@@ -27,7 +27,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -161,6 +161,20 @@ class OutboxRelay:
         self._publish_script = redis.register_script(_XADD_MANY)
         self._groups_ready = False
         self._last_housekeeping = 0.0
+        # Built once: the relay runs them for every batch, and building a statement (its
+        # expression and cache key) cost more than the database's answer to it.
+        outbox = tables.outbox
+        self._unpublished = (
+            select(outbox.c.id, outbox.c.stream, outbox.c.payload)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.id)
+            .limit(batch)
+        )
+        self._published = (
+            update(outbox)
+            .where(outbox.c.id.in_(bindparam("ids", expanding=True)))
+            .values(published_at=bindparam("at"))
+        )
         db.after_commit(self._on_commit)
 
     def _on_commit(self, session: Session) -> None:
@@ -201,13 +215,7 @@ class OutboxRelay:
 
     async def publish_once(self) -> int:
         """Publish one batch; returns how many rows went out."""
-        outbox = self.tables.outbox
-        query = (
-            select(outbox.c.id, outbox.c.stream, outbox.c.payload)
-            .where(outbox.c.published_at.is_(None))
-            .order_by(outbox.c.id)
-            .limit(self.batch)
-        )
+        query = self._unpublished
         if self.db.dialect == "postgresql":
             # One relay at a time per service keeps the stream in commit order; the lock
             # is held across the publish, which PostgreSQL's row locking tolerates.
@@ -251,10 +259,7 @@ class OutboxRelay:
         return json.dumps({self.names(s): list(CONSUMERS.get(s, ())) for s in keys})
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
-        outbox = self.tables.outbox
-        await session.execute(
-            update(outbox).where(outbox.c.id.in_(ids)).values(published_at=self.clock())
-        )
+        await session.execute(self._published, {"ids": ids, "at": self.clock()})
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

@@ -244,9 +244,7 @@ async def check_out(uow: Uow, cmd: CheckOut) -> LoanView:
         backfilled=backfill,
     )
     _schedule_next(loan, cmd.rules, now)
-    store.add(loan)
-    item.current_loan_id = loan.id
-    await store.flush()  # the unique active-loan index speaks here (store.refusal_of)
+    await store.lend(loan, item)  # the unique active-loan index speaks here (store.refusal_of)
     uow.record(
         LoanStarted(
             **_loan_facts(loan, item, borrower),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,7 +34,7 @@ from services.loans.models import (
 )
 from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar, Closure
-from shared.db import insert_for, try_advisory_xact_lock
+from shared.db import insert_for, insert_new, try_advisory_xact_lock
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
 from shared.messaging.redact import Person
@@ -171,13 +171,10 @@ class Store:
 
     async def lend(self, loan: Loan, item: Item) -> None:
         """Writes the new loan and puts it on the item's row, now: two Core statements,
-        not the ORM's flush of both, which cost more than the writes. The loan object
-        stays as it was built (the check-out's answer reads it); the item's other
+        not the ORM's flush of both, which cost more than the writes. The item's other
         changes, if any, go with the transaction's flush."""
+        await insert_new(self.session, loan)
         connection = await self.session.connection()
-        # What the loan was given; a column left out takes its default, as in a flush.
-        values = {key: value for key, value in vars(loan).items() if key in _LOAN_KEYS}
-        await connection.execute(_INSERT_LOAN, values)
         await connection.execute(_LEND_ITEM, {"item_id": item.id, "loan_id": loan.id})
         set_committed_value(item, "current_loan_id", loan.id)
 
@@ -744,9 +741,6 @@ def _borrower_upsert(dialect: str) -> Any:
     ).returning(*Borrower.__table__.c)
 
 
-_LOANS = cast(Table, Loan.__table__)
-_LOAN_KEYS = frozenset(column.key for column in _LOANS.c)
-_INSERT_LOAN = insert(_LOANS)
 _LEND_ITEM = (
     update(Item).where(Item.id == bindparam("item_id")).values(current_loan_id=bindparam("loan_id"))
 )

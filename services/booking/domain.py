@@ -12,6 +12,7 @@ Refusals are shared.errors types, each with a stable code and a Bokmål text.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -103,7 +104,19 @@ class Policy:
 
 def opening_hours(spec: Mapping[str, str] | None) -> OpeningHours:
     """A resource's own hours, or the hub's when it has none."""
-    return OpeningHours.parse(spec) if spec else HUB_HOURS
+    if not spec:
+        return HUB_HOURS
+    try:
+        return _parsed_hours(tuple(spec.items()))
+    except TypeError:  # a value that cannot be a cache key: parse says what is wrong
+        return OpeningHours.parse(spec)
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_hours(items: tuple[tuple[str, str], ...]) -> OpeningHours:
+    # Every booking reads its resource's hours; they are parsed once per distinct spec
+    # (OpeningHours is immutable, so one parse can serve every reader).
+    return OpeningHours.parse(dict(items))
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,12 @@ anything slip past. Whether an order fits is the domain's call (`DayLoad.fits`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import date, datetime
+from typing import Any, cast
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,9 +25,10 @@ from services.catering.models import (
     MenuItem,
     Order,
     OrderChangeRequest,
+    OrderLineRow,
 )
 from shared.anonymise import ANONYMISED
-from shared.db import insert_for
+from shared.db import insert_for, insert_new
 from shared.errors import Conflict, Refusal
 from shared.messaging.redact import Person
 
@@ -57,27 +60,17 @@ class Store:
         await self.session.flush()
 
     async def menu_facts(self, hub: str, ids: Iterable[str]) -> dict[str, MenuFacts]:
-        rows = (
-            await self.session.execute(
-                select(MenuItem).where(MenuItem.hub == hub, MenuItem.id.in_(list(set(ids))))
-            )
-        ).scalars()
+        rows = await self.session.execute(_MENU_FACTS, {"hub": hub, "ids": list(set(ids))})
         return {
-            m.id: MenuFacts(
-                m.id, m.name_nb, m.price_ore, tuple(m.allergens), m.available, tuple(m.kinds)
-            )
-            for m in rows
+            item_id: MenuFacts(item_id, name, price, tuple(allergens), available, tuple(kinds))
+            for item_id, name, price, allergens, available, kinds in rows
         }
 
     # ----------------------------------------------------------------------- closures
 
     async def closures(self, hub: str, after: datetime) -> list[CafeClosure]:
         """The hub's café closures that end after `after`, by start."""
-        rows = await self.session.execute(
-            select(CafeClosure)
-            .where(CafeClosure.hub == hub, CafeClosure.end_at > after)
-            .order_by(CafeClosure.start_at)
-        )
+        rows = await self.session.execute(_CLOSURES_AFTER, {"hub": hub, "after": after})
         return list(rows.scalars())
 
     async def add_closure(self, closure: CafeClosure) -> None:
@@ -121,8 +114,25 @@ class Store:
         return list((await self.session.execute(query)).scalars())
 
     async def add_order(self, order: Order) -> None:
-        self.session.add(order)
-        await self.session.flush()
+        """The new order and its lines, written now as Core statements (shared.db.insert_new):
+        the order is not changed again in the transaction that places it."""
+        await insert_new(self.session, order)
+        if order.lines:
+            connection = await self.session.connection()
+            await connection.execute(
+                _INSERT_LINE,
+                [
+                    {
+                        "order_id": order.id,
+                        "item_id": line.item_id,
+                        "name": line.name,
+                        "quantity": line.quantity,
+                        "unit_price_ore": line.unit_price_ore,
+                        "allergens": line.allergens,
+                    }
+                    for line in order.lines
+                ],
+            )
 
     async def orders_per_day(
         self, hub: str, first: date, last: date
@@ -232,6 +242,17 @@ class Store:
 
     # ----------------------------------------------------------------------- capacity
 
+    async def take_portions(
+        self, hub: str, day: date, default_capacity: int, portions: int
+    ) -> bool:
+        """Adds the portions to the day's counter if they fit, in one statement (made at
+        the default capacity when staff have not set the day); False, and nothing
+        written, when they do not. The row is locked either way (an upsert's conflict
+        locks it), as `locked_load` locks it."""
+        values = {"hub": hub, "day": day, "capacity": default_capacity, "used": portions}
+        taken = await self.session.execute(_take_portions(self.dialect), values)
+        return taken.first() is not None
+
     async def locked_load(self, hub: str, day: date, default_capacity: int) -> DayLoad:
         """The day's counter, locked until the end of the transaction (made at the default
         capacity when staff have not set the day)."""
@@ -292,3 +313,36 @@ def refusal_of(exc: IntegrityError) -> Refusal | None:
             nb="kapasiteten for dagen ble endret i mellomtiden; prøv igjen",
         )
     return None
+
+
+# --- an order's statements, built once ------------------------------------------------------
+# Building each statement anew (its expression tree and cache key) cost more than the
+# database's answer (docs/bench.md, fifth pass); these take their values bound.
+
+_MENU_FACTS = select(
+    MenuItem.id,
+    MenuItem.name_nb,
+    MenuItem.price_ore,
+    MenuItem.allergens,
+    MenuItem.available,
+    MenuItem.kinds,
+).where(MenuItem.hub == bindparam("hub"), MenuItem.id.in_(bindparam("ids", expanding=True)))
+
+_CLOSURES_AFTER = (
+    select(CafeClosure)
+    .where(CafeClosure.hub == bindparam("hub"), CafeClosure.end_at > bindparam("after"))
+    .order_by(CafeClosure.start_at)
+)
+
+_INSERT_LINE = insert(cast(Table, OrderLineRow.__table__))
+
+
+@functools.cache
+def _take_portions(dialect: str) -> Any:
+    insert = insert_for(dialect)(cast(Table, DayCapacity.__table__))
+    counter = DayCapacity.__table__.c
+    return insert.on_conflict_do_update(
+        index_elements=["hub", "day"],
+        set_={"used": counter.used + insert.excluded.used},
+        where=counter.used + insert.excluded.used <= counter.capacity,
+    ).returning(counter.used)

@@ -180,6 +180,12 @@ async def _place(
 async def _reserve(
     uow: Uow, hub: str, day: date, portions: int, calendar: Calendar, default_capacity: int
 ) -> None:
+    # Most orders fit: one statement takes their portions. A larger order than a fresh
+    # day could hold, and one that does not fit, go the long way (read, then decide).
+    if portions <= default_capacity and await uow.store.take_portions(
+        hub, day, default_capacity, portions
+    ):
+        return
     load = await uow.store.locked_load(hub, day, default_capacity)
     if load.fits(portions):
         await uow.store.use_portions(hub, day, portions)

@@ -28,6 +28,7 @@ from services.catering.models import (
     OrderLineRow,
 )
 from shared.anonymise import ANONYMISED
+from shared.calendar import Closure
 from shared.db import insert_for, insert_new
 from shared.errors import Conflict, Refusal
 from shared.messaging.redact import Person
@@ -67,6 +68,11 @@ class Store:
         }
 
     # ----------------------------------------------------------------------- closures
+
+    async def closure_spans(self, hub: str, after: datetime) -> list[Closure]:
+        """`closures` as the calendar needs them: start, end and reason only."""
+        rows = await self.session.execute(_CLOSURE_SPANS_AFTER, {"hub": hub, "after": after})
+        return [Closure(*row) for row in rows]
 
     async def closures(self, hub: str, after: datetime) -> list[CafeClosure]:
         """The hub's café closures that end after `after`, by start."""
@@ -330,6 +336,12 @@ _MENU_FACTS = select(
 
 _CLOSURES_AFTER = (
     select(CafeClosure)
+    .where(CafeClosure.hub == bindparam("hub"), CafeClosure.end_at > bindparam("after"))
+    .order_by(CafeClosure.start_at)
+)
+
+_CLOSURE_SPANS_AFTER = (
+    select(CafeClosure.start_at, CafeClosure.end_at, CafeClosure.reason)
     .where(CafeClosure.hub == bindparam("hub"), CafeClosure.end_at > bindparam("after"))
     .order_by(CafeClosure.start_at)
 )

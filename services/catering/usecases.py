@@ -63,8 +63,7 @@ ChangeKind = Literal["applied", "requested", "accepted", "rejected"]
 
 
 async def _calendar(uow: Uow, hub: str) -> Calendar:
-    closures = await uow.store.closures(hub, uow.now())
-    return Calendar(CAFE_HOURS, [Closure(c.start_at, c.end_at, c.reason) for c in closures])
+    return Calendar(CAFE_HOURS, await uow.store.closure_spans(hub, uow.now()))
 
 
 def _no_order() -> NotFound:

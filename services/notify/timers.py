@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from email.message import EmailMessage
+from email.message import Message
 from functools import partial
 
 from sqlalchemy.orm import Session
@@ -387,7 +387,7 @@ class Sender:
             )
 
 
-def _email(row: DeliveryRow, settings: NotifySettings) -> EmailMessage:
+def _email(row: DeliveryRow, settings: NotifySettings) -> Message:
     return build_email(
         delivery_id=row.id,
         sender=settings.mail_from,

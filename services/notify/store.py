@@ -6,11 +6,12 @@ absent and preferences upserted, so the service has no `refusal_of` of its own.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, literal, or_, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.digest import Item, ItemChange
@@ -151,8 +152,7 @@ class Store:
 
     async def apply_digest_change(self, change: ItemChange, event_time: datetime) -> None:
         """Write one digest row unless an event newer than `event_time` wrote it already:
-        inserted if absent, else updated only where older (in one statement each, so two
-        consumers on one item cannot both insert)."""
+        inserted if absent, else updated only where older."""
         fields: dict[str, Any] = {"open": change.open, "event_time": event_time}
         if change.role is not None:
             fields.update(
@@ -176,21 +176,12 @@ class Store:
                 .values(short_notice=change.short_notice, event_time=event_time)
             )
             return
-        inserted = await self.session.execute(
-            self._insert(DigestItemRow)
-            .values(key=change.key, label=fields.pop("label", ""), **fields)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(DigestItemRow.key)
-        )
-        if inserted.scalar_one_or_none() is not None:
-            return
-        if change.role is not None:
-            fields["label"] = change.label
-        await self.session.execute(
-            update(DigestItemRow)
-            .where(DigestItemRow.key == change.key, DigestItemRow.event_time <= event_time)
-            .values(**fields)
-        )
+        # Inserted if absent, else updated only where older, in one statement: two
+        # consumers on one item cannot both insert.
+        changed = tuple(fields)
+        values = {"key": change.key, "label": "", **fields}
+        upsert = _digest_upsert(self._dialect, tuple(values), changed)
+        await self.session.execute(upsert, values)
 
     async def digest_items(self, role: str, until: datetime) -> list[Item]:
         """The role's open items that a digest may list: those before `until` (today's and
@@ -378,29 +369,13 @@ class Store:
         """Take up to `limit` due deliveries for the sender. PostgreSQL skips rows another
         sender is taking (FOR UPDATE SKIP LOCKED); SQLite's BEGIN IMMEDIATE serialises
         claims. The rows come back as read, with the claim and the attempt added."""
-        query = (
-            select(DeliveryRow)
-            .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= now)
-            .order_by(DeliveryRow.next_attempt_at)
-            .limit(limit)
-        )
-        if self._dialect == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        rows = list((await self.session.execute(query)).scalars())
+        query = _due(self._dialect == "postgresql", limit)
+        rows = list((await self.session.execute(query, {"now": now})).scalars())
         if not rows:
             return []
-        await self.session.execute(
-            update(DeliveryRow)
-            .where(DeliveryRow.id.in_([r.id for r in rows]))
-            .values(
-                status="sending",
-                claim_id=sender_id,
-                claimed_until=lease_until,
-                attempts=DeliveryRow.attempts + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        connection = await self.session.connection()
+        claim = {"ids": [r.id for r in rows], "sender_id": sender_id, "until": lease_until}
+        await connection.execute(_CLAIM, {**claim, "now": now})
         for row in rows:
             self.session.expunge(row)
             row.claim_id = sender_id
@@ -409,14 +384,68 @@ class Store:
 
     async def finish(self, delivery_id: str, sender_id: str, **values: Any) -> bool:
         """Write a send's outcome, only while the sender still holds the claim."""
-        result = await self.session.execute(
-            update(DeliveryRow)
-            .where(
-                DeliveryRow.id == delivery_id,
-                DeliveryRow.claim_id == sender_id,
-                DeliveryRow.status == "sending",
-            )
-            .values(claim_id=None, claimed_until=None, **values)
-            .execution_options(synchronize_session=False)
+        connection = await self.session.connection()
+        params = {f"new_{key}": value for key, value in values.items()}
+        params.update(delivery_id=delivery_id, sender_id=sender_id)
+        result = await connection.execute(_finish(tuple(values)), params)
+        return bool(result.rowcount)
+
+
+# --- statements built once per shape ------------------------------------------------------
+# A sender writes an outcome per message and a consumer a digest row per event: building
+# each statement anew (its expression tree and cache key) cost more than the write.
+
+_DELIVERIES = cast(Table, DeliveryRow.__table__)
+_DIGEST_ITEMS = cast(Table, DigestItemRow.__table__)
+
+
+@functools.cache
+def _due(skip_locked: bool, limit: int) -> Any:
+    """Up to `limit` deliveries due at `now`; PostgreSQL skips rows another sender locks."""
+    query = (
+        select(DeliveryRow)
+        .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= bindparam("now"))
+        .order_by(DeliveryRow.next_attempt_at)
+        .limit(limit)
+    )
+    return query.with_for_update(skip_locked=True) if skip_locked else query
+
+
+_CLAIM = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+    .values(
+        status="sending",
+        claim_id=bindparam("sender_id"),
+        claimed_until=bindparam("until"),
+        attempts=_DELIVERIES.c.attempts + 1,
+        updated_at=bindparam("now"),
+    )
+)
+
+
+@functools.cache
+def _finish(keys: tuple[str, ...]) -> Any:
+    """The outcome's UPDATE for these columns, their values bound as `new_<column>`."""
+    return (
+        update(_DELIVERIES)
+        .where(
+            _DELIVERIES.c.id == bindparam("delivery_id"),
+            _DELIVERIES.c.claim_id == bindparam("sender_id"),
+            _DELIVERIES.c.status == "sending",
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]  # a CursorResult
+        .values(claim_id=None, claimed_until=None, **{k: bindparam(f"new_{k}") for k in keys})
+    )
+
+
+@functools.cache
+def _digest_upsert(dialect: str, columns: tuple[str, ...], changed: tuple[str, ...]) -> Any:
+    """A digest row inserted with `columns`, or its `changed` columns updated where the
+    stored row is older than the event."""
+    del columns  # a part of the cache key only: the values come with each execution
+    insert = insert_for(dialect)(_DIGEST_ITEMS)
+    return insert.on_conflict_do_update(
+        index_elements=["key"],
+        set_={column: insert.excluded[column] for column in changed},
+        where=_DIGEST_ITEMS.c.event_time <= insert.excluded.event_time,
+    )

@@ -15,8 +15,9 @@ from email.message import EmailMessage, Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.nonmultipart import MIMENonMultipart
-from email.policy import SMTP, compat32
+from email.policy import SMTP, Compat32
 from email.utils import formataddr, formatdate, parseaddr
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
@@ -85,9 +86,23 @@ def _utf8_quoted_printable() -> Charset:
 
 
 _UTF8 = _utf8_quoted_printable()
-# Headers as given, unfolded: a header's line may be up to 998 characters (RFC 5322), and
-# compat32's folding moved a long unbreakable value (a link) onto a line of its own.
-_UNFOLDED = compat32.clone(max_line_length=0)
+
+
+class _Unfolded(Compat32):
+    """compat32, with each header written as given: a header's line may be up to 998
+    characters (RFC 5322), and compat32's folding moved a long unbreakable value (a link)
+    onto a line of its own, and cost more than the rest of the message to write. Every
+    value is ASCII here (a name or subject that is not is encoded where it is set)."""
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        if isinstance(value, str) and value.isascii():
+            # A value folded where it was set (encoded words) keeps its folds, in CRLF.
+            value = self.linesep.join(value.splitlines())
+            return f"{name}: {value}{self.linesep}".encode("ascii")
+        return super().fold_binary(name, value)
+
+
+_UNFOLDED = _Unfolded()
 
 
 def _text_part(text: str, subtype: str) -> Message:

@@ -73,11 +73,7 @@ class Store:
         recipient and channel); the ids of those inserted."""
         # The rows as parameters, not in the statement: one compiled INSERT, cached, where
         # a multi-row VALUES was compiled anew for every event.
-        stmt = (
-            self._insert(DeliveryRow)
-            .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
-            .returning(DeliveryRow.id)
-        )
+        stmt = _add_deliveries(self._dialect)
         inserted = set((await self.session.execute(stmt, values)).scalars())
         if any(v["status"] == "queued" and v["id"] in inserted for v in values):
             self._due_now()
@@ -129,12 +125,8 @@ class Store:
         wanted = sorted(set(addresses))
         if not wanted:
             return {}
-        rows = await self.session.execute(
-            select(PreferenceRow).where(PreferenceRow.recipient.in_(wanted))
-        )
-        return {
-            row.recipient: Preference(row.email, row.sms, row.reminders) for row in rows.scalars()
-        }
+        rows = await self.session.execute(_PREFERENCES, {"recipients": wanted})
+        return {recipient: Preference(*kept) for recipient, *kept in rows}
 
     async def preference(self, recipient: str) -> PreferenceRow | None:
         return await self.session.get(PreferenceRow, recipient)
@@ -397,6 +389,20 @@ class Store:
 
 _DELIVERIES = cast(Table, DeliveryRow.__table__)
 _DIGEST_ITEMS = cast(Table, DigestItemRow.__table__)
+
+
+@functools.cache
+def _add_deliveries(dialect: str) -> Any:
+    return (
+        insert_for(dialect)(DeliveryRow)
+        .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
+        .returning(DeliveryRow.id)
+    )
+
+
+_PREFERENCES = select(
+    PreferenceRow.recipient, PreferenceRow.email, PreferenceRow.sms, PreferenceRow.reminders
+).where(PreferenceRow.recipient.in_(bindparam("recipients", expanding=True)))
 
 
 @functools.cache

@@ -269,13 +269,21 @@ def _checkpoints_of(engine: AsyncEngine, url: str) -> WalCheckpoints | None:
     return WalCheckpoints(database)
 
 
-async def insert_new(session: AsyncSession, row: Any) -> None:
-    """INSERT a new mapped object now, as one cached Core statement on the session's
-    connection, instead of adding it to the session for the ORM's flush (whose work per
-    object cost more than the write on a request's path). The object stays as built, out
-    of the session: for answers and events, not for later changes in the transaction.
-    Columns it was not given take their default, on the row and on the object alike."""
-    table = row.__table__
+async def insert_new(session: AsyncSession, *rows: Any) -> None:
+    """INSERT new mapped objects of one class now, as one cached Core statement on the
+    session's connection (several rows: one executemany), instead of adding them to the
+    session for the ORM's flush (whose work per object cost more than the write on a
+    request's path). The objects stay as built, out of the session: for answers and
+    events, not for later changes in the transaction. Columns an object was not given
+    take their default, on the row and on the object alike."""
+    if not rows:
+        return
+    table = rows[0].__table__
+    connection = await session.connection()
+    await connection.execute(_insert_of(table), [_values_of(row, table) for row in rows])
+
+
+def _values_of(row: Any, table: Any) -> dict[str, Any]:
     given = vars(row)
     values: dict[str, Any] = {}
     for column in table.c:
@@ -286,8 +294,7 @@ async def insert_new(session: AsyncSession, row: Any) -> None:
             value = default.arg if default.is_scalar else default.arg(None)
             values[column.key] = value
             setattr(row, column.key, value)
-    connection = await session.connection()
-    await connection.execute(_insert_of(table), values)
+    return values
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,10 +25,8 @@ from services.catering.models import (
     MenuItem,
     Order,
     OrderChangeRequest,
-    OrderLineRow,
 )
 from shared.anonymise import ANONYMISED
-from shared.calendar import Closure
 from shared.db import insert_for, insert_new
 from shared.errors import Conflict, Refusal
 from shared.messaging.redact import Person
@@ -68,11 +66,6 @@ class Store:
         }
 
     # ----------------------------------------------------------------------- closures
-
-    async def closure_spans(self, hub: str, after: datetime) -> list[Closure]:
-        """`closures` as the calendar needs them: start, end and reason only."""
-        rows = await self.session.execute(_CLOSURE_SPANS_AFTER, {"hub": hub, "after": after})
-        return [Closure(*row) for row in rows]
 
     async def closures(self, hub: str, after: datetime) -> list[CafeClosure]:
         """The hub's café closures that end after `after`, by start."""
@@ -123,22 +116,9 @@ class Store:
         """The new order and its lines, written now as Core statements (shared.db.insert_new):
         the order is not changed again in the transaction that places it."""
         await insert_new(self.session, order)
-        if order.lines:
-            connection = await self.session.connection()
-            await connection.execute(
-                _INSERT_LINE,
-                [
-                    {
-                        "order_id": order.id,
-                        "item_id": line.item_id,
-                        "name": line.name,
-                        "quantity": line.quantity,
-                        "unit_price_ore": line.unit_price_ore,
-                        "allergens": line.allergens,
-                    }
-                    for line in order.lines
-                ],
-            )
+        for line in order.lines:
+            line.order_id = order.id
+        await insert_new(self.session, *order.lines)
 
     async def orders_per_day(
         self, hub: str, first: date, last: date
@@ -339,14 +319,6 @@ _CLOSURES_AFTER = (
     .where(CafeClosure.hub == bindparam("hub"), CafeClosure.end_at > bindparam("after"))
     .order_by(CafeClosure.start_at)
 )
-
-_CLOSURE_SPANS_AFTER = (
-    select(CafeClosure.start_at, CafeClosure.end_at, CafeClosure.reason)
-    .where(CafeClosure.hub == bindparam("hub"), CafeClosure.end_at > bindparam("after"))
-    .order_by(CafeClosure.start_at)
-)
-
-_INSERT_LINE = insert(cast(Table, OrderLineRow.__table__))
 
 
 @functools.cache

@@ -63,7 +63,8 @@ ChangeKind = Literal["applied", "requested", "accepted", "rejected"]
 
 
 async def _calendar(uow: Uow, hub: str) -> Calendar:
-    return Calendar(CAFE_HOURS, await uow.store.closure_spans(hub, uow.now()))
+    closures = await uow.store.closures(hub, uow.now())
+    return Calendar(CAFE_HOURS, [Closure(c.start_at, c.end_at, c.reason) for c in closures])
 
 
 def _no_order() -> NotFound:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any, cast
 
@@ -115,15 +115,11 @@ class Store:
     async def calendar(self, hub: str, after: datetime) -> Calendar:
         """The hub's hours and Norwegian holidays, with the desk's closures that end after
         `after` (earlier ones no longer change any answer)."""
-        rows = await self.session.execute(_CLOSURES_AFTER, {"hub": hub, "after": after})
-        return Calendar(closures=[Closure(*row) for row in rows])
+        closures = await self.closures(hub, after)
+        return Calendar(closures=[Closure(c.start_at, c.end_at, c.reason) for c in closures])
 
     async def closures(self, hub: str, after: datetime) -> Sequence[DeskClosure]:
-        rows = await self.session.execute(
-            select(DeskClosure)
-            .where(DeskClosure.hub == hub, DeskClosure.end_at > after)
-            .order_by(DeskClosure.start_at)
-        )
+        rows = await self.session.execute(_CLOSURES_AFTER, {"hub": hub, "after": after})
         return rows.scalars().all()
 
     async def add_closure(self, closure: DeskClosure) -> None:
@@ -182,20 +178,7 @@ class Store:
 
     async def policy(self, hub: str, kind: str) -> Policy | None:
         row = (await self.session.execute(_POLICY, {"hub": hub, "kind": kind})).first()
-        if row is None:
-            return None
-        return Policy(
-            kind=row.kind,
-            lendable=row.lendable,
-            default_days=row.default_days,
-            min_days=row.min_days,
-            max_days=row.max_days,
-            season_end=row.season_end,
-            max_renewals=row.max_renewals,
-            max_items_per_borrower=row.max_items_per_borrower,
-            buffer_minutes=row.buffer_minutes,
-            hold_hours=row.hold_hours,
-        )
+        return None if row is None else Policy(**row._mapping)
 
     # --- items ------------------------------------------------------------------------
 
@@ -677,23 +660,15 @@ class Store:
 # take their values as bound parameters.
 
 _CLOSURES_AFTER = (
-    select(DeskClosure.start_at, DeskClosure.end_at, DeskClosure.reason)
+    select(DeskClosure)
     .where(DeskClosure.hub == bindparam("hub"), DeskClosure.end_at > bindparam("after"))
     .order_by(DeskClosure.start_at)
 )
 
-_POLICY = select(
-    LoanPolicy.kind,
-    LoanPolicy.lendable,
-    LoanPolicy.default_days,
-    LoanPolicy.min_days,
-    LoanPolicy.max_days,
-    LoanPolicy.season_end,
-    LoanPolicy.max_renewals,
-    LoanPolicy.max_items_per_borrower,
-    LoanPolicy.buffer_minutes,
-    LoanPolicy.hold_hours,
-).where(LoanPolicy.hub == bindparam("hub"), LoanPolicy.kind == bindparam("kind"))
+# The policy's columns are the rule's fields, read by name.
+_POLICY = select(*(getattr(LoanPolicy, field.name) for field in fields(Policy))).where(
+    LoanPolicy.hub == bindparam("hub"), LoanPolicy.kind == bindparam("kind")
+)
 
 _FREE_ITEM = (
     Store._lendable(bindparam("hub"), bindparam("kind"))

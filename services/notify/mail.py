@@ -103,6 +103,7 @@ class _Unfolded(Compat32):
 
 
 _UNFOLDED = _Unfolded()
+_UNFOLDED_CRLF = _UNFOLDED.clone(linesep="\r\n")
 
 
 def _text_part(text: str, subtype: str) -> Message:
@@ -122,7 +123,7 @@ def _address(value: str) -> str:
 def _wire(message: Message) -> bytes:
     """The message as sent: CRLF lines, headers folded as the message's policy says
     (aiosmtplib's own flattening would refold a compat32 message at 78 characters)."""
-    policy = SMTP if isinstance(message, EmailMessage) else _UNFOLDED.clone(linesep="\r\n")
+    policy = SMTP if isinstance(message, EmailMessage) else _UNFOLDED_CRLF
     with io.BytesIO() as out:
         BytesGenerator(out, policy=policy).flatten(message)
         return out.getvalue()

@@ -170,10 +170,8 @@ class Store:
             return
         # Inserted if absent, else updated only where older, in one statement: two
         # consumers on one item cannot both insert.
-        changed = tuple(fields)
         values = {"key": change.key, "label": "", **fields}
-        upsert = _digest_upsert(self._dialect, tuple(values), changed)
-        await self.session.execute(upsert, values)
+        await self.session.execute(_digest_upsert(self._dialect, tuple(fields)), values)
 
     async def digest_items(self, role: str, until: datetime) -> list[Item]:
         """The role's open items that a digest may list: those before `until` (today's and
@@ -445,10 +443,9 @@ def _finish(keys: tuple[str, ...]) -> Any:
 
 
 @functools.cache
-def _digest_upsert(dialect: str, columns: tuple[str, ...], changed: tuple[str, ...]) -> Any:
-    """A digest row inserted with `columns`, or its `changed` columns updated where the
-    stored row is older than the event."""
-    del columns  # a part of the cache key only: the values come with each execution
+def _digest_upsert(dialect: str, changed: tuple[str, ...]) -> Any:
+    """A digest row inserted with the values given, or its `changed` columns updated
+    where the stored row is older than the event."""
     insert = insert_for(dialect)(_DIGEST_ITEMS)
     return insert.on_conflict_do_update(
         index_elements=["key"],

@@ -21,6 +21,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -259,16 +260,8 @@ class Store:
     async def active_overlapping(
         self, resource_id: str, start: datetime, block_end: datetime
     ) -> list[domain.Busy]:
-        """Active bookings whose blocked range meets [start, block_end).
-
-        The lower bound on start_at (MAX_SPAN) keeps this an index range however many
-        bookings the resource has had."""
-        values = {
-            "resource_id": resource_id,
-            "block_end": block_end,
-            "reach": start - domain.MAX_SPAN,
-            "start": start,
-        }
+        """Active bookings whose blocked range meets [start, block_end)."""
+        values = {"resource_id": resource_id, "block_end": block_end, "start": start}
         rows = await self.session.execute(_ACTIVE_OVERLAPPING, values)
         return [domain.Busy(*row) for row in rows]
 
@@ -903,12 +896,28 @@ _CLOSURES_AROUND = select(Closure.start_at, Closure.end_at, Closure.reason).wher
     Closure.end_at > bindparam("after"),
 )
 
-_ACTIVE_OVERLAPPING = select(
-    Booking.id, Booking.start_at, Booking.end_at, Booking.blocked_until
-).where(
+# The active bookings of a resource never overlap (the schema refuses it), so the only
+# one starting before a range that can reach into it is the last one to start before it:
+# with those starting inside the range, two short index ranges, however densely the
+# resource is booked. (A bound of MAX_SPAN before the range instead read every booking of
+# the 8 days before: 1,100 rows for a room booked every 10 minutes.)
+_ACTIVE_OF_RESOURCE = (
     Booking.resource_id == bindparam("resource_id"),
     Booking.status.in_(domain.ACTIVE),
-    Booking.start_at < bindparam("block_end"),
-    Booking.start_at > bindparam("reach"),
-    Booking.blocked_until > bindparam("start"),
+)
+_BUSY_COLUMNS = (Booking.id, Booking.start_at, Booking.end_at, Booking.blocked_until)
+_LAST_BEFORE = (
+    select(*_BUSY_COLUMNS)
+    .where(*_ACTIVE_OF_RESOURCE, Booking.start_at < bindparam("start"))
+    .order_by(Booking.start_at.desc())
+    .limit(1)
+    .subquery()
+)
+_ACTIVE_OVERLAPPING = union_all(
+    select(*_BUSY_COLUMNS).where(
+        *_ACTIVE_OF_RESOURCE,
+        Booking.start_at >= bindparam("start"),
+        Booking.start_at < bindparam("block_end"),
+    ),
+    select(_LAST_BEFORE).where(_LAST_BEFORE.c.blocked_until > bindparam("start")),
 )

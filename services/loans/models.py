@@ -27,6 +27,9 @@ class Base(DeclarativeBase):
 metadata = Base.metadata
 messaging = add_messaging_tables(metadata)
 
+# An item's own row says it may be lent now: neither on loan nor retired.
+FREE_ITEM_ROW = "current_loan_id IS NULL AND retired_at IS NULL"
+
 
 class LoanPolicy(Base):
     """How one kind of item is lent at one hub."""
@@ -49,7 +52,19 @@ class LoanPolicy(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (UniqueConstraint("hub", "label", name="uq_items_hub_label"),)
+    __table_args__ = (
+        UniqueConstraint("hub", "label", name="uq_items_hub_label"),
+        # The items a check-out may pick, in the order it picks them: its search follows
+        # the items on the shelf, not every item lent out before the first free one.
+        Index(
+            "ix_items_free",
+            "hub",
+            "kind",
+            "label",
+            sqlite_where=text(FREE_ITEM_ROW),
+            postgresql_where=text(FREE_ITEM_ROW),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     hub: Mapped[str] = mapped_column(String(50), index=True)

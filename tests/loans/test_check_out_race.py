@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from tests.loans.support import DESK, OPEN_TUESDAY, Clock, loans_service
 from tests.support.apps import STAFF_TOKENS, RunningService
@@ -104,3 +105,42 @@ async def test_check_outs_by_kind_at_once_on_two_processes(
 
                 codes = await asyncio.gather(*(check_out(n) for n in range(40)))
                 assert codes == [201] * 40
+
+
+async def test_the_pick_follows_the_free_items_only(
+    database_url: str, redis_url: str, prefix: str
+) -> None:
+    """A check-out's search for a free item steps over no item on loan, and reads no
+    reservation but the item's own open offer: SQLite's plan for the very statement a
+    check-out sent, with its values (PostgreSQL plans by table statistics, so only SQLite
+    is asked). Before migration 0005: the (hub, label) index, past every item lent."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the plan asked of SQLite")
+    async with loans_service(database_url, redis_url, prefix, Clock(OPEN_TUESDAY)) as svc:
+        await _stock(svc, 5)
+        sent: list[tuple[str, object]] = []
+
+        def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:  # type: ignore[no-untyped-def]
+            if statement.startswith("SELECT items.") and "current_loan_id IS NULL" in statement:
+                sent.append((statement, parameters))
+
+        engine = svc.runtime.db.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", keep)
+        try:
+            answers = await _rush([svc], 3)
+        finally:
+            event.remove(engine, "before_cursor_execute", keep)
+        assert [code for code, _ in answers] == [201, 201, 201]
+        assert len(sent) == 3
+        statement, parameters = sent[-1]
+        async with svc.runtime.db.engine.connect() as conn:
+            raw = await conn.get_raw_connection()
+            plan = [
+                row[-1]
+                for row in raw.driver_connection._conn.execute(  # type: ignore[union-attr]
+                    f"EXPLAIN QUERY PLAN {statement}", parameters
+                )
+            ]
+    assert any("USING INDEX ix_items_free" in step for step in plan), plan
+    assert any("USING INDEX uq_reservations_offered_item" in step for step in plan), plan
+    assert not any(step.startswith("SCAN") for step in plan), plan

@@ -394,12 +394,15 @@ async def make_booking(uow: Uow, cmd: MakeBooking) -> Booked:
     if cmd.catering is not None:
         domain.check_serving_time(cmd.start, cmd.end, cmd.catering.serve_at)
     slot = domain.Slot(require_aware(cmd.start), require_aware(cmd.end))  # stored as UTC
-    await uow.store.lock_resource(details.resource_id)
     resource = await _bookable(uow, details.resource_id)
     policy = policy_of(resource)
     calendar = await uow.store.calendar_for(resource, slot.start, slot.end)
     if refused := domain.slot_refusal(_ask(resource, policy, calendar, details, booker), slot, now):
         raise refused
+    # Only what other bookings of the resource change is read after its lock (the week's
+    # quota, the overlap): the lock is held for as few round trips as it can be, since
+    # every writer of the resource waits for it.
+    await uow.store.lock_resource(resource.id)
     ledger = await _quota_ledger(uow, resource, policy, booker, [slot])
     if ledger is not None and (refused := ledger.refusal(slot.start, slot.end)):
         raise refused
@@ -435,11 +438,11 @@ async def make_series(uow: Uow, cmd: MakeSeries) -> SeriesBooked:
         until=cmd.until,
     )
     slots = domain.occurrences(dates, cmd.start_time, cmd.end_time)
-    await uow.store.lock_resource(details.resource_id)
     resource = await _bookable(uow, details.resource_id)
     policy = policy_of(resource)
     calendar = await uow.store.calendar_for(resource, slots[0].start, slots[-1].end)
     ask = _ask(resource, policy, calendar, details, booker)
+    await uow.store.lock_resource(resource.id)  # as make_booking: after what it does not guard
     ledger = await _quota_ledger(uow, resource, policy, booker, slots)
     judged = []
     for slot in slots:

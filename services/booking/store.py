@@ -342,11 +342,13 @@ class Store:
             domain.FreeTime(r.id, r.org_number, r.resource_id, r.start_at, r.end_at) for r in rows
         ]
 
-    async def add_booking(self, booking: Booking) -> None:
-        # Written at once, so that the database's overlap guard answers inside the use
-        # case; as one Core statement (shared.db.insert_new): the booking is not changed
-        # again in the transaction that makes it.
+    async def add_booking(self, booking: Booking, actor: str) -> None:
+        """A new booking with its first history row. Written at once, so that the
+        database's overlap guard answers inside the use case; as Core statements
+        (shared.db.insert_new): neither is changed again in the transaction that makes it,
+        and the ORM's flush of the history row cost more than the booking's own insert."""
         await insert_new(self.session, booking)
+        await insert_new(self.session, _history_of(booking, actor, booking.created_at))
 
     async def insert_bookings(
         self, bookings: Sequence[Booking], *, actor: str, at: datetime, note: str
@@ -373,11 +375,7 @@ class Store:
         await self.session.flush()
 
     def record(self, booking: Booking, actor: str, at: datetime, note: str | None = None) -> None:
-        self.session.add(
-            BookingHistory(
-                booking_id=booking.id, at=at, status=booking.status, actor=actor, note=note
-            )
-        )
+        self.session.add(_history_of(booking, actor, at, note))
 
     async def booking_for_update(self, booking_id: str) -> Booking | None:
         return await self.session.scalar(
@@ -883,6 +881,14 @@ class Store:
             (number, name, group, (end - start).total_seconds() / 3600)
             for number, name, group, start, end in rows.all()
         ]
+
+
+def _history_of(
+    booking: Booking, actor: str, at: datetime, note: str | None = None
+) -> BookingHistory:
+    return BookingHistory(
+        booking_id=booking.id, at=at, status=booking.status, actor=actor, note=note
+    )
 
 
 # --- a booking's reads, built once ---------------------------------------------------------

@@ -1379,8 +1379,7 @@ async def _insert(
 ) -> None:
     """Write a new booking with its history and its event. The database's own overlap
     guard may still refuse it here (store.refusal_of makes that the same 409)."""
-    await uow.store.add_booking(booking)
-    uow.store.record(booking, "owner", booking.created_at)
+    await uow.store.add_booking(booking, "owner")
     if booking.status == "pending":
         uow.record(
             events.BookingRequested(

@@ -142,7 +142,7 @@ async def test_the_database_guard_is_read_as_the_same_conflict(units: Units) -> 
     copy = {c.key: getattr(first, c.key) for c in Booking.__table__.columns}
 
     async def bypass(uow: Uow) -> None:
-        await uow.store.add_booking(Booking(**{**copy, "id": str(uuid.uuid4())}))
+        await uow.store.add_booking(Booking(**{**copy, "id": str(uuid.uuid4())}), "owner")
 
     refusal = await refused(units, bypass)
     assert isinstance(refusal, Conflict)
@@ -182,7 +182,8 @@ async def test_a_range_query_finds_the_longest_booking_that_began_before_it(
                         "end_at": end,
                         "blocked_until": end,
                     }
-                )
+                ),
+                "owner",
             )
 
     await units.run(write)

@@ -280,7 +280,8 @@ async def insert_new(session: AsyncSession, *rows: Any) -> None:
         return
     table = rows[0].__table__
     connection = await session.connection()
-    await connection.execute(_insert_of(table), [_values_of(row, table) for row in rows])
+    values = [_values_of(row, table) for row in rows]
+    await connection.execute(insert_into(table), values if len(values) > 1 else values[0])
 
 
 def _values_of(row: Any, table: Any) -> dict[str, Any]:
@@ -298,7 +299,8 @@ def _values_of(row: Any, table: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def _insert_of(table: Any) -> Any:
+def insert_into(table: Any) -> Any:
+    """The table's plain INSERT, built once: its values are given at execution."""
     return sqlalchemy_insert(table)
 
 

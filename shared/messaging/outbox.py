@@ -27,13 +27,13 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.calendar import utcnow
-from shared.db import Database, try_advisory_xact_lock
+from shared.db import Database, insert_into, try_advisory_xact_lock
 from shared.events import CATALOG, CONSUMERS, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
@@ -87,20 +87,21 @@ async def emit_envelopes(
     if not envelopes:
         return
     now = utcnow()
-    # Core executemany: the ORM's unit of work costs a round trip per row on SQLite.
-    await session.execute(
-        insert(tables.outbox),
-        [
-            {
-                "event_id": e.id,
-                "stream": _stream_of(e),
-                "type": e.type,
-                "payload": e.to_json(),
-                "created_at": now,
-            }
-            for e in envelopes
-        ],
-    )
+    rows = [
+        {
+            "event_id": e.id,
+            "stream": _stream_of(e),
+            "type": e.type,
+            "payload": e.to_json(),
+            "created_at": now,
+        }
+        for e in envelopes
+    ]
+    # One cached Core statement on the session's connection (several rows: one
+    # executemany); the session's own execute would first flush its pending objects,
+    # which the unit of work does right after, and costs more than the insert.
+    connection = await session.connection()
+    await connection.execute(insert_into(tables.outbox), rows if len(rows) > 1 else rows[0])
     session.info[_PENDING_KEY] = True
 
 

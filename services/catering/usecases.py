@@ -156,7 +156,6 @@ async def _place(
     calendar = await _calendar(uow, cmd.hub)
     timing = domain.check_timing(cmd.kind, cmd.pickup_at, now, calendar, rules)
     needed = domain.portions(priced)
-    await _reserve(uow, cmd.hub, timing.pickup_day, needed, calendar, rules.daily_capacity)
     status = Status.PENDING_ACCEPTANCE if timing.short_notice else Status.PLACED
     order = _new_order(
         cmd, timing, now, status, booking_id=booking_id, manage_token_hash=manage_token_hash
@@ -174,6 +173,10 @@ async def _place(
         for p in priced
     ]
     await uow.store.add_order(order)
+    # The day's portions last: from the moment they are taken, every order for that day
+    # waits for this transaction (PostgreSQL holds the day's row until it commits), so the
+    # order's own rows are written before, and a refusal rolls them back.
+    await _reserve(uow, cmd.hub, timing.pickup_day, needed, calendar, rules.daily_capacity)
     return order
 
 

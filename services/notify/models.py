@@ -31,7 +31,8 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("event_id", "recipient", "channel", name="uq_delivery_once"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # The sender's claim, a loop per channel: what is due of one channel, in order.
+        Index("ix_deliveries_due", "status", "channel", "next_attempt_at"),
         Index("ix_deliveries_recipient", "recipient"),
         Index("ix_deliveries_provider_ref", "provider_ref"),
     )

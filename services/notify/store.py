@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, delete, func, literal, o
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.digest import Item, ItemChange
-from services.notify.domain import Preference, Status
+from services.notify.domain import CHANNELS, Channel, Preference, Status
 from services.notify.models import (
     DeliveryRow,
     DigestItemRow,
@@ -63,8 +63,9 @@ class Store:
     def _insert(self) -> Any:
         return insert_for(self._dialect)
 
-    def _due_now(self) -> None:
-        self.session.info[DELIVERIES_DUE] = True
+    def _due_now(self, channels: Iterable[Channel] = CHANNELS) -> None:
+        """After commit, wake the sender's loops of these channels (timers.Sender)."""
+        self.session.info.setdefault(DELIVERIES_DUE, set()).update(channels)
 
     # --- deliveries -------------------------------------------------------------------
 
@@ -75,8 +76,9 @@ class Store:
         # a multi-row VALUES was compiled anew for every event.
         stmt = _add_deliveries(self._dialect)
         inserted = set((await self.session.execute(stmt, values)).scalars())
-        if any(v["status"] == "queued" and v["id"] in inserted for v in values):
-            self._due_now()
+        due = {v["channel"] for v in values if v["status"] == "queued" and v["id"] in inserted}
+        if due:
+            self._due_now(due)
         return inserted
 
     async def delivery(self, delivery_id: str) -> DeliveryRow | None:
@@ -117,7 +119,7 @@ class Store:
         row.status, row.attempts, row.next_attempt_at = "queued", 0, now
         row.failed_at, row.updated_at = None, now
         await self.session.flush()
-        self._due_now()
+        self._due_now([cast(Channel, row.channel)])
 
     # --- preferences --------------------------------------------------------------------
 
@@ -354,13 +356,20 @@ class Store:
         return released
 
     async def claim_due(
-        self, sender_id: str, now: datetime, lease_until: datetime, limit: int
+        self,
+        sender_id: str,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        channels: Sequence[Channel] = CHANNELS,
     ) -> list[DeliveryRow]:
-        """Take up to `limit` due deliveries for the sender. PostgreSQL skips rows another
-        sender is taking (FOR UPDATE SKIP LOCKED); SQLite's BEGIN IMMEDIATE serialises
-        claims. The rows come back as read, with the claim and the attempt added."""
+        """Take up to `limit` due deliveries of these channels for the sender. PostgreSQL
+        skips rows another sender is taking (FOR UPDATE SKIP LOCKED); SQLite's BEGIN
+        IMMEDIATE serialises claims. The rows come back as read, with the claim and the
+        attempt added."""
         query = _due(self._dialect == "postgresql", limit)
-        rows = list((await self.session.execute(query, {"now": now})).scalars())
+        values = {"now": now, "channels": list(channels)}
+        rows = list((await self.session.execute(query, values)).scalars())
         if not rows:
             return []
         connection = await self.session.connection()
@@ -405,10 +414,15 @@ _PREFERENCES = select(
 
 @functools.cache
 def _due(skip_locked: bool, limit: int) -> Any:
-    """Up to `limit` deliveries due at `now`; PostgreSQL skips rows another sender locks."""
+    """Up to `limit` deliveries of `channels` due at `now`; PostgreSQL skips rows another
+    sender locks."""
     query = (
         select(DeliveryRow)
-        .where(DeliveryRow.status == "queued", DeliveryRow.next_attempt_at <= bindparam("now"))
+        .where(
+            DeliveryRow.status == "queued",
+            DeliveryRow.channel.in_(bindparam("channels", expanding=True)),
+            DeliveryRow.next_attempt_at <= bindparam("now"),
+        )
         .order_by(DeliveryRow.next_attempt_at)
         .limit(limit)
     )

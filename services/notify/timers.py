@@ -34,7 +34,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from services.notify import usecases
-from services.notify.domain import CircuitBreaker, RetryPolicy, SendResult
+from services.notify.domain import CHANNELS, Channel, CircuitBreaker, RetryPolicy, SendResult
 from services.notify.mail import SmtpPool, build_email
 from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings, notify_rules, notify_settings
@@ -142,11 +142,21 @@ class Recorder:
     (`slot()`), which the commit of its outcome frees. A database that is slow to commit
     slows the sending down instead of widening the window."""
 
-    def __init__(self, commit: Callable[[Outcomes], Awaitable[None]], window: int) -> None:
+    def __init__(
+        self,
+        commit: Callable[[Outcomes], Awaitable[None]],
+        window: int | None = None,
+        *,
+        slots: asyncio.Semaphore | None = None,
+    ) -> None:
+        """`window` slots of its own, or `slots` shared with other recorders (a sender's
+        loops share one window)."""
+        if (window is None) == (slots is None):
+            raise ValueError("give a window or shared slots")
         self._commit = commit
         self._pending: Outcomes = []
         self._task: asyncio.Task[None] | None = None
-        self._slots = asyncio.Semaphore(window)
+        self._slots = slots if slots is not None else asyncio.Semaphore(window or 0)
         self._singly = 0  # outcomes to commit one at a time, after a group failed
 
     async def slot(self) -> None:
@@ -210,16 +220,20 @@ class Sender:
         self._generation = 0
         # Until when (monotonic) nobody can have taken this sender for dead.
         self._safe_until = 0.0
-        self._wake = asyncio.Event()
+        # A loop per channel (see run), each woken by its own event; the window of
+        # messages sent but not yet recorded is the instance's, shared by its loops.
+        self._wake = {channel: asyncio.Event() for channel in CHANNELS}
+        self._unrecorded = asyncio.Semaphore(self.settings.unrecorded_window)
 
     # --- waking ---------------------------------------------------------------------------
 
     def wake(self) -> None:
-        self._wake.set()
+        for event in self._wake.values():
+            event.set()
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(DELIVERIES_DUE, False):
-            self._wake.set()
+        for channel in session.info.pop(DELIVERIES_DUE, ()):
+            self._wake[channel].set()
 
     # --- the instance ---------------------------------------------------------------------
 
@@ -254,7 +268,7 @@ class Sender:
             return
         self._beaten_at(started)
         if beaten.released:
-            self._wake.set()
+            self.wake()
 
     async def _beating(self) -> None:
         while True:
@@ -281,33 +295,42 @@ class Sender:
         await self._register()
         beating = asyncio.create_task(self._beating(), name="notify-heartbeat")
         try:
-            while True:
-                try:
-                    handled = await self.send_due(channels)
-                except Busy as exc:  # the database is away or busy: wait, then again
-                    log.warning("sender waiting for the database: %s", exc.code)
-                    handled = 0
-                if handled < self.settings.batch:
-                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
-                    # that lands as the event is set, and the loop would never stop.
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self.settings.poll_seconds):
-                            await self._wake.wait()
-                    self._wake.clear()
+            # A loop per channel: a text claimed while emails are being sent goes at once,
+            # not after the slowest email of the batch before it (booking -> SMS latency).
+            async with asyncio.TaskGroup() as loops:
+                for channel in CHANNELS:
+                    loops.create_task(self._sending(channels, channel), name=f"notify-{channel}")
         finally:
             beating.cancel()
             await asyncio.gather(beating, return_exceptions=True)
             await channels.aclose()
             await self._retire()
 
-    async def send_due(self, channels: Channels) -> int:
+    async def _sending(self, channels: Channels, channel: Channel) -> None:
+        wake = self._wake[channel]
+        while True:
+            try:
+                handled = await self.send_due(channels, (channel,))
+            except Busy as exc:  # the database is away or busy: wait, then again
+                log.warning("sender waiting for the database: %s", exc.code)
+                handled = 0
+            if handled < self.settings.batch:
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                # that lands as the event is set, and the loop would never stop.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.settings.poll_seconds):
+                        await wake.wait()
+                wake.clear()
+
+    async def send_due(self, channels: Channels, which: tuple[Channel, ...] = CHANNELS) -> int:
+        """Claim and send what is due on the channels `which`; the count claimed."""
         if time.monotonic() >= self._safe_until:
             return 0  # until a heartbeat says we are alive
         sender_id, generation = self.sender_id, self._generation
         claimed, at = time.monotonic(), utcnow()
         lease = self.settings.claim_lease_seconds
         command = usecases.ClaimDue(
-            sender_id, at, at + timedelta(seconds=lease), self.settings.batch
+            sender_id, at, at + timedelta(seconds=lease), self.settings.batch, which
         )
         rows = await self.runtime.uow.run(lambda uow: usecases.claim_due(uow, command))
         if rows is None:
@@ -322,9 +345,7 @@ class Sender:
             now = time.monotonic()
             return generation == self._generation and now < min(self._safe_until, safe_until)
 
-        recorder = Recorder(
-            lambda group: self._record(sender_id, group), self.settings.unrecorded_window
-        )
+        recorder = Recorder(lambda group: self._record(sender_id, group), slots=self._unrecorded)
         settings = self.settings
 
         async def send(

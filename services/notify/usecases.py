@@ -16,6 +16,8 @@ from pydantic import BaseModel
 
 from services.notify import digest, routing
 from services.notify.domain import (
+    CHANNELS,
+    Channel,
     Preference,
     RetryPolicy,
     SendResult,
@@ -328,6 +330,7 @@ class ClaimDue:
     at: datetime
     lease_until: datetime
     limit: int
+    channels: tuple[Channel, ...] = CHANNELS
 
 
 async def claim_due(uow: Work, cmd: ClaimDue) -> list[DeliveryRow] | None:
@@ -336,7 +339,9 @@ async def claim_due(uow: Work, cmd: ClaimDue) -> list[DeliveryRow] | None:
     never claims in the name of an instance whose claims are being taken over."""
     if not await uow.store.beat(cmd.sender_id, cmd.at):
         return None
-    return await uow.store.claim_due(cmd.sender_id, uow.now(), cmd.lease_until, cmd.limit)
+    return await uow.store.claim_due(
+        cmd.sender_id, uow.now(), cmd.lease_until, cmd.limit, cmd.channels
+    )
 
 
 async def retire_sender(uow: Work, sender_id: str) -> int:

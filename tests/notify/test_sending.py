@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from email.message import EmailMessage
 
+from knutepunkt.devsinks import Fault
 from shared.events import Contact
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
@@ -117,6 +118,27 @@ async def test_transient_failures_give_up_after_the_limit(hub: Factory) -> None:
 async def _of_type(h, event_type: str, at_least: int = 1) -> list[dict]:  # type: ignore[no-untyped-def, type-arg]
     found = [o for o in await h.outcomes() if o["type"] == event_type]
     return found if len(found) >= at_least else []
+
+
+async def test_a_slow_sms_gateway_holds_up_no_email(hub: Factory) -> None:
+    """Texts and emails are sent by loops of their own: an email that falls due while a
+    text waits on a slow gateway goes at once, not when the text's batch is done."""
+    async with hub() as h:
+        h.sms.add_faults(Fault(200, delay=8))  # answers normally, 8 s late
+        confirmed = sample(
+            "BookingConfirmed", booker=CUSTOMER, participants=[], auto_approved=False
+        )
+        first = await h.publish(confirmed)
+        await wait_for(lambda: h.sms.attempts >= 1, timeout=15)
+        other = Contact(name="Ola Nordmann", email="ola@example.org", phone="+47 000 00 011")
+        await h.publish(sample("LoanReturned", borrower=other))
+        await h.mail.wait_for(lambda m: "ola@example.org" in m.rcpt_tos, timeout=15)
+        assert h.sms.messages == []  # the slow text is still waiting for its answer
+        rows = await h.notifications(event_id=first)
+        assert [r["status"] for r in rows if r["channel"] == "sms"] == ["sending"]
+        [sms] = await h.sms.wait_for(1, timeout=15)
+        assert sms.text.startswith("Bekreftet")
+        await wait_for(lambda: h.settled(first, 2), timeout=15)
 
 
 async def test_sms_gateway_500_then_200_and_a_delivery_report(hub: Factory) -> None:

@@ -8,6 +8,9 @@
    20-week season: the time to compute the proposal and to publish it, the latter as a ratio
    to booking the same number of bookings one by one (POST /bookings) in the same run.
    `--part season` runs only this.
+4. `--ceiling`: POST /bookings once more with the unit of work answering at once (the first
+   booking's answer for every request): what the HTTP stack alone leaves of the trivial
+   endpoint's rate, the most any use case could reach.
 
 Prints figures and ratios; asserts nothing about speed. SQLite by default (a temp file);
 --postgres takes an admin URL and uses a fresh database it drops afterwards.
@@ -228,6 +231,37 @@ async def season_bench(base_url: str, one_by_one_count: int | None = None) -> No
     print(f"ratio publish : one by one = {publishing * 1000 / (one_by_one * booked):.3f}")
 
 
+class _Answered:
+    """A service's units of work with the first booking's answer given to every later
+    request at once: no statement, no event."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.answer: Any = None
+
+    async def run(self, work: Any, *, read_only: bool = False) -> Any:
+        if self.answer is None:
+            self.answer = await self.real.run(work, read_only=read_only)
+        return self.answer
+
+
+async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) -> None:
+    """POST /bookings as above with nothing behind the route: what the clients, the server,
+    FastAPI and the request's and answer's models cost. No use case can make the ratio
+    above this."""
+    runtime = app.state.runtime
+    real = runtime.uow
+    runtime.uow = _Answered(real)
+    try:
+        rps, _, statuses = await run_clients(n, book, base_url)
+    finally:
+        runtime.uow = real
+    print(
+        f"POST /bookings, the unit of work answering at once: {rps:8.0f}/s  statuses {statuses}"
+        f"  ratio to trivial {rps / base_rps:.3f} (the ceiling the HTTP stack leaves)"
+    )
+
+
 def _print_sql(spent: Counts, n: int, wanted: bool) -> None:
     if wanted:
         print("  statements per booking (all of the process's engines):")
@@ -243,6 +277,11 @@ async def main() -> None:
     parser.add_argument("--part", choices=("all", "bookings", "season"), default="all")
     parser.add_argument("--one-by-one", type=int, default=None, help="season: bookings timed")
     parser.add_argument("--sql", action="store_true", help="print the statements a booking sends")
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="also POST /bookings with the unit of work answering at once: the HTTP stack's share",
+    )
     args = parser.parse_args()
     probe = Probe.install(keep_sql=args.sql)
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
@@ -301,6 +340,14 @@ async def main() -> None:
             print(f"  trivial:  {spent_trivial.per(3000)}")
             print(f"  bookings: {spent.per(args.bookings, 'booking')}")
             _print_sql(spent, args.bookings, args.sql)
+            if args.ceiling:
+                after = NOW + SLOT * (args.bookings + 1)  # free slots: the first is booked
+
+                async def book_after(client: httpx.AsyncClient, i: int) -> int:
+                    r = await client.post("/bookings", json=body(throughput_room, i, after))
+                    return r.status_code
+
+                await _ceiling(app, book_after, base_url, base_rps, args.bookings)
 
             # Existing bookings in the past weeks of the same resource; new ones after them.
             far = NOW + timedelta(days=400)

@@ -279,9 +279,15 @@ async def insert_new(session: AsyncSession, *rows: Any) -> None:
     if not rows:
         return
     table = rows[0].__table__
+    await insert_values(session, table, [_values_of(row, table) for row in rows])
+
+
+async def insert_values(session: AsyncSession, table: Any, values: list[dict[str, Any]]) -> None:
+    """INSERT rows given as values now, as the table's one cached Core statement on the
+    session's connection (one row: an execute; several: one executemany). The session's
+    own execute would first flush its pending objects, and costs more than the insert."""
     connection = await session.connection()
-    values = [_values_of(row, table) for row in rows]
-    await connection.execute(insert_into(table), values if len(values) > 1 else values[0])
+    await connection.execute(_insert_into(table), values if len(values) > 1 else values[0])
 
 
 def _values_of(row: Any, table: Any) -> dict[str, Any]:
@@ -299,7 +305,7 @@ def _values_of(row: Any, table: Any) -> dict[str, Any]:
 
 
 @functools.cache
-def insert_into(table: Any) -> Any:
+def _insert_into(table: Any) -> Any:
     """The table's plain INSERT, built once: its values are given at execution."""
     return sqlalchemy_insert(table)
 

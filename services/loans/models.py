@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -26,9 +27,6 @@ class Base(DeclarativeBase):
 
 metadata = Base.metadata
 messaging = add_messaging_tables(metadata)
-
-# An item's own row says it may be lent now: neither on loan nor retired.
-FREE_ITEM_ROW = "current_loan_id IS NULL AND retired_at IS NULL"
 
 
 class LoanPolicy(Base):
@@ -52,19 +50,7 @@ class LoanPolicy(Base):
 
 class Item(Base):
     __tablename__ = "items"
-    __table_args__ = (
-        UniqueConstraint("hub", "label", name="uq_items_hub_label"),
-        # The items a check-out may pick, in the order it picks them: its search follows
-        # the items on the shelf, not every item lent out before the first free one.
-        Index(
-            "ix_items_free",
-            "hub",
-            "kind",
-            "label",
-            sqlite_where=text(FREE_ITEM_ROW),
-            postgresql_where=text(FREE_ITEM_ROW),
-        ),
-    )
+    __table_args__ = (UniqueConstraint("hub", "label", name="uq_items_hub_label"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     hub: Mapped[str] = mapped_column(String(50), index=True)
@@ -81,6 +67,21 @@ class Item(Base):
     # the row it locks: a NOT EXISTS on loans is not re-checked, and lost to the unique
     # index below. The index stays the hard rule; this column is how the pick sees it.
     current_loan_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+
+
+# An item's own row says it may be lent now: neither on loan nor retired. The check-out's
+# pick says it with these very terms, and its index holds only such items, in the order
+# the pick wants them: its search follows the items on the shelf, not every item lent out
+# before the first free one.
+ITEM_FREE = and_(Item.current_loan_id.is_(None), Item.retired_at.is_(None))
+Index(
+    "ix_items_free",
+    Item.hub,
+    Item.kind,
+    Item.label,
+    sqlite_where=ITEM_FREE,
+    postgresql_where=ITEM_FREE,
+)
 
 
 class Borrower(Base):

@@ -34,6 +34,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from services.loans.domain import OPEN, UNLENDABLE, Policy, ReservationStatus
 from services.loans.models import (
+    ITEM_FREE,
     Borrower,
     DeskClosure,
     Item,
@@ -245,9 +246,8 @@ class Store:
         return select(Item).where(
             Item.hub == hub,
             Item.kind == kind,
-            Item.retired_at.is_(None),
+            ITEM_FREE,
             Item.condition.not_in(UNLENDABLE),
-            Item.current_loan_id.is_(None),
         )
 
     async def free_item(self, hub: str, kind: str, now: datetime, borrower_id: str) -> Item | None:

@@ -361,7 +361,7 @@ class Store:
         now: datetime,
         lease_until: datetime,
         limit: int,
-        channels: Sequence[Channel] = CHANNELS,
+        channels: Sequence[Channel],
     ) -> list[DeliveryRow]:
         """Take up to `limit` due deliveries of these channels for the sender. PostgreSQL
         skips rows another sender is taking (FOR UPDATE SKIP LOCKED); SQLite's BEGIN

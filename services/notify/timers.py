@@ -143,20 +143,14 @@ class Recorder:
     slows the sending down instead of widening the window."""
 
     def __init__(
-        self,
-        commit: Callable[[Outcomes], Awaitable[None]],
-        window: int | None = None,
-        *,
-        slots: asyncio.Semaphore | None = None,
+        self, commit: Callable[[Outcomes], Awaitable[None]], slots: asyncio.Semaphore
     ) -> None:
-        """`window` slots of its own, or `slots` shared with other recorders (a sender's
-        loops share one window)."""
-        if (window is None) == (slots is None):
-            raise ValueError("give a window or shared slots")
+        """`slots`: the window, as many as may be sent and not yet recorded; a sender's
+        loops share one."""
         self._commit = commit
         self._pending: Outcomes = []
         self._task: asyncio.Task[None] | None = None
-        self._slots = slots if slots is not None else asyncio.Semaphore(window or 0)
+        self._slots = slots
         self._singly = 0  # outcomes to commit one at a time, after a group failed
 
     async def slot(self) -> None:
@@ -310,7 +304,7 @@ class Sender:
         wake = self._wake[channel]
         while True:
             try:
-                handled = await self.send_due(channels, (channel,))
+                handled = await self.send_due(channels, channel)
             except Busy as exc:  # the database is away or busy: wait, then again
                 log.warning("sender waiting for the database: %s", exc.code)
                 handled = 0
@@ -322,15 +316,15 @@ class Sender:
                         await wake.wait()
                 wake.clear()
 
-    async def send_due(self, channels: Channels, which: tuple[Channel, ...] = CHANNELS) -> int:
-        """Claim and send what is due on the channels `which`; the count claimed."""
+    async def send_due(self, channels: Channels, channel: Channel) -> int:
+        """Claim and send what is due on `channel`; the count claimed."""
         if time.monotonic() >= self._safe_until:
             return 0  # until a heartbeat says we are alive
         sender_id, generation = self.sender_id, self._generation
         claimed, at = time.monotonic(), utcnow()
         lease = self.settings.claim_lease_seconds
         command = usecases.ClaimDue(
-            sender_id, at, at + timedelta(seconds=lease), self.settings.batch, which
+            sender_id, at, at + timedelta(seconds=lease), self.settings.batch, (channel,)
         )
         rows = await self.runtime.uow.run(lambda uow: usecases.claim_due(uow, command))
         if rows is None:
@@ -345,7 +339,7 @@ class Sender:
             now = time.monotonic()
             return generation == self._generation and now < min(self._safe_until, safe_until)
 
-        recorder = Recorder(lambda group: self._record(sender_id, group), slots=self._unrecorded)
+        recorder = Recorder(lambda group: self._record(sender_id, group), self._unrecorded)
         settings = self.settings
 
         async def send(
@@ -367,7 +361,7 @@ class Sender:
                     message = _email(row, settings)
                     await send(row, channels.email_limit, partial(channels.smtp.send, message))
 
-            await asyncio.gather(*(one(r) for r in rows if r.channel == "email"))
+            await asyncio.gather(*(one(r) for r in rows))
 
         async def send_texts() -> None:
             gate = asyncio.Semaphore(settings.sms_concurrency)
@@ -379,13 +373,10 @@ class Sender:
                     )
                     await send(row, channels.sms_limit, call)
 
-            await asyncio.gather(*(one(r) for r in rows if r.channel == "sms"))
+            await asyncio.gather(*(one(r) for r in rows))
 
         try:
-            # Texts first: each is quick to make and on its way at its first await, where
-            # an email (its .ics, its MIME) takes milliseconds of CPU to build before its
-            # first; the SMS would otherwise wait behind those.
-            await asyncio.gather(send_texts(), send_emails())
+            await (send_texts() if channel == "sms" else send_emails())
         finally:
             # Stopping too: what the providers answered is committed before we go.
             await asyncio.shield(recorder.drain())

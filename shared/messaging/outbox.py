@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.calendar import utcnow
-from shared.db import Database, insert_into, try_advisory_xact_lock
+from shared.db import Database, insert_values, try_advisory_xact_lock
 from shared.events import CATALOG, CONSUMERS, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
@@ -97,11 +97,7 @@ async def emit_envelopes(
         }
         for e in envelopes
     ]
-    # One cached Core statement on the session's connection (several rows: one
-    # executemany); the session's own execute would first flush its pending objects,
-    # which the unit of work does right after, and costs more than the insert.
-    connection = await session.connection()
-    await connection.execute(insert_into(tables.outbox), rows if len(rows) > 1 else rows[0])
+    await insert_values(session, tables.outbox, rows)
     session.info[_PENDING_KEY] = True
 
 

@@ -39,7 +39,7 @@ class Database:
 
 async def test_what_arrives_during_a_commit_goes_in_the_next_one() -> None:
     db = Database()
-    recorder = Recorder(db.commit, window=10)
+    recorder = Recorder(db.commit, asyncio.Semaphore(10))
     for name in ("a", "b", "c"):
         await recorder.slot()
         recorder.add(outcome(name))
@@ -51,7 +51,7 @@ async def test_what_arrives_during_a_commit_goes_in_the_next_one() -> None:
 
 async def test_no_more_than_the_window_is_unrecorded() -> None:
     db = Database()
-    recorder = Recorder(db.commit, window=2)
+    recorder = Recorder(db.commit, asyncio.Semaphore(2))
     for name in ("a", "b"):
         await recorder.slot()
         recorder.add(outcome(name))
@@ -69,7 +69,7 @@ async def test_a_busy_database_is_waited_for_and_nothing_is_lost() -> None:
     db = Database()
     db.busy = 2
     db.release.set()
-    recorder = Recorder(db.commit, window=10)
+    recorder = Recorder(db.commit, asyncio.Semaphore(10))
     for name in ("a", "b"):
         await recorder.slot()
         recorder.add(outcome(name))
@@ -81,7 +81,7 @@ async def test_a_busy_database_is_waited_for_and_nothing_is_lost() -> None:
 async def test_one_outcome_that_cannot_be_written_does_not_hold_up_the_others() -> None:
     db = Database()
     db.broken = {"b"}
-    recorder = Recorder(db.commit, window=3)
+    recorder = Recorder(db.commit, asyncio.Semaphore(3))
     for name in ("a", "b", "c"):
         await recorder.slot()
         recorder.add(outcome(name))

@@ -20,7 +20,7 @@ down_revision: str | None = "0004_orders"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# As models.FREE_ITEM_ROW says it today; a migration keeps its own copy.
+# As models.ITEM_FREE says it today; a migration keeps its own copy.
 _FREE = "current_loan_id IS NULL AND retired_at IS NULL"
 
 

@@ -11,6 +11,9 @@
 4. `--ceiling`: POST /bookings once more with the unit of work answering at once (the first
    booking's answer for every request): what the HTTP stack alone leaves of the trivial
    endpoint's rate, the most any use case could reach.
+5. `--split`: the same three requests (trivial, POST /bookings answered at once, POST
+   /bookings) handed to the app itself one at a time, with no server and no client: how
+   much of a request the app spends, and so how much is the HTTP around it.
 
 Prints figures and ratios; asserts nothing about speed. SQLite by default (a temp file);
 --postgres takes an admin URL and uses a fresh database it drops afterwards.
@@ -32,14 +35,14 @@ from typing import Any
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
 from bench.probe import Counts, Probe, percentile
-from bench.serving import CLIENTS, run_clients, served
+from bench.serving import CLIENTS, in_app, run_clients, served
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
@@ -262,6 +265,51 @@ async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) 
     )
 
 
+async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
+    """The app's own time for each kind of request, one at a time: no server, no client."""
+    runtime = app.state.runtime
+    trivial = await in_app(app, n, "GET", "/health/live")
+    real = runtime.uow
+    runtime.uow = _Answered(real)
+    try:
+        answered = await in_app(app, n, "POST", "/bookings", lambda i: body(resource_id, i, after))
+    finally:
+        runtime.uow = real
+    # The answered run booked its first slot for real; these begin after it.
+    booked = await in_app(app, n, "POST", "/bookings", lambda i: body(resource_id, i + 1, after))
+    print("inside the app, one request at a time (no server, no client, no socket):")
+    print(f"  GET /health/live:                       {trivial * 1e6:6.0f} µs/request")
+    print(f"  POST /bookings, unit of work answering: {answered * 1e6:6.0f} µs/request")
+    print(f"  POST /bookings:                         {booked * 1e6:6.0f} µs/booking")
+    one, more = await _unit_of_work_floor(real, n)
+    print(f"  a unit of work around one SELECT 1:     {one * 1e6:6.0f} µs")
+    print(f"  each further SELECT 1 in it:            {more * 1e6:6.0f} µs")
+
+
+async def _unit_of_work_floor(units: Any, n: int) -> tuple[float, float]:
+    """What the unit of work and its session cost before any use case: a write
+    transaction around one trivial statement, and each statement more."""
+
+    def selects(k: int) -> Any:
+        async def work(uow: Any) -> None:
+            for _ in range(k):
+                await uow.store.session.execute(_SELECT_ONE)
+
+        return work
+
+    timed = []
+    for k in (1, 8):
+        work = selects(k)
+        started = time.perf_counter()
+        for _ in range(n):
+            await units.run(work)
+        timed.append((time.perf_counter() - started) / n)
+    return timed[0], (timed[1] - timed[0]) / 7
+
+
+_SELECT_ONE = text("SELECT 1")
+
+
 def _print_sql(spent: Counts, n: int, wanted: bool) -> None:
     if wanted:
         print("  statements per booking (all of the process's engines):")
@@ -281,6 +329,11 @@ async def main() -> None:
         "--ceiling",
         action="store_true",
         help="also POST /bookings with the unit of work answering at once: the HTTP stack's share",
+    )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also the app's own time per request, handed to it with no server or client",
     )
     args = parser.parse_args()
     probe = Probe.install(keep_sql=args.sql)
@@ -348,6 +401,9 @@ async def main() -> None:
                     return r.status_code
 
                 await _ceiling(app, book_after, base_url, base_rps, args.bookings)
+            if args.split:
+                # After every slot the runs above may have booked.
+                await _split(app, throughput_room, NOW + SLOT * (3 * args.bookings + 2), 1000)
 
             # Existing bookings in the past weeks of the same resource; new ones after them.
             far = NOW + timedelta(days=400)

@@ -10,8 +10,12 @@ threads: aiosqlite's included) and the peak RSS.
     print(spent.per(n, "request"))
 
 A bench whose work runs in several processes installs one in each and sends its `Counts`
-back (they pickle). `Probe.install(keep_sql=True)` also keeps each statement's text, so
-that `Counts.top()` can say which statements a request sends.
+back (they pickle). `Probe.install(keep_sql=True)` also keeps each statement's text and
+the time from its send to its answer (the DBAPI cursor's execute), so that `Counts.top()`
+can say which statements a request sends and what each costs in the database. On SQLite
+that time is SQLite's own work: a statement runs whole on the loop's thread
+(shared/sqlite_driver.py) unless it waits for another process's lock. On PostgreSQL it is
+the round trip, and includes whatever else the loop ran while the answer was on its way.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import os
 import resource
 import statistics
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +38,8 @@ class Counts:
     cpu_seconds: float = 0.0
     peak_rss_mb: float = 0.0
     sql: Counter[str] = field(default_factory=Counter)
+    # Per statement text, the seconds from send to answer (kept with `sql`).
+    sql_seconds: Counter[str] = field(default_factory=Counter)
 
     def __sub__(self, other: Counts) -> Counts:
         return Counts(
@@ -43,6 +50,7 @@ class Counts:
             # A peak is a peak: the process's, up to the later snapshot.
             peak_rss_mb=self.peak_rss_mb,
             sql=self.sql - other.sql,
+            sql_seconds=_minus(self.sql_seconds, other.sql_seconds),
         )
 
     def per(self, n: int, unit: str = "request") -> str:
@@ -56,8 +64,20 @@ class Counts:
         )
 
     def top(self, n: int, per: int, limit: int = 12) -> list[str]:
-        """The most sent statements, as `count per unit  text` lines."""
-        return [f"{count / per:7.2f}  {text}" for text, count in self.sql.most_common(limit)][:n]
+        """The most sent statements, as `count per unit  µs each  text` lines, and last the
+        time all statements took until answered, per unit."""
+        lines = [
+            f"{count / per:7.2f}  {self.sql_seconds[text] / count * 1e6:7.1f} µs  {text}"
+            for text, count in self.sql.most_common(limit)
+        ][:n]
+        answered = sum(self.sql_seconds.values()) / per * 1e6
+        return [*lines, f"  until answered, all statements: {answered:7.0f} µs per unit"]
+
+
+def _minus(later: Counter[str], earlier: Counter[str]) -> Counter[str]:
+    # Counter's own subtraction drops what is not positive; times only grow, but a float
+    # difference of zero would lose its statement's line.
+    return Counter({key: later[key] - earlier.get(key, 0.0) for key in later})
 
 
 def percentile(values: Sequence[float], q: int) -> float:
@@ -84,6 +104,7 @@ class Probe:
         self.redis_commands = 0
         self.redis_round_trips = 0
         self.sql: Counter[str] = Counter()
+        self.sql_seconds: Counter[str] = Counter()
 
     @classmethod
     def install(cls, *, keep_sql: bool = False) -> Probe:
@@ -101,15 +122,27 @@ class Probe:
         from sqlalchemy.engine import Engine
 
         def counted(
-            _conn: Any, _cursor: Any, statement: str, _params: Any, _ctx: Any, many: bool
+            _conn: Any, _cursor: Any, statement: str, _params: Any, ctx: Any, many: bool
         ) -> None:
             self.statements += 1
-            if self.keep_sql:
+            if self.keep_sql and ctx is not None:
                 text = " ".join(statement.split())[:110]
-                self.sql[("(many) " if many else "") + text] += 1
+                ctx._probe_sql = ("(many) " if many else "") + text
+                ctx._probe_sent = time.perf_counter()
+
+        def answered(
+            _conn: Any, _cursor: Any, _statement: str, _params: Any, ctx: Any, _many: bool
+        ) -> None:
+            # A statement that failed is not counted in `sql`: its time would be no cost
+            # of the work measured.
+            text = getattr(ctx, "_probe_sql", None)
+            if text is not None:
+                self.sql[text] += 1
+                self.sql_seconds[text] += time.perf_counter() - ctx._probe_sent
 
         # On the class: every engine of the process, made before or after this.
         event.listen(Engine, "before_cursor_execute", counted)
+        event.listen(Engine, "after_cursor_execute", answered)
 
     def _hook_redis(self) -> None:
         from redis.asyncio.connection import AbstractConnection
@@ -138,4 +171,5 @@ class Probe:
             cpu_seconds=usage.ru_utime + usage.ru_stime,
             peak_rss_mb=usage.ru_maxrss / 1024,  # kB on Linux
             sql=Counter(self.sql),
+            sql_seconds=Counter(self.sql_seconds),
         )

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import os
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -248,17 +250,24 @@ class _Answered:
         return self.answer
 
 
-async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) -> None:
-    """POST /bookings as above with nothing behind the route: what the clients, the server,
-    FastAPI and the request's and answer's models cost. No use case can make the ratio
-    above this."""
+@contextlib.contextmanager
+def _answering_at_once(app: Any) -> Iterator[None]:
+    """The app's units of work replaced by `_Answered` for the block."""
     runtime = app.state.runtime
     real = runtime.uow
     runtime.uow = _Answered(real)
     try:
-        rps, _, statuses = await run_clients(n, book, base_url)
+        yield
     finally:
         runtime.uow = real
+
+
+async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) -> None:
+    """POST /bookings as above with nothing behind the route: what the clients, the server,
+    FastAPI and the request's and answer's models cost. No use case can make the ratio
+    above this."""
+    with _answering_at_once(app):
+        rps, _, statuses = await run_clients(n, book, base_url)
     print(
         f"POST /bookings, the unit of work answering at once: {rps:8.0f}/s  statuses {statuses}"
         f"  ratio to trivial {rps / base_rps:.3f} (the ceiling the HTTP stack leaves)"
@@ -267,21 +276,16 @@ async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) 
 
 async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
     """The app's own time for each kind of request, one at a time: no server, no client."""
-    runtime = app.state.runtime
     trivial = await in_app(app, n, "GET", "/health/live")
-    real = runtime.uow
-    runtime.uow = _Answered(real)
-    try:
+    with _answering_at_once(app):
         answered = await in_app(app, n, "POST", "/bookings", lambda i: body(resource_id, i, after))
-    finally:
-        runtime.uow = real
     # The answered run booked its first slot for real; these begin after it.
     booked = await in_app(app, n, "POST", "/bookings", lambda i: body(resource_id, i + 1, after))
     print("inside the app, one request at a time (no server, no client, no socket):")
     print(f"  GET /health/live:                       {trivial * 1e6:6.0f} µs/request")
     print(f"  POST /bookings, unit of work answering: {answered * 1e6:6.0f} µs/request")
     print(f"  POST /bookings:                         {booked * 1e6:6.0f} µs/booking")
-    one, more = await _unit_of_work_floor(real, n)
+    one, more = await _unit_of_work_floor(app.state.runtime.uow, n)
     print(f"  a unit of work around one SELECT 1:     {one * 1e6:6.0f} µs")
     print(f"  each further SELECT 1 in it:            {more * 1e6:6.0f} µs")
 
@@ -403,7 +407,9 @@ async def main() -> None:
                 await _ceiling(app, book_after, base_url, base_rps, args.bookings)
             if args.split:
                 # After every slot the runs above may have booked.
-                await _split(app, throughput_room, NOW + SLOT * (3 * args.bookings + 2), 1000)
+                await _split(
+                    app, throughput_room, NOW + SLOT * (3 * args.bookings + 2), args.bookings
+                )
 
             # Existing bookings in the past weeks of the same resource; new ones after them.
             far = NOW + timedelta(days=400)

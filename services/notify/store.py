@@ -408,9 +408,9 @@ _DIGEST_ITEMS = cast(Table, DigestItemRow.__table__)
 @functools.cache
 def _add_deliveries(dialect: str) -> Any:
     return (
-        insert_for(dialect)(DeliveryRow.__table__)
+        insert_for(dialect)(_DELIVERIES)
         .on_conflict_do_nothing(index_elements=["event_id", "recipient", "channel"])
-        .returning(DeliveryRow.id)
+        .returning(_DELIVERIES.c.id)
     )
 
 

@@ -53,6 +53,7 @@ from services.web.settings import WebSettings
 from services.web.signin import OidcSignIn
 from services.web.staff import NeedsSignIn, NotPermitted
 from shared.action_links import ActionLinks
+from shared.calendar import load_holidays, local_date, utcnow
 from shared.messaging.redis import StreamNames, connect
 from shared.observability import correlation_id
 from shared.ratelimit import Limit, parse_networks
@@ -136,6 +137,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         follower = asyncio.create_task(hub.follow(), name="stream-follower")
+        load_holidays(local_date(utcnow()))  # not in the first visitor's page
         log.info("web ready on port %s", settings.port)
         try:
             yield

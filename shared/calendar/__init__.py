@@ -25,7 +25,7 @@ questions asked of all of them together). Import from `shared.calendar`.
 
 from shared.calendar.calendar import MAX_SEARCH_DAYS, Calendar, Interval
 from shared.calendar.closures import Closure, check_whole_days
-from shared.calendar.holidays import norwegian_holidays
+from shared.calendar.holidays import load_holidays, norwegian_holidays
 from shared.calendar.hours import CAFE_HOURS, HUB_HOURS, OpeningHours
 from shared.calendar.instants import (
     OSLO,
@@ -50,6 +50,7 @@ __all__ = [
     "OpeningHours",
     "at_local",
     "check_whole_days",
+    "load_holidays",
     "local",
     "local_date",
     "local_midnight",

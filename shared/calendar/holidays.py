@@ -27,3 +27,14 @@ def norwegian_holidays(year: int, language: str = "nb") -> Mapping[date, str]:
     """Norwegian public holidays of a year (Sundays not included), named in `language`:
     "nb" (Grunnlovsdag) or "en" (Constitution Day)."""
     return _holidays_of_year(year, language if language in _LANGUAGES else "nb")
+
+
+def load_holidays(today: date) -> None:
+    """Look up this year's and next year's holidays in both languages now.
+
+    The holidays library imports its countries on the first lookup (about 0.1 s), and a
+    service calls this while it starts so that the first request after a start or a
+    deploy does not pay for it."""
+    for year in (today.year, today.year + 1):
+        for language in _LANGUAGES:
+            norwegian_holidays(year, language)

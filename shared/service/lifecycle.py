@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared import migrations
 from shared.backoff import Backoff
+from shared.calendar import load_holidays, local_date
 from shared.db import Database
 from shared.db_errors import is_outage
 from shared.ratelimit import Limit, parse_networks
@@ -52,6 +53,7 @@ def create_app(
             await when_reachable(partial(spec.setup, runtime), f"{spec.name} setup")
         if spec.seed:
             await when_reachable(partial(spec.seed, runtime), f"{spec.name} seed")
+        load_holidays(local_date(runtime.clock()))
         tasks.append(asyncio.create_task(_supervised(_relay, runtime), name="outbox-relay"))
         if runtime.consumer:
             tasks.append(asyncio.create_task(_supervised(_consume, runtime), name="consumer"))

@@ -12,7 +12,8 @@ person who asks with the same email or phone. The key is the hub's own: made onc
 Redis beside the log (SET NX), shared by every service.
 
 Recorded after the answer is sent, off the request's path: a staff answer is not slowed,
-and a Redis outage loses log entries (counted in the service's log) rather than answers.
+and a Redis outage loses log entries (counted in the service's log) rather than answers. A
+service stopping waits for the entries of the answers it has sent (`drain`).
 
 An answer with an ETag that the caller already holds may be answered 304 Not Modified
 without its body; the person still saw it again, so the log keeps, per ETag, the people
@@ -52,6 +53,9 @@ MAX_PEOPLE = 500  # per answer: a list answer of a whole day still fits in one e
 
 log = logging.getLogger("knutepunkt.access_log")
 _tasks: set[asyncio.Task[None]] = set()
+# How long a stopping service waits for the entries of answers it has sent; well within
+# the time a container is given to stop (compose: 10 s).
+DRAIN_SECONDS = 5.0
 # The key, once read, is kept a while instead of asked for on every entry; a while, not for
 # ever, so that a Redis that lost it (kept nothing on disk) and made another is followed.
 KEY_KEPT_SECONDS = 60.0
@@ -146,6 +150,14 @@ async def record(
             "people": ",".join(refs),
         },
     )
+
+
+async def drain(timeout: float = DRAIN_SECONDS) -> None:
+    """Wait for the entries of answers already sent: a service stopping calls this before
+    it closes its Redis connection, so that a deploy right after a look does not lose it."""
+    pending = [task for task in _tasks if not task.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
 
 
 async def entries(

@@ -15,7 +15,7 @@ from functools import partial
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
-from shared import migrations
+from shared import access_log, migrations
 from shared.backoff import Backoff
 from shared.calendar import load_holidays, local_date
 from shared.db import Database
@@ -69,6 +69,7 @@ def create_app(
             if runtime.consumer:
                 with contextlib.suppress(Exception):
                     await runtime.consumer.flush_acks()
+            await access_log.drain()
             await runtime.redis.aclose()
             await runtime.db.dispose()
 

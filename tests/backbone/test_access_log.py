@@ -4,14 +4,19 @@ with its own retention (the oldest trimmed, nothing else)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from shared import access_log
 from shared.auth import Staff
 from shared.messaging.redis import StreamNames
+from tests.loans.support import DESK as DESK_TOKEN
+from tests.loans.support import OPEN_TUESDAY, TestClock, borrower, loans_service
 
 DESK = Staff("td", frozenset({"desk"}), account="token-abc")
 
@@ -74,3 +79,34 @@ async def test_entries_by_person_hashed_and_trimmed_by_age(redis: Redis, prefix:
     assert await access_log.trim(redis, names, retention_days=365) == 1
     assert len(await access_log.entries(redis, names)) == 2
     assert await access_log.trim(redis, names, retention_days=365) == 0
+
+
+async def test_a_service_stopping_records_the_answers_it_sent_first(
+    sqlite_database_url: str,
+    redis_url: str,
+    redis: Redis,
+    prefix: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An entry is recorded after its answer is sent; a service told to stop right after
+    (a deploy) still records it before it lets go of Redis, also when Redis is slow."""
+    real_key = access_log.log_key
+
+    async def slow_key(*args: Any) -> bytes:
+        await asyncio.sleep(2)  # a slow round trip: longer than the service takes to stop
+        return await real_key(*args)
+
+    monkeypatch.setattr(access_log, "log_key", slow_key)
+    clock = TestClock(OPEN_TUESDAY)
+    async with loans_service(sqlite_database_url, redis_url, prefix, clock) as desk:
+        added = await desk.client.post(
+            "/items", json={"kind": "pc", "label": "PC 1"}, headers=DESK_TOKEN
+        )
+        assert added.status_code == 201, added.text
+        lent = await desk.client.post(
+            "/loans", json={"kind": "pc", "borrower": borrower(7)}, headers=DESK_TOKEN
+        )
+        assert lent.status_code == 201, lent.text
+    names = StreamNames(prefix)
+    [entry] = await access_log.entries(redis, names, access_log.identifiers([], ["40000007"]))
+    assert (entry["action"], entry["what"], entry["service"]) == ("change", "POST /loans", "loans")

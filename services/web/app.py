@@ -53,11 +53,12 @@ from services.web.settings import WebSettings
 from services.web.signin import OidcSignIn
 from services.web.staff import NeedsSignIn, NotPermitted
 from shared.action_links import ActionLinks
-from shared.calendar import load_holidays, local_date, utcnow
+from shared.calendar import local_date, utcnow
 from shared.messaging.redis import StreamNames, connect
 from shared.observability import correlation_id
 from shared.ratelimit import Limit, parse_networks
 from shared.tasks import stop_tasks
+from shared.warm_up import warm_up
 
 log = logging.getLogger("knutepunkt.web")
 STATIC = Path(__file__).resolve().parent / "static"
@@ -137,7 +138,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         follower = asyncio.create_task(hub.follow(), name="stream-follower")
-        load_holidays(local_date(utcnow()))  # not in the first visitor's page
+        warm_up(app, local_date(utcnow()))  # not in the first visitor's page
         log.info("web ready on port %s", settings.port)
         try:
             yield

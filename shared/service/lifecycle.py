@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from shared import access_log, migrations
 from shared.backoff import Backoff
-from shared.calendar import load_holidays, local_date
+from shared.calendar import local_date
 from shared.db import Database
 from shared.db_errors import is_outage
 from shared.ratelimit import Limit, parse_networks
@@ -28,6 +28,7 @@ from shared.service.problems import add_problem_handlers
 from shared.service.runtime import VERSION, Runtime, ServiceSpec, Task, build_runtime
 from shared.settings import Settings, load_settings
 from shared.tasks import cancelling, stop_tasks
+from shared.warm_up import warm_up
 
 log = logging.getLogger("knutepunkt.service")
 
@@ -53,7 +54,7 @@ def create_app(
             await when_reachable(partial(spec.setup, runtime), f"{spec.name} setup")
         if spec.seed:
             await when_reachable(partial(spec.seed, runtime), f"{spec.name} seed")
-        load_holidays(local_date(runtime.clock()))
+        warm_up(app, local_date(runtime.clock()))
         tasks.append(asyncio.create_task(_supervised(_relay, runtime), name="outbox-relay"))
         if runtime.consumer:
             tasks.append(asyncio.create_task(_supervised(_consume, runtime), name="consumer"))

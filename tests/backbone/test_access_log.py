@@ -110,3 +110,27 @@ async def test_a_service_stopping_records_the_answers_it_sent_first(
     names = StreamNames(prefix)
     [entry] = await access_log.entries(redis, names, access_log.identifiers([], ["40000007"]))
     assert (entry["action"], entry["what"], entry["service"]) == ("change", "POST /loans", "loans")
+
+
+def test_a_stopping_service_waits_for_its_own_loops_entries_only() -> None:
+    """A process that ran other event loops (tests do) may hold their entries unfinished;
+    a service stopping on its own loop waits for its own, and is not stopped by theirs."""
+
+    async def never() -> None:
+        await asyncio.Event().wait()
+
+    async def leave_one_unfinished() -> asyncio.Task[None]:
+        task = asyncio.create_task(never())
+        access_log._tasks.add(task)
+        await asyncio.sleep(0)  # started, and waiting for good
+        return task
+
+    other = asyncio.new_event_loop()
+    task = other.run_until_complete(leave_one_unfinished())
+    try:
+        assert asyncio.run(access_log.drain(timeout=5)) == 0
+    finally:
+        access_log._tasks.discard(task)
+        task.cancel()
+        other.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        other.close()

@@ -47,6 +47,7 @@ from tests.backbone.harness import (
     messaging,
 )
 from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.prefixes import delete_prefixed
 from tests.support.waiting import wait_for
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -293,11 +294,7 @@ def run_raw_one_process(total: int) -> float:
 
 
 async def _cleanup(prefix: str) -> None:
-    r = Redis.from_url(REDIS_URL)
-    keys = [k async for k in r.scan_iter(match=f"{prefix}*")]
-    if keys:
-        await r.delete(*keys)
-    await r.aclose()
+    await delete_prefixed(REDIS_URL, prefix)
 
 
 def main() -> None:

@@ -36,7 +36,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
 
@@ -50,6 +49,7 @@ from services.booking.models import Booking
 from shared.auth import hash_token
 from shared.settings import load_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.prefixes import delete_prefixed
 
 STAFF = {"Authorization": "Bearer bench"}
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
@@ -427,11 +427,7 @@ async def main() -> None:
             print(f"  {spent_large.per(300, 'booking')}")
             print(f"ratio 100k : 1k = {large / small:.2f}")
     finally:
-        client = Redis.from_url(args.redis)
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_prefixed(args.redis, prefix)
         if pg_name:
             await drop_postgres_database(args.postgres, pg_name)
         tmp.cleanup()

@@ -23,7 +23,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
-from redis.asyncio import Redis
 
 from bench.probe import Counts, Probe
 from services.catering.app import SPEC
@@ -31,6 +30,7 @@ from shared.calendar import CAFE_HOURS, Calendar, at_local
 from shared.service import create_app
 from shared.settings import load_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.prefixes import delete_prefixed
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 NOW = at_local(date(2026, 6, 1), wall(9, 0))
@@ -92,11 +92,7 @@ async def run(database_url: str, label: str, orders: int, concurrency: int) -> N
                     c, [lambda: c.post("/orders", json=order(days[-1]))] * orders, concurrency
                 )
     finally:
-        redis = Redis.from_url(REDIS_URL)
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+        await delete_prefixed(REDIS_URL, prefix)
     print(f"{label}: GET /menu {menu:8.0f} req/s (baseline)")
     print(
         f"{label}: orders over {len(days)} days {spread:8.0f} orders/s"

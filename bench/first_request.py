@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import multiprocessing as mp
 import os
 import statistics
@@ -28,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from redis.asyncio import Redis
 from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.support.prefixes import delete_prefixed
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # 11:00 on a Monday in January: the desk and the café open, no holiday near.
@@ -94,28 +96,32 @@ async def _items(app: Any, count: int) -> None:
         await session.execute(insert(Item), rows)
 
 
+# Each service's everyday write: what it is called, and how a client sends the i-th.
+WRITES: dict[str, tuple[str, Request]] = {
+    "booking": ("POST /bookings", _booking),
+    "loans": ("POST /loans", _loan),
+    "catering": ("POST /orders", _order),
+}
+
+
 def measure(service: str, requests: int) -> tuple[float, list[float]]:
     """In this (fresh) process: seconds to start, and each request's seconds."""
     return asyncio.run(_measure(service, requests))
 
 
 async def _measure(service: str, requests: int) -> tuple[float, list[float]]:
+    started = time.perf_counter()
+    # Imported here, in the fresh process, as a service's own start imports them.
     from tests.support.apps import staffed_service
 
-    started = time.perf_counter()
-    if service == "booking":
-        from services.booking.app import SPEC
-    elif service == "loans":
-        from services.loans.app import SPEC
-    else:
-        from services.catering.app import SPEC
-    request: Request = {"booking": _booking, "loans": _loan, "catering": _order}[service]
+    spec = importlib.import_module(f"services.{service}.app").SPEC
+    request = WRITES[service][1]
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     times: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         try:
             async with staffed_service(
-                SPEC,
+                spec,
                 database_url=f"sqlite+aiosqlite:///{tmp}/{service}.db",
                 redis_url=REDIS_URL,
                 prefix=prefix,
@@ -131,11 +137,7 @@ async def _measure(service: str, requests: int) -> tuple[float, list[float]]:
                     if response.status_code != 201:
                         raise RuntimeError(f"{service}: {response.status_code} {response.text}")
         finally:
-            redis = Redis.from_url(REDIS_URL)
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await delete_prefixed(REDIS_URL, prefix)
     return start, times
 
 
@@ -146,11 +148,7 @@ def main() -> None:
     os.environ.setdefault("CATERING_DAILY_CAPACITY", "100000")
     print(f"each service in a fresh process; its write once, then {args.requests} more (ms)")
     print(f"  {'':<24}{'start':>8}{'first':>9}{'after it':>10}{'first / after':>15}")
-    for service, path in (
-        ("booking", "POST /bookings"),
-        ("loans", "POST /loans"),
-        ("catering", "POST /orders"),
-    ):
+    for service, (path, _request) in WRITES.items():
         with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as fresh:
             start, times = fresh.submit(measure, service, args.requests).result()
         first, rest = times[0] * 1000, statistics.median(times[1:]) * 1000

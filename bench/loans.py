@@ -32,7 +32,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from redis.asyncio import Redis
 from sqlalchemy import delete, event, insert, update
 
 from bench.probe import Counts, Probe
@@ -49,6 +48,7 @@ from shared.hubs import DEFAULT_HUB
 from shared.settings import load_settings
 from shared.unit_of_work import UnitsOfWork
 from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.prefixes import delete_prefixed
 
 DUE = 100
 NOW = datetime(2026, 5, 12, 10, 30, tzinfo=OSLO).astimezone(UTC)
@@ -212,11 +212,7 @@ async def http_rates(
             checkouts, _, _ = await run_clients(n, check_out, base_url, clients)
             spent = probe.snapshot() - before
     finally:
-        redis = Redis.from_url(redis_url)
-        keys = [k async for k in redis.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await redis.delete(*keys)
-        await redis.aclose()
+        await delete_prefixed(redis_url, prefix)
     return trivial_rate, checkouts, spent_trivial, spent
 
 

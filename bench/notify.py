@@ -50,6 +50,7 @@ from shared.calendar import OSLO
 from shared.events import BOOKING_STREAM, Contact, decode_entry, encode_entry, new_event
 from tests.notify.samples import sample
 from tests.support.apps import running_service
+from tests.support.prefixes import delete_prefixed
 from tests.support.waiting import wait_for
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -386,11 +387,7 @@ async def main() -> None:
             await fan_out(database_url, prefix, args.events)
             await latency(tmp, prefix + "lat:", args.bookings)
         finally:
-            redis = Redis.from_url(REDIS_URL)
-            keys = [k async for k in redis.scan_iter(match=f"{prefix}*", count=1000)]
-            if keys:
-                await redis.delete(*keys)
-            await redis.aclose()
+            await delete_prefixed(REDIS_URL, prefix)
 
 
 if __name__ == "__main__":

@@ -38,7 +38,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from redis.asyncio import Redis
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -57,6 +56,7 @@ def _booking_bench() -> Any:
 booking_bench = _booking_bench()
 
 from shared.db import Database  # noqa: E402
+from tests.support.prefixes import delete_prefixed  # noqa: E402
 from tests.support.servers import free_port  # noqa: E402
 from tests.support.waiting import wait_for_sync  # noqa: E402
 
@@ -329,11 +329,7 @@ async def main() -> None:
             report(tallies, list(hubs))
             print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     finally:
-        client = Redis.from_url(args.redis)
-        keys = [k async for k in client.scan_iter(match=f"{prefix}*")]
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+        await delete_prefixed(args.redis, prefix)
         for writer in writers:
             await writer.state.runtime.db.dispose()
         tmp.cleanup()

@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 from knutepunkt.launcher import LaunchError
 from tests.support import databases
 from tests.support.databases import postgres_database, postgres_database_sync, sqlite_url
+from tests.support.prefixes import delete_prefixed
 from tests.support.servers import (
     DEFAULT_REDIS_URL,
     POSTGRES_ENV,
@@ -78,13 +79,7 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
     """A stream/key prefix of this test's own; its keys are deleted afterwards."""
     value = _new_prefix()
     yield value
-    client = Redis.from_url(redis_url)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"{value}*", count=1000)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    await delete_prefixed(redis_url, value)
 
 
 @pytest.fixture

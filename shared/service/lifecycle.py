@@ -54,7 +54,7 @@ def create_app(
             await when_reachable(partial(spec.setup, runtime), f"{spec.name} setup")
         if spec.seed:
             await when_reachable(partial(spec.seed, runtime), f"{spec.name} seed")
-        warm_up(app, local_date(runtime.clock()))
+        warm_up(app, local_date(runtime.now()))
         tasks.append(asyncio.create_task(_supervised(_relay, runtime), name="outbox-relay"))
         if runtime.consumer:
             tasks.append(asyncio.create_task(_supervised(_consume, runtime), name="consumer"))

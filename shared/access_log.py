@@ -54,7 +54,7 @@ MAX_PEOPLE = 500  # per answer: a list answer of a whole day still fits in one e
 log = logging.getLogger("knutepunkt.access_log")
 _tasks: set[asyncio.Task[None]] = set()
 # How long a stopping service waits for the entries of answers it has sent; well within
-# the time a container is given to stop (compose: 10 s).
+# the time a container is given to stop (compose's default: 10 s; compose.yaml sets none).
 DRAIN_SECONDS = 5.0
 # The key, once read, is kept a while instead of asked for on every entry; a while, not for
 # ever, so that a Redis that lost it (kept nothing on disk) and made another is followed.

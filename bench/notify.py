@@ -1,6 +1,6 @@
 """Notify benchmark: fan-out throughput and booking-to-SMS latency.
 
-    python bench/notify.py [--events 2000] [--bookings 100]
+    python bench/notify.py [--events 2000] [--bookings 100] [--part all|fan-out|latency]
 
 1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
    sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
@@ -8,8 +8,13 @@
    keeps) and raw httpx loops (as many as notify sends SMS at once), sending as many
    messages straight to the same sinks.
 2. The latency from `POST /bookings` sent to the SMS arriving at the stub, p50/p99, with
-   each hop's, against a raw chain measured the same way in the same run (booking and
-   notify in-process on one Redis).
+   each hop's, against a raw chain measured the same way in the same run, in two layouts:
+   - one process: booking, notify and the sinks on one event loop, the raw chain's
+     endpoint and consumer likewise;
+   - processes: booking and notify each a real process (`python -m services.<name>`, as
+     deployed), the raw chain's endpoint (under uvicorn) and consumer likewise, the sinks
+     in the bench's process. Only here does the SMS's time show notify's own work alone,
+     not the booking service's and the sinks' on the same loop.
 
 BENCH_DATABASE_URL picks notify's database (default: a SQLite file in a temp dir); Redis
 from REDIS_URL (default the local one), under a unique prefix that is deleted afterwards.
@@ -21,12 +26,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing as mp
 import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -34,6 +41,7 @@ from typing import Any
 
 import aiosmtplib
 import httpx
+import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
 from sqlalchemy import func, select
@@ -47,10 +55,13 @@ from services.notify.app import make_spec
 from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings
 from shared.calendar import OSLO
+from shared.db import Database
 from shared.events import BOOKING_STREAM, Contact, decode_entry, encode_entry, new_event
 from tests.notify.samples import sample
 from tests.support.apps import running_service
 from tests.support.prefixes import delete_prefixed
+from tests.support.processes import ServiceProcess
+from tests.support.servers import free_port
 from tests.support.waiting import wait_for
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -196,7 +207,48 @@ def _slots(count: int) -> list[tuple[str, datetime, datetime]]:
     return out
 
 
-async def latency(tmp: Path, prefix: str, bookings: int) -> None:
+# The latency part, in two layouts. "one process": booking, notify and the sinks on one event
+# loop, as before. "processes": booking and notify each a real process (as deployed), the
+# sinks in the bench's process, the outside world both talk to.
+LAYOUTS = ("one process", "processes")
+
+
+@dataclass
+class HubRun:
+    """What the bookings of one layout's run showed: per booker's phone, the times (epoch
+    seconds) its POST was sent and answered and its confirmation SMS arrived, and the hops."""
+
+    sent: dict[str, float]
+    returned: dict[str, float]
+    arrived: dict[str, float]
+    hops: dict[str, list[float]]
+
+
+async def latency(tmp: Path, prefix: str, bookings: int, layout: str) -> None:
+    if layout == "processes":
+        hub = await _hub_in_processes(tmp, prefix, bookings)
+        raw = await raw_chain_in_processes(prefix, len(hub.returned))
+    else:
+        hub = await _hub_in_process(tmp, prefix, bookings)
+        raw = await raw_chain(prefix, len(hub.returned))
+    arrived = hub.arrived
+    # From the request sent, as the booker feels it: in the raw chain the XADD happens
+    # before its endpoint answers, so from the answer its SMS can come "before" (< 0).
+    whole = [(arrived[phone] - hub.sent[phone]) * 1000 for phone in arrived]
+    answered = [(hub.returned[phone] - hub.sent[phone]) * 1000 for phone in arrived]
+    print(f"latency, {layout}, {len(whole)} bookings paced 0.1 s apart (ms):")
+    print(f"  POST /bookings sent -> SMS at the stub: {_p50_p99(whole)}")
+    print(f"    {'sent -> answered (the booking service)':<42} {_p50_p99(answered)}")
+    for name, values in hub.hops.items():
+        print(f"    {name:<42} {_p50_p99(values)}")
+    print(f"  raw chain (an endpoint that XADDs, a consumer that POSTs): {_p50_p99(raw)}")
+    print(
+        f"  ratio hub / raw: p50 {statistics.median(whole) / statistics.median(raw):.1f}, "
+        f"p99 {percentile(whole, 99) / percentile(raw, 99):.1f}"
+    )
+
+
+async def _hub_in_process(tmp: Path, prefix: str, bookings: int) -> HubRun:
     notify_clock = moving_clock(NOON)
     # What notify's clock is ahead of the real one: its rows' times, made real again.
     ahead = notify_clock() - datetime.now(UTC)
@@ -221,60 +273,111 @@ async def latency(tmp: Path, prefix: str, bookings: int) -> None:
             consumer_block_ms=1000,
         ) as notify,
     ):
-        sent: dict[str, float] = {}
-        returned: dict[str, float] = {}
-        made = 0
-        for room, start, end in _slots(bookings):
-            if made == bookings:
-                break
-            phone = f"+4792{made:06d}"
-            body = {
-                "resource_id": room,
-                "start": start.isoformat(),
-                "end": end.isoformat(),
-                "booker_type": "organisation",
-                "booker": {"name": "Kari Nordmann", "email": f"k{made}@example.org",
-                           "phone": phone},
-                "organisation": {"number": "974760673", "name": "Strømsø Sjakklubb"},
-            }  # fmt: skip
-            sent_at = time.time()
-            response = await booking.client.post("/bookings", json=body)
-            if response.status_code != 201:
-                continue  # a holiday or a closed slot: take the next one
-            returned[phone] = time.time()
-            sent[phone] = sent_at
-            made += 1
-            # Paced well under what the SMS stub takes per second, so the figure is
-            # the pipeline's latency, not a queue in front of the stub.
-            await asyncio.sleep(0.1)
+        sent, returned = await _book_paced(booking.client, bookings)
+        arrived = await _arrivals(sms, returned)
+        hops = await _hops(prefix, notify.runtime.db, returned, arrived, ahead)
+    return HubRun(sent, returned, arrived, hops)
 
-        def confirmations() -> dict[str, float]:
-            # The confirmation SMS only (the booking service may also send reminders).
-            first: dict[str, float] = {}
-            for m in sms.messages:
-                if m.to in returned and m.text.startswith("Bekreftet"):
-                    first.setdefault(m.to, m.received_at.timestamp())
-            return first
 
-        with contextlib.suppress(TimeoutError):
-            await wait_for(lambda: len(confirmations()) >= len(returned), timeout=120)
-        arrived = confirmations()
-        hops = await _hops(prefix, notify.runtime, returned, arrived, ahead)
-    # From the request sent, as the booker feels it: in the raw chain the XADD happens
-    # before its endpoint answers, so from the answer its SMS can come "before" (< 0).
-    whole = [(arrived[phone] - sent[phone]) * 1000 for phone in arrived]
-    answered = [(returned[phone] - sent[phone]) * 1000 for phone in arrived]
-    raw = await raw_chain(prefix, len(returned))
-    print(f"latency, {len(whole)} bookings paced 0.1 s apart (ms):")
-    print(f"  POST /bookings sent -> SMS at the stub: {_p50_p99(whole)}")
-    print(f"    {'sent -> answered (the booking service)':<42} {_p50_p99(answered)}")
-    for name, values in hops.items():
-        print(f"    {name:<42} {_p50_p99(values)}")
-    print(f"  raw chain (an endpoint that XADDs, a consumer that POSTs): {_p50_p99(raw)}")
-    print(
-        f"  ratio hub / raw: p50 {statistics.median(whole) / statistics.median(raw):.1f}, "
-        f"p99 {percentile(whole, 99) / percentile(raw, 99):.1f}"
-    )
+async def _hub_in_processes(tmp: Path, prefix: str, bookings: int) -> HubRun:
+    """Booking and notify as `python -m services.<name>`, each on its own SQLite file;
+    notify on the demo clock (embedded mode) at NOON, so no quiet hours hold the SMS."""
+    since = datetime.now(UTC)
+    ahead = NOON - since
+    notify_db = f"sqlite+aiosqlite:///{tmp / 'notify-processes.db'}"
+    common = {"REDIS_URL": REDIS_URL, "STREAM_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
+    async with running_mail_catcher(http=False) as mail, running_sms_sink() as sms:
+        booking = ServiceProcess(
+            "booking",
+            {
+                **common,
+                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'booking-processes.db'}",
+                "OUTBOX_POLL_SECONDS": "1.0",
+            },
+            tmp,
+        )
+        notify = ServiceProcess(
+            "notify",
+            {
+                **common,
+                "DATABASE_URL": notify_db,
+                "SMTP_URL": mail.url,
+                "SMS_GATEWAY_URL": sms.url,
+                "CONSUMER_BLOCK_MS": "1000",
+                "KNUTEPUNKT_EMBEDDED": "1",
+                "DEMO_CLOCK_AT": NOON.isoformat(),
+                "DEMO_CLOCK_SINCE": since.isoformat(),
+                **{f"NOTIFY_{key.upper()}": str(value) for key, value in NOTIFY_CONFIG.items()},
+            },
+            tmp,
+        )
+        try:
+            # In threads: the sinks on this loop go on answering while the services start
+            # and stop (a stopping notify finishes the emails it has on their way).
+            await asyncio.to_thread(booking.start)
+            await asyncio.to_thread(notify.start)
+            async with httpx.AsyncClient(base_url=booking.url) as client:
+                sent, returned = await _book_paced(client, bookings)
+            arrived = await _arrivals(sms, returned)
+        finally:
+            await asyncio.to_thread(notify.stop)
+            await asyncio.to_thread(booking.stop)
+    db = Database(notify_db)
+    try:
+        hops = await _hops(prefix, db, returned, arrived, ahead)
+    finally:
+        await db.dispose()
+    return HubRun(sent, returned, arrived, hops)
+
+
+async def _book_paced(
+    client: httpx.AsyncClient, bookings: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """`bookings` bookings, one at a time; per booker's phone, when each was sent and
+    answered."""
+    sent: dict[str, float] = {}
+    returned: dict[str, float] = {}
+    made = 0
+    for room, start, end in _slots(bookings):
+        if made == bookings:
+            break
+        phone = f"+4792{made:06d}"
+        body = {
+            "resource_id": room,
+            "start": start.isoformat(),
+            "end": end.isoformat(),
+            "booker_type": "organisation",
+            "booker": {"name": "Kari Nordmann", "email": f"k{made}@example.org",
+                       "phone": phone},
+            "organisation": {"number": "974760673", "name": "Strømsø Sjakklubb"},
+        }  # fmt: skip
+        sent_at = time.time()
+        response = await client.post("/bookings", json=body)
+        if response.status_code != 201:
+            continue  # a holiday or a closed slot: take the next one
+        returned[phone] = time.time()
+        sent[phone] = sent_at
+        made += 1
+        # Paced well under what the SMS stub takes per second, so the figure is
+        # the pipeline's latency, not a queue in front of the stub.
+        await asyncio.sleep(0.1)
+    return sent, returned
+
+
+async def _arrivals(sms: Any, returned: dict[str, float]) -> dict[str, float]:
+    """When each booker's confirmation SMS reached the stub (the booking service may also
+    send reminders), once all have or two minutes have passed."""
+
+    def confirmations() -> dict[str, float]:
+        first: dict[str, float] = {}
+        for m in sms.messages:
+            if m.to in returned and m.text.startswith("Bekreftet"):
+                first.setdefault(m.to, m.received_at.timestamp())
+        return first
+
+    with contextlib.suppress(TimeoutError):
+        await wait_for(lambda: len(confirmations()) >= len(returned), timeout=120)
+    return confirmations()
 
 
 def _p50_p99(values: list[float]) -> str:
@@ -283,7 +386,7 @@ def _p50_p99(values: list[float]) -> str:
 
 async def _hops(
     prefix: str,
-    runtime: Any,
+    db: Database,
     returned: dict[str, float],
     arrived: dict[str, float],
     ahead: timedelta,
@@ -299,7 +402,7 @@ async def _hops(
             added[envelope.id] = int(entry_id.decode().split("-")[0]) / 1000
     finally:
         await redis.aclose()
-    async with runtime.db.read() as session:
+    async with db.read() as session:
         rows = (
             await session.execute(
                 select(DeliveryRow.recipient, DeliveryRow.event_id, DeliveryRow.created_at).where(
@@ -328,10 +431,76 @@ async def _hops(
 
 async def raw_chain(prefix: str, count: int) -> list[float]:
     """The same path with nothing of the hub's: a trivial endpoint that XADDs, a raw
-    consumer (XREADGROUP, POST to the same kind of stub, XACK), paced the same way."""
+    consumer (XREADGROUP, POST to the same kind of stub, XACK), paced the same way; here
+    both on this process's loop, beside the stub, as booking and notify are above."""
     redis = Redis.from_url(REDIS_URL)
     stream, group = f"{prefix}raw-chain", "raw"
     await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    try:
+        async with running_sms_sink() as sms:
+            consumer = asyncio.create_task(_raw_consume(stream, group, sms.url))
+            transport = httpx.ASGITransport(app=_raw_endpoint(redis, stream))
+            try:
+                async with httpx.AsyncClient(transport=transport, base_url="http://raw") as client:
+                    return await _raw_paced(client, sms, count)
+            finally:
+                consumer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await consumer
+    finally:
+        await redis.delete(stream)
+        await redis.aclose()
+
+
+async def raw_chain_in_processes(prefix: str, count: int) -> list[float]:
+    """The raw chain with its endpoint (under uvicorn) and its consumer each a process of
+    their own, as booking and notify are in that layout; the stub stays here."""
+    redis = Redis.from_url(REDIS_URL)
+    stream, group = f"{prefix}raw-chain-processes", "raw"
+    await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    context = mp.get_context("spawn")
+    port = free_port()
+    try:
+        async with running_sms_sink() as sms:
+            processes = [
+                context.Process(target=_raw_endpoint_process, args=(stream, port)),
+                context.Process(target=_raw_consumer_process, args=(stream, group, sms.url)),
+            ]
+            for process in processes:
+                process.start()
+            try:
+                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+                    async def answering() -> bool:
+                        with contextlib.suppress(httpx.HTTPError):
+                            return (await client.get("/docs")).status_code == 200
+                        return False
+
+                    await wait_for(answering, timeout=30, message="raw endpoint started")
+                    return await _raw_paced(client, sms, count)
+            finally:
+                for process in processes:
+                    process.terminate()
+                    await asyncio.to_thread(process.join, 10)
+    finally:
+        await redis.delete(stream)
+        await redis.aclose()
+
+
+async def _raw_paced(client: httpx.AsyncClient, sms: Any, count: int) -> list[float]:
+    """`count` requests to the raw endpoint, paced as the bookings; each one's time from
+    sent to its SMS at the stub (ms)."""
+    sent: dict[str, float] = {}
+    for n in range(count):
+        phone = f"+4793{n:06d}"
+        sent[phone] = time.time()
+        (await client.post("/raw", json={"to": phone})).raise_for_status()
+        await asyncio.sleep(0.1)
+    await wait_for(lambda: len(sms.messages) >= count, timeout=60)
+    return [(m.received_at.timestamp() - sent[m.to]) * 1000 for m in sms.messages]
+
+
+def _raw_endpoint(redis: Redis, stream: str) -> FastAPI:
     app = FastAPI()
 
     @app.post("/raw")
@@ -339,7 +508,12 @@ async def raw_chain(prefix: str, count: int) -> list[float]:
         await redis.xadd(stream, {"to": body["to"]})
         return {"ok": "yes"}
 
-    async def consume(sms_url: str) -> None:
+    return app
+
+
+async def _raw_consume(stream: str, group: str, sms_url: str) -> None:
+    redis = Redis.from_url(REDIS_URL)
+    try:
         async with httpx.AsyncClient() as client:
             while True:
                 answer = await redis.xreadgroup(group, "c", {stream: ">"}, count=10, block=1000)
@@ -352,40 +526,37 @@ async def raw_chain(prefix: str, count: int) -> list[float]:
                         )  # fmt: skip
                         sent.raise_for_status()
                         await redis.xack(stream, group, entry_id)
+    finally:
+        await redis.aclose()
 
-    sent: dict[str, float] = {}
-    async with running_sms_sink() as sms:
-        consumer = asyncio.create_task(consume(sms.url))
-        transport = httpx.ASGITransport(app=app)
-        try:
-            async with httpx.AsyncClient(transport=transport, base_url="http://raw") as client:
-                for n in range(count):
-                    phone = f"+4793{n:06d}"
-                    sent[phone] = time.time()
-                    (await client.post("/raw", json={"to": phone})).raise_for_status()
-                    await asyncio.sleep(0.1)
-            await wait_for(lambda: len(sms.messages) >= count, timeout=60)
-        finally:
-            consumer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await consumer
-            await redis.delete(stream)
-            await redis.aclose()
-        return [(m.received_at.timestamp() - sent[m.to]) * 1000 for m in sms.messages]
+
+def _raw_endpoint_process(stream: str, port: int) -> None:
+    app = _raw_endpoint(Redis.from_url(REDIS_URL), stream)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+
+
+def _raw_consumer_process(stream: str, group: str, sms_url: str) -> None:
+    asyncio.run(_raw_consume(stream, group, sms_url))
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--bookings", type=int, default=100)
+    parser.add_argument(
+        "--part", choices=("all", "fan-out", "latency"), default="all", help="which part to run"
+    )
     args = parser.parse_args()
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         database_url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite+aiosqlite:///{tmp / 'n.db'}"
         try:
-            await fan_out(database_url, prefix, args.events)
-            await latency(tmp, prefix + "lat:", args.bookings)
+            if args.part in ("all", "fan-out"):
+                await fan_out(database_url, prefix, args.events)
+            if args.part in ("all", "latency"):
+                for number, layout in enumerate(LAYOUTS):
+                    await latency(tmp, f"{prefix}lat{number}:", args.bookings, layout)
         finally:
             await delete_prefixed(REDIS_URL, prefix)
 

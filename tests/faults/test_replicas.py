@@ -20,6 +20,7 @@ import pytest
 from shared.settings import SERVICES
 from tests.faults.fleet import base_env
 from tests.faults.servers import PostgresServer, postgres_server, why_no_postgres
+from tests.support.prefixes import delete_prefixed
 from tests.support.processes import ServiceProcess
 from tests.support.waiting import wait_for_sync
 
@@ -97,10 +98,9 @@ def _stop(procs: list[ServiceProcess]) -> None:
 async def _round(pg: PostgresServer, number: int, redis_url: str, logs: Path) -> Round:
     found = Round(number)
     urls = {s: await pg.create_database(f"r{number}_{s}") for s in SERVICES}
+    prefix = f"replicas-{number}-{time.monotonic_ns()}:"
     env = base_env(
-        redis_url,
-        f"replicas-{number}-{time.monotonic_ns()}:",
-        **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()},
+        redis_url, prefix, **{f"{s.upper()}_DATABASE_URL": url for s, url in urls.items()}
     )
     procs = [ServiceProcess(s, env, logs) for s in SERVICES for _ in range(REPLICAS)]
     started = time.monotonic()
@@ -117,6 +117,7 @@ async def _round(pg: PostgresServer, number: int, redis_url: str, logs: Path) ->
                 found.failures.append(f"round {number}: {proc.service}:{proc.port} {outcome}")
     finally:
         await asyncio.to_thread(_stop, procs)
+        await delete_prefixed(redis_url, prefix)
     for service, (table, key) in SEEDED.items():
         database = f"r{number}_{service}"
         twice = await pg.fetch(

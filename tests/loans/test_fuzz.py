@@ -14,10 +14,12 @@ from tests.support.processes import service_process
 EXAMPLES = 15
 
 
-def test_openapi_fuzz_has_no_server_errors(redis_url: str, tmp_path: Path) -> None:
+def test_openapi_fuzz_has_no_server_errors(
+    redis_url: str, sync_prefix: str, tmp_path: Path
+) -> None:
     env = {
         "REDIS_URL": redis_url,
-        "STREAM_PREFIX": f"fuzz-{tmp_path.name}:",
+        "STREAM_PREFIX": sync_prefix,
         "LOANS_DATABASE_URL": sqlite_url(tmp_path),
         "STAFF_TOKENS": STAFF_TOKENS,
     }

@@ -128,11 +128,11 @@ async def test_two_senders_never_claim_the_same_delivery(hub: Factory) -> None:
 
 
 def test_openapi_fuzz_against_a_real_process_has_no_server_errors(
-    redis_url: str, tmp_path: Path
+    redis_url: str, sync_prefix: str, tmp_path: Path
 ) -> None:
     env = {
         "REDIS_URL": redis_url,
-        "STREAM_PREFIX": f"fuzz-{uuid.uuid4().hex[:8]}:",
+        "STREAM_PREFIX": sync_prefix,
         "NOTIFY_DATABASE_URL": sqlite_url(tmp_path),
         "STAFF_TOKENS": "td:desk",
         "SMTP_URL": f"smtp://127.0.0.1:{free_port()}",

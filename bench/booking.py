@@ -288,6 +288,10 @@ async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
     one, more = await _unit_of_work_floor(app.state.runtime.uow, n)
     print(f"  a unit of work around one SELECT 1:     {one * 1e6:6.0f} µs")
     print(f"  each further SELECT 1 in it:            {more * 1e6:6.0f} µs")
+    core, driver = await _data_layer_floors(app.state.runtime.db, n)
+    print("  the same write transaction around one SELECT 1, without the unit of work:")
+    print(f"    Core on a connection from the pool (no session): {core * 1e6:6.0f} µs")
+    print(f"    the driver's own connection, held (no pool):     {driver * 1e6:6.0f} µs")
 
 
 async def _unit_of_work_floor(units: Any, n: int) -> tuple[float, float]:
@@ -309,6 +313,41 @@ async def _unit_of_work_floor(units: Any, n: int) -> tuple[float, float]:
             await units.run(work)
         timed.append((time.perf_counter() - started) / n)
     return timed[0], (timed[1] - timed[0]) / 7
+
+
+async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
+    """What the same write transaction costs below the unit of work: on a connection
+    from SQLAlchemy's pool with no session (Core), and on the driver's own connection with
+    no SQLAlchemy at all (sqlite3 on the loop's thread, as shared/sqlite_driver.py runs
+    it; asyncpg). Each behind the service's writer lock, as the unit of work is: what a
+    data layer written on either would start from. The first checks a connection out of
+    the pool for each transaction, as the unit of work does (on PostgreSQL with the pool's
+    ping); the second holds one, so it has no pool's cost at all."""
+
+    async def on_core() -> None:
+        async with db.writing(), db.engine.begin() as connection:
+            await connection.execute(_SELECT_ONE)
+
+    started = time.perf_counter()
+    for _ in range(n):
+        await on_core()
+    core = (time.perf_counter() - started) / n
+    async with db.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        started = time.perf_counter()
+        for _ in range(n):
+            async with db.writing():
+                if db.dialect == "sqlite":
+                    sqlite = driver._conn  # aiosqlite's sqlite3 connection
+                    sqlite.execute("BEGIN IMMEDIATE")
+                    sqlite.execute("SELECT 1").fetchall()
+                    sqlite.execute("COMMIT")
+                else:
+                    async with driver.transaction():
+                        await driver.fetch("SELECT 1")
+        on_driver = (time.perf_counter() - started) / n
+        await connection.rollback()
+    return core, on_driver
 
 
 _SELECT_ONE = text("SELECT 1")

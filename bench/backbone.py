@@ -188,7 +188,7 @@ def run_backbone(db_url: str, consumer_db: str, total: int, per_tx: int) -> Run:
     done, latencies, consumer_counts, consumer_rss = out.get(timeout=600)
     proc.join(30)
     producer.join(30)
-    asyncio.run(_cleanup(prefix))
+    asyncio.run(delete_prefixed(REDIS_URL, prefix))
     return Run(
         total / (done - start),
         producer_counts,
@@ -272,7 +272,7 @@ def run_raw(total: int) -> tuple[float, Counts, Counts]:
     done, consumer_counts = out.get(timeout=600)
     proc.join(30)
     producer.join(30)
-    asyncio.run(_cleanup(prefix))
+    asyncio.run(delete_prefixed(REDIS_URL, prefix))
     return total / (done - start), producer_counts, consumer_counts
 
 
@@ -287,14 +287,10 @@ def run_raw_one_process(total: int) -> float:
         await ready.wait()
         start = await _raw_producer(stream, total)
         done = await consumer
-        await _cleanup(prefix)
+        await delete_prefixed(REDIS_URL, prefix)
         return total / (done - start)
 
     return asyncio.run(go())
-
-
-async def _cleanup(prefix: str) -> None:
-    await delete_prefixed(REDIS_URL, prefix)
 
 
 def main() -> None:

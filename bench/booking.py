@@ -346,7 +346,6 @@ async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
                     async with driver.transaction():
                         await driver.fetch("SELECT 1")
         on_driver = (time.perf_counter() - started) / n
-        await connection.rollback()
     return core, on_driver
 
 

@@ -44,6 +44,7 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -432,13 +433,13 @@ async def _hops(
 async def raw_chain(prefix: str, count: int) -> list[float]:
     """The same path with nothing of the hub's: a trivial endpoint that XADDs, a raw
     consumer (XREADGROUP, POST to the same kind of stub, XACK), paced the same way; here
-    both on this process's loop, beside the stub, as booking and notify are above."""
+    both on this process's loop, beside the stub, as booking and notify are above. The
+    stream is under `prefix`, deleted with the rest of the run's keys."""
+    stream = f"{prefix}raw-chain"
     redis = Redis.from_url(REDIS_URL)
-    stream, group = f"{prefix}raw-chain", "raw"
-    await redis.xgroup_create(stream, group, id="0", mkstream=True)
     try:
         async with running_sms_sink() as sms:
-            consumer = asyncio.create_task(_raw_consume(stream, group, sms.url))
+            consumer = asyncio.create_task(_raw_consume(stream, sms.url))
             transport = httpx.ASGITransport(app=_raw_endpoint(redis, stream))
             try:
                 async with httpx.AsyncClient(transport=transport, base_url="http://raw") as client:
@@ -448,43 +449,36 @@ async def raw_chain(prefix: str, count: int) -> list[float]:
                 with contextlib.suppress(asyncio.CancelledError):
                     await consumer
     finally:
-        await redis.delete(stream)
         await redis.aclose()
 
 
 async def raw_chain_in_processes(prefix: str, count: int) -> list[float]:
     """The raw chain with its endpoint (under uvicorn) and its consumer each a process of
     their own, as booking and notify are in that layout; the stub stays here."""
-    redis = Redis.from_url(REDIS_URL)
-    stream, group = f"{prefix}raw-chain-processes", "raw"
-    await redis.xgroup_create(stream, group, id="0", mkstream=True)
+    stream = f"{prefix}raw-chain-processes"
     context = mp.get_context("spawn")
     port = free_port()
-    try:
-        async with running_sms_sink() as sms:
-            processes = [
-                context.Process(target=_raw_endpoint_process, args=(stream, port)),
-                context.Process(target=_raw_consumer_process, args=(stream, group, sms.url)),
-            ]
+    async with running_sms_sink() as sms:
+        processes = [
+            context.Process(target=_raw_endpoint_process, args=(stream, port)),
+            context.Process(target=_raw_consumer_process, args=(stream, sms.url)),
+        ]
+        for process in processes:
+            process.start()
+        try:
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+
+                async def answering() -> bool:
+                    with contextlib.suppress(httpx.HTTPError):
+                        return (await client.get("/docs")).status_code == 200
+                    return False
+
+                await wait_for(answering, timeout=30, message="raw endpoint started")
+                return await _raw_paced(client, sms, count)
+        finally:
             for process in processes:
-                process.start()
-            try:
-                async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-
-                    async def answering() -> bool:
-                        with contextlib.suppress(httpx.HTTPError):
-                            return (await client.get("/docs")).status_code == 200
-                        return False
-
-                    await wait_for(answering, timeout=30, message="raw endpoint started")
-                    return await _raw_paced(client, sms, count)
-            finally:
-                for process in processes:
-                    process.terminate()
-                    await asyncio.to_thread(process.join, 10)
-    finally:
-        await redis.delete(stream)
-        await redis.aclose()
+                process.terminate()
+                await asyncio.to_thread(process.join, 10)
 
 
 async def _raw_paced(client: httpx.AsyncClient, sms: Any, count: int) -> list[float]:
@@ -511,9 +505,13 @@ def _raw_endpoint(redis: Redis, stream: str) -> FastAPI:
     return app
 
 
-async def _raw_consume(stream: str, group: str, sms_url: str) -> None:
+async def _raw_consume(stream: str, sms_url: str) -> None:
+    group = "raw"
     redis = Redis.from_url(REDIS_URL)
     try:
+        # At the stream's start: what the endpoint added before this ran is read too.
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: made already
+            await redis.xgroup_create(stream, group, id="0", mkstream=True)
         async with httpx.AsyncClient() as client:
             while True:
                 answer = await redis.xreadgroup(group, "c", {stream: ">"}, count=10, block=1000)
@@ -535,8 +533,8 @@ def _raw_endpoint_process(stream: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
 
 
-def _raw_consumer_process(stream: str, group: str, sms_url: str) -> None:
-    asyncio.run(_raw_consume(stream, group, sms_url))
+def _raw_consumer_process(stream: str, sms_url: str) -> None:
+    asyncio.run(_raw_consume(stream, sms_url))
 
 
 async def main() -> None:

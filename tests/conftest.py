@@ -7,13 +7,13 @@ stopped at its end. The run prints its choice first."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-import redis as sync_redis
 from redis.asyncio import Redis
 
 from knutepunkt.launcher import LaunchError
@@ -83,15 +83,11 @@ async def prefix(redis_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def sync_prefix() -> Iterator[str]:
+def sync_prefix(redis_url: str) -> Iterator[str]:
     """As `prefix`, for tests that run no event loop of their own."""
     value = _new_prefix()
     yield value
-    client = sync_redis.Redis.from_url(REDIS_URL)
-    keys = list(client.scan_iter(match=f"{value}*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    asyncio.run(delete_prefixed(redis_url, value))
 
 
 @pytest.fixture

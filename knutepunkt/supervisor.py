@@ -34,17 +34,19 @@ class StopRequested(Exception):
     """Ctrl-C or SIGTERM reached the launcher."""
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec_fn making the kernel SIGKILL the child when the launcher dies, even by
-    SIGKILL. prctl exists only on Linux; elsewhere the clean stop path is all there is."""
+def die_with_parent(sig: int = signal.SIGKILL) -> Callable[[], None] | None:
+    """A preexec_fn making the kernel send the child `sig` when its parent dies, even by
+    SIGKILL. The kernel sends it when the thread that started the child ends, so start
+    children from threads that outlive them. prctl exists only on Linux; elsewhere the
+    clean stop path is all there is."""
     if not sys.platform.startswith("linux"):
         return None
     libc = ctypes.CDLL(None, use_errno=True)  # loaded before fork: keep the child's work tiny
     parent = os.getpid()
 
     def preexec() -> None:
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        # The launcher may have died between fork and prctl; then no signal would come.
+        libc.prctl(_PR_SET_PDEATHSIG, sig)
+        # The parent may have died between fork and prctl; then no signal would come.
         if os.getppid() != parent:
             os._exit(1)
 
@@ -118,7 +120,7 @@ class Supervisor:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent(),
+            preexec_fn=die_with_parent(),
             limit=_LINE_LIMIT,
         )
         child = Child(name, process, tier)

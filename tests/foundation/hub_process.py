@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -91,6 +92,25 @@ class Proc:
         fields = _stat(self.pid)
         # A zombie has finished; only its exit status is left for a parent to collect.
         return bool(fields) and fields[19] == self.started and fields[0] != "Z"
+
+
+@contextlib.contextmanager
+def printed_child(parent: subprocess.Popen[str]) -> Iterator[Proc]:
+    """The child process whose pid `parent` printed (a line `child <pid>`), alive; the
+    parent and the child are killed afterwards if they still run."""
+    child: Proc | None = None
+    try:
+        assert parent.stdout
+        line = parent.stdout.readline()
+        assert line.startswith("child "), line
+        child = Proc.of(int(line.split()[1]))
+        assert child and child.alive
+        yield child
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        if child and child.alive:
+            os.kill(child.pid, signal.SIGKILL)
 
 
 def _stat(pid: int) -> list[str] | None:

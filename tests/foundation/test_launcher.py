@@ -23,6 +23,7 @@ from tests.foundation.hub_process import (
     children_of,
     free_port_range,
     hub_env,
+    printed_child,
     processes_mentioning,
 )
 from tests.support.waiting import wait_for_sync
@@ -159,24 +160,12 @@ def test_children_die_with_a_launcher_killed_outright() -> None:
     parent = subprocess.Popen(
         [sys.executable, "-c", _ORPHAN_MAKER], cwd=ROOT, stdout=subprocess.PIPE, text=True
     )
-    child: Proc | None = None
-    try:
-        assert parent.stdout
-        line = parent.stdout.readline()
-        assert line.startswith("child "), line
-        child = Proc.of(int(line.split()[1]))
-        assert child and child.alive
+    with printed_child(parent) as child:
         # Its own process group, so a Ctrl-C at the terminal reaches only the launcher.
         assert os.getpgid(child.pid) == child.pid
-
         parent.kill()
         parent.wait(10)
         wait_for_sync(lambda: not child.alive, 10, message="child gone with its parent")
-    finally:
-        if parent.poll() is None:
-            parent.kill()
-        if child and child.alive:
-            os.kill(child.pid, signal.SIGKILL)
 
 
 def test_notify_and_the_web_front_share_one_link_secret(tmp_path: Path) -> None:

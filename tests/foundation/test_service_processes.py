@@ -4,6 +4,8 @@ down and up again, and nobody dies of it."""
 from __future__ import annotations
 
 import contextlib
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -12,7 +14,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared.settings import SERVICES
-from tests.support.processes import ServiceProcess, service_process
+from tests.foundation.hub_process import printed_child
+from tests.support.processes import ROOT, ServiceProcess, service_process
 from tests.support.servers import redis_server
 from tests.support.waiting import wait_for_sync
 
@@ -75,3 +78,35 @@ def test_ready_turns_503_while_redis_is_down_and_back_to_200(tmp_path: Path) -> 
             message="every service ready again with Redis back",
         )
         assert all(s.alive for s in services)
+
+
+_SERVICE_STARTER = """
+import sys, threading
+from pathlib import Path
+from tests.support.processes import ServiceProcess
+
+service = ServiceProcess("booking", {
+    "REDIS_URL": sys.argv[1], "STREAM_PREFIX": sys.argv[2],
+    "BOOKING_DATABASE_URL": "sqlite+aiosqlite:///" + sys.argv[3] + "/booking.db",
+}, Path(sys.argv[3])).start()
+print("child", service.proc.pid, flush=True)
+threading.Event().wait()
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_service_goes_when_the_run_that_started_it_is_killed(
+    tmp_path: Path, redis_url: str, sync_prefix: str
+) -> None:
+    """A test run or bench killed outright cleans nothing up: its services must not go on
+    consuming (and writing) beside the next run."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _SERVICE_STARTER, redis_url, sync_prefix, str(tmp_path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    with printed_child(parent) as child:
+        parent.kill()
+        parent.wait(10)
+        wait_for_sync(lambda: not child.alive, 30, message="service gone with its starter")

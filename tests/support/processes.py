@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from knutepunkt.supervisor import die_with_parent
 from tests.support.servers import free_port
 from tests.support.waiting import wait_for_sync
 
@@ -39,6 +40,9 @@ class ServiceProcess:
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            # A bench or test run killed outright must not leave services consuming; start
+            # them from threads that outlive them (the main one, or asyncio's executor).
+            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         if wait:
             self.wait_ready(timeout)

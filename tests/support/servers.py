@@ -5,7 +5,6 @@ but Python: see `choose_redis` and `choose_postgres`)."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import os
 import pwd
@@ -13,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
@@ -25,6 +23,7 @@ import redis as sync_redis
 from sqlalchemy.engine import make_url
 
 from knutepunkt.launcher import redis_binary
+from knutepunkt.supervisor import die_with_parent
 from tests.support.waiting import wait_for_sync
 
 REDIS_ENV = "TEST_REDIS_URL"
@@ -54,14 +53,6 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-def _die_with_parent() -> None:
-    """Run in the child before exec: a test run that is killed (and so cleans nothing up)
-    takes its session servers with it instead of leaving them behind."""
-    if sys.platform == "linux":
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
-
-
 class RedisServer:
     """A redis-server on a free port with AOF persistence in a temp dir, so a restart
     keeps what was written (as production's AOF does). The binary is the launcher's: the
@@ -89,7 +80,7 @@ class RedisServer:
             args,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            preexec_fn=die_with_parent(signal.SIGTERM) if self.die_with_parent else None,
         )
         wait_for_sync(lambda: _port_open(self.port), 10, message="redis-server up")
 
@@ -276,7 +267,7 @@ class PostgresServer:
             args,
             stdout=log,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
+            preexec_fn=die_with_parent(signal.SIGTERM) if self.die_with_parent else None,
         )
         log.close()
         deadline = time.monotonic() + 60

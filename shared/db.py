@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, event, text
 from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Dialect, make_url
+from sqlalchemy.engine import Dialect, Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -136,7 +136,7 @@ def create_engine(
         _prepare_sqlite_file(url)
         kwargs.setdefault("module", sqlite_driver.dbapi(SQLITE_BUSY_TIMEOUT_MS))
         engine = create_async_engine(url, **kwargs)
-        _sqlite_transactions(engine)
+        sqlite_transactions(engine.sync_engine)
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -151,8 +151,11 @@ def create_engine(
     return create_async_engine(url, connect_args=connect_args, **kwargs)
 
 
-def _sqlite_transactions(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
+def sqlite_transactions(engine: Engine) -> None:
+    """The hub's SQLite connection settings and BEGIN on `engine` (an async engine's
+    `sync_engine`, or a synchronous engine: the bench compares the two)."""
+
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control from the driver, so that BEGIN is ours (below).
         dbapi_connection.isolation_level = None
@@ -162,7 +165,7 @@ def _sqlite_transactions(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         # A deferred BEGIN that later writes fails at once with SQLITE_BUSY under
         # contention; IMMEDIATE takes the write lock up front and waits for it.

@@ -158,11 +158,13 @@ async def scan_time(url: str, total: int, repeats: int = 7) -> tuple[float, int]
     for _ in range(repeats):
         await _reset(db, due_ids)
         statements[0] = 0
-        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in db.engines:
+            event.listen(engine, "before_cursor_execute", count)
         started = time.perf_counter()
         result = await scan_notices(units, rules)
         times.append(time.perf_counter() - started)
-        event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        for engine in db.engines:
+            event.remove(engine, "before_cursor_execute", count)
         assert result.loans == DUE, result  # the scan did its work (not a speed assert)
     await db.dispose()
     return statistics.median(times), statements[0]

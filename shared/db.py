@@ -2,8 +2,9 @@
 
 SQLite: WAL, a busy timeout, and every write transaction begun with BEGIN IMMEDIATE, since
 the driver's default (SELECT outside a transaction, then a deferred write) double-books
-(see docs/architecture.md). PostgreSQL: asyncpg; the hard rules (no overlap) are
-constraints in the schema.
+(see docs/architecture.md). Its transactions (`begun`, `transaction`, `read`) run on a
+synchronous engine of the same file, on the loop's thread (shared/loop_sessions.py).
+PostgreSQL: asyncpg; the hard rules (no overlap) are constraints in the schema.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from shared import sqlite_driver
+from shared.loop_sessions import LoopSessions
 from shared.wal_checkpoints import WalCheckpoints
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -167,6 +169,8 @@ def sqlite_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
+        if getattr(conn.connection.dbapi_connection, "in_transaction", False):
+            return  # begun already, by a writer that waited for the lock (LoopSessions)
         # A deferred BEGIN that later writes fails at once with SQLITE_BUSY under
         # contention; IMMEDIATE takes the write lock up front and waits for it.
         mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
@@ -197,10 +201,28 @@ class Database:
         self.sessions = async_sessionmaker(
             self.engine, expire_on_commit=False, sync_session_class=_Session
         )
+        self._loop_sessions = (
+            LoopSessions(
+                self.engine,
+                _Session,
+                busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+                checkpointed=self.checkpoints is not None,
+            )
+            if self._sqlite
+            else None
+        )
 
     @property
     def dialect(self) -> str:
         return self.engine.dialect.name
+
+    @property
+    def engines(self) -> tuple[Engine, ...]:
+        """The synchronous engines that send this database's statements, for hooks on
+        them: the async engine's, and on SQLite the transactions' own."""
+        if self._loop_sessions is None:
+            return (self.engine.sync_engine,)
+        return (self.engine.sync_engine, self._loop_sessions.engine)
 
     def after_commit(self, hook: Callable[[Session], None]) -> None:
         self._after_commit.append(hook)
@@ -236,12 +258,28 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
-        async with self.writing(), self.sessions() as session, session.begin():
+        async with self.writing(), self.begun() as session:
+            yield session
+
+    @asynccontextmanager
+    async def begun(self, read_only: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction, committed on success and rolled back on error;
+        a writer's must be taken inside `writing()`. On SQLite a read does not take the
+        write lock (BEGIN DEFERRED)."""
+        if self._loop_sessions is not None:
+            async with self._loop_sessions.begun(read_only) as session:
+                yield session
+            return
+        async with self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
         """A read-only session; on SQLite it does not take the write lock."""
+        if self._loop_sessions is not None:
+            async with self._loop_sessions.reading() as session:
+                yield session
+            return
         async with self.sessions() as session:
             await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
             yield session
@@ -253,6 +291,8 @@ class Database:
     async def dispose(self) -> None:
         if self.checkpoints is not None:
             await self.checkpoints.close()
+        if self._loop_sessions is not None:
+            self._loop_sessions.dispose()
         await self.engine.dispose()
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.util.concurrency import await_
 _Outcome = tuple[Any, list[Any], int, int | None]
 
 
-def _busy(error: BaseException) -> bool:
+def is_busy(error: BaseException) -> bool:
     """SQLite's SQLITE_BUSY (any extended form): another connection holds the lock."""
     code = getattr(error, "sqlite_errorcode", None)
     return isinstance(error, sqlite3.OperationalError) and code is not None and code & 0xFF == 5
@@ -140,7 +140,7 @@ class LoopThreadCursor(AsyncAdapt_aiosqlite_cursor):
                 self._keep(_run(self._connection._conn, operation, parameters, many))
                 return
             except sqlite3.OperationalError as error:
-                if not _busy(error):
+                if not is_busy(error):
                     raise
         # Busy, or a statement of this connection waits on its thread (its caller was
         # cancelled): this one goes there, behind it.
@@ -184,7 +184,7 @@ class LoopThreadConnection(AsyncAdapt_aiosqlite_connection):
                 self._connection._conn.commit()
             except sqlite3.OperationalError as error:
                 # Outside WAL mode a commit can wait for readers to finish.
-                if not _busy(error):
+                if not is_busy(error):
                     raise
                 await_(
                     self._connection._execute(

@@ -192,11 +192,7 @@ class UnitsOfWork(Generic[S]):
     async def _in_transaction(
         self, work: Callable[[UnitOfWork[S]], Awaitable[T]], read_only: bool
     ) -> T:
-        async with self.db.sessions() as session, session.begin():
-            if read_only:
-                # On SQLite a read must not take the write lock (BEGIN IMMEDIATE); the
-                # connection, and with it the BEGIN, comes with the first use.
-                await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
+        async with self.db.begun(read_only) as session:
             uow = self.bound(session)
             result = await work(uow)
             await uow.flush()

@@ -124,12 +124,14 @@ async def test_the_pick_follows_the_free_items_only(
             if statement.startswith("SELECT items.") and "current_loan_id IS NULL" in statement:
                 sent.append((statement, parameters))
 
-        engine = svc.runtime.db.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", keep)
+        engines = svc.runtime.db.engines
+        for engine in engines:
+            event.listen(engine, "before_cursor_execute", keep)
         try:
             answers = await _rush([svc], 3)
         finally:
-            event.remove(engine, "before_cursor_execute", keep)
+            for engine in engines:
+                event.remove(engine, "before_cursor_execute", keep)
         assert [code for code, _ in answers] == [201, 201, 201]
         assert len(sent) == 3
         statement, parameters = sent[-1]

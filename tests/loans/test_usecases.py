@@ -362,17 +362,19 @@ async def test_the_scan_reads_per_batch_not_per_borrower(loans: Loans) -> None:
     def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
         statements.append(sql)
 
-    engine = loans.units.db.engine.sync_engine
-    event.listen(engine, "before_cursor_execute", count)
+    engines = loans.units.db.engines
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", count)
     try:
         batch, events = await loans.run(lambda uow: usecases.send_due_notices(uow, RULES))
     finally:
-        event.remove(engine, "before_cursor_execute", count)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", count)
     assert (batch.notices, batch.loans) == (30, 30)
     assert len({e.data["borrower_id"] for e in events}) == 30
     # Read the batch, claim, move the next notice, name the events, write the outbox
     # (and BEGIN/COMMIT): a handful, where it was four per borrower (124 here).
-    assert len(statements) <= 8, statements
+    assert 0 < len(statements) <= 8, statements
 
 
 async def test_seeding_replicas_at_once_adds_each_row_once(loans: Loans) -> None:

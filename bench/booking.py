@@ -36,9 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
@@ -48,7 +47,6 @@ from bench.serving import CLIENTS, in_app, run_clients, served
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
-from shared.db import sqlite_transactions
 from shared.settings import load_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.prefixes import delete_prefixed
@@ -291,15 +289,9 @@ async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
     print(f"  a unit of work around one SELECT 1:     {one * 1e6:6.0f} µs")
     print(f"  each further SELECT 1 in it:            {more * 1e6:6.0f} µs")
     core, driver = await _data_layer_floors(app.state.runtime.db, n)
-    synchronous = await _sync_session_floor(app.state.runtime.db, n)
     print("  the same write transaction around one SELECT 1, without the unit of work:")
     print(f"    Core on a connection from the pool (no session): {core * 1e6:6.0f} µs")
     print(f"    the driver's own connection, held (no pool):     {driver * 1e6:6.0f} µs")
-    if synchronous is not None:
-        print("  SQLAlchemy's synchronous Session on the same file, on the loop's thread:")
-        one_sync, more_sync = (f"{t * 1e6:6.0f} µs" for t in synchronous)
-        print(f"    around one SELECT 1:                             {one_sync}")
-        print(f"    each further SELECT 1 in it:                     {more_sync}")
 
 
 async def _unit_of_work_floor(units: Any, n: int) -> tuple[float, float]:
@@ -355,32 +347,6 @@ async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
                         await driver.fetch("SELECT 1")
         on_driver = (time.perf_counter() - started) / n
     return core, on_driver
-
-
-async def _sync_session_floor(db: Any, n: int) -> tuple[float, float] | None:
-    """On SQLite, the unit of work's transaction (a Session from a pooled connection,
-    BEGIN IMMEDIATE, COMMIT) on SQLAlchemy's synchronous engine: the same ORM and pool
-    without the async adaptation (greenlets, the adapted driver), which SQLite allows
-    because its statements run on the loop's thread anyway. Behind the writer lock, so no
-    other writer of this process holds the file while the loop is blocked. None on
-    PostgreSQL, whose synchronous drivers would block the loop on the network."""
-    if db.dialect != "sqlite":
-        return None
-    engine = create_engine(db.engine.url.set(drivername="sqlite"))
-    sqlite_transactions(engine)
-    try:
-        timed = []
-        for k in (1, 8):
-            started = time.perf_counter()
-            for _ in range(n):
-                async with db.writing():
-                    with Session(engine) as session, session.begin():
-                        for _ in range(k):
-                            session.execute(_SELECT_ONE)
-            timed.append((time.perf_counter() - started) / n)
-    finally:
-        engine.dispose()
-    return timed[0], (timed[1] - timed[0]) / 7
 
 
 _SELECT_ONE = text("SELECT 1")

@@ -4,9 +4,9 @@ SQLite answers a statement on a local file in microseconds, and `shared.sqlite_d
 already runs each one whole on the loop's thread. What was left of a statement's cost was
 the async adaptation around it: a greenlet per call, a switch to the loop and back for
 each driver call, and the adapted connection and cursor. A unit of work spent more on
-that than on SQLite (docs/bench.md, tenth pass: a transaction around one statement 496 µs
-through the async session, 288 µs through the synchronous one; each further statement
-100 µs against 49).
+that than on SQLite (docs/bench.md, tenth pass: a unit of work around one statement took
+523-558 µs through the async session and 290-325 µs through this one; each further
+statement 97-112 µs against 52-54).
 
 So a service's units of work on SQLite get a `LoopSession`: an `AsyncSession` (the same
 awaitable API for the stores, on both databases) over a synchronous `Session` on a

@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
-from sqlalchemy import delete, event, insert, update
+from sqlalchemy import delete, insert, update
 
 from bench.probe import Counts, Probe
 from bench.serving import CLIENTS, run_clients, served
@@ -47,7 +47,11 @@ from shared.db import Database
 from shared.hubs import DEFAULT_HUB
 from shared.settings import load_settings
 from shared.unit_of_work import UnitsOfWork
-from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.databases import (
+    create_postgres_database,
+    drop_postgres_database,
+    seeing_statements,
+)
 from tests.support.prefixes import delete_prefixed
 
 DUE = 100
@@ -158,13 +162,10 @@ async def scan_time(url: str, total: int, repeats: int = 7) -> tuple[float, int]
     for _ in range(repeats):
         await _reset(db, due_ids)
         statements[0] = 0
-        for engine in db.engines:
-            event.listen(engine, "before_cursor_execute", count)
-        started = time.perf_counter()
-        result = await scan_notices(units, rules)
-        times.append(time.perf_counter() - started)
-        for engine in db.engines:
-            event.remove(engine, "before_cursor_execute", count)
+        with seeing_statements(db, count):
+            started = time.perf_counter()
+            result = await scan_notices(units, rules)
+            times.append(time.perf_counter() - started)
         assert result.loans == DUE, result  # the scan did its work (not a speed assert)
     await db.dispose()
     return statistics.median(times), statements[0]

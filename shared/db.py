@@ -154,8 +154,8 @@ def create_engine(
 
 
 def sqlite_transactions(engine: Engine) -> None:
-    """The hub's SQLite connection settings and BEGIN on `engine` (an async engine's
-    `sync_engine`, or a synchronous engine: the bench compares the two)."""
+    """The hub's SQLite connection settings and BEGIN on `engine`: an async engine's
+    `sync_engine`, or the synchronous one its transactions run on (shared/loop_sessions)."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -48,9 +48,8 @@ class LoopConnection(AsyncConnection):
     async def execute(self, statement: Any, parameters: Any = None, **kw: Any) -> CursorResult[Any]:
         return self.sync_connection.execute(statement, parameters, **kw)  # type: ignore[union-attr]
 
-    async def scalar(self, statement: Any, parameters: Any = None, **kw: Any) -> Any:
-        return self.sync_connection.scalar(statement, parameters, **kw)  # type: ignore[union-attr]
-
+    # AsyncConnection's own would insist that the driver awaited something (scalar and
+    # the like go through execute above).
     async def exec_driver_sql(  # type: ignore[override]
         self, statement: str, parameters: Any = None, **kw: Any
     ) -> CursorResult[Any]:
@@ -87,9 +86,6 @@ class LoopSession(AsyncSession):
 
     async def delete(self, instance: object) -> None:
         self.sync_session.delete(instance)
-
-    async def refresh(self, instance: object, *args: Any, **kw: Any) -> None:
-        self.sync_session.refresh(instance, *args, **kw)
 
     async def connection(self, *args: Any, **kw: Any) -> AsyncConnection:
         return LoopConnection(self._async_engine, self.sync_session.connection(*args, **kw))
@@ -129,30 +125,29 @@ class LoopSessions:
 
     @asynccontextmanager
     async def begun(self, read_only: bool) -> AsyncIterator[AsyncSession]:
-        with self.engine.connect() as connection:
-            if read_only:
-                connection = connection.execution_options(sqlite_begin="DEFERRED")
-            else:
-                await _begin_immediate(connection, self.busy_timeout)
-            async with self._session(connection) as session:
-                with session.sync_session.begin():
-                    yield session
-
-    @asynccontextmanager
-    async def reading(self) -> AsyncIterator[AsyncSession]:
-        with self.engine.connect() as connection:
-            async with self._session(
-                connection.execution_options(sqlite_begin="DEFERRED")
-            ) as session:
+        """A session in one transaction, committed on success (after-commit hooks run)."""
+        async with self._opened(read_only) as session:
+            with session.sync_session.begin():
                 yield session
 
     @asynccontextmanager
-    async def _session(self, connection: Connection) -> AsyncIterator[AsyncSession]:
-        sync_session = self.session_class(bind=connection, expire_on_commit=False)
-        try:
-            yield LoopSession(self.async_engine, sync_session)
-        finally:
-            sync_session.close()
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A read session, rolled back at its end: no commit, so no after-commit hook."""
+        async with self._opened(read_only=True) as session:
+            yield session
+
+    @asynccontextmanager
+    async def _opened(self, read_only: bool) -> AsyncIterator[AsyncSession]:
+        with self.engine.connect() as connection:
+            if read_only:
+                connection.execution_options(sqlite_begin="DEFERRED")
+            else:
+                await _begin_immediate(connection, self.busy_timeout)
+            sync_session = self.session_class(bind=connection, expire_on_commit=False)
+            try:
+                yield LoopSession(self.async_engine, sync_session)
+            finally:
+                sync_session.close()
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import event
 
 from tests.loans.support import DESK, OPEN_TUESDAY, Clock, loans_service
 from tests.support.apps import STAFF_TOKENS, RunningService
-from tests.support.databases import sqlite_url
+from tests.support.databases import seeing_statements, sqlite_url
 from tests.support.processes import service_process
 
 
@@ -124,14 +123,8 @@ async def test_the_pick_follows_the_free_items_only(
             if statement.startswith("SELECT items.") and "current_loan_id IS NULL" in statement:
                 sent.append((statement, parameters))
 
-        engines = svc.runtime.db.engines
-        for engine in engines:
-            event.listen(engine, "before_cursor_execute", keep)
-        try:
+        with seeing_statements(svc.runtime.db, keep):
             answers = await _rush([svc], 3)
-        finally:
-            for engine in engines:
-                event.remove(engine, "before_cursor_execute", keep)
         assert [code for code, _ in answers] == [201, 201, 201]
         assert len(sent) == 3
         statement, parameters = sent[-1]

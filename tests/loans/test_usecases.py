@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import pytest
-from sqlalchemy import event, func, select, text
+from sqlalchemy import func, select, text
 
 from services.loans import usecases
 from services.loans.app import SPEC
@@ -26,6 +26,7 @@ from shared.events import Envelope
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
 from tests.loans.support import OPEN_TUESDAY, oslo
 from tests.support.clock import TestClock
+from tests.support.databases import seeing_statements
 from tests.support.units import service_units
 
 T = TypeVar("T")
@@ -362,14 +363,8 @@ async def test_the_scan_reads_per_batch_not_per_borrower(loans: Loans) -> None:
     def count(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
         statements.append(sql)
 
-    engines = loans.units.db.engines
-    for engine in engines:
-        event.listen(engine, "before_cursor_execute", count)
-    try:
+    with seeing_statements(loans.units.db, count):
         batch, events = await loans.run(lambda uow: usecases.send_due_notices(uow, RULES))
-    finally:
-        for engine in engines:
-            event.remove(engine, "before_cursor_execute", count)
     assert (batch.notices, batch.loans) == (30, 30)
     assert len({e.data["borrower_id"] for e in events}) == 30
     # Read the batch, claim, move the next notice, name the events, write the outbox

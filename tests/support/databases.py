@@ -7,13 +7,15 @@ import asyncio
 import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
+from shared.db import Database
 from tests.support.servers import POSTGRES_ENV
 
 # tests/conftest.py puts the run's reason here when it has no PostgreSQL.
@@ -79,3 +81,16 @@ def postgres_database_sync() -> Iterator[str]:
         yield url
     finally:
         asyncio.run(drop_postgres_database(admin, name))
+
+
+@contextlib.contextmanager
+def seeing_statements(db: Database, hook: Callable[..., None]) -> Iterator[None]:
+    """`hook` as every engine's `before_cursor_execute` under `db` for the block: the
+    statements of its transactions and of its Core work alike."""
+    for engine in db.engines:
+        event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield
+    finally:
+        for engine in db.engines:
+            event.remove(engine, "before_cursor_execute", hook)

@@ -12,7 +12,11 @@ person who asks with the same email or phone. The key is the hub's own: made onc
 Redis beside the log (SET NX), shared by every service.
 
 Recorded after the answer is sent, off the request's path: a staff answer is not slowed,
-and a Redis outage loses log entries (counted in the service's log) rather than answers. A
+and a Redis outage loses log entries (counted in the service's log) rather than answers.
+Each service sends its entries through one writer (`Writer`): what answers queued while
+the last batch was on its way goes in one pipeline, on one connection. An entry each on a
+connection of its own emptied the Redis client's pool under a burst of staff answers (32
+at once were enough), and the entries then lost were those the log exists to keep. A
 service stopping waits for the entries of the answers it has sent (`drain`).
 
 An answer with an ETag that the caller already holds may be answered 304 Not Modified
@@ -33,12 +37,15 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from redis.typing import EncodableT, FieldT
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -124,6 +131,31 @@ def people_in(body: bytes) -> set[str]:
     return identifiers(emails, phones)
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One staff answer or change, as recorded: the people still in clear until `fields`."""
+
+    at: float
+    service: str
+    staff: Staff
+    action: str
+    what: str
+    people: frozenset[str]
+
+    def fields(self, key: bytes) -> dict[FieldT, EncodableT]:
+        refs = sorted(person_ref(key, p) for p in self.people)[:MAX_PEOPLE]
+        actor = self.staff.actor()
+        return {
+            "at": datetime.fromtimestamp(self.at, UTC).isoformat(),
+            "service": self.service,
+            "actor": f"{actor.kind}:{actor.id}",
+            "roles": ",".join(actor.roles),
+            "action": self.action,
+            "what": self.what,
+            "people": ",".join(refs),
+        }
+
+
 async def record(
     redis: Redis,
     names: StreamNames,
@@ -135,35 +167,73 @@ async def record(
     people: set[str],
     at: float | None = None,
 ) -> None:
-    key = await log_key(redis, names)
-    refs = sorted(person_ref(key, p) for p in people)[:MAX_PEOPLE]
-    actor = staff.actor()
-    await redis.xadd(
-        names(STREAM),
-        {
-            "at": datetime.fromtimestamp(at if at is not None else time.time(), UTC).isoformat(),
-            "service": service,
-            "actor": f"{actor.kind}:{actor.id}",
-            "roles": ",".join(actor.roles),
-            "action": action,
-            "what": what,
-            "people": ",".join(refs),
-        },
+    """One entry, now (the services' answers go through their `Writer`)."""
+    entry = Entry(
+        at if at is not None else time.time(), service, staff, action, what, frozenset(people)
     )
+    await redis.xadd(names(STREAM), entry.fields(await log_key(redis, names)))
+
+
+class Writer:
+    """A service's entries, sent in batches by one task at a time: the entries queued while
+    a batch is on its way form the next, in one pipeline (one round trip, one connection)."""
+
+    BATCH = 500
+
+    def __init__(self, redis: Redis, names: StreamNames) -> None:
+        self._redis = redis
+        self._names = names
+        self._queued: list[Entry] = []
+        self._sending: asyncio.Task[None] | None = None
+
+    def add(self, entry: Entry) -> None:
+        self._queued.append(entry)
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send())
+            _tasks.add(self._sending)
+            self._sending.add_done_callback(_tasks.discard)
+
+    async def _send(self) -> None:
+        while self._queued:
+            batch = self._queued[: self.BATCH]
+            del self._queued[: self.BATCH]
+            try:
+                key = await log_key(self._redis, self._names)
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for entry in batch:
+                        pipe.xadd(self._names(STREAM), entry.fields(key))
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("access log: %d entries lost: %s", len(batch), type(exc).__name__)
+
+
+def writer_of(runtime: Any) -> Writer:
+    """The service's one writer (kept in its runtime's state)."""
+    writer: Writer | None = runtime.state.get("access_log")
+    if writer is None:
+        writer = runtime.state["access_log"] = Writer(runtime.redis, runtime.names)
+    return writer
 
 
 async def drain(timeout: float = DRAIN_SECONDS) -> int:
     """Wait for the entries of answers already sent: a service stopping calls this before
     it closes its Redis connection, so that a deploy right after a look does not lose
-    them. Returns how many it waited for."""
+    them. Returns how many tasks it waited for (answers and batches)."""
     loop = asyncio.get_running_loop()
-    # This loop's only: a process that ran others (tests do) may hold their tasks unfinished.
-    pending = [task for task in _tasks if not task.done() and task.get_loop() is loop]
-    if pending:
-        _done, late = await asyncio.wait(pending, timeout=timeout)
+    deadline = loop.time() + timeout
+    waited: set[asyncio.Task[None]] = set()
+    while True:
+        # This loop's only: a process that ran others (tests do) may hold their tasks
+        # unfinished. Asked again after each wait: an answer's task hands its entry to the
+        # writer, whose batch is a task of its own.
+        pending = {task for task in _tasks if not task.done() and task.get_loop() is loop}
+        if not pending:
+            return len(waited)
+        waited |= pending
+        _done, late = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
         if late:
             log.warning("access log: %d entries not recorded before stopping", len(late))
-    return len(pending)
+            return len(waited)
 
 
 async def entries(
@@ -289,15 +359,7 @@ async def _record_later(
         if staff is None:
             return
         action = "read" if request.method in ("GET", "HEAD") else "change"
-        await record(
-            runtime.redis,
-            runtime.names,
-            service=runtime.spec.name,
-            staff=staff,
-            action=action,
-            what=what,
-            people=people,
-            at=at,
-        )
-    except (RedisError, OSError, ValueError) as exc:
+        service = runtime.spec.name
+        writer_of(runtime).add(Entry(at, service, staff, action, what, frozenset(people)))
+    except (OSError, ValueError) as exc:
         log.warning("access log entry lost: %s", type(exc).__name__)

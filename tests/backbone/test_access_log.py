@@ -11,9 +11,12 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import insert
 
+from services.loans.models import Item
 from shared import access_log
 from shared.auth import Staff
+from shared.hubs import DEFAULT_HUB
 from shared.messaging.redis import StreamNames
 from tests.loans.support import DESK as DESK_TOKEN
 from tests.loans.support import OPEN_TUESDAY, TestClock, borrower, loans_service
@@ -110,6 +113,49 @@ async def test_a_service_stopping_records_the_answers_it_sent_first(
     names = StreamNames(prefix)
     [entry] = await access_log.entries(redis, names, access_log.identifiers([], ["40000007"]))
     assert (entry["action"], entry["what"], entry["service"]) == ("change", "POST /loans", "loans")
+
+
+async def test_a_burst_of_staff_answers_loses_no_entry(
+    sqlite_database_url: str, redis_url: str, redis: Redis, prefix: str
+) -> None:
+    """Many staff changes at once, each naming a person, are each recorded: the entries of
+    a burst share the service's Redis client with its relay and its consumer, and must not
+    take a connection each (a pool of 100 emptied by 32 desks' check-outs lost some)."""
+    clock = TestClock(OPEN_TUESDAY)
+    burst = 300
+    async with loans_service(sqlite_database_url, redis_url, prefix, clock) as desk:
+        async with desk.runtime.db.transaction() as session:
+            await session.execute(
+                insert(Item),
+                [
+                    {
+                        "id": f"pc{n}",
+                        "hub": DEFAULT_HUB,
+                        "kind": "pc",
+                        "label": f"PC {n}",
+                        "condition": "ok",
+                        "created_at": clock(),
+                    }
+                    for n in range(burst)
+                ],
+            )
+        lent = await asyncio.gather(
+            *(
+                desk.client.post(
+                    "/loans",
+                    json={"kind": "pc", "borrower": {"name": f"L {n}", "phone": f"4{n:07d}"}},
+                    headers=DESK_TOKEN,
+                )
+                for n in range(burst)
+            )
+        )
+        assert {r.status_code for r in lent} == {201}
+    recorded = await access_log.entries(redis, StreamNames(prefix))
+    assert [(e["action"], e["what"], e["people"]) for e in recorded] == [
+        ("change", "POST /loans", "1")
+    ] * burst
+    one = await access_log.entries(redis, StreamNames(prefix), {"+4740000123"})
+    assert len(one) == 1
 
 
 def test_a_stopping_service_waits_for_its_own_loops_entries_only() -> None:

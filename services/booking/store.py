@@ -47,7 +47,7 @@ from services.booking.models import (
 from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar
 from shared.calendar import Closure as CalendarClosure
-from shared.db import advisory_xact_lock, insert_for, insert_new
+from shared.db import advisory_xact_lock, insert_for, insert_new, read_rows
 from shared.errors import Conflict, Refusal
 from shared.messaging.redact import Person
 
@@ -218,7 +218,7 @@ class Store:
             "before": end + margin,
             "after": start - margin,
         }
-        rows = await self.session.execute(_CLOSURES_AROUND, values)
+        rows = await read_rows(self.session, _CLOSURES_AROUND, values)
         closures = [CalendarClosure(*row) for row in rows]
         return Calendar(domain.opening_hours(resource.hours), closures)
 
@@ -266,7 +266,7 @@ class Store:
     ) -> list[domain.Busy]:
         """Active bookings whose blocked range meets [start, block_end)."""
         values = {"resource_id": resource_id, "block_end": block_end, "start": start}
-        rows = await self.session.execute(_ACTIVE_OVERLAPPING, values)
+        rows = await read_rows(self.session, _ACTIVE_OVERLAPPING, values)
         return [domain.Busy(*row) for row in rows]
 
     async def active_between(

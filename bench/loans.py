@@ -1,4 +1,5 @@
-"""Loans benchmarks: `python bench/loans.py [--postgres URL] [--part scan|checkouts] [--sql]`.
+"""Loans benchmarks: `python bench/loans.py [--postgres URL] [--part scan|checkouts] [--sql]
+[--split]`.
 
 1. The overdue scan with 1,000 versus 1,000,000 loans of which the same 100 are due: the scan
    reads only loans with a notice pending (a partial index), so the ratio should stay near 1.
@@ -7,6 +8,9 @@
 2. Check-outs per second over real HTTP (uvicorn in this process, as bench/booking.py),
    against a trivial endpoint (/health/live) served the same way in the same run, as a
    ratio: with 32 concurrent clients, and with one client (each request waits for the last).
+3. `--split`: after the one-client run, the app's own time for a trivial request and for a
+   check-out, given straight to the ASGI app one at a time (no server, client or socket):
+   steadier than the rates on a busy machine, and where a change to the service shows.
 
 SQLite files in a temporary directory by default; --postgres takes an admin URL and uses a
 fresh database per part, dropped afterwards. The Redis at REDIS_URL (default the local one)
@@ -28,6 +32,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -35,7 +40,7 @@ import httpx
 from sqlalchemy import delete, insert, update
 
 from bench.probe import Counts, Probe
-from bench.serving import CLIENTS, run_clients, served
+from bench.serving import CLIENTS, in_app, run_clients, served
 from services.loans.app import SPEC
 from services.loans.models import Borrower, Item, Loan, NoticeSent, messaging
 from services.loans.settings import LoansSettings
@@ -172,10 +177,11 @@ async def scan_time(url: str, total: int, repeats: int = 7) -> tuple[float, int]
 
 
 async def http_rates(
-    url: str, redis_url: str, probe: Probe, n: int, clients: int
+    url: str, redis_url: str, probe: Probe, n: int, clients: int, split: bool = False
 ) -> tuple[float, float, Counts, Counts]:
     """Trivial requests and check-outs per second from `clients` concurrent clients, with
-    what each cost the process (server, relay, timers and clients)."""
+    what each cost the process (server, relay, timers and clients); with `split`, then the
+    app's own time for each, one request at a time."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     settings = load_settings(
         "loans",
@@ -214,15 +220,49 @@ async def http_rates(
             before = probe.snapshot()
             checkouts, _, _ = await run_clients(n, check_out, base_url, clients)
             spent = probe.snapshot() - before
+            if split:
+                await _split(_app, n, headers)
     finally:
         await delete_prefixed(redis_url, prefix)
     return trivial_rate, checkouts, spent_trivial, spent
+
+
+async def _split(app: Any, n: int, headers: dict[str, str]) -> None:
+    """The app's own time for a trivial request and a check-out, one at a time: no server,
+    no client, no socket. Its items are written straight to the database beforehand."""
+    async with app.state.runtime.db.transaction() as session:
+        await session.execute(
+            insert(Item),
+            [
+                {
+                    "id": f"split{i}",
+                    "hub": DEFAULT_HUB,
+                    "kind": "other",
+                    "label": f"Delt {i}",
+                    "condition": "ok",
+                    "created_at": NOW,
+                }
+                for i in range(n)
+            ],
+        )
+
+    def body(i: int) -> dict[str, object]:
+        return {"kind": "other", "days": 7, "borrower": {"name": "L", "phone": f"+47420{i:05d}"}}
+
+    trivial = await in_app(app, n, "GET", "/health/live")
+    checked_out = await in_app(app, n, "POST", "/loans", body, headers)
+    print("inside the app, one request at a time (no server, no client, no socket):")
+    print(f"  GET /health/live: {trivial * 1e6:6.0f} µs/request")
+    print(f"  POST /loans:      {checked_out * 1e6:6.0f} µs/check-out")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sql", action="store_true", help="print a check-out's statements")
     parser.add_argument("--checkouts", type=int, default=600)
+    parser.add_argument(
+        "--split", action="store_true", help="also the app's own time, without HTTP"
+    )
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
     parser.add_argument("--part", choices=("all", "scan", "checkouts"), default="all")
     args = parser.parse_args()
@@ -264,7 +304,7 @@ async def main() -> None:
         for clients in (CLIENTS, 1):
             async with database(f"http{clients}") as url:
                 trivial, checkouts, spent_trivial, spent = await http_rates(
-                    url, redis_url, probe, n, clients
+                    url, redis_url, probe, n, clients, split=args.split and clients == 1
                 )
             print(f"HTTP (uvicorn in this process), {clients} client(s), {n} requests each")
             print(f"  GET /health/live: {trivial:8.0f} req/s")

@@ -95,21 +95,25 @@ async def in_app(
     method: str,
     path: str,
     body_of: Callable[[int], Any] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> float:
     """Seconds per request for `n` requests given straight to the ASGI app, one after
-    another, each with `body_of(i)` as its JSON body; a request answered with anything
-    but 2xx stops the bench, since its time would measure a refusal."""
+    another, each with `body_of(i)` as its JSON body (and `headers`); a request answered
+    with anything but 2xx stops the bench, since its time would measure a refusal."""
     # Encoded before the clock starts: a client's work, not the app's.
     payloads = [b"" if body_of is None else json.dumps(body_of(i)).encode() for i in range(n)]
+    extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     started = time.perf_counter()
     for payload in payloads:
-        status = await _asgi_request(app, method, path, payload)
+        status = await _asgi_request(app, method, path, payload, extra)
         if not 200 <= status < 300:
             raise RuntimeError(f"{method} {path} answered {status} inside the app")
     return (time.perf_counter() - started) / n
 
 
-async def _asgi_request(app: Any, method: str, path: str, payload: bytes) -> int:
+async def _asgi_request(
+    app: Any, method: str, path: str, payload: bytes, extra: list[tuple[bytes, bytes]]
+) -> int:
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
@@ -124,6 +128,7 @@ async def _asgi_request(app: Any, method: str, path: str, payload: bytes) -> int
             (b"host", b"bench"),
             (b"content-type", b"application/json"),
             (b"content-length", str(len(payload)).encode()),
+            *extra,
         ],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),

@@ -39,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.security import HTTPAuthorizationCredentials
@@ -52,6 +52,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth import Staff, staff_roles
 from shared.contacts import e164
 from shared.messaging.redis import StreamNames, as_entries, as_str
+
+if TYPE_CHECKING:
+    from shared.service.runtime import Runtime
 
 STREAM = "privacy.access-log"
 KEY = "privacy.access-log-key"
@@ -204,10 +207,12 @@ class Writer:
                         pipe.xadd(self._names(STREAM), entry.fields(key))
                     await pipe.execute()
             except (RedisError, OSError) as exc:
+                # One stream: what Redis refuses (a full memory, a key of another type) it
+                # refuses for the whole batch.
                 log.warning("access log: %d entries lost: %s", len(batch), type(exc).__name__)
 
 
-def writer_of(runtime: Any) -> Writer:
+def writer_of(runtime: Runtime) -> Writer:
     """The service's one writer (kept in its runtime's state)."""
     writer: Writer | None = runtime.state.get("access_log")
     if writer is None:
@@ -232,7 +237,7 @@ async def drain(timeout: float = DRAIN_SECONDS) -> int:
         waited |= pending
         _done, late = await asyncio.wait(pending, timeout=max(0.0, deadline - loop.time()))
         if late:
-            log.warning("access log: %d entries not recorded before stopping", len(late))
+            log.warning("access log: %d answers or batches not recorded on stopping", len(late))
             return len(waited)
 
 

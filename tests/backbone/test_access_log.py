@@ -158,6 +158,47 @@ async def test_a_burst_of_staff_answers_loses_no_entry(
     assert len(one) == 1
 
 
+async def test_entries_redis_refuses_are_counted_and_the_answers_still_go(
+    sqlite_database_url: str,
+    redis_url: str,
+    redis: Redis,
+    prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A log Redis will not append to (here: its key holds a string, not a stream) loses
+    the entries, each counted in the service's log without a person's data, and never the
+    staff's answers; once it takes them again, the next are recorded."""
+    names = StreamNames(prefix)
+    await redis.set(names(access_log.STREAM), "not a stream")
+    clock = TestClock(OPEN_TUESDAY)
+    async with loans_service(sqlite_database_url, redis_url, prefix, clock) as desk:
+        for n in range(3):
+            added = await desk.client.post(
+                "/items", json={"kind": "pc", "label": f"PC {n}"}, headers=DESK_TOKEN
+            )
+            assert added.status_code == 201, added.text
+        lent = await asyncio.gather(
+            *(
+                desk.client.post(
+                    "/loans", json={"kind": "pc", "borrower": borrower(n)}, headers=DESK_TOKEN
+                )
+                for n in (1, 2)
+            )
+        )
+        assert [r.status_code for r in lent] == [201, 201]
+        await access_log.drain()
+        lost = [r.getMessage() for r in caplog.records if "entries lost" in r.getMessage()]
+        assert sum(int(m.split()[2]) for m in lost) == 2, lost
+        assert all("WRONGTYPE" not in m and "4000000" not in m for m in lost)
+        await redis.delete(names(access_log.STREAM))
+        third = await desk.client.post(
+            "/loans", json={"kind": "pc", "borrower": borrower(3)}, headers=DESK_TOKEN
+        )
+        assert third.status_code == 201, third.text
+    [entry] = await access_log.entries(redis, names)
+    assert (entry["what"], entry["people"]) == ("POST /loans", "1")
+
+
 def test_a_stopping_service_waits_for_its_own_loops_entries_only() -> None:
     """A process that ran other event loops (tests do) may hold their entries unfinished;
     a service stopping on its own loop waits for its own, and is not stopped by theirs."""

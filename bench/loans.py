@@ -197,18 +197,13 @@ async def http_rates(
         return (await client.get("/health/live")).status_code
 
     async def check_out(client: httpx.AsyncClient, i: int) -> int:
-        body = {
-            "kind": "other",
-            "days": 7,
-            "borrower": {"name": f"L {i}", "phone": f"+47410{i:05d}"},
-        }
-        r = await client.post("/loans", json=body, headers=headers)
+        r = await client.post("/loans", json=_check_out(f"+47410{i:05d}"), headers=headers)
         if r.status_code != 201:
             raise RuntimeError(r.text)
         return r.status_code
 
     try:
-        async with served(SPEC, settings, lambda: NOW) as (base_url, _app):
+        async with served(SPEC, settings, lambda: NOW) as (base_url, app):
             async with httpx.AsyncClient(base_url=base_url, headers=headers) as c:
                 for i in range(n):
                     r = await c.post("/items", json={"kind": "other", "label": f"Ting {i}"})
@@ -221,10 +216,15 @@ async def http_rates(
             checkouts, _, _ = await run_clients(n, check_out, base_url, clients)
             spent = probe.snapshot() - before
             if split:
-                await _split(_app, n, headers)
+                await _split(app, n, headers)
     finally:
         await delete_prefixed(redis_url, prefix)
     return trivial_rate, checkouts, spent_trivial, spent
+
+
+def _check_out(phone: str) -> dict[str, object]:
+    """A week's loan of any free item of the bench's kind, to the borrower with `phone`."""
+    return {"kind": "other", "days": 7, "borrower": {"name": "L", "phone": phone}}
 
 
 async def _split(app: Any, n: int, headers: dict[str, str]) -> None:
@@ -246,11 +246,10 @@ async def _split(app: Any, n: int, headers: dict[str, str]) -> None:
             ],
         )
 
-    def body(i: int) -> dict[str, object]:
-        return {"kind": "other", "days": 7, "borrower": {"name": "L", "phone": f"+47420{i:05d}"}}
-
     trivial = await in_app(app, n, "GET", "/health/live")
-    checked_out = await in_app(app, n, "POST", "/loans", body, headers)
+    checked_out = await in_app(
+        app, n, "POST", "/loans", lambda i: _check_out(f"+47420{i:05d}"), headers
+    )
     print("inside the app, one request at a time (no server, no client, no socket):")
     print(f"  GET /health/live: {trivial * 1e6:6.0f} µs/request")
     print(f"  POST /loans:      {checked_out * 1e6:6.0f} µs/check-out")

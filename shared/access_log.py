@@ -159,24 +159,6 @@ class Entry:
         }
 
 
-async def record(
-    redis: Redis,
-    names: StreamNames,
-    *,
-    service: str,
-    staff: Staff,
-    action: str,
-    what: str,
-    people: set[str],
-    at: float | None = None,
-) -> None:
-    """One entry, now (the services' answers go through their `Writer`)."""
-    entry = Entry(
-        at if at is not None else time.time(), service, staff, action, what, frozenset(people)
-    )
-    await redis.xadd(names(STREAM), entry.fields(await log_key(redis, names)))
-
-
 class Writer:
     """A service's entries, sent in batches by one task at a time: the entries queued while
     a batch is on its way form the next, in one pipeline (one round trip, one connection)."""

@@ -313,14 +313,15 @@ def _checkpoints_of(engine: AsyncEngine, url: str) -> WalCheckpoints | None:
     return WalCheckpoints(database)
 
 
-async def read_rows(
-    session: AsyncSession, statement: Any, values: dict[str, Any] | None = None
+async def on_connection(
+    session: AsyncSession, statement: Any, values: Any = None
 ) -> CursorResult[Unpack[TupleAny]]:
-    """A read of columns (not of mapped objects) on the session's connection: the session's
-    own execute first flushes what is pending and then runs the ORM's machinery around the
-    statement, 60-90 µs a read (bench/loans.py, eleventh pass), for rows it hands back as
-    they came. So: only for tables the transaction has no unflushed change to (a caller
-    that changed one flushes first), and only where plain rows are wanted."""
+    """A Core statement (a read of columns, an insert, an update) on the session's
+    connection, in its transaction. The session's own execute first flushes what is
+    pending and then runs the ORM's machinery around the statement: 50-90 µs more a read
+    (docs/bench.md, eleventh pass), for rows it hands back as they came. So: only where
+    plain rows are wanted, and for tables the transaction has no unflushed change to (a
+    caller that changed one flushes first)."""
     connection = await session.connection()
     return await connection.execute(statement, values)
 
@@ -342,8 +343,7 @@ async def insert_values(session: AsyncSession, table: Any, values: list[dict[str
     """INSERT rows given as values now, as the table's one cached Core statement on the
     session's connection (one row: an execute; several: one executemany). The session's
     own execute would first flush its pending objects, and costs more than the insert."""
-    connection = await session.connection()
-    await connection.execute(_insert_into(table), values if len(values) > 1 else values[0])
+    await on_connection(session, _insert_into(table), values if len(values) > 1 else values[0])
 
 
 def _values_of(row: Any, table: Any) -> dict[str, Any]:

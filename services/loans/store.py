@@ -47,7 +47,7 @@ from services.loans.models import (
 )
 from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar, Closure
-from shared.db import insert_for, insert_new, read_rows, try_advisory_xact_lock
+from shared.db import insert_for, insert_new, on_connection, try_advisory_xact_lock
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
 from shared.messaging.redact import Person
@@ -141,7 +141,7 @@ class Store:
     async def calendar(self, hub: str, after: datetime) -> Calendar:
         """The hub's hours and Norwegian holidays, with the desk's closures that end after
         `after` (earlier ones no longer change any answer)."""
-        rows = await read_rows(self.session, _CLOSURE_SPANS_AFTER, {"hub": hub, "after": after})
+        rows = await on_connection(self.session, _CLOSURE_SPANS_AFTER, {"hub": hub, "after": after})
         return Calendar(closures=[Closure(*row) for row in rows])
 
     async def closures(self, hub: str, after: datetime) -> Sequence[DeskClosure]:
@@ -196,14 +196,13 @@ class Store:
         not the ORM's flush of both, which cost more than the writes. The item's other
         changes, if any, go with the transaction's flush."""
         await insert_new(self.session, loan)
-        connection = await self.session.connection()
-        await connection.execute(_LEND_ITEM, {"item_id": item.id, "loan_id": loan.id})
+        await on_connection(self.session, _LEND_ITEM, {"item_id": item.id, "loan_id": loan.id})
         set_committed_value(item, "current_loan_id", loan.id)
 
     # --- policies ---------------------------------------------------------------------
 
     async def policy(self, hub: str, kind: str) -> Policy | None:
-        row = (await read_rows(self.session, _POLICY, {"hub": hub, "kind": kind})).first()
+        row = (await on_connection(self.session, _POLICY, {"hub": hub, "kind": kind})).first()
         return None if row is None else Policy(**row._mapping)
 
     # --- items ------------------------------------------------------------------------
@@ -249,7 +248,7 @@ class Store:
     async def held_for_other(self, item_id: str, now: datetime, borrower_id: str) -> bool:
         return bool(
             (
-                await read_rows(
+                await on_connection(
                     self.session,
                     _HELD_FOR_OTHER,
                     {"item_id": item_id, "now": now, "borrower_id": borrower_id},
@@ -319,8 +318,7 @@ class Store:
         # Core on the session's connection: the ORM's bulk-insert path cost more than the
         # statement. The borrower comes back as a plain (transient) object: the check-out
         # reads it and does not change it.
-        connection = await self.session.connection()
-        row = (await connection.execute(_borrower_upsert(self._dialect), values)).one()
+        row = (await on_connection(self.session, _borrower_upsert(self._dialect), values)).one()
         borrower = Borrower(**row._mapping)
         return borrower, borrower.id == proposed
 
@@ -415,7 +413,7 @@ class Store:
     async def active_loans_of(self, borrower_id: str) -> list[tuple[str, datetime, str]]:
         """The borrower's loans not yet returned: (loan id, due, item kind), in one read for
         both the overdue block and the per-kind limit."""
-        rows = await read_rows(self.session, _ACTIVE_LOANS_OF, {"borrower_id": borrower_id})
+        rows = await on_connection(self.session, _ACTIVE_LOANS_OF, {"borrower_id": borrower_id})
         return [(loan_id, due_at, kind) for loan_id, due_at, kind in rows.all()]
 
     # --- loans ------------------------------------------------------------------------
@@ -501,7 +499,7 @@ class Store:
         """The borrower's open reservation of the kind, if any: looked for by its id first,
         since most borrowers have none and a read of columns costs less than one of rows."""
         values = {"hub": hub, "kind": kind, "borrower_id": borrower_id}
-        found = (await read_rows(self.session, _OPEN_RESERVATION_OF, values)).scalar()
+        found = (await on_connection(self.session, _OPEN_RESERVATION_OF, values)).scalar()
         return None if found is None else await self.reservation(found)
 
     async def someone_waiting(self, hub: str, kind: str, before: datetime) -> bool:

@@ -25,7 +25,7 @@ from services.notify.models import (
     SenderRow,
 )
 from shared.anonymise import ANONYMISED
-from shared.db import insert_for
+from shared.db import insert_for, on_connection
 from shared.messaging.redact import Person
 
 # Set on a session that made deliveries due; after its commit the sender is woken.
@@ -78,8 +78,7 @@ class Store:
         # 0.9 ms of an event's 3.7 (no delivery is ever an ORM object pending in the
         # session, so its flush has nothing to write first).
         stmt = _add_deliveries(self._dialect)
-        connection = await self.session.connection()
-        inserted = set((await connection.execute(stmt, values)).scalars())
+        inserted = set((await on_connection(self.session, stmt, values)).scalars())
         due = {v["channel"] for v in values if v["status"] == "queued" and v["id"] in inserted}
         if due:
             self._due_now(due)
@@ -133,8 +132,7 @@ class Store:
             return {}
         # On the session's connection, as add_deliveries: preferences are written with
         # Core statements only, so no pending object of the session can change the answer.
-        connection = await self.session.connection()
-        rows = await connection.execute(_PREFERENCES, {"recipients": wanted})
+        rows = await on_connection(self.session, _PREFERENCES, {"recipients": wanted})
         return {recipient: Preference(*kept) for recipient, *kept in rows}
 
     async def preference(self, recipient: str) -> PreferenceRow | None:
@@ -379,9 +377,8 @@ class Store:
         rows = list((await self.session.execute(query, values)).scalars())
         if not rows:
             return []
-        connection = await self.session.connection()
         claim = {"ids": [r.id for r in rows], "sender_id": sender_id, "until": lease_until}
-        await connection.execute(_CLAIM, {**claim, "now": now})
+        await on_connection(self.session, _CLAIM, {**claim, "now": now})
         for row in rows:
             self.session.expunge(row)
             row.claim_id = sender_id
@@ -390,10 +387,9 @@ class Store:
 
     async def finish(self, delivery_id: str, sender_id: str, **values: Any) -> bool:
         """Write a send's outcome, only while the sender still holds the claim."""
-        connection = await self.session.connection()
         params = {f"new_{key}": value for key, value in values.items()}
         params.update(delivery_id=delivery_id, sender_id=sender_id)
-        result = await connection.execute(_finish(tuple(values)), params)
+        result = await on_connection(self.session, _finish(tuple(values)), params)
         return bool(result.rowcount)
 
 

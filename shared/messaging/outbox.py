@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.calendar import utcnow
-from shared.db import Database, insert_values, read_rows, try_advisory_xact_lock
+from shared.db import Database, insert_values, on_connection, try_advisory_xact_lock
 from shared.events import CATALOG, CONSUMERS, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
@@ -219,14 +219,14 @@ class OutboxRelay:
             async with self.db.transaction() as session:
                 if not await try_advisory_xact_lock(session, f"outbox-relay:{self.service}"):
                     return 0
-                rows = (await read_rows(session, query)).all()
+                rows = (await on_connection(session, query)).all()
                 if rows:
                     await self._xadd(rows)
                     await self._mark(session, [r.id for r in rows])
                 return len(rows)
         # SQLite: do not hold the write lock over a Redis round trip.
         async with self.db.read() as session:
-            rows = (await read_rows(session, query)).all()
+            rows = (await on_connection(session, query)).all()
         if not rows:
             return 0
         await self._xadd(rows)
@@ -256,8 +256,7 @@ class OutboxRelay:
         return json.dumps({self.names(s): list(CONSUMERS.get(s, ())) for s in keys})
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
-        connection = await session.connection()
-        await connection.execute(self._published, {"ids": ids, "at": self.clock()})
+        await on_connection(session, self._published, {"ids": ids, "at": self.clock()})
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

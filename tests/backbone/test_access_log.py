@@ -55,18 +55,15 @@ async def test_entries_by_person_hashed_and_trimmed_by_age(redis: Redis, prefix:
     await redis.xadd(
         names(access_log.STREAM), {"at": "old", "people": ""}, id=f"{int(old * 1000)}-0"
     )
-    await access_log.record(
-        redis, names, service="loans", staff=DESK, action="read", what="GET /loans", people=kari
+    writer = access_log.Writer(redis, names)
+    now = time.time()
+    writer.add(access_log.Entry(now, "loans", DESK, "read", "GET /loans", frozenset(kari)))
+    writer.add(
+        access_log.Entry(
+            now, "loans", DESK, "change", "POST /loans", frozenset({"per@example.org"})
+        )
     )
-    await access_log.record(
-        redis,
-        names,
-        service="loans",
-        staff=DESK,
-        action="change",
-        what="POST /loans",
-        people={"per@example.org"},
-    )
+    await access_log.drain()
     # Asked with her phone alone: her entry, not Per's.
     [hers] = await access_log.entries(redis, names, access_log.identifiers([], ["00000010"]))
     assert (hers["action"], hers["what"], hers["actor"], hers["people"]) == (

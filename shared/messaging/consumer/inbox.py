@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for
+from shared.db import insert_for, on_connection
 from shared.events import Envelope
 
 
@@ -37,5 +37,4 @@ async def claim(
     ]
     stmt = insert_for(dialect)(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
     # On the session's connection: a Core statement needs none of the ORM's execution.
-    connection = await session.connection()
-    return set((await connection.execute(stmt, rows)).scalars())
+    return set((await on_connection(session, stmt, rows)).scalars())

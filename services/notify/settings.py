@@ -121,6 +121,9 @@ class NotifySettings(EnvironmentSettings):
     # At most this many messages per sender are on their way or answered but not yet
     # recorded: what a crash can send a second time.
     unrecorded_window: int = Field(default=16, ge=1, le=1000)
+    # How long an answered outcome may wait for the answers of the sends still under way,
+    # to be committed with them in one transaction (it never waits for a full window).
+    record_linger_seconds: float = Field(default=0.05, ge=0, le=5)
     # A backstop: a claim held this long even by a live sender is given up.
     claim_lease_seconds: float = Field(default=120.0, gt=0)
     batch: int = Field(default=100, ge=1, le=2000)

@@ -12,8 +12,10 @@ the stale limit) before the outcome was committed; the SMS gateway then gets the
 reference (the delivery id) and an email the same Message-ID, for the far side to
 deduplicate on.
 
-Outcomes are committed in groups as they come (group commit): each commit takes every
-outcome that arrived while the one before it ran, so no outcome waits for a batch.
+Outcomes are committed in groups as they come (group commit): an answer waits for those of
+the sends still under way, but never for a full window nor longer than
+NOTIFY_RECORD_LINGER_SECONDS, and what arrives during a commit goes in the next one; no
+outcome waits for a batch.
 """
 
 from __future__ import annotations
@@ -132,39 +134,90 @@ def open_channels(runtime: Runtime, config: NotifySettings) -> Channels:
 Outcomes = list[usecases.SendOutcome]
 
 
-class Recorder:
-    """Outcomes committed as they arrive: while one commit runs, the next outcomes wait
-    for it and then go in one commit together, so an outcome never waits for more than
-    the commit before its own.
+class Window:
+    """The instance's window: at most `size` messages on their way or answered but not
+    yet recorded, its loops together; what a crash can send a second time. It also tells
+    the recorders waiting to group their outcomes when something changed that may end
+    the wait (an answer came, or the window filled up)."""
 
-    It also bounds the window in which a crash sends a message twice: at most `window`
-    messages are on their way or answered but not yet committed; a send waits for a slot
-    (`slot()`), which the commit of its outcome frees. A database that is slow to commit
-    slows the sending down instead of widening the window."""
+    def __init__(self, size: int) -> None:
+        self._slots = asyncio.Semaphore(size)
+        self._changed = asyncio.Event()
+
+    @property
+    def full(self) -> bool:
+        return self._slots.locked()
+
+    async def acquire(self) -> None:
+        await self._slots.acquire()
+        if self._slots.locked():
+            self.changed()  # the next send would wait: the outcomes held back go now
+
+    def release(self) -> None:
+        self._slots.release()
+
+    def changed(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_for_change(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._changed.wait()
+
+
+class Recorder:
+    """Outcomes committed as they arrive, in groups: a group goes when no other send of
+    this recorder is still waiting for its answer, when the window is full (the next send
+    would wait for it), or when its first outcome has waited `linger` seconds, whichever
+    comes first; what arrives during a commit waits for it and goes in the next group.
+
+    Grouping never widens the window in which a crash sends a message twice: at most
+    the window's size are on their way or answered but not yet committed; a send waits
+    for a slot (`slot()`), which the commit of its outcome frees. A database that is slow
+    to commit slows the sending down instead of widening the window. What the grouping
+    saves is a transaction, and the relay's publish, per answer."""
 
     def __init__(
-        self, commit: Callable[[Outcomes], Awaitable[None]], slots: asyncio.Semaphore
+        self,
+        commit: Callable[[Outcomes], Awaitable[None]],
+        window: Window,
+        linger: float = 0.0,
     ) -> None:
-        """`slots`: the window, as many as may be sent and not yet recorded; a sender's
-        loops share one."""
+        """`window`: the instance's, which its loops share."""
         self._commit = commit
         self._pending: Outcomes = []
         self._task: asyncio.Task[None] | None = None
-        self._slots = slots
+        self._window = window
+        self._linger = linger
+        self._sending = 0  # sends holding a slot whose outcome has not come yet
         self._singly = 0  # outcomes to commit one at a time, after a group failed
 
     async def slot(self) -> None:
-        await self._slots.acquire()
+        await self._window.acquire()
+        self._sending += 1
 
     def add(self, outcome: usecases.SendOutcome) -> None:
         """The outcome of a send that holds a slot."""
+        self._sending -= 1
         self._pending.append(outcome)
+        self._window.changed()
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="notify-recorder")
+
+    async def _gathered(self) -> None:
+        """Until the pending group is as large as it will soon get."""
+        deadline = time.monotonic() + self._linger
+        while self._sending and not self._window.full:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            await self._window.wait_for_change(left)
 
     async def _run(self) -> None:
         waits = Backoff(0.1, 5.0)
         while self._pending:
+            await self._gathered()
             size = 1 if self._singly else len(self._pending)
             group, self._pending = self._pending[:size], self._pending[size:]
             try:
@@ -192,7 +245,7 @@ class Recorder:
             waits.reset()
             self._singly = max(0, self._singly - len(group))
             for _ in group:
-                self._slots.release()
+                self._window.release()
 
     async def drain(self) -> None:
         while self._task is not None and not self._task.done():
@@ -217,7 +270,7 @@ class Sender:
         # A loop per channel (see run), each woken by its own event; the window of
         # messages sent but not yet recorded is the instance's, shared by its loops.
         self._wake = {channel: asyncio.Event() for channel in CHANNELS}
-        self._unrecorded = asyncio.Semaphore(self.settings.unrecorded_window)
+        self._window = Window(self.settings.unrecorded_window)
 
     # --- waking ---------------------------------------------------------------------------
 
@@ -339,7 +392,11 @@ class Sender:
             now = time.monotonic()
             return generation == self._generation and now < min(self._safe_until, safe_until)
 
-        recorder = Recorder(lambda group: self._record(sender_id, group), self._unrecorded)
+        recorder = Recorder(
+            lambda group: self._record(sender_id, group),
+            self._window,
+            self.settings.record_linger_seconds,
+        )
         settings = self.settings
 
         async def send(

@@ -12,16 +12,20 @@ from services.notify import usecases
 from services.notify.settings import notify_rules
 from services.notify.store import Store
 from shared.events import BOOKING_STREAM, CATALOG, CATERING_STREAM, LOANS_STREAM
-from shared.messaging.consumer import Delivery, Handler
+from shared.messaging.consumer import Delivery, Handler, batch_handler
 from shared.service import Runtime
 
 CONSUMED_STREAMS = (BOOKING_STREAM, LOANS_STREAM, CATERING_STREAM)
 
 
 def handlers(runtime: Runtime) -> dict[str, Handler]:
-    async def on_event(delivery: Delivery[Store]) -> None:
-        command = usecases.FanOut(delivery.envelope, delivery.data)
-        await usecases.fan_out(delivery.uow, command, rules=notify_rules(runtime))
-        await usecases.keep_digest_state(delivery.uow, command)
+    # One handler for every type, taking the consumer's batch at once: a read of the
+    # preferences and an insert of the deliveries per batch, not per event.
+    @batch_handler
+    async def on_events(deliveries: list[Delivery[Store]]) -> None:
+        work = [(d.uow, usecases.FanOut(d.envelope, d.data)) for d in deliveries]
+        await usecases.fan_out_together(work, rules=notify_rules(runtime))
+        for uow, command in work:
+            await usecases.keep_digest_state(uow, command)
 
-    return {name: on_event for name, cls in CATALOG.items() if cls.stream in CONSUMED_STREAMS}
+    return {name: on_events for name, cls in CATALOG.items() if cls.stream in CONSUMED_STREAMS}

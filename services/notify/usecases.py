@@ -8,6 +8,7 @@ import hmac
 import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -100,19 +101,37 @@ class FanOut:
 async def fan_out(uow: Work, cmd: FanOut, *, rules: FanoutRules) -> set[str]:
     """The event's deliveries, planned and stored once per (event, recipient, channel):
     a redelivered or replayed event adds nothing. The ids of those added."""
-    envelope, data = cmd.envelope, cmd.data
-    if not rules.routes.for_event(envelope.type):
+    return await fan_out_together([(uow, cmd)], rules=rules)
+
+
+async def fan_out_together(work: Sequence[tuple[Work, FanOut]], *, rules: FanoutRules) -> set[str]:
+    """Several events fanned out as `fan_out` does each, in one transaction (a consumer's
+    batch, its units of work sharing the store): the recipients' preferences read once
+    and the deliveries of all of them stored in one statement. The ids of those added."""
+    routed = [(uow, cmd) for uow, cmd in work if rules.routes.for_event(cmd.envelope.type)]
+    if not routed:
         return set()  # silent
-    now = uow.now()
-    preferences = await uow.store.preferences_for(routing.all_addresses(envelope, data, rules))
-    planned = routing.plan(envelope, data, rules, preferences, now)
-    if not planned:
+    store = routed[0][0].store
+    preferences = await store.preferences_for(
+        address
+        for _, cmd in routed
+        for address in routing.all_addresses(cmd.envelope, cmd.data, rules)
+    )
+    planned: list[tuple[Work, list[dict[str, Any]]]] = []
+    for uow, cmd in routed:
+        now = uow.now()
+        plans = routing.plan(cmd.envelope, cmd.data, rules, preferences, now)
+        planned.append(
+            (uow, [_planned_row(p, cmd.envelope, rules.routes.version, now) for p in plans])
+        )
+    values = [value for _, rows in planned for value in rows]
+    if not values:
         return set()
-    values = [_planned_row(p, envelope, rules.routes.version, now) for p in planned]
-    inserted = await uow.store.add_deliveries(values)
-    for value in values:
-        if value["id"] in inserted and value["status"] == "failed":
-            _failed(uow, DeliveryRow(**value), value["last_error"], permanent=True)
+    inserted = await store.add_deliveries(values)
+    for uow, rows in planned:
+        for value in rows:
+            if value["id"] in inserted and value["status"] == "failed":
+                _failed(uow, DeliveryRow(**value), value["last_error"], permanent=True)
     return inserted
 
 

@@ -140,6 +140,7 @@ def make_consumer(
     *,
     name: str = "c1",
     handler: Handler | None = None,
+    types: tuple[str, ...] = ("BookingConfirmed",),
     **config: int,
 ) -> Consumer:
     defaults = {"block_ms": 100, "claim_idle_ms": 1000, "retry_backoff_ms": 20}
@@ -150,7 +151,7 @@ def make_consumer(
         tables=messaging,
         redis=connect(redis_url),
         names=StreamNames(prefix),
-        handlers={"BookingConfirmed": handler or recording_handler()},
+        handlers=dict.fromkeys(types, handler or recording_handler()),
         metrics=Metrics(),
         units=UnitsOfWork(db, messaging, EffectsStore, utcnow),
         config=ConsumerConfig(**defaults),

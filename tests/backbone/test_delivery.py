@@ -13,6 +13,7 @@ from sqlalchemy import select
 from shared.events import (
     BOOKING_STREAM,
     WIRE_FIELD,
+    BookingCancelled,
     BookingConfirmed,
     Envelope,
     decode_entry,
@@ -21,9 +22,11 @@ from shared.events import (
     parse_data,
 )
 from shared.messaging import dlq
+from shared.messaging.consumer import Delivery, batch_handler
 from shared.messaging.outbox import emit
 from shared.messaging.redis import StreamNames
 from tests.backbone.harness import (
+    EffectsStore,
     Failures,
     booking,
     effect_count,
@@ -308,4 +311,39 @@ async def test_batch_handler_applies_each_once_and_isolates_a_failure(
     rows = await effect_rows(db)
     assert sorted(int(b) for _, b in rows) == [*range(300), 1000]
     assert failures.calls["42"] >= 2  # failed in its batch, applied on a retry
+    await db.dispose()
+
+
+async def test_a_batch_handler_of_several_types_gets_their_runs_at_once(
+    database_url: str, redis_url: str, prefix: str, redis: Redis
+) -> None:
+    """One handler for two types (as notify's for every type) gets the batch's consecutive
+    events of both in one call, each once."""
+    db = await make_db(database_url)
+    stream = prefix + BOOKING_STREAM
+    calls: list[list[str]] = []
+
+    @batch_handler
+    async def on_either(deliveries: list[Delivery[EffectsStore]]) -> None:
+        calls.append([d.envelope.type for d in deliveries])
+        rows = []
+        for d in deliveries:
+            assert isinstance(d.data, BookingConfirmed | BookingCancelled)
+            rows.append((d.envelope.id, d.data.booking_id, d.uow.now()))
+        await deliveries[0].uow.store.apply_many(rows)
+
+    pipe = redis.pipeline()
+    for n in range(40):
+        data = booking(n)
+        if n % 2:
+            data = BookingCancelled(**data.model_dump(), cancelled_by="owner")
+        pipe.xadd(stream, envelope(data))
+    await pipe.execute()
+    consumer = make_consumer(
+        db, redis_url, prefix, handler=on_either, types=("BookingConfirmed", "BookingCancelled")
+    )
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"))
+    assert sorted(int(b) for _, b in await effect_rows(db)) == list(range(40))
+    assert sum(len(call) for call in calls) == 40
+    assert any(set(call) == {"BookingConfirmed", "BookingCancelled"} for call in calls), calls
     await db.dispose()

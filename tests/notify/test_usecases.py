@@ -24,7 +24,7 @@ from services.notify.settings import NotifySettings, load_rules
 from services.notify.store import Store
 from shared.errors import Conflict, NotAuthenticated, NotFound, Refused
 from shared.events import Contact, EventData, new_event
-from shared.unit_of_work import UnitsOfWork
+from shared.unit_of_work import UnitsOfWork, flush_together
 from tests.notify.samples import sample
 from tests.support.clock import TestClock
 from tests.support.units import service_units
@@ -144,6 +144,48 @@ async def test_an_invalid_address_fails_at_once_and_an_opt_out_is_kept(
         assert event["data"]["delivery_id"] == rows["email"].id
         assert event["data"]["permanent"] is True
         assert event["correlationid"] == event_id
+
+
+async def test_events_fanned_out_together_get_what_each_would_get_alone(
+    database_url: str, rules: FanoutRules
+) -> None:
+    """A consumer's batch in one transaction (its units of work sharing one store): each
+    event's deliveries, failures and events as if it came alone, and a replay of one of
+    them in the same batch adds nothing."""
+    broken = Contact(name="Kari Nordmann", email="not-an-address", phone="+47 000 00 010")
+    datas = [
+        sample("OrderPlaced", customer=CUSTOMER),
+        sample("BookingRejected", booker=broken),
+        sample("LoanReturned", borrower=CUSTOMER),
+        sample("OrderPickedUp", customer=CUSTOMER),  # silent: no delivery
+    ]
+    envelopes = [new_event(data) for data in datas]
+    async with notify_units(database_url, NOON) as (units, _clock):
+        async with units.db.transaction() as session:
+            store = units.store(session)
+            work = [
+                (units.bound(session, correlation=e.correlationid, store=store),
+                 usecases.FanOut(e, d))
+                for e, d in zip(envelopes, datas, strict=True)
+            ]  # fmt: skip
+            added = await usecases.fan_out_together(work, rules=rules)
+            again = await usecases.fan_out_together(work[:1], rules=rules)
+            await flush_together([uow for uow, _ in work])
+        assert again == set()
+        rows = {e.type: await deliveries(units, e.id) for e in envelopes}
+        assert added == {r.id for found in rows.values() for r in found}
+        assert sorted((r.recipient_kind, r.channel) for r in rows["OrderPlaced"]) == [
+            ("person", "email"), ("staff", "email"), ("staff", "sms"),
+        ]  # fmt: skip
+        assert sorted((r.channel, r.status) for r in rows["BookingRejected"]) == [
+            ("email", "failed"), ("sms", "queued"),
+        ]  # fmt: skip
+        assert [(r.channel, r.status) for r in rows["LoanReturned"]] == [("email", "queued")]
+        assert rows["OrderPickedUp"] == []
+        # The failure's event carries its own event's correlation, not the batch's first.
+        [(kind, event)] = await outbox(units)
+        assert kind == "NotificationFailed"
+        assert event["correlationid"] == envelopes[1].correlationid
 
 
 async def test_quiet_hours_hold_a_citizens_sms_and_the_hours_stay_with_it(

@@ -1,7 +1,8 @@
 """A read batch, handled: decoded, applied in one transaction with its inbox records, acked.
 
-A duplicate changes nothing (the inbox). Handlers of one type that take a batch get the run
-of consecutive fresh deliveries of that type at once. A handler that raises is taken out
+A duplicate changes nothing (the inbox). A handler that takes a batch gets the run of
+consecutive fresh deliveries it handles at once (of one type, or of every type it is the
+handler of). A handler that raises is taken out
 (to be retried later) and the rest applied again, so one bad event holds back nothing and no
 handler runs twice for one delivery. A database that does not answer is nobody's fault:
 `DatabaseDown` tells the loop to hold the batch without spending its delivery counts.
@@ -138,7 +139,7 @@ class Batches:
                     if (
                         batch_of(handler) is not None
                         and runs
-                        and runs[-1][1][0].envelope.type == envelope.type
+                        and self.handlers[runs[-1][1][0].envelope.type] is handler
                     ):
                         runs[-1][1].append(delivery)
                     else:

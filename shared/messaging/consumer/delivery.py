@@ -40,8 +40,9 @@ class _TakesBatch:
 
 
 def batch_handler(fn: BatchHandler) -> Handler:
-    """Mark a handler that takes every fresh delivery of its type in a batch at once (one
-    multi-row statement instead of one per event). It may be called with a single one."""
+    """Mark a handler that takes the fresh deliveries of a batch at once (one multi-row
+    statement instead of one per event): each run of consecutive ones it handles, whatever
+    their types when it is the handler of several. It may be called with a single one."""
     return _TakesBatch(fn)
 
 

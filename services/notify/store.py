@@ -385,12 +385,34 @@ class Store:
             row.attempts += 1
         return rows
 
-    async def finish(self, delivery_id: str, sender_id: str, **values: Any) -> bool:
-        """Write a send's outcome, only while the sender still holds the claim."""
-        params = {f"new_{key}": value for key, value in values.items()}
-        params.update(delivery_id=delivery_id, sender_id=sender_id)
-        result = await on_connection(self.session, _finish(tuple(values)), params)
-        return bool(result.rowcount)
+    async def finish(
+        self, sender_id: str, outcomes: Sequence[tuple[str, dict[str, Any]]]
+    ) -> set[str]:
+        """Write each send's outcome (the delivery's id, its new values), only where the
+        sender still holds the claim; the ids written. One read of the claims still held,
+        locked (SQLite's BEGIN IMMEDIATE holds them already), then an UPDATE per shape of
+        values with every row of that shape as its parameters: two statements for a
+        sender's group, not one per outcome."""
+        if not outcomes:
+            return set()
+        held = set(
+            (
+                await on_connection(
+                    self.session,
+                    _held(self._dialect == "postgresql"),
+                    {"ids": [delivery_id for delivery_id, _ in outcomes], "sender_id": sender_id},
+                )
+            ).scalars()
+        )
+        shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for delivery_id, values in outcomes:
+            if delivery_id in held:
+                params = {f"new_{key}": value for key, value in values.items()}
+                params.update(delivery_id=delivery_id, sender_id=sender_id)
+                shapes.setdefault(tuple(values), []).append(params)
+        for keys, rows in shapes.items():
+            await on_connection(self.session, _finish(keys), rows)
+        return held
 
 
 # --- statements built once per shape ------------------------------------------------------
@@ -443,6 +465,18 @@ _CLAIM = (
         updated_at=bindparam("now"),
     )
 )
+
+
+@functools.cache
+def _held(lock: bool) -> Any:
+    """Which of `ids` the sender still holds, in `sending`; locked on PostgreSQL, so that
+    no takeover changes them before their outcome is written."""
+    query = select(_DELIVERIES.c.id).where(
+        _DELIVERIES.c.id.in_(bindparam("ids", expanding=True)),
+        _DELIVERIES.c.claim_id == bindparam("sender_id"),
+        _DELIVERIES.c.status == "sending",
+    )
+    return query.with_for_update() if lock else query
 
 
 @functools.cache

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from services.notify import digest, routing
 from services.notify.domain import (
     CHANNELS,
+    AfterSend,
     Channel,
     Preference,
     RetryPolicy,
@@ -391,19 +392,20 @@ async def record_outcomes(
     """Each answer written where the sender still holds the claim, with
     NotificationSent or NotificationFailed; the (channel, status) of each one written."""
     now = uow.now()
-    written: list[tuple[str, Status]] = []
+    # Each outcome's new values (and the decision; None: put back unsent), then all of
+    # them written at once, where the sender still holds the claim.
+    planned: list[tuple[DeliveryRow, dict[str, Any], AfterSend | None]] = []
+    values: dict[str, Any]
     for outcome in cmd.outcomes:
         row, result = outcome.delivery, outcome.result
         if result is None:
-            if await uow.store.finish(
-                row.id, cmd.sender_id, status="queued", attempts=row.attempts - 1, updated_at=now
-            ):
-                written.append((row.channel, "queued"))
+            values = {"status": "queued", "attempts": row.attempts - 1, "updated_at": now}
+            planned.append((row, values, None))
             continue
         hours = parse_hours(row.send_hours) if row.send_hours else None
         decision = after_send(result, row.attempts, now, policy, hours)
         reason = _clean(decision.reason, row)
-        values: dict[str, Any] = {"status": decision.status, "updated_at": now}
+        values = {"status": decision.status, "updated_at": now}
         if result.held_by() is not None:
             values["sms_gateway"] = result.held_by()
         if decision.status == "sent":
@@ -412,15 +414,23 @@ async def record_outcomes(
             values.update(failed_at=now, last_error=reason)
         else:
             values.update(next_attempt_at=decision.next_attempt_at, last_error=reason)
-        if not await uow.store.finish(row.id, cmd.sender_id, **values):
-            # Taken over while we were sending: the new holder's outcome counts.
-            log.warning("delivery %s was taken over while sending", row.id)
+        planned.append((row, values, decision))
+    held = await uow.store.finish(cmd.sender_id, [(row.id, values) for row, values, _ in planned])
+    written: list[tuple[str, Status]] = []
+    for row, values, done in planned:
+        if row.id not in held:
+            if done is not None:
+                # Taken over while we were sending: the new holder's outcome counts.
+                log.warning("delivery %s was taken over while sending", row.id)
             continue
-        if decision.status == "sent":
-            _record(uow, row, NotificationSent(**_facts(row), provider_ref=result.provider_ref))
-        elif decision.status == "failed":
-            _failed(uow, row, decision.reason, permanent=decision.permanent)
-        written.append((row.channel, decision.status))
+        if done is None:
+            written.append((row.channel, "queued"))
+            continue
+        if done.status == "sent":
+            _record(uow, row, NotificationSent(**_facts(row), provider_ref=values["provider_ref"]))
+        elif done.status == "failed":
+            _failed(uow, row, done.reason, permanent=done.permanent)
+        written.append((row.channel, done.status))
     return written
 
 

@@ -61,6 +61,13 @@ async def fan_out(units: Units, rules: FanoutRules, data: EventData, **kw: Any) 
     return envelope.id
 
 
+async def returns(units: Units, rules: FanoutRules, count: int) -> None:
+    """`count` returned loans, each an email to its own borrower."""
+    for n in range(count):
+        borrower = Contact(name="Kari", email=f"k{n}@example.org")
+        await fan_out(units, rules, sample("LoanReturned", borrower=borrower))
+
+
 async def deliveries(units: Units, event_id: str) -> list[DeliveryRow]:
     query = usecases.NotificationQuery(event_id=event_id)
     return await units.run(lambda uow: usecases.list_notifications(uow, query))
@@ -229,6 +236,45 @@ async def test_a_sent_message_is_recorded_with_its_event(
         assert event["correlationid"] == event_id
 
 
+async def test_a_group_of_outcomes_is_written_as_each_would_be_alone(
+    database_url: str, rules: FanoutRules
+) -> None:
+    """A sender's group in one commit: each outcome of its own kind (sent, to retry,
+    failed, put back unsent), and one whose claim is no longer held left as it is."""
+    async with notify_units(database_url, NOON) as (units, _clock):
+        await returns(units, rules, 5)
+        real = datetime.now(UTC)
+        sender = await new_sender(units, real)
+        rows = sorted(await claim(units, sender, real), key=lambda r: r.recipient)
+        assert len(rows) == 5
+        # The last is put back first, on its own: no longer held when the group comes.
+        assert await record(units, sender, (rows[4], None)) == [("email", "queued")]
+        written = await record(
+            units,
+            sender,
+            (rows[0], SendResult.sent("<ref>")),
+            (rows[1], SendResult.transient("SMTP 451 later")),
+            (rows[2], SendResult.permanent("SMTP 550 no such user")),
+            (rows[3], None),
+            (rows[4], SendResult.sent("<late>")),
+        )
+        assert written == [
+            ("email", "sent"), ("email", "queued"), ("email", "failed"), ("email", "queued"),
+        ]  # fmt: skip
+        stored = {r.id: r for r in await units.run(lambda uow: uow.store.deliveries(
+            event_id=None, recipient=None, status=None, limit=10, offset=0))}  # fmt: skip
+        sent, retry, failed, unsent, late = (stored[r.id] for r in rows)
+        assert (sent.status, sent.provider_ref, sent.sent_at) == ("sent", "<ref>", NOON)
+        assert (retry.status, retry.attempts, retry.last_error) == ("queued", 1, "SMTP 451 later")
+        assert retry.next_attempt_at is not None and retry.next_attempt_at > NOON
+        assert (failed.status, failed.failed_at) == ("failed", NOON)
+        assert (unsent.status, unsent.attempts, unsent.next_attempt_at) == ("queued", 0, NOON)
+        assert (late.status, late.provider_ref, late.attempts) == ("queued", None, 0)
+        assert all(r.claim_id is None for r in stored.values())
+        events = [(kind, event["data"]["delivery_id"]) for kind, event in await outbox(units)]
+        assert events == [("NotificationSent", sent.id), ("NotificationFailed", failed.id)]
+
+
 async def test_transient_failures_back_off_then_give_up_and_permanent_ones_fail_at_once(
     database_url: str, rules: FanoutRules
 ) -> None:
@@ -310,9 +356,7 @@ async def test_a_dead_senders_claims_are_taken_over_and_its_late_answers_ignored
     database_url: str, rules: FanoutRules
 ) -> None:
     async with notify_units(database_url, NOON) as (units, _clock):
-        for n in range(3):
-            borrower = Contact(name="Kari", email=f"k{n}@example.org")
-            await fan_out(units, rules, sample("LoanReturned", borrower=borrower))
+        await returns(units, rules, 3)
         real = datetime.now(UTC)
         dead = await new_sender(units, real)
         taken = await claim(units, dead, real)

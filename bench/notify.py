@@ -1,6 +1,6 @@
 """Notify benchmark: fan-out throughput and booking-to-SMS latency.
 
-    python bench/notify.py [--events 2000] [--bookings 100] [--part all|fan-out|latency]
+    python bench/notify.py [--events 2000] [--bookings 100] [--part all|fan-out|latency|soak]
 
 1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
    sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
@@ -15,6 +15,9 @@
      deployed), the raw chain's endpoint (under uvicorn) and consumer likewise, the sinks
      in the bench's process. Only here does the SMS's time show notify's own work alone,
      not the booking service's and the sinks' on the same loop.
+
+3. Only with `--part soak`: notify's resident memory with --events events sent through it a
+   thousand at a time, after a tenth of them and after all (no leak: within 10 %).
 
 BENCH_DATABASE_URL picks notify's database (default: a SQLite file in a temp dir); Redis
 from REDIS_URL (default the local one), under a unique prefix that is deleted afterwards.
@@ -33,9 +36,11 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +54,7 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.probe import Probe, percentile
+from bench.probe import Probe, current_rss_mb, percentile
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.booking.app import SPEC as BOOKING
 from services.notify.app import make_spec
@@ -57,7 +62,14 @@ from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings
 from shared.calendar import OSLO
 from shared.db import Database
-from shared.events import BOOKING_STREAM, Contact, decode_entry, encode_entry, new_event
+from shared.events import (
+    BOOKING_STREAM,
+    Contact,
+    Envelope,
+    decode_entry,
+    encode_entry,
+    new_event,
+)
 from tests.notify.samples import sample
 from tests.support.apps import running_service
 from tests.support.prefixes import delete_prefixed
@@ -120,9 +132,9 @@ async def baseline(
     return 2 * count / (time.perf_counter() - started)
 
 
-async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, float]:
-    """Returns (deliveries per second end to end, seconds)."""
-    redis = Redis.from_url(REDIS_URL)
+@contextlib.asynccontextmanager
+async def notify_and_sinks(database_url: str, prefix: str) -> AsyncIterator[tuple[Any, Any, Any]]:
+    """Notify in this process with a mail catcher and an SMS stub: (mail, sms, notify)."""
     async with (
         running_mail_catcher(http=False) as mail,
         running_sms_sink() as sms,
@@ -137,6 +149,36 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
             consumer_batch=500,
         ) as notify,
     ):
+        yield mail, sms, notify
+
+
+def rejections(numbers: range) -> list[Envelope]:
+    """A BookingRejected per number, each to its own booker: an email and an SMS each."""
+    return [
+        new_event(
+            sample(
+                "BookingRejected",
+                booker=Contact(
+                    name=f"Bruker {i}", email=f"b{i}@example.org", phone=f"+4791{i:06d}"
+                ),
+            )
+        )
+        for i in numbers
+    ]
+
+
+async def publish(redis: Redis, stream: str, envelopes: list[Envelope]) -> None:
+    for chunk in range(0, len(envelopes), 1000):
+        pipe = redis.pipeline(transaction=False)
+        for envelope in envelopes[chunk : chunk + 1000]:
+            pipe.xadd(stream, encode_entry(envelope))
+        await pipe.execute()
+
+
+async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, float]:
+    """Returns (deliveries per second end to end, seconds)."""
+    redis = Redis.from_url(REDIS_URL)
+    async with notify_and_sinks(database_url, prefix) as (mail, sms, notify):
         probe = Probe.install()
         before = probe.snapshot()
         config = NotifySettings(**NOTIFY_CONFIG)
@@ -146,33 +188,16 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
         base_spent = probe.snapshot() - before
         mail.clear()
         sms.clear()
-        envelopes = [
-            new_event(
-                sample(
-                    "BookingRejected",
-                    booker=Contact(
-                        name=f"Bruker {i}", email=f"b{i}@example.org", phone=f"+4791{i:06d}"
-                    ),
-                )
-            )
-            for i in range(events)
-        ]
+        envelopes = rejections(range(events))
         runtime = notify.runtime
         before = probe.snapshot()
         started = time.perf_counter()
-        for chunk in range(0, events, 1000):
-            pipe = redis.pipeline(transaction=False)
-            for envelope in envelopes[chunk : chunk + 1000]:
-                pipe.xadd(prefix + BOOKING_STREAM, encode_entry(envelope))
-            await pipe.execute()
+        await publish(redis, prefix + BOOKING_STREAM, envelopes)
         target = 2 * events
         polled = 0  # the bench's own statements, taken out of notify's
         while True:
             statements = probe.statements
-            async with runtime.db.read() as session:
-                sent = (
-                    await session.execute(select(func.count()).where(DeliveryRow.status == "sent"))
-                ).scalar_one()
+            sent = await sent_count(runtime.db)
             polled += probe.statements - statements
             if sent >= target:
                 break
@@ -190,6 +215,55 @@ async def fan_out(database_url: str, prefix: str, events: int) -> tuple[float, f
     print(f"  baseline: {base_spent.per(2 * events, 'message')}")
     print(f"  notify:   {spent.per(target, 'delivery')}")
     return rate, seconds
+
+
+async def soak(database_url: str, prefix: str, events: int) -> None:
+    """Notify's resident memory with `events` events (two deliveries each) sent through it
+    a thousand at a time (`events` a multiple of 1,000, at least 2,000): after a tenth of
+    them and after all. The sinks forget what they received after each thousand, so what
+    grows is notify's (and the bench's own)."""
+    redis = Redis.from_url(REDIS_URL)
+    step = 1000
+    tenth = max(step, events // 10 // step * step)
+    rss: dict[int, float] = {}
+
+    async def sent(events_sent: int) -> None:
+        await wait_for(
+            partial(_at_least, notify.runtime.db, 2 * events_sent), timeout=600, interval=0.1,
+            message=f"{events_sent} events' deliveries sent",
+        )  # fmt: skip
+
+    async with notify_and_sinks(database_url, prefix) as (mail, sms, notify):
+        started = time.perf_counter()
+        for start in range(0, events, step):
+            # A thousand more, once the thousand before the last are sent: notify always
+            # has the next ones waiting, and the sinks forget as they go.
+            await publish(redis, prefix + BOOKING_STREAM, rejections(range(start, start + step)))
+            await sent(start)
+            mail.clear()
+            sms.clear()
+            if start == tenth:
+                rss[tenth] = current_rss_mb()
+        await sent(events)
+        rss[events] = current_rss_mb()
+        seconds = time.perf_counter() - started
+    await redis.aclose()
+    print(f"soak: {events} events -> {2 * events} deliveries in {seconds:.0f} s")
+    print(
+        f"  resident memory (notify, its sinks and the bench, one process): "
+        f"{rss[tenth]:.0f} MB at {tenth} events, {rss[events]:.0f} MB at {events} "
+        f"({rss[events] / rss[tenth]:.2f})"
+    )
+
+
+async def sent_count(db: Database) -> int:
+    async with db.read() as session:
+        query = select(func.count()).where(DeliveryRow.status == "sent")
+        return int((await session.execute(query)).scalar_one())
+
+
+async def _at_least(db: Database, count: int) -> bool:
+    return await sent_count(db) >= count
 
 
 def _slots(count: int) -> list[tuple[str, datetime, datetime]]:
@@ -542,7 +616,10 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=2_000)
     parser.add_argument("--bookings", type=int, default=100)
     parser.add_argument(
-        "--part", choices=("all", "fan-out", "latency"), default="all", help="which part to run"
+        "--part",
+        choices=("all", "fan-out", "latency", "soak"),
+        default="all",
+        help="which part to run (soak: only when asked)",
     )
     args = parser.parse_args()
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
@@ -555,6 +632,10 @@ async def main() -> None:
             if args.part in ("all", "latency"):
                 for number, layout in enumerate(LAYOUTS):
                     await latency(tmp, f"{prefix}lat{number}:", args.bookings, layout)
+            if args.part == "soak":
+                if args.events < 2000 or args.events % 1000:
+                    parser.error("--part soak: --events a multiple of 1000, at least 2000")
+                await soak(database_url, prefix, args.events)
         finally:
             await delete_prefixed(REDIS_URL, prefix)
 

@@ -40,7 +40,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -226,25 +225,19 @@ async def soak(database_url: str, prefix: str, events: int) -> None:
     step = 1000
     tenth = max(step, events // 10 // step * step)
     rss: dict[int, float] = {}
-
-    async def sent(events_sent: int) -> None:
-        await wait_for(
-            partial(_at_least, notify.runtime.db, 2 * events_sent), timeout=600, interval=0.1,
-            message=f"{events_sent} events' deliveries sent",
-        )  # fmt: skip
-
     async with notify_and_sinks(database_url, prefix) as (mail, sms, notify):
+        db = notify.runtime.db
         started = time.perf_counter()
         for start in range(0, events, step):
             # A thousand more, once the thousand before the last are sent: notify always
             # has the next ones waiting, and the sinks forget as they go.
             await publish(redis, prefix + BOOKING_STREAM, rejections(range(start, start + step)))
-            await sent(start)
+            await _all_sent(db, start)
             mail.clear()
             sms.clear()
             if start == tenth:
                 rss[tenth] = current_rss_mb()
-        await sent(events)
+        await _all_sent(db, events)
         rss[events] = current_rss_mb()
         seconds = time.perf_counter() - started
     await redis.aclose()
@@ -262,8 +255,13 @@ async def sent_count(db: Database) -> int:
         return int((await session.execute(query)).scalar_one())
 
 
-async def _at_least(db: Database, count: int) -> bool:
-    return await sent_count(db) >= count
+async def _all_sent(db: Database, events: int) -> None:
+    """Until the first `events` events' deliveries (two each) are sent."""
+
+    async def done() -> bool:
+        return await sent_count(db) >= 2 * events
+
+    await wait_for(done, timeout=600, interval=0.1, message=f"{events} events' deliveries sent")
 
 
 def _slots(count: int) -> list[tuple[str, datetime, datetime]]:

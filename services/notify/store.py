@@ -395,23 +395,18 @@ class Store:
         sender's group, not one per outcome."""
         if not outcomes:
             return set()
-        held = set(
-            (
-                await on_connection(
-                    self.session,
-                    _held(self._dialect == "postgresql"),
-                    {"ids": [delivery_id for delivery_id, _ in outcomes], "sender_id": sender_id},
-                )
-            ).scalars()
-        )
+        ids = [delivery_id for delivery_id, _ in outcomes]
+        query = _held(self._dialect == "postgresql")
+        found = await on_connection(self.session, query, {"ids": ids, "sender_id": sender_id})
+        held = set(found.scalars())
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for delivery_id, values in outcomes:
             if delivery_id in held:
                 params = {f"new_{key}": value for key, value in values.items()}
                 params.update(delivery_id=delivery_id, sender_id=sender_id)
                 shapes.setdefault(tuple(values), []).append(params)
-        for keys, rows in shapes.items():
-            await on_connection(self.session, _finish(keys), rows)
+        for keys, params_of_rows in shapes.items():
+            await on_connection(self.session, _finish(keys), params_of_rows)
         return held
 
 

@@ -127,7 +127,7 @@ class Batches:
                     [e for _, e, _ in todo],
                     utcnow(),
                 )
-                runs: list[tuple[int, list[Delivery[Any]]]] = []
+                runs: list[tuple[int, Handler, list[Delivery[Any]]]] = []
                 # One store for the transaction: a store holds nothing but its session.
                 store = self.units.store(session) if self.units is not None else None
                 for index, (_, envelope, data) in enumerate(todo):
@@ -136,16 +136,12 @@ class Batches:
                     fresh.discard(envelope.id)  # the same event twice in one batch
                     delivery = Delivery(self._bind(session, envelope, store), envelope, data)
                     handler = self.handlers[envelope.type]
-                    if (
-                        batch_of(handler) is not None
-                        and runs
-                        and self.handlers[runs[-1][1][0].envelope.type] is handler
-                    ):
-                        runs[-1][1].append(delivery)
+                    if batch_of(handler) is not None and runs and runs[-1][1] is handler:
+                        runs[-1][2].append(delivery)
                     else:
-                        runs.append((index, [delivery]))
-                for index, deliveries in runs:
-                    await self._call(index, deliveries)
+                        runs.append((index, handler, [delivery]))
+                for index, handler, deliveries in runs:
+                    await self._call(index, handler, deliveries)
         except (SQLAlchemyError, OSError) as exc:
             # OSError: a connection refused or reset, and asyncpg's timeouts (TimeoutError).
             raise_if_outage(exc)
@@ -160,9 +156,8 @@ class Batches:
         # Without a service's units of work: no store, on the real clock.
         return UnitOfWork(session, None, self.tables, utcnow, correlation=envelope.correlationid)
 
-    async def _call(self, index: int, deliveries: list[Delivery[Any]]) -> None:
+    async def _call(self, index: int, handler: Handler, deliveries: list[Delivery[Any]]) -> None:
         first = deliveries[0]
-        handler = self.handlers[first.envelope.type]
         batch = batch_of(handler)
         token = correlation_id.set(first.envelope.correlationid)
         try:

@@ -27,6 +27,7 @@ from services.notify.models import (
 from shared.anonymise import ANONYMISED
 from shared.db import insert_for, on_connection
 from shared.messaging.redact import Person
+from shared.statement_shapes import first_columns_returned, padded
 
 # Set on a session that made deliveries due; after its commit the sender is woken.
 DELIVERIES_DUE = "notify.deliveries_due"
@@ -76,9 +77,10 @@ class Store:
         # a multi-row VALUES was compiled anew for every event. A Core statement on the
         # session's connection: the ORM's bulk insert sent a statement per row and cost
         # 0.9 ms of an event's 3.7 (no delivery is ever an ORM object pending in the
-        # session, so its flush has nothing to write first).
+        # session, so its flush has nothing to write first). In pages of a power of two
+        # rows: a batch's count of rows was a statement of its own for the driver to keep.
         stmt = _add_deliveries(self._dialect)
-        inserted = set((await on_connection(self.session, stmt, values)).scalars())
+        inserted = set(await first_columns_returned(self.session, stmt, values))
         due = {v["channel"] for v in values if v["status"] == "queued" and v["id"] in inserted}
         if due:
             self._due_now(due)
@@ -132,7 +134,7 @@ class Store:
             return {}
         # On the session's connection, as add_deliveries: preferences are written with
         # Core statements only, so no pending object of the session can change the answer.
-        rows = await on_connection(self.session, _PREFERENCES, {"recipients": wanted})
+        rows = await on_connection(self.session, _PREFERENCES, {"recipients": padded(wanted)})
         return {recipient: Preference(*kept) for recipient, *kept in rows}
 
     async def preference(self, recipient: str) -> PreferenceRow | None:
@@ -377,7 +379,7 @@ class Store:
         rows = list((await self.session.execute(query, values)).scalars())
         if not rows:
             return []
-        claim = {"ids": [r.id for r in rows], "sender_id": sender_id, "until": lease_until}
+        claim = {"ids": padded([r.id for r in rows]), "sender_id": sender_id, "until": lease_until}
         await on_connection(self.session, _CLAIM, {**claim, "now": now})
         for row in rows:
             self.session.expunge(row)
@@ -397,7 +399,9 @@ class Store:
             return set()
         ids = [delivery_id for delivery_id, _ in outcomes]
         query = _held(self._dialect == "postgresql")
-        found = await on_connection(self.session, query, {"ids": ids, "sender_id": sender_id})
+        found = await on_connection(
+            self.session, query, {"ids": padded(ids), "sender_id": sender_id}
+        )
         held = set(found.scalars())
         shapes: dict[tuple[str, ...], list[dict[str, Any]]] = {}
         for delivery_id, values in outcomes:

@@ -108,7 +108,8 @@ async def fan_out(uow: Work, cmd: FanOut, *, rules: FanoutRules) -> set[str]:
 async def fan_out_together(work: Sequence[tuple[Work, FanOut]], *, rules: FanoutRules) -> set[str]:
     """Several events fanned out as `fan_out` does each, in one transaction (a consumer's
     batch, its units of work sharing the store): the recipients' preferences read once
-    and the deliveries of all of them stored in one statement. The ids of those added."""
+    and the deliveries of all of them stored with one statement (a page of rows at a time:
+    shared/statement_shapes). The ids of those added."""
     routed = [(uow, cmd) for uow, cmd in work if rules.routes.for_event(cmd.envelope.type)]
     if not routed:
         return set()  # silent

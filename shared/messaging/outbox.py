@@ -39,6 +39,7 @@ from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_co
 from shared.messaging.retention import trim_stream
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
+from shared.statement_shapes import padded
 from shared.tasks import cancelling
 
 log = logging.getLogger("knutepunkt.outbox")
@@ -256,7 +257,7 @@ class OutboxRelay:
         return json.dumps({self.names(s): list(CONSUMERS.get(s, ())) for s in keys})
 
     async def _mark(self, session: AsyncSession, ids: list[int]) -> None:
-        await on_connection(session, self._published, {"ids": ids, "at": self.clock()})
+        await on_connection(session, self._published, {"ids": padded(ids), "at": self.clock()})
 
     async def _housekeeping(self) -> None:
         now = time.monotonic()

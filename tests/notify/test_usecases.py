@@ -27,6 +27,7 @@ from shared.events import Contact, EventData, new_event
 from shared.unit_of_work import UnitsOfWork, flush_together
 from tests.notify.samples import sample
 from tests.support.clock import TestClock
+from tests.support.databases import seeing_statements
 from tests.support.units import service_units
 
 # Tuesday 5 May 2026, 12:00 in Oslo; 22:30 the same evening; 08:00 the next morning.
@@ -193,6 +194,52 @@ async def test_events_fanned_out_together_get_what_each_would_get_alone(
         [(kind, event)] = await outbox(units)
         assert kind == "NotificationFailed"
         assert event["correlationid"] == envelopes[1].correlationid
+
+
+# Each statement whose SQL text had one shape per count of rows or ids.
+SHAPED = {
+    "insert": "INSERT INTO deliveries",
+    "preferences": "FROM preferences",
+    "claim": "attempts=(deliveries.attempts +",
+    "held": "SELECT deliveries.id \nFROM deliveries",
+}
+
+
+async def test_batches_of_every_size_are_a_few_statements(
+    database_url: str, rules: FanoutRules
+) -> None:
+    """Consumer batches of 1 to 20 events, each sent in one claim and one group of
+    outcomes: each statement of a count's shape is at most six SQL texts (1, 2, 4 … 32),
+    where each count was a text of its own, a statement the driver prepares and keeps."""
+    texts: dict[str, set[str]] = {kind: set() for kind in SHAPED}
+
+    def keep(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        for kind, part in SHAPED.items():
+            if part in sql:
+                texts[kind].add(sql)
+
+    async with notify_units(database_url, NOON) as (units, _clock):
+        sender = await new_sender(units, datetime.now(UTC))
+        with seeing_statements(units.db, keep):
+            for size in range(1, 21):
+                datas = [
+                    sample("LoanReturned", borrower=Contact(
+                        name="Kari", email=f"k{size}-{n}@example.org"))
+                    for n in range(size)
+                ]  # fmt: skip
+                async with units.db.transaction() as session:
+                    store = units.store(session)
+                    work = [(units.bound(session, store=store),
+                             usecases.FanOut(new_event(d), d)) for d in datas]  # fmt: skip
+                    assert len(await usecases.fan_out_together(work, rules=rules)) == size
+                    await flush_together([uow for uow, _ in work])
+                rows = await claim(units, sender, datetime.now(UTC))
+                assert len(rows) == size
+                sent = await record(units, sender, *((r, SendResult.sent("<r>")) for r in rows))
+                assert sent == [("email", "sent")] * size
+    assert all(0 < len(found) <= 6 for found in texts.values()), {
+        kind: len(found) for kind, found in texts.items()
+    }
 
 
 async def test_quiet_hours_hold_a_citizens_sms_and_the_hours_stay_with_it(

@@ -11,8 +11,9 @@ from datetime import datetime
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for, on_connection
+from shared.db import insert_for
 from shared.events import Envelope
+from shared.statement_shapes import first_columns_returned
 
 
 async def claim(
@@ -23,11 +24,12 @@ async def claim(
     envelopes: list[Envelope],
     now: datetime,
 ) -> set[str]:
-    """Record the event ids; returns those not seen before (one statement per batch).
+    """Record the event ids; returns those not seen before (one statement per page of a
+    batch: shared/statement_shapes).
 
     Concurrent transactions may race for an id (PostgreSQL): the database decides, and
     RETURNING says which rows were ours. On SQLite the transaction holds the write lock
-    (BEGIN IMMEDIATE), so there is no race, and the one statement replaces a lookup and
+    (BEGIN IMMEDIATE), so there is no race, and the statement replaces a lookup and
     an insert: a round trip, and two of the driver thread's hand-offs, fewer per batch.
     """
     unique = {e.id: e for e in envelopes}
@@ -37,4 +39,4 @@ async def claim(
     ]
     stmt = insert_for(dialect)(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
     # On the session's connection: a Core statement needs none of the ORM's execution.
-    return set((await on_connection(session, stmt, rows)).scalars())
+    return set(await first_columns_returned(session, stmt, rows))

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.typing import TupleAny, Unpack
 
-from shared import sqlite_driver
+from shared import sqlite_driver, wal_checkpoints
 from shared.loop_sessions import LoopSessions
 from shared.wal_checkpoints import WalCheckpoints
 
@@ -166,6 +166,9 @@ def sqlite_transactions(engine: Engine) -> None:
         use_wal(dbapi_connection)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # A log that starts over is cut back to the checkpoints' limit: a file's length
+        # is otherwise the longest its log ever was.
+        cursor.execute(f"PRAGMA journal_size_limit={wal_checkpoints.log_limit_bytes()}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -15,8 +15,8 @@ notify's events in its soak (docs/bench.md, thirteenth pass). So when a checkpoi
 the log longer than LOG_LIMIT_PAGES, a RESTART follows: it waits, on its own thread, for
 the writer of the moment and for the readers of older pages (short transactions), holding
 new writers back meanwhile (they wait on the loop, shared/loop_sessions), copies what is
-left, and waits until no reader is on the log, so that the next writer starts it over:
-the file keeps about the limit's length and is written over.
+left, and waits until no reader is on the log, so that the next writer starts it over.
+Each connection's `journal_size_limit` then cuts the file back to the limit's length.
 """
 
 from __future__ import annotations
@@ -33,10 +33,17 @@ log = logging.getLogger("knutepunkt.db")
 CHECKPOINT_EVERY = 200
 # A log this long (pages of 4 KB: 16 MB) is started over, whatever the writers are doing.
 LOG_LIMIT_PAGES = 4096
+PAGE_BYTES = 4096  # SQLite's default page size, which the services keep
 # How long the RESTART waits for the writer and the readers of older pages. New writers
 # wait for it meanwhile, so it gives up sooner than they would, and the next checkpoint
 # tries again.
 RESTART_WAIT_MS = 250
+
+
+def log_limit_bytes() -> int:
+    """The length a log file is cut back to when it starts over (each connection's
+    `PRAGMA journal_size_limit`)."""
+    return LOG_LIMIT_PAGES * PAGE_BYTES
 
 
 class WalCheckpoints:

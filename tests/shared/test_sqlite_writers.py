@@ -265,6 +265,30 @@ async def test_the_log_starts_over_under_writes_that_never_pause(
         assert await _rows(db) == list(range(commits))
 
 
+async def test_a_log_that_starts_over_is_cut_back_to_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file is as long as its log ever was unless cut back: 300 commits with no
+    checkpoint between them grow it past the limit; once a checkpoint has it start over,
+    the next commit leaves the file at the limit's length."""
+    monkeypatch.setattr(wal_checkpoints, "CHECKPOINT_EVERY", 301)
+    monkeypatch.setattr(wal_checkpoints, "LOG_LIMIT_PAGES", 64)
+    path = tmp_path / "cut.db"
+    log = Path(f"{path}-wal")
+    async with _table(path) as db:
+        assert db.checkpoints is not None
+        checkpoints = db.checkpoints
+        for n in range(299):
+            await _insert(db, n)
+        grown = _size(log)
+        await _insert(db, 299)  # the 301st commit: a checkpoint, and the log starts over
+        await wait_for(lambda: checkpoints.restarted == 1, 10, message="a restart")
+        await _insert(db, 300)
+        assert grown > 4 * wal_checkpoints.log_limit_bytes()
+        assert _size(log) <= wal_checkpoints.log_limit_bytes()
+        assert await _rows(db) == list(range(301))
+
+
 def _size(path: Path) -> int:
     return path.stat().st_size
 

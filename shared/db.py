@@ -35,9 +35,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.typing import TupleAny, Unpack
 
-from shared import sqlite_driver, wal_checkpoints
+from shared import sqlite_driver
 from shared.loop_sessions import LoopSessions
-from shared.wal_checkpoints import WalCheckpoints
+from shared.wal_checkpoints import WalCheckpoints, log_limit_bytes
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # Switching a fresh file to WAL needs its exclusive lock, and SQLite answers BUSY at once,
@@ -168,7 +168,7 @@ def sqlite_transactions(engine: Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         # A log that starts over is cut back to the checkpoints' limit: a file's length
         # is otherwise the longest its log ever was.
-        cursor.execute(f"PRAGMA journal_size_limit={wal_checkpoints.log_limit_bytes()}")
+        cursor.execute(f"PRAGMA journal_size_limit={log_limit_bytes()}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -27,7 +27,7 @@ from shared.events import Contact, EventData, new_event
 from shared.unit_of_work import UnitsOfWork, flush_together
 from tests.notify.samples import sample
 from tests.support.clock import TestClock
-from tests.support.databases import seeing_statements
+from tests.support.databases import sql_texts
 from tests.support.units import service_units
 
 # Tuesday 5 May 2026, 12:00 in Oslo; 22:30 the same evening; 08:00 the next morning.
@@ -211,16 +211,9 @@ async def test_batches_of_every_size_are_a_few_statements(
     """Consumer batches of 1 to 20 events, each sent in one claim and one group of
     outcomes: each statement of a count's shape is at most six SQL texts (1, 2, 4 … 32),
     where each count was a text of its own, a statement the driver prepares and keeps."""
-    texts: dict[str, set[str]] = {kind: set() for kind in SHAPED}
-
-    def keep(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        for kind, part in SHAPED.items():
-            if part in sql:
-                texts[kind].add(sql)
-
     async with notify_units(database_url, NOON) as (units, _clock):
         sender = await new_sender(units, datetime.now(UTC))
-        with seeing_statements(units.db, keep):
+        with sql_texts(units.db, SHAPED) as texts:
             for size in range(1, 21):
                 datas = [
                     sample("LoanReturned", borrower=Contact(

@@ -3,8 +3,6 @@ each of which the driver prepares once and keeps (shared/statement_shapes)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import func, select
 
 from shared.calendar import utcnow
@@ -13,7 +11,7 @@ from shared.messaging.consumer.inbox import claim
 from shared.messaging.outbox import emit
 from shared.statement_shapes import LARGEST_PAGE, padded, pages
 from tests.backbone.harness import booking, make_db, make_relay, messaging
-from tests.support.databases import seeing_statements
+from tests.support.databases import sql_texts
 
 
 def is_power_of_two(n: int) -> bool:
@@ -23,8 +21,9 @@ def is_power_of_two(n: int) -> bool:
 def test_pages_cover_the_rows_in_order_in_powers_of_two_largest_first() -> None:
     for count in range(0, 1300):
         rows = list(range(count))
-        sizes = [len(page) for page in pages(rows)]
-        assert [row for page in pages(rows) for row in page] == rows
+        chunks = list(pages(rows))
+        sizes = [len(chunk) for chunk in chunks]
+        assert [row for chunk in chunks for row in chunk] == rows
         assert all(is_power_of_two(size) and size <= LARGEST_PAGE for size in sizes)
         assert sizes == sorted(sizes, reverse=True)
 
@@ -44,15 +43,9 @@ async def test_inbox_claims_of_every_batch_size_are_a_few_statements(database_ur
     where each batch size was a text of its own (a statement the driver keeps)."""
     db = await make_db(database_url)
     dialect = db.engine.dialect.name
-    inserts: set[str] = set()
-
-    def keep(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        if sql.startswith("INSERT INTO inbox"):
-            inserts.add(sql)
-
     try:
         before: list[Envelope] = []
-        with seeing_statements(db, keep):
+        with sql_texts(db, {"insert": "INSERT INTO inbox"}) as texts:
             for size in range(1, 71):
                 fresh = [new_event(booking(n)) for n in range(size)]
                 async with db.transaction() as session:
@@ -60,7 +53,7 @@ async def test_inbox_claims_of_every_batch_size_are_a_few_statements(database_ur
                     new = await claim(session, messaging.inbox, dialect, "s", batch, utcnow())
                 assert new == {e.id for e in fresh}
                 before = fresh
-        assert 0 < len(inserts) <= 7, len(inserts)
+        assert 0 < len(texts["insert"]) <= 7, len(texts["insert"])
     finally:
         await db.dispose()
 
@@ -72,14 +65,8 @@ async def test_the_relay_marks_batches_of_every_size_in_a_few_statements(
     padded to 1, 2, 4 … 64), where each batch size was a text of its own."""
     db = await make_db(database_url)
     relay = make_relay(db, redis_url, prefix)
-    marks: set[str] = set()
-
-    def keep(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        if sql.startswith("UPDATE outbox"):
-            marks.add(sql)
-
     try:
-        with seeing_statements(db, keep):
+        with sql_texts(db, {"mark": "UPDATE outbox"}) as texts:
             for size in range(1, 41):
                 async with db.transaction() as session:
                     for n in range(size):
@@ -88,7 +75,7 @@ async def test_the_relay_marks_batches_of_every_size_in_a_few_statements(
         async with db.read() as session:
             unmarked = select(func.count()).where(messaging.outbox.c.published_at.is_(None))
             assert (await session.execute(unmarked)).scalar() == 0
-        assert 0 < len(marks) <= 7, len(marks)
+        assert 0 < len(texts["mark"]) <= 7, len(texts["mark"])
     finally:
         await relay.redis.aclose()
         await db.dispose()

@@ -94,3 +94,18 @@ def seeing_statements(db: Database, hook: Callable[..., None]) -> Iterator[None]
     finally:
         for engine in db.engines:
             event.remove(engine, "before_cursor_execute", hook)
+
+
+@contextlib.contextmanager
+def sql_texts(db: Database, parts: dict[str, str]) -> Iterator[dict[str, set[str]]]:
+    """For each name in `parts`, the distinct SQL texts sent under `db` in the block that
+    contain its part: how many statements the driver had to prepare for it."""
+    texts: dict[str, set[str]] = {name: set() for name in parts}
+
+    def keep(_conn: object, _cursor: object, sql: str, *_args: object) -> None:
+        for name, part in parts.items():
+            if part in sql:
+                texts[name].add(sql)
+
+    with seeing_statements(db, keep):
+        yield texts

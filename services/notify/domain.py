@@ -250,6 +250,23 @@ Outcome = Literal["sent", "transient", "permanent"]
 
 
 @dataclass(frozen=True)
+class HandOff:
+    """This process's sender, idle on `channels`, offering to take the deliveries a
+    fan-out makes due at once (timers.Sender.hand_off): they are claimed in its name in
+    the fan-out's transaction, as `claim_due` would claim them, and handed to it at
+    commit, so that their first attempt waits for no claim of its own. `generation` and
+    `claimed` (monotonic, when the lease began) are the sender's, for it to know them
+    again."""
+
+    sender_id: str
+    at: datetime
+    lease_until: datetime
+    channels: frozenset[Channel]
+    generation: int
+    claimed: float
+
+
+@dataclass(frozen=True)
 class SendResult:
     outcome: Outcome
     reason: str | None = None

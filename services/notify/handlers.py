@@ -2,7 +2,9 @@
 
 A handler never talks to SMTP or the SMS gateway: it fans the event out to its deliveries
 in the consumer's transaction (with the inbox record), unique per (event id, recipient,
-channel), so a redelivered or replayed event adds nothing. The sender does the talking.
+channel), so a redelivered or replayed event adds nothing. The sender does the talking;
+what is due at once is claimed for this process's sender when it is idle, and handed to
+it at commit (timers.Sender.hand_off).
 In the same transaction the event updates the staff's daily digest state (digest.py).
 """
 
@@ -11,6 +13,7 @@ from __future__ import annotations
 from services.notify import usecases
 from services.notify.settings import notify_rules
 from services.notify.store import Store
+from services.notify.timers import SENDER_KEY, Sender
 from shared.events import BOOKING_STREAM, CATALOG, CATERING_STREAM, LOANS_STREAM
 from shared.messaging.consumer import Delivery, Handler, batch_handler
 from shared.service import Runtime
@@ -24,7 +27,9 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
     @batch_handler
     async def on_events(deliveries: list[Delivery[Store]]) -> None:
         work = [(d.uow, usecases.FanOut(d.envelope, d.data)) for d in deliveries]
-        await usecases.fan_out_together(work, rules=notify_rules(runtime))
+        sender = runtime.state.get(SENDER_KEY)
+        hand_off = sender.hand_off() if isinstance(sender, Sender) else None
+        await usecases.fan_out_together(work, rules=notify_rules(runtime), hand_off=hand_off)
         for uow, command in work:
             await usecases.keep_digest_state(uow, command)
 

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Table, bindparam, delete, func, literal, o
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notify.digest import Item, ItemChange
-from services.notify.domain import CHANNELS, Channel, Preference, Status
+from services.notify.domain import CHANNELS, Channel, HandOff, Preference, Status
 from services.notify.models import (
     DeliveryRow,
     DigestItemRow,
@@ -31,6 +31,9 @@ from shared.statement_shapes import first_columns_returned, padded
 
 # Set on a session that made deliveries due; after its commit the sender is woken.
 DELIVERIES_DUE = "notify.deliveries_due"
+# Set on a session that claimed deliveries for a hand-off (domain.HandOff): after its
+# commit, they are handed to the sender.
+DELIVERIES_HANDED = "notify.deliveries_handed"
 
 
 # A delivery whose retention ended: "anonymised:" and its own id, not an address.
@@ -70,9 +73,12 @@ class Store:
 
     # --- deliveries -------------------------------------------------------------------
 
-    async def add_deliveries(self, values: list[dict[str, Any]]) -> set[str]:
+    async def add_deliveries(
+        self, values: list[dict[str, Any]], hand_off: HandOff | None = None
+    ) -> set[str]:
         """Insert the planned deliveries that do not exist yet (unique per event,
-        recipient and channel); the ids of those inserted."""
+        recipient and channel); the ids of those inserted. Those inserted claimed for
+        `hand_off` are handed to its sender after commit."""
         # The rows as parameters, not in the statement: one compiled INSERT, cached, where
         # a multi-row VALUES was compiled anew for every event. A Core statement on the
         # session's connection: the ORM's bulk insert sent a statement per row and cost
@@ -84,6 +90,12 @@ class Store:
         due = {v["channel"] for v in values if v["status"] == "queued" and v["id"] in inserted}
         if due:
             self._due_now(due)
+        if hand_off is not None:
+            handed = [
+                DeliveryRow(**v) for v in values if v["status"] == "sending" and v["id"] in inserted
+            ]
+            if handed:
+                self.session.info.setdefault(DELIVERIES_HANDED, []).append((hand_off, handed))
         return inserted
 
     async def delivery(self, delivery_id: str) -> DeliveryRow | None:

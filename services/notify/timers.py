@@ -12,6 +12,10 @@ the stale limit) before the outcome was committed; the SMS gateway then gets the
 reference (the delivery id) and an email the same Message-ID, for the far side to
 deduplicate on.
 
+What a consumed event makes due at once is claimed in the consumer's transaction for
+this process's sender when the channel's loop is idle, and handed to it at commit
+(`Sender.hand_off`): the first attempt then waits for no claim of its own.
+
 Outcomes are committed in groups as they come (group commit): an answer waits for those of
 the sends still under way, but never for a full window nor longer than
 NOTIFY_RECORD_LINGER_SECONDS, and what arrives during a commit goes in the next one; no
@@ -27,6 +31,7 @@ import os
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -36,12 +41,19 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from services.notify import usecases
-from services.notify.domain import CHANNELS, Channel, CircuitBreaker, RetryPolicy, SendResult
+from services.notify.domain import (
+    CHANNELS,
+    Channel,
+    CircuitBreaker,
+    HandOff,
+    RetryPolicy,
+    SendResult,
+)
 from services.notify.mail import SmtpPool, build_email
 from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings, notify_rules, notify_settings
 from services.notify.sms import FailoverSms, SmsGateway, SmsOptions
-from services.notify.store import DELIVERIES_DUE
+from services.notify.store import DELIVERIES_DUE, DELIVERIES_HANDED
 from shared.anonymise import days, in_batches, retention_loop
 from shared.backoff import Backoff
 from shared.calendar import utcnow
@@ -271,6 +283,13 @@ class Sender:
         # messages sent but not yet recorded is the instance's, shared by its loops.
         self._wake = {channel: asyncio.Event() for channel in CHANNELS}
         self._window = Window(self.settings.unrecorded_window)
+        # Deliveries a fan-out claimed for this sender (hand_off), per channel, and which
+        # loops are waiting for work: only an idle loop is offered any, so that none waits
+        # in memory behind a batch being sent.
+        self._handed: dict[Channel, deque[tuple[HandOff, list[DeliveryRow]]]] = {
+            channel: deque() for channel in CHANNELS
+        }
+        self._idle = dict.fromkeys(CHANNELS, False)
 
     # --- waking ---------------------------------------------------------------------------
 
@@ -281,6 +300,35 @@ class Sender:
     def _after_commit(self, session: Session) -> None:
         for channel in session.info.pop(DELIVERIES_DUE, ()):
             self._wake[channel].set()
+        for hand_off, rows in session.info.pop(DELIVERIES_HANDED, ()):
+            self._take(hand_off, rows)
+
+    # --- deliveries handed over by a fan-out ---------------------------------------------
+
+    def hand_off(self) -> HandOff | None:
+        """An offer to take what a fan-out makes due at once on the channels whose loop is
+        idle (usecases.fan_out_together), or None: none is, or this sender cannot send
+        safely now. What it is handed needs no claim of its own: the SMS for a booking
+        goes as soon as the booking's event is committed."""
+        claimed = time.monotonic()
+        idle = frozenset(c for c in CHANNELS if self._idle[c] and not self._handed[c])
+        if not idle or not self.sender_id or claimed >= self._safe_until:
+            return None
+        at = utcnow()
+        lease = timedelta(seconds=self.settings.claim_lease_seconds)
+        return HandOff(self.sender_id, at, at + lease, idle, self._generation, claimed)
+
+    def _take(self, hand_off: HandOff, rows: list[DeliveryRow]) -> None:
+        if hand_off.generation != self._generation:
+            # Taken for dead since: whoever did so put these claims back in the queue.
+            return
+        # Texts first: a loop woken first runs first, and an email's building and SMTP
+        # conversation would otherwise go before the text it came with.
+        for channel in sorted(CHANNELS, key=lambda c: c != "sms"):
+            mine = [row for row in rows if row.channel == channel]
+            if mine:
+                self._handed[channel].append((hand_off, mine))
+                self._wake[channel].set()
 
     # --- the instance ---------------------------------------------------------------------
 
@@ -355,18 +403,28 @@ class Sender:
 
     async def _sending(self, channels: Channels, channel: Channel) -> None:
         wake = self._wake[channel]
+        handed = self._handed[channel]
         while True:
+            if handed:
+                hand_off, rows = handed.popleft()
+                claim = (hand_off.sender_id, hand_off.generation, hand_off.claimed)
+                await self._send(channels, channel, rows, claim)
+                continue
             try:
-                handled = await self.send_due(channels, channel)
+                claimed = await self.send_due(channels, channel)
             except Busy as exc:  # the database is away or busy: wait, then again
                 log.warning("sender waiting for the database: %s", exc.code)
-                handled = 0
-            if handled < self.settings.batch:
-                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
-                # that lands as the event is set, and the loop would never stop.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self.settings.poll_seconds):
-                        await wake.wait()
+                claimed = 0
+            if claimed < self.settings.batch and not handed:
+                self._idle[channel] = True
+                try:
+                    # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                    # that lands as the event is set, and the loop would never stop.
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self.settings.poll_seconds):
+                            await wake.wait()
+                finally:
+                    self._idle[channel] = False
                 wake.clear()
 
     async def send_due(self, channels: Channels, channel: Channel) -> int:
@@ -386,7 +444,21 @@ class Sender:
         if not rows:
             return 0
         self._beaten_at(claimed)  # the claim beat too
-        safe_until = claimed + lease - self._margin
+        await self._send(channels, channel, rows, (sender_id, generation, claimed))
+        return len(rows)
+
+    async def _send(
+        self,
+        channels: Channels,
+        channel: Channel,
+        rows: list[DeliveryRow],
+        claim: tuple[str, int, float],
+    ) -> None:
+        """Send `rows`, claimed by this sender (its id and generation, and when the
+        lease began: monotonic), each only while the claim is safe, and record each
+        answer."""
+        sender_id, generation, claimed = claim
+        safe_until = claimed + self.settings.claim_lease_seconds - self._margin
 
         def safe() -> bool:
             now = time.monotonic()
@@ -437,7 +509,6 @@ class Sender:
         finally:
             # Stopping too: what the providers answered is committed before we go.
             await asyncio.shield(recorder.drain())
-        return len(rows)
 
     async def _record(self, sender_id: str, group: Outcomes) -> None:
         command = usecases.RecordOutcomes(sender_id, tuple(group))

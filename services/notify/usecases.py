@@ -20,6 +20,7 @@ from services.notify.domain import (
     CHANNELS,
     AfterSend,
     Channel,
+    HandOff,
     Preference,
     RetryPolicy,
     SendResult,
@@ -99,17 +100,25 @@ class FanOut:
     data: EventData
 
 
+
 async def fan_out(uow: Work, cmd: FanOut, *, rules: FanoutRules) -> set[str]:
     """The event's deliveries, planned and stored once per (event, recipient, channel):
     a redelivered or replayed event adds nothing. The ids of those added."""
     return await fan_out_together([(uow, cmd)], rules=rules)
 
 
-async def fan_out_together(work: Sequence[tuple[Work, FanOut]], *, rules: FanoutRules) -> set[str]:
+async def fan_out_together(
+    work: Sequence[tuple[Work, FanOut]],
+    *,
+    rules: FanoutRules,
+    hand_off: HandOff | None = None,
+) -> set[str]:
     """Several events fanned out as `fan_out` does each, in one transaction (a consumer's
     batch, its units of work sharing the store): the recipients' preferences read once
     and the deliveries of all of them stored with one statement (a page of rows at a time:
-    shared/statement_shapes). The ids of those added."""
+    shared/statement_shapes). Those due at once on a channel of `hand_off` are stored
+    claimed by its sender, when the sender is still alive (beaten here, as a claim beats).
+    The ids of those added."""
     routed = [(uow, cmd) for uow, cmd in work if rules.routes.for_event(cmd.envelope.type)]
     if not routed:
         return set()  # silent
@@ -129,12 +138,35 @@ async def fan_out_together(work: Sequence[tuple[Work, FanOut]], *, rules: Fanout
     values = [value for _, rows in planned for value in rows]
     if not values:
         return set()
-    inserted = await store.add_deliveries(values)
+    if hand_off is not None:
+        await _claim_for(store, hand_off, values)
+    inserted = await store.add_deliveries(values, hand_off)
     for uow, rows in planned:
         for value in rows:
             if value["id"] in inserted and value["status"] == "failed":
                 _failed(uow, DeliveryRow(**value), value["last_error"], permanent=True)
     return inserted
+
+
+async def _claim_for(store: Store, hand_off: HandOff, values: list[dict[str, Any]]) -> None:
+    """The planned rows due at once on the hand-off's channels, claimed by its sender as
+    `Store.claim_due` claims: in `sending`, its lease, the first attempt counted."""
+    due = [
+        v
+        for v in values
+        if v["status"] == "queued"
+        and v["channel"] in hand_off.channels
+        and v["next_attempt_at"] <= v["created_at"]
+    ]
+    if not due or not await store.beat(hand_off.sender_id, hand_off.at):
+        return  # nothing to hand, or the sender was taken for dead: queued as usual
+    for value in due:
+        value.update(
+            status="sending",
+            claim_id=hand_off.sender_id,
+            claimed_until=hand_off.lease_until,
+            attempts=1,
+        )
 
 
 def _planned_row(p: Planned, envelope: Envelope, version: int, now: datetime) -> dict[str, Any]:
@@ -162,6 +194,8 @@ def _planned_row(p: Planned, envelope: Envelope, version: int, now: datetime) ->
         "status": p.status,
         "attempts": 0,
         "next_attempt_at": p.next_attempt_at,
+        "claim_id": None,
+        "claimed_until": None,
         "last_error": p.reason,
         "created_at": now,
         "updated_at": now,

@@ -6,9 +6,11 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from knutepunkt.devsinks import Fault
+from services.notify.timers import sender_of
 from shared.events import Contact
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
+from tests.support.databases import sql_texts
 from tests.support.streams import entries_read
 from tests.support.waiting import wait_for
 
@@ -139,6 +141,35 @@ async def test_a_slow_sms_gateway_holds_up_no_email(hub: Factory) -> None:
         [sms] = await h.sms.wait_for(1, timeout=15)
         assert sms.text.startswith("Bekreftet")
         await wait_for(lambda: h.settled(first, 2), timeout=15)
+
+
+async def test_a_text_for_an_idle_sender_goes_without_a_claim_and_a_busy_one_queues(
+    hub: Factory,
+) -> None:
+    """The consumer's transaction claims what it makes due for the idle sender and hands
+    it over at commit: the text goes with no claim of its own. A text that falls due while
+    its loop is busy waits in the queue and is claimed as usual when the loop is free."""
+    async with hub() as h:
+        sender = sender_of(h.service.runtime)
+        await wait_for(lambda: sender.hand_off() is not None, timeout=10)
+        with sql_texts(h.service.runtime.db, {"claims": "attempts + "}) as texts:
+            first = await h.publish(sample("OrderReady", customer=CUSTOMER))
+            [row] = await wait_for(lambda: h.settled(first, 1), timeout=15)
+            assert (row["status"], row["attempts"]) == ("sent", 1)
+            assert texts["claims"] == set()
+
+            h.sms.add_faults(Fault(200, delay=2))  # the next text holds its loop two seconds
+            slow = await h.publish(sample("OrderReady", customer=CUSTOMER))
+            await wait_for(lambda: h.sms.attempts >= 2, timeout=15)
+            later = Contact(name="Ola Nordmann", phone="+47 000 00 011")
+            queued = await h.publish(sample("OrderReady", customer=later))
+            [waiting] = await wait_for(lambda: h.notifications(event_id=queued), timeout=15)
+            assert waiting["status"] == "queued"
+            await wait_for(lambda: h.settled(slow, 1), timeout=15)
+            [row] = await wait_for(lambda: h.settled(queued, 1), timeout=15)
+            assert (row["status"], row["attempts"]) == ("sent", 1)
+            assert len(texts["claims"]) == 1
+        assert [m.to for m in h.sms.messages] == ["+4700000010", "+4700000010", "+4700000011"]
 
 
 async def test_sms_gateway_500_then_200_and_a_delivery_report(hub: Factory) -> None:

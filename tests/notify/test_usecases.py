@@ -17,11 +17,18 @@ from sqlalchemy import select
 
 from services.notify import usecases
 from services.notify.app import SPEC
-from services.notify.domain import Preference, RetryPolicy, SendResult
+from services.notify.domain import (
+    CHANNELS,
+    Channel,
+    HandOff,
+    Preference,
+    RetryPolicy,
+    SendResult,
+)
 from services.notify.models import DeliveryRow
 from services.notify.routing import FanoutRules
 from services.notify.settings import NotifySettings, load_rules
-from services.notify.store import Store
+from services.notify.store import DELIVERIES_HANDED, Store
 from shared.errors import Conflict, NotAuthenticated, NotFound, Refused
 from shared.events import Contact, EventData, new_event
 from shared.unit_of_work import UnitsOfWork, flush_together
@@ -423,6 +430,104 @@ async def test_a_dead_senders_claims_are_taken_over_and_its_late_answers_ignored
         assert await record(units, alive, (again[0], None)) == [("email", "queued")]
         row = await units.run(lambda uow: uow.store.delivery(again[0].id))
         assert row is not None and (row.status, row.attempts) == ("queued", 1)
+
+
+def handed_at_commit(units: Units) -> list[tuple[HandOff, list[DeliveryRow]]]:
+    """What each commit of `units` hands to a sender (timers.Sender takes it from there)."""
+    handed: list[tuple[HandOff, list[DeliveryRow]]] = []
+    units.db.after_commit(lambda session: handed.extend(session.info.pop(DELIVERIES_HANDED, ())))
+    return handed
+
+
+def hand_off_to(sender: str, at: datetime, *channels: Channel) -> HandOff:
+    return HandOff(sender, at, at + LEASE, frozenset(channels or CHANNELS), 1, 0.0)
+
+
+async def fan_out_handing(
+    units: Units, rules: FanoutRules, data: EventData, hand_off: HandOff, **kw: Any
+) -> str:
+    envelope = new_event(data, **kw)
+    command = usecases.FanOut(envelope, data)
+    await units.run(
+        lambda uow: usecases.fan_out_together([(uow, command)], rules=rules, hand_off=hand_off)
+    )
+    return envelope.id
+
+
+async def test_what_is_due_at_once_is_claimed_for_an_idle_sender_and_handed_at_commit(
+    database_url: str, rules: FanoutRules
+) -> None:
+    """A confirmation late in the evening: its email is due at once and handed (claimed in
+    the fan-out's transaction, as a claim would), its SMS waits for the morning and stays
+    in the queue; nobody else can claim what was handed, and its outcome is recorded as
+    a claimed one's is."""
+    async with notify_units(database_url, LATE) as (units, clock):
+        handed = handed_at_commit(units)
+        real = datetime.now(UTC)
+        sender = await new_sender(units, real)
+        data = sample("BookingConfirmed", booker=CUSTOMER, participants=[], auto_approved=False)
+        event_id = await fan_out_handing(units, rules, data, hand_off_to(sender, real))
+        rows = {r.channel: r for r in await deliveries(units, event_id)}
+        email, sms = rows["email"], rows["sms"]
+        assert (email.status, email.claim_id, email.attempts) == ("sending", sender, 1)
+        assert email.claimed_until == real + LEASE
+        assert (sms.status, sms.claim_id, sms.attempts) == ("queued", None, 0)
+        [(hand_off, [row])] = handed
+        assert hand_off.sender_id == sender and row.id == email.id
+        assert (row.status, row.claim_id, row.attempts) == ("sending", sender, 1)
+        assert row.body_text == email.body_text and row.recipient == "kari@example.org"
+
+        other = await new_sender(units, real)
+        clock.set(NEXT_MORNING)
+        [morning] = await claim(units, other, real)  # the email is not free
+        assert morning.id == sms.id
+        assert await record(units, sender, (row, SendResult.sent("<m>"))) == [("email", "sent")]
+        [stored] = [r for r in await deliveries(units, event_id) if r.channel == "email"]
+        assert (stored.status, stored.attempts) == ("sent", 1)
+
+
+async def test_a_sender_taken_for_dead_is_handed_nothing_and_a_replay_nothing_again(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        handed = handed_at_commit(units)
+        real = datetime.now(UTC)
+        data = sample("OrderReady", customer=CUSTOMER)
+        # No such sender (taken for dead and deleted): the text is queued as usual.
+        gone = await fan_out_handing(units, rules, data, hand_off_to(str(uuid.uuid4()), real))
+        [row] = await deliveries(units, gone)
+        assert (row.status, row.claim_id) == ("queued", None) and handed == []
+
+        sender = await new_sender(units, real)
+        event_id = await fan_out_handing(units, rules, data, hand_off_to(sender, real))
+        assert len(handed) == 1
+        # The same event again (redelivered): nothing is added, so nothing is handed.
+        await fan_out_handing(units, rules, data, hand_off_to(sender, real), event_id=event_id)
+        assert len(handed) == 1
+        # Only the offered channels are handed.
+        emailed = sample("LoanReturned", borrower=CUSTOMER)
+        other = await fan_out_handing(units, rules, emailed, hand_off_to(sender, real, "sms"))
+        [queued] = await deliveries(units, other)
+        assert queued.status == "queued" and len(handed) == 1
+
+
+async def test_handed_deliveries_of_a_dead_sender_are_taken_over(
+    database_url: str, rules: FanoutRules
+) -> None:
+    async with notify_units(database_url, NOON) as (units, _clock):
+        real = datetime.now(UTC)
+        dead = await new_sender(units, real)
+        event_id = await fan_out_handing(
+            units, rules, sample("OrderReady", customer=CUSTOMER), hand_off_to(dead, real)
+        )
+        alive = await new_sender(units, real)
+        assert await claim(units, alive, real) == []
+        later = real + timedelta(seconds=6)
+        beat = usecases.Heartbeat(alive, later, later - timedelta(seconds=5))
+        beaten = await units.run(lambda uow: usecases.beat(uow, beat))
+        assert beaten == usecases.Beaten(alive=True, dead=(dead,), released=1)
+        [again] = await claim(units, alive, later)
+        assert again.event_id == event_id and again.attempts == 2  # the handed attempt counts
 
 
 async def test_a_retiring_sender_hands_its_claims_back_at_once(

@@ -145,6 +145,21 @@ def open_channels(runtime: Runtime, config: NotifySettings) -> Channels:
 
 Outcomes = list[usecases.SendOutcome]
 
+# How long a handed email waits for the texts handed with it to be answered.
+TEXTS_FIRST_SECONDS = 0.05
+
+
+@dataclass
+class Handed:
+    """Deliveries a fan-out claimed for this sender (`hand_off`), for one loop; `answered`
+    is set once they are sent, `after` (the texts handed with these emails) is waited
+    for, briefly, before they are."""
+
+    hand_off: HandOff
+    rows: list[DeliveryRow]
+    answered: asyncio.Event
+    after: asyncio.Event | None = None
+
 
 class Window:
     """The instance's window: at most `size` messages on their way or answered but not
@@ -286,9 +301,7 @@ class Sender:
         # Deliveries a fan-out claimed for this sender (hand_off), per channel, and which
         # loops are waiting for work: only an idle loop is offered any, so that none waits
         # in memory behind a batch being sent.
-        self._handed: dict[Channel, deque[tuple[HandOff, list[DeliveryRow]]]] = {
-            channel: deque() for channel in CHANNELS
-        }
+        self._handed: dict[Channel, deque[Handed]] = {channel: deque() for channel in CHANNELS}
         self._idle = dict.fromkeys(CHANNELS, False)
 
     # --- waking ---------------------------------------------------------------------------
@@ -322,13 +335,18 @@ class Sender:
         if hand_off.generation != self._generation:
             # Taken for dead since: whoever did so put these claims back in the queue.
             return
-        # Texts first: a loop woken first runs first, and an email's building and SMTP
-        # conversation would otherwise go before the text it came with.
-        for channel in sorted(CHANNELS, key=lambda c: c != "sms"):
-            mine = [row for row in rows if row.channel == channel]
-            if mine:
-                self._handed[channel].append((hand_off, mine))
-                self._wake[channel].set()
+        texts = [row for row in rows if row.channel == "sms"]
+        emails = [row for row in rows if row.channel == "email"]
+        answered = asyncio.Event()
+        if texts:
+            self._handed["sms"].append(Handed(hand_off, texts, answered))
+            self._wake["sms"].set()
+        if emails:
+            # Texts first: an email's building and SMTP conversation, run while its text's
+            # request waits for its turn on the loop, would go before it.
+            after = answered if texts else None
+            self._handed["email"].append(Handed(hand_off, emails, asyncio.Event(), after))
+            self._wake["email"].set()
 
     # --- the instance ---------------------------------------------------------------------
 
@@ -406,9 +424,7 @@ class Sender:
         handed = self._handed[channel]
         while True:
             if handed:
-                hand_off, rows = handed.popleft()
-                claim = (hand_off.sender_id, hand_off.generation, hand_off.claimed)
-                await self._send(channels, channel, rows, claim)
+                await self._send_handed(channels, channel, handed.popleft())
                 continue
             try:
                 claimed = await self.send_due(channels, channel)
@@ -426,6 +442,19 @@ class Sender:
                 finally:
                     self._idle[channel] = False
                 wake.clear()
+
+    async def _send_handed(self, channels: Channels, channel: Channel, handed: Handed) -> None:
+        if handed.after is not None:
+            # Never for long: a slow SMS gateway holds up no email.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(TEXTS_FIRST_SECONDS):
+                    await handed.after.wait()
+        hand_off = handed.hand_off
+        claim = (hand_off.sender_id, hand_off.generation, hand_off.claimed)
+        try:
+            await self._send(channels, channel, handed.rows, claim)
+        finally:
+            handed.answered.set()
 
     async def send_due(self, channels: Channels, channel: Channel) -> int:
         """Claim and send what is due on `channel`; the count claimed."""

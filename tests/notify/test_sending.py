@@ -6,9 +6,10 @@ from __future__ import annotations
 from email.message import EmailMessage
 
 from knutepunkt.devsinks import Fault
+from services.notify.domain import CHANNELS
 from services.notify.timers import sender_of
 from shared.events import Contact
-from tests.notify.conftest import AUTH, Factory
+from tests.notify.conftest import AUTH, Factory, Hub
 from tests.notify.samples import sample
 from tests.support.databases import sql_texts
 from tests.support.streams import entries_read
@@ -122,16 +123,32 @@ async def _of_type(h, event_type: str, at_least: int = 1) -> list[dict]:  # type
     return found if len(found) >= at_least else []
 
 
+async def both_loops_idle(h: Hub) -> None:
+    """Until the sender's loops both wait for work, so that what falls due is handed over."""
+    sender = sender_of(h.service.runtime)
+
+    def idle() -> bool:
+        offer = sender.hand_off()
+        return offer is not None and offer.channels == frozenset(CHANNELS)
+
+    await wait_for(idle, timeout=10)
+
+
 async def test_a_slow_sms_gateway_holds_up_no_email(hub: Factory) -> None:
     """Texts and emails are sent by loops of their own: an email that falls due while a
-    text waits on a slow gateway goes at once, not when the text's batch is done."""
-    async with hub() as h:
+    text waits on a slow gateway goes at once, not when the text's batch is done. An
+    email handed over with a text goes after the text's request, but does not wait for
+    its answer beyond a moment."""
+    # No polls: a loop wakes only for work, so none is busy claiming when the event comes.
+    async with hub(poll_seconds=30) as h:
+        await both_loops_idle(h)
         h.sms.add_faults(Fault(200, delay=8))  # answers normally, 8 s late
         confirmed = sample(
             "BookingConfirmed", booker=CUSTOMER, participants=[], auto_approved=False
         )
         first = await h.publish(confirmed)
-        await wait_for(lambda: h.sms.attempts >= 1, timeout=15)
+        await h.mail.wait_for(lambda m: "kari@example.org" in m.rcpt_tos, timeout=15)
+        assert h.sms.attempts == 1 and h.sms.messages == []  # its text asked, not answered
         other = Contact(name="Ola Nordmann", email="ola@example.org", phone="+47 000 00 011")
         await h.publish(sample("LoanReturned", borrower=other))
         await h.mail.wait_for(lambda m: "ola@example.org" in m.rcpt_tos, timeout=15)
@@ -149,9 +166,9 @@ async def test_a_text_for_an_idle_sender_goes_without_a_claim_and_a_busy_one_que
     """The consumer's transaction claims what it makes due for the idle sender and hands
     it over at commit: the text goes with no claim of its own. A text that falls due while
     its loop is busy waits in the queue and is claimed as usual when the loop is free."""
-    async with hub() as h:
-        sender = sender_of(h.service.runtime)
-        await wait_for(lambda: sender.hand_off() is not None, timeout=10)
+    # No polls: a loop wakes only for work, so none is busy claiming when the event comes.
+    async with hub(poll_seconds=30) as h:
+        await both_loops_idle(h)
         with sql_texts(h.service.runtime.db, {"claims": "attempts + "}) as texts:
             first = await h.publish(sample("OrderReady", customer=CUSTOMER))
             [row] = await wait_for(lambda: h.settled(first, 1), timeout=15)

@@ -100,7 +100,6 @@ class FanOut:
     data: EventData
 
 
-
 async def fan_out(uow: Work, cmd: FanOut, *, rules: FanoutRules) -> set[str]:
     """The event's deliveries, planned and stored once per (event, recipient, channel):
     a redelivered or replayed event adds nothing. The ids of those added."""

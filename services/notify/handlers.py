@@ -13,7 +13,7 @@ from __future__ import annotations
 from services.notify import usecases
 from services.notify.settings import notify_rules
 from services.notify.store import Store
-from services.notify.timers import SENDER_KEY, Sender
+from services.notify.timers import sender_of
 from shared.events import BOOKING_STREAM, CATALOG, CATERING_STREAM, LOANS_STREAM
 from shared.messaging.consumer import Delivery, Handler, batch_handler
 from shared.service import Runtime
@@ -27,8 +27,7 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
     @batch_handler
     async def on_events(deliveries: list[Delivery[Store]]) -> None:
         work = [(d.uow, usecases.FanOut(d.envelope, d.data)) for d in deliveries]
-        sender = runtime.state.get(SENDER_KEY)
-        hand_off = sender.hand_off() if isinstance(sender, Sender) else None
+        hand_off = sender_of(runtime).hand_off()
         await usecases.fan_out_together(work, rules=notify_rules(runtime), hand_off=hand_off)
         for uow, command in work:
             await usecases.keep_digest_state(uow, command)

@@ -74,11 +74,18 @@ class Store:
     # --- deliveries -------------------------------------------------------------------
 
     async def add_deliveries(
-        self, values: list[dict[str, Any]], hand_off: HandOff | None = None
+        self,
+        values: list[dict[str, Any]],
+        handing: tuple[HandOff, list[dict[str, Any]]] | None = None,
     ) -> set[str]:
         """Insert the planned deliveries that do not exist yet (unique per event,
-        recipient and channel); the ids of those inserted. Those inserted claimed for
-        `hand_off` are handed to its sender after commit."""
+        recipient and channel); the ids of those inserted. With `handing`, those of its
+        values (some of `values`) are inserted claimed for the hand-off's sender, as
+        `claim_due` claims, and the ones inserted are handed to it after commit."""
+        if handing is not None:
+            hand_off, handed = handing
+            for value in handed:
+                value.update(_claim(hand_off.sender_id, hand_off.lease_until), attempts=1)
         # The rows as parameters, not in the statement: one compiled INSERT, cached, where
         # a multi-row VALUES was compiled anew for every event. A Core statement on the
         # session's connection: the ORM's bulk insert sent a statement per row and cost
@@ -90,12 +97,10 @@ class Store:
         due = {v["channel"] for v in values if v["status"] == "queued" and v["id"] in inserted}
         if due:
             self._due_now(due)
-        if hand_off is not None:
-            handed = [
-                DeliveryRow(**v) for v in values if v["status"] == "sending" and v["id"] in inserted
-            ]
-            if handed:
-                self.session.info.setdefault(DELIVERIES_HANDED, []).append((hand_off, handed))
+        if handing is not None:
+            rows = [DeliveryRow(**v) for v in handing[1] if v["id"] in inserted]
+            if rows:
+                self.session.info.setdefault(DELIVERIES_HANDED, []).append((handing[0], rows))
         return inserted
 
     async def delivery(self, delivery_id: str) -> DeliveryRow | None:
@@ -465,13 +470,17 @@ def _due(skip_locked: bool, limit: int) -> Any:
     return query.with_for_update(skip_locked=True) if skip_locked else query
 
 
+def _claim(sender_id: Any, until: Any) -> dict[str, Any]:
+    """What a claim writes on a delivery, besides its attempt counted: a claim made by an
+    UPDATE (claim_due) and one made as the delivery is inserted (add_deliveries) alike."""
+    return {"status": "sending", "claim_id": sender_id, "claimed_until": until}
+
+
 _CLAIM = (
     update(_DELIVERIES)
     .where(_DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
     .values(
-        status="sending",
-        claim_id=bindparam("sender_id"),
-        claimed_until=bindparam("until"),
+        **_claim(bindparam("sender_id"), bindparam("until")),
         attempts=_DELIVERIES.c.attempts + 1,
         updated_at=bindparam("now"),
     )

@@ -33,7 +33,7 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from email.message import Message
 from functools import partial
@@ -157,8 +157,8 @@ class Handed:
 
     hand_off: HandOff
     rows: list[DeliveryRow]
-    answered: asyncio.Event
     after: asyncio.Event | None = None
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Window:
@@ -337,15 +337,16 @@ class Sender:
             return
         texts = [row for row in rows if row.channel == "sms"]
         emails = [row for row in rows if row.channel == "email"]
-        answered = asyncio.Event()
+        after = None
         if texts:
-            self._handed["sms"].append(Handed(hand_off, texts, answered))
+            handed = Handed(hand_off, texts)
+            self._handed["sms"].append(handed)
             self._wake["sms"].set()
+            after = handed.answered
         if emails:
             # Texts first: an email's building and SMTP conversation, run while its text's
             # request waits for its turn on the loop, would go before it.
-            after = answered if texts else None
-            self._handed["email"].append(Handed(hand_off, emails, asyncio.Event(), after))
+            self._handed["email"].append(Handed(hand_off, emails, after))
             self._wake["email"].set()
 
     # --- the instance ---------------------------------------------------------------------

@@ -137,9 +137,10 @@ async def fan_out_together(
     values = [value for _, rows in planned for value in rows]
     if not values:
         return set()
-    if hand_off is not None:
-        await _claim_for(store, hand_off, values)
-    inserted = await store.add_deliveries(values, hand_off)
+    handing = None
+    if hand_off is not None and (due := await _due_for(store, hand_off, values)):
+        handing = (hand_off, due)
+    inserted = await store.add_deliveries(values, handing)
     for uow, rows in planned:
         for value in rows:
             if value["id"] in inserted and value["status"] == "failed":
@@ -147,9 +148,11 @@ async def fan_out_together(
     return inserted
 
 
-async def _claim_for(store: Store, hand_off: HandOff, values: list[dict[str, Any]]) -> None:
-    """The planned rows due at once on the hand-off's channels, claimed by its sender as
-    `Store.claim_due` claims: in `sending`, its lease, the first attempt counted."""
+async def _due_for(
+    store: Store, hand_off: HandOff, values: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The planned rows due at once on the hand-off's channels, to be claimed for its
+    sender; none when the sender was taken for dead (its beat, here, finds no row)."""
     due = [
         v
         for v in values
@@ -158,14 +161,8 @@ async def _claim_for(store: Store, hand_off: HandOff, values: list[dict[str, Any
         and v["next_attempt_at"] <= v["created_at"]
     ]
     if not due or not await store.beat(hand_off.sender_id, hand_off.at):
-        return  # nothing to hand, or the sender was taken for dead: queued as usual
-    for value in due:
-        value.update(
-            status="sending",
-            claim_id=hand_off.sender_id,
-            claimed_until=hand_off.lease_until,
-            attempts=1,
-        )
+        return []
+    return due
 
 
 def _planned_row(p: Planned, envelope: Envelope, version: int, now: datetime) -> dict[str, Any]:

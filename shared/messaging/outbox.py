@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -138,6 +139,7 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         keep_seconds: int = 86_400,
         retention_seconds: int = 7 * 86_400,
+        pace_seconds: float = 0.0,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.service = service
@@ -149,6 +151,8 @@ class OutboxRelay:
         self.streams = streams
         self.batch = batch
         self.poll_seconds = poll_seconds
+        self.pace_seconds = pace_seconds
+        self._last_pass = -math.inf
         self.keep = timedelta(seconds=keep_seconds)
         self.retention_seconds = retention_seconds
         self.clock = clock
@@ -202,6 +206,7 @@ class OutboxRelay:
                 continue
             if published < self.batch:
                 await self._wait(self.poll_seconds)
+                await self._paced()
 
     async def _wait(self, seconds: float) -> None:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that
@@ -211,8 +216,20 @@ class OutboxRelay:
                 await self._wake.wait()
         self._wake.clear()
 
+    async def _paced(self) -> None:
+        """With a pace, a pass starts no sooner than `pace_seconds` after the one before: a
+        commit after a quiet spell is published at once, while a stream of commits is
+        published a pass per pace, each taking what all of them wrote (a pass is a read, a
+        script call and a write transaction, whether it carries one row or a hundred)."""
+        rest = self.pace_seconds - (time.monotonic() - self._last_pass)
+        if rest > 0:
+            await asyncio.sleep(rest)
+            # What the commits meanwhile wrote, the pass about to start reads.
+            self._wake.clear()
+
     async def publish_once(self) -> int:
         """Publish one batch; returns how many rows went out."""
+        self._last_pass = time.monotonic()
         query = self._unpublished
         if self.db.dialect == "postgresql":
             # One relay at a time per service keeps the stream in commit order; the lock

@@ -86,6 +86,8 @@ class ServiceSpec:
     title: str = ""
     # PostgreSQL deadlock/serialization victims are run again this many times in all.
     transaction_attempts: int = 4
+    # The outbox relay's pace (OutboxRelay.pace_seconds): 0 publishes every commit at once.
+    relay_pace_seconds: float = 0.0
 
 
 def runtime_of(request: Request) -> Runtime:
@@ -115,6 +117,7 @@ def build_runtime(spec: ServiceSpec, settings: Settings) -> Runtime:
         poll_seconds=settings.outbox_poll_seconds,
         keep_seconds=settings.outbox_keep_seconds,
         retention_seconds=settings.stream_retention_seconds,
+        pace_seconds=spec.relay_pace_seconds,
     )
     holder: list[Runtime] = []
     uow: UnitsOfWork[Any] = UnitsOfWork(

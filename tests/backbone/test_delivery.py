@@ -84,6 +84,51 @@ async def test_relay_is_woken_by_commit(
         await db.dispose()
 
 
+async def test_a_paced_relay_publishes_a_quiet_commit_at_once_and_a_stream_of_commits_together(
+    database_url: str, redis_url: str, prefix: str, redis: Redis
+) -> None:
+    import asyncio
+    import time
+
+    pace = 1.0
+    db = await make_db(database_url)
+    relay = make_relay(db, redis_url, prefix, poll_seconds=30.0, pace_seconds=pace)
+    passes: list[tuple[float, int]] = []  # (when a pass started, rows it published)
+    publish_once = relay.publish_once
+
+    async def counted() -> int:
+        started = time.monotonic()
+        published = await publish_once()
+        passes.append((started, published))
+        return published
+
+    relay.publish_once = counted  # type: ignore[method-assign]
+    stream = prefix + BOOKING_STREAM
+    task = asyncio.create_task(relay.run())
+    try:
+        await wait_for(lambda: redis.exists(stream), message="groups made")
+        await wait_for(lambda: time.monotonic() - passes[-1][0] > pace, message="a quiet spell")
+        async with db.transaction() as session:
+            await emit(session, messaging, booking(1))
+        # Published at once: the poll is 30 s and the pace has passed since the last pass.
+        await wait_for(lambda: redis.xlen(stream), timeout=pace / 2)
+        for n in (2, 3, 4):  # three commits in a row, within the pace of that pass
+            async with db.transaction() as session:
+                await emit(session, messaging, booking(n))
+        # Until the pass is over (its rows marked), not only until its entries are out.
+        await wait_for(lambda: sum(published for _, published in passes) == 4, timeout=10 * pace)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await db.dispose()
+    publishing = [(started, published) for started, published in passes if published]
+    assert [published for _, published in publishing] == [1, 3]
+    assert publishing[1][0] - publishing[0][0] >= pace
+    ids = [json.loads(fields[WIRE_FIELD.encode()])["data"]["booking_id"]
+           for _, fields in await redis.xrange(stream)]  # fmt: skip
+    assert ids == ["1", "2", "3", "4"]
+
+
 async def test_duplicate_delivery_has_one_effect(
     database_url: str, redis_url: str, prefix: str, redis: Redis
 ) -> None:

@@ -12,6 +12,7 @@ import random
 import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from functools import cached_property
 from typing import Literal, get_args
 
 from shared import backoff
@@ -187,9 +188,17 @@ class Target:
     # A staff member's own SMS hours (the staff directory); None for a person.
     sms_window: Window | None = None
 
+    # Normalised once per target: planning a message asks for them per channel and route.
+    @cached_property
+    def email_address(self) -> str | None:
+        return normalise_email(self.email)
+
+    @cached_property
+    def phone_number(self) -> str | None:
+        return normalise_phone(self.phone)
+
     def addresses(self) -> list[str]:
-        found = [normalise_email(self.email), normalise_phone(self.phone)]
-        return [a for a in found if a]
+        return [a for a in (self.email_address, self.phone_number) if a]
 
 
 def send_hours(target: Target, channel: Channel, urgent: bool, quiet: Window) -> Window | None:

@@ -27,8 +27,6 @@ from services.notify.domain import (
     Target,
     Window,
     invalid_address_key,
-    normalise_email,
-    normalise_phone,
     not_before,
     opted_out,
     preference_token,
@@ -212,12 +210,13 @@ def plan(
 ) -> list[Planned]:
     """Every delivery this event asks for, once per (address, channel)."""
     out: dict[tuple[str, Channel], Planned] = {}
+    invitations: dict[str, bytes] = {}
     for route in rules.routes.for_event(envelope.type):
         if not route.applies(data):
             continue
         for target in targets(route, data, rules.staff):
             for channel in route.channels:
-                planned = _one(route, channel, target, data, rules, preferences, now)
+                planned = _one(route, channel, target, data, rules, preferences, now, invitations)
                 if planned is not None:
                     out.setdefault((planned.recipient, channel), planned)
     return list(out.values())
@@ -231,11 +230,14 @@ def _one(
     rules: FanoutRules,
     preferences: dict[str, Preference],
     now: datetime,
+    invitations: dict[str, bytes],
 ) -> Planned | None:
+    """`invitations`: the event's .ics by method, made for its first email and attached
+    as it is to the others (the same booking for every recipient)."""
     raw = target.email if channel == "email" else target.phone
     if not raw:
         return None  # nobody to reach on this channel
-    address = normalise_email(raw) if channel == "email" else normalise_phone(raw)
+    address = target.email_address if channel == "email" else target.phone_number
     if address is None:
         what = "email address" if channel == "email" else "phone number"
         key = invalid_address_key(raw)
@@ -263,7 +265,9 @@ def _one(
     planned.subject, planned.text, planned.html = rendered.subject, rendered.text, rendered.html
     planned.preferences_url = preferences_url
     if channel == "email" and route.ics:
-        planned.ics = booking_invitation(data, route.ics, hub_name(data), now)
+        if route.ics not in invitations:
+            invitations[route.ics] = booking_invitation(data, route.ics, hub_name(data), now)
+        planned.ics = invitations[route.ics]
     return planned
 
 

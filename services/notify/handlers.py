@@ -29,7 +29,6 @@ def handlers(runtime: Runtime) -> dict[str, Handler]:
         work = [(d.uow, usecases.FanOut(d.envelope, d.data)) for d in deliveries]
         hand_off = sender_of(runtime).hand_off()
         await usecases.fan_out_together(work, rules=notify_rules(runtime), hand_off=hand_off)
-        for uow, command in work:
-            await usecases.keep_digest_state(uow, command)
+        await usecases.keep_digest_states(work)
 
     return {name: on_events for name, cls in CATALOG.items() if cls.stream in CONSUMED_STREAMS}

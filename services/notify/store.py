@@ -168,36 +168,24 @@ class Store:
 
     # --- the daily digest's state ---------------------------------------------------------
 
-    async def apply_digest_change(self, change: ItemChange, event_time: datetime) -> None:
-        """Write one digest row unless an event newer than `event_time` wrote it already:
-        inserted if absent, else updated only where older."""
-        fields: dict[str, Any] = {"open": change.open, "event_time": event_time}
-        if change.role is not None:
-            fields.update(
-                role=change.role,
-                kind=change.kind,
-                hub=change.hub,
-                at=change.at,
-                label=change.label,
-                detail=change.detail,
-                short_notice=change.short_notice,
-            )
-        elif change.open:
-            # A partial change (an order accepted): only to a row that is there and open.
-            await self.session.execute(
-                update(DigestItemRow)
-                .where(
-                    DigestItemRow.key == change.key,
-                    DigestItemRow.open.is_(True),
-                    DigestItemRow.event_time <= event_time,
-                )
-                .values(short_notice=change.short_notice, event_time=event_time)
-            )
-            return
-        # Inserted if absent, else updated only where older, in one statement: two
-        # consumers on one item cannot both insert.
-        values = {"key": change.key, "label": "", **fields}
-        await self.session.execute(_digest_upsert(self._dialect, tuple(fields)), values)
+    async def apply_digest_changes(self, changes: Sequence[tuple[ItemChange, datetime]]) -> None:
+        """Each (change, its event's time) written in order, unless an event newer than
+        that time wrote its row already: inserted if absent, else updated only where
+        older. Consecutive changes of one shape go in one statement (executemany); a key
+        seen again in the run starts a new one, so no statement touches a row twice."""
+        run: list[dict[str, Any]] = []
+        statement: Any = None
+        keys: set[str] = set()
+        for change, event_time in changes:
+            shaped, values = _digest_write(self._dialect, change, event_time)
+            if run and (shaped is not statement or change.key in keys):
+                await self.session.execute(statement, run)
+                run, keys = [], set()
+            statement = shaped
+            run.append(values)
+            keys.add(change.key)
+        if run:
+            await self.session.execute(statement, run)
 
     async def digest_items(self, role: str, until: datetime) -> list[Item]:
         """The role's open items that a digest may list: those before `until` (today's and
@@ -511,6 +499,41 @@ def _finish(keys: tuple[str, ...]) -> Any:
         )
         .values(claim_id=None, claimed_until=None, **{k: bindparam(f"new_{k}") for k in keys})
     )
+
+
+def _digest_write(
+    dialect: str, change: ItemChange, event_time: datetime
+) -> tuple[Any, dict[str, Any]]:
+    """The statement for one digest change, and its values."""
+    fields: dict[str, Any] = {"open": change.open, "event_time": event_time}
+    if change.role is not None:
+        fields.update(
+            role=change.role,
+            kind=change.kind,
+            hub=change.hub,
+            at=change.at,
+            label=change.label,
+            detail=change.detail,
+            short_notice=change.short_notice,
+        )
+    elif change.open:
+        # A partial change (an order accepted): only to a row that is there and open.
+        values = {"k": change.key, "t": event_time, "s": change.short_notice}
+        return _DIGEST_TOUCH, values
+    # Inserted if absent, else updated only where older, in one statement: two consumers
+    # on one item cannot both insert.
+    return _digest_upsert(dialect, tuple(fields)), {"key": change.key, "label": "", **fields}
+
+
+_DIGEST_TOUCH = (
+    update(_DIGEST_ITEMS)
+    .where(
+        _DIGEST_ITEMS.c.key == bindparam("k"),
+        _DIGEST_ITEMS.c.open.is_(True),
+        _DIGEST_ITEMS.c.event_time <= bindparam("t"),
+    )
+    .values(short_notice=bindparam("s"), event_time=bindparam("t"))
+)
 
 
 @functools.cache

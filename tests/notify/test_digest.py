@@ -11,11 +11,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, select
 
 from services.notify import digest, usecases
 from services.notify.app import SPEC
 from services.notify.domain import Preference
-from services.notify.models import DeliveryRow
+from services.notify.models import DeliveryRow, DigestItemRow
 from services.notify.routing import FanoutRules
 from services.notify.settings import NotifySettings, load_rules
 from services.notify.store import Store
@@ -25,6 +26,7 @@ from shared.unit_of_work import UnitsOfWork
 from tests.notify.conftest import Factory
 from tests.notify.samples import sample
 from tests.support.clock import TestClock
+from tests.support.databases import seeing_statements
 from tests.support.units import service_units
 from tests.support.waiting import wait_for
 
@@ -200,6 +202,60 @@ async def test_an_older_event_arriving_late_does_not_reopen_an_item(
         made = [m for m in await make(units, rules) if m[0] == "desk"]
         assert made == [("desk", "2026-05-05", 0)]  # made, empty: no email
         assert await digests(units, "desk", TUESDAY) == []
+
+
+async def test_a_batch_of_events_leaves_the_state_one_at_a_time_would_in_a_statement_per_run(
+    database_url: str,
+) -> None:
+    """A consumer's batch writes its digest changes together: each run of one shape in one
+    statement, a key seen again starting the next, and the rows as if one at a time."""
+    lines = [OrderLine(item_id="k", name="Kaffe", quantity=12, unit_price_ore=2500)]
+    placed = [
+        sample("OrderPlaced", order_id=f"o{n}", pickup_at=oslo(TUESDAY, 10 + n), lines=lines,
+               people=n, short_notice=True, status="pending_acceptance")
+        for n in (1, 2, 3)
+    ]  # fmt: skip
+    events = [
+        (placed[0], oslo(TUESDAY, 6)),
+        (placed[1], oslo(TUESDAY, 6)),
+        (sample("OrderAccepted", order_id="o1"), oslo(TUESDAY, 6, 5)),
+        (sample("OrderAccepted", order_id="o2"), oslo(TUESDAY, 6, 5)),
+        (sample("OrderCancelled", order_id="o2"), oslo(TUESDAY, 6, 6)),
+        (placed[2], oslo(TUESDAY, 6)),
+        (sample("OrderCancelled", order_id="o3"), oslo(TUESDAY, 6, 7)),
+        (placed[2], oslo(TUESDAY, 6)),  # late and older: o3 stays closed
+        (loan("l1", "PC 7", oslo(TUESDAY, 14)), oslo(TUESDAY, 6)),
+    ]
+    commands = [usecases.FanOut(new_event(data, time=at), data) for data, at in events]
+
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "digest_items" in statement:
+            statements.append(statement)
+
+    async with notify_units(database_url, oslo(TUESDAY, 7)) as (units, _clock):
+        for command in commands:
+            await units.run(lambda uow, c=command: usecases.keep_digest_state(uow, c))
+        one_at_a_time = await units.run(_digest_rows)
+        await units.run(lambda uow: uow.store.session.execute(delete(DigestItemRow)))
+        with seeing_statements(units.db, seen):
+            await units.run(lambda uow: usecases.keep_digest_states([(uow, c) for c in commands]))
+        together = await units.run(_digest_rows)
+    assert together == one_at_a_time
+    assert {row[0]: row[1] for row in together} == {
+        "order:o1": True, "order:o2": False, "order:o3": False, "loan:l1": True
+    }  # fmt: skip
+    # Placed ×2 | accepted ×2 | cancelled | placed | cancelled | placed (o3 again) and the
+    # loan, both whole items: the same shape.
+    assert len(statements) == 6
+
+
+async def _digest_rows(uow: Any) -> list[tuple[Any, ...]]:
+    query = select(DigestItemRow.key, DigestItemRow.open, DigestItemRow.short_notice,
+                   DigestItemRow.at, DigestItemRow.label, DigestItemRow.event_time)  # fmt: skip
+    rows = await uow.store.session.execute(query.order_by(DigestItemRow.key))
+    return [tuple(row) for row in rows]
 
 
 async def test_staff_who_opted_out_of_email_get_none(database_url: str, rules: FanoutRules) -> None:

@@ -152,11 +152,13 @@ async def notify_and_sinks(database_url: str, prefix: str) -> AsyncIterator[tupl
 
 
 def rejections(numbers: range) -> list[Envelope]:
-    """A BookingRejected per number, each to its own booker: an email and an SMS each."""
+    """A BookingRejected per number, each of its own booking and to its own booker: an
+    email and an SMS each."""
     return [
         new_event(
             sample(
                 "BookingRejected",
+                booking_id=str(uuid.uuid4()),
                 booker=Contact(
                     name=f"Bruker {i}", email=f"b{i}@example.org", phone=f"+4791{i:06d}"
                 ),

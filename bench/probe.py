@@ -53,6 +53,18 @@ class Counts:
             sql_seconds=_minus(self.sql_seconds, other.sql_seconds),
         )
 
+    def __add__(self, other: Counts) -> Counts:
+        """Two stretches of work together (a bench's turns summed)."""
+        return Counts(
+            statements=self.statements + other.statements,
+            redis_commands=self.redis_commands + other.redis_commands,
+            redis_round_trips=self.redis_round_trips + other.redis_round_trips,
+            cpu_seconds=self.cpu_seconds + other.cpu_seconds,
+            peak_rss_mb=max(self.peak_rss_mb, other.peak_rss_mb),
+            sql=self.sql + other.sql,
+            sql_seconds=self.sql_seconds + other.sql_seconds,
+        )
+
     def per(self, n: int, unit: str = "request") -> str:
         """One line: statements, Redis commands and CPU per unit, and the peak RSS."""
         return (

@@ -207,14 +207,9 @@ DIGEST_TOMBSTONE = timedelta(days=7)
 DIGEST_PAST = timedelta(days=2)
 
 
-async def keep_digest_state(uow: Work, cmd: FanOut) -> None:
-    """The event's effect on the digest state, in the consumer's transaction."""
-    await keep_digest_states([(uow, cmd)])
-
-
 async def keep_digest_states(work: Sequence[tuple[Work, FanOut]]) -> None:
-    """Several events' effects on the digest state, in their order, in one transaction (a
-    consumer's batch, its units of work sharing the store): a statement per run of changes
+    """The events' effects on the digest state, in their order, in the consumer's
+    transaction (a batch's units of work share the store): a statement per run of changes
     of one shape, not one per change."""
     if work:
         await work[0][0].store.apply_digest_changes(

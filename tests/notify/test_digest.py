@@ -60,7 +60,7 @@ async def notify_units(
 async def consume(units: Units, data: EventData, at: datetime) -> None:
     envelope = new_event(data, time=at)
     command = usecases.FanOut(envelope, data)
-    await units.run(lambda uow: usecases.keep_digest_state(uow, command))
+    await units.run(lambda uow: usecases.keep_digest_states([(uow, command)]))
 
 
 async def make(units: Units, rules: FanoutRules, **kw: Any) -> list[tuple[str, str, int]]:
@@ -236,7 +236,7 @@ async def test_a_batch_of_events_leaves_the_state_one_at_a_time_would_in_a_state
 
     async with notify_units(database_url, oslo(TUESDAY, 7)) as (units, _clock):
         for command in commands:
-            await units.run(lambda uow, c=command: usecases.keep_digest_state(uow, c))
+            await units.run(lambda uow, c=command: usecases.keep_digest_states([(uow, c)]))
         one_at_a_time = await units.run(_digest_rows)
         await units.run(lambda uow: uow.store.session.execute(delete(DigestItemRow)))
         with seeing_statements(units.db, seen):

@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -43,7 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
 from bench.probe import Counts, Probe, percentile
-from bench.serving import CLIENTS, in_app, run_clients, served
+from bench.serving import CLIENTS, Request, client_pool, in_app, run_clients, served
+from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
@@ -415,26 +417,43 @@ async def main() -> None:
                 r = await client.post("/bookings", json=body(throughput_room, i, NOW + SLOT))
                 return r.status_code
 
-            await run_clients(200, trivial, base_url)  # warm up
-            before = probe.snapshot()
-            base_rps, base_lat, _ = await run_clients(3000, trivial, base_url)
-            spent_trivial = probe.snapshot() - before
-            before = probe.snapshot()
-            rps, lat, statuses = await run_clients(args.bookings, book, base_url)
-            spent = probe.snapshot() - before
+            base_lat: list[float] = []
+            lat: list[float] = []
+            statuses: Counter[int] = Counter()
+
+            def side(name: str, n: int, request: Request, latencies: list[float]) -> Side:
+                async def run(numbers: range) -> float:
+                    rate, took, answered = await run_clients(numbers, request, pool)
+                    latencies.extend(took)
+                    if request is book:
+                        statuses.update(answered)
+                    return len(numbers) / rate
+
+                return Side(name, n, run)
+
+            async with client_pool(base_url) as pool:
+                await run_clients(200, trivial, pool)  # warm up
+                base = side("trivial", 3000, trivial, base_lat)
+                booked = side("bookings", args.bookings, book, lat)
+                settle = relay_settled(app.state.runtime.relay, probe)
+                await in_turns([base, booked], probe, settle=settle)
+            base_rps, rps = base.rate, booked.rate
             print(
                 f"trivial endpoint: {base_rps:8.0f} req/s  p50 {pct(base_lat, 50):6.1f} ms  "
                 f"p99 {pct(base_lat, 99):6.1f} ms"
             )
             print(
                 f"POST /bookings:   {rps:8.0f} bookings/s  p50 {pct(lat, 50):6.1f} ms  "
-                f"p99 {pct(lat, 99):6.1f} ms  statuses {statuses}"
+                f"p99 {pct(lat, 99):6.1f} ms  statuses {dict(statuses)}"
             )
-            print(f"ratio bookings/s : trivial req/s = {rps / base_rps:.3f}")
+            print(
+                f"ratio bookings/s : trivial req/s = {rps / base_rps:.3f} "
+                f"({TURNS} turns each; the turns': {turn_ratios(booked, base)})"
+            )
             # One process: the server, its relay and timers, and the clients.
-            print(f"  trivial:  {spent_trivial.per(3000)}")
-            print(f"  bookings: {spent.per(args.bookings, 'booking')}")
-            _print_sql(spent, args.bookings, args.sql)
+            print(f"  trivial:  {base.spent.per(3000)}")
+            print(f"  bookings: {booked.spent.per(args.bookings, 'booking')}")
+            _print_sql(booked.spent, args.bookings, args.sql)
             if args.ceiling:
                 after = NOW + SLOT * (args.bookings + 1)  # free slots: the first is booked
 

@@ -4,7 +4,7 @@ same orders spread over many days and a read-only baseline (GET /menu), in one r
 The one-day case queues every writer on that day's counter row (SELECT … FOR UPDATE on
 PostgreSQL, BEGIN IMMEDIATE on SQLite); the ratio shows what that lock costs.
 
-    python bench/catering.py [--orders 300] [--concurrency 25] [--postgres-url URL]
+    python bench/catering.py [--orders 1200] [--concurrency 25] [--postgres-url URL]
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx
 
-from bench.probe import Counts, Probe
+from bench.probe import Probe
+from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
 from services.catering.app import SPEC
 from shared.calendar import CAFE_HOURS, Calendar, at_local
 from shared.service import create_app
@@ -46,9 +47,8 @@ def order(day: date) -> dict[str, object]:
     }
 
 
-async def timed(client: httpx.AsyncClient, calls: list, concurrency: int) -> tuple[float, Counts]:
-    probe = Probe.install()
-    before = probe.snapshot()
+async def timed(calls: list, concurrency: int) -> float:  # type: ignore[type-arg]
+    """The seconds `calls` took, `concurrency` at a time."""
     gate = asyncio.Semaphore(concurrency)
 
     async def one(make) -> None:  # type: ignore[no-untyped-def]
@@ -59,7 +59,7 @@ async def timed(client: httpx.AsyncClient, calls: list, concurrency: int) -> tup
 
     started = time.perf_counter()
     await asyncio.gather(*(one(c) for c in calls))
-    return len(calls) / (time.perf_counter() - started), probe.snapshot() - before
+    return time.perf_counter() - started
 
 
 async def run(database_url: str, label: str, orders: int, concurrency: int) -> None:
@@ -79,42 +79,52 @@ async def run(database_url: str, label: str, orders: int, concurrency: int) -> N
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://bench") as c:
                 await c.get("/menu")
-                menu, menu_spent = await timed(c, [lambda: c.get("/menu")] * orders, concurrency)
-                spread, spread_spent = await timed(
-                    c,
-                    [
+
+                async def menus(numbers: range) -> float:
+                    return await timed([lambda: c.get("/menu")] * len(numbers), concurrency)
+
+                async def spread_orders(numbers: range) -> float:
+                    calls = [
                         lambda d=days[i % len(days)]: c.post("/orders", json=order(d))
-                        for i in range(orders)
-                    ],
-                    concurrency,
-                )
-                one_day, one_day_spent = await timed(
-                    c, [lambda: c.post("/orders", json=order(days[-1]))] * orders, concurrency
-                )
+                        for i in numbers
+                    ]
+                    return await timed(calls, concurrency)
+
+                async def one_day_orders(numbers: range) -> float:
+                    calls = [lambda: c.post("/orders", json=order(days[-1]))] * len(numbers)
+                    return await timed(calls, concurrency)
+
+                menu = Side("GET /menu", orders, menus)
+                spread = Side("orders, spread", orders, spread_orders)
+                one_day = Side("orders, one day", orders, one_day_orders)
+                probe = Probe.install()
+                settle = relay_settled(app.state.runtime.relay, probe)
+                await in_turns([menu, spread, one_day], probe, settle=settle)
     finally:
         await delete_prefixed(REDIS_URL, prefix)
-    print(f"{label}: GET /menu {menu:8.0f} req/s (baseline)")
+    print(f"{label}: GET /menu {menu.rate:8.0f} req/s (baseline), {TURNS} turns of each")
     print(
-        f"{label}: orders over {len(days)} days {spread:8.0f} orders/s"
-        f"  = {spread / menu:.2f} × baseline"
+        f"{label}: orders over {len(days)} days {spread.rate:8.0f} orders/s"
+        f"  = {spread.rate / menu.rate:.2f} × baseline (the turns': {turn_ratios(spread, menu)})"
     )
     print(
-        f"{label}: orders on one day {one_day:8.0f} orders/s"
-        f"  = {one_day / spread:.2f} × spread, {one_day / menu:.2f} × baseline"
+        f"{label}: orders on one day {one_day.rate:8.0f} orders/s"
+        f"  = {one_day.rate / spread.rate:.2f} × spread, {one_day.rate / menu.rate:.2f} × baseline"
+        f" (the turns': {turn_ratios(one_day, menu)})"
     )
     # One process: the app, its relay and timers, and the clients.
-    print(f"  GET /menu:         {menu_spent.per(orders)}")
-    print(f"  orders, spread:    {spread_spent.per(orders, 'order')}")
-    print(f"  orders, one day:   {one_day_spent.per(orders, 'order')}")
+    print(f"  GET /menu:         {menu.spent.per(orders)}")
+    print(f"  orders, spread:    {spread.spent.per(orders, 'order')}")
+    print(f"  orders, one day:   {one_day.spent.per(orders, 'order')}")
     if SHOW_SQL:
         print("  statements per order (spread):")
-        for line in spread_spent.top(20, orders, limit=20):
+        for line in spread.spent.top(20, orders, limit=20):
             print(f"    {line}")
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--orders", type=int, default=300)
+    parser.add_argument("--orders", type=int, default=1200)
     parser.add_argument("--concurrency", type=int, default=25)
     parser.add_argument("--postgres-url", default=os.environ.get("TEST_POSTGRES_URL"))
     parser.add_argument("--sql", action="store_true", help="print an order's statements")

@@ -39,8 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import httpx
 from sqlalchemy import delete, insert, update
 
-from bench.probe import Counts, Probe
-from bench.serving import CLIENTS, in_app, run_clients, served
+from bench.probe import Probe
+from bench.serving import CLIENTS, Request, client_pool, in_app, run_clients, served
+from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
 from services.loans.app import SPEC
 from services.loans.models import Borrower, Item, Loan, NoticeSent, messaging
 from services.loans.settings import LoansSettings
@@ -178,10 +179,10 @@ async def scan_time(url: str, total: int, repeats: int = 7) -> tuple[float, int]
 
 async def http_rates(
     url: str, redis_url: str, probe: Probe, n: int, clients: int, split: bool = False
-) -> tuple[float, float, Counts, Counts]:
-    """Trivial requests and check-outs per second from `clients` concurrent clients, with
-    what each cost the process (server, relay, timers and clients); with `split`, then the
-    app's own time for each, one request at a time."""
+) -> tuple[Side, Side]:
+    """Trivial requests and check-outs from `clients` concurrent clients, in turns
+    (bench/turns.py), with what each cost the process (server, relay, timers and clients);
+    with `split`, then the app's own time for each, one request at a time."""
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     settings = load_settings(
         "loans",
@@ -208,18 +209,23 @@ async def http_rates(
                 for i in range(n):
                     r = await c.post("/items", json={"kind": "other", "label": f"Ting {i}"})
                     r.raise_for_status()
-            await run_clients(200, trivial, base_url, clients)  # warm up
-            before = probe.snapshot()
-            trivial_rate, _, _ = await run_clients(n, trivial, base_url, clients)
-            spent_trivial = probe.snapshot() - before
-            before = probe.snapshot()
-            checkouts, _, _ = await run_clients(n, check_out, base_url, clients)
-            spent = probe.snapshot() - before
+            async with client_pool(base_url, clients) as pool:
+                await run_clients(200, trivial, pool)  # warm up
+
+                def side(name: str, request: Request) -> Side:
+                    async def run(numbers: range) -> float:
+                        rate, _, _ = await run_clients(numbers, request, pool)
+                        return len(numbers) / rate
+
+                    return Side(name, n, run)
+
+                sides = side("trivial", trivial), side("check-outs", check_out)
+                await in_turns(sides, probe, settle=relay_settled(app.state.runtime.relay, probe))
             if split:
                 await _split(app, n, headers)
     finally:
         await delete_prefixed(redis_url, prefix)
-    return trivial_rate, checkouts, spent_trivial, spent
+    return sides
 
 
 def _check_out(phone: str) -> dict[str, object]:
@@ -302,19 +308,25 @@ async def main() -> None:
         n = args.checkouts
         for clients in (CLIENTS, 1):
             async with database(f"http{clients}") as url:
-                trivial, checkouts, spent_trivial, spent = await http_rates(
+                trivial, checkouts = await http_rates(
                     url, redis_url, probe, n, clients, split=args.split and clients == 1
                 )
-            print(f"HTTP (uvicorn in this process), {clients} client(s), {n} requests each")
-            print(f"  GET /health/live: {trivial:8.0f} req/s")
-            print(f"  POST /loans:      {checkouts:8.0f} check-outs/s")
-            print(f"  ratio:            {checkouts / trivial:8.3f}  (check-outs / trivial)")
+            print(
+                f"HTTP (uvicorn in this process), {clients} client(s), {n} requests each, "
+                f"in {TURNS} turns"
+            )
+            print(f"  GET /health/live: {trivial.rate:8.0f} req/s")
+            print(f"  POST /loans:      {checkouts.rate:8.0f} check-outs/s")
+            print(
+                f"  ratio:            {checkouts.rate / trivial.rate:8.3f}  (check-outs / trivial;"
+                f" the turns': {turn_ratios(checkouts, trivial)})"
+            )
             # One process: the server, its relay and timers, and the clients.
-            print(f"  trivial:   {spent_trivial.per(n)}")
-            print(f"  check-out: {spent.per(n, 'check-out')}")
+            print(f"  trivial:   {trivial.spent.per(n)}")
+            print(f"  check-out: {checkouts.spent.per(n, 'check-out')}")
             if args.sql:
                 print("  statements per check-out (all of the process's engines):")
-                for line in spent.top(20, n, limit=20):
+                for line in checkouts.spent.top(20, n, limit=20):
                     print(f"    {line}")
 
 

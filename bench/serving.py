@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -32,6 +31,8 @@ from tests.support.servers import free_port
 from tests.support.waiting import wait_for
 
 CLIENTS = 32
+ClientPool = list[httpx.AsyncClient]
+Request = Callable[[httpx.AsyncClient, int], Awaitable[int]]  # a request numbered i: its status
 
 
 @contextlib.asynccontextmanager
@@ -53,40 +54,49 @@ async def served(
         await task
 
 
-async def run_clients(
-    n: int,
-    request: Callable[[httpx.AsyncClient, int], Awaitable[int]],
-    base_url: str,
-    clients: int = CLIENTS,
-) -> tuple[float, list[float], dict[int, int]]:
-    """`n` requests from `clients` concurrent clients over kept-alive connections: the
-    rate per second, each request's latency in seconds, and the count of each status."""
-    counter = itertools.count()
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    # A client (one kept-alive connection) per worker, as separate callers would be: one
-    # pool of many connections costs httpx a scan of them all per request, so the clients
-    # would spend more than the server (docs/bench.md, fifth pass).
+@contextlib.asynccontextmanager
+async def client_pool(base_url: str, clients: int = CLIENTS) -> AsyncIterator[ClientPool]:
+    """`clients` clients of one kept-alive connection each, as separate callers would be:
+    one pool of many connections costs httpx a scan of them all per request, so the clients
+    would spend more than the server (docs/bench.md, fifth pass). Made once for a bench's
+    turns: a client's making (its TLS context) costs milliseconds of CPU."""
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with contextlib.AsyncExitStack() as stack:
-        pool = [
+        yield [
             await stack.enter_async_context(
                 httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60)
             )
             for _ in range(clients)
         ]
 
-        async def worker(client: httpx.AsyncClient) -> None:
-            while (i := next(counter)) < n:
-                started = time.perf_counter()
-                status = await request(client, i)
-                latencies.append(time.perf_counter() - started)
-                statuses[status] = statuses.get(status, 0) + 1
 
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for client in pool))
-        elapsed = time.perf_counter() - started
-    return n / elapsed, latencies, statuses
+async def run_clients(
+    n: int | range,
+    request: Request,
+    base_url: str | ClientPool,
+    clients: int = CLIENTS,
+) -> tuple[float, list[float], dict[int, int]]:
+    """`n` requests (numbered 0 to n - 1, or those of a range) from concurrent clients over
+    kept-alive connections (`clients` made for the call, or a `client_pool`'s): the rate
+    per second, each request's latency in seconds, and the count of each status."""
+    if isinstance(base_url, str):
+        async with client_pool(base_url, clients) as pool:
+            return await run_clients(n, request, pool)
+    numbers = range(n) if isinstance(n, int) else n
+    counter = iter(numbers)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def worker(client: httpx.AsyncClient) -> None:
+        while (i := next(counter, None)) is not None:
+            started = time.perf_counter()
+            status = await request(client, i)
+            latencies.append(time.perf_counter() - started)
+            statuses[status] = statuses.get(status, 0) + 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(client) for client in base_url))
+    return len(numbers) / (time.perf_counter() - started), latencies, statuses
 
 
 async def in_app(

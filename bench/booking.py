@@ -44,8 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
 from bench.probe import Counts, Probe, percentile
-from bench.serving import CLIENTS, Request, client_pool, in_app, run_clients, served
-from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
+from bench.serving import CLIENTS, client_pool, clients_side, in_app, run_clients, served
+from bench.turns import TURNS, in_turns, relay_settled, turn_ratios
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
@@ -421,20 +421,10 @@ async def main() -> None:
             lat: list[float] = []
             statuses: Counter[int] = Counter()
 
-            def side(name: str, n: int, request: Request, latencies: list[float]) -> Side:
-                async def run(numbers: range) -> float:
-                    rate, took, answered = await run_clients(numbers, request, pool)
-                    latencies.extend(took)
-                    if request is book:
-                        statuses.update(answered)
-                    return len(numbers) / rate
-
-                return Side(name, n, run)
-
             async with client_pool(base_url) as pool:
                 await run_clients(200, trivial, pool)  # warm up
-                base = side("trivial", 3000, trivial, base_lat)
-                booked = side("bookings", args.bookings, book, lat)
+                base = clients_side("trivial", 3000, trivial, pool, base_lat)
+                booked = clients_side("bookings", args.bookings, book, pool, lat, statuses)
                 settle = relay_settled(app.state.runtime.relay, probe)
                 await in_turns([base, booked], probe, settle=settle)
             base_rps, rps = base.rate, booked.rate

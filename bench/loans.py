@@ -40,7 +40,7 @@ import httpx
 from sqlalchemy import delete, insert, update
 
 from bench.probe import Probe
-from bench.serving import CLIENTS, Request, client_pool, in_app, run_clients, served
+from bench.serving import CLIENTS, client_pool, clients_side, in_app, run_clients, served
 from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
 from services.loans.app import SPEC
 from services.loans.models import Borrower, Item, Loan, NoticeSent, messaging
@@ -212,14 +212,10 @@ async def http_rates(
             async with client_pool(base_url, clients) as pool:
                 await run_clients(200, trivial, pool)  # warm up
 
-                def side(name: str, request: Request) -> Side:
-                    async def run(numbers: range) -> float:
-                        rate, _, _ = await run_clients(numbers, request, pool)
-                        return len(numbers) / rate
-
-                    return Side(name, n, run)
-
-                sides = side("trivial", trivial), side("check-outs", check_out)
+                sides = (
+                    clients_side("trivial", n, trivial, pool),
+                    clients_side("check-outs", n, check_out, pool),
+                )
                 await in_turns(sides, probe, settle=relay_settled(app.state.runtime.relay, probe))
             if split:
                 await _split(app, n, headers)

@@ -55,8 +55,8 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.probe import Counts, Probe, current_rss_mb, percentile
-from bench.turns import relay_settled
+from bench.probe import Probe, current_rss_mb, percentile
+from bench.turns import Side, in_turns, relay_settled, turn_ratios
 from knutepunkt.devsinks.testing import running_mail_catcher, running_sms_sink
 from services.booking.app import SPEC as BOOKING
 from services.notify.app import make_spec
@@ -180,78 +180,63 @@ async def publish(redis: Redis, stream: str, envelopes: list[Envelope]) -> None:
 
 
 async def fan_out(database_url: str, prefix: str, events: int, turns: int) -> None:
-    """The baseline and notify in turns, `turns` of each, events / turns events a turn:
-    a machine whose speed drifts during the run (a shared host's does, by a third and
-    more) slows both sides alike, where one long stretch of each put the drift in the
-    ratio."""
+    """The baseline and notify in turns (bench/turns.py), `turns` of each, events / turns
+    events a turn: a machine whose speed drifts during the run (a shared host's does, by a
+    third and more) slows both sides alike, where one long stretch of each put the drift in
+    the ratio."""
     redis = Redis.from_url(REDIS_URL)
     config = NotifySettings(**NOTIFY_CONFIG)
-    per_turn = events // turns
-    envelopes = rejections(range(per_turn * turns))
-    base_seconds = seconds = 0.0
-    base_spent, spent = Counts(), Counts()
-    ratios: list[float] = []
-    fastest = [0.0, 0.0]  # the baseline's fastest turn, notify's (per second)
+    envelopes = rejections(range(events))
+    polled = 0  # the bench's own statements, taken out of notify's
+
     async with notify_and_sinks(database_url, prefix) as (mail, sms, notify):
         probe = Probe.install()
-        for turn in range(turns):
-            before = probe.snapshot()
-            base = await baseline(
-                mail.url, sms.url, per_turn, config.smtp_connections, config.sms_concurrency
+
+        async def raw(numbers: range) -> float:
+            messages = await baseline(
+                mail.url, sms.url, len(numbers), config.smtp_connections, config.sms_concurrency
             )
-            base_spent += probe.snapshot() - before
-            base_seconds += 2 * per_turn / base
             mail.clear()
             sms.clear()
-            before = probe.snapshot()
-            took, polled = await _notify_turn(
-                redis, prefix, notify.runtime.db, probe, envelopes[turn * per_turn :][:per_turn],
-                2 * per_turn * (turn + 1),
-            )  # fmt: skip
-            # Its events published before the baseline's turn (bench/turns.py, `settle`).
-            polled += await relay_settled(notify.runtime.relay, probe)()
-            turn_spent = probe.snapshot() - before
-            turn_spent.statements -= polled
-            spent += turn_spent
-            seconds += took
-            assert len(mail.messages) == per_turn and len(sms.messages) == per_turn, "lost"
+            return 2 * len(numbers) / messages
+
+        async def through_notify(numbers: range) -> float:
+            nonlocal polled
+            started = time.perf_counter()
+            await publish(redis, prefix + BOOKING_STREAM, envelopes[numbers.start : numbers.stop])
+
+            async def all_sent() -> bool:
+                nonlocal polled
+                statements = probe.statements
+                sent = await sent_count(notify.runtime.db)
+                polled += probe.statements - statements
+                return sent >= 2 * numbers.stop  # this turn's and every turn's before
+
+            await wait_for(all_sent, timeout=600, interval=0.1, message="the turn's deliveries")
+            seconds = time.perf_counter() - started
+            assert len(mail.messages) == len(sms.messages) == len(numbers), "lost messages"
             mail.clear()
             sms.clear()
-            ratios.append((2 * per_turn / took) / base)
-            fastest = [max(fastest[0], base), max(fastest[1], 2 * per_turn / took)]
+            return seconds
+
+        base, hub = Side("baseline", events, raw), Side("notify", events, through_notify)
+        # Notify's events published before the baseline's turn.
+        await in_turns([base, hub], probe, turns, settle=relay_settled(notify.runtime.relay, probe))
     await redis.aclose()
-    target = 2 * per_turn * turns
-    rate, base_rate = target / seconds, target / base_seconds
-    print(f"fan-out: {per_turn * turns} events -> {target} deliveries in {seconds:.1f} s: "
-          f"{rate:.0f}/s, in {turns} turns taken in between the baseline's")  # fmt: skip
-    print(
-        f"baseline (raw aiosmtplib + httpx, same sinks and concurrency): {base_rate:.0f} messages/s"
-    )
-    print(f"ratio notify / baseline: {rate / base_rate:.2f} "
-          f"(the turns': {', '.join(f'{r:.2f}' for r in ratios)})")  # fmt: skip
+    hub.spent.statements -= polled
+    deliveries = 2 * events
+    print(f"fan-out: {events} events -> {deliveries} deliveries in {hub.seconds:.1f} s: "
+          f"{2 * hub.rate:.0f}/s, in {turns} turns taken in between the baseline's")  # fmt: skip
+    print(f"baseline (raw aiosmtplib + httpx, same sinks and concurrency): {2 * base.rate:.0f}/s")
+    print(f"ratio notify / baseline: {hub.rate / base.rate:.2f} "
+          f"(the turns': {turn_ratios(hub, base)})")  # fmt: skip
     # A slowed host only ever slows a turn: each side's fastest is the least disturbed.
-    print(f"  fastest turns: {fastest[1]:.0f}/s : {fastest[0]:.0f}/s = "
-          f"{fastest[1] / fastest[0]:.2f}")  # fmt: skip
+    fastest, fastest_base = max(hub.turn_rates), max(base.turn_rates)
+    print(f"  fastest turns: {2 * fastest:.0f}/s : {2 * fastest_base:.0f}/s = "
+          f"{fastest / fastest_base:.2f}")  # fmt: skip
     # One process: notify, the mail catcher and the SMS stub (and the bench's XADDs).
-    print(f"  baseline: {base_spent.per(target, 'message')}")
-    print(f"  notify:   {spent.per(target, 'delivery')}")
-
-
-async def _notify_turn(
-    redis: Redis, prefix: str, db: Database, probe: Probe, envelopes: list[Envelope], sent: int
-) -> tuple[float, int]:
-    """Publishes the turn's events and waits until `sent` deliveries in all are sent;
-    returns (seconds, the bench's own statements, to take out of notify's)."""
-    started = time.perf_counter()
-    await publish(redis, prefix + BOOKING_STREAM, envelopes)
-    polled = 0
-    while True:
-        statements = probe.statements
-        done = await sent_count(db)
-        polled += probe.statements - statements
-        if done >= sent:
-            return time.perf_counter() - started, polled
-        await asyncio.sleep(0.1)
+    print(f"  baseline: {base.spent.per(deliveries, 'message')}")
+    print(f"  notify:   {hub.spent.per(deliveries, 'delivery')}")
 
 
 async def soak(database_url: str, prefix: str, events: int) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bench.turns import Side
 from shared.service import ServiceSpec, create_app
 from shared.settings import Settings
 from tests.support.servers import free_port
@@ -97,6 +99,28 @@ async def run_clients(
     started = time.perf_counter()
     await asyncio.gather(*(worker(client) for client in base_url))
     return len(numbers) / (time.perf_counter() - started), latencies, statuses
+
+
+def clients_side(
+    name: str,
+    n: int,
+    request: Request,
+    pool: ClientPool,
+    latencies: list[float] | None = None,
+    statuses: Counter[int] | None = None,
+) -> Side:
+    """A side of a bench's turns (bench/turns.py): `n` of `request` from the pool's clients,
+    each request's latency and status kept where the bench asks for them."""
+
+    async def run(numbers: range) -> float:
+        rate, took, answered = await run_clients(numbers, request, pool)
+        if latencies is not None:
+            latencies.extend(took)
+        if statuses is not None:
+            statuses.update(answered)
+        return len(numbers) / rate
+
+    return Side(name, n, run)
 
 
 async def in_app(

@@ -26,6 +26,10 @@ PATHS = {
     "registration": "/mine/pamelding/",
     "order": "/mine/bestilling/",
 }
+# A person's notification choices (`/mine/varsler/<token>`), linked at the foot of their
+# emails: the token is notify's own (an HMAC of the address with its preference key), and
+# the web front hands it to notify, which alone can check it.
+PREFERENCES_PATH = "/mine/varsler/"
 
 
 class ManageLinks:

@@ -90,6 +90,20 @@ def token_speaks_for(key: bytes, address: str, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(str(token), preference_token(key, address))
 
 
+PREFERENCE_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+_HIDDEN = "\u2022\u2022\u2022"  # •••
+
+
+def masked(address: str) -> str:
+    """An address as a page opened from a link may show it: enough for its owner to know
+    it (the first letter and the domain, or the last two digits), too little for anyone
+    the link was forwarded to."""
+    if "@" in address:
+        local, _, domain = address.rpartition("@")
+        return f"{local[:1]}{_HIDDEN}@{domain}"
+    return f"{_HIDDEN}{address[-2:]}"
+
+
 # --- SMS length ----------------------------------------------------------------------------
 
 _GSM7_LOOKALIKES = str.maketrans(

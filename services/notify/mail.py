@@ -74,7 +74,10 @@ def build_email(
     body["Auto-Submitted"] = "auto-generated"
     body["Date"] = formatdate(localtime=False)
     if preferences_url:
+        # RFC 8058: a mail program may offer "unsubscribe" and POST to the link itself; the
+        # web front turns this address's email off for such a POST.
         body["List-Unsubscribe"] = f"<{preferences_url}>"
+        body["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return body
 
 

@@ -35,6 +35,7 @@ class DeliveryRow(Base):
         Index("ix_deliveries_due", "status", "channel", "next_attempt_at"),
         Index("ix_deliveries_recipient", "recipient"),
         Index("ix_deliveries_provider_ref", "provider_ref"),
+        Index("ix_deliveries_preference_token", "preference_token"),
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
@@ -58,6 +59,9 @@ class DeliveryRow(Base):
     ics: Mapped[bytes | None] = mapped_column(LargeBinary)
     ics_method: Mapped[str | None] = mapped_column(String(10))
     preferences_url: Mapped[str | None] = mapped_column(String(1000))
+    # The token of the preferences link the message carries (domain.preference_token):
+    # the link names no address, so this row is how the link finds its recipient.
+    preference_token: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -85,6 +89,9 @@ class PreferenceRow(Base):
     sms: Mapped[bool] = mapped_column(Boolean, default=True)
     reminders: Mapped[bool] = mapped_column(Boolean, default=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The address's link token when it was last set: the link keeps finding the address
+    # after the messages that carried it are anonymised.
+    token: Mapped[str | None] = mapped_column(String(32), index=True)
 
 
 class SenderRow(Base):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import quote
 
 import yaml
 from jinja2.environment import TemplateExpression
@@ -36,7 +35,7 @@ from services.notify.rendering import Renderer, booking_invitation, hub_name
 from services.notify.staff import StaffDirectory
 from shared.action_links import Action, ActionLinks
 from shared.events import CATALOG, Contact, Envelope, EventData
-from shared.manage_links import ManageLinks
+from shared.manage_links import PREFERENCES_PATH, ManageLinks
 from shared.roles import Role
 
 _expressions = SandboxedEnvironment()
@@ -158,7 +157,6 @@ class FanoutRules:
     staff: StaffDirectory
     renderer: Renderer
     quiet_hours: Window
-    public_url: str | None
     preference_key: bytes
     # One-click links in staff messages: off unless both the secret and the desk's address
     # are set.
@@ -185,6 +183,7 @@ class Planned:
     html: str | None = None
     ics: bytes | None = None
     preferences_url: str | None = None
+    preference_token: str | None = None
     reason: str | None = None
 
 
@@ -246,12 +245,11 @@ def _one(
     planned = Planned(channel, address, target, route, "queued", not_before(now, hours), hours)
     if opted_out(channel, route.reminder, target, preferences):
         planned.status, planned.reason = "suppressed", "recipient opted out"
-    preferences_url = None
-    if rules.public_url and target.kind == "person" and channel == "email":
+    token = preferences_url = None
+    if rules.web_url and target.kind == "person" and channel == "email":
+        # A page on the web front, named by the token alone: no address in a URL.
         token = preference_token(rules.preference_key, address)
-        preferences_url = (
-            f"{rules.public_url.rstrip('/')}/preferences/{quote(address)}?token={token}"
-        )
+        preferences_url = f"{rules.web_url}{PREFERENCES_PATH}{token}"
     rendered = rules.renderer.render(
         route.template,
         channel,
@@ -263,7 +261,7 @@ def _one(
         manage_url=manage_url(route, data, rules),
     )
     planned.subject, planned.text, planned.html = rendered.subject, rendered.text, rendered.html
-    planned.preferences_url = preferences_url
+    planned.preferences_url, planned.preference_token = preferences_url, token
     if channel == "email" and route.ics:
         if route.ics not in invitations:
             invitations[route.ics] = booking_invitation(data, route.ics, hub_name(data), now)

@@ -49,14 +49,15 @@ class NotifySettings(EnvironmentSettings):
     routes: Path = DEFAULT_ROUTES
     mail_from: str = "Knutepunkt Strømsø <ikke-svar@knutepunkt.example.org>"
     sms_sender: str = "Knutepunkt"
-    # Where the gateway sends delivery reports and where the opt-out link points; without
-    # it, no callback URL is given (reports can still be posted by an operator or a sink).
+    # Where the gateway sends delivery reports; without it, no callback URL is given
+    # (reports can still be posted by an operator or a sink).
     public_url: str | None = None
     # Signs the preference links people get; unset: a random key kept in the database.
     preference_secret: str | None = None
-    # One-click links in staff messages (shared/action_links.py): the desk's address and
-    # the secret notify and the web front share, both unprefixed as the web front reads
-    # them; without both, staff messages carry no links.
+    # The web front's address, unprefixed as the web front reads it: people's emails link
+    # to their notification choices there (`/mine/varsler/<token>`). One-click links in
+    # staff messages (shared/action_links.py) need it and the secret notify and the web
+    # front share; without both, staff messages carry no links.
     web_public_url: str | None = Field(
         default=None, validation_alias=AliasChoices("notify_web_public_url", "web_public_url")
     )
@@ -243,7 +244,6 @@ def load_rules(settings: NotifySettings, staff_directory: Path | None, key: byte
         staff=load_staff(staff_directory or DEFAULT_STAFF),
         renderer=renderer,
         quiet_hours=parse_hours(settings.quiet_hours),
-        public_url=settings.public_url,
         preference_key=key,
         action_links=ActionLinks(settings.action_link_secret)
         if settings.action_link_secret

@@ -50,6 +50,7 @@ _ANONYMISED_DELIVERY: dict[str, Any] = {
     "body_html": None,
     "ics": None,
     "preferences_url": None,
+    "preference_token": None,
 }
 
 
@@ -157,8 +158,30 @@ class Store:
     async def preference(self, recipient: str) -> PreferenceRow | None:
         return await self.session.get(PreferenceRow, recipient)
 
-    async def put_preference(self, recipient: str, pref: Preference, now: datetime) -> None:
-        values = {"email": pref.email, "sms": pref.sms, "reminders": pref.reminders}
+    async def recipient_of_token(self, token: str) -> str | None:
+        """The address a preferences link's token was made for: from the preferences it
+        set, else from the newest message that carried it (none once anonymised)."""
+        kept = select(PreferenceRow.recipient).where(PreferenceRow.token == token).limit(1)
+        found: str | None = (await self.session.execute(kept)).scalar()
+        if found is None:
+            sent = (
+                select(DeliveryRow.recipient)
+                .where(DeliveryRow.preference_token == token)
+                .order_by(DeliveryRow.created_at.desc())
+                .limit(1)
+            )
+            found = (await self.session.execute(sent)).scalar()
+        return found
+
+    async def put_preference(
+        self, recipient: str, pref: Preference, now: datetime, *, token: str
+    ) -> None:
+        values = {
+            "email": pref.email,
+            "sms": pref.sms,
+            "reminders": pref.reminders,
+            "token": token,
+        }
         stmt = self._insert(PreferenceRow).values(recipient=recipient, updated_at=now, **values)
         await self.session.execute(
             stmt.on_conflict_do_update(

@@ -4,6 +4,7 @@ and retry deliveries, keep preferences, and take in the gateway's delivery repor
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import logging
 import secrets
@@ -18,6 +19,7 @@ from pydantic import BaseModel
 from services.notify import digest, routing
 from services.notify.domain import (
     CHANNELS,
+    PREFERENCE_TOKEN,
     AfterSend,
     Channel,
     HandOff,
@@ -28,9 +30,11 @@ from services.notify.domain import (
     after_report,
     after_send,
     check_retry,
+    masked,
     normalise_address,
     opted_out,
     parse_hours,
+    preference_token,
     recipient_key,
     report_says_delivered,
     token_speaks_for,
@@ -187,6 +191,7 @@ def _planned_row(p: Planned, envelope: Envelope, version: int, now: datetime) ->
         "ics": p.ics,
         "ics_method": p.route.ics if p.ics else None,
         "preferences_url": p.preferences_url,
+        "preference_token": p.preference_token,
         "status": p.status,
         "attempts": 0,
         "next_attempt_at": p.next_attempt_at,
@@ -325,6 +330,7 @@ async def _digest_rows(
                 "ics": None,
                 "ics_method": None,
                 "preferences_url": None,
+                "preference_token": None,
                 "status": "queued",
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -618,10 +624,56 @@ class SetPreferences:
 
 async def set_preferences(uow: Work, cmd: SetPreferences, *, key: bytes) -> PreferencesView:
     address = _managed(cmd.recipient, cmd.who, key)
+    return await _put(uow, address, cmd.preference, key)
+
+
+async def _put(uow: Work, address: str, pref: Preference, key: bytes) -> PreferencesView:
     now = uow.now()
-    await uow.store.put_preference(address, cmd.preference, now)
-    pref = cmd.preference
+    token = preference_token(key, address)
+    await uow.store.put_preference(address, pref, now, token=token)
     return PreferencesView(address, pref.email, pref.sms, pref.reminders, now)
+
+
+def _unknown_link() -> NotFound:
+    # The same answer for a token never made, one whose messages are anonymised, and one
+    # made with a key since replaced: a guess learns nothing.
+    return NotFound(
+        "this preferences link is not valid (any more); use the link in a newer message",
+        code="preference_link_unknown",
+        nb="denne lenken til varslingsvalg gjelder ikke (lenger); bruk lenken i en nyere melding",
+    )
+
+
+async def _linked(uow: Work, token: str | None, key: bytes) -> str:
+    """The address a preferences link (its token alone) speaks for."""
+    if not token or not PREFERENCE_TOKEN.match(token):
+        raise _unknown_link()
+    address = await uow.store.recipient_of_token(token)
+    if address is None or not token_speaks_for(key, address, token):
+        raise _unknown_link()
+    return address
+
+
+async def get_linked_preferences(uow: Work, token: str | None, *, key: bytes) -> PreferencesView:
+    """The preferences a link opens, its address masked (whoever holds a forwarded link
+    learns no more of the address than its owner needs to know it)."""
+    address = await _linked(uow, token, key)
+    view = _view(address, await uow.store.preference(address))
+    return dataclasses.replace(view, recipient=masked(address))
+
+
+@dataclass(frozen=True)
+class SetLinkedPreferences:
+    token: str | None
+    preference: Preference
+
+
+async def set_linked_preferences(
+    uow: Work, cmd: SetLinkedPreferences, *, key: bytes
+) -> PreferencesView:
+    address = await _linked(uow, cmd.token, key)
+    view = await _put(uow, address, cmd.preference, key)
+    return dataclasses.replace(view, recipient=masked(address))
 
 
 async def preference_key(uow: Work, *, secret: str | None) -> bytes:

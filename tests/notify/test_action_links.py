@@ -34,7 +34,6 @@ def rules() -> FanoutRules:
         staff=load_staff(DEFAULT_STAFF),
         renderer=renderer,
         quiet_hours=parse_hours("21:00-08:00"),
-        public_url=None,
         preference_key=b"k",
         action_links=ActionLinks(SECRET),
         web_url=WEB,

@@ -26,7 +26,7 @@ def rules() -> FanoutRules:
         staff=load_staff(DEFAULT_STAFF),
         renderer=renderer,
         quiet_hours=parse_hours("21:00-08:00"),
-        public_url="https://hub.example.org/notify",
+        web_url="https://hub.example.org",
         preference_key=b"k",
     )
 

@@ -35,7 +35,6 @@ def rules() -> FanoutRules:
         staff=load_staff(DEFAULT_STAFF),
         renderer=renderer,
         quiet_hours=parse_hours("21:00-08:00"),
-        public_url=None,
         preference_key=b"k",
         web_url=WEB,
         link_lifetime=timedelta(hours=48),

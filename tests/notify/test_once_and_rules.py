@@ -3,21 +3,24 @@ hours on the injected clock; opt-outs."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete
 
-from services.notify import routing
+from services.notify import routing, usecases
 from services.notify.timers import sender_of
 from shared.events import Contact
 from shared.messaging.dlq import list_dead_letters, replay
+from shared.messaging.redact import Person
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
 from tests.notify.test_sending import _consumed
 from tests.support.waiting import wait_for
 
 BOOKER = Contact(name="Per Hansen", email="per@example.org", phone="+47 000 00 020")
+OTHER = Contact(name="Kari Lie", email="kari@example.org", phone="+47 000 00 021")
 
 
 async def test_replayed_from_the_dead_letter_stream_it_still_goes_out_once(
@@ -112,30 +115,90 @@ async def test_an_opted_out_channel_is_not_used_and_the_choice_is_visible(hub: F
 
 
 async def test_reminders_can_be_turned_off_from_the_link_in_an_email(hub: Factory) -> None:
-    async with hub(public_url="https://hub.example.org/notify") as h:
+    async with hub(web_public_url="https://hub.example.org/") as h:
         event_id = await h.publish(sample("BookingRejected", booker=BOOKER))
         [mail] = await h.mail.wait_for(1, timeout=10)
         assert mail.text
         link = next(
-            line.split(": ", 1)[1] for line in mail.text.splitlines() if "/preferences/" in line
+            line.split(": ", 1)[1] for line in mail.text.splitlines() if "/mine/varsler/" in line
         )
-        token = link.split("token=")[1]
+        # The link names no address: only a token, on the web front's page.
+        token = link.removeprefix("https://hub.example.org/mine/varsler/")
+        assert re.fullmatch(r"[0-9a-f]{32}", token), link
+        assert "per" not in link.lower() and "%40" not in link
         assert mail.message["List-Unsubscribe"] == f"<{link}>"
-        wrong = await h.client.put(
-            "/preferences/per@example.org",
-            json={"reminders": False},
-            headers={"X-Preference-Token": "0" * 32},
-        )
-        assert wrong.status_code == 401
+        assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        for wrong in ("0" * 32, "not-a-token", ""):
+            refused = await h.client.put(
+                "/preferences/mine", json={"reminders": False}, headers=_link(wrong)
+            )
+            assert refused.status_code == 404, refused.text
+            assert refused.json()["code"] == "preference_link_unknown"
+        opened = await h.client.get("/preferences/mine", headers=_link(token))
+        assert opened.status_code == 200, opened.text
+        assert opened.json() == {
+            "recipient": "p\u2022\u2022\u2022@example.org",
+            "email": True,
+            "sms": True,
+            "reminders": True,
+            "updated_at": None,
+        }
         # The token of the email address speaks for the person; their phone follows.
         ok = await h.client.put(
-            "/preferences/per@example.org",
-            json={"reminders": False},
-            headers={"X-Preference-Token": token},
+            "/preferences/mine",
+            json={"email": True, "sms": True, "reminders": False},
+            headers=_link(token),
         )
         assert ok.status_code == 200, ok.text
+        assert ok.json()["recipient"] == "p\u2022\u2022\u2022@example.org"
+        assert ok.json()["reminders"] is False
+        # Staff see the same choice under the address.
+        by_address = await h.client.get("/preferences/per@example.org", headers=AUTH)
+        assert by_address.json()["reminders"] is False
         await wait_for(lambda: h.settled(event_id, 2), timeout=10)
         reminder_id = await h.publish(sample("LoanDueSoon", borrower=BOOKER))
         [row] = await wait_for(lambda: h.settled(reminder_id, 1), timeout=10)
         assert row["status"] == "suppressed" and row["channel"] == "sms"
         assert not [s for s in h.sms.messages if s.text.startswith("Hei Per Hansen! Husk")]
+
+
+async def test_a_preferences_link_outlives_its_messages_only_through_the_choices_it_set(
+    hub: Factory,
+) -> None:
+    """The retention's anonymisation of the messages that carried a link ends it, unless
+    the person set their choices through it (the token is kept with them); erasure ends it."""
+    async with hub(web_public_url="https://hub.example.org") as h:
+        for who in (BOOKER, OTHER):
+            await h.publish(sample("BookingRejected", booker=who))
+        mails = await h.mail.wait_for(2, timeout=10)
+        tokens = {
+            "per" if "per@" in m.message["To"] else "kari": m.message["List-Unsubscribe"]
+            for m in mails
+        }
+        per, kari = (tokens[who].rsplit("/", 1)[1].rstrip(">") for who in ("per", "kari"))
+        saved = await h.client.put("/preferences/mine", json={"sms": False}, headers=_link(per))
+        assert saved.status_code == 200, saved.text
+
+        async def finished() -> bool:
+            rows = await h.notifications()
+            return len(rows) == 4 and all(r["status"] == "sent" for r in rows)
+
+        await wait_for(finished, timeout=10)
+        h.clock.advance(timedelta(days=1))
+        units = h.service.runtime.uow
+        expire = usecases.AnonymiseExpired(retention=timedelta(hours=1))
+        assert await units.run(lambda uow: usecases.anonymise_expired(uow, expire)) == 4
+        opened = await h.client.get("/preferences/mine", headers=_link(per))
+        assert opened.status_code == 200, opened.text
+        assert opened.json()["sms"] is False
+        gone = await h.client.get("/preferences/mine", headers=_link(kari))
+        assert gone.status_code == 404
+
+        person = Person.of(emails=["per@example.org"])
+        await units.run(lambda uow: usecases.erase_person(uow, person))
+        erased = await h.client.get("/preferences/mine", headers=_link(per))
+        assert erased.status_code == 404
+
+
+def _link(token: str) -> dict[str, str]:
+    return {"X-Preference-Token": token}

@@ -1,4 +1,7 @@
-"""An address's preferences, for staff or for the recipient with the token from their link."""
+"""Notification preferences: by the link in a person's emails (its token alone, in a header,
+the address masked in the answer: the web front's `/mine/varsler/<token>` page), and by
+address for staff (service to service; no service logs request addresses) or for a
+recipient with their token."""
 
 from __future__ import annotations
 
@@ -23,6 +26,41 @@ TokenHeader = Annotated[
     ),
 ]
 TokenQuery = Annotated[str | None, Query(alias="token", max_length=200)]
+
+
+LinkToken = Annotated[
+    str | None,
+    Header(
+        alias="X-Preference-Token",
+        description="The token of the preferences link at the foot of the person's emails",
+        max_length=200,
+    ),
+]
+
+
+# Before /preferences/{recipient}, which would take "mine" for an address.
+@router.get("/preferences/mine", response_model=PreferencesOut)
+async def get_linked_preferences(request: Request, token: LinkToken = None) -> PreferencesOut:
+    """The preferences a link opens; `recipient` is the address masked. An unknown token,
+    or one no longer valid: 404 (`preference_link_unknown`)."""
+    runtime = runtime_of(request)
+    key = notify_rules(runtime).preference_key
+    view = await runtime.uow.run(
+        lambda uow: usecases.get_linked_preferences(uow, token, key=key), read_only=True
+    )
+    return PreferencesOut.of(view)
+
+
+@router.put("/preferences/mine", response_model=PreferencesOut)
+async def put_linked_preferences(
+    request: Request, body: Preferences, token: LinkToken = None
+) -> PreferencesOut:
+    """Set the preferences a link opens (all three; a missing one is true)."""
+    runtime = runtime_of(request)
+    key = notify_rules(runtime).preference_key
+    command = usecases.SetLinkedPreferences(token, body.preference())
+    view = await runtime.uow.run(lambda uow: usecases.set_linked_preferences(uow, command, key=key))
+    return PreferencesOut.of(view)
 
 
 @router.get("/preferences/{recipient}", response_model=PreferencesOut)

@@ -26,8 +26,9 @@ _PHONE = re.compile(r"(?<![\w-])\+?\d[\d ]{6,}\d(?![\w-])")
 # A one-click link's token (shared/action_links.py) would let whoever reads the log use it.
 _LINK_TOKEN = re.compile(re.escape(PATH) + r"[^\s\"'<>?#]+")
 # So would a manage link (shared/manage_links.py): `/mine/<kind>/<id>/<token>`, the id may
-# stay; a borrower's page (the loans service's token) has no id: `/mine/lan/<token>`.
-_MANAGE_TOKEN = re.compile(r"(/mine/(?:lan/|[a-z]+/[A-Za-z0-9_-]+/))[^\s\"'<>?#/]+")
+# stay; a borrower's page (the loans service's token) has no id: `/mine/lan/<token>`, nor
+# has a recipient's choices (notify's preference token): `/mine/varsler/<token>`.
+_MANAGE_TOKEN = re.compile(r"(/mine/(?:lan/|varsler/|[a-z]+/[A-Za-z0-9_-]+/))[^\s\"'<>?#/]+")
 
 
 def scrub(text: str, names: Iterable[str] = ()) -> str:

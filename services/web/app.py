@@ -38,6 +38,7 @@ from services.web.pages import (
     manage,
     notifications,
     organisations,
+    preferences,
     privacy,
     public,
     requests,
@@ -167,6 +168,7 @@ def create_app(settings: WebSettings | None = None) -> FastAPI:
         app.include_router(module.router)
     for module in (rooms, manage):  # the citizens' rooms and what they booked (issue 17)
         app.include_router(module.router)
+    app.include_router(preferences.router)  # a recipient's choices, from their emails' link
     app.include_router(organisations.router)
     app.include_router(privacy.router)  # an admin's personvern pages (issue 18)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

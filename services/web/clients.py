@@ -401,3 +401,30 @@ class NotifyApi(_Api):
 
     async def retry(self, caller: Caller, delivery_id: str) -> dict[str, Any]:
         return await self._post(f"/notifications/{delivery_id}/retry", caller)
+
+    # A recipient's own choices, by the token in the preferences link of their emails
+    # (pages/preferences.py): no staff token; the token only ever in a header, never in the
+    # address, so no log between here and notify has it.
+    async def my_preferences(self, token: str, lang: str) -> dict[str, Any]:
+        return await self.services.call(
+            self.service,
+            "GET",
+            "/preferences/mine",
+            None,
+            lang=lang,
+            extra_headers={"X-Preference-Token": token},
+        )
+
+    async def set_my_preferences(
+        self, token: str, choices: dict[str, bool], lang: str, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """All three choices (`email`, `sms`, `reminders`): one left out counts as yes."""
+        return await self.services.call(
+            self.service,
+            "PUT",
+            "/preferences/mine",
+            None,
+            json=choices,
+            lang=lang,
+            extra_headers={"X-Preference-Token": token, **headers},
+        )

@@ -19,6 +19,9 @@ LANG_COOKIE = "kp_sprak"
 # never a name, an address, a note or a token, whatever else a page's address carries.
 KEPT_QUERY = ("uke", "m", "dato", "type", "fra", "til")
 _KEPT_VALUE = re.compile(r"^[A-Za-z0-9:._-]{1,40}$")
+# The pages whose address holds their owner's token (manage links, a recipient's choices):
+# the switch never names them in its own query.
+TOKEN_PAGES = "/mine/"
 
 
 def switch_target(path: str, query: str = "") -> str:

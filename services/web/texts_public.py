@@ -377,6 +377,40 @@ PUBLIC: dict[str, tuple[str, str]] = {
     ),
     "manage.loans.renew": ("Forleng lånet", "Extend the loan"),
     "manage.loans.renewed": ("Lånet er forlenget til {when}.", "The loan is extended to {when}."),
+    # a recipient's own choices, from the link at the foot of their emails
+    "prefs.title": ("Varsler fra Knutepunkt", "Notifications from Knutepunkt"),
+    "prefs.about": (
+        "Her velger du hva vi sender til e-postadressen {recipient}.",
+        "Here you choose what we send to the email address {recipient}.",
+    ),
+    "prefs.legend": ("Dette vil jeg få", "What I want to get"),
+    "prefs.email": ("E-post", "Email"),
+    "prefs.email.hint": (
+        "Vi sender e-post om det du har booket, bestilt, lånt eller meldt deg på.",
+        "We email you about what you booked, ordered, borrowed or signed up for.",
+    ),
+    "prefs.sms": ("SMS", "SMS"),
+    "prefs.sms.hint": (
+        "Vi sender SMS til mobilnummeret du ga oss sammen med denne e-postadressen.",
+        "We text the mobile number you gave us with this email address.",
+    ),
+    "prefs.reminders": ("Påminnelser", "Reminders"),
+    "prefs.reminders.hint": (
+        "Vi minner deg på e-post og SMS før en booking, og før du må levere noe du har lånt.",
+        "We remind you by email and SMS before a booking, and before something you borrowed "
+        "is due.",
+    ),
+    "prefs.none": (
+        "Tar du bort både e-post og SMS, kan vi ikke si fra hvis noe blir endret.",
+        "If you untick both email and SMS, we cannot tell you if something changes.",
+    ),
+    "prefs.save": ("Lagre", "Save"),
+    "prefs.saved": ("Valgene dine er lagret.", "Your choices are saved."),
+    "prefs.updated": ("Sist endret {when}.", "Last changed {when}."),
+    "prefs.one_click": (
+        "Du får ikke flere e-poster fra Knutepunkt.",
+        "You will get no more emails from Knutepunkt.",
+    ),
     # accessibility statement
     "a11y.title": ("Tilgjengelighetserklæring", "Accessibility statement"),
     "a11y.lead": (

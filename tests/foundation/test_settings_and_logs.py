@@ -178,3 +178,7 @@ def test_a_bookers_manage_token_never_reaches_a_log(capsys: pytest.CaptureFixtur
         logging.getLogger("knutepunkt.test").info("POST /mine/lan/ksy4hmmYiB3YoDbsTOyYSr4%s", tail)
         message = json.loads(capsys.readouterr().err)["message"]
         assert message == f"POST /mine/lan/[token]{tail}"
+    # A recipient's choices (notify's preference token), the same.
+    logging.getLogger("knutepunkt.test").info("POST /mine/varsler/%s", "0f" * 16)
+    message = json.loads(capsys.readouterr().err)["message"]
+    assert message == "POST /mine/varsler/[token]"

@@ -2,8 +2,11 @@
 Møterom 1 with coffee and cancelling it (the café's order goes with it), a club's request
 for Gymsalen that waits and is then approved, closed days with their reasons, the public
 writes' rate limit (pages and the services' own endpoints), axe-core on every page and
-state, a booking made with the keyboard alone, and a sign-up's and a café order's emailed
-manage links opening their pages."""
+state, a booking made with the keyboard alone, a sign-up's and a café order's emailed
+manage links opening their pages, and the preferences link at the foot of a citizen's emails
+(`/mine/varsler/<token>`: the page, its form, RFC 8058's one-click POST). The preferences
+link is here, not in a module of its own, for the hub this module already starts (the hub
+is the web tests' biggest cost) and for the emailed links' helpers beside it."""
 
 from __future__ import annotations
 
@@ -451,28 +454,199 @@ def test_a_sign_up_from_its_emailed_manage_link(hub: WebHub, context: Any) -> No
     assert wrong is not None and wrong.status == 404
 
 
-def test_a_cafe_order_from_its_emailed_manage_link(hub: WebHub, context: Any) -> None:
-    """The café's 'order received' email links to the order's own page."""
+def _catering_order(hub: WebHub, name: str, email: str) -> dict[str, Any]:
+    """A catering order in good time (the café emails the customer that it is received)."""
     pickup = datetime.combine(_catering_day(hub) + timedelta(days=2), time(12), OSLO)
     while pickup.weekday() >= 5:
         pickup += timedelta(days=1)
-    email = f"ola-{secrets.token_hex(3)}@example.org"
     body = {
         "kind": "catering",
         "pickup_at": pickup.isoformat(),
         "people": 10,
         "lines": [{"item_id": "kaffe-te", "quantity": 10}],
-        "customer": {"name": "Ola Kunde", "email": email},
+        "customer": {"name": name, "email": email},
     }
     placed = hub.http.post(hub.url("catering", "/orders"), json=body)
     assert placed.status_code == 201, placed.text
+    order: dict[str, Any] = placed.json()
+    return order
+
+
+def test_a_cafe_order_from_its_emailed_manage_link(hub: WebHub, context: Any) -> None:
+    """The café's 'order received' email links to the order's own page."""
+    email = f"ola-{secrets.token_hex(3)}@example.org"
+    order = _catering_order(hub, "Ola Kunde", email)
     link = _emailed_link(hub, email, "Bestillingen er mottatt", "/mine/bestilling/")
-    assert placed.json()["id"] in link and placed.json()["manage_token"] not in link
+    assert order["id"] in link and order["manage_token"] not in link
     page = context.new_page()
     answer = page.goto(link)
     assert answer is not None and answer.status == 200
     assert page.get_by_role("heading", name="Din bestilling fra Café Jasmin").is_visible()
     assert page.get_by_text("Du kan avbestille til").is_visible()
+
+
+# --------------------------------------------------------------- the preferences link
+
+CHOICES = ("E-post", "SMS", "Påminnelser")
+ONE_CLICK = {"List-Unsubscribe": "One-Click"}
+
+
+def _preferences_link(hub: WebHub, email: str) -> tuple[str, dict[str, Any]]:
+    """The preferences link of the café's email to `email` (an order placed for it), and
+    that email: the link at its foot, in `List-Unsubscribe` too."""
+    _catering_order(hub, "Siri Kunde", email)
+    received = "Bestillingen er mottatt"
+    wait_for_sync(lambda: _count(hub.mails(), email, received), 60, message=received)
+    summary = next(m for m in hub.mails() if email in m["to"] and received in m["subject"])
+    mail = hub.mail(summary["id"])
+    links = set(re.findall(rf"{re.escape(hub.web_url)}/mine/varsler/\S*", mail["text"] or ""))
+    assert len(links) == 1, mail["text"]
+    return links.pop(), mail
+
+
+def _ticked(page: Any) -> dict[str, bool]:
+    return {name: page.get_by_label(name, exact=True).is_checked() for name in CHOICES}
+
+
+def _choices_at_notify(hub: WebHub, token: str) -> dict[str, Any]:
+    """What notify keeps for the link's token (the contract the page is built on)."""
+    answer = hub.http.get(
+        hub.url("notify", "/preferences/mine"), headers={"X-Preference-Token": token}
+    )
+    assert answer.status_code == 200, answer.text
+    found: dict[str, Any] = answer.json()
+    return found
+
+
+def _mail_program(hub: WebHub) -> httpx.Client:
+    """A mail provider's one-click POST: no cookie, no CSRF token, from an address of its
+    own (127.0.0.4), so that the browser's posts are not counted with its."""
+    return httpx.Client(
+        base_url=hub.web_url,
+        trust_env=False,
+        transport=httpx.HTTPTransport(local_address="127.0.0.4"),
+    )
+
+
+def test_the_preferences_link_in_an_email(hub: WebHub, context: Any) -> None:
+    """The link at the foot of a citizen's email (and its List-Unsubscribe) names no
+    address; it opens Varsler fra Knutepunkt with the address masked and three ticked
+    boxes; a box unticked and saved stays so."""
+    email = f"siri-{secrets.token_hex(3)}@example.org"
+    link, mail = _preferences_link(hub, email)
+    token = link.rsplit("/", 1)[1]
+    assert re.fullmatch(r"[0-9a-f]{32}", token), link
+    assert "@" not in link and "%40" not in link.lower() and email.split("@")[0] not in link
+    headers = {name.lower(): value for name, value in mail["headers"]}
+    assert headers["list-unsubscribe"] == f"<{link}>"
+    assert headers["list-unsubscribe-post"] == "List-Unsubscribe=One-Click"
+    hint = _choices_at_notify(hub, token)["recipient"]
+    assert hint and email not in hint
+
+    page = context.new_page()
+    answer = page.goto(link)
+    assert answer is not None and answer.status == 200
+    assert answer.headers["cache-control"] == "no-store"
+    assert page.get_by_role("heading", name="Varsler fra Knutepunkt").is_visible()
+    assert page.get_by_text(hint).is_visible()
+    assert email not in page.content()
+    assert page.get_by_role("group", name="Dette vil jeg få").is_visible()
+    assert _ticked(page) == dict.fromkeys(CHOICES, True)
+    assert page.get_by_text("Sist endret").count() == 0  # never changed
+    assert_accessible(page, "a recipient's choices", phone=True)
+    screenshot(page, "mine-varsler")
+
+    page.get_by_label("Påminnelser", exact=True).uncheck()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Lagre").click()
+    assert page.url == link
+    assert page.get_by_text("Valgene dine er lagret.").is_visible()
+    page.reload()
+    assert _ticked(page) == {"E-post": True, "SMS": True, "Påminnelser": False}
+    assert page.get_by_text("Valgene dine er lagret.").count() == 0  # the message was once
+    assert page.get_by_text("Sist endret").is_visible()
+    assert_accessible(page, "a recipient's choices, saved")
+    saved = _choices_at_notify(hub, token)
+    assert (saved["email"], saved["sms"], saved["reminders"]) == (True, True, False)
+
+    # The language switch keeps the page and puts no token in a query.
+    switch = page.get_by_role("link", name="English")
+    assert token not in (switch.get_attribute("href") or "")
+    with page.expect_navigation():
+        switch.click()
+    assert page.url == link
+    assert page.get_by_role("heading", name="Notifications from Knutepunkt").is_visible()
+    assert page.get_by_label("Reminders", exact=True).is_checked() is False
+
+    # Nothing in the front's log names the token.
+    assert token not in hub.web.log()
+
+
+def test_a_mail_programs_one_click_turns_email_off(hub: WebHub, context: Any) -> None:
+    """RFC 8058: exactly `List-Unsubscribe=One-Click` (urlencoded, or as multipart form
+    data), without a cookie, turns email off and keeps the rest; any other body without the
+    form's CSRF token is refused, and changes nothing."""
+    email = f"tore-{secrets.token_hex(3)}@example.org"
+    link, _mail = _preferences_link(hub, email)
+    token = link.rsplit("/", 1)[1]
+    path = f"/mine/varsler/{token}"
+    with _mail_program(hub) as mailer:
+        for body in ({"email": "1"}, {**ONE_CLICK, "email": "1"}, {"csrf": "x", **ONE_CLICK}):
+            refused = mailer.post(path, data=body)
+            assert refused.status_code == 400, body
+            assert "Skjemaet kunne ikke brukes" in refused.text
+        assert mailer.post(path, json=ONE_CLICK).status_code == 400
+        assert _choices_at_notify(hub, token)["email"] is True
+
+        done = mailer.post(path, data=ONE_CLICK)
+        assert done.status_code == 200, done.text
+        assert done.headers["content-type"].startswith("text/plain")
+        assert "Du får ikke flere e-poster" in done.text
+        assert "set-cookie" not in done.headers  # no session made for it
+        now = _choices_at_notify(hub, token)
+        assert (now["email"], now["sms"], now["reminders"]) == (False, True, True)
+
+        # The page shows it; E-post ticked again with the keyboard alone.
+        page = context.new_page()
+        page.goto(link)
+        assert _ticked(page) == {"E-post": False, "SMS": True, "Påminnelser": True}
+        page.get_by_label("E-post", exact=True).focus()
+        page.keyboard.press("Space")
+        for _ in range(3):
+            page.keyboard.press("Tab")
+        assert page.evaluate("document.activeElement.textContent") == "Lagre"
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+        assert page.url == link
+        assert page.get_by_text("Valgene dine er lagret.").is_visible()
+        assert _ticked(page) == dict.fromkeys(CHOICES, True)
+
+        # As multipart/form-data, the form RFC 8058 prefers: the same.
+        done = mailer.post(path, files={"List-Unsubscribe": (None, "One-Click")})
+        assert done.status_code == 200, done.text
+        assert _choices_at_notify(hub, token)["email"] is False
+
+        # A token that opens nothing: 404, whatever the body.
+        unknown = mailer.post(f"/mine/varsler/{'0' * 32}", data=ONE_CLICK)
+        assert unknown.status_code == 404
+    assert token not in hub.web.log()
+
+
+def test_a_preferences_link_that_is_not_valid(hub: WebHub, context: Any) -> None:
+    """A token nobody has and a malformed one: the same 404 page, so a guess learns
+    nothing; a form posted to one changes nothing and is not there either."""
+    page = context.new_page()
+    shown = set()
+    for token in ("0" * 32, "not-a-token", "ABCDEF0123456789" * 2, "a" * 33):
+        answer = page.goto(f"{hub.web_url}/mine/varsler/{token}")
+        assert answer is not None and answer.status == 404, token
+        assert page.get_by_role("heading", name="Siden finnes ikke").is_visible()
+        assert answer.headers["cache-control"] == "no-store"
+        shown.add(page.locator("main").inner_text())
+    assert len(shown) == 1
+    with _mail_program(hub) as mailer:
+        assert mailer.post(f"/mine/varsler/{'0' * 32}", data={"email": "1"}).status_code == 404
+        assert mailer.post("/mine/varsler/nope", data=ONE_CLICK).status_code == 404
 
 
 def test_public_posts_over_the_limit_get_429_with_a_page(hub: WebHub) -> None:

@@ -187,8 +187,12 @@ def render(
     page = env.get_template(template).render(
         request=request,
         path=request.url.path,
-        # The language switch's way back (i18n.KEPT_QUERY only), URL-encoded for its query.
-        switch_next=quote(i18n.switch_target(request.url.path, request.url.query), safe="/"),
+        # The language switch's way back (i18n.KEPT_QUERY only), URL-encoded for its query;
+        # none from a page whose address holds a token (/mine/...): it would put the token
+        # in a query, so the switch goes back by the Referer there (pages/public.py).
+        switch_next=""
+        if request.url.path.startswith(i18n.TOKEN_PAGES)
+        else quote(i18n.switch_target(request.url.path, request.url.query), safe="/"),
         lang=lang,
         t=t,
         actor=actor,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Request
 
 from services.notify import usecases
 from services.notify.api.schemas import Preferences, PreferencesOut
@@ -25,7 +25,6 @@ TokenHeader = Annotated[
         max_length=200,
     ),
 ]
-TokenQuery = Annotated[str | None, Query(alias="token", max_length=200)]
 
 
 LinkToken = Annotated[
@@ -68,11 +67,10 @@ async def get_preferences(
     request: Request,
     recipient: str,
     x_preference_token: TokenHeader = None,
-    token: TokenQuery = None,
     staff: Staff | None = Depends(optional_staff()),
 ) -> PreferencesOut:
     runtime = runtime_of(request)
-    who = usecases.Manager(staff is not None, x_preference_token or token)
+    who = usecases.Manager(staff is not None, x_preference_token)
     key = notify_rules(runtime).preference_key
     view = await runtime.uow.run(
         lambda uow: usecases.get_preferences(uow, recipient, who, key=key), read_only=True
@@ -86,11 +84,10 @@ async def put_preferences(
     recipient: str,
     body: Preferences,
     x_preference_token: TokenHeader = None,
-    token: TokenQuery = None,
     staff: Staff | None = Depends(optional_staff()),
 ) -> PreferencesOut:
     runtime = runtime_of(request)
-    who = usecases.Manager(staff is not None, x_preference_token or token)
+    who = usecases.Manager(staff is not None, x_preference_token)
     command = usecases.SetPreferences(recipient, who, body.preference())
     key = notify_rules(runtime).preference_key
     view = await runtime.uow.run(lambda uow: usecases.set_preferences(uow, command, key=key))

@@ -49,6 +49,7 @@ from bench.turns import TURNS, in_turns, relay_settled, turn_ratios
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
+from shared.db import Database
 from shared.settings import load_settings
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.prefixes import delete_prefixed
@@ -294,6 +295,11 @@ async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
     print("  the same write transaction around one SELECT 1, without the unit of work:")
     print(f"    Core on a connection from the pool (no session): {core * 1e6:6.0f} µs")
     print(f"    the driver's own connection, held (no pool):     {driver * 1e6:6.0f} µs")
+    if app.state.runtime.db.dialect == "postgresql":
+        checked, pinged = await _checkout_against_ping(app.state.runtime.db.url, n)
+        print("  a write transaction around one SELECT 1, in turns, wall (CPU) per transaction:")
+        print(f"    a closed connection replaced at checkout (the hub's): {checked}")
+        print(f"    the pool's pre-ping instead (BEGIN, a statement, ROLLBACK): {pinged}")
 
 
 async def _unit_of_work_floor(units: Any, n: int) -> tuple[float, float]:
@@ -323,8 +329,8 @@ async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
     no SQLAlchemy at all (sqlite3 on the loop's thread, as shared/sqlite_driver.py runs
     it; asyncpg). Each behind the service's writer lock, as the unit of work is: what a
     data layer written on either would start from. The first checks a connection out of
-    the pool for each transaction, as the unit of work does (on PostgreSQL with the pool's
-    ping); the second holds one, so it has no pool's cost at all."""
+    the pool for each transaction, as the unit of work does; the second holds one, so it
+    has no pool's cost at all."""
 
     async def on_core() -> None:
         async with db.writing(), db.engine.begin() as connection:
@@ -349,6 +355,37 @@ async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
                         await driver.fetch("SELECT 1")
         on_driver = (time.perf_counter() - started) / n
     return core, on_driver
+
+
+async def _checkout_against_ping(url: str, n: int, turns: int = 4) -> tuple[str, str]:
+    """A write transaction around one SELECT 1 on two engines of the same database, taking
+    turns: the hub's (shared.db.replace_closed at checkout) and one with the pool's
+    pre-ping, which shared.db used until the sixteenth pass."""
+    sides = {"checked": Database(url), "pinged": Database(url, pool_pre_ping=True)}
+    spent = {side: [0.0, 0.0] for side in sides}
+
+    async def once(db: Database) -> None:
+        async with db.transaction() as session:
+            await session.execute(_SELECT_ONE)
+
+    try:
+        for db in sides.values():  # each pool's connection made before the clock starts
+            await once(db)
+        for _ in range(turns):
+            for side, db in sides.items():
+                wall, cpu = time.perf_counter(), time.process_time()
+                for _ in range(n):
+                    await once(db)
+                spent[side][0] += time.perf_counter() - wall
+                spent[side][1] += time.process_time() - cpu
+    finally:
+        for db in sides.values():
+            await db.dispose()
+    checked, pinged = (
+        f"{wall / (turns * n) * 1e6:6.0f} µs ({cpu / (turns * n) * 1e6:.0f} µs)"
+        for wall, cpu in spent.values()
+    )
+    return checked, pinged
 
 
 _SELECT_ONE = text("SELECT 1")

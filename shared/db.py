@@ -24,7 +24,7 @@ from sqlalchemy import JSON, DateTime, event, text
 from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -143,7 +143,9 @@ def create_engine(
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    kwargs.setdefault("pool_pre_ping", True)
+    # A connection a firewall dropped without a word is not seen closed (below): none is
+    # kept longer than this.
+    kwargs.setdefault("pool_recycle", POOL_RECYCLE_SECONDS)
     connect_args = dict(kwargs.pop("connect_args", {}))
     if connect_timeout is not None:
         connect_args.setdefault("timeout", connect_timeout)
@@ -151,7 +153,23 @@ def create_engine(
         kwargs.setdefault("pool_timeout", connect_timeout + (command_timeout or 0))
     if command_timeout is not None:
         connect_args.setdefault("command_timeout", command_timeout)
-    return create_async_engine(url, connect_args=connect_args, **kwargs)
+    engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        event.listen(engine.sync_engine.pool, "checkout", replace_closed)
+    return engine
+
+
+POOL_RECYCLE_SECONDS = 3600
+
+
+def replace_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled connection its server closed (a restart ends every session) is replaced at
+    checkout, as the pool's pre-ping would replace it, without the ping: asyncpg's adapter
+    pings with BEGIN, a statement and ROLLBACK, three round trips before every transaction.
+    asyncpg sees a close when it comes (it reads the socket all the while); a server that
+    hangs is seen neither here nor by a ping, and the command timeout answers for it."""
+    if dbapi_connection._connection.is_closed():
+        raise DisconnectionError()
 
 
 def sqlite_transactions(engine: Engine) -> None:

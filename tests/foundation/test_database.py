@@ -9,11 +9,23 @@ import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from prometheus_client.parser import text_string_to_metric_families
-from sqlalchemy import Column, Integer, MetaData, Table, func, inspect, select, update
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    Table,
+    func,
+    insert,
+    inspect,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, StatementError
 
@@ -21,6 +33,7 @@ from shared import migrations
 from shared.db import Database, UTCDateTime
 from shared.settings import SERVICES
 from tests.support.apps import running_service
+from tests.support.waiting import wait_for
 
 OSLO = ZoneInfo("Europe/Oslo")
 
@@ -203,3 +216,48 @@ async def test_metrics_are_prometheus_text(database_url: str, redis_url: str, pr
         if s.name == "http_requests_total" and s.labels["route"] == "/health/ready"
     ]
     assert requests and requests[0].labels["status"] == "200"
+
+
+async def test_a_postgres_connection_its_server_closed_is_replaced_without_a_ping(
+    postgres_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection whose session the server ended (as a restart ends them all) is
+    replaced when next checked out, and no transaction fails for it; a live one is used
+    as it is, with no ping (asyncpg's adapter pings with three round trips)."""
+    from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
+
+    pings: list[object] = []
+    real_ping = AsyncAdapt_asyncpg_connection.ping
+
+    def counted(self: AsyncAdapt_asyncpg_connection) -> None:
+        pings.append(self)
+        real_ping(self)
+
+    monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", counted)
+    db = await _database(postgres_database_url)
+    plain = make_url(postgres_database_url).set(drivername="postgresql")
+    admin = await asyncpg.connect(plain.render_as_string(hide_password=False))
+    backend = text("SELECT pg_backend_pid()")
+    try:
+        async with db.transaction() as session:
+            first = (await session.execute(backend)).scalar_one()
+            raw = await (await session.connection()).get_raw_connection()
+            pooled = raw.dbapi_connection._connection  # type: ignore[union-attr]
+        async with db.transaction() as session:
+            assert (await session.execute(backend)).scalar_one() == first  # the pool's own
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
+
+        def closed() -> bool:
+            return bool(pooled.is_closed())
+
+        await wait_for(closed, timeout=10, message="the client sees its session ended")
+        async with db.transaction() as session:
+            second = (await session.execute(backend)).scalar_one()
+            await session.execute(insert(counter).values(id=1, n=1))
+        assert second != first
+        async with db.read() as session:
+            assert (await session.execute(select(counter.c.n))).scalar_one() == 1
+        assert pings == []
+    finally:
+        await admin.close()
+        await db.dispose()

@@ -8,11 +8,14 @@ handled (p50/p99), and for each process of both runs its SQL statements, Redis c
 CPU time per event and its peak RSS (bench/probe.py).
 
     python bench/backbone.py [--events 20000] [--db sqlite|postgres] [--postgres-url URL]
-                             [--read-count 100]
+                             [--read-count 100] [--turns 3]
 
+The baseline and the backbone take turns (`--turns`, each turn `--events` of each, the
+backbone on empty databases each time); the ratio is of the sums, each turn's printed.
 It also prints each backbone process's resident memory after a tenth of the events (at
-most 10,000) and at the end: `--events 100000` is the soak that shows whether memory grows
-with the events that went through (a leak) or stays (within 10 %).
+most 10,000) and at the end of the last turn: `--events 100000 --turns 1` is the soak that
+shows whether memory grows with the events that went through (a leak) or stays (within
+10 %).
 """
 
 from __future__ import annotations
@@ -54,6 +57,9 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 # Entries per read (XREADGROUP COUNT), the same for the raw consumer and the backbone's: the
 # services' default CONSUMER_BATCH. An environment variable, so the spawned processes see it.
 READ_COUNT = int(os.environ.get("BENCH_READ_COUNT", "100"))
+# The raw baseline and the backbone take turns (docs/bench.md, "in turns"): a shared host's
+# speed drifts within a minute, and one stretch each put that drift in the ratio.
+TURNS = 3
 
 
 # --- backbone ---------------------------------------------------------------------------
@@ -311,54 +317,83 @@ def main() -> None:
             "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1/postgres"
         ),
     )
+    parser.add_argument(
+        "--turns",
+        type=int,
+        default=TURNS,
+        help="runs of each side, taking turns (default 3; the soak: 1)",
+    )
     args = parser.parse_args()
     os.environ["BENCH_READ_COUNT"] = str(args.read_count)
     READ_COUNT = args.read_count
     n = args.events
-    pg_names: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.db == "sqlite":
-            db_url = f"sqlite+aiosqlite:///{tmp}/producer.db"
-            consumer_db = f"sqlite+aiosqlite:///{tmp}/consumer.db"
-        else:
-            # Databases of its own, so that two runs at once (other work) do not collide.
-            (db_url, producer_name), (consumer_db, consumer_name) = [
-                asyncio.run(create_postgres_database(args.postgres_url)) for _ in range(2)
-            ]
-            pg_names = [producer_name, consumer_name]
-        print(
-            f"layout: 2 processes (producer+relay | consumer); {n} events; "
-            f"{args.per_transaction} events per producer transaction; "
-            f"{args.read_count} per consumer read; db={args.db}"
-        )
-        try:
-            raw2, raw_producer, raw_consumer = run_raw(n)
-            raw1 = run_raw_one_process(n)
-            run = run_backbone(db_url, consumer_db, n, args.per_transaction)
-        finally:
-            for name in pg_names:
-                asyncio.run(drop_postgres_database(args.postgres_url, name))
-    print(f"raw redis-py baseline, 2 processes: {raw2:10,.0f} events/s")
-    print(f"raw redis-py baseline, 1 process  : {raw1:10,.0f} events/s")
-    print(f"backbone end to end, 2 processes  : {run.rate:10,.0f} events/s")
-    print(f"ratio to the 2-process baseline   : {run.rate / raw2:10.2f}")
-    print(f"ratio to the 1-process baseline   : {run.rate / raw1:10.2f}")
     print(
-        f"commit→handled latency          : p50 {percentile(run.latencies, 50) * 1000:.1f} ms, "
-        f"p99 {percentile(run.latencies, 99) * 1000:.1f} ms, "
-        f"mean {statistics.mean(run.latencies) * 1000:.1f} ms"
+        f"layout: 2 processes (producer+relay | consumer); {n} events a turn, {args.turns} "
+        f"turns; {args.per_transaction} events per producer transaction; "
+        f"{args.read_count} per consumer read; db={args.db}"
+    )
+    # Seconds of each side, summed over the turns; the runs' counts and latencies likewise.
+    raw2 = raw1 = backbone = 0.0
+    raw_producer, raw_consumer, producer, consumer = Counts(), Counts(), Counts(), Counts()
+    latencies: list[float] = []
+    run: Run | None = None
+    for turn in range(1, args.turns + 1):
+        rate2, turn_producer, turn_consumer = run_raw(n)
+        rate1 = run_raw_one_process(n)
+        run = _backbone_turn(args, n)
+        raw2, raw1, backbone = raw2 + n / rate2, raw1 + n / rate1, backbone + n / run.rate
+        raw_producer, raw_consumer = raw_producer + turn_producer, raw_consumer + turn_consumer
+        producer, consumer = producer + run.producer, consumer + run.consumer
+        latencies.extend(run.latencies)
+        print(
+            f"turn {turn}: raw {rate2:,.0f} (1 process {rate1:,.0f}), backbone "
+            f"{run.rate:,.0f} events/s: ratio {run.rate / rate2:.2f}"
+        )
+    assert run is not None, "--turns must be at least 1"
+    total = n * args.turns
+    print(f"raw redis-py baseline, 2 processes: {total / raw2:10,.0f} events/s")
+    print(f"raw redis-py baseline, 1 process  : {total / raw1:10,.0f} events/s")
+    print(f"backbone end to end, 2 processes  : {total / backbone:10,.0f} events/s")
+    print(f"ratio to the 2-process baseline   : {raw2 / backbone:10.2f}")
+    print(f"ratio to the 1-process baseline   : {raw1 / backbone:10.2f}")
+    print(
+        f"commit→handled latency          : p50 {percentile(latencies, 50) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 99) * 1000:.1f} ms, "
+        f"mean {statistics.mean(latencies) * 1000:.1f} ms"
     )
     print("per process, per event:")
-    print(f"  raw producer         {raw_producer.per(n, 'event')}")
-    print(f"  raw consumer         {raw_consumer.per(n, 'event')}")
-    print(f"  backbone producer    {run.producer.per(n, 'event')}  (writes + relay)")
-    print(f"  backbone consumer    {run.consumer.per(n, 'event')}")
-    print(f"resident memory at {_early(n):,} events and at {n:,}:")
+    print(f"  raw producer         {raw_producer.per(total, 'event')}")
+    print(f"  raw consumer         {raw_consumer.per(total, 'event')}")
+    print(f"  backbone producer    {producer.per(total, 'event')}  (writes + relay)")
+    print(f"  backbone consumer    {consumer.per(total, 'event')}")
+    print(f"resident memory at {_early(n):,} events and at {n:,} (the last turn's processes):")
     for name, rss in (("producer", run.producer_rss), ("consumer", run.consumer_rss)):
         print(
             f"  backbone {name:<11} {rss['early']:6.0f} MB -> {rss['end']:6.0f} MB"
             f"  ({rss['end'] / rss['early']:.2f})"
         )
+
+
+def _backbone_turn(args: argparse.Namespace, n: int) -> Run:
+    """One run of the backbone on databases of its own: each turn starts from empty ones,
+    as the first did."""
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.db == "sqlite":
+            return run_backbone(
+                f"sqlite+aiosqlite:///{tmp}/producer.db",
+                f"sqlite+aiosqlite:///{tmp}/consumer.db",
+                n,
+                args.per_transaction,
+            )
+        # Databases of its own, so that two runs at once (other work) do not collide.
+        (db_url, producer_name), (consumer_db, consumer_name) = [
+            asyncio.run(create_postgres_database(args.postgres_url)) for _ in range(2)
+        ]
+        try:
+            return run_backbone(db_url, consumer_db, n, args.per_transaction)
+        finally:
+            for name in (producer_name, consumer_name):
+                asyncio.run(drop_postgres_database(args.postgres_url, name))
 
 
 if __name__ == "__main__":

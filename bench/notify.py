@@ -1,7 +1,7 @@
 """Notify benchmark: fan-out throughput and booking-to-SMS latency.
 
     python bench/notify.py [--events 4000] [--turns 4] [--bookings 100]
-                           [--part all|fan-out|latency|soak]
+                           [--latency-turns 2] [--part all|fan-out|latency|soak]
 
 1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
    sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
@@ -17,6 +17,8 @@
      deployed), the raw chain's endpoint (under uvicorn) and consumer likewise, the sinks
      in the bench's process. Only here does the SMS's time show notify's own work alone,
      not the booking service's and the sinks' on the same loop.
+   The hub and the raw chain take turns (--latency-turns, the bookings shared out), each
+   turn on fresh processes; each turn's p50 ratio is printed too.
 
 3. Only with `--part soak`: notify's resident memory with --events events sent through it a
    thousand at a time, after a tenth of them and after all (no leak: within 10 %).
@@ -320,22 +322,41 @@ class HubRun:
     hops: dict[str, list[float]]
 
 
-async def latency(tmp: Path, prefix: str, bookings: int, layout: str) -> None:
-    if layout == "processes":
-        hub = await _hub_in_processes(tmp, prefix, bookings)
-        raw = await raw_chain_in_processes(prefix, len(hub.returned))
-    else:
-        hub = await _hub_in_process(tmp, prefix, bookings)
-        raw = await raw_chain(prefix, len(hub.returned))
-    arrived = hub.arrived
-    # From the request sent, as the booker feels it: in the raw chain the XADD happens
-    # before its endpoint answers, so from the answer its SMS can come "before" (< 0).
-    whole = [(arrived[phone] - hub.sent[phone]) * 1000 for phone in arrived]
-    answered = [(hub.returned[phone] - hub.sent[phone]) * 1000 for phone in arrived]
-    print(f"latency, {layout}, {len(whole)} bookings paced 0.1 s apart (ms):")
+async def latency(tmp: Path, prefix: str, bookings: int, layout: str, turns: int) -> None:
+    """The hub and the raw chain take turns, `bookings / turns` each a turn, each turn on
+    fresh processes, databases and a stream of its own; the percentiles are of all turns'."""
+    whole: list[float] = []
+    answered: list[float] = []
+    raw: list[float] = []
+    hops: dict[str, list[float]] = {}
+    each = max(1, bookings // turns)
+    for turn in range(1, turns + 1):
+        folder = tmp / f"{layout}-{turn}"
+        folder.mkdir()
+        turn_prefix = f"{prefix}t{turn}:"
+        if layout == "processes":
+            hub = await _hub_in_processes(folder, turn_prefix, each)
+            turn_raw = await raw_chain_in_processes(turn_prefix, len(hub.returned))
+        else:
+            hub = await _hub_in_process(folder, turn_prefix, each)
+            turn_raw = await raw_chain(turn_prefix, len(hub.returned))
+        # From the request sent, as the booker feels it: in the raw chain the XADD happens
+        # before its endpoint answers, so from the answer its SMS can come "before" (< 0).
+        turn_whole = [(hub.arrived[phone] - hub.sent[phone]) * 1000 for phone in hub.arrived]
+        whole += turn_whole
+        answered += [(hub.returned[phone] - hub.sent[phone]) * 1000 for phone in hub.arrived]
+        raw += turn_raw
+        for name, values in hub.hops.items():
+            hops.setdefault(name, []).extend(values)
+        print(
+            f"  {layout}, turn {turn}: p50 hub {statistics.median(turn_whole):.1f} ms, raw "
+            f"{statistics.median(turn_raw):.1f} ms: ratio "
+            f"{statistics.median(turn_whole) / statistics.median(turn_raw):.1f}"
+        )
+    print(f"latency, {layout}, {len(whole)} bookings paced 0.1 s apart, in {turns} turns (ms):")
     print(f"  POST /bookings sent -> SMS at the stub: {_p50_p99(whole)}")
     print(f"    {'sent -> answered (the booking service)':<42} {_p50_p99(answered)}")
-    for name, values in hub.hops.items():
+    for name, values in hops.items():
         print(f"    {name:<42} {_p50_p99(values)}")
     print(f"  raw chain (an endpoint that XADDs, a consumer that POSTs): {_p50_p99(raw)}")
     print(
@@ -638,6 +659,9 @@ async def main() -> None:
     parser.add_argument("--bookings", type=int, default=100)
     parser.add_argument("--turns", type=int, default=4, help="fan-out: turns of each side")
     parser.add_argument(
+        "--latency-turns", type=int, default=2, help="latency: turns of the hub and the raw chain"
+    )
+    parser.add_argument(
         "--part",
         choices=("all", "fan-out", "latency", "soak"),
         default="all",
@@ -653,7 +677,9 @@ async def main() -> None:
                 await fan_out(database_url, prefix, args.events, args.turns)
             if args.part in ("all", "latency"):
                 for number, layout in enumerate(LAYOUTS):
-                    await latency(tmp, f"{prefix}lat{number}:", args.bookings, layout)
+                    await latency(
+                        tmp, f"{prefix}lat{number}:", args.bookings, layout, args.latency_turns
+                    )
             if args.part == "soak":
                 if args.events < 2000 or args.events % 1000:
                     parser.error("--part soak: --events a multiple of 1000, at least 2000")

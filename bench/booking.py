@@ -45,7 +45,7 @@ os.environ.setdefault("BOOKING_REMINDER_POLL_SECONDS", "3600")
 
 from bench.probe import Counts, Probe, percentile
 from bench.serving import CLIENTS, client_pool, clients_side, in_app, run_clients, served
-from bench.turns import TURNS, in_turns, relay_settled, turn_ratios
+from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
@@ -277,7 +277,7 @@ async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) 
     )
 
 
-async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
+async def _split(app: Any, resource_id: str, after: datetime, n: int, probe: Probe) -> None:
     """The app's own time for each kind of request, one at a time: no server, no client."""
     trivial = await in_app(app, n, "GET", "/health/live")
     with _answering_at_once(app):
@@ -296,7 +296,7 @@ async def _split(app: Any, resource_id: str, after: datetime, n: int) -> None:
     print(f"    Core on a connection from the pool (no session): {core * 1e6:6.0f} µs")
     print(f"    the driver's own connection, held (no pool):     {driver * 1e6:6.0f} µs")
     if app.state.runtime.db.dialect == "postgresql":
-        checked, pinged = await _checkout_against_ping(app.state.runtime.db.url, n)
+        checked, pinged = await _checkout_against_ping(app.state.runtime.db.url, n, probe)
         print("  a write transaction around one SELECT 1, in turns, wall (CPU) per transaction:")
         print(f"    a closed connection replaced at checkout (the hub's): {checked}")
         print(f"    the pool's pre-ping instead (BEGIN, a statement, ROLLBACK): {pinged}")
@@ -357,35 +357,40 @@ async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
     return core, on_driver
 
 
-async def _checkout_against_ping(url: str, n: int, turns: int = 4) -> tuple[str, str]:
+async def _checkout_against_ping(url: str, n: int, probe: Probe) -> tuple[str, str]:
     """A write transaction around one SELECT 1 on two engines of the same database, taking
-    turns: the hub's (shared.db.replace_closed at checkout) and one with the pool's
-    pre-ping, which shared.db used until the sixteenth pass."""
-    sides = {"checked": Database(url), "pinged": Database(url, pool_pre_ping=True)}
-    spent = {side: [0.0, 0.0] for side in sides}
+    turns (bench/turns.py): the hub's (shared.db.replace_closed at checkout) and one with
+    the pool's pre-ping, which shared.db used until the sixteenth pass. Each side's wall
+    and CPU time per transaction."""
+    checked, pinged = Database(url), Database(url, pool_pre_ping=True)
 
-    async def once(db: Database) -> None:
-        async with db.transaction() as session:
-            await session.execute(_SELECT_ONE)
+    def transactions(db: Database) -> Any:
+        async def run(numbers: range) -> float:
+            started = time.perf_counter()
+            for _ in numbers:
+                async with db.transaction() as session:
+                    await session.execute(_SELECT_ONE)
+            return time.perf_counter() - started
 
+        return run
+
+    sides = [
+        Side("checked", n * TURNS, transactions(checked)),
+        Side("pinged", n * TURNS, transactions(pinged)),
+    ]
     try:
-        for db in sides.values():  # each pool's connection made before the clock starts
-            await once(db)
-        for _ in range(turns):
-            for side, db in sides.items():
-                wall, cpu = time.perf_counter(), time.process_time()
-                for _ in range(n):
-                    await once(db)
-                spent[side][0] += time.perf_counter() - wall
-                spent[side][1] += time.process_time() - cpu
+        for side in sides:  # each pool's connection made before the clock starts
+            await side.run(range(1))
+        await in_turns(sides, probe)
     finally:
-        for db in sides.values():
-            await db.dispose()
-    checked, pinged = (
-        f"{wall / (turns * n) * 1e6:6.0f} µs ({cpu / (turns * n) * 1e6:.0f} µs)"
-        for wall, cpu in spent.values()
-    )
-    return checked, pinged
+        await checked.dispose()
+        await pinged.dispose()
+
+    def per_transaction(side: Side) -> str:
+        wall, cpu = side.seconds / side.n, side.spent.cpu_seconds / side.n
+        return f"{wall * 1e6:6.0f} µs ({cpu * 1e6:.0f} µs)"
+
+    return per_transaction(sides[0]), per_transaction(sides[1])
 
 
 _SELECT_ONE = text("SELECT 1")
@@ -492,7 +497,11 @@ async def main() -> None:
             if args.split:
                 # After every slot the runs above may have booked.
                 await _split(
-                    app, throughput_room, NOW + SLOT * (3 * args.bookings + 2), args.bookings
+                    app,
+                    throughput_room,
+                    NOW + SLOT * (3 * args.bookings + 2),
+                    args.bookings,
+                    probe,
                 )
 
             # Existing bookings in the past weeks of the same resource; new ones after them.

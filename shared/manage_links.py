@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 from itsdangerous import Signer
 
@@ -30,6 +31,7 @@ PATHS = {
 # emails: the token is notify's own (an HMAC of the address with its preference key), and
 # the web front hands it to notify, which alone can check it.
 PREFERENCES_PATH = "/mine/varsler/"
+PREFERENCE_TOKEN = re.compile(r"^[0-9a-f]{32}$")  # services/notify/domain.preference_token
 
 
 class ManageLinks:

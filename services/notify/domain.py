@@ -90,7 +90,6 @@ def token_speaks_for(key: bytes, address: str, token: str | None) -> bool:
     return bool(token) and hmac.compare_digest(str(token), preference_token(key, address))
 
 
-PREFERENCE_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _HIDDEN = "\u2022\u2022\u2022"  # •••
 
 

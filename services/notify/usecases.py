@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from services.notify import digest, routing
 from services.notify.domain import (
     CHANNELS,
-    PREFERENCE_TOKEN,
     AfterSend,
     Channel,
     HandOff,
@@ -46,6 +45,7 @@ from shared.calendar import Calendar, at_local
 from shared.errors import NotAuthenticated, NotFound, Refused
 from shared.events import Envelope, EventData, NotificationFailed, NotificationSent
 from shared.hubs import DEFAULT_HUB
+from shared.manage_links import PREFERENCE_TOKEN
 from shared.messaging.redact import Person
 from shared.observability import correlation_id, scrub
 from shared.person_data import row

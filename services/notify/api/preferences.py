@@ -21,16 +21,6 @@ TokenHeader = Annotated[
     str | None,
     Header(
         alias="X-Preference-Token",
-        description="The recipient's token, from the link in their messages",
-        max_length=200,
-    ),
-]
-
-
-LinkToken = Annotated[
-    str | None,
-    Header(
-        alias="X-Preference-Token",
         description="The token of the preferences link at the foot of the person's emails",
         max_length=200,
     ),
@@ -39,7 +29,7 @@ LinkToken = Annotated[
 
 # Before /preferences/{recipient}, which would take "mine" for an address.
 @router.get("/preferences/mine", response_model=PreferencesOut)
-async def get_linked_preferences(request: Request, token: LinkToken = None) -> PreferencesOut:
+async def get_linked_preferences(request: Request, token: TokenHeader = None) -> PreferencesOut:
     """The preferences a link opens; `recipient` is the address masked. An unknown token,
     or one no longer valid: 404 (`preference_link_unknown`)."""
     runtime = runtime_of(request)
@@ -52,7 +42,7 @@ async def get_linked_preferences(request: Request, token: LinkToken = None) -> P
 
 @router.put("/preferences/mine", response_model=PreferencesOut)
 async def put_linked_preferences(
-    request: Request, body: Preferences, token: LinkToken = None
+    request: Request, body: Preferences, token: TokenHeader = None
 ) -> PreferencesOut:
     """Set the preferences a link opens (all three; a missing one is true)."""
     runtime = runtime_of(request)

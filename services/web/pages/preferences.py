@@ -11,7 +11,6 @@ answered in plain text. Any other POST is the page's form, CSRF checked as every
 
 from __future__ import annotations
 
-import re
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.policy import HTTP
@@ -31,10 +30,9 @@ from services.web.pages.common import (
     form_of,
     render,
 )
-from shared.manage_links import PREFERENCES_PATH
+from shared.manage_links import PREFERENCE_TOKEN, PREFERENCES_PATH
 
 router = APIRouter()
-TOKEN = re.compile(r"^[0-9a-f]{32}$")
 CHOICES = ("email", "sms", "reminders")
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 
@@ -44,7 +42,7 @@ def path_of(token: str) -> str:
 
 
 def _check(token: str) -> None:
-    if not TOKEN.match(token):
+    if not PREFERENCE_TOKEN.match(token):
         raise NoSuchPage()
 
 

@@ -388,16 +388,12 @@ class NotifyApi(_Api):
         offset: int = 0,
         recipient: str | None = None,
     ) -> list[dict[str, Any]]:
-        # The recipient goes to notify's own API only (no service logs request addresses);
-        # the person's browser never has it in an address (pages/notifications.py).
-        return await self._get(
-            "/notifications",
-            caller,
-            status=status,
-            limit=limit,
-            offset=offset,
-            recipient=recipient,
-        )
+        # The recipient goes in a body, never in an address: neither the person's browser
+        # (pages/notifications.py) nor the call to notify has it in a URL.
+        if recipient is not None:
+            search = {"recipient": recipient, "status": status, "limit": limit, "offset": offset}
+            return await self._post("/notifications/search", caller, search)
+        return await self._get("/notifications", caller, status=status, limit=limit, offset=offset)
 
     async def retry(self, caller: Caller, delivery_id: str) -> dict[str, Any]:
         return await self._post(f"/notifications/{delivery_id}/retry", caller)

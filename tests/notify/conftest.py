@@ -52,7 +52,10 @@ class Hub:
         await self.redis.xadd(self.prefix + CATALOG[envelope.type].stream, encode_entry(envelope))
 
     async def notifications(self, **params: str) -> list[dict[str, Any]]:
-        response = await self.client.get("/notifications", params=params, headers=AUTH)
+        if "recipient" in params:  # an address only ever in a body
+            response = await self.client.post("/notifications/search", json=params, headers=AUTH)
+        else:
+            response = await self.client.get("/notifications", params=params, headers=AUTH)
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 

@@ -39,9 +39,22 @@ async def test_staff_only_with_clear_errors(hub: Factory) -> None:
         assert missing.status_code == 404
         bad = await h.client.get("/notifications?status=lost", headers=AUTH)
         assert bad.status_code == 422 and "status" in bad.json()["detail"]
-        assert (await h.client.get("/preferences/+4700000020")).status_code == 401
-        nonsense = await h.client.get("/preferences/not-a-number", headers=AUTH)
+        lookup = {"recipient": "+4700000020"}
+        assert (await h.client.post("/preferences/lookup", json=lookup)).status_code == 401
+        nonsense = await h.client.post(
+            "/preferences/lookup", json={"recipient": "not-a-number"}, headers=AUTH
+        )
         assert nonsense.status_code == 422
+        search = await h.client.post("/notifications/search", json=lookup)
+        assert search.status_code == 401
+        for body in ({}, {"recipient": ""}, {"recipient": "a\x00@example.org"}, {**lookup, "x": 1}):
+            bad_search = await h.client.post("/notifications/search", json=body, headers=AUTH)
+            assert bad_search.status_code == 422, body
+        # No address in a URL: the old forms are refused, not ignored or served.
+        in_url = await h.client.get("/notifications?recipient=%2B4700000020", headers=AUTH)
+        assert in_url.status_code == 422 and in_url.json()["code"] == "recipient_in_url"
+        old_path = await h.client.get("/preferences/+4700000020", headers=AUTH)
+        assert old_path.status_code in (404, 405)
         report = await h.client.post("/sms/delivery-reports", json={"status": "delivered"})
         assert report.status_code == 422
         unknown = await h.client.post(

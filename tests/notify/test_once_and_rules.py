@@ -103,7 +103,8 @@ async def test_staff_sms_keep_the_directorys_hours_and_email_goes_at_once(hub: F
 
 async def test_an_opted_out_channel_is_not_used_and_the_choice_is_visible(hub: Factory) -> None:
     async with hub() as h:
-        response = await h.client.put("/preferences/+4700000020", json={"sms": False}, headers=AUTH)
+        choice = {"recipient": "+47 000 00 020", "sms": False}
+        response = await h.client.put("/preferences", json=choice, headers=AUTH)
         assert response.status_code == 200, response.text
         assert response.json()["recipient"] == "+4700000020"
         event_id = await h.publish(sample("BookingRejected", booker=BOOKER))
@@ -153,8 +154,16 @@ async def test_reminders_can_be_turned_off_from_the_link_in_an_email(hub: Factor
         assert ok.json()["recipient"] == "p\u2022\u2022\u2022@example.org"
         assert ok.json()["reminders"] is False
         # Staff see the same choice under the address.
-        by_address = await h.client.get("/preferences/per@example.org", headers=AUTH)
+        per = {"recipient": "per@example.org"}
+        by_address = await h.client.post("/preferences/lookup", json=per, headers=AUTH)
         assert by_address.json()["reminders"] is False
+        # The link's token speaks for its own address by address too, and for no other.
+        own = await h.client.post("/preferences/lookup", json=per, headers=_link(token))
+        assert own.status_code == 200 and own.json()["recipient"] == "per@example.org"
+        other = {"recipient": "kari@example.org"}
+        assert (
+            await h.client.post("/preferences/lookup", json=other, headers=_link(token))
+        ).status_code == 401
         await wait_for(lambda: h.settled(event_id, 2), timeout=10)
         reminder_id = await h.publish(sample("LoanDueSoon", borrower=BOOKER))
         [row] = await wait_for(lambda: h.settled(reminder_id, 1), timeout=10)

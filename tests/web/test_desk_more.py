@@ -301,10 +301,10 @@ def test_varsler_filtered_by_recipient_without_it_in_the_address(hub: WebHub, co
     hub.request_gymsalen(f"annen-{secrets.token_hex(3)}@example.org")
 
     def delivered_to(address: str) -> list[dict[str, Any]]:
-        rows = hub.http.get(
-            hub.url("notify", "/notifications"),
+        rows = hub.http.post(
+            hub.url("notify", "/notifications/search"),
             headers=hub.staff("admin"),
-            params={"recipient": address},
+            json={"recipient": address},
         ).json()
         return rows  # type: ignore[no-any-return]
 

@@ -5,6 +5,7 @@ them, sessions in the real Redis, the CSRF check, and the texts every template u
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import sys
 import time
@@ -153,6 +154,31 @@ async def test_the_persons_token_and_language_go_along() -> None:
     assert seen[0].headers["authorization"] == "Bearer jwt-of-kari"
     assert seen[0].headers["accept-language"] == "nb"
     assert seen[0].url.params["status"] == "pending"
+
+
+async def test_a_recipient_filter_goes_to_notify_in_a_body_never_in_a_url() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json=[])
+
+    services = _services(handler)
+    admin = Caller("jwt-of-ole")
+    await services.notify.notifications(admin, "failed", recipient="kari@example.org")
+    await services.notify.notifications(admin, "failed")
+    await services.aclose()
+    by_recipient, every = seen
+    assert (by_recipient.method, by_recipient.url.path) == ("POST", "/notifications/search")
+    assert "kari" not in str(by_recipient.url)
+    assert json.loads(by_recipient.content) == {
+        "recipient": "kari@example.org",
+        "status": "failed",
+        "limit": 100,
+        "offset": 0,
+    }
+    assert (every.method, every.url.path) == ("GET", "/notifications")
+    assert dict(every.url.params) == {"status": "failed", "limit": "100", "offset": "0"}
 
 
 async def test_a_rooms_times_are_kept_briefly_and_dropped_by_this_fronts_own_change() -> None:

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from services.notify.domain import Preference, Status
 from services.notify.models import DeliveryRow
 from services.notify.usecases import PreferencesView
-from shared.requests import NoNulText
+from shared.requests import NoNulText, RequestModel
 
 
 class Notification(BaseModel):
@@ -58,6 +58,29 @@ class NotificationDetail(Notification):
         )
 
 
+# An address travels in a body, never in a URL: a proxy or a gateway between two services
+# may log the address of a request, and knows nothing of what is personal in it.
+Recipient = Annotated[
+    str, Field(min_length=1, max_length=254, description="an email address or phone number")
+]
+
+
+class NotificationSearch(RequestModel):
+    """The deliveries to one recipient, newest first, with the list's other filters."""
+
+    recipient: Recipient
+    event_id: str | None = Field(default=None, max_length=100)
+    status: Status | None = None
+    limit: int = Field(default=100, ge=1, le=500)
+    offset: int = Field(default=0, ge=0, le=1_000_000)
+
+
+class PreferencesLookup(RequestModel):
+    """Whose preferences: the address (staff, or the recipient with their token)."""
+
+    recipient: Recipient
+
+
 class Preferences(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -67,6 +90,10 @@ class Preferences(BaseModel):
 
     def preference(self) -> Preference:
         return Preference(self.email, self.sms, self.reminders)
+
+
+class PreferencesOf(Preferences, PreferencesLookup):
+    """An address's preferences to set (all three; a missing one is true)."""
 
 
 class PreferencesOut(Preferences):

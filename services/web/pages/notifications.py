@@ -87,8 +87,9 @@ async def filter_by_recipient(
 ) -> HTMLResponse | RedirectResponse:
     form = await form_of(request)
     status = form.get("status") or None
-    recipient = form.get("recipient", "")
-    if not recipient or len(recipient) > 254:
+    recipient = form.get("recipient", "").strip()
+    # What notify takes (its NotificationSearch): the filter must never be one it refuses.
+    if not recipient or len(recipient) > 254 or "\x00" in recipient:
         wrong = i18n.text(request.state.lang, "notifications.recipient.missing")
         request.session.pop(RECIPIENT, None)
         return await _render(request, actor, status, 1, 422, {"recipient": wrong}, form)

@@ -59,6 +59,10 @@ if TYPE_CHECKING:
 STREAM = "privacy.access-log"
 KEY = "privacy.access-log-key"
 SKIPPED = ("/health", "/metrics", "/docs", "/openapi.json", "/privacy/")
+# A POST that only reads: its question names a person, and a person never goes in a URL
+# (notify's search by recipient). Given as the route's `openapi_extra`, so that the log
+# records a read, and the API's description says that the POST changes nothing.
+READS_ONLY = {"x-reads-only": True}
 MAX_PEOPLE = 500  # per answer: a list answer of a whole day still fits in one entry
 
 log = logging.getLogger("knutepunkt.access_log")
@@ -345,8 +349,13 @@ async def _record_later(
         staff = await staff_roles(request, credentials)
         if staff is None:
             return
-        action = "read" if request.method in ("GET", "HEAD") else "change"
+        action = "read" if request.method in ("GET", "HEAD") or _reads_only(request) else "change"
         service = runtime.spec.name
         writer_of(runtime).add(Entry(at, service, staff, action, what, frozenset(people)))
     except (OSError, ValueError) as exc:
         log.warning("access log entry lost: %s", type(exc).__name__)
+
+
+def _reads_only(request: Request) -> bool:
+    extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
+    return bool(extra.get("x-reads-only"))

@@ -14,7 +14,9 @@ from sqlalchemy import insert
 from services.notify import usecases
 from services.notify.models import DeliveryRow
 from services.notify.store import Store
+from shared import access_log
 from shared.db import Database
+from shared.messaging.redis import StreamNames
 from shared.unit_of_work import UnitsOfWork
 from tests.notify.conftest import AUTH, Factory
 from tests.notify.samples import sample
@@ -71,6 +73,15 @@ async def test_filters_detail_and_retry_only_when_failed(hub: Factory) -> None:
         assert [r["channel"] for r in cafe] == ["email"]
         by_phone = await h.notifications(recipient="+47 000 00 003")
         assert [r["channel"] for r in by_phone] == ["sms"]
+        # A search by recipient is a POST that only reads: the access log says so.
+        cafe_phone = access_log.identifiers(phones=["+4700000003"])
+
+        async def searched() -> list[dict[str, str]]:
+            entries = await access_log.entries(h.redis, StreamNames(h.prefix), cafe_phone)
+            return [e for e in entries if e["what"] == "POST /notifications/search"]
+
+        [entry] = await wait_for(searched, timeout=10)
+        assert entry["action"] == "read"
         assert len(await h.notifications(event_id=event_id, status="sent")) == 3
         assert await h.notifications(status="failed") == []
         detail = await h.client.get(f"/notifications/{rows[0]['id']}", headers=AUTH)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from services.notify import usecases
 from services.notify.api.schemas import Notification, NotificationDetail, NotificationSearch
 from services.notify.domain import Status
+from shared.access_log import READS_ONLY
 from shared.auth import require_staff
 from shared.errors import Refused
 from shared.roles import Role
@@ -37,7 +38,7 @@ async def list_notifications(
     return await _listed(request, usecases.NotificationQuery(event_id, None, status, limit, offset))
 
 
-@router.post("/notifications/search", response_model=list[Notification])
+@router.post("/notifications/search", response_model=list[Notification], openapi_extra=READS_ONLY)
 async def search_notifications(request: Request, body: NotificationSearch) -> list[Notification]:
     """The deliveries to one recipient, newest first (a read: POST only so that the address
     is in the body, never in a URL)."""

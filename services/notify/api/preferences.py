@@ -17,6 +17,7 @@ from services.notify.api.schemas import (
     PreferencesOut,
 )
 from services.notify.settings import notify_rules
+from shared.access_log import READS_ONLY
 from shared.auth import Staff, optional_staff
 from shared.service import runtime_of
 
@@ -56,7 +57,7 @@ async def put_linked_preferences(
     return PreferencesOut.of(view)
 
 
-@router.post("/preferences/lookup", response_model=PreferencesOut)
+@router.post("/preferences/lookup", response_model=PreferencesOut, openapi_extra=READS_ONLY)
 async def get_preferences(
     request: Request,
     body: PreferencesLookup,

@@ -398,6 +398,17 @@ class NotifyApi(_Api):
     async def retry(self, caller: Caller, delivery_id: str) -> dict[str, Any]:
         return await self._post(f"/notifications/{delivery_id}/retry", caller)
 
+    # A caller's choices, set by staff on their behalf (pages/notifications.py): the address
+    # in the body, as for the log.
+    async def preferences_of(self, caller: Caller, recipient: str) -> dict[str, Any]:
+        return await self._post("/preferences/lookup", caller, {"recipient": recipient})
+
+    async def set_preferences_of(
+        self, caller: Caller, recipient: str, choices: dict[str, bool]
+    ) -> dict[str, Any]:
+        """All three choices (`email`, `sms`, `reminders`) of the address."""
+        return await self._put("/preferences", caller, {"recipient": recipient, **choices})
+
     # A recipient's own choices, by the token in the preferences link of their emails
     # (pages/preferences.py): no staff token; the token only ever in a header, never in the
     # address, so no log between here and notify has it.

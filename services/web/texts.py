@@ -565,6 +565,33 @@ _T: dict[str, tuple[str, str]] = {
         "Showing only notifications to {recipient}.",
     ),
     "notifications.recipient.clear": ("Vis alle mottakere", "Show all recipients"),
+    # the chosen recipient's choices, set by staff for a caller who asks
+    "notifications.choices.title": ("Mottakerens valg", "The recipient's choices"),
+    "notifications.choices.about": (
+        "Ber mottakeren om færre varsler, endrer du valgene her. De gjelder {recipient}.",
+        "If the recipient asks for fewer notifications, change the choices here. They apply "
+        "to {recipient}.",
+    ),
+    "notifications.choices.legend": ("Dette skal mottakeren få", "What the recipient gets"),
+    "notifications.choices.email.hint": (
+        "Uten kryss får mottakeren ingen e-post fra oss.",
+        "Unticked, the recipient gets no email from us.",
+    ),
+    "notifications.choices.sms.hint": (
+        "Uten kryss får mottakeren ingen SMS fra oss.",
+        "Unticked, the recipient gets no SMS from us.",
+    ),
+    "notifications.choices.reminders.hint": (
+        "Uten kryss får mottakeren ingen påminnelser før en booking eller en frist, verken "
+        "på e-post eller SMS.",
+        "Unticked, the recipient gets no reminders before a booking or a due date, by email "
+        "or SMS.",
+    ),
+    "notifications.choices.save": ("Lagre valgene", "Save the choices"),
+    "notifications.choices.saved": (
+        "Mottakerens valg er lagret.",
+        "The recipient's choices are saved.",
+    ),
     "menu.add": ("Legg til en vare", "Add an item"),
     "menu.add.submit": ("Legg til på menyen", "Add to the menu"),
     "menu.added": ("Lagt til på menyen: {item}.", "Added to the menu: {item}."),

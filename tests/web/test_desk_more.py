@@ -341,6 +341,56 @@ def test_varsler_filtered_by_recipient_without_it_in_the_address(hub: WebHub, co
     assert page.locator("[data-live-region='notifications'] tbody tr").count() > filtered
 
 
+def test_staff_set_a_callers_choices_beside_their_notifications(hub: WebHub, context: Any) -> None:
+    """Someone who only gets SMS has no link to a page of their own: the desk sets their
+    choices for them, under the same recipient filter, the address never in a URL."""
+    phone = f"+47 41 {secrets.randbelow(10**6):06d}"
+    e164 = phone.replace(" ", "")
+
+    def choices() -> dict[str, Any]:
+        answer = hub.http.post(
+            hub.url("notify", "/preferences/lookup"),
+            headers=hub.staff("admin"),
+            json={"recipient": e164},
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()  # type: ignore[no-any-return]
+
+    assert {k: choices()[k] for k in ("email", "sms", "reminders")} == dict.fromkeys(
+        ("email", "sms", "reminders"), True
+    )
+    page = context.new_page()
+    sign_in(page, hub, "ole", start="/ansatt/varsler")
+    assert page.locator("#varsel-valg").count() == 0  # no recipient chosen: no choices
+    page.get_by_label(re.compile("^Mottaker")).fill(phone)
+    page.get_by_role("button", name="Vis varsler til mottakeren").click()
+    page.wait_for_url(hub.web_url + "/ansatt/varsler")
+    card = page.locator("#varsel-valg")
+    assert e164 in card.inner_text()
+    for name in ("E-post", "SMS", "Påminnelser"):
+        assert card.get_by_label(name, exact=True).is_checked()
+    card.get_by_label("SMS", exact=True).uncheck()
+    card.get_by_role("button", name="Lagre valgene").click()
+    page.wait_for_url(hub.web_url + "/ansatt/varsler")
+    assert "Mottakerens valg er lagret." in page.locator("main").inner_text()
+    assert "41" not in page.url.split("/ansatt/")[1]
+    saved = choices()
+    assert (saved["email"], saved["sms"], saved["reminders"]) == (True, False, True)
+    card = page.locator("#varsel-valg")
+    assert not card.get_by_label("SMS", exact=True).is_checked()
+    assert card.get_by_label("E-post", exact=True).is_checked()
+    assert_accessible(page, "Varsler with a recipient's choices", phone=True)
+    screenshot(page, "varsler-mottaker-valg")
+    # Not an address choices are kept for: notify's reason where the choices would be.
+    page.locator("#varsel-mottaker").fill("Kari Nordmann")
+    page.get_by_role("button", name="Vis varsler til mottakeren").click()
+    page.wait_for_url(hub.web_url + "/ansatt/varsler")
+    reason = page.locator("#varsel-valg-feil")
+    assert reason.inner_text().strip()
+    assert page.locator("#varsel-valg form").count() == 0
+    assert_accessible(page, "Varsler with a recipient who has no choices")
+
+
 # -- the menu: add, rename, reprice ---------------------------------------------------------
 
 

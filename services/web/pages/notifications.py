@@ -1,5 +1,7 @@
 """Varsler: the notification log (queued, sent, delivered, failed, suppressed), filtered by
-status and by recipient, and a failed message sent again.
+status and by recipient, and a failed message sent again. With a recipient chosen, their
+choices of email, SMS and reminders, which staff can set for a caller who asks (someone
+who only gets SMS has no link to a page of their own).
 
 The recipient (an email address or a phone number) is personal data, so it never goes in
 the page's address: it is posted, kept in the person's own session (in Redis, gone at
@@ -7,6 +9,8 @@ sign-out or when the session ends) and applied to every page of the log until it
 cleared. The address carries only the status and the page number."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -21,6 +25,7 @@ PAGE = "/ansatt/varsler"
 STATUSES = ("queued", "sending", "sent", "delivered", "failed", "suppressed")
 PER_PAGE = 50
 RECIPIENT = "notify_recipient"  # the session's key for the recipient filter
+CHOICES = ("email", "sms", "reminders")
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -38,18 +43,27 @@ async def _render(
     code: int = 200,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    ticked: dict[str, bool] | None = None,
 ) -> HTMLResponse:
+    """`values`: the recipient form as posted; `ticked`: the choices as posted."""
     chosen = status if status in STATUSES else None
     side = max(side, 1)
     given = (values or {}).get("recipient")
     recipient = request.session.get(RECIPIENT)
-    rows = await request.app.state.services.notify.notifications(
+    notify = request.app.state.services.notify
+    rows = await notify.notifications(
         actor.caller,
         chosen,
         limit=PER_PAGE + 1,
         offset=(side - 1) * PER_PAGE,
         recipient=recipient,
     )
+    prefs: dict[str, Any] | None = None
+    if recipient:
+        try:
+            prefs = await notify.preferences_of(actor.caller, recipient)
+        except Refused as exc:  # not an address choices can be kept for: the reason instead
+            errors = {"choices": exc.detail, **(errors or {})}
     return render(
         request,
         "staff/notifications.html",
@@ -63,6 +77,8 @@ async def _render(
         statuses=STATUSES,
         recipient=recipient,
         typed=recipient if given is None else given,
+        prefs=None if prefs is None else {**prefs, **(ticked or {})},
+        choices=CHOICES,
         errors=errors or {},
     )
 
@@ -94,6 +110,28 @@ async def filter_by_recipient(
         request.session.pop(RECIPIENT, None)
         return await _render(request, actor, status, 1, 422, {"recipient": wrong}, form)
     request.session[RECIPIENT] = recipient
+    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+
+
+@router.post(PAGE + "/mottaker/valg", response_model=None)
+async def set_choices(
+    request: Request, actor: Actor = Depends(staff())
+) -> HTMLResponse | RedirectResponse:
+    """The chosen recipient's choices, as staff set them for a caller (an unticked box is
+    not sent: no)."""
+    form = await form_of(request)
+    status = form.get("status") or None
+    recipient = request.session.get(RECIPIENT)
+    if recipient:
+        choices = {name: form.get(name) == "1" for name in CHOICES}
+        try:
+            await request.app.state.services.notify.set_preferences_of(
+                actor.caller, recipient, choices
+            )
+        except Refused as exc:
+            refused = {"choices": exc.detail}
+            return await _render(request, actor, status, 1, 422, refused, ticked=choices)
+        flash(request, "notifications.choices.saved")
     return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
 
 

@@ -389,6 +389,13 @@ def test_staff_set_a_callers_choices_beside_their_notifications(hub: WebHub, con
     assert reason.inner_text().strip()
     assert page.locator("#varsel-valg form").count() == 0
     assert_accessible(page, "Varsler with a recipient who has no choices")
+    # Saving choices for it anyway (a form from before): notify's reason, 422, nothing kept.
+    posted = page.request.post(
+        hub.web_url + "/ansatt/varsler/mottaker/valg", form={"csrf": _csrf(page), "email": "1"}
+    )
+    assert posted.status == 422
+    assert 'id="varsel-valg-feil"' in posted.text()
+    assert "Mottakerens valg er lagret." not in posted.text()
 
 
 # -- the menu: add, rename, reprice ---------------------------------------------------------

@@ -62,7 +62,8 @@ SKIPPED = ("/health", "/metrics", "/docs", "/openapi.json", "/privacy/")
 # A POST that only reads: its question names a person, and a person never goes in a URL
 # (notify's search by recipient). Given as the route's `openapi_extra`, so that the log
 # records a read, and the API's description says that the POST changes nothing.
-READS_ONLY = {"x-reads-only": True}
+_READS_ONLY = "x-reads-only"
+READS_ONLY = {_READS_ONLY: True}
 MAX_PEOPLE = 500  # per answer: a list answer of a whole day still fits in one entry
 
 log = logging.getLogger("knutepunkt.access_log")
@@ -358,4 +359,4 @@ async def _record_later(
 
 def _reads_only(request: Request) -> bool:
     extra = getattr(request.scope.get("route"), "openapi_extra", None) or {}
-    return bool(extra.get("x-reads-only"))
+    return bool(extra.get(_READS_ONLY))

@@ -141,14 +141,19 @@ def _services(handler: Any) -> Services:
     return Services(urls, transport=httpx.MockTransport(handler))
 
 
-async def test_the_persons_token_and_language_go_along() -> None:
+def _recording() -> tuple[list[httpx.Request], Services]:
+    """Services whose every call is answered 200 with an empty list, and the calls made."""
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(200, json=[])
 
-    services = _services(handler)
+    return seen, _services(handler)
+
+
+async def test_the_persons_token_and_language_go_along() -> None:
+    seen, services = _recording()
     await services.booking.bookings(Caller("jwt-of-kari", "nb"), status="pending")
     await services.aclose()
     assert seen[0].headers["authorization"] == "Bearer jwt-of-kari"
@@ -157,13 +162,7 @@ async def test_the_persons_token_and_language_go_along() -> None:
 
 
 async def test_a_recipient_filter_goes_to_notify_in_a_body_never_in_a_url() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(200, json=[])
-
-    services = _services(handler)
+    seen, services = _recording()
     admin = Caller("jwt-of-ole")
     await services.notify.notifications(admin, "failed", recipient="kari@example.org")
     await services.notify.notifications(admin, "failed")

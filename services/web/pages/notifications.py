@@ -10,6 +10,7 @@ cleared. The address carries only the status and the page number."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -18,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from services.web import i18n
 from services.web.clients import Refused
 from services.web.pages.common import back, flash, form_of, render
+from services.web.pages.preferences import CHOICES, posted_choices
 from services.web.staff import Actor, staff
 
 router = APIRouter()
@@ -25,7 +27,6 @@ PAGE = "/ansatt/varsler"
 STATUSES = ("queued", "sending", "sent", "delivered", "failed", "suppressed")
 PER_PAGE = 50
 RECIPIENT = "notify_recipient"  # the session's key for the recipient filter
-CHOICES = ("email", "sms", "reminders")
 
 
 @router.get(PAGE, response_class=HTMLResponse)
@@ -51,19 +52,29 @@ async def _render(
     given = (values or {}).get("recipient")
     recipient = request.session.get(RECIPIENT)
     notify = request.app.state.services.notify
-    rows = await notify.notifications(
-        actor.caller,
-        chosen,
-        limit=PER_PAGE + 1,
-        offset=(side - 1) * PER_PAGE,
-        recipient=recipient,
-    )
-    prefs: dict[str, Any] | None = None
-    if recipient:
+
+    async def choices() -> dict[str, Any] | str | None:
+        """The recipient's choices, or notify's reason for keeping none for that text."""
+        if not recipient:
+            return None
         try:
-            prefs = await notify.preferences_of(actor.caller, recipient)
-        except Refused as exc:  # not an address choices can be kept for: the reason instead
-            errors = {"choices": exc.detail, **(errors or {})}
+            return await notify.preferences_of(actor.caller, recipient)
+        except Refused as exc:
+            return exc.detail
+
+    # Both reads at once: the page is fetched again at every notification event (live.py).
+    rows, prefs = await asyncio.gather(
+        notify.notifications(
+            actor.caller,
+            chosen,
+            limit=PER_PAGE + 1,
+            offset=(side - 1) * PER_PAGE,
+            recipient=recipient,
+        ),
+        choices(),
+    )
+    if isinstance(prefs, str):  # not an address choices can be kept for: the reason instead
+        errors, prefs = {"choices": prefs, **(errors or {})}, None
     return render(
         request,
         "staff/notifications.html",
@@ -83,6 +94,11 @@ async def _render(
     )
 
 
+def _back(status: str | None) -> RedirectResponse:
+    """To the log, with its status filter kept."""
+    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+
+
 @router.post(PAGE + "/{delivery_id}/prov-igjen", response_model=None)
 async def retry(
     request: Request, delivery_id: str, actor: Actor = Depends(staff())
@@ -94,7 +110,7 @@ async def retry(
     except Refused as exc:
         return await _render(request, actor, status, 1, 409, {delivery_id: exc.detail})
     flash(request, "notifications.retried")
-    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+    return _back(status)
 
 
 @router.post(PAGE + "/mottaker", response_model=None)
@@ -110,7 +126,7 @@ async def filter_by_recipient(
         request.session.pop(RECIPIENT, None)
         return await _render(request, actor, status, 1, 422, {"recipient": wrong}, form)
     request.session[RECIPIENT] = recipient
-    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+    return _back(status)
 
 
 @router.post(PAGE + "/mottaker/valg", response_model=None)
@@ -123,7 +139,7 @@ async def set_choices(
     status = form.get("status") or None
     recipient = request.session.get(RECIPIENT)
     if recipient:
-        choices = {name: form.get(name) == "1" for name in CHOICES}
+        choices = posted_choices(form)
         try:
             await request.app.state.services.notify.set_preferences_of(
                 actor.caller, recipient, choices
@@ -132,7 +148,7 @@ async def set_choices(
             refused = {"choices": exc.detail}
             return await _render(request, actor, status, 1, 422, refused, ticked=choices)
         flash(request, "notifications.choices.saved")
-    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+    return _back(status)
 
 
 @router.post(PAGE + "/mottaker/fjern", response_model=None)
@@ -140,4 +156,4 @@ async def clear_recipient(request: Request, actor: Actor = Depends(staff())) -> 
     form = await form_of(request)
     status = form.get("status") or None
     request.session.pop(RECIPIENT, None)
-    return back(PAGE + (f"?status={status}" if status in STATUSES else ""))
+    return _back(status)

@@ -34,6 +34,14 @@ from shared.manage_links import PREFERENCE_TOKEN, PREFERENCES_PATH
 
 router = APIRouter()
 CHOICES = ("email", "sms", "reminders")
+
+
+def posted_choices(form: dict[str, str]) -> dict[str, bool]:
+    """The choices a form posted: an unticked box is not sent, so it is a no. Also the
+    desk's form for a caller (pages/notifications.py)."""
+    return {name: form.get(name) == "1" for name in CHOICES}
+
+
 ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
@@ -133,8 +141,7 @@ async def save_preferences(
             return PlainTextResponse(exc.detail, status_code=exc.status)
         return PlainTextResponse(i18n.text(request.state.lang, "prefs.one_click"))
     form = await form_of(request)
-    # An unticked box is not sent: no.
-    choices = {name: form.get(name) == "1" for name in CHOICES}
+    choices = posted_choices(form)
     try:
         await _save(request, token, choices)
     except Refused as exc:

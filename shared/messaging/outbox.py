@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -28,19 +29,19 @@ from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.calendar import utcnow
-from shared.db import Database, insert_values, on_connection, try_advisory_xact_lock
+from shared.db import Database, on_connection, try_advisory_xact_lock
 from shared.events import CATALOG, CONSUMERS, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
 from shared.messaging.tables import MessagingTables
 from shared.observability import Metrics, correlation_id
-from shared.statement_shapes import padded
+from shared.statement_shapes import RowsInsert, padded
 from shared.tasks import cancelling
 
 log = logging.getLogger("knutepunkt.outbox")
@@ -88,19 +89,14 @@ async def emit_envelopes(
 ) -> None:
     if not envelopes:
         return
-    now = utcnow()
-    rows = [
-        {
-            "event_id": e.id,
-            "stream": _stream_of(e),
-            "type": e.type,
-            "payload": e.to_json(),
-            "created_at": now,
-        }
-        for e in envelopes
-    ]
-    await insert_values(session, tables.outbox, rows)
+    rows = [(e.id, _stream_of(e), e.type, e.to_json()) for e in envelopes]
+    await _inserts(tables.outbox).execute(session, rows, created_at=utcnow())
     session.info[_PENDING_KEY] = True
+
+
+@functools.cache
+def _inserts(outbox: Table) -> RowsInsert:
+    return RowsInsert(outbox, ("event_id", "stream", "type", "payload"), same=("created_at",))
 
 
 def _stream_of(envelope: Envelope) -> str:

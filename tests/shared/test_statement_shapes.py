@@ -3,15 +3,21 @@ each of which the driver prepares once and keeps (shared/statement_shapes)."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Column, MetaData, String, Table, func, select
+from sqlalchemy.exc import IntegrityError
 
 from shared.calendar import utcnow
+from shared.db import UTCDateTime
 from shared.events import Envelope, new_event
 from shared.messaging.consumer.inbox import claim
-from shared.messaging.outbox import emit
-from shared.statement_shapes import LARGEST_PAGE, padded, pages
+from shared.messaging.outbox import emit, emit_envelopes
+from shared.statement_shapes import LARGEST_PAGE, RowsInsert, padded, pages
 from tests.backbone.harness import booking, make_db, make_relay, messaging
-from tests.support.databases import sql_texts
+from tests.support.databases import seeing_statements, sql_texts
 
 
 def is_power_of_two(n: int) -> bool:
@@ -39,10 +45,10 @@ def test_padded_values_are_the_same_values_in_a_power_of_two() -> None:
 
 async def test_inbox_claims_of_every_batch_size_are_a_few_statements(database_url: str) -> None:
     """Batches of 1 to 70 events, each with some seen before: what each claim says is new
-    is exactly what was, and the inserts are at most seven SQL texts (1, 2, 4 … 64 rows),
-    where each batch size was a text of its own (a statement the driver keeps)."""
+    is exactly what was, and the inserts are at most seven SQL texts (the batch padded to
+    1, 4, 8 … 128 rows), where each batch size was a text of its own (a statement the
+    driver keeps)."""
     db = await make_db(database_url)
-    dialect = db.engine.dialect.name
     try:
         before: list[Envelope] = []
         with sql_texts(db, {"insert": "INSERT INTO inbox"}) as texts:
@@ -50,7 +56,7 @@ async def test_inbox_claims_of_every_batch_size_are_a_few_statements(database_ur
                 fresh = [new_event(booking(n)) for n in range(size)]
                 async with db.transaction() as session:
                     batch = [*before[:5], *fresh]  # the last batch's first, seen before
-                    new = await claim(session, messaging.inbox, dialect, "s", batch, utcnow())
+                    new = await claim(session, messaging.inbox, "s", batch, utcnow())
                 assert new == {e.id for e in fresh}
                 before = fresh
         assert 0 < len(texts["insert"]) <= 7, len(texts["insert"])
@@ -78,4 +84,78 @@ async def test_the_relay_marks_batches_of_every_size_in_a_few_statements(
         assert 0 < len(texts["mark"]) <= 7, len(texts["mark"])
     finally:
         await relay.redis.aclose()
+        await db.dispose()
+
+
+async def test_an_inbox_claim_is_one_statement_up_to_the_largest_page(database_url: str) -> None:
+    """A claim pads its rows with the last one, which skips itself: 300 events with 100 of
+    them twice and 50 seen before are one statement of 512 rows, and 700 are two, and
+    each says exactly which events are new."""
+    db = await make_db(database_url)
+    sent: list[str] = []
+    try:
+        seen = [new_event(booking(n)) for n in range(50)]
+        async with db.transaction() as session:
+            await claim(session, messaging.inbox, "s", seen, utcnow())
+        for count, statements in ((300, 1), (700, 2)):
+            fresh = [new_event(booking(n)) for n in range(count)]
+            batch = [*seen, *fresh, *fresh[:100]]
+            sent.clear()
+            with seeing_statements(db, lambda _c, _k, sql, *_a: sent.append(sql)):
+                async with db.transaction() as session:
+                    new = await claim(session, messaging.inbox, "s", batch, utcnow())
+            assert new == {e.id for e in fresh}
+            assert len([sql for sql in sent if "INSERT INTO inbox" in sql]) == statements
+    finally:
+        await db.dispose()
+
+
+async def test_rows_insert_binds_each_value_through_its_column_type(database_url: str) -> None:
+    """A row's own timestamps and a shared one go through the column's type (aware UTC in,
+    aware UTC back, on both databases), and a naive one is refused."""
+    table = Table(
+        "stamps",
+        MetaData(),
+        Column("name", String(20), primary_key=True),
+        Column("at", UTCDateTime, nullable=False),
+        Column("seen", UTCDateTime, nullable=False),
+    )
+    db = await make_db(database_url)
+    insert = RowsInsert(table, ("name", "at"), same=("seen",))
+    oslo = datetime(2026, 3, 29, 3, 30, tzinfo=UTC).astimezone(ZoneInfo("Europe/Oslo"))
+    seen = datetime(2026, 12, 7, 8, 0, 0, 123456, tzinfo=UTC)
+    rows = [(f"r{n}", oslo + timedelta(minutes=n)) for n in range(3)]
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(table.create)
+        async with db.transaction() as session:
+            assert await insert.execute(session, rows[:1], seen=seen) == []
+            await insert.execute(session, rows[1:], seen=seen)
+        async with db.read() as session:
+            back = (await session.execute(select(table).order_by(table.c.name))).all()
+        assert [(r.name, r.at, r.seen) for r in back] == [(n, at, seen) for n, at in rows]
+        assert all(r.at.tzinfo == UTC for r in back)
+        with pytest.raises(ValueError, match="naive"):
+            async with db.transaction() as session:
+                await insert.execute(session, [("naive", datetime(2026, 1, 1))], seen=seen)
+        with pytest.raises(TypeError, match="seen"):
+            async with db.transaction() as session:
+                await insert.execute(session, [("nothing shared", seen)])
+    finally:
+        await db.dispose()
+
+
+async def test_an_outbox_row_twice_is_sqlalchemys_integrity_error(database_url: str) -> None:
+    """The outbox's insert is driver SQL, and its errors still come as SQLAlchemy's: the
+    unit of work reads an IntegrityError as a conflict, and a rolled-back transaction keeps
+    nothing of it."""
+    db = await make_db(database_url)
+    event = new_event(booking(1))
+    try:
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as session:
+                await emit_envelopes(session, messaging, [new_event(booking(2)), event, event])
+        async with db.read() as session:
+            assert (await session.execute(select(func.count(messaging.outbox.c.id)))).scalar() == 0
+    finally:
         await db.dispose()

@@ -122,7 +122,6 @@ class Batches:
                 fresh = await inbox.claim(
                     session,
                     self.tables.inbox,
-                    self.db.dialect,
                     base,
                     [e for _, e, _ in todo],
                     utcnow(),

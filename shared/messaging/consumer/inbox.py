@@ -6,26 +6,25 @@ handler's changes commit.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for
 from shared.events import Envelope
-from shared.statement_shapes import first_columns_returned
+from shared.statement_shapes import RowsInsert
 
 
 async def claim(
     session: AsyncSession,
     inbox: Table,
-    dialect: str,
     stream: str,
     envelopes: list[Envelope],
     now: datetime,
 ) -> set[str]:
-    """Record the event ids; returns those not seen before (one statement per page of a
-    batch: shared/statement_shapes).
+    """Record the event ids; returns those not seen before (one statement for up to 512
+    events: shared/statement_shapes).
 
     Concurrent transactions may race for an id (PostgreSQL): the database decides, and
     RETURNING says which rows were ours. On SQLite the transaction holds the write lock
@@ -33,10 +32,16 @@ async def claim(
     an insert: a round trip, and two of the driver thread's hand-offs, fewer per batch.
     """
     unique = {e.id: e for e in envelopes}
-    rows = [
-        {"event_id": e.id, "stream": stream, "type": e.type, "processed_at": now}
-        for e in unique.values()
-    ]
-    stmt = insert_for(dialect)(inbox).on_conflict_do_nothing().returning(inbox.c.event_id)
-    # On the session's connection: a Core statement needs none of the ORM's execution.
-    return set(await first_columns_returned(session, stmt, rows))
+    rows = [(e.id, e.type) for e in unique.values()]
+    return set(await _claims(inbox).execute(session, rows, stream=stream, processed_at=now))
+
+
+@functools.cache
+def _claims(inbox: Table) -> RowsInsert:
+    return RowsInsert(
+        inbox,
+        ("event_id", "type"),
+        same=("stream", "processed_at"),
+        skip_conflicts=True,
+        returning="event_id",
+    )

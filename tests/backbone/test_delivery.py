@@ -41,6 +41,7 @@ from tests.backbone.harness import (
     recording_handler,
     run_until,
 )
+from tests.notify.samples import sample
 from tests.support.waiting import wait_for
 
 
@@ -272,6 +273,24 @@ async def test_poison_entries_go_to_dead_letters(
         "over the limit",
     ):
         assert fragment in reasons
+    await db.dispose()
+
+
+async def test_a_type_the_consumer_does_not_handle_is_acked_whatever_its_data(
+    sqlite_database_url: str, redis_url: str, prefix: str, redis: Redis
+) -> None:
+    """Only the data of a handled type is checked: another type's entry, even one whose
+    data no longer fits its model, is acknowledged and never dead-lettered."""
+    db = await make_db(sqlite_database_url)
+    stream = prefix + BOOKING_STREAM
+    cancelled = new_event(sample("BookingCancelled"))
+    await redis.xadd(stream, {WIRE_FIELD: cancelled.model_copy(update={"data": {}}).to_json()})
+    await redis.xadd(stream, {WIRE_FIELD: cancelled.to_json()})
+    await redis.xadd(stream, envelope(booking(2)))
+    consumer = make_consumer(db, redis_url, prefix)
+    await run_until(consumer, lambda: group_done(redis, stream, "notify"), timeout=30)
+    assert await effect_count(db) == 1
+    assert await dlq.list_dead_letters(redis, StreamNames(prefix), [BOOKING_STREAM]) == []
     await db.dispose()
 
 

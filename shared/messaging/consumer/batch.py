@@ -25,6 +25,7 @@ from shared.events import (
     EventData,
     PoisonEvent,
     decode_entry,
+    decode_event,
     parse_data,
 )
 from shared.messaging.consumer import inbox
@@ -80,12 +81,18 @@ class Batches:
                 self.acks.add(stream, entry_id)  # a replay meant for another group
                 continue
             try:
-                envelope = decode_entry(fields, self.max_event_bytes)
+                decoded = decode_event(fields, self.max_event_bytes)
+                if decoded is None:
+                    # Not valid as a whole: the envelope alone, then the data, say why.
+                    envelope, data = decode_entry(fields, self.max_event_bytes), None
+                else:
+                    envelope, data = decoded
                 if envelope.type not in self.handlers:
                     self.acks.add(stream, entry_id)
                     self.metrics.events_consumed.labels(base, "ignored").inc()
                     continue
-                data = parse_data(envelope)
+                if data is None:
+                    data = parse_data(envelope)
             except PoisonEvent as exc:
                 await self.failures.dead_letter(stream, entry_id, fields, str(exc), deliveries=1)
                 continue

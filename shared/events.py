@@ -195,7 +195,7 @@ def decode_event(
     against 4.2 for one pass over the JSON (docs/bench.md, eighteenth pass)."""
     raw = _wire_json(fields, max_bytes)
     try:
-        envelope = _typed_envelopes().validate_json(raw)
+        envelope = typed_envelopes().validate_json(raw)
     except ValidationError:
         return None
     if envelope.schemaversion > CATALOG[envelope.type].version:
@@ -204,7 +204,7 @@ def decode_event(
 
 
 @functools.cache
-def _typed_envelopes() -> TypeAdapter[Any]:
+def typed_envelopes() -> TypeAdapter[Any]:
     """Every catalog type's envelope with its data's model, told apart by `type`."""
     typed: tuple[Any, ...] = tuple(
         create_model(

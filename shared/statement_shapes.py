@@ -156,11 +156,11 @@ class RowsInsert:
                 processors[width:], (same[name] for name in self.same), strict=True
             )
         )
-        own = processors[:width]
-        if all(process is None for process in own):
+        per_row = processors[:width]
+        if all(process is None for process in per_row):
             return rows, shared
         return [
-            [v if p is None else p(v) for p, v in zip(own, row, strict=True)] for row in rows
+            [v if p is None else p(v) for p, v in zip(per_row, row, strict=True)] for row in rows
         ], shared
 
     def _text(self, dialect: Dialect, count: int) -> str:

@@ -96,6 +96,7 @@ class RowsInsert:
         # itemgetter of one index gives the value itself, not a tuple of it.
         self._order = getter if len(self._rendered) > 1 else lambda row: (getter(row),)
         self.same = tuple(same)
+        self._same_keys = frozenset(same)
         self.skip_conflicts = skip_conflicts
         self.returning = returning
         self._texts: dict[tuple[str, int], str] = {}
@@ -106,7 +107,7 @@ class RowsInsert:
     ) -> list[Any]:
         """Insert `rows` (values in the order of `columns`), each with the `same` values;
         the returned column of each row inserted (empty without `returning`)."""
-        if set(same) != set(self.same):
+        if same.keys() != self._same_keys:
             raise TypeError(f"give exactly these shared values: {', '.join(self.same)}")
         connection = await session.connection()
         dialect = connection.dialect

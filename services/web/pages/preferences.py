@@ -34,15 +34,13 @@ from shared.manage_links import PREFERENCE_TOKEN, PREFERENCES_PATH
 
 router = APIRouter()
 CHOICES = ("email", "sms", "reminders")
+ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
 def posted_choices(form: dict[str, str]) -> dict[str, bool]:
     """The choices a form posted: an unticked box is not sent, so it is a no. Also the
     desk's form for a caller (pages/notifications.py)."""
     return {name: form.get(name) == "1" for name in CHOICES}
-
-
-ONE_CLICK = b"List-Unsubscribe=One-Click"
 
 
 def path_of(token: str) -> str:

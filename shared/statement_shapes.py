@@ -22,7 +22,7 @@ from sqlalchemy import Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import insert_for, on_connection
+from shared.db import insert_for
 
 T = TypeVar("T")
 
@@ -47,19 +47,6 @@ def padded(values: Sequence[T]) -> list[T]:
     if not values:
         return []
     return [*values, *[values[-1]] * ((1 << (len(values) - 1).bit_length()) - len(values))]
-
-
-async def first_columns_returned(
-    session: AsyncSession, statement: Any, rows: Sequence[dict[str, Any]]
-) -> list[Any]:
-    """Execute an INSERT ... RETURNING <column> with `rows` as its parameters, page by page
-    on the session's connection (shared.db.on_connection); the column of each row
-    returned."""
-    returned: list[Any] = []
-    for page in pages(rows):
-        result = await on_connection(session, statement, list(page) if len(page) > 1 else page[0])
-        returned.extend(result.scalars())
-    return returned
 
 
 class RowsInsert:

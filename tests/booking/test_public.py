@@ -96,6 +96,28 @@ async def test_directory_lists_only_clubs_that_chose_to_be_listed(service: Runni
     ]
 
 
+async def test_a_clubs_next_booking_updates_what_it_gave(service: RunningService) -> None:
+    """The organisation's row is inserted by its first booking and updated by each next
+    one (one statement either way), whatever it was given: the directory shows the last."""
+    first = org_booking("moterom-1", *COURSE)
+    first["organisation"].update(listed=True, description="Sjakk hver tirsdag")
+    later = org_booking("moterom-2", *COURSE)
+    later["organisation"].update(
+        listed=True, description="Sjakk hver onsdag", website="https://sjakk.example.org"
+    )
+    for body in (first, later):
+        assert (await service.client.post("/bookings", json=body)).status_code == 201
+    [club] = (await service.client.get("/organisations")).json()
+    assert (club["description"], club["website"]) == (
+        "Sjakk hver onsdag",
+        "https://sjakk.example.org",
+    )
+
+    unlisted = org_booking("moterom-1", "2027-03-03T10:00:00+01:00", "2027-03-03T11:00:00+01:00")
+    assert (await service.client.post("/bookings", json=unlisted)).status_code == 201
+    assert (await service.client.get("/organisations")).json() == []
+
+
 async def test_calendar_feed_shows_busy_times_without_personal_data(
     service: RunningService,
 ) -> None:

@@ -92,7 +92,12 @@ class Store:
         # (shared/statement_shapes.RowsInsert): the compiled Core statement with a dict a
         # row processed each of a row's thirty values in Python, and cost more than the
         # write. A row whose (event, recipient, channel) is stored already is skipped.
+        if not values:
+            return set()
         columns = tuple(values[0])
+        if any(len(value) != len(columns) for value in values):
+            # A column a later row gives and the first does not would go unwritten, unseen.
+            raise ValueError("the deliveries inserted together must give the same columns")
         row_of = itemgetter(*columns)
         rows = [row_of(value) for value in values]
         inserted = set(await _delivery_inserts(columns).execute(self.session, rows))

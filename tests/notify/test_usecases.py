@@ -242,6 +242,38 @@ async def test_batches_of_every_size_are_a_few_statements(
     }
 
 
+async def test_deliveries_inserted_together_must_give_the_same_columns(
+    database_url: str,
+) -> None:
+    """The rows go as one insert of the first row's columns: a column only a later row
+    gives would go unwritten without a word, so the insert is refused and nothing kept.
+    No rows is no insert."""
+
+    def row(n: int, **more: Any) -> dict[str, Any]:
+        return {
+            "id": str(uuid.uuid4()), "event_id": f"e{n}", "event_type": "LoanReturned",
+            "correlation_id": f"e{n}", "routes_version": 1, "template": "loan_returned",
+            "channel": "email", "recipient": f"k{n}@example.org", "recipient_kind": "person",
+            "recipient_role": None, "recipient_name": "Kari", "language": "nb",
+            "urgent": False, "send_hours": None, "subject": "Levert", "body_text": "Takk",
+            "body_html": None, "ics": None, "ics_method": None, "preferences_url": None,
+            "preference_token": None, "status": "queued", "attempts": 0,
+            "next_attempt_at": NOON, "last_error": None, "created_at": NOON,
+            "updated_at": NOON, "failed_at": None, **more,
+        }  # fmt: skip
+
+    async with notify_units(database_url, NOON) as (units, _clock):
+        with pytest.raises(ValueError, match="same columns"):
+            async with units.db.transaction() as session:
+                await units.store(session).add_deliveries([row(1), row(2, provider_ref="p")])
+        async with units.db.transaction() as session:
+            assert await units.store(session).add_deliveries([]) == set()
+            kept = await units.store(session).add_deliveries([row(3), row(4)])
+        async with units.db.read() as session:
+            stored = (await session.execute(select(DeliveryRow.event_id))).scalars().all()
+        assert len(kept) == 2 and sorted(stored) == ["e3", "e4"]
+
+
 async def test_quiet_hours_hold_a_citizens_sms_and_the_hours_stay_with_it(
     database_url: str, rules: FanoutRules
 ) -> None:

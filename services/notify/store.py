@@ -201,20 +201,22 @@ class Store:
         """Each (change, its event's time) written in order, unless an event newer than
         that time wrote its row already: inserted if absent, else updated only where
         older. Consecutive changes of one shape go in one statement (executemany); a key
-        seen again in the run starts a new one, so no statement touches a row twice."""
+        seen again in the run starts a new one, so no statement touches a row twice. On
+        the session's connection: the digest's rows are only ever written by statements,
+        never as objects of a session, so there is nothing of them to flush first."""
         run: list[dict[str, Any]] = []
         statement: Any = None
         keys: set[str] = set()
         for change, event_time in changes:
             shaped, values = _digest_write(self._dialect, change, event_time)
             if run and (shaped is not statement or change.key in keys):
-                await self.session.execute(statement, run)
+                await on_connection(self.session, statement, run)
                 run, keys = [], set()
             statement = shaped
             run.append(values)
             keys.add(change.key)
         if run:
-            await self.session.execute(statement, run)
+            await on_connection(self.session, statement, run)
 
     async def digest_items(self, role: str, until: datetime) -> list[Item]:
         """The role's open items that a digest may list: those before `until` (today's and

@@ -2,6 +2,7 @@
 
     python bench/notify.py [--events 4000] [--turns 4] [--bookings 100]
                            [--latency-turns 2] [--part all|fan-out|latency|soak]
+                           [--postgres ADMIN_URL]
 
 1. N events (BookingRejected: an email and an SMS each) fanned out to 2N deliveries,
    sent to a local aiosmtpd catcher and a local SMS stub; deliveries per second against a
@@ -23,8 +24,11 @@
 3. Only with `--part soak`: notify's resident memory with --events events sent through it a
    thousand at a time, after a tenth of them and after all (no leak: within 10 %).
 
-BENCH_DATABASE_URL picks notify's database (default: a SQLite file in a temp dir); Redis
-from REDIS_URL (default the local one), under a unique prefix that is deleted afterwards.
+BENCH_DATABASE_URL picks notify's database for the fan-out and the soak (default: a SQLite
+file in a temp dir). The latency's services use SQLite files, or with --postgres (an admin
+URL; default BENCH_POSTGRES_URL) a fresh PostgreSQL database each per turn, dropped after
+it. Redis from REDIS_URL (default the local one), under a unique prefix that is deleted
+afterwards.
 No speed is asserted: the figures and ratios are printed.
 """
 
@@ -76,6 +80,7 @@ from shared.events import (
 )
 from tests.notify.samples import sample
 from tests.support.apps import running_service
+from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.prefixes import delete_prefixed
 from tests.support.processes import ServiceProcess
 from tests.support.servers import free_port
@@ -322,7 +327,9 @@ class HubRun:
     hops: dict[str, list[float]]
 
 
-async def latency(tmp: Path, prefix: str, bookings: int, layout: str, turns: int) -> None:
+async def latency(
+    tmp: Path, prefix: str, bookings: int, layout: str, turns: int, postgres: str | None
+) -> None:
     """The hub and the raw chain take turns, `bookings / turns` each a turn, each turn on
     fresh processes, databases and a stream of its own; the percentiles are of all turns'."""
     whole: list[float] = []
@@ -334,12 +341,13 @@ async def latency(tmp: Path, prefix: str, bookings: int, layout: str, turns: int
         folder = tmp / f"{layout}-{turn}"
         folder.mkdir()
         turn_prefix = f"{prefix}t{turn}:"
-        if layout == "processes":
-            hub = await _hub_in_processes(folder, turn_prefix, each)
-            turn_raw = await raw_chain_in_processes(turn_prefix, len(hub.returned))
-        else:
-            hub = await _hub_in_process(folder, turn_prefix, each)
-            turn_raw = await raw_chain(turn_prefix, len(hub.returned))
+        async with _databases(folder, postgres) as (booking_db, notify_db):
+            if layout == "processes":
+                hub = await _hub_in_processes(folder, turn_prefix, each, booking_db, notify_db)
+                turn_raw = await raw_chain_in_processes(turn_prefix, len(hub.returned))
+            else:
+                hub = await _hub_in_process(turn_prefix, each, booking_db, notify_db)
+                turn_raw = await raw_chain(turn_prefix, len(hub.returned))
         # From the request sent, as the booker feels it: in the raw chain the XADD happens
         # before its endpoint answers, so from the answer its SMS can come "before" (< 0).
         turn_whole = [(hub.arrived[phone] - hub.sent[phone]) * 1000 for phone in hub.arrived]
@@ -353,7 +361,11 @@ async def latency(tmp: Path, prefix: str, bookings: int, layout: str, turns: int
             f"{statistics.median(turn_raw):.1f} ms: ratio "
             f"{statistics.median(turn_whole) / statistics.median(turn_raw):.1f}"
         )
-    print(f"latency, {layout}, {len(whole)} bookings paced 0.1 s apart, in {turns} turns (ms):")
+    database = "PostgreSQL" if postgres else "SQLite"
+    print(
+        f"latency, {layout}, {database}, {len(whole)} bookings paced 0.1 s apart, "
+        f"in {turns} turns (ms):"
+    )
     print(f"  POST /bookings sent -> SMS at the stub: {_p50_p99(whole)}")
     print(f"    {'sent -> answered (the booking service)':<42} {_p50_p99(answered)}")
     for name, values in hops.items():
@@ -365,7 +377,27 @@ async def latency(tmp: Path, prefix: str, bookings: int, layout: str, turns: int
     )
 
 
-async def _hub_in_process(tmp: Path, prefix: str, bookings: int) -> HubRun:
+@contextlib.asynccontextmanager
+async def _databases(folder: Path, postgres: str | None) -> AsyncIterator[tuple[str, str]]:
+    """A turn's databases for booking and notify: two SQLite files in `folder`, or two
+    fresh PostgreSQL databases, dropped after the turn."""
+    if not postgres:
+        yield (
+            f"sqlite+aiosqlite:///{folder / 'booking.db'}",
+            f"sqlite+aiosqlite:///{folder / 'notify.db'}",
+        )
+        return
+    (booking_db, booking_name), (notify_db, notify_name) = [
+        await create_postgres_database(postgres) for _ in range(2)
+    ]
+    try:
+        yield booking_db, notify_db
+    finally:
+        for name in (booking_name, notify_name):
+            await drop_postgres_database(postgres, name)
+
+
+async def _hub_in_process(prefix: str, bookings: int, booking_db: str, notify_db: str) -> HubRun:
     notify_clock = moving_clock(NOON)
     # What notify's clock is ahead of the real one: its rows' times, made real again.
     ahead = notify_clock() - datetime.now(UTC)
@@ -374,14 +406,14 @@ async def _hub_in_process(tmp: Path, prefix: str, bookings: int) -> HubRun:
         running_sms_sink() as sms,
         running_service(
             BOOKING,
-            database_url=f"sqlite+aiosqlite:///{tmp / 'booking.db'}",
+            database_url=booking_db,
             redis_url=REDIS_URL,
             prefix=prefix,
             outbox_poll_seconds=1.0,
         ) as booking,
         running_service(
             make_spec(**NOTIFY_CONFIG),
-            database_url=f"sqlite+aiosqlite:///{tmp / 'notify-latency.db'}",
+            database_url=notify_db,
             redis_url=REDIS_URL,
             prefix=prefix,
             clock=notify_clock,
@@ -396,19 +428,20 @@ async def _hub_in_process(tmp: Path, prefix: str, bookings: int) -> HubRun:
     return HubRun(sent, returned, arrived, hops)
 
 
-async def _hub_in_processes(tmp: Path, prefix: str, bookings: int) -> HubRun:
-    """Booking and notify as `python -m services.<name>`, each on its own SQLite file;
+async def _hub_in_processes(
+    tmp: Path, prefix: str, bookings: int, booking_db: str, notify_db: str
+) -> HubRun:
+    """Booking and notify as `python -m services.<name>`, each on its own database;
     notify on the demo clock (embedded mode) at NOON, so no quiet hours hold the SMS."""
     since = datetime.now(UTC)
     ahead = NOON - since
-    notify_db = f"sqlite+aiosqlite:///{tmp / 'notify-processes.db'}"
     common = {"REDIS_URL": REDIS_URL, "STREAM_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
     async with running_mail_catcher(http=False) as mail, running_sms_sink() as sms:
         booking = ServiceProcess(
             "booking",
             {
                 **common,
-                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'booking-processes.db'}",
+                "DATABASE_URL": booking_db,
                 "OUTBOX_POLL_SECONDS": "1.0",
             },
             tmp,
@@ -667,6 +700,11 @@ async def main() -> None:
         default="all",
         help="which part to run (soak: only when asked)",
     )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL"),
+        help="latency: an admin URL; the services on fresh PostgreSQL databases",
+    )
     args = parser.parse_args()
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
     with tempfile.TemporaryDirectory() as folder:
@@ -678,7 +716,12 @@ async def main() -> None:
             if args.part in ("all", "latency"):
                 for number, layout in enumerate(LAYOUTS):
                     await latency(
-                        tmp, f"{prefix}lat{number}:", args.bookings, layout, args.latency_turns
+                        tmp,
+                        f"{prefix}lat{number}:",
+                        args.bookings,
+                        layout,
+                        args.latency_turns,
+                        args.postgres,
                     )
             if args.part == "soak":
                 if args.events < 2000 or args.events % 1000:

@@ -387,13 +387,13 @@ async def _databases(folder: Path, postgres: str | None) -> AsyncIterator[tuple[
             f"sqlite+aiosqlite:///{folder / 'notify.db'}",
         )
         return
-    (booking_db, booking_name), (notify_db, notify_name) = [
-        await create_postgres_database(postgres) for _ in range(2)
-    ]
+    made: list[tuple[str, str]] = []
     try:
-        yield booking_db, notify_db
+        for _ in range(2):
+            made.append(await create_postgres_database(postgres))
+        yield made[0][0], made[1][0]
     finally:
-        for name in (booking_name, notify_name):
+        for _, name in made:
             await drop_postgres_database(postgres, name)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from shared.calendar import HUB_HOURS, Calendar
 from tests.support.waiting import wait_for_sync
 from tests.web.conftest import sign_in
 from tests.web.hub import OSLO, WebHub
@@ -73,6 +74,16 @@ def admin(hub: WebHub, browser: Any) -> Any:
     context.close()
 
 
+def _later_today(now: datetime) -> datetime:
+    """A meeting today that has not begun and ends inside the rooms' hours (Mon–Fri 10–14):
+    the hub's clock is somewhere in 10:00–13:00 (tests/web/hub.desk_open_offset), so at
+    noon, or once noon has passed at the next quarter hour (13:15 at the latest)."""
+    noon = datetime.combine(now.date(), time(12), OSLO)
+    if now < noon:
+        return noon
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
+
+
 def _fill_the_hub(hub: WebHub) -> None:
     """A day's worth: requests, bookings with catering, an activity with sign-ups, orders,
     loans (one overdue, at a reminder level), a waiting list (one offered, one from a later
@@ -81,16 +92,18 @@ def _fill_the_hub(hub: WebHub) -> None:
     hub.http.post(f"{hub.sms_url}/control/faults", json={"responses": [400]})
     hub.request_gymsalen(f"full-{secrets.token_hex(3)}@example.org", title="Vårkonsert")
     hub.request_gymsalen(f"full-{secrets.token_hex(3)}@example.org", title="Innebandy")
-    today = hub.now().date()
-    for day, hour in ((today, 12), (today + timedelta(days=1), 11)):
-        start = datetime.combine(day, time(hour), OSLO)
+    now = hub.now()
+    today = now.date()
+    # The next day the rooms are open (a Friday's is the Monday after).
+    next_day = Calendar(HUB_HOURS).next_open_day(today + timedelta(days=1))
+    for start in (_later_today(now), datetime.combine(next_day, time(11), OSLO)):
         staff = hub.http.post(
             hub.url("booking", "/bookings"),
             headers=hub.staff("booking"),
             json={
                 "resource_id": "moterom-1",
                 "start": start.isoformat(),
-                "end": (start + timedelta(hours=1)).isoformat(),
+                "end": (start + timedelta(minutes=45)).isoformat(),
                 "booker_type": "staff",
                 "booker": {"name": "Knutepunkt", "email": "desk@example.org"},
                 "title": "Infomøte om bostøtte",
@@ -146,7 +159,7 @@ def _fill_the_hub(hub: WebHub) -> None:
         json={"available": False},
     )
     assert off_sale.status_code == 200, off_sale.text
-    closure_day = today + timedelta(days=3)
+    closure_day = next_day + timedelta(days=2)  # not a day the meetings above are on
     closed = hub.http.post(
         hub.url("booking", "/closures"),
         headers=hub.staff("booking"),

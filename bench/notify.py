@@ -431,10 +431,22 @@ async def _hub_in_process(prefix: str, bookings: int, booking_db: str, notify_db
 async def _hub_in_processes(
     tmp: Path, prefix: str, bookings: int, booking_db: str, notify_db: str
 ) -> HubRun:
-    """Booking and notify as `python -m services.<name>`, each on its own database;
-    notify on the demo clock (embedded mode) at NOON, so no quiet hours hold the SMS."""
+    """Booking and notify as `python -m services.<name>`, each on its own database. On
+    SQLite notify runs on the demo clock (embedded mode) at NOON, so no quiet hours hold the
+    SMS; the demo clock is refused on PostgreSQL, so there notify runs on the real clock
+    with its quiet hours one minute, twelve hours from now."""
     since = datetime.now(UTC)
-    ahead = NOON - since
+    if notify_db.startswith("sqlite"):
+        ahead = NOON - since
+        clock = {
+            "KNUTEPUNKT_EMBEDDED": "1",
+            "DEMO_CLOCK_AT": NOON.isoformat(),
+            "DEMO_CLOCK_SINCE": since.isoformat(),
+        }
+    else:
+        ahead = timedelta(0)
+        quiet = (since + timedelta(hours=12)).astimezone(OSLO)
+        clock = {"NOTIFY_QUIET_HOURS": f"{quiet:%H:%M}-{quiet + timedelta(minutes=1):%H:%M}"}
     common = {"REDIS_URL": REDIS_URL, "STREAM_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
     async with running_mail_catcher(http=False) as mail, running_sms_sink() as sms:
         booking = ServiceProcess(
@@ -454,9 +466,7 @@ async def _hub_in_processes(
                 "SMTP_URL": mail.url,
                 "SMS_GATEWAY_URL": sms.url,
                 "CONSUMER_BLOCK_MS": "1000",
-                "KNUTEPUNKT_EMBEDDED": "1",
-                "DEMO_CLOCK_AT": NOON.isoformat(),
-                "DEMO_CLOCK_SINCE": since.isoformat(),
+                **clock,
                 **{f"NOTIFY_{key.upper()}": str(value) for key, value in NOTIFY_CONFIG.items()},
             },
             tmp,

@@ -935,13 +935,12 @@ _ACTIVE_OVERLAPPING = union_all(
 
 @functools.cache
 def _organisation_upsert(dialect: str, columns: tuple[str, ...]) -> Any:
-    """The organisation's insert-or-update of these columns, its values bound: an
-    organisation's every booking sends it, and building it anew with its literal values
-    (its expression and cache key) took 100 µs, more than the write."""
-    table = Organisation.__table__
-    names = ("org_number", "created_at", *columns)
-    upsert = insert_for(dialect)(table).values({name: bindparam(name) for name in names})
-    return upsert.on_conflict_do_update(
-        index_elements=[table.c.org_number],
-        set_={name: upsert.excluded[name] for name in columns},
+    """The organisation's insert-or-update of these columns, built once; the values are
+    passed with each execution (as loans' `_borrower_upsert`): an organisation's every
+    booking sends it, and building it anew with its values (its expression and cache key)
+    took 100 µs, more than the write."""
+    insert = insert_for(dialect)(Organisation.__table__)
+    return insert.on_conflict_do_update(
+        index_elements=["org_number"],
+        set_={column: insert.excluded[column] for column in columns},
     )

@@ -74,7 +74,7 @@ def admin(hub: WebHub, browser: Any) -> Any:
     context.close()
 
 
-def _later_today(now: datetime) -> datetime:
+def later_today(now: datetime) -> datetime:
     """A meeting today that has not begun and ends inside the rooms' hours (Mon–Fri 10–14):
     the hub's clock is somewhere in 10:00–13:00 (tests/web/hub.desk_open_offset), so at
     noon, or once noon has passed at the next quarter hour (13:15 at the latest)."""
@@ -96,7 +96,7 @@ def _fill_the_hub(hub: WebHub) -> None:
     today = now.date()
     # The next day the rooms are open (a Friday's is the Monday after).
     next_day = Calendar(HUB_HOURS).next_open_day(today + timedelta(days=1))
-    for start in (_later_today(now), datetime.combine(next_day, time(11), OSLO)):
+    for start in (later_today(now), datetime.combine(next_day, time(11), OSLO)):
         staff = hub.http.post(
             hub.url("booking", "/bookings"),
             headers=hub.staff("booking"),

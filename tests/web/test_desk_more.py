@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import datetime, time, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -16,8 +16,8 @@ import pytest
 
 from tests.support.waiting import wait_for_sync
 from tests.web.conftest import sign_in
-from tests.web.hub import OSLO, WebHub
-from tests.web.test_accessibility import assert_accessible, screenshot
+from tests.web.hub import WebHub
+from tests.web.test_accessibility import assert_accessible, later_today, screenshot
 
 pytestmark = pytest.mark.slow
 
@@ -104,15 +104,15 @@ def test_a_closure_over_two_bookings_cancels_one_and_keeps_the_other(
 
 
 def test_a_booking_is_checked_in_from_i_dag(hub: WebHub, context: Any, browser: Any) -> None:
-    tomorrow = hub.now().date() + timedelta(days=1)
-    start = datetime.combine(tomorrow, time(13), OSLO)
+    # Today, not tomorrow: I dag lists today and tomorrow, and a Friday's tomorrow is closed.
+    start = later_today(hub.now())
     made = hub.http.post(
         hub.url("booking", "/bookings"),
         headers=hub.staff("booking"),
         json={
             "resource_id": "moterom-1",
             "start": start.isoformat(),
-            "end": (start + timedelta(hours=1)).isoformat(),
+            "end": (start + timedelta(minutes=30)).isoformat(),
             "booker_type": "staff",
             "booker": {"name": "Knutepunkt", "email": "desk@example.org"},
             "title": "Styremøte",
@@ -133,14 +133,15 @@ def test_a_booking_is_checked_in_from_i_dag(hub: WebHub, context: Any, browser: 
     assert_accessible(page, "I dag with a checked-in booking", phone=True)
     screenshot(page, "i-dag-innsjekket")
 
-    # A booking cancelled meanwhile cannot be checked in: the service's reason, 409.
+    # A booking cancelled meanwhile cannot be checked in: the service's reason, 409. In the
+    # other room at the same time: the rooms close at 14, with no room for a second hour.
     other = hub.http.post(
         hub.url("booking", "/bookings"),
         headers=hub.staff("booking"),
         json={
-            "resource_id": "moterom-1",
-            "start": (start - timedelta(hours=2)).isoformat(),
-            "end": (start - timedelta(hours=1)).isoformat(),
+            "resource_id": "moterom-2",
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=30)).isoformat(),
             "booker_type": "staff",
             "booker": {"name": "Knutepunkt", "email": "desk@example.org"},
             "title": "Avlyst møte",

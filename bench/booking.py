@@ -51,7 +51,7 @@ from services.booking.models import Booking
 from shared.auth import hash_token
 from shared.db import Database
 from shared.settings import load_settings
-from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.databases import fresh_databases
 from tests.support.prefixes import delete_prefixed
 
 STAFF = {"Authorization": "Bearer bench"}
@@ -424,14 +424,11 @@ async def main() -> None:
     args = parser.parse_args()
     probe = Probe.install(keep_sql=args.sql)
     prefix = f"bench-{uuid.uuid4().hex[:8]}:"
-    tmp = tempfile.TemporaryDirectory()
-    pg_name = None
-    if args.postgres:
-        url, pg_name = await create_postgres_database(args.postgres)
-    else:
-        url = f"sqlite+aiosqlite:///{tmp.name}/bench.db"
-    print(f"database: {'PostgreSQL' if pg_name else 'SQLite (WAL)'}; {CLIENTS} clients")
-    try:
+    async with contextlib.AsyncExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        [url] = await stack.enter_async_context(fresh_databases(folder, args.postgres, "bench"))
+        stack.push_async_callback(delete_prefixed, args.redis, prefix)
+        print(f"database: {'PostgreSQL' if args.postgres else 'SQLite (WAL)'}; {CLIENTS} clients")
         settings = load_settings(
             "booking",
             database_url=url,
@@ -519,11 +516,6 @@ async def main() -> None:
             print(f"time per booking with 100,000 existing: {large:6.2f} ms")
             print(f"  {spent_large.per(300, 'booking')}")
             print(f"ratio 100k : 1k = {large / small:.2f}")
-    finally:
-        await delete_prefixed(args.redis, prefix)
-        if pg_name:
-            await drop_postgres_database(args.postgres, pg_name)
-        tmp.cleanup()
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from services.catering.app import SPEC
 from shared.calendar import CAFE_HOURS, Calendar, at_local
 from shared.service import create_app
 from shared.settings import load_settings
-from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.databases import fresh_databases
 from tests.support.prefixes import delete_prefixed
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -132,15 +132,12 @@ async def main() -> None:
     global SHOW_SQL
     SHOW_SQL = args.sql
     Probe.install(keep_sql=args.sql)
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-        await run(url, "sqlite", args.orders, args.concurrency)
-    if args.postgres_url:
-        url, name = await create_postgres_database(args.postgres_url)
-        try:
-            await run(url, "postgres", args.orders, args.concurrency)
-        finally:
-            await drop_postgres_database(args.postgres_url, name)
+    # SQLite always, then PostgreSQL when given one.
+    servers = [("sqlite", None)] + ([("postgres", args.postgres_url)] if args.postgres_url else [])
+    for label, postgres in servers:
+        with tempfile.TemporaryDirectory() as tmp:
+            async with fresh_databases(Path(tmp), postgres, "bench") as [url]:
+                await run(url, label, args.orders, args.concurrency)
 
 
 if __name__ == "__main__":

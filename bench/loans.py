@@ -22,14 +22,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -53,11 +51,7 @@ from shared.db import Database
 from shared.hubs import DEFAULT_HUB
 from shared.settings import load_settings
 from shared.unit_of_work import UnitsOfWork
-from tests.support.databases import (
-    create_postgres_database,
-    drop_postgres_database,
-    seeing_statements,
-)
+from tests.support.databases import fresh_databases, seeing_statements
 from tests.support.prefixes import delete_prefixed
 
 DUE = 100
@@ -270,28 +264,16 @@ async def main() -> None:
     probe = Probe.install(keep_sql=args.sql)
     redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
     with tempfile.TemporaryDirectory() as tmp:
-
-        @contextlib.asynccontextmanager
-        async def database(name: str) -> AsyncIterator[str]:
-            """A fresh database: a file in the temporary directory, or PostgreSQL's."""
-            if not args.postgres:
-                yield f"sqlite+aiosqlite:///{tmp}/{name}.db"
-                return
-            url, pg_name = await create_postgres_database(args.postgres)
-            try:
-                yield url
-            finally:
-                await drop_postgres_database(args.postgres, pg_name)
-
+        folder = Path(tmp)
         print(f"database: {'PostgreSQL' if args.postgres else 'SQLite (WAL)'}")
         if args.part in ("all", "scan"):
             print(f"overdue scan, {DUE} loans due (median of 7 scans)")
-            async with database("small") as url:
+            async with fresh_databases(folder, args.postgres, "small") as [url]:
                 small, statements = await scan_time(url, 1_000)
             print(f"  1,000 loans:      {small * 1000:8.2f} ms")
             print(f"  statements:       {statements:8d}     (one scan telling {DUE} borrowers)")
             started = time.perf_counter()
-            async with database("large") as url:
+            async with fresh_databases(folder, args.postgres, "large") as [url]:
                 large, _ = await scan_time(url, 1_000_000)
             print(
                 f"  1,000,000 loans:  {large * 1000:8.2f} ms"
@@ -303,7 +285,7 @@ async def main() -> None:
 
         n = args.checkouts
         for clients in (CLIENTS, 1):
-            async with database(f"http{clients}") as url:
+            async with fresh_databases(folder, args.postgres, f"http{clients}") as [url]:
                 trivial, checkouts = await http_rates(
                     url, redis_url, probe, n, clients, split=args.split and clients == 1
                 )

@@ -80,7 +80,7 @@ from shared.events import (
 )
 from tests.notify.samples import sample
 from tests.support.apps import running_service
-from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.databases import fresh_databases
 from tests.support.prefixes import delete_prefixed
 from tests.support.processes import ServiceProcess
 from tests.support.servers import free_port
@@ -341,7 +341,8 @@ async def latency(
         folder = tmp / f"{layout}-{turn}"
         folder.mkdir()
         turn_prefix = f"{prefix}t{turn}:"
-        async with _databases(folder, postgres) as (booking_db, notify_db):
+        databases = fresh_databases(folder, postgres, "booking", "notify")
+        async with databases as (booking_db, notify_db):
             if layout == "processes":
                 hub = await _hub_in_processes(folder, turn_prefix, each, booking_db, notify_db)
                 turn_raw = await raw_chain_in_processes(turn_prefix, len(hub.returned))
@@ -375,26 +376,6 @@ async def latency(
         f"  ratio hub / raw: p50 {statistics.median(whole) / statistics.median(raw):.1f}, "
         f"p99 {percentile(whole, 99) / percentile(raw, 99):.1f}"
     )
-
-
-@contextlib.asynccontextmanager
-async def _databases(folder: Path, postgres: str | None) -> AsyncIterator[tuple[str, str]]:
-    """A turn's databases for booking and notify: two SQLite files in `folder`, or two
-    fresh PostgreSQL databases, dropped after the turn."""
-    if not postgres:
-        yield (
-            f"sqlite+aiosqlite:///{folder / 'booking.db'}",
-            f"sqlite+aiosqlite:///{folder / 'notify.db'}",
-        )
-        return
-    made: list[tuple[str, str]] = []
-    try:
-        for _ in range(2):
-            made.append(await create_postgres_database(postgres))
-        yield made[0][0], made[1][0]
-    finally:
-        for _, name in made:
-            await drop_postgres_database(postgres, name)
 
 
 async def _hub_in_process(prefix: str, bookings: int, booking_db: str, notify_db: str) -> HubRun:

@@ -62,6 +62,26 @@ def postgres_admin_url_or_skip() -> str:
 
 
 @contextlib.asynccontextmanager
+async def fresh_databases(
+    folder: Path, postgres: str | None, *names: str
+) -> AsyncIterator[list[str]]:
+    """A database for each of `names`, in their order: a SQLite file in `folder` named
+    after it, or with `postgres` (an admin URL) a new database on that server, dropped
+    afterwards. For the benches, which run on either."""
+    if not postgres:
+        yield [sqlite_url(folder, name) for name in names]
+        return
+    made: list[tuple[str, str]] = []
+    try:
+        for _ in names:
+            made.append(await create_postgres_database(postgres))
+        yield [url for url, _ in made]
+    finally:
+        for _, name in made:
+            await drop_postgres_database(postgres, name)
+
+
+@contextlib.asynccontextmanager
 async def postgres_database() -> AsyncIterator[str]:
     """A new PostgreSQL database for the block, dropped afterwards (skips without one)."""
     admin = postgres_admin_url_or_skip()

@@ -133,7 +133,7 @@ async def prefill(app: Any, resource_id: str, count: int, base: datetime) -> Non
         # within a minute or so. Until it does, the planner still reads the small table's
         # statistics and takes the exclusion constraint's index for a booking's overlap
         # read, by resource alone: every booking of the resource is read (the growth read
-        # 3.8-5.1 without this, docs/bench.md, twentieth pass). The growth measured is a
+        # 3.8-5.3 without this, docs/bench.md, twentieth pass). The growth measured is a
         # table's that grew over years, so the setup ends as autovacuum would.
         async with runtime.db.engine.connect() as conn:
             await conn.execute(text("ANALYZE bookings"))

@@ -138,7 +138,7 @@ async def prefill(app: Any, resource_id: str, count: int, base: datetime) -> Non
         async with runtime.db.engine.connect() as conn:
             await conn.execute(text("ANALYZE bookings"))
             await conn.commit()
-    if runtime.db.dialect == "sqlite":
+    else:
         # The prefill's pages wait in the WAL; the first commits after it would copy them
         # into the database file (an automatic checkpoint) inside the timed bookings. That
         # copy is the setup's cost, not a booking's, and grows with the machine's I/O load.

@@ -69,7 +69,7 @@ from services.notify.app import make_spec
 from services.notify.models import DeliveryRow
 from services.notify.settings import NotifySettings
 from shared.calendar import OSLO
-from shared.db import Database
+from shared.db import Database, is_sqlite
 from shared.events import (
     BOOKING_STREAM,
     Contact,
@@ -417,7 +417,7 @@ async def _hub_in_processes(
     SMS; the demo clock is refused on PostgreSQL, so there notify runs on the real clock
     with its quiet hours one minute, twelve hours from now."""
     since = datetime.now(UTC)
-    if notify_db.startswith("sqlite"):
+    if is_sqlite(notify_db):
         ahead = NOON - since
         clock = {
             "KNUTEPUNKT_EMBEDDED": "1",

@@ -57,6 +57,16 @@ def desk_open_offset(now: datetime) -> timedelta:
     return datetime.combine(day, time(10, 30), OSLO) - now
 
 
+def later_today(now: datetime) -> datetime:
+    """A meeting today that has not begun and ends inside the rooms' hours (Mon–Fri 10–14):
+    the hub's clock is somewhere in 10:00–13:00 (desk_open_offset, above), so at
+    noon, or once noon has passed at the next quarter hour (13:15 at the latest)."""
+    noon = datetime.combine(now.date(), time(12), OSLO)
+    if now < noon:
+        return noon
+    return now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
+
+
 def org_number(seed: int) -> str:
     """A valid Norwegian organisation number (MOD11), different for each seed."""
     weights = (3, 2, 7, 6, 5, 4, 3, 2)

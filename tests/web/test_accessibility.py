@@ -19,7 +19,7 @@ import pytest
 from shared.calendar import HUB_HOURS, Calendar
 from tests.support.waiting import wait_for_sync
 from tests.web.conftest import sign_in
-from tests.web.hub import OSLO, WebHub
+from tests.web.hub import OSLO, WebHub, later_today
 
 pytestmark = pytest.mark.slow
 WCAG_21_AA = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}}
@@ -72,16 +72,6 @@ def admin(hub: WebHub, browser: Any) -> Any:
     sign_in(page, hub, "anne")
     yield page
     context.close()
-
-
-def later_today(now: datetime) -> datetime:
-    """A meeting today that has not begun and ends inside the rooms' hours (Mon–Fri 10–14):
-    the hub's clock is somewhere in 10:00–13:00 (tests/web/hub.desk_open_offset), so at
-    noon, or once noon has passed at the next quarter hour (13:15 at the latest)."""
-    noon = datetime.combine(now.date(), time(12), OSLO)
-    if now < noon:
-        return noon
-    return now.replace(second=0, microsecond=0) + timedelta(minutes=15 - now.minute % 15)
 
 
 def _fill_the_hub(hub: WebHub) -> None:

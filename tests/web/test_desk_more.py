@@ -16,8 +16,8 @@ import pytest
 
 from tests.support.waiting import wait_for_sync
 from tests.web.conftest import sign_in
-from tests.web.hub import WebHub
-from tests.web.test_accessibility import assert_accessible, later_today, screenshot
+from tests.web.hub import WebHub, later_today
+from tests.web.test_accessibility import assert_accessible, screenshot
 
 pytestmark = pytest.mark.slow
 

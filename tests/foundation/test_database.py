@@ -19,6 +19,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Table,
+    event,
     func,
     insert,
     inspect,
@@ -30,7 +31,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, StatementError
 
 from shared import migrations
-from shared.db import Database, UTCDateTime
+from shared.db import POOL_SIZE, Database, UTCDateTime
 from shared.settings import SERVICES
 from tests.support.apps import running_service
 from tests.support.waiting import wait_for
@@ -260,4 +261,41 @@ async def test_a_postgres_connection_its_server_closed_is_replaced_without_a_pin
         assert pings == []
     finally:
         await admin.close()
+        await db.dispose()
+
+
+async def test_a_burst_past_the_pool_waits_for_its_connections(postgres_database_url: str) -> None:
+    """Three times as many transactions at once as the pool holds: every one is done, no
+    more than the pool's connections are open at once, and a second burst opens none: a
+    connection is kept, not closed when it comes back and opened again for the next."""
+    db = Database(postgres_database_url, connect_timeout=3, command_timeout=5)
+    opened: list[object] = []
+    event.listen(db.engine.sync_engine, "connect", lambda conn, _record: opened.append(conn))
+    inside = 0
+    most_inside = 0
+    full = asyncio.Event()
+
+    async def transaction() -> int:
+        nonlocal inside, most_inside
+        async with db.transaction() as session:
+            # The session takes its connection at its first statement.
+            backend = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+            inside += 1
+            most_inside = max(most_inside, inside)
+            if inside == POOL_SIZE:
+                full.set()
+            # Each holds its connection until the pool is all in use: a pool that opened
+            # more would let a further transaction in meanwhile.
+            await full.wait()
+            inside -= 1
+        return int(backend)
+
+    try:
+        first = await asyncio.gather(*(transaction() for _ in range(3 * POOL_SIZE)))
+        assert most_inside == POOL_SIZE
+        assert len(set(first)) == len(opened) == POOL_SIZE
+        second = await asyncio.gather(*(transaction() for _ in range(3 * POOL_SIZE)))
+        assert len(opened) == POOL_SIZE
+        assert set(second) == set(first)
+    finally:
         await db.dispose()

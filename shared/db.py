@@ -144,9 +144,9 @@ def create_engine(
     # A fixed pool: a burst waits for one of its connections rather than opening more.
     # Connections opened past the pool were closed again as soon as they came back, so a
     # burst opened and closed them over and over, each a handshake and its statements
-    # prepared anew; 32 clients' bookings ran 25-35 % faster without them (docs/bench.md,
-    # twenty-first pass). It also bounds what each replica takes of PostgreSQL's
-    # connections (100 by default) to POOL_SIZE.
+    # prepared anew; 32 clients' bookings ran about a quarter faster without them
+    # (docs/bench.md, twenty-first pass). It also bounds what each replica takes of
+    # PostgreSQL's connections (100 by default) to POOL_SIZE.
     kwargs.setdefault("pool_size", POOL_SIZE)
     kwargs.setdefault("max_overflow", 0)
     # A connection a firewall dropped without a word is not seen closed (below): none is

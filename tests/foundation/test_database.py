@@ -285,8 +285,10 @@ async def test_a_burst_past_the_pool_waits_for_its_connections(postgres_database
             if inside == POOL_SIZE:
                 full.set()
             # Each holds its connection until the pool is all in use: a pool that opened
-            # more would let a further transaction in meanwhile.
-            await full.wait()
+            # more would let a further transaction in meanwhile. A pool that never fills
+            # fails the test here, not at the run's timeout.
+            async with asyncio.timeout(10):
+                await full.wait()
             inside -= 1
         return int(backend)
 

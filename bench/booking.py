@@ -11,6 +11,11 @@
 4. `--ceiling`: POST /bookings once more with the unit of work answering at once (the first
    booking's answer for every request): what the HTTP stack alone leaves of the trivial
    endpoint's rate, the most any use case could reach.
+   `--floor [N]`: in turns with the trivial endpoint, POST /bookings whose unit of work
+   sends only a booking's round trips (its 7 statements, or N, as `SELECT 1`, in one write
+   transaction) and then gives the first booking's answer: through the unit of work, and on the
+   driver's own connections with no SQLAlchemy. The most a booking of that many
+   statements could reach on each, with the use case's own work free.
 5. `--split`: the same three requests (trivial, POST /bookings answered at once, POST
    /bookings) handed to the app itself one at a time, with no server and no client: how
    much of a request the app spends, and so how much is the HTTP around it.
@@ -287,6 +292,112 @@ async def _ceiling(app: Any, book: Any, base_url: str, base_rps: float, n: int) 
     )
 
 
+class _RoundTripsOnly:
+    """A service's units of work that send a booking's round trips and nothing else: one
+    write transaction of `statements` `SELECT 1` for each request, through the unit of
+    work (`real`), or with `driver` on the driver's own connection, then `answer`."""
+
+    def __init__(self, real: Any, statements: int, answer: Any, driver: Any = None) -> None:
+        self.real = real
+        self.statements = statements
+        self.answer = answer
+        self.driver = driver
+
+    async def run(self, work: Any, *, read_only: bool = False) -> Any:
+        if self.driver is None:
+            await self.real.run(self._selects)
+        else:
+            await self.driver(self.statements)
+        return self.answer
+
+    async def _selects(self, uow: Any) -> None:
+        for _ in range(self.statements):
+            await uow.store.session.execute(_SELECT_ONE)
+
+
+@contextlib.asynccontextmanager
+async def _driver_transactions(db: Database) -> Any:
+    """A function that runs `k` `SELECT 1` in one write transaction on the driver itself:
+    asyncpg's own pool of the service's size, or SQLite's connection on the loop's thread
+    behind the service's writer lock."""
+    if db.dialect == "postgresql":
+        import asyncpg
+
+        from shared.db import POOL_SIZE
+
+        dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
+
+        async def on_asyncpg(k: int) -> None:
+            async with pool.acquire() as connection, connection.transaction():
+                for _ in range(k):
+                    await connection.fetchval("SELECT 1")
+
+        try:
+            yield on_asyncpg
+        finally:
+            await pool.close()
+        return
+    async with db.engine.connect() as held:
+        driver = (await held.get_raw_connection()).driver_connection
+        sqlite = driver._conn  # aiosqlite's sqlite3 connection, as in _data_layer_floors
+
+        async def on_sqlite(k: int) -> None:
+            async with db.writing():
+                sqlite.execute("BEGIN IMMEDIATE")
+                for _ in range(k):
+                    sqlite.execute("SELECT 1").fetchall()
+                sqlite.execute("COMMIT")
+
+        yield on_sqlite
+
+
+async def _floor(app: Any, book: Any, base_url: str, probe: Probe, n: int, statements: int) -> None:
+    """The trivial endpoint, and POST /bookings sending only a booking's round trips
+    (`_RoundTripsOnly`) through the unit of work and on the driver, in turns. `book(client,
+    i)` books free slots: the first is booked for real, for the answer every request gets."""
+
+    async def trivial(client: httpx.AsyncClient, i: int) -> int:
+        return (await client.get("/health/live")).status_code
+
+    runtime = app.state.runtime
+    real = runtime.uow
+    async with client_pool(base_url) as pool, _driver_transactions(runtime.db) as driver:
+        with _answering_at_once(app):
+            await run_clients(range(1), book, pool)
+            answer = runtime.uow.answer
+        floors = {
+            "unit of work": _RoundTripsOnly(real, statements, answer),
+            "driver": _RoundTripsOnly(real, statements, answer, driver),
+        }
+
+        def side(name: str, units: _RoundTripsOnly) -> Side:
+            requests = clients_side(name, n, book, pool)
+
+            async def run(numbers: range) -> float:
+                runtime.uow = units
+                try:
+                    return await requests.run(numbers)
+                finally:
+                    runtime.uow = real
+
+            return Side(name, n, run)
+
+        base = clients_side("trivial", 3 * n, trivial, pool)
+        sides = [side(name, units) for name, units in floors.items()]
+        for s in sides:  # each pool's connections made before the clock starts
+            await s.run(range(2 * CLIENTS))
+        await in_turns([base, *sides], probe)
+    print(f"floors: {statements} statements a booking and nothing else ({TURNS} turns each):")
+    print(f"  trivial endpoint: {base.rate:8.0f} req/s")
+    for s in sides:
+        print(
+            f"  round trips only, {s.name + ':':14s} {s.rate:7.0f}/s  "
+            f"ratio {s.rate / base.rate:.3f} (turns' {turn_ratios(s, base)})"
+        )
+        print(f"    {s.spent.per(n, 'request')}")
+
+
 async def _split(app: Any, resource_id: str, after: datetime, n: int, probe: Probe) -> None:
     """The app's own time for each kind of request, one at a time: no server, no client."""
     trivial = await in_app(app, n, "GET", "/health/live")
@@ -404,6 +515,9 @@ async def _checkout_against_ping(url: str, n: int, probe: Probe) -> tuple[str, s
 
 
 _SELECT_ONE = text("SELECT 1")
+# A booking's own statements: its resource, the closures, the lock, the overlap, and its
+# three inserts (the booking, its history, the outbox); BEGIN and COMMIT come with any.
+FLOOR_STATEMENTS = 7
 
 
 def _print_sql(spent: Counts, n: int, wanted: bool) -> None:
@@ -430,6 +544,14 @@ async def main() -> None:
         "--split",
         action="store_true",
         help="also the app's own time per request, handed to it with no server or client",
+    )
+    parser.add_argument(
+        "--floor",
+        type=int,
+        nargs="?",
+        const=FLOOR_STATEMENTS,
+        metavar="STATEMENTS",
+        help="also POST /bookings sending only a booking's statements (7, or as many as given)",
     )
     args = parser.parse_args()
     probe = Probe.install(keep_sql=args.sql)
@@ -501,6 +623,14 @@ async def main() -> None:
                     return r.status_code
 
                 await _ceiling(app, book_after, base_url, base_rps, args.bookings)
+            if args.floor is not None:
+                after = NOW + SLOT * (5 * args.bookings)  # past the slots of the runs above
+
+                async def book_free(client: httpx.AsyncClient, i: int) -> int:
+                    r = await client.post("/bookings", json=body(throughput_room, i, after))
+                    return r.status_code
+
+                await _floor(app, book_free, base_url, probe, args.bookings, args.floor)
             if args.split:
                 # After every slot the runs above may have booked.
                 await _split(

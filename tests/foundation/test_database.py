@@ -29,9 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from shared import migrations
 from shared.db import POOL_SIZE, Database, UTCDateTime
+from shared.db_errors import is_outage
 from shared.settings import SERVICES
 from tests.support.apps import running_service
 from tests.support.waiting import wait_for
@@ -299,5 +301,58 @@ async def test_a_burst_past_the_pool_waits_for_its_connections(postgres_database
         second = await asyncio.gather(*(transaction() for _ in range(3 * POOL_SIZE)))
         assert len(opened) == POOL_SIZE
         assert set(second) == set(first)
+    finally:
+        await db.dispose()
+
+
+async def test_sessions_get_the_pools_connections_in_the_order_they_asked(
+    postgres_database_url: str,
+) -> None:
+    """Clients that each ask again as soon as their transaction ends, four times the pool:
+    no request gets a connection before one that asked earlier and is still waiting,
+    beyond the reorderings of the pool's own size (its connections answer in any order).
+    The pool alone let a newcomer take a connection that had come back while an earlier
+    waiter was being woken, and put that waiter at the back of the queue."""
+    size = 2
+    rounds = 100
+    db = Database(postgres_database_url, pool_size=size, connect_timeout=3, command_timeout=5)
+    tickets = iter(range(10_000))
+    waiting: set[int] = set()
+    overtaken: list[int] = []
+
+    async def client() -> None:
+        for _ in range(rounds):
+            ticket = next(tickets)
+            waiting.add(ticket)
+            async with db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+                waiting.discard(ticket)
+                # The requests made before this one and still without a connection.
+                overtaken.append(sum(1 for other in waiting if other < ticket))
+                await session.execute(text("SELECT 1"))
+
+    try:
+        await asyncio.gather(*(client() for _ in range(4 * size)))
+        assert len(overtaken) == 4 * size * rounds
+        assert max(overtaken) <= size - 1
+    finally:
+        await db.dispose()
+
+
+async def test_a_session_that_waits_past_the_pools_timeout_is_told_an_outage(
+    postgres_database_url: str,
+) -> None:
+    """Waiting for a turn is bounded as the pool's own wait is, and told with its error,
+    which the unit of work and the routes answer as an outage (503)."""
+    db = Database(postgres_database_url, pool_size=1, connect_timeout=0.2, command_timeout=0.2)
+    try:
+        async with db.transaction() as held:
+            await held.execute(text("SELECT 1"))
+            with pytest.raises(PoolTimeout) as refused:
+                async with db.transaction() as session:
+                    await session.execute(text("SELECT 1"))
+        assert is_outage(refused.value)
+        async with db.transaction() as session:  # the turn was given back
+            assert (await session.execute(text("SELECT 1"))).scalar_one() == 1
     finally:
         await db.dispose()

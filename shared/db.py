@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, event, text
+from sqlalchemy import JSON, DateTime, bindparam, event, text
 from sqlalchemy import insert as sqlalchemy_insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Dialect, Engine, make_url
@@ -389,16 +389,39 @@ async def on_connection(
 
 
 async def insert_new(session: AsyncSession, *rows: Any) -> None:
-    """INSERT new mapped objects of one class now, as one cached Core statement on the
-    session's connection (several rows: one executemany), instead of adding them to the
-    session for the ORM's flush (whose work per object cost more than the write on a
-    request's path). The objects stay as built, out of the session: for answers and
-    events, not for later changes in the transaction. Columns an object was not given
-    take their default, on the row and on the object alike."""
-    if not rows:
+    """INSERT new mapped objects now, as cached Core statements on the session's connection,
+    instead of adding them to the session for the ORM's flush (whose work per object cost
+    more than the write on a request's path). The objects stay as built, out of the
+    session: for answers and events, not for later changes in the transaction. Columns an
+    object was not given take their default, on the row and on the object alike.
+
+    Rows of one class go as one statement (several: one executemany). Rows of several
+    classes (a row and those that refer to it, in that order) go on PostgreSQL as one
+    statement, each table's INSERT but the last in a WITH, as long as there are few of them
+    (`_TOGETHER_MOST`): each statement costs this process a round trip and 170-370 µs of
+    CPU under load (docs/bench.md, twenty-second pass). On SQLite, where a statement costs
+    tens of µs and no round trip, and past that count, a statement a class."""
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        table = row.__table__
+        groups.setdefault(table, []).append(_values_of(row, table))
+    if (
+        len(groups) > 1
+        and len(rows) <= _TOGETHER_MOST
+        and session.get_bind().dialect.name == "postgresql"
+        # A table's rows in one VALUES list: each with the same columns.
+        and all(len({tuple(v) for v in values}) == 1 for values in groups.values())
+    ):
+        shape = tuple((table, tuple(values[0]), len(values)) for table, values in groups.items())
+        await on_connection(session, _inserts_together(shape), _together_values(groups))
         return
-    table = rows[0].__table__
-    await insert_values(session, table, [_values_of(row, table) for row in rows])
+    for table, values in groups.items():
+        await insert_values(session, table, values)
+
+
+# Rows that go in one statement at most: each count of rows a table is a statement text of
+# its own, prepared on each connection (shared/statement_shapes.py).
+_TOGETHER_MOST = 4
 
 
 async def insert_values(session: AsyncSession, table: Any, values: list[dict[str, Any]]) -> None:
@@ -406,6 +429,35 @@ async def insert_values(session: AsyncSession, table: Any, values: list[dict[str
     session's connection (one row: an execute; several: one executemany). The session's
     own execute would first flush its pending objects, and costs more than the insert."""
     await on_connection(session, _insert_into(table), values if len(values) > 1 else values[0])
+
+
+@functools.lru_cache(maxsize=64)
+def _inserts_together(shape: tuple[tuple[Any, tuple[str, ...], int], ...]) -> Any:
+    """One INSERT of the rows of several tables: for each table, in order, its rows'
+    columns and how many rows; every table's INSERT but the last in a WITH. Built once a
+    shape; the values are bound at execution (`_together_values` names them), each through
+    its column's type. PostgreSQL runs the WITH's INSERTs in the same statement, and checks
+    the constraints (a reference to a row inserted in the WITH included) at its end."""
+    inserts = []
+    for t, (table, keys, count) in enumerate(shape):
+        values = [
+            {key: bindparam(f"t{t}r{r}_{key}", type_=table.c[key].type) for key in keys}
+            for r in range(count)
+        ]
+        inserts.append(sqlalchemy_insert(table).values(values if len(values) > 1 else values[0]))
+    *first, last = inserts
+    for t, statement in enumerate(first):
+        last = last.add_cte(statement.cte(f"inserted_{t}"))
+    return last
+
+
+def _together_values(groups: dict[Any, list[dict[str, Any]]]) -> dict[str, Any]:
+    return {
+        f"t{t}r{r}_{key}": value
+        for t, rows in enumerate(groups.values())
+        for r, values in enumerate(rows)
+        for key, value in values.items()
+    }
 
 
 def _values_of(row: Any, table: Any) -> dict[str, Any]:

@@ -350,10 +350,10 @@ class Store:
     async def add_booking(self, booking: Booking, actor: str) -> None:
         """A new booking with its first history row. Written at once, so that the
         database's overlap guard answers inside the use case; as Core statements
-        (shared.db.insert_new): neither is changed again in the transaction that makes it,
-        and the ORM's flush of the history row cost more than the booking's own insert."""
-        await insert_new(self.session, booking)
-        await insert_new(self.session, _history_of(booking, actor, booking.created_at))
+        (shared.db.insert_new, one on PostgreSQL): neither is changed again in the
+        transaction that makes it, and the ORM's flush of the history row cost more than
+        the booking's own insert."""
+        await insert_new(self.session, booking, _history_of(booking, actor, booking.created_at))
 
     async def insert_bookings(
         self, bookings: Sequence[Booking], *, actor: str, at: datetime, note: str

@@ -113,12 +113,12 @@ class Store:
         return list((await self.session.execute(query)).scalars())
 
     async def add_order(self, order: Order) -> None:
-        """The new order and its lines, written now as Core statements (shared.db.insert_new):
-        the order is not changed again in the transaction that places it."""
-        await insert_new(self.session, order)
+        """The new order and its lines, written now as Core statements (shared.db.insert_new;
+        a small order's in one on PostgreSQL): the order is not changed again in the
+        transaction that places it."""
         for line in order.lines:
             line.order_id = order.id
-        await insert_new(self.session, *order.lines)
+        await insert_new(self.session, order, *order.lines)
 
     async def orders_per_day(
         self, hub: str, first: date, last: date

@@ -1,5 +1,6 @@
-"""The database layer on SQLite and PostgreSQL: UTC timestamps, migrations, and SQLite
-write transactions that wait for each other instead of failing."""
+"""The database layer on SQLite and PostgreSQL: UTC timestamps, migrations, new rows of
+several tables in one statement, and SQLite write transactions that wait for each other
+instead of failing."""
 
 from __future__ import annotations
 
@@ -15,9 +16,12 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import (
+    CheckConstraint,
     Column,
+    ForeignKey,
     Integer,
     MetaData,
+    String,
     Table,
     event,
     func,
@@ -28,11 +32,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError, StatementError
+from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared import migrations
-from shared.db import POOL_SIZE, Database, UTCDateTime
+from shared.db import POOL_SIZE, TYPE_ANNOTATION_MAP, Database, UTCDateTime, insert_new
 from shared.db_errors import is_outage
 from shared.settings import SERVICES
 from tests.support.apps import running_service
@@ -50,10 +55,30 @@ stamps = Table(
 counter = Table("counter", metadata, Column("id", Integer, primary_key=True), Column("n", Integer))
 
 
+class _Base(DeclarativeBase):
+    type_annotation_map = TYPE_ANNOTATION_MAP
+
+
+class _Parent(_Base):
+    __tablename__ = "parents"
+    id: Mapped[str] = mapped_column(String(20), primary_key=True)
+    made_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(20), default="ny")
+
+
+class _Child(_Base):
+    __tablename__ = "children"
+    __table_args__ = (CheckConstraint("n > 0", name="ck_children_n"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    parent_id: Mapped[str] = mapped_column(ForeignKey("parents.id"))
+    n: Mapped[int]
+
+
 async def _database(url: str) -> Database:
     db = Database(url)
     async with db.engine.begin() as conn:
         await conn.run_sync(metadata.create_all)
+        await conn.run_sync(_Base.metadata.create_all)
     return db
 
 
@@ -101,6 +126,59 @@ async def test_naive_times_are_refused_and_nothing_is_written(database_url: str)
                 await session.execute(stamps.insert(), [{"at": datetime(2025, 3, 30, 12, 0)}])
         async with db.read() as session:
             assert (await session.execute(select(func.count()).select_from(stamps))).scalar() == 0
+    finally:
+        await db.dispose()
+
+
+async def test_new_rows_of_several_tables_go_in_one_statement_on_postgres(
+    database_url: str,
+) -> None:
+    """A row and the rows that refer to it: one statement on PostgreSQL (a round trip, not
+    three), a statement a table on SQLite; stored alike, defaults on the rows and on the
+    objects, and a reference to the row inserted in the same statement holds."""
+    db = await _database(database_url)
+    sent: list[str] = []
+    for engine in db.engines:
+        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    made = datetime(2026, 12, 7, 12, 0, tzinfo=OSLO)
+    try:
+        parent = _Parent(id="p1", made_at=made)
+        children = [_Child(parent_id="p1", n=1), _Child(parent_id="p1", n=2)]
+        async with db.transaction() as session:
+            sent.clear()
+            await insert_new(session, parent, *children)
+            inserts = [statement for statement in sent if statement.startswith(("INSERT", "WITH"))]
+        assert len(inserts) == (1 if db.dialect == "postgresql" else 2)
+        assert parent.note == "ny"
+        async with db.read() as session:
+            stored = (await session.execute(select(_Parent.__table__))).one()
+            numbers = (await session.execute(select(_Child.n, _Child.parent_id))).all()
+        assert (stored.id, stored.made_at, stored.note) == ("p1", made.astimezone(UTC), "ny")
+        assert sorted(numbers) == [(1, "p1"), (2, "p1")]
+    finally:
+        await db.dispose()
+
+
+async def test_rows_inserted_together_are_all_or_nothing(database_url: str) -> None:
+    """A row the database refuses, in the first table or in a later one, refuses the whole
+    statement: no row of it is stored, and the caller is told as for any insert."""
+    db = await _database(database_url)
+    made = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    try:
+        async with db.transaction() as session:
+            await insert_new(session, _Parent(id="taken", made_at=made))
+        refused = [
+            [_Parent(id="p2", made_at=made), _Child(parent_id="p2", n=0)],  # the CHECK
+            [_Parent(id="taken", made_at=made), _Child(parent_id="taken", n=1)],  # the key
+        ]
+        for rows in refused:
+            with pytest.raises(IntegrityError):
+                async with db.transaction() as session:
+                    await insert_new(session, *rows)
+        async with db.read() as session:
+            parents = (await session.execute(select(_Parent.id))).scalars().all()
+            children = (await session.execute(select(func.count()).select_from(_Child))).scalar()
+        assert (parents, children) == (["taken"], 0)
     finally:
         await db.dispose()
 

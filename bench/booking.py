@@ -41,6 +41,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 from sqlalchemy import insert, text
 from sqlalchemy.engine import Connection
@@ -54,7 +55,7 @@ from bench.turns import TURNS, Side, in_turns, relay_settled, turn_ratios
 from services.booking.app import SPEC
 from services.booking.models import Booking
 from shared.auth import hash_token
-from shared.db import Database
+from shared.db import POOL_SIZE, Database
 from shared.settings import load_settings
 from tests.support.databases import fresh_databases
 from tests.support.prefixes import delete_prefixed
@@ -305,33 +306,51 @@ class _RoundTripsOnly:
 
     async def run(self, work: Any, *, read_only: bool = False) -> Any:
         if self.driver is None:
-            await self.real.run(self._selects)
+            await self.real.run(_selects(self.statements))
         else:
             await self.driver(self.statements)
         return self.answer
 
-    async def _selects(self, uow: Any) -> None:
-        for _ in range(self.statements):
+
+def _selects(k: int) -> Any:
+    """A unit of work's work: `k` `SELECT 1` on its session, as the stores' reads go."""
+
+    async def work(uow: Any) -> None:
+        for _ in range(k):
             await uow.store.session.execute(_SELECT_ONE)
+
+    return work
+
+
+async def _selects_on_driver(db: Database, driver: Any, k: int) -> None:
+    """`k` `SELECT 1` in one write transaction on the driver's own connection, with no
+    SQLAlchemy (sqlite3 on the loop's thread, as shared/sqlite_driver.py runs it; asyncpg),
+    behind the service's writer lock, as the unit of work is."""
+    async with db.writing():
+        if db.dialect == "sqlite":
+            sqlite = driver._conn  # aiosqlite's sqlite3 connection
+            sqlite.execute("BEGIN IMMEDIATE")
+            for _ in range(k):
+                sqlite.execute("SELECT 1").fetchall()
+            sqlite.execute("COMMIT")
+        else:
+            async with driver.transaction():
+                for _ in range(k):
+                    await driver.fetch("SELECT 1")
 
 
 @contextlib.asynccontextmanager
 async def _driver_transactions(db: Database) -> Any:
-    """A function that runs `k` `SELECT 1` in one write transaction on the driver itself:
-    asyncpg's own pool of the service's size, or SQLite's connection on the loop's thread
-    behind the service's writer lock."""
+    """A function that runs `k` `SELECT 1` in one write transaction on the driver itself
+    (`_selects_on_driver`): on a connection of asyncpg's own pool of the service's size,
+    or on SQLite's one connection."""
     if db.dialect == "postgresql":
-        import asyncpg
-
-        from shared.db import POOL_SIZE
-
         dsn = db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         pool = await asyncpg.create_pool(dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
 
         async def on_asyncpg(k: int) -> None:
-            async with pool.acquire() as connection, connection.transaction():
-                for _ in range(k):
-                    await connection.fetchval("SELECT 1")
+            async with pool.acquire() as connection:
+                await _selects_on_driver(db, connection, k)
 
         try:
             yield on_asyncpg
@@ -340,14 +359,9 @@ async def _driver_transactions(db: Database) -> Any:
         return
     async with db.engine.connect() as held:
         driver = (await held.get_raw_connection()).driver_connection
-        sqlite = driver._conn  # aiosqlite's sqlite3 connection, as in _data_layer_floors
 
         async def on_sqlite(k: int) -> None:
-            async with db.writing():
-                sqlite.execute("BEGIN IMMEDIATE")
-                for _ in range(k):
-                    sqlite.execute("SELECT 1").fetchall()
-                sqlite.execute("COMMIT")
+            await _selects_on_driver(db, driver, k)
 
         yield on_sqlite
 
@@ -427,16 +441,9 @@ async def _unit_of_work_floor(units: Any, n: int) -> tuple[float, float]:
     """What the unit of work and its session cost before any use case: a write
     transaction around one trivial statement, and each statement more."""
 
-    def selects(k: int) -> Any:
-        async def work(uow: Any) -> None:
-            for _ in range(k):
-                await uow.store.session.execute(_SELECT_ONE)
-
-        return work
-
     timed = []
     for k in (1, 8):
-        work = selects(k)
+        work = _selects(k)
         started = time.perf_counter()
         for _ in range(n):
             await units.run(work)
@@ -465,15 +472,7 @@ async def _data_layer_floors(db: Any, n: int) -> tuple[float, float]:
         driver = (await connection.get_raw_connection()).driver_connection
         started = time.perf_counter()
         for _ in range(n):
-            async with db.writing():
-                if db.dialect == "sqlite":
-                    sqlite = driver._conn  # aiosqlite's sqlite3 connection
-                    sqlite.execute("BEGIN IMMEDIATE")
-                    sqlite.execute("SELECT 1").fetchall()
-                    sqlite.execute("COMMIT")
-                else:
-                    async with driver.transaction():
-                        await driver.fetch("SELECT 1")
+            await _selects_on_driver(db, driver, 1)
         on_driver = (time.perf_counter() - started) / n
     return core, on_driver
 

@@ -15,7 +15,7 @@ import hashlib
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
 from sqlalchemy.util.typing import TupleAny, Unpack
 
@@ -215,13 +216,14 @@ class Database:
         self.engine = create_engine(url, **engine_kwargs)
         self._after_commit: list[Callable[[Session], None]] = []
         self._sqlite = is_sqlite(url)
-        self._writer: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
-        # PostgreSQL's fixed pool (create_engine), served in turns (`_turn`).
-        fixed = not engine_kwargs.get("max_overflow") and "poolclass" not in engine_kwargs
-        self._turns_size = (
-            engine_kwargs.get("pool_size", POOL_SIZE) if fixed and not self._sqlite else None
+        # SQLite: this process's writers, one at a time (`writing`). PostgreSQL: sessions,
+        # as many at a time as the pool has connections (`_pool_turns`).
+        self._writers = (
+            _Gate(1, lambda: SQLITE_BUSY_TIMEOUT_MS / 1000, _database_locked)
+            if self._sqlite
+            else None
         )
-        self._turns: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self._turns = None if self._sqlite else _pool_turns(self.engine.sync_engine.pool)
         self.checkpoints = _checkpoints_of(self.engine, url)
 
         class _Session(Session):
@@ -263,8 +265,7 @@ class Database:
     def after_commit(self, hook: Callable[[Session], None]) -> None:
         self._after_commit.append(hook)
 
-    @asynccontextmanager
-    async def writing(self) -> AsyncIterator[None]:
+    def writing(self) -> AbstractAsyncContextManager[None]:
         """Around a write transaction. SQLite lets one writer in at a time, and one that
         finds the file locked sleeps and tries again (1, 2, 5, 10… ms): this process's
         writers queue here instead and go in the moment the one before them commits.
@@ -272,24 +273,7 @@ class Database:
 
         The wait is bounded as SQLite's own is: past the busy timeout the writer gets the
         error SQLite would have given it, and its caller answers as it did then."""
-        if not self._sqlite:
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        if self._writer is None or self._writer[0] is not loop:
-            self._writer = (loop, asyncio.Lock())
-        lock = self._writer[1]
-        try:
-            async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
-                await lock.acquire()
-        except TimeoutError as exc:
-            raise OperationalError(
-                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
-            ) from exc
-        try:
-            yield
-        finally:
-            lock.release()
+        return _entered(self._writers)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
@@ -306,7 +290,7 @@ class Database:
             async with self._loop_sessions.begun(read_only) as session:
                 yield session
             return
-        async with self._turn(), self.sessions() as session, session.begin():
+        async with _entered(self._turns), self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
@@ -316,36 +300,9 @@ class Database:
             async with self._loop_sessions.reading() as session:
                 yield session
             return
-        async with self._turn(), self.sessions() as session:
+        async with _entered(self._turns), self.sessions() as session:
             await session.connection(execution_options={"sqlite_begin": "DEFERRED"})
             yield session
-
-    @asynccontextmanager
-    async def _turn(self) -> AsyncIterator[None]:
-        """PostgreSQL: a session waits here for one of the pool's connections, first come
-        first served. The pool itself hands a connection that comes back to whoever asks
-        for one first, and a waiter it had woken that finds the connection taken goes to
-        the back of the queue: 32 clients booking one resource, a tenth of the bookings
-        waited three to six times the median (docs/bench.md, twenty-second pass). Bounded
-        as the pool's own wait is, and told with the pool's error (an outage: 503)."""
-        if self._turns_size is None:
-            yield
-            return
-        loop = asyncio.get_running_loop()
-        if self._turns is None or self._turns[0] is not loop:
-            self._turns = (loop, asyncio.Semaphore(self._turns_size))
-        turns = self._turns[1]
-        try:
-            async with asyncio.timeout(self.engine.sync_engine.pool.timeout()):  # type: ignore[attr-defined]
-                await turns.acquire()
-        except TimeoutError as exc:
-            raise PoolTimeout(
-                f"no connection of the pool's {self._turns_size} free in time"
-            ) from exc
-        try:
-            yield
-        finally:
-            turns.release()
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -357,6 +314,63 @@ class Database:
         if self._loop_sessions is not None:
             self._loop_sessions.dispose()
         await self.engine.dispose()
+
+
+class _Gate:
+    """At most `size` holders at a time, let in in the order they came, each waiting no
+    longer than `timeout()` seconds and then refused with `refusal()`. Its semaphore is
+    the running loop's: asyncio's primitives belong to the loop that made them, and a
+    test's or a bench's next loop gets one of its own."""
+
+    def __init__(
+        self, size: int, timeout: Callable[[], float], refusal: Callable[[], Exception]
+    ) -> None:
+        self.size = size
+        self._timeout = timeout
+        self._refusal = refusal
+        self._semaphore: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+
+    @asynccontextmanager
+    async def entered(self) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        if self._semaphore is None or self._semaphore[0] is not loop:
+            self._semaphore = (loop, asyncio.Semaphore(self.size))
+        semaphore = self._semaphore[1]
+        try:
+            async with asyncio.timeout(self._timeout()):
+                await semaphore.acquire()
+        except TimeoutError as exc:
+            raise self._refusal() from exc
+        try:
+            yield
+        finally:
+            semaphore.release()
+
+
+def _database_locked() -> OperationalError:
+    """What SQLite itself answers a writer that waited past its busy timeout."""
+    return OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked"))
+
+
+def _entered(gate: _Gate | None) -> AbstractAsyncContextManager[None]:
+    return nullcontext() if gate is None else gate.entered()
+
+
+def _pool_turns(pool: Any) -> _Gate | None:
+    """PostgreSQL's sessions wait here for one of the pool's connections (create_engine's
+    fixed pool), first come first served. The pool itself hands a connection that comes
+    back to whoever asks for one first, and a waiter it had woken that finds the connection
+    taken goes to the back of the queue: 32 clients booking one resource, a tenth of the
+    bookings waited three to six times the median (docs/bench.md, twenty-second pass).
+    Bounded as the pool's own wait is, and refused with its error (an outage: 503)."""
+    if not isinstance(pool, QueuePool):
+        return None
+    size = pool.size()
+    return _Gate(
+        size,
+        pool.timeout,
+        lambda: PoolTimeout(f"no connection of the pool's {size} free in time"),
+    )
 
 
 def _checkpoints_of(engine: AsyncEngine, url: str) -> WalCheckpoints | None:
@@ -441,7 +455,7 @@ def _inserts_together(shape: tuple[tuple[Any, tuple[str, ...], int], ...]) -> An
     inserts = []
     for t, (table, keys, count) in enumerate(shape):
         values = [
-            {key: bindparam(f"t{t}r{r}_{key}", type_=table.c[key].type) for key in keys}
+            {key: bindparam(_together_name(t, r, key), type_=table.c[key].type) for key in keys}
             for r in range(count)
         ]
         inserts.append(sqlalchemy_insert(table).values(values if len(values) > 1 else values[0]))
@@ -453,11 +467,15 @@ def _inserts_together(shape: tuple[tuple[Any, tuple[str, ...], int], ...]) -> An
 
 def _together_values(groups: dict[Any, list[dict[str, Any]]]) -> dict[str, Any]:
     return {
-        f"t{t}r{r}_{key}": value
+        _together_name(t, r, key): value
         for t, rows in enumerate(groups.values())
         for r, values in enumerate(rows)
         for key, value in values.items()
     }
+
+
+def _together_name(table: int, row: int, column: str) -> str:
+    return f"t{table}r{row}_{column}"
 
 
 def _values_of(row: Any, table: Any) -> dict[str, Any]:

@@ -392,7 +392,7 @@ async def test_sessions_get_the_pools_connections_in_the_order_they_asked(
     The pool alone let a newcomer take a connection that had come back while an earlier
     waiter was being woken, and put that waiter at the back of the queue."""
     size = 2
-    rounds = 100
+    rounds = 300
     db = Database(postgres_database_url, pool_size=size, connect_timeout=3, command_timeout=5)
     tickets = iter(range(10_000))
     waiting: set[int] = set()

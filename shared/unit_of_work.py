@@ -23,7 +23,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -93,6 +94,23 @@ class UnitOfWork(Generic[S]):
     @property
     def recorded(self) -> tuple[Envelope, ...]:
         return tuple(self._events)
+
+    @asynccontextmanager
+    async def attempt(self) -> AsyncIterator[None]:
+        """A step that a rule may refuse after it has begun to write, inside a change that
+        goes on when it is refused: a `Refusal` raised in it takes back what the step wrote
+        and recorded (a savepoint) and propagates; what came before it stays. Without it,
+        the caller's next write would meet the step's half (a row the refusal was meant to
+        undo) in the same transaction."""
+        recorded = len(self._events)
+        savepoint = await self._session.begin_nested()
+        try:
+            yield
+        except Refusal:
+            await savepoint.rollback()
+            del self._events[recorded:]
+            raise
+        await savepoint.commit()
 
     async def flush(self) -> None:
         """Write what was recorded so far to the outbox (in this transaction) and the

@@ -237,7 +237,11 @@ async def place_booking_order(
         note=cmd.note,
     )
     try:
-        order = await _place(uow, draft, rules, booking_id=cmd.booking_id)
+        # The order's rows are written before the day's portions are taken (_place), so a
+        # full day is found after them: the attempt takes them back before the rejected
+        # order, with the same booking, is kept in their place.
+        async with uow.attempt():
+            order = await _place(uow, draft, rules, booking_id=cmd.booking_id)
     except OrderRefused as refusal:
         now = uow.now()
         order = _new_order(draft, None, now, Status.REJECTED, booking_id=cmd.booking_id)

@@ -16,7 +16,7 @@ from services.catering import usecases
 from services.catering.app import SPEC
 from services.catering.domain import OrderRefused, TransitionRefused
 from services.catering.handlers import handlers
-from services.catering.models import DayCapacity, Order
+from services.catering.models import DayCapacity, Order, OrderLineRow
 from services.catering.seed import seed_menu
 from services.catering.settings import CateringSettings
 from shared.errors import Conflict, NotAllowed
@@ -409,3 +409,23 @@ async def test_the_prep_list_counts_what_the_cafe_said_yes_to(units: UnitsOfWork
     assert [o.id for o in day.prep.pickups] == [first.id, second.id]
     assert [o.id for o in day.prep.awaiting_decision] == [waiting.id]
     assert (day.load.capacity, day.load.used) == (RULES.daily_capacity, 15)
+
+
+async def test_a_booking_request_for_a_full_day_is_kept_as_rejected_alone(
+    units: UnitsOfWork[Any],
+) -> None:
+    """The day's room is found short after the order's rows are written: the rejected
+    order takes their place, rather than meeting them (one order a booking) and failing."""
+    cmd = usecases.SetCapacity(DEFAULT_HUB, THURSDAY, 5)
+    await units.run(
+        lambda uow: usecases.set_capacity(uow, cmd, daily_capacity=RULES.daily_capacity)
+    )
+    await deliver(units, confirmed("full", "2026-06-04 11:00", ("kaffe-te", 12)))
+    async with units.db.read() as session:
+        (order,) = (await session.execute(select(Order))).scalars().all()
+    assert (order.status, order.booking_id) == ("rejected", "full")
+    async with units.db.read() as session:  # the refused order's lines went with it
+        assert (await session.execute(select(func.count(OrderLineRow.id)))).scalar_one() == 0
+    assert await used(units, THURSDAY) == 0  # nothing held
+    (event,) = await outbox(units)
+    assert event["type"] == "OrderRejected" and "full" in event["data"]["reason"]

@@ -92,6 +92,32 @@ async def test_a_refusal_rolls_back_the_change_and_its_events(units: UnitsOfWork
     assert await _counts(units) == (0, 0)
 
 
+async def test_a_refused_attempt_takes_back_only_its_own_writes_and_events(
+    units: UnitsOfWork[Store],
+) -> None:
+    async def add(uow: UnitOfWork[Store]) -> None:
+        await uow.store.add("before")
+        uow.record(_event("PC-1"))
+        with pytest.raises(Refused):
+            async with uow.attempt():
+                await uow.store.add("tried")
+                uow.record(_event("PC-2"))
+                raise Refused("full", nb="fullt")
+        await uow.store.add("tried")  # the refused row is gone: its name is free again
+        async with uow.attempt():  # an attempt that is not refused keeps its work
+            await uow.store.add("kept")
+            uow.record(_event("PC-3"))
+
+    await units.run(add)
+    async with units.db.sessions() as session:
+        names = set((await session.execute(select(things.c.name))).scalars())
+        query = select(tables.outbox.c.payload).order_by(tables.outbox.c.id)
+        payloads = (await session.execute(query)).scalars().all()
+    assert names == {"before", "tried", "kept"}
+    assert ["PC-1" in p for p in payloads] == [True, False]
+    assert ["PC-3" in p for p in payloads] == [False, True]
+
+
 async def test_a_unique_violation_is_a_conflict(units: UnitsOfWork[Store]) -> None:
     async def add(uow: UnitOfWork[Store]) -> None:
         await uow.store.add("same")

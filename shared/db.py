@@ -402,7 +402,9 @@ async def on_connection(
     return await connection.execute(statement, values)
 
 
-async def insert_new(session: AsyncSession, *rows: Any) -> None:
+async def insert_new(
+    session: AsyncSession, *rows: Any, then: tuple[Any, dict[str, Any]] | None = None
+) -> None:
     """INSERT new mapped objects now, as cached Core statements on the session's connection,
     instead of adding them to the session for the ORM's flush (whose work per object cost
     more than the write on a request's path). The objects stay as built, out of the
@@ -414,23 +416,35 @@ async def insert_new(session: AsyncSession, *rows: Any) -> None:
     statement, each table's INSERT but the last in a WITH, as long as there are few of them
     (`_TOGETHER_MOST`): each statement costs this process a round trip and 170-370 µs of
     CPU under load (docs/bench.md, twenty-second pass). On SQLite, where a statement costs
-    tens of µs and no round trip, and past that count, a statement a class."""
+    tens of µs and no round trip, and past that count, a statement a class.
+
+    `then` is a cached UPDATE or DELETE and its values, run after the inserts; on
+    PostgreSQL in the same statement, with every INSERT in its WITH. It sees the tables as
+    they were before the statement (the rows inserted with it are not there yet), so it
+    must not need them; its parameters must not be named like `_together_name`'s."""
     groups: dict[Any, list[dict[str, Any]]] = {}
     for row in rows:
         table = row.__table__
         groups.setdefault(table, []).append(_values_of(row, table))
     if (
-        len(groups) > 1
+        len(groups) + (then is not None) > 1
         and len(rows) <= _TOGETHER_MOST
         and session.get_bind().dialect.name == "postgresql"
         # A table's rows in one VALUES list: each with the same columns.
         and all(len({tuple(v) for v in values}) == 1 for values in groups.values())
     ):
         shape = tuple((table, tuple(values[0]), len(values)) for table, values in groups.items())
-        await on_connection(session, _inserts_together(shape), _together_values(groups))
+        named = _together_values(groups)
+        if then is None:
+            await on_connection(session, _inserts_together(shape), named)
+        else:
+            statement, own = then
+            await on_connection(session, _inserts_together(shape, statement), named | own)
         return
     for table, values in groups.items():
         await insert_values(session, table, values)
+    if then is not None:
+        await on_connection(session, *then)
 
 
 # Rows that go in one statement at most: each count of rows a table is a statement text of
@@ -446,12 +460,13 @@ async def insert_values(session: AsyncSession, table: Any, values: list[dict[str
 
 
 @functools.lru_cache(maxsize=64)
-def _inserts_together(shape: tuple[tuple[Any, tuple[str, ...], int], ...]) -> Any:
+def _inserts_together(shape: tuple[tuple[Any, tuple[str, ...], int], ...], then: Any = None) -> Any:
     """One INSERT of the rows of several tables: for each table, in order, its rows'
-    columns and how many rows; every table's INSERT but the last in a WITH. Built once a
-    shape; the values are bound at execution (`_together_values` names them), each through
-    its column's type. PostgreSQL runs the WITH's INSERTs in the same statement, and checks
-    the constraints (a reference to a row inserted in the WITH included) at its end."""
+    columns and how many rows; every table's INSERT but the last in a WITH, or every one
+    when `then` (a statement) follows them. Built once a shape; the values are bound at
+    execution (`_together_values` names them), each through its column's type. PostgreSQL
+    runs the WITH's INSERTs in the same statement, and checks the constraints (a reference
+    to a row inserted in the WITH included) at its end."""
     inserts = []
     for t, (table, keys, count) in enumerate(shape):
         values = [
@@ -459,10 +474,11 @@ def _inserts_together(shape: tuple[tuple[Any, tuple[str, ...], int], ...]) -> An
             for r in range(count)
         ]
         inserts.append(sqlalchemy_insert(table).values(values if len(values) > 1 else values[0]))
-    *first, last = inserts
-    for t, statement in enumerate(first):
-        last = last.add_cte(statement.cte(f"inserted_{t}"))
-    return last
+    if then is None:
+        *inserts, then = inserts
+    for t, statement in enumerate(inserts):
+        then = then.add_cte(statement.cte(f"inserted_{t}"))
+    return then
 
 
 def _together_values(groups: dict[Any, list[dict[str, Any]]]) -> dict[str, Any]:

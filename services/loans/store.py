@@ -192,11 +192,12 @@ class Store:
         self.session.add(row)
 
     async def lend(self, loan: Loan, item: Item) -> None:
-        """Writes the new loan and puts it on the item's row, now: two Core statements,
-        not the ORM's flush of both, which cost more than the writes. The item's other
-        changes, if any, go with the transaction's flush."""
-        await insert_new(self.session, loan)
-        await on_connection(self.session, _LEND_ITEM, {"item_id": item.id, "loan_id": loan.id})
+        """Writes the new loan and puts it on the item's row, now: Core statements (one on
+        PostgreSQL, shared.db.insert_new), not the ORM's flush of both, which cost more
+        than the writes. The item's other changes, if any, go with the transaction's
+        flush."""
+        lent = {"item_id": item.id, "loan_id": loan.id}
+        await insert_new(self.session, loan, then=(_LEND_ITEM, lent))
         set_committed_value(item, "current_loan_id", loan.id)
 
     # --- policies ---------------------------------------------------------------------

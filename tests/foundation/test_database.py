@@ -23,6 +23,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    bindparam,
     event,
     func,
     insert,
@@ -155,6 +156,44 @@ async def test_new_rows_of_several_tables_go_in_one_statement_on_postgres(
             numbers = (await session.execute(select(_Child.n, _Child.parent_id))).all()
         assert (stored.id, stored.made_at, stored.note) == ("p1", made.astimezone(UTC), "ny")
         assert sorted(numbers) == [(1, "p1"), (2, "p1")]
+    finally:
+        await db.dispose()
+
+
+_RENAME = (
+    update(_Parent.__table__)
+    .where(_Parent.__table__.c.id == bindparam("parent"))
+    .values(note=bindparam("note"))
+)
+
+
+async def test_new_rows_and_the_update_after_them_go_in_one_statement_on_postgres(
+    database_url: str,
+) -> None:
+    """A new row and an update of another table's row (a loan and its item): one statement
+    on PostgreSQL, two on SQLite; both land, and a refused insert takes the update with it."""
+    db = await _database(database_url)
+    sent: list[str] = []
+    for engine in db.engines:
+        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    made = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    try:
+        async with db.transaction() as session:
+            await insert_new(session, _Parent(id="p1", made_at=made))
+        async with db.transaction() as session:
+            sent.clear()
+            child = _Child(parent_id="p1", n=1)
+            await insert_new(session, child, then=(_RENAME, {"parent": "p1", "note": "lånt"}))
+            writes = [s for s in sent if s.startswith(("INSERT", "WITH", "UPDATE"))]
+        assert len(writes) == (1 if db.dialect == "postgresql" else 2)
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as session:
+                refused = _Child(parent_id="p1", n=0)  # the CHECK
+                await insert_new(session, refused, then=(_RENAME, {"parent": "p1", "note": "x"}))
+        async with db.read() as session:
+            note = (await session.execute(select(_Parent.note))).scalar_one()
+            numbers = (await session.execute(select(_Child.n))).scalars().all()
+        assert (note, numbers) == ("lånt", [1])
     finally:
         await db.dispose()
 

@@ -83,6 +83,14 @@ async def _database(url: str) -> Database:
     return db
 
 
+def _sent_statements(db: Database) -> list[str]:
+    """The SQL texts `db`'s engines send from now on, in order."""
+    sent: list[str] = []
+    for engine in db.engines:
+        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    return sent
+
+
 async def test_aware_times_round_trip_in_utc_across_dst(database_url: str) -> None:
     db = await _database(database_url)
     try:
@@ -138,9 +146,7 @@ async def test_new_rows_of_several_tables_go_in_one_statement_on_postgres(
     three), a statement a table on SQLite; stored alike, defaults on the rows and on the
     objects, and a reference to the row inserted in the same statement holds."""
     db = await _database(database_url)
-    sent: list[str] = []
-    for engine in db.engines:
-        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    sent = _sent_statements(db)
     made = datetime(2026, 12, 7, 12, 0, tzinfo=OSLO)
     try:
         parent = _Parent(id="p1", made_at=made)
@@ -173,9 +179,7 @@ async def test_new_rows_and_the_update_after_them_go_in_one_statement_on_postgre
     """A new row and an update of another table's row (a loan and its item): one statement
     on PostgreSQL, two on SQLite; both land, and a refused insert takes the update with it."""
     db = await _database(database_url)
-    sent: list[str] = []
-    for engine in db.engines:
-        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+    sent = _sent_statements(db)
     made = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     try:
         async with db.transaction() as session:

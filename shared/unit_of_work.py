@@ -31,7 +31,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import Database
+from shared.db import Database, kept_at_flush
 from shared.db_errors import is_outage, is_retryable, storage_fault
 from shared.errors import Busy, Conflict, Refusal, Unavailable
 from shared.events import Envelope, EventData, new_event
@@ -99,16 +99,19 @@ class UnitOfWork(Generic[S]):
     async def attempt(self) -> AsyncIterator[None]:
         """A step that a rule may refuse after it has begun to write, inside a change that
         goes on when it is refused: a `Refusal` raised in it takes back what the step wrote
-        and recorded (a savepoint) and propagates; what came before it stays. Without it,
-        the caller's next write would meet the step's half (a row the refusal was meant to
-        undo) in the same transaction."""
+        (a savepoint), kept for the flush and recorded, and propagates; what came before it
+        stays. Without it, the caller's next write would meet the step's half (a row the
+        refusal was meant to undo) in the same transaction."""
         recorded = len(self._events)
+        kept = kept_at_flush(self._session)
+        written = len(kept)
         savepoint = await self._session.begin_nested()
         try:
             yield
         except Refusal:
             await savepoint.rollback()
             del self._events[recorded:]
+            del kept[written:]
             raise
         await savepoint.commit()
 

@@ -48,7 +48,7 @@ from services.booking.models import (
 from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar
 from shared.calendar import Closure as CalendarClosure
-from shared.db import advisory_xact_lock, insert_for, insert_new, on_connection
+from shared.db import advisory_xact_lock, insert_at_flush, insert_for, on_connection
 from shared.errors import Conflict, Refusal
 from shared.messaging.redact import Person
 
@@ -348,12 +348,13 @@ class Store:
         ]
 
     async def add_booking(self, booking: Booking, actor: str) -> None:
-        """A new booking with its first history row. Written at once, so that the
-        database's overlap guard answers inside the use case; as Core statements
-        (shared.db.insert_new, one on PostgreSQL): neither is changed again in the
-        transaction that makes it, and the ORM's flush of the history row cost more than
-        the booking's own insert."""
-        await insert_new(self.session, booking, _history_of(booking, actor, booking.created_at))
+        """A new booking with its first history row, written with the unit of work's flush
+        as Core statements (shared.db.insert_at_flush: on PostgreSQL one statement with the
+        booking's event): neither is read or changed again in the transaction that makes
+        it, and the ORM's flush of the history row cost more than the booking's own insert.
+        The database's overlap guard answers at the flush, read as the same 409."""
+        history = _history_of(booking, actor, booking.created_at)
+        insert_at_flush(self.session, booking, history)
 
     async def insert_bookings(
         self, bookings: Sequence[Booking], *, actor: str, at: datetime, note: str

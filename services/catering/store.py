@@ -27,7 +27,7 @@ from services.catering.models import (
     OrderChangeRequest,
 )
 from shared.anonymise import ANONYMISED
-from shared.db import insert_for, insert_new
+from shared.db import insert_at_flush, insert_for
 from shared.errors import Conflict, Refusal
 from shared.messaging.redact import Person
 
@@ -113,12 +113,13 @@ class Store:
         return list((await self.session.execute(query)).scalars())
 
     async def add_order(self, order: Order) -> None:
-        """The new order and its lines, written now as Core statements (shared.db.insert_new;
-        a small order's in one on PostgreSQL): the order is not changed again in the
-        transaction that places it."""
+        """The new order and its lines, written with the unit of work's flush as Core
+        statements (shared.db.insert_at_flush: a small order's in one on PostgreSQL, with
+        its event): the order is not read or changed again in the transaction that places
+        it."""
         for line in order.lines:
             line.order_id = order.id
-        await insert_new(self.session, order, *order.lines)
+        insert_at_flush(self.session, order, *order.lines)
 
     async def orders_per_day(
         self, hub: str, first: date, last: date

@@ -174,8 +174,8 @@ async def _place(
     ]
     await uow.store.add_order(order)
     # The day's portions last: from the moment they are taken, every order for that day
-    # waits for this transaction (PostgreSQL holds the day's row until it commits), so the
-    # order's own rows are written before, and a refusal rolls them back.
+    # waits for this transaction (PostgreSQL holds the day's row until it commits). After
+    # them, only the flush: the order's rows with its event, one statement on PostgreSQL.
     await _reserve(uow, cmd.hub, timing.pickup_day, needed, calendar, rules.daily_capacity)
     return order
 
@@ -237,9 +237,9 @@ async def place_booking_order(
         note=cmd.note,
     )
     try:
-        # The order's rows are written before the day's portions are taken (_place), so a
-        # full day is found after them: the attempt takes them back before the rejected
-        # order, with the same booking, is kept in their place.
+        # A full day is found after the order's rows are made (_place): the attempt takes
+        # them back before the rejected order, with the same booking, is kept in their
+        # place.
         async with uow.attempt():
             order = await _place(uow, draft, rules, booking_id=cmd.booking_id)
     except OrderRefused as refusal:

@@ -47,7 +47,7 @@ from services.loans.models import (
 )
 from shared.anonymise import ANONYMISED
 from shared.calendar import Calendar, Closure
-from shared.db import insert_for, insert_new, on_connection, try_advisory_xact_lock
+from shared.db import insert_at_flush, insert_for, on_connection, try_advisory_xact_lock
 from shared.errors import Conflict, Refusal
 from shared.events import Contact
 from shared.messaging.redact import Person
@@ -192,12 +192,13 @@ class Store:
         self.session.add(row)
 
     async def lend(self, loan: Loan, item: Item) -> None:
-        """Writes the new loan and puts it on the item's row, now: Core statements (one on
-        PostgreSQL, shared.db.insert_new), not the ORM's flush of both, which cost more
-        than the writes. The item's other changes, if any, go with the transaction's
-        flush."""
+        """Writes the new loan and puts it on the item's row with the unit of work's flush:
+        Core statements (shared.db.insert_at_flush: on PostgreSQL one, with the loan's
+        event), not the ORM's flush of both, which cost more than the writes. Nothing in
+        the check-out reads either after this; the item is locked since it was chosen, and
+        the unique active-loan index answers at the flush (store.refusal_of)."""
         lent = {"item_id": item.id, "loan_id": loan.id}
-        await insert_new(self.session, loan, then=(_LEND_ITEM, lent))
+        insert_at_flush(self.session, loan, then=(_LEND_ITEM, lent))
         set_committed_value(item, "current_loan_id", loan.id)
 
     # --- policies ---------------------------------------------------------------------

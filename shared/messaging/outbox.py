@@ -35,7 +35,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.calendar import utcnow
-from shared.db import Database, on_connection, try_advisory_xact_lock
+from shared.db import (
+    Database,
+    insert_kept,
+    kept_at_flush,
+    on_connection,
+    try_advisory_xact_lock,
+)
 from shared.events import CATALOG, CONSUMERS, WIRE_FIELD, Envelope, EventData, new_event
 from shared.messaging.redis import StreamNames, ensure_consumer_groups, reset_connections
 from shared.messaging.retention import trim_stream
@@ -87,11 +93,29 @@ async def emit(
 async def emit_envelopes(
     session: AsyncSession, tables: MessagingTables, envelopes: list[Envelope]
 ) -> None:
+    """Write the events to the outbox, after the rows the transaction kept for its flush
+    (shared.db.insert_at_flush): on PostgreSQL in one statement with them when they fit."""
     if not envelopes:
+        await insert_kept(session)
         return
     rows = [(e.id, _stream_of(e), e.type, e.to_json()) for e in envelopes]
-    await _inserts(tables.outbox).execute(session, rows, created_at=utcnow())
+    created_at = utcnow()
+    if not kept_at_flush(session) or not await insert_kept(
+        session, (tables.outbox, [_outbox_values(row, created_at) for row in rows])
+    ):
+        await _inserts(tables.outbox).execute(session, rows, created_at=created_at)
     session.info[_PENDING_KEY] = True
+
+
+def _outbox_values(row: tuple[str, str, str, str], created_at: datetime) -> dict[str, Any]:
+    event_id, stream, type_, payload = row
+    return {
+        "event_id": event_id,
+        "stream": stream,
+        "type": type_,
+        "payload": payload,
+        "created_at": created_at,
+    }
 
 
 @functools.cache

@@ -8,12 +8,24 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase
 
 from shared.calendar import utcnow
-from shared.db import Database
+from shared.db import Database, insert_at_flush
 from shared.errors import Busy, Conflict, Refused, Unavailable
 from shared.events import ItemOutOfService
 from shared.messaging.tables import add_messaging_tables
@@ -29,12 +41,23 @@ things = Table(
 )
 
 
+class _Base(DeclarativeBase):
+    metadata = metadata
+
+
+class Thing(_Base):
+    __table__ = things
+
+
 class Store:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def add(self, name: str) -> None:
         await self.session.execute(insert(things).values(name=name))
+
+    def keep(self, name: str) -> None:
+        insert_at_flush(self.session, Thing(name=name))
 
     async def count(self) -> int:
         return int(
@@ -101,6 +124,7 @@ async def test_a_refused_attempt_takes_back_only_its_own_writes_and_events(
         with pytest.raises(Refused):
             async with uow.attempt():
                 await uow.store.add("tried")
+                uow.store.keep("kept while tried")
                 uow.record(_event("PC-2"))
                 raise Refused("full", nb="fullt")
         await uow.store.add("tried")  # the refused row is gone: its name is free again
@@ -116,6 +140,31 @@ async def test_a_refused_attempt_takes_back_only_its_own_writes_and_events(
     assert names == {"before", "tried", "kept"}
     assert ["PC-1" in p for p in payloads] == [True, False]
     assert ["PC-3" in p for p in payloads] == [False, True]
+
+
+async def test_rows_kept_for_the_flush_go_with_the_events_in_one_statement_on_postgres(
+    units: UnitsOfWork[Store],
+) -> None:
+    """A new row kept for the flush is not in the database before it, and goes with the
+    events: one statement on PostgreSQL, one a table on SQLite. A constraint that refuses
+    it at the flush is read as a refusal of the unit of work, and nothing of it lands."""
+    sent: list[str] = []
+    for engine in units.db.engines:
+        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
+
+    async def keep(uow: UnitOfWork[Store]) -> None:
+        before = await uow.store.count()
+        uow.store.keep("a")
+        assert await uow.store.count() == before  # not written yet
+        uow.record(_event("PC-1"))
+
+    await units.run(keep)
+    writes = [statement for statement in sent if statement.startswith(("INSERT", "WITH"))]
+    assert len(writes) == (1 if units.db.dialect == "postgresql" else 2)
+    assert await _counts(units) == (1, 1)
+    with pytest.raises(Conflict):
+        await units.run(keep)  # "a" again: the unique name refuses it at the flush
+    assert await _counts(units) == (1, 1)
 
 
 async def test_a_unique_violation_is_a_conflict(units: UnitsOfWork[Store]) -> None:

@@ -229,6 +229,14 @@ class Database:
         class _Session(Session):
             pass
 
+        @event.listens_for(_Session, "before_commit")
+        def _nothing_kept(session: Session) -> None:
+            # Rows kept for a unit of work's flush that no flush sent would be lost
+            # silently with this commit: refuse it loudly instead. A savepoint's commit
+            # (UnitOfWork.attempt) comes before the flush, and is not the end.
+            if session.info.get(_AT_FLUSH) and not session.in_nested_transaction():
+                raise RuntimeError("rows kept for the flush (insert_at_flush) were never sent")
+
         @event.listens_for(_Session, "after_commit")
         def _committed(session: Session) -> None:
             if self.checkpoints is not None:
@@ -464,7 +472,7 @@ async def insert_kept(
         table, values = last
         with_last = {**groups, table: [*groups.get(table, []), *values]}
         if _together(session, with_last, thens):
-            await _insert_groups(session, with_last, thens)
+            await _insert_together(session, with_last, thens)
             return True
     await _insert_groups(session, groups, thens)
     return False
@@ -505,18 +513,27 @@ async def _insert_groups(
     thens: list[tuple[Any, dict[str, Any]]],
 ) -> None:
     if _together(session, groups, thens):
-        shape = tuple((table, tuple(values[0]), len(values)) for table, values in groups.items())
-        named = _together_values(groups)
-        if not thens:
-            await on_connection(session, _inserts_together(shape), named)
-        else:
-            ((statement, own),) = thens
-            await on_connection(session, _inserts_together(shape, statement), named | own)
+        await _insert_together(session, groups, thens)
         return
     for table, values in groups.items():
         await insert_values(session, table, values)
     for then in thens:
         await on_connection(session, *then)
+
+
+async def _insert_together(
+    session: AsyncSession,
+    groups: dict[Any, list[dict[str, Any]]],
+    thens: list[tuple[Any, dict[str, Any]]],
+) -> None:
+    """The rows, and the one statement after them if any, as one statement (`_together`)."""
+    shape = tuple((table, tuple(values[0]), len(values)) for table, values in groups.items())
+    named = _together_values(groups)
+    if not thens:
+        await on_connection(session, _inserts_together(shape), named)
+        return
+    ((statement, own),) = thens
+    await on_connection(session, _inserts_together(shape, statement), named | own)
 
 
 # Rows that go in one statement at most: each count of rows a table is a statement text of

@@ -42,6 +42,7 @@ from shared.db import POOL_SIZE, TYPE_ANNOTATION_MAP, Database, UTCDateTime, ins
 from shared.db_errors import is_outage
 from shared.settings import SERVICES
 from tests.support.apps import running_service
+from tests.support.databases import seeing_statements
 from tests.support.waiting import wait_for
 
 OSLO = ZoneInfo("Europe/Oslo")
@@ -81,14 +82,6 @@ async def _database(url: str) -> Database:
         await conn.run_sync(metadata.create_all)
         await conn.run_sync(_Base.metadata.create_all)
     return db
-
-
-def _sent_statements(db: Database) -> list[str]:
-    """The SQL texts `db`'s engines send from now on, in order."""
-    sent: list[str] = []
-    for engine in db.engines:
-        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
-    return sent
 
 
 async def test_aware_times_round_trip_in_utc_across_dst(database_url: str) -> None:
@@ -146,14 +139,14 @@ async def test_new_rows_of_several_tables_go_in_one_statement_on_postgres(
     three), a statement a table on SQLite; stored alike, defaults on the rows and on the
     objects, and a reference to the row inserted in the same statement holds."""
     db = await _database(database_url)
-    sent = _sent_statements(db)
+    sent: list[str] = []
     made = datetime(2026, 12, 7, 12, 0, tzinfo=OSLO)
     try:
         parent = _Parent(id="p1", made_at=made)
         children = [_Child(parent_id="p1", n=1), _Child(parent_id="p1", n=2)]
         async with db.transaction() as session:
-            sent.clear()
-            await insert_new(session, parent, *children)
+            with seeing_statements(db, lambda *args: sent.append(args[2])):
+                await insert_new(session, parent, *children)
             inserts = [statement for statement in sent if statement.startswith(("INSERT", "WITH"))]
         assert len(inserts) == (1 if db.dialect == "postgresql" else 2)
         assert parent.note == "ny"
@@ -179,15 +172,16 @@ async def test_new_rows_and_the_update_after_them_go_in_one_statement_on_postgre
     """A new row and an update of another table's row (a loan and its item): one statement
     on PostgreSQL, two on SQLite; both land, and a refused insert takes the update with it."""
     db = await _database(database_url)
-    sent = _sent_statements(db)
+    sent: list[str] = []
     made = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
     try:
         async with db.transaction() as session:
             await insert_new(session, _Parent(id="p1", made_at=made))
         async with db.transaction() as session:
-            sent.clear()
             child = _Child(parent_id="p1", n=1)
-            await insert_new(session, child, then=(_RENAME, {"parent": "p1", "note": "lånt"}))
+            lent = (_RENAME, {"parent": "p1", "note": "lånt"})
+            with seeing_statements(db, lambda *args: sent.append(args[2])):
+                await insert_new(session, child, then=lent)
             writes = [s for s in sent if s.startswith(("INSERT", "WITH", "UPDATE"))]
         assert len(writes) == (1 if db.dialect == "postgresql" else 2)
         with pytest.raises(IntegrityError):

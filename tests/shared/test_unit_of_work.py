@@ -14,7 +14,6 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
-    event,
     func,
     insert,
     select,
@@ -30,6 +29,7 @@ from shared.errors import Busy, Conflict, Refused, Unavailable
 from shared.events import ItemOutOfService
 from shared.messaging.tables import add_messaging_tables
 from shared.unit_of_work import UnitOfWork, UnitsOfWork
+from tests.support.databases import seeing_statements
 
 metadata = MetaData()
 tables = add_messaging_tables(metadata)
@@ -149,8 +149,6 @@ async def test_rows_kept_for_the_flush_go_with_the_events_in_one_statement_on_po
     events: one statement on PostgreSQL, one a table on SQLite. A constraint that refuses
     it at the flush is read as a refusal of the unit of work, and nothing of it lands."""
     sent: list[str] = []
-    for engine in units.db.engines:
-        event.listen(engine, "before_cursor_execute", lambda *args: sent.append(args[2]))
 
     async def keep(uow: UnitOfWork[Store]) -> None:
         before = await uow.store.count()
@@ -158,13 +156,26 @@ async def test_rows_kept_for_the_flush_go_with_the_events_in_one_statement_on_po
         assert await uow.store.count() == before  # not written yet
         uow.record(_event("PC-1"))
 
-    await units.run(keep)
+    with seeing_statements(units.db, lambda *args: sent.append(args[2])):
+        await units.run(keep)
     writes = [statement for statement in sent if statement.startswith(("INSERT", "WITH"))]
     assert len(writes) == (1 if units.db.dialect == "postgresql" else 2)
     assert await _counts(units) == (1, 1)
     with pytest.raises(Conflict):
         await units.run(keep)  # "a" again: the unique name refuses it at the flush
     assert await _counts(units) == (1, 1)
+
+
+async def test_rows_kept_for_a_flush_that_never_comes_refuse_the_commit(
+    units: UnitsOfWork[Store],
+) -> None:
+    """A transaction outside a unit of work keeps a row for a flush that never comes: its
+    commit is refused loudly, not committed without the row."""
+    with pytest.raises(RuntimeError, match="never sent"):
+        async with units.db.transaction() as session:
+            await Store(session).add("beside")
+            Store(session).keep("lost")
+    assert await _counts(units) == (0, 0)
 
 
 async def test_a_unique_violation_is_a_conflict(units: UnitsOfWork[Store]) -> None:

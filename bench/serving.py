@@ -28,6 +28,7 @@ import uvicorn
 
 from bench.turns import Side
 from shared.service import ServiceSpec, create_app
+from shared.service.serving import server_config
 from shared.settings import Settings
 from tests.support.servers import free_port
 from tests.support.waiting import wait_for
@@ -44,9 +45,8 @@ async def served(
     """The service's app under uvicorn, lifespan running; yields its base URL and the app."""
     app = create_app(spec, settings, clock=clock)
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    )
+    # The services' own settings (keep-alive included); graceful 5 s as `serve` gives them.
+    server = uvicorn.Server(server_config(app, graceful_seconds=5, host="127.0.0.1", port=port))
     task = asyncio.create_task(server.serve())
     await wait_for(lambda: server.started, timeout=30, message="bench server started")
     try:

@@ -16,6 +16,8 @@ from collections.abc import Iterator
 import uvicorn
 from starlette.types import ASGIApp
 
+from shared.service.serving import server_config
+
 logger = logging.getLogger(__name__)
 
 _POLL_INTERVAL = 0.005
@@ -82,15 +84,9 @@ class HttpServer:
             return
         sock = bind_socket(self.host, self._port)
         self._port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self._app,
-            lifespan="off",
-            # Access logs would carry query strings (Sveve sends phone numbers and
-            # passwords as query parameters): personal data stays out of logs.
-            access_log=False,
-            log_config=None,
-            timeout_graceful_shutdown=2,
-        )
+        # No access log (server_config): Sveve sends phone numbers and passwords as query
+        # parameters.
+        config = server_config(self._app, graceful_seconds=2, lifespan="off")
         server = _EmbeddedUvicorn(config)
         task = asyncio.create_task(server.serve(sockets=[sock]), name=f"http:{self._port}")
         loop = asyncio.get_running_loop()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import logging
 
-import uvicorn
-
 from services.web.app import create_app
 from services.web.settings import WebSettings
 from shared.observability import configure_logging
+from shared.service.serving import serve
 
 
 def main() -> None:
@@ -16,15 +15,8 @@ def main() -> None:
     configure_logging(settings.log_level, settings.log_format, "web")
     # httpx logs every request's URL at INFO: noise, twice per page.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        # Open live-update streams must not hold a stop for long.
-        timeout_graceful_shutdown=3,
-    )
+    # Open live-update streams must not hold a stop for long.
+    serve(create_app(settings), settings.host, settings.port, graceful_seconds=3)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ and its timers on one event loop. Each service's app.py is its composition root 
 - admin.py: ops endpoints for the admin role (outbox republish)
 - problems.py: refusals and errors as RFC 9457 problem details
 - cli.py: `python -m services.<name> [serve|migrate]`
+- serving.py: uvicorn's settings every server of the hub shares (keep-alive, no access log)
 """
 
 from shared.service.cli import run

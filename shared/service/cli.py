@@ -6,12 +6,11 @@ import asyncio
 import logging
 import sys
 
-import uvicorn
-
 from shared.db import Database
 from shared.observability import configure_logging
 from shared.service.lifecycle import create_app, upgrade_when_reachable
 from shared.service.runtime import ServiceSpec
+from shared.service.serving import serve
 from shared.settings import load_settings
 
 log = logging.getLogger("knutepunkt.service")
@@ -34,11 +33,4 @@ def run(spec: ServiceSpec) -> None:
         return
     if command != "serve":
         raise SystemExit(f"usage: python -m services.{spec.name} [serve|migrate]")
-    uvicorn.run(
-        create_app(spec, settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
+    serve(create_app(spec, settings), settings.host, settings.port, graceful_seconds=5)

@@ -31,6 +31,7 @@ from redis.asyncio import Redis
 from rich.console import Console
 from rich.text import Text
 
+from knutepunkt import hub_file
 from knutepunkt.supervisor import ChildExited, LineHandler, StopRequested, Supervisor
 from shared import ratelimit
 from shared.action_links import ActionLinks
@@ -248,6 +249,13 @@ def print_summary(
     where = f"embedded, pid {pids['redis']}" if "redis" in pids else "given"
     console.print(Text.assemble(("  redis    ", COLOURS["redis"]), f"{redis_url}   ({where})"))
     console.print(Text.assemble(("  data     ", "bold"), str(plan.var_dir)))
+    console.print(
+        Text.assemble(
+            ("  ops      ", "bold"),
+            "knutepunkt status, demo, tail… in another terminal find this hub through "
+            f"{plan.var_dir / hub_file.FILE_NAME}",
+        )
+    )
     if plan.clock_at is not None:
         started = plan.clock_at.astimezone(OSLO).strftime("%Y-%m-%d %H:%M")
         console.print(
@@ -375,6 +383,16 @@ def service_env(
     return env
 
 
+def ops_env(plan: Plan, redis_url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What the ops commands need to find this hub (knutepunkt/hub_file.py)."""
+    return {
+        "REDIS_URL": redis_url,
+        "STREAM_PREFIX": environ.get("STREAM_PREFIX", ""),
+        **{f"{name.upper()}_URL": f"http://127.0.0.1:{plan.ports[name]}" for name in SERVICES},
+        "STAFF_TOKENS": plan.staff_tokens,
+    }
+
+
 def manage_link_secret(var_dir: Path) -> str:
     """The secret of the manage links in bookers' messages (shared/manage_links.py): kept
     in the data folder, so that a link sent before a restart still opens its booking."""
@@ -469,6 +487,7 @@ async def run_hub(plan: Plan, console: Console) -> int:
         )
         ready = {**plan.ports, "web": plan.web_port}
         await supervisor.guard(wait_ready(ready, READY_TIMEOUT), stop)
+        hub_file.write(plan.var_dir, ops_env(plan, redis_url, os.environ), os.getpid())
         print_summary(console, plan, supervisor, redis_url, sinks)
         await supervisor.guard(loop.create_future(), stop)  # until a stop or an exit
     except StopRequested:
@@ -486,6 +505,7 @@ async def run_hub(plan: Plan, console: Console) -> int:
     except LaunchError as exc:
         console.print(Text(f"Cannot start the hub: {exc}", style="bold red"))
     finally:
+        hub_file.remove(plan.var_dir, os.getpid())
         await supervisor.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
@@ -508,8 +528,12 @@ def register(app: typer.Typer) -> None:
             ),
         ] = None,
         var_dir: Annotated[
-            Path, typer.Option(help="Where the SQLite files, Redis and the sinks keep data.")
-        ] = Path("var"),
+            Path,
+            typer.Option(
+                envvar=hub_file.VAR_DIR_VARIABLE,
+                help="Where the SQLite files, Redis and the sinks keep data.",
+            ),
+        ] = hub_file.DEFAULT_VAR_DIR,
         redis_url: Annotated[
             str | None,
             typer.Option(envvar="REDIS_URL", help="Use this Redis instead of an embedded one."),

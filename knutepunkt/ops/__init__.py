@@ -2,7 +2,9 @@
 republish, a person's export and erasure, demo, docs).
 
 Everything here works against any hub, embedded or compose: Redis and the services are
-found through the environment (REDIS_URL, STREAM_PREFIX, BOOKING_URL…, STAFF_TOKENS)."""
+found through the environment (REDIS_URL, STREAM_PREFIX, BOOKING_URL…, STAFF_TOKENS), and
+what it does not say, from the file of a hub `knutepunkt up` runs on this machine
+(knutepunkt/hub_file.py)."""
 
 from __future__ import annotations
 

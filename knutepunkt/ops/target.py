@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from knutepunkt import hub_file
 from shared.messaging.redis import StreamNames
 from shared.settings import DEFAULT_PORTS, SERVICES, parse_staff_tokens
 
@@ -44,7 +45,11 @@ class Target:
 
 
 def from_env(environ: Mapping[str, str] | None = None) -> Target:
-    env = os.environ if environ is None else environ
+    """The hub the environment names; without an environment given, what it does not say
+    is taken from a hub running on this machine (`knutepunkt up`'s file, hub_file.py)."""
+    env = environ
+    if env is None:
+        env = {**hub_file.read(hub_file.var_dir_of(os.environ)), **os.environ}
     urls = {}
     for name in SERVICES:
         url = env.get(f"{name.upper()}_URL")

@@ -14,6 +14,7 @@ import httpx
 import pytest
 import redis
 
+from knutepunkt import hub_file
 from shared.settings import SERVICES, parse_staff_tokens
 from tests.foundation.hub_process import (
     PROC,
@@ -105,10 +106,16 @@ def test_hub_comes_up_and_sigterm_stops_every_child(hub: tuple[Hub, set[Proc]]) 
         embedded.close()
     assert (process.var_dir / "redis").is_dir()
     assert all((process.var_dir / f"{name}.db").is_file() for name in SERVICES)
+    # Where the ops commands in another terminal find it, while it runs.
+    found = hub_file.read(process.var_dir)
+    assert found["REDIS_URL"] == summary.redis_url
+    assert found["STAFF_TOKENS"] == summary.staff_tokens
+    assert {n: found[f"{n.upper()}_URL"] for n in SERVICES} == summary.service_urls
 
     assert process.proc
     process.proc.send_signal(signal.SIGTERM)
     assert process.wait_exit() == 0, process.output[-3000:]
+    assert not (process.var_dir / hub_file.FILE_NAME).exists()
     # Each stopped by the launcher, on SIGTERM (uvicorn re-raises it once it has shut down
     # cleanly), not killed by the kernel after the launcher had gone.
     assert set(_exit_codes(process).values()) <= {"0", "SIGTERM"}, process.output[-3000:]
@@ -128,6 +135,7 @@ def test_a_child_that_dies_is_reported_and_brings_the_hub_down(
 
     assert process.wait_exit() != 0
     assert f"notify (pid {victim}) exited unexpectedly, killed by SIGKILL" in process.output
+    assert not (process.var_dir / hub_file.FILE_NAME).exists()
     codes = _exit_codes(process)
     assert codes.pop("notify") == "SIGKILL"
     assert set(codes.values()) <= {"0", "SIGTERM"}, process.output[-3000:]

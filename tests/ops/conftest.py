@@ -34,8 +34,10 @@ class RunningHub:
     summary: Summary
     env: dict[str, str]
     redis: redis.Redis
+    var_dir: Path
 
-    def run(self, *args: str, **env: str) -> Result:
+    def run(self, *args: str, **env: str | None) -> Result:
+        """The command in this process; an env value of None unsets that name."""
         app = typer.Typer()
 
         @app.callback()
@@ -84,9 +86,11 @@ def running_hub(tmp_path_factory: pytest.TempPathFactory, *args: str) -> Iterato
             "STREAM_PREFIX": "",
             "STAFF_TOKENS": summary.staff_tokens,
             **{f"{name.upper()}_URL": summary.service_urls[name] for name in SERVICES},
+            # This hub's file, not that of a hub someone runs from the checkout (./var).
+            "KNUTEPUNKT_VAR_DIR": str(var_dir),
         }
         client = redis.Redis.from_url(summary.redis_url)
-        yield RunningHub(process, summary, env, client)
+        yield RunningHub(process, summary, env, client, var_dir)
     finally:
         if client is not None:
             client.close()

@@ -147,6 +147,33 @@ def test_status_without_redis_is_a_connection_error(hub: RunningHub) -> None:
     assert "cannot reach Redis" in result.output
 
 
+def test_a_command_in_another_terminal_finds_the_running_hub_through_its_file(
+    hub: RunningHub,
+) -> None:
+    """`knutepunkt up` in one terminal, `knutepunkt …` in another with nothing set: the
+    launcher's file says where its Redis is (on a free port), where the services are, and
+    the staff tokens it made."""
+    unset: dict[str, str | None] = dict.fromkeys(
+        ("REDIS_URL", "STREAM_PREFIX", "STAFF_TOKENS", *(f"{n.upper()}_URL" for n in SERVICES))
+    )
+    path = hub.var_dir / "hub.env"
+    assert path.stat().st_mode & 0o777 == 0o600, "it holds the staff tokens"
+    wait_for_sync(lambda: _healthy(hub), 30, interval=0.5, message="hub healthy")
+    status = hub.run("status", "--json", **unset)
+    assert status.exit_code == 0, status.output
+    found = json.loads(status.stdout)
+    assert {s["name"]: s["url"] for s in found["services"]} == hub.summary.service_urls
+    assert found["healthy"], found["problems"]
+    # The admin's token, from the file: each service answers the export.
+    export = hub.run("person", "export", "--email", "ingen@example.org", **unset)
+    assert export.exit_code == 0, export.output
+    assert json.loads(export.stdout)["complete"] is True
+    # Nothing to go by: the ops commands say so rather than guess.
+    elsewhere = hub.run("person", "export", "--email", "ingen@example.org", **unset,
+                        KNUTEPUNKT_VAR_DIR=str(hub.var_dir / "none"))  # fmt: skip
+    assert elsewhere.exit_code == 2 and "STAFF_TOKENS" in elsewhere.output
+
+
 def test_tail_shows_a_new_event_and_joins_no_group(hub: RunningHub) -> None:
     groups_before = hub.groups()
     argv = [sys.executable, "-c", "from knutepunkt.cli import main; main()", "events", "tail"]

@@ -259,9 +259,11 @@ async def test_the_log_starts_over_under_writes_that_never_pause(
             writing = False
             await reader
         assert checkpoints.restarted > 0
-        # A page a commit would be 6 MB; the limit and what commits between two
-        # checkpoints add stay well below 1 MB.
-        assert largest < 2**20, largest
+        # A page a commit would be 6 MB. Started over, the log holds the limit and what
+        # commits add until a RESTART gets its turn: under 1 MB when the threads are
+        # scheduled promptly, 1.2 MB once in CI on a busy host (a RESTART that gave up on
+        # its readers is tried again at the next checkpoint). Bounded: a third of 6 MB.
+        assert largest < commits * wal_checkpoints.PAGE_BYTES // 3, largest
         assert await _rows(db) == list(range(commits))
 
 

@@ -79,6 +79,9 @@ class Plan:
     clock_at: datetime | None = None
     clock_since: datetime | None = None
 
+    def service_url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[name]}"
+
 
 def make_plan(
     port_base: int | None,
@@ -226,7 +229,7 @@ def print_summary(
     console.print()
     console.print(Text("Knutepunkt Strømsø is up. Ctrl-C stops everything.", style="bold green"))
     for name in SERVICES:
-        url = f"http://127.0.0.1:{plan.ports[name]}"
+        url = plan.service_url(name)
         console.print(
             Text.assemble(
                 (f"  {name:<9}", COLOURS[name]), f"{url}   docs {url}/docs   pid {pids[name]}"
@@ -388,7 +391,7 @@ def ops_env(plan: Plan, redis_url: str, environ: Mapping[str, str]) -> dict[str,
     return {
         "REDIS_URL": redis_url,
         "STREAM_PREFIX": environ.get("STREAM_PREFIX", ""),
-        **{f"{name.upper()}_URL": f"http://127.0.0.1:{plan.ports[name]}" for name in SERVICES},
+        **{f"{name.upper()}_URL": plan.service_url(name) for name in SERVICES},
         "STAFF_TOKENS": plan.staff_tokens,
     }
 
@@ -430,7 +433,7 @@ def web_env(plan: Plan, redis_url: str, environ: Mapping[str, str]) -> dict[str,
         }
     )
     for name in SERVICES:
-        env[f"WEB_{name.upper()}_URL"] = f"http://127.0.0.1:{plan.ports[name]}"
+        env[f"WEB_{name.upper()}_URL"] = plan.service_url(name)
     env.setdefault("WEB_PUBLIC_URL", f"http://127.0.0.1:{plan.web_port}")
     return env
 

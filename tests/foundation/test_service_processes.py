@@ -4,7 +4,7 @@ down and up again, and nobody dies of it."""
 from __future__ import annotations
 
 import contextlib
-import socket
+import http.client
 import subprocess
 import sys
 import uuid
@@ -113,24 +113,6 @@ def test_a_service_goes_when_the_run_that_started_it_is_killed(
         wait_for_sync(lambda: not child.alive, 30, message="service gone with its starter")
 
 
-def _get_live(sock: socket.socket) -> bytes:
-    sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: service\r\n\r\n")
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        answer += sock.recv(4096)
-    head, _, body = answer.partition(b"\r\n\r\n")
-    length = int(
-        next(
-            line.split(b":")[1]
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"content-length")
-        )
-    )
-    while len(body) < length:
-        body += sock.recv(4096)
-    return head.split(b"\r\n")[0]
-
-
 def test_a_service_keeps_an_idle_connection_longer_than_its_clients_do(
     tmp_path: Path, redis_url: str, sync_prefix: str
 ) -> None:
@@ -144,17 +126,24 @@ def test_a_service_keeps_an_idle_connection_longer_than_its_clients_do(
     }
     client_expiry = httpx.Limits().keepalive_expiry
     assert client_expiry is not None
-    with (
-        service_process("booking", env=env, log_dir=tmp_path) as service,
-        socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock,
-    ):
-        assert _get_live(sock) == b"HTTP/1.1 200 OK"
-        # Anything the server sends now, its close included (b""), ends the wait early.
-        sock.settimeout(client_expiry + 1)
+    with service_process("booking", env=env, log_dir=tmp_path) as service:
+        connection = http.client.HTTPConnection("127.0.0.1", service.port, timeout=10)
         try:
-            sent: bytes | None = sock.recv(1)
-        except TimeoutError:
-            sent = None
-        assert sent is None, f"the service closed the idle connection or wrote on it: {sent!r}"
-        sock.settimeout(10)
-        assert _get_live(sock) == b"HTTP/1.1 200 OK"
+            connection.request("GET", "/health/live")
+            first = connection.getresponse()
+            first.read()
+            assert first.status == 200 and connection.sock is not None
+            sock = connection.sock
+            # Anything the server sends now, its close included (b""), ends the wait early.
+            sock.settimeout(client_expiry + 1)
+            try:
+                sent: bytes | None = sock.recv(1)
+            except TimeoutError:
+                sent = None
+            assert sent is None, f"the service closed the idle connection or wrote on it: {sent!r}"
+            sock.settimeout(10)
+            connection.request("GET", "/health/live")
+            assert connection.getresponse().status == 200
+            assert connection.sock is sock, "answered on the same connection"
+        finally:
+            connection.close()
